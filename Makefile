@@ -1,0 +1,61 @@
+# ML Studio: `make run` to use it, `make test` to check it. Both set everything up on a fresh clone.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?=
+PORT ?=
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test venv dev demo-data chromium lint fmt bench clean-venv
+
+# Create the virtualenv and install the runtime requirements (again only when they change).
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+demo-data: venv
+	$(PY) -m mlcore demo-data --if-missing
+
+# Start the app on http://127.0.0.1:8501 (HOST=0.0.0.0 or PORT=8600 to change; see README).
+run: venv demo-data
+	$(PY) -m mlcore app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "Installing Chromium for the browser tests (apt-get install -y chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing at $(CHROMIUM) and this user cannot install it." >&2; \
+		echo "Run 'sudo apt-get install -y chromium' (or set CHROMIUM=/path/to/chromium), then 'make test' again." >&2; \
+		exit 1; \
+	fi
+
+# The whole suite: unit, integration (real CPU training), AppTest pages and browser tests.
+test: dev chromium
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: dev
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: dev
+	$(PY) benchmarks/demo_convergence.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,30 @@
+"""ML Studio web app: the frame around the pages (navigation, page config, logging).
+
+    make run                  # or: python -m mlcore app   (or: streamlit run app.py)
+"""
+
+import logging
+
+import streamlit as st
+
+from mlcore import __version__
+from mlcore.settings import SettingsError, load_settings
+
+# basicConfig is a no-op once the root logger has a handler, so reruns configure nothing twice.
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="ML Studio", page_icon=":material/center_focus_strong:", layout="wide")
+
+PAGES = {
+    "Monitor": [
+        st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),
+    ],
+}
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    try:
+        st.caption(f"ML Studio {__version__} · outputs in `{load_settings().outputs_root}`")
+    except SettingsError as exc:
+        st.error(f"Configuration problem: {exc}")
+page.run()

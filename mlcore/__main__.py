@@ -1,0 +1,7 @@
+"""Entry point of `python -m mlcore`; see `mlcore.cli`."""
+
+import sys
+
+from mlcore.cli import main
+
+sys.exit(main())

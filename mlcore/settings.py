@@ -1,0 +1,118 @@
+"""Studio configuration, read from environment variables with sensible defaults.
+
+This is the only module in the studio that reads the environment. Everything else asks
+`load_settings()` for a `Settings` value, so a test can build one directly.
+
+Variables (all optional):
+
+    ML_STUDIO_OUTPUTS        outputs root (default: ./ml_outputs next to app.py)
+    ML_STUDIO_DATASET_ROOTS  folders datasets may be read from, separated by ':' (default: the
+                             outputs root's datasets/ folder, the shared datasets beside the
+                             checkout, and the home folder)
+    ML_STUDIO_MODEL_ROOTS    folders models may be loaded from, besides runs under the outputs
+                             root, separated by ':' (default: <outputs>/models)
+    ML_STUDIO_HOST           address the app binds to (default: 127.0.0.1, local use only)
+    ML_STUDIO_PORT           port of the app (default: 8501)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcore import paths
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+ENV_OUTPUTS = "ML_STUDIO_OUTPUTS"
+ENV_DATASET_ROOTS = "ML_STUDIO_DATASET_ROOTS"
+ENV_MODEL_ROOTS = "ML_STUDIO_MODEL_ROOTS"
+ENV_HOST = "ML_STUDIO_HOST"
+ENV_PORT = "ML_STUDIO_PORT"
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable and a good value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the studio keeps its outputs, what it may read, and where it listens."""
+
+    outputs_root: Path
+    """Root of every artefact: trainings/, validations/, visualizations/, datasets/, the job database."""
+    dataset_roots: tuple[Path, ...]
+    """Folders users may read datasets from (paths outside them are refused)."""
+    model_roots: tuple[Path, ...]
+    """Folders models may be loaded from, besides the runs under the outputs root."""
+    host: str = "127.0.0.1"
+    """Address the app binds to; anything but loopback exposes it to the network."""
+    port: int = 8501
+    """Port of the Streamlit app."""
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The process environment the settings were read from, passed on to child processes."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(
+                f"{ENV_PORT}={self.port} is not a port; use a number from 1 to 65535 (e.g. 8501)."
+            )
+        if not self.host.strip():
+            raise SettingsError(f"{ENV_HOST} is empty; use an address such as 127.0.0.1.")
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the app is reachable from this machine only."""
+        return self.host in LOOPBACK_HOSTS
+
+    @property
+    def demo_dataset_dir(self) -> Path:
+        return self.outputs_root / paths.DATASETS_DIR / paths.DEMO_DATASET_NAME
+
+    @property
+    def engine_config_dir(self) -> Path:
+        return self.outputs_root / paths.ENGINE_CONFIG_DIR
+
+
+def _path_list(value: str, base: Path) -> tuple[Path, ...]:
+    parts = [p.strip() for p in value.split(os.pathsep) if p.strip()]
+    return tuple(_absolute(p, base) for p in parts)
+
+
+def _absolute(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return Path(os.path.realpath(path if path.is_absolute() else base / path))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `environ` (default: this process's environment)."""
+    env = dict(os.environ if environ is None else environ)
+    outputs = _absolute(env.get(ENV_OUTPUTS) or paths.OUTPUTS_DIR, PROJECT_ROOT)
+
+    if env.get(ENV_DATASET_ROOTS):
+        dataset_roots = _path_list(env[ENV_DATASET_ROOTS], PROJECT_ROOT)
+    else:
+        dataset_roots = (
+            outputs / paths.DATASETS_DIR,
+            _absolute("../shared/datasets", PROJECT_ROOT),
+            Path.home().resolve(),
+        )
+    if env.get(ENV_MODEL_ROOTS):
+        model_roots = _path_list(env[ENV_MODEL_ROOTS], PROJECT_ROOT)
+    else:
+        model_roots = (outputs / paths.MODELS_DIR,)
+
+    port_text = env.get(ENV_PORT, "8501").strip()
+    if not port_text.isdigit():
+        raise SettingsError(f"{ENV_PORT}={port_text!r} is not a number; use e.g. {ENV_PORT}=8501.")
+    return Settings(
+        outputs_root=outputs,
+        dataset_roots=dataset_roots,
+        model_roots=model_roots,
+        host=env.get(ENV_HOST, "127.0.0.1").strip(),
+        port=int(port_text),
+        environment=env,
+    )

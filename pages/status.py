@@ -1,0 +1,199 @@
+"""System status: CPU, memory, disk, GPUs, PyTorch's view of CUDA, jobs, troubleshooting."""
+
+import time
+
+import streamlit as st
+
+from mlcore import charts, troubleshooting
+from mlcore.gpus import GpuInventory, GpuReading, read_gpus
+from mlcore.settings import Settings, SettingsError, load_settings
+from mlcore.system_status import HostReading, read_host, status_notices
+from mlcore.torch_probe import TorchProbe, probe_torch
+
+HISTORY_KEY = "status.history"
+HISTORY_SECONDS = 300  # sparklines show the last five minutes
+REFRESH = "2s"
+
+
+@st.cache_data(show_spinner=False)
+def cached_torch_probe(_settings: Settings) -> TorchProbe:
+    """The probe takes seconds (it imports torch in a child), so its answer is kept until refreshed."""
+    return probe_torch(_settings)
+
+
+def remember(host: HostReading, gpus: GpuInventory) -> list[dict]:
+    """Append this reading to the session's history and drop what is older than the window."""
+    history = st.session_state.setdefault(HISTORY_KEY, [])
+    history.append(
+        {
+            "t": host.timestamp,
+            "cpu": host.cpu_pct,
+            "memory": host.memory_pct,
+            "gpu_util": {g.index: g.utilization_pct for g in gpus.gpus},
+            "gpu_memory": {g.index: g.memory_pct for g in gpus.gpus},
+        }
+    )
+    cutoff = host.timestamp - HISTORY_SECONDS
+    st.session_state[HISTORY_KEY] = history = [h for h in history if h["t"] >= cutoff]
+    return history
+
+
+def metric_with_sparkline(label: str, pct: float, detail: str, times: list, values: list) -> None:
+    with st.container(border=True):
+        st.metric(label, f"{pct:.0f}%")
+        st.caption(detail)
+        st.plotly_chart(
+            charts.sparkline(times, values, colour=charts.level_colour(pct)),
+            config={"displayModeBar": False},
+            key=f"spark-{label}",
+        )
+
+
+def show_gpu(gpu: GpuReading, history: list[dict]) -> None:
+    with st.container(border=True):
+        st.markdown(f"**GPU {gpu.index} · {gpu.name}**")
+        st.caption(gpu.uuid)
+        cols = st.columns(4)
+        util = "n/a" if gpu.utilization_pct is None else f"{gpu.utilization_pct:.0f}%"
+        mem = "n/a" if gpu.memory_pct is None else f"{gpu.memory_used_mb / 1024:.1f} / {gpu.memory_total_mb / 1024:.1f} GiB"
+        temp = "n/a" if gpu.temperature_c is None else f"{gpu.temperature_c:.0f} °C"
+        power = "n/a" if gpu.power_w is None else f"{gpu.power_w:.0f} W"
+        if gpu.power_w is not None and gpu.power_limit_w:
+            power += f" / {gpu.power_limit_w:.0f} W"
+        cols[0].metric("Utilisation", util)
+        cols[1].metric("Memory", mem)
+        cols[2].metric("Temperature", temp)
+        cols[3].metric("Power", power)
+        times = [h["t"] for h in history]
+        left, right = st.columns(2)
+        with left:
+            st.caption("Utilisation, last minutes")
+            st.plotly_chart(
+                charts.sparkline(times, [h["gpu_util"].get(gpu.index) for h in history],
+                                 colour=charts.level_colour(gpu.utilization_pct)),
+                config={"displayModeBar": False}, key=f"gpu-util-{gpu.index}",
+            )
+        with right:
+            st.caption("Memory, last minutes")
+            st.plotly_chart(
+                charts.sparkline(times, [h["gpu_memory"].get(gpu.index) for h in history],
+                                 colour=charts.level_colour(gpu.memory_pct)),
+                config={"displayModeBar": False}, key=f"gpu-mem-{gpu.index}",
+            )
+        for alert in gpu.alerts():
+            st.warning(alert, icon=":material/warning:")
+        if gpu.processes:
+            st.dataframe(
+                [{"PID": p.pid, "Process": p.name,
+                  "GPU memory (MiB)": None if p.used_memory_mb is None else round(p.used_memory_mb)}
+                 for p in gpu.processes],
+                hide_index=True,
+            )
+        else:
+            st.caption("No process is using this GPU.")
+
+
+@st.fragment(run_every=REFRESH)
+def live_figures(settings: Settings) -> None:
+    """Host and GPU figures, redrawn every two seconds."""
+    host = read_host(settings.outputs_root)
+    gpus = read_gpus()
+    history = remember(host, gpus)
+    times = [h["t"] for h in history]
+
+    for notice in status_notices(host, gpus, None):
+        if notice.hint == "gpu_not_found":
+            continue  # the GPU section below explains it
+        show = st.info if notice.level == "info" else st.warning
+        show(notice.message, icon=":material/info:" if notice.level == "info" else ":material/warning:")
+
+    cpu, memory, disk, load = st.columns(4)
+    with cpu:
+        metric_with_sparkline("CPU", host.cpu_pct, f"{host.cores_logical} cores", times, [h["cpu"] for h in history])
+    with memory:
+        metric_with_sparkline(
+            "Memory", host.memory_pct, f"{host.memory_used_gb:.1f} of {host.memory_total_gb:.1f} GiB",
+            times, [h["memory"] for h in history],
+        )
+    with disk, st.container(border=True):
+        st.metric("Disk (outputs)", f"{host.disk_free_gb:.0f} GiB free", help=host.disk_path)
+        st.progress(min(1.0, host.disk_pct / 100), text=f"{host.disk_pct:.0f}% of {host.disk_total_gb:.0f} GiB used")
+    with load, st.container(border=True):
+        one, five, fifteen = host.load_avg
+        st.metric("Load (1 min)", f"{one:.2f}", help=f"5 min {five:.2f} · 15 min {fifteen:.2f}")
+        st.progress(min(1.0, one / host.cores_logical), text=f"{one / host.cores_logical:.0%} of {host.cores_logical} cores")
+
+    with st.expander("CPU per core", expanded=False):
+        st.plotly_chart(charts.per_core_bars(host.per_core_pct), config={"displayModeBar": False}, key="per-core")
+
+    st.subheader("GPUs")
+    if gpus.available:
+        st.caption(f"NVIDIA driver {gpus.driver_version} · CUDA {gpus.cuda_driver_version} · {len(gpus.gpus)} GPU(s)")
+        for gpu in gpus.gpus:
+            show_gpu(gpu, history)
+    else:
+        st.info(
+            f"**No GPU available.** {gpus.error} Trainings will run on the CPU: fine for the demo dataset "
+            "and small experiments, much slower for real ones. See *GPU not found* below.",
+            icon=":material/memory:",
+        )
+    st.caption(f"Updated {time.strftime('%H:%M:%S', time.localtime(host.timestamp))} · every 2 seconds")
+
+
+def torch_section(settings: Settings) -> None:
+    st.subheader("Does PyTorch see CUDA?")
+    left, right = st.columns([4, 1])
+    with right:
+        if st.button("Check again", icon=":material/refresh:", help="Run the PyTorch probe again"):
+            cached_torch_probe.clear()
+    with left, st.spinner("Asking PyTorch in a separate process…"):
+        probe = cached_torch_probe(settings)
+    if not probe.ok:
+        st.error(f"PyTorch could not be checked: {probe.error}", icon=":material/error:")
+        return
+    cols = st.columns(4)
+    cols[0].metric("PyTorch", probe.torch_version or "?")
+    cols[1].metric("Built for CUDA", probe.cuda_build or "none (CPU build)")
+    cols[2].metric("Sees CUDA", "yes" if probe.cuda_available else "no")
+    cols[3].metric("CUDA devices", probe.device_count)
+    if probe.cuda_available:
+        st.success("PyTorch can train on: " + ", ".join(f"cuda:{i} {n}" for i, n in enumerate(probe.devices)),
+                   icon=":material/check_circle:")
+    elif probe.is_cpu_only_build:
+        st.warning("This PyTorch is a CPU-only build: install the CUDA build to train on a GPU.", icon=":material/warning:")
+    else:
+        st.info("PyTorch does not see a CUDA device, so trainings run on the CPU.", icon=":material/info:")
+    st.caption(f"Checked in {probe.seconds:.1f} s in a process prepared like the training workers.")
+
+
+def jobs_section() -> None:
+    st.subheader("Jobs")
+    st.info(
+        "No training or evaluation job is running or queued. Jobs you start will be listed here "
+        "with their device and progress.",
+        icon=":material/work_history:",
+    )
+
+
+def hints_section() -> None:
+    st.subheader("Troubleshooting")
+    for hint in troubleshooting.ALL_HINTS:
+        with st.expander(hint.title):
+            for step in hint.steps:
+                st.markdown(f"- {step}")
+            if hint.command:
+                st.code(hint.command, language="bash")
+
+
+st.title("System status")
+st.caption("This machine's CPU, memory, disk and GPUs, the jobs that run, and whether PyTorch can use the GPU.")
+try:
+    current_settings = load_settings()
+except SettingsError as exc:
+    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
+    st.stop()
+
+live_figures(current_settings)
+jobs_section()
+torch_section(current_settings)
+hints_section()
