@@ -1,6 +1,6 @@
 """ML Studio web app: the frame around the pages (navigation, page config, logging).
 
-    make run                  # or: python -m mlcore app   (or: streamlit run app.py)
+make run                  # or: python -m mlcore app   (or: streamlit run app.py)
 """
 
 import logging

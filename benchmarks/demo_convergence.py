@@ -56,8 +56,13 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--target", type=float, default=0.5, help="mAP50 to reach (default 0.5)")
     parser.add_argument("--budget-min", type=float, default=6.0, help="time budget in minutes")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a training argument of the demo recipe (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a training argument of the demo recipe (repeatable)",
+    )
     args = parser.parse_args()
     recipe = dict(DEMO_TRAINING_RECIPE)
     for item in args.set:
@@ -72,8 +77,17 @@ def main() -> int:
         env = engine_environment(settings)
         env["YOLO_VERBOSE"] = "0"
         start = time.time()
-        cmd = [sys.executable, "-c", CHILD, str(summary.data_yaml), str(tmp_path / "runs"),
-               str(args.epochs), str(args.target), str(log), json.dumps(recipe)]
+        cmd = [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(summary.data_yaml),
+            str(tmp_path / "runs"),
+            str(args.epochs),
+            str(args.target),
+            str(log),
+            json.dumps(recipe),
+        ]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         total = time.time() - start
@@ -95,8 +109,10 @@ def main() -> int:
     if reached is None:
         print(f"mAP50 >= {args.target} not reached in {args.epochs} epochs ({total / 60:.2f} min)")
         return 1
-    print(f"RESULT: mAP50 >= {args.target} after {reached:.2f} min "
-          f"= {reached / args.budget_min:.2f} x the {args.budget_min:g}-minute budget")
+    print(
+        f"RESULT: mAP50 >= {args.target} after {reached:.2f} min "
+        f"= {reached / args.budget_min:.2f} x the {args.budget_min:g}-minute budget"
+    )
     return 0 if reached <= args.budget_min else 1
 
 

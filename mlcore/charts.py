@@ -19,7 +19,10 @@ def level_colour(pct: float | None, warn: float = 75.0, alert: float = 90.0) -> 
 
 
 def sparkline(
-    times: Sequence[float], values: Sequence[float | None], colour: str = ACCENT, y_max: float | None = 100.0,
+    times: Sequence[float],
+    values: Sequence[float | None],
+    colour: str = ACCENT,
+    y_max: float | None = 100.0,
     unit: str = "%",
 ) -> go.Figure:
     """A small line of the last minutes, without axes; hover shows the exact value."""

@@ -1,8 +1,8 @@
 """The `python -m mlcore` command line: one subcommand per action of the studio.
 
-    python -m mlcore status [--json] [--no-torch]
-    python -m mlcore demo-data [--out DIR] [--images N] [--seed S] [--if-missing | --force]
-    python -m mlcore app [--host ADDRESS] [--port N]
+python -m mlcore status [--json] [--no-torch]
+python -m mlcore demo-data [--out DIR] [--images N] [--seed S] [--if-missing | --force]
+python -m mlcore app [--host ADDRESS] [--port N]
 """
 
 from __future__ import annotations
@@ -40,31 +40,44 @@ def _bar(pct: float, width: int = 20) -> str:
 
 def _print_status(data: dict) -> None:
     host = data["host"]
-    print(f"CPU     {_bar(host['cpu_pct'])} {host['cpu_pct']:5.1f}%  ({host['cores_logical']} cores, "
-          f"load {' '.join(f'{x:.2f}' for x in host['load_avg'])})")
-    print(f"Memory  {_bar(host['memory_pct'])} {host['memory_pct']:5.1f}%  "
-          f"({host['memory_used_gb']:.1f} of {host['memory_total_gb']:.1f} GiB)")
-    print(f"Disk    {_bar(host['disk_pct'])} {host['disk_pct']:5.1f}%  "
-          f"({host['disk_free_gb']:.1f} GiB free at {host['disk_path']})")
+    print(
+        f"CPU     {_bar(host['cpu_pct'])} {host['cpu_pct']:5.1f}%  ({host['cores_logical']} cores, "
+        f"load {' '.join(f'{x:.2f}' for x in host['load_avg'])})"
+    )
+    print(
+        f"Memory  {_bar(host['memory_pct'])} {host['memory_pct']:5.1f}%  "
+        f"({host['memory_used_gb']:.1f} of {host['memory_total_gb']:.1f} GiB)"
+    )
+    print(
+        f"Disk    {_bar(host['disk_pct'])} {host['disk_pct']:5.1f}%  "
+        f"({host['disk_free_gb']:.1f} GiB free at {host['disk_path']})"
+    )
     gpus = data["gpus"]
     if gpus["available"]:
         print(f"GPUs    driver {gpus['driver_version']}, CUDA {gpus['cuda_driver_version']}")
         for gpu in gpus["gpus"]:
             util = "n/a" if gpu["utilization_pct"] is None else f"{gpu['utilization_pct']:.0f}%"
-            mem = "n/a" if gpu["memory_pct"] is None else (
-                f"{gpu['memory_used_mb'] / 1024:.1f}/{gpu['memory_total_mb'] / 1024:.1f} GiB")
+            mem = (
+                "n/a"
+                if gpu["memory_pct"] is None
+                else (f"{gpu['memory_used_mb'] / 1024:.1f}/{gpu['memory_total_mb'] / 1024:.1f} GiB")
+            )
             temp = "n/a" if gpu["temperature_c"] is None else f"{gpu['temperature_c']:.0f} °C"
             power = "n/a" if gpu["power_w"] is None else f"{gpu['power_w']:.0f} W"
-            print(f"  [{gpu['index']}] {gpu['name']}: util {util}, memory {mem}, {temp}, {power}, "
-                  f"{len(gpu['processes'])} process(es)")
+            print(
+                f"  [{gpu['index']}] {gpu['name']}: util {util}, memory {mem}, {temp}, {power}, "
+                f"{len(gpu['processes'])} process(es)"
+            )
     else:
         print(f"GPUs    none: {gpus['error']}")
     torch = data["torch"]
     if torch is not None:
         if torch["ok"]:
             cuda = "yes" if torch["cuda_available"] else "no"
-            print(f"PyTorch {torch['torch_version']} (CUDA build {torch['cuda_build'] or 'none'}); "
-                  f"sees CUDA: {cuda} {', '.join(torch['devices'])}")
+            print(
+                f"PyTorch {torch['torch_version']} (CUDA build {torch['cuda_build'] or 'none'}); "
+                f"sees CUDA: {cuda} {', '.join(torch['devices'])}"
+            )
         else:
             print(f"PyTorch not usable: {torch['error']}")
     print(f"Training would run on: {data['training_device'].upper()}")
@@ -122,8 +135,15 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
-        "--server.address", host, "--server.port", str(port),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "app.py"),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
     ]
     os.chdir(PROJECT_ROOT)
     os.execv(sys.executable, command)  # replaces this process; Ctrl+C stops the app

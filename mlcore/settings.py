@@ -57,9 +57,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
-            raise SettingsError(
-                f"{ENV_PORT}={self.port} is not a port; use a number from 1 to 65535 (e.g. 8501)."
-            )
+            raise SettingsError(f"{ENV_PORT}={self.port} is not a port; use a number from 1 to 65535 (e.g. 8501).")
         if not self.host.strip():
             raise SettingsError(f"{ENV_HOST} is empty; use an address such as 127.0.0.1.")
 

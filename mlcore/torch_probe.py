@@ -1,6 +1,6 @@
 """Does PyTorch see CUDA? Answered by a short child process, so the caller never imports torch.
 
-    python -m mlcore.torch_probe        prints one JSON object (what the child reports)
+python -m mlcore.torch_probe        prints one JSON object (what the child reports)
 """
 
 from __future__ import annotations

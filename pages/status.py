@@ -55,7 +55,11 @@ def show_gpu(gpu: GpuReading, history: list[dict]) -> None:
         st.caption(gpu.uuid)
         cols = st.columns(4)
         util = "n/a" if gpu.utilization_pct is None else f"{gpu.utilization_pct:.0f}%"
-        mem = "n/a" if gpu.memory_pct is None else f"{gpu.memory_used_mb / 1024:.1f} / {gpu.memory_total_mb / 1024:.1f} GiB"
+        mem = (
+            "n/a"
+            if gpu.memory_pct is None
+            else f"{gpu.memory_used_mb / 1024:.1f} / {gpu.memory_total_mb / 1024:.1f} GiB"
+        )
         temp = "n/a" if gpu.temperature_c is None else f"{gpu.temperature_c:.0f} °C"
         power = "n/a" if gpu.power_w is None else f"{gpu.power_w:.0f} W"
         if gpu.power_w is not None and gpu.power_limit_w:
@@ -69,24 +73,35 @@ def show_gpu(gpu: GpuReading, history: list[dict]) -> None:
         with left:
             st.caption("Utilisation, last minutes")
             st.plotly_chart(
-                charts.sparkline(times, [h["gpu_util"].get(gpu.index) for h in history],
-                                 colour=charts.level_colour(gpu.utilization_pct)),
-                config={"displayModeBar": False}, key=f"gpu-util-{gpu.index}",
+                charts.sparkline(
+                    times,
+                    [h["gpu_util"].get(gpu.index) for h in history],
+                    colour=charts.level_colour(gpu.utilization_pct),
+                ),
+                config={"displayModeBar": False},
+                key=f"gpu-util-{gpu.index}",
             )
         with right:
             st.caption("Memory, last minutes")
             st.plotly_chart(
-                charts.sparkline(times, [h["gpu_memory"].get(gpu.index) for h in history],
-                                 colour=charts.level_colour(gpu.memory_pct)),
-                config={"displayModeBar": False}, key=f"gpu-mem-{gpu.index}",
+                charts.sparkline(
+                    times, [h["gpu_memory"].get(gpu.index) for h in history], colour=charts.level_colour(gpu.memory_pct)
+                ),
+                config={"displayModeBar": False},
+                key=f"gpu-mem-{gpu.index}",
             )
         for alert in gpu.alerts():
             st.warning(alert, icon=":material/warning:")
         if gpu.processes:
             st.dataframe(
-                [{"PID": p.pid, "Process": p.name,
-                  "GPU memory (MiB)": None if p.used_memory_mb is None else round(p.used_memory_mb)}
-                 for p in gpu.processes],
+                [
+                    {
+                        "PID": p.pid,
+                        "Process": p.name,
+                        "GPU memory (MiB)": None if p.used_memory_mb is None else round(p.used_memory_mb),
+                    }
+                    for p in gpu.processes
+                ],
                 hide_index=True,
             )
         else:
@@ -112,8 +127,11 @@ def live_figures(settings: Settings) -> None:
         metric_with_sparkline("CPU", host.cpu_pct, f"{host.cores_logical} cores", times, [h["cpu"] for h in history])
     with memory:
         metric_with_sparkline(
-            "Memory", host.memory_pct, f"{host.memory_used_gb:.1f} of {host.memory_total_gb:.1f} GiB",
-            times, [h["memory"] for h in history],
+            "Memory",
+            host.memory_pct,
+            f"{host.memory_used_gb:.1f} of {host.memory_total_gb:.1f} GiB",
+            times,
+            [h["memory"] for h in history],
         )
     with disk, st.container(border=True):
         st.metric("Disk (outputs)", f"{host.disk_free_gb:.0f} GiB free", help=host.disk_path)
@@ -121,7 +139,9 @@ def live_figures(settings: Settings) -> None:
     with load, st.container(border=True):
         one, five, fifteen = host.load_avg
         st.metric("Load (1 min)", f"{one:.2f}", help=f"5 min {five:.2f} · 15 min {fifteen:.2f}")
-        st.progress(min(1.0, one / host.cores_logical), text=f"{one / host.cores_logical:.0%} of {host.cores_logical} cores")
+        st.progress(
+            min(1.0, one / host.cores_logical), text=f"{one / host.cores_logical:.0%} of {host.cores_logical} cores"
+        )
 
     with st.expander("CPU per core", expanded=False):
         st.plotly_chart(charts.per_core_bars(host.per_core_pct), config={"displayModeBar": False}, key="per-core")
@@ -157,10 +177,14 @@ def torch_section(settings: Settings) -> None:
     cols[2].metric("Sees CUDA", "yes" if probe.cuda_available else "no")
     cols[3].metric("CUDA devices", probe.device_count)
     if probe.cuda_available:
-        st.success("PyTorch can train on: " + ", ".join(f"cuda:{i} {n}" for i, n in enumerate(probe.devices)),
-                   icon=":material/check_circle:")
+        st.success(
+            "PyTorch can train on: " + ", ".join(f"cuda:{i} {n}" for i, n in enumerate(probe.devices)),
+            icon=":material/check_circle:",
+        )
     elif probe.is_cpu_only_build:
-        st.warning("This PyTorch is a CPU-only build: install the CUDA build to train on a GPU.", icon=":material/warning:")
+        st.warning(
+            "This PyTorch is a CPU-only build: install the CUDA build to train on a GPU.", icon=":material/warning:"
+        )
     else:
         st.info("PyTorch does not see a CUDA device, so trainings run on the CPU.", icon=":material/info:")
     st.caption(f"Checked in {probe.seconds:.1f} s in a process prepared like the training workers.")

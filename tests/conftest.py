@@ -1,0 +1,47 @@
+"""Shared fixtures: settings pointing at a temporary outputs root, a small demo dataset, paths."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlcore.demo_data import make_demo_dataset
+from mlcore.settings import Settings, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_OUTPUT = PROJECT_ROOT / "test-output"  # screenshots and logs kept for failed browser tests
+
+
+@pytest.fixture
+def outputs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "ml_outputs"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def settings(outputs_root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as the app would read them, with the outputs root in a temporary folder."""
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(outputs_root))
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24-image demo dataset at 96 px (read-only by convention: copy it before writing)."""
+    return make_demo_dataset(tmp_path_factory.mktemp("data") / "small", images=24, imgsz=96, seed=7).root
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,175 @@
+"""The real app in a real browser: `streamlit run app.py` driven by headless Chromium (Playwright).
+
+Chromium comes from Debian (`make test` installs it); Playwright is told where it is, since it
+cannot download its own browsers here. A failed test leaves a screenshot and the server log in
+test-output/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, TEST_OUTPUT
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PAGE_FILES = sorted((PROJECT_ROOT / "pages").glob("*.py"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} was not healthy within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    work = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(work / "ml_outputs")}
+    log = work / "streamlit.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
+                "--global.developmentMode",
+                "false",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield Server(url, process, log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run `make test` (it installs it) or `apt-get install chromium`."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server: Server, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    tab = context.new_page()
+    yield tab
+    failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
+    if failed:
+        TEST_OUTPUT.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        tab.screenshot(path=str(TEST_OUTPUT / f"{name}.png"), full_page=True)
+        shutil.copy(server.log, TEST_OUTPUT / f"{name}.streamlit.log")
+    context.close()
+
+
+def _open(tab, url: str) -> None:
+    tab.goto(url)
+    tab.wait_for_selector("[data-testid='stAppViewContainer']", timeout=60_000)
+    tab.wait_for_selector("h1", timeout=60_000)
+
+
+@pytest.mark.parametrize("page_file", PAGE_FILES, ids=[p.stem for p in PAGE_FILES])
+def test_every_page_opens_without_an_exception(page, server: Server, page_file: Path) -> None:
+    _open(page, f"{server.url}/{page_file.stem}")
+    page.wait_for_timeout(4000)  # let fragments and cached probes finish their first run
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Page not found" not in page.inner_text("body")
+
+
+def test_status_page_is_live_and_complete(page, server: Server) -> None:
+    _open(page, server.url)
+    assert page.locator("h1").first.inner_text() == "System status"
+    page.get_by_text(re.compile(r"Checked in \d+\.\d s")).wait_for(timeout=60_000)  # the PyTorch probe answered
+    page.get_by_text(re.compile(r"^2\.14\.1")).first.wait_for(timeout=10_000)
+    page.get_by_role("heading", name="Does PyTorch see CUDA?").wait_for(timeout=10_000)
+    body = page.inner_text("body")
+    for label in ("CPU", "Memory", "Disk (outputs)", "Load (1 min)"):
+        assert page.get_by_test_id("stMetricLabel").filter(has_text=label).count() >= 1
+    assert page.locator(".js-plotly-plot").count() >= 2  # the sparklines
+    assert "No GPU available" in body or "GPU 0 ·" in body
+    first = page.get_by_text(re.compile(r"Updated \d\d:\d\d:\d\d")).inner_text()
+    page.wait_for_function(
+        "first => !document.body.innerText.includes(first)", arg=first.split(" ·")[0], timeout=15_000
+    )  # the fragment redrew the figures by itself
+    page.locator("summary").filter(has_text="GPU not found").click()
+    page.get_by_text("torch.cuda.is_available()").wait_for(timeout=10_000)
+    assert page.locator("[data-testid='stException']").count() == 0

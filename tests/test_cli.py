@@ -1,0 +1,73 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+
+def mlcore(*args: str, env_outputs: Path | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = dict(os.environ)
+    if env_outputs is not None:
+        env["ML_STUDIO_OUTPUTS"] = str(env_outputs)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mlcore", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_help_lists_every_subcommand_and_each_has_help() -> None:
+    proc = mlcore("--help")
+    assert proc.returncode == 0
+    for command in ("status", "demo-data", "app"):
+        assert command in proc.stdout
+        sub = mlcore(command, "--help")
+        assert sub.returncode == 0 and "usage: mlcore " + command in sub.stdout
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["status", "--bogus"], ["demo-data", "--images", "many"], []])
+def test_unknown_input_exits_2_with_one_line(args: list[str]) -> None:
+    proc = mlcore(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlcore") and "--help" in lines[0]
+
+
+def test_bad_configuration_exits_2_with_the_variable_named(tmp_path: Path) -> None:
+    proc = mlcore("status", "--no-torch", extra_env={"ML_STUDIO_PORT": "eighty"})
+    assert proc.returncode == 2 and "ML_STUDIO_PORT" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_status_json_is_one_object(tmp_path: Path) -> None:
+    proc = mlcore("status", "--json", env_outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["host"]["memory_total_gb"] > 0
+    assert data["torch"]["ok"] and data["torch"]["torch_version"].startswith("2.14.1")
+    assert data["training_device"] in {"cpu", "gpu"}
+
+
+def test_status_text(tmp_path: Path) -> None:
+    proc = mlcore("status", "--no-torch", env_outputs=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("CPU ") and "Training would run on:" in proc.stdout
+
+
+def test_demo_data_writes_then_skips_when_present(tmp_path: Path) -> None:
+    proc = mlcore("demo-data", "--images", "12", "--imgsz", "64", env_outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "datasets" / "demo" / "data.yaml").exists()
+    assert "12 images" not in proc.stdout and "train 8, val 2, test 2 images" in proc.stdout
+    again = mlcore("demo-data", "--if-missing", env_outputs=tmp_path)
+    assert again.returncode == 0 and "already present" in again.stdout
+
+
+def test_demo_data_refuses_a_users_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = mlcore("demo-data", "--out", str(tmp_path), "--force")
+    assert proc.returncode == 1 and "not a demo dataset" in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import pytest
+
+from mlcore.settings import PROJECT_ROOT, SettingsError, load_settings
+
+
+def test_defaults_keep_everything_local() -> None:
+    settings = load_settings({})
+    assert settings.outputs_root == (PROJECT_ROOT / "ml_outputs").resolve()
+    assert settings.host == "127.0.0.1" and settings.is_loopback
+    assert settings.port == 8501
+    assert settings.outputs_root / "datasets" in settings.dataset_roots
+    assert settings.model_roots == (settings.outputs_root / "models",)
+    assert settings.demo_dataset_dir == settings.outputs_root / "datasets" / "demo"
+    assert settings.engine_config_dir == settings.outputs_root / ".ultralytics"
+
+
+def test_environment_overrides_every_setting(tmp_path: Path) -> None:
+    env = {
+        "ML_STUDIO_OUTPUTS": str(tmp_path / "out"),
+        "ML_STUDIO_DATASET_ROOTS": f"{tmp_path / 'a'}:{tmp_path / 'b'}:",
+        "ML_STUDIO_MODEL_ROOTS": str(tmp_path / "models"),
+        "ML_STUDIO_HOST": "0.0.0.0",
+        "ML_STUDIO_PORT": "8600",
+    }
+    settings = load_settings(env)
+    assert settings.outputs_root == tmp_path.resolve() / "out"
+    assert settings.dataset_roots == (tmp_path.resolve() / "a", tmp_path.resolve() / "b")
+    assert settings.model_roots == (tmp_path.resolve() / "models",)
+    assert settings.host == "0.0.0.0" and not settings.is_loopback
+    assert settings.port == 8600
+    assert settings.environment["ML_STUDIO_PORT"] == "8600"
+
+
+def test_relative_outputs_are_resolved_against_the_project() -> None:
+    assert load_settings({"ML_STUDIO_OUTPUTS": "elsewhere"}).outputs_root == (PROJECT_ROOT / "elsewhere").resolve()
+
+
+def test_symlinked_roots_are_resolved(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    settings = load_settings({"ML_STUDIO_DATASET_ROOTS": str(tmp_path / "link")})
+    assert settings.dataset_roots == (real.resolve(),)
+
+
+@pytest.mark.parametrize(("port", "fragment"), [("http", "not a number"), ("0", "1 to 65535"), ("70000", "1 to 65535")])
+def test_bad_port_says_what_to_use(port: str, fragment: str) -> None:
+    with pytest.raises(SettingsError, match=fragment) as info:
+        load_settings({"ML_STUDIO_PORT": port})
+    assert "ML_STUDIO_PORT" in str(info.value) and "8501" in str(info.value)
+
+
+def test_blank_host_is_refused() -> None:
+    with pytest.raises(SettingsError, match="ML_STUDIO_HOST"):
+        load_settings({"ML_STUDIO_HOST": "  "})
