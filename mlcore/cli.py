@@ -147,6 +147,7 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     ]
     os.chdir(PROJECT_ROOT)
     os.execv(sys.executable, command)  # replaces this process; Ctrl+C stops the app
+    return 0  # reached only where execv is replaced (tests)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,3 +71,34 @@ def test_demo_data_refuses_a_users_folder(tmp_path: Path) -> None:
     proc = mlcore("demo-data", "--out", str(tmp_path), "--force")
     assert proc.returncode == 1 and "not a demo dataset" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _captured_app_launch(monkeypatch: pytest.MonkeyPatch, *args: str) -> list[str]:
+    import os
+
+    from mlcore import cli
+
+    launched: list[str] = []
+    monkeypatch.setattr(os, "execv", lambda exe, argv: launched.extend(argv))
+    monkeypatch.setattr(os, "chdir", lambda path: None)
+    cli.main(["app", *args])
+    return launched
+
+
+def test_app_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("ML_STUDIO_HOST", raising=False)
+    monkeypatch.delenv("ML_STUDIO_PORT", raising=False)
+    argv = _captured_app_launch(monkeypatch)
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app.py")
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--server.port") + 1] == "8501"
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_app_on_another_address_warns_loudly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("ML_STUDIO_HOST", "0.0.0.0")
+    argv = _captured_app_launch(monkeypatch, "--port", "8600")
+    assert argv[argv.index("--server.address") + 1] == "0.0.0.0"
+    assert argv[argv.index("--server.port") + 1] == "8600"
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "0.0.0.0" in err and "127.0.0.1" in err

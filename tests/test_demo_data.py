@@ -1,11 +1,15 @@
 import hashlib
+import random
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from mlcore.demo_data import CLASS_NAMES, DemoDataError, make_demo_dataset
+from mlcore.demo_data import CLASS_NAMES, DemoDataError, make_demo_dataset, render_sample
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -91,3 +95,14 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path: Path) -> None:
 def test_bad_arguments_say_what_to_use(tmp_path: Path, kwargs: dict, fragment: str) -> None:
     with pytest.raises(DemoDataError, match=fragment):
         make_demo_dataset(tmp_path / "demo", **kwargs)
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32), imgsz=st.integers(min_value=64, max_value=320))
+def test_every_rendered_box_lies_inside_its_image(seed: int, imgsz: int) -> None:
+    image, labels = render_sample(random.Random(seed), imgsz)
+    assert image.size == (imgsz, imgsz)
+    for cls, x, y, w, h in labels:
+        assert 0 <= cls < len(CLASS_NAMES)
+        assert 0 < w <= 1 and 0 < h <= 1
+        assert 0 <= x - w / 2 and x + w / 2 <= 1 and 0 <= y - h / 2 and y + h / 2 <= 1
