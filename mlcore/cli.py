@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from mlcore import __version__
-from mlcore.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from mlcore import __version__, paths
+from mlcore.settings import LOOPBACK_HOSTS, PROJECT_ROOT, Settings, SettingsError, load_settings
 
 EXIT_USAGE = 2
 
@@ -102,7 +102,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.demo_data import DemoDataError, make_demo_dataset
 
     out = Path(args.out).resolve() if args.out else settings.demo_dataset_dir
-    if args.if_missing and (out / "data.yaml").exists():
+    if args.if_missing and (out / paths.DATA_YAML).exists():
         print(f"Demo dataset already present at {out}")
         return 0
 
@@ -127,7 +127,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK_HOSTS:
         print(
             "\n" + "!" * 78 + f"\n  WARNING: ML Studio will listen on {host}, reachable from other machines.\n"
             "  Anyone who can reach it can read datasets and start trainings on this server.\n"
