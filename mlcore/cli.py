@@ -124,6 +124,82 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _progress_bar(stage: str, done: int, total: int) -> None:
+    if not sys.stderr.isatty() and done != total:
+        return
+    width = 30
+    filled = round(width * done / total) if total else width
+    end = "\n" if done == total else ""
+    print(
+        f"\r{stage:<16} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True
+    )
+
+
+def _print_report(report, folder: Path | None) -> None:
+    from collections import Counter
+
+    ds = report.dataset
+    print(f"Dataset  {ds['source']}  ({ds['layout']}, {ds['nc']} classes)")
+    for split, c in report.counts.items():
+        print(
+            f"  {split:<6} {c['images']:>7} images  {c['boxes']:>8} boxes  {c['backgrounds']:>6} backgrounds  "
+            f"{c['missing_labels']:>6} without labels  {c['corrupt']:>5} unusable"
+        )
+    for cls in report.classes:
+        per_split = "  ".join(f"{s} {n}" for s, n in cls["instances"].items())
+        print(f"  class {cls['id']:>3} {cls['name'][:24]:<24} {per_split}")
+    counts = report.severity_counts()
+    print(f"Issues   {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info")
+    by_code = Counter((i.severity, i.code) for i in report.issues)
+    for (severity, code), n in sorted(by_code.items(), key=lambda kv: (kv[0][0] != "error", -kv[1])):
+        first = next(i for i in report.issues if i.code == code and i.severity == severity)
+        where = f"{first.path}:{first.line}" if first.line else (first.path or first.split or "dataset")
+        print(f"  {severity:<7} {code:<20} x{n:<6} e.g. {where}: {first.message[:140]}")
+    print("Before training:")
+    for line in report.recommendations:
+        print(f"  - {line}")
+    verdict = {
+        "ready": "READY to train",
+        "ready_with_warnings": "READY to train, with warnings",
+        "not_ready": "NOT READY: fix the errors first",
+    }[report.verdict]
+    print(f"Verdict  {verdict}  ({report.seconds:.2f} s)")
+    if folder:
+        print(f"Report   {folder}")
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.dataset_reports import save_report
+    from mlcore.datasets import DatasetError
+    from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+    from mlcore.validation import ValidationOptions, validate
+
+    try:
+        path = resolve_user_path(args.path, settings.dataset_roots, base=Path.cwd())
+        options = ValidationOptions(
+            check_images=not args.no_images,
+            check_labels=not args.no_labels,
+            validate_format=not args.no_format,
+            near_duplicates=not args.no_near_duplicates,
+            imgsz=args.imgsz,
+            workers=args.workers,
+        )
+        report = validate(path, options, progress=_progress_bar, cache_path=settings.image_facts_cache)
+    except (PathNotAllowed, DatasetError, ValueError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    folder = None
+    if not args.no_save:
+        try:
+            folder = save_report(report, settings.outputs_root).folder
+        except OSError as exc:
+            print(f"mlcore: warning: the report could not be saved ({exc})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        _print_report(report, folder)
+    return 1 if report.severity_counts()["error"] else 0
+
+
 def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
@@ -169,6 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--if-missing", action="store_true", help="do nothing when the dataset exists")
     once.add_argument("--force", action="store_true", help="replace an existing demo dataset")
     demo.set_defaults(func=cmd_demo_data)
+
+    check = sub.add_parser("validate", help="find every problem of a YOLO dataset (never modifies it)")
+    check.add_argument("path", help="dataset folder or data.yaml (under ML_STUDIO_DATASET_ROOTS)")
+    check.add_argument("--json", action="store_true", help="print exactly one JSON report on stdout")
+    check.add_argument("--no-images", action="store_true", help="do not open images (labels and layout only)")
+    check.add_argument("--no-labels", action="store_true", help="do not check label contents")
+    check.add_argument("--no-format", action="store_true", help="do not check pairing, orphans and file formats")
+    check.add_argument("--no-near-duplicates", action="store_true", help="skip perceptual hashing (faster)")
+    check.add_argument("--imgsz", type=int, default=640, help="training image size for tiny-box checks (640)")
+    check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
+    check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
+    check.set_defaults(func=cmd_validate)
 
     app = sub.add_parser("app", help="start the web app (Streamlit)")
     app.add_argument("--host", help="address to bind (default ML_STUDIO_HOST or 127.0.0.1)")

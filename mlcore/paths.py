@@ -6,7 +6,9 @@ The layout under the outputs root (see the README, "Where outputs go"):
       trainings/{project}/{experiment}/   one training run
       validations/{model}_{timestamp}/    one model evaluation
       visualizations/{model}_{timestamp}/ exported charts
+      dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
       datasets/demo/                      the generated demo dataset
+      cache/                              image facts kept between validations
       models/                             trusted base models (e.g. yolov8n.pt) put there by users
       .ultralytics/                       the training engine's private settings and fonts
 """
@@ -21,6 +23,10 @@ VISUALIZATIONS_DIR = "visualizations"
 DATASETS_DIR = "datasets"
 MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
+
+DATASET_REPORTS_DIR = "dataset_reports"
+CACHE_DIR = "cache"
+IMAGE_FACTS_CACHE = "image_facts.sqlite"
 
 DEMO_DATASET_NAME = "demo"
 DEMO_MARKER_FILE = ".ml-studio-demo"

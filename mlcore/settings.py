@@ -71,6 +71,10 @@ class Settings:
         return self.outputs_root / paths.DATASETS_DIR / paths.DEMO_DATASET_NAME
 
     @property
+    def image_facts_cache(self) -> Path:
+        return self.outputs_root / paths.CACHE_DIR / paths.IMAGE_FACTS_CACHE
+
+    @property
     def engine_config_dir(self) -> Path:
         return self.outputs_root / paths.ENGINE_CONFIG_DIR
 

@@ -1,0 +1,236 @@
+"""What validation needs to know about one image file, read once: size, format, EXIF, hashes.
+
+JPEG and PNG headers are parsed directly from the bytes (no decode); other formats go through
+Pillow. Pillow's decompression-bomb limit is applied to every image. The perceptual hash (for
+near-duplicates) decodes JPEGs at 1/8 scale through Pillow's draft mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+# Ultralytics' IMG_FORMATS (8.4.190): files with other extensions are ignored by training.
+IMAGE_EXTENSIONS = frozenset(
+    {"avif", "bmp", "dng", "heic", "heif", "jp2", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp"}
+)
+EXTENSION_FORMAT = {
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "mpo": "jpeg",
+    "png": "png",
+    "bmp": "bmp",
+    "webp": "webp",
+    "tif": "tiff",
+    "tiff": "tiff",
+    "dng": "tiff",
+    "heic": "heic",
+    "heif": "heic",
+    "avif": "avif",
+    "jp2": "jp2",
+    "gif": "gif",
+}
+MIN_SIDE = 10  # Ultralytics rejects images with a side of 9 px or less
+SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # width and height swap when displayed
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """One image file as training will see it; `error` set means it cannot be used."""
+
+    size_bytes: int
+    mtime_ns: int
+    sha: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    error: str | None = None
+    phash: int | None = None
+
+    @property
+    def display_size(self) -> tuple[int, int] | None:
+        """(width, height) with EXIF orientation applied, as training sees the pixels."""
+        if self.width is None or self.height is None:
+            return None
+        if self.orientation in ROTATED_ORIENTATIONS:
+            return self.height, self.width
+        return self.width, self.height
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.phash is not None:
+            data["phash"] = format(self.phash, "x")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageFacts:
+        data = dict(data)
+        if data.get("phash") is not None:
+            data["phash"] = int(data["phash"], 16)
+        return cls(**data)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format from the first bytes, or None when it is not an image we know."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "avif"
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"):
+            return "heic"
+    if head.startswith(b"\x00\x00\x00\x0cjP  "):
+        return "jp2"
+    return None
+
+
+def _exif_orientation(segment: bytes) -> int | None:
+    """Orientation tag (0x0112) of an APP1 Exif segment, or None."""
+    tiff = segment[6:]
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    endian = "<" if tiff[:2] == b"II" else ">"
+    (offset,) = struct.unpack_from(endian + "I", tiff, 4)
+    if offset + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack_from(endian + "H", tiff, offset)
+    for k in range(count):
+        entry = offset + 2 + 12 * k
+        if entry + 12 > len(tiff):
+            return None
+        tag, kind = struct.unpack_from(endian + "HH", tiff, entry)
+        if tag == 0x0112 and kind == 3:
+            return struct.unpack_from(endian + "H", tiff, entry + 8)[0]
+    return None
+
+
+def _jpeg_header(data: bytes) -> tuple[int, int, int | None] | None:
+    """(width, height, orientation) from JPEG markers; None when the markers do not parse."""
+    i, n, orientation = 2, len(data), None
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            return None  # image data started before a frame header
+        (length,) = struct.unpack_from(">H", data, i + 2)
+        segment = data[i + 4 : i + 2 + length]
+        if marker == 0xE1 and segment.startswith(b"Exif\x00\x00") and orientation is None:
+            try:
+                orientation = _exif_orientation(segment)
+            except struct.error:
+                orientation = None
+        elif marker in SOF_MARKERS and len(segment) >= 5:
+            height, width = struct.unpack_from(">HH", segment, 1)
+            return width, height, orientation
+        i += 2 + length
+    return None
+
+
+def _pillow_header(data: bytes) -> tuple[str | None, int, int, int | None]:
+    with Image.open(io.BytesIO(data)) as im:
+        width, height = im.size
+        fmt = (im.format or "").lower() or None
+        orientation = im.getexif().get(0x0112)
+        im.verify()
+    return fmt, width, height, orientation
+
+
+def perceptual_hash(data: bytes) -> int:
+    """144-bit difference hash (rows and columns of a 9x9 grey thumbnail)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("L", (64, 64))  # JPEG: decode at 1/8 scale or smaller
+        small = im.convert("L").resize((9, 9), Image.Resampling.BILINEAR)
+        px = small.tobytes()
+    bits = 0
+    for r in range(9):
+        for c in range(8):
+            bits = (bits << 1) | (px[r * 9 + c] < px[r * 9 + c + 1])
+    for r in range(8):
+        for c in range(9):
+            bits = (bits << 1) | (px[r * 9 + c] < px[(r + 1) * 9 + c])
+    return bits
+
+
+def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
+    """Read `path` once and describe it. Never raises for a bad file: see `error`."""
+    try:
+        stat = os.stat(path)
+        with open(path, "rb") as f:
+            data = f.read()
+    except PermissionError:
+        return ImageFacts(0, 0, error="no permission to read the file; make it readable (chmod a+r).")
+    except OSError as exc:
+        return ImageFacts(0, 0, error=f"cannot be read: {exc.strerror or exc}.")
+    base = {"size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if not data:
+        return ImageFacts(**base, error="empty file (0 bytes); re-export or remove it.")
+    sha = hashlib.blake2b(data, digest_size=16).hexdigest()
+    fmt = sniff_format(data[:16])
+    header = _jpeg_header(data) if fmt == "jpeg" else None
+    try:
+        if header is not None:
+            width, height, orientation = header
+        elif fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
+            (width, height), orientation = struct.unpack_from(">II", data, 16), None
+        else:
+            fmt2, width, height, orientation = _pillow_header(data)
+            fmt = fmt or fmt2
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError):
+        what = "not an image Pillow can read" if fmt is None else f"a damaged {fmt.upper()} file"
+        return ImageFacts(**base, sha=sha, format=fmt, error=f"{what}; re-export it or remove it.")
+    facts = {"sha": sha, "format": fmt, "width": width, "height": height, "orientation": orientation}
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > 2 * limit:
+        return ImageFacts(
+            **base,
+            **facts,
+            error=(
+                f"{width}x{height} = {width * height:,} pixels is over Pillow's safety limit ({2 * limit:,}): "
+                "possibly a decompression bomb; resize it."
+            ),
+        )
+    if fmt == "jpeg" and b"\xff\xd9" not in data[-64:]:
+        return ImageFacts(
+            **base,
+            **facts,
+            error=(
+                "truncated: the JPEG end marker is missing (Ultralytics would rewrite the file in place); "
+                "re-export the image."
+            ),
+        )
+    if fmt == "png" and b"IEND" not in data[-12:]:
+        return ImageFacts(**base, **facts, error="truncated: the PNG ends before its IEND chunk; re-export the image.")
+    phash = None
+    if with_phash:
+        try:
+            phash = perceptual_hash(data)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            return ImageFacts(**base, **facts, error=f"the pixels cannot be decoded ({exc}); re-export the image.")
+    return ImageFacts(**base, **facts, phash=phash)
