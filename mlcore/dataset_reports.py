@@ -39,7 +39,7 @@ class SavedReport:
 
 def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:  # odd file names
         f.write(text)
     os.replace(tmp, path)
 

@@ -140,23 +140,48 @@ def _issue(code: str, severity: str, message: str, path: str | None = None, spli
 def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
     root = yaml_file.parent
     issues: list[Issue] = []
+    broken = Dataset(
+        source=source, root=root, layout="data.yaml", names={}, names_known=False, yaml_path=yaml_file, issues=issues
+    )
     try:
         text = yaml_file.read_text(encoding="utf-8-sig")
     except PermissionError:
         raise DatasetError(f"no permission to read {yaml_file}; make it readable for this user.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{yaml_file} cannot be read ({exc}); save it as UTF-8 text.") from None
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} cannot be read ({exc}); save it as UTF-8 text.",
+                yaml_file.name,
+            )
+        )
+        return broken
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DatasetError(
-            f"{yaml_file.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}; fix it "
-            "(a data.yaml has keys train, val, names)."
-        ) from None
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} is not valid YAML{where}: "
+                f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
+                yaml_file.name,
+            )
+        )
+        return broken
     if not isinstance(data, dict):
-        raise DatasetError(f"{yaml_file.name} holds no mapping; a data.yaml has keys train, val, test, names.")
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} holds no mapping; a data.yaml has keys train, val, test and names.",
+                yaml_file.name,
+            )
+        )
+        return broken
 
     names = _names_from(data.get("names"))
     names_known = names is not None

@@ -102,3 +102,54 @@ def test_app_on_another_address_warns_loudly(monkeypatch: pytest.MonkeyPatch, ca
     assert argv[argv.index("--server.port") + 1] == "8600"
     err = capsys.readouterr().err
     assert "WARNING" in err and "0.0.0.0" in err and "127.0.0.1" in err
+
+
+def test_validate_prints_a_summary_and_exits_0_for_a_clean_dataset(tmp_path: Path) -> None:
+    from tests.dataset_builder import clean_dataset
+
+    root = clean_dataset(tmp_path / "ds")
+    proc = mlcore(
+        "validate",
+        str(root),
+        "--no-near-duplicates",
+        env_outputs=tmp_path / "out",
+        extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "READY to train" in proc.stdout and "Checking labels" in proc.stderr
+    assert list((tmp_path / "out" / "dataset_reports").glob("ds_*/report.json"))
+
+
+def test_validate_json_is_one_report_and_errors_exit_1(tmp_path: Path) -> None:
+    from tests.dataset_builder import clean_dataset
+
+    root = clean_dataset(tmp_path / "ds")
+    (root / "labels" / "train" / "train_0.txt").write_text("7 0.5 0.5 0.2 0.2\n")
+    proc = mlcore(
+        "validate",
+        str(root),
+        "--json",
+        env_outputs=tmp_path / "out",
+        extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)},
+    )
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "not_ready"
+    assert any(i["code"] == "class_out_of_range" and i["line"] == 1 for i in report["issues"])
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("missing", "does not exist"),
+        ("file.txt", "not a dataset"),
+        ("/etc", "outside the folders"),
+        ("empty", "no data.yaml"),
+    ],
+)
+def test_validate_unreadable_exits_2_with_the_message(tmp_path: Path, target: str, fragment: str) -> None:
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    path = target if target.startswith("/") else str(tmp_path / target)
+    proc = mlcore("validate", path, env_outputs=tmp_path / "out", extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)})
+    assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr
