@@ -16,6 +16,9 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 st.set_page_config(page_title="ML Studio", page_icon=":material/center_focus_strong:", layout="wide")
 
 PAGES = {
+    "Data": [
+        st.Page("pages/datasets.py", title="Dataset validation", icon=":material/rule:"),
+    ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),
     ],

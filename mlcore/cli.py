@@ -212,8 +212,7 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
         )
     command = [
         sys.executable,
-        "-m",
-        "streamlit",
+        str(PROJECT_ROOT / "serve_app.py"),
         "run",
         str(PROJECT_ROOT / "app.py"),
         "--server.address",

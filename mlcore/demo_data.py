@@ -25,7 +25,7 @@ from mlcore import paths
 CLASS_NAMES = ("solara", "aqualine", "verdant", "nimbus", "ferro")
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.2, "test": 0.1}
 LOGO_CANVAS = 160  # logos are drawn at this size, then scaled into the image
-BACKGROUND_ONLY_FRACTION = 0.04  # images with no logo at all (YOLO "background" images)
+BACKGROUND_EVERY = 25  # one image in 25 has no logo at all (a YOLO "background" image)
 
 Progress = Callable[[int, int], None]
 
@@ -173,11 +173,13 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     return inter / union if union > 0 else 0.0
 
 
-def render_sample(rng: random.Random, imgsz: int) -> tuple[Image.Image, list[tuple[int, float, float, float, float]]]:
+def render_sample(
+    rng: random.Random, imgsz: int, background_only: bool = False
+) -> tuple[Image.Image, list[tuple[int, float, float, float, float]]]:
     """One image and its YOLO labels (class, x-centre, y-centre, width, height; normalised)."""
     image = _background((imgsz, imgsz), rng)
     labels: list[tuple[int, float, float, float, float]] = []
-    if rng.random() < BACKGROUND_ONLY_FRACTION:
+    if background_only:
         return image, labels
     placed: list[tuple[float, float, float, float]] = []
     for _ in range(rng.choice((1, 1, 2, 2, 3))):
@@ -256,7 +258,7 @@ def make_demo_dataset(
             (staging / paths.LABELS_DIR / split).mkdir(parents=True)
         for index in range(images):
             rng = random.Random(f"{seed}:{index}")
-            image, labels = render_sample(rng, imgsz)
+            image, labels = render_sample(rng, imgsz, background_only=index % BACKGROUND_EVERY == BACKGROUND_EVERY // 2)
             split = _split_of(index, images)
             stem = f"{split}_{index:05d}"
             image.save(staging / paths.IMAGES_DIR / split / f"{stem}.jpg", quality=90)

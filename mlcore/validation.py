@@ -14,10 +14,13 @@ import math
 import multiprocessing
 import os
 import random
+import sys
 import time
+import types
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,6 +188,23 @@ def _inspect_batch(paths: list[str], with_phash: bool) -> list[ImageFacts]:
     return [inspect_image(p, with_phash) for p in paths]
 
 
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Start worker processes without re-running the caller's main script in them.
+
+    multiprocessing's spawn re-imports `__main__` in every worker; in the web app that is the
+    running page, which must not run again there. A bare module stands in while workers start.
+    """
+    original = sys.modules.get("__main__")
+    stand_in = types.ModuleType("__main__")
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in and original is not None:
+            sys.modules["__main__"] = original
+
+
 def _read_facts(
     images: list[Path], options: ValidationOptions, cache_path: Path | None, progress: Progress | None
 ) -> tuple[list[ImageFacts], int]:
@@ -227,10 +247,11 @@ def _read_facts(
         done = hits
         context = multiprocessing.get_context("spawn")  # never fork a threaded server process
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {
-                pool.submit(_inspect_batch, [str(images[i]) for i in chunk], options.near_duplicates): chunk
-                for chunk in chunks
-            }
+            with _bare_main():  # all workers start on the first submissions
+                futures = {
+                    pool.submit(_inspect_batch, [str(images[i]) for i in chunk], options.near_duplicates): chunk
+                    for chunk in chunks
+                }
             for future in as_completed(futures):
                 chunk = futures[future]
                 for index, result in zip(chunk, future.result(), strict=True):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcore.demo_data import make_demo_dataset
 from tests.conftest import PROJECT_ROOT, TEST_OUTPUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -70,6 +71,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("browser")
+    make_demo_dataset(work / "ml_outputs" / "datasets" / "demo", images=100)
     port = _free_port()
     env = {**os.environ, "ML_STUDIO_OUTPUTS": str(work / "ml_outputs")}
     log = work / "streamlit.log"
@@ -77,8 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "streamlit",
+                "serve_app.py",  # as `python -m mlcore app` starts it
                 "run",
                 "app.py",
                 "--server.headless",
@@ -141,15 +142,47 @@ def page(browser, server: Server, request: pytest.FixtureRequest) -> Iterator[ob
     context.close()
 
 
+def _url_path(page_file: Path) -> str:
+    """The address of a page: '' for app.py's default page, else the file's stem."""
+    frame = (PROJECT_ROOT / "app.py").read_text()
+    call = frame[frame.index(f'"pages/{page_file.name}"') :].split(")", 1)[0]
+    return "" if "default=True" in call else page_file.stem
+
+
 def _open(tab, url: str) -> None:
     tab.goto(url)
     tab.wait_for_selector("[data-testid='stAppViewContainer']", timeout=60_000)
     tab.wait_for_selector("h1", timeout=60_000)
 
 
+def test_a_deep_link_on_a_fresh_server_gets_the_whole_frame(page, server: Server) -> None:
+    """Runs first: before any session has opened the root address, /datasets still has the frame."""
+    _open(page, f"{server.url}/datasets")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("System status").wait_for(timeout=30_000)  # the titles of app.py's navigation
+    assert sidebar.get_by_text("Dataset validation").count() == 1
+    assert sidebar.get_by_text("app", exact=True).count() == 0  # not the legacy page list
+
+
+def test_validating_the_demo_dataset_and_opening_an_issue(page, server: Server) -> None:
+    _open(page, f"{server.url}/datasets")
+    page.get_by_role("button", name="Validate").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Validate").click()
+    page.get_by_text("Ready to train").first.wait_for(timeout=120_000)
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == "100"
+    page.get_by_test_id("stSelectbox").filter(has_text="Look at an issue").click()
+    page.get_by_role("option").filter(has_text="background_image").first.click()
+    page.get_by_text("INFO · background_image").wait_for(timeout=30_000)
+    page.get_by_text("a background image").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stImage'] img").count() >= 1
+    page.get_by_role("tab", name="Charts").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
 @pytest.mark.parametrize("page_file", PAGE_FILES, ids=[p.stem for p in PAGE_FILES])
 def test_every_page_opens_without_an_exception(page, server: Server, page_file: Path) -> None:
-    _open(page, f"{server.url}/{page_file.stem}")
+    _open(page, f"{server.url}/{_url_path(page_file)}")
     page.wait_for_timeout(4000)  # let fragments and cached probes finish their first run
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Page not found" not in page.inner_text("body")

@@ -89,7 +89,7 @@ def test_app_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.delenv("ML_STUDIO_HOST", raising=False)
     monkeypatch.delenv("ML_STUDIO_PORT", raising=False)
     argv = _captured_app_launch(monkeypatch)
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app.py")
+    assert argv[1].endswith("serve_app.py") and argv[2] == "run" and argv[3].endswith("app.py")
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[argv.index("--server.port") + 1] == "8501"
     assert "WARNING" not in capsys.readouterr().err

@@ -96,3 +96,79 @@ def test_bad_configuration_is_a_message_not_a_traceback(monkeypatch: pytest.Monk
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "status.py"), default_timeout=60).run()
     assert not at.exception
     assert "ML_STUDIO_PORT" in _texts(at.error)
+
+
+DATASETS_PAGE = str(PROJECT_ROOT / "pages" / "datasets.py")
+
+
+@pytest.fixture
+def broken_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A dataset with one error (class id 7) and one background, the only dataset under the roots."""
+    from tests.dataset_builder import clean_dataset
+
+    root = clean_dataset(tmp_path / "roots" / "shapes")
+    (root / "labels" / "train" / "train_0.txt").write_text("0 0.3 0.4 0.2 0.3\n7 0.5 0.5 0.2 0.2\n")
+    (root / "labels" / "train" / "train_1.txt").write_text("")
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "roots"))
+    return root
+
+
+def _validate(at: AppTest, dataset: Path) -> AppTest:
+    at.selectbox(key="datasets.pick").set_value(str(dataset)).run()
+    at.button[0].click().run()
+    return at
+
+
+def test_validation_page_without_datasets_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "nothing").mkdir()
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "nothing"))
+    at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.selectbox(key="datasets.pick").value == "Type a path…"
+    assert "make run" in _texts(at.info) and at.button[0].disabled
+
+
+def test_validation_page_finds_the_error_and_shows_its_image(broken_dataset: Path) -> None:
+    at = _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
+    assert not at.exception, at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Images"] == "16" and values["Errors"] == "1" and values["Classes"] == "2"
+    assert "Not ready" in _texts(at.error)
+    picker = at.selectbox(key="datasets.issue")
+    first = picker.options[0]
+    assert "class_out_of_range" in first and "train_0.txt:2" in first
+    picker.select_index(0).run()
+    assert not at.exception
+    assert "class id 7 does not exist" in _texts(at.markdown) or "class id 7 does not exist" in _texts(at.get("text"))
+    captions = [getattr(img, "caption", None) or img.proto.imgs[0].caption for img in at.get("image")]
+    assert "images/train/train_0.jpg" in captions  # the image of the issue, with its boxes drawn
+    assert len(captions) == 1 + 8  # and the gallery tab's eight examples of the first class
+    assert any("→    2 | 7 0.5 0.5 0.2 0.2" in c.value for c in at.code)  # the offending line, marked
+
+
+def test_validation_page_remembers_the_last_report(broken_dataset: Path) -> None:
+    _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
+    again = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()  # a new session, nothing clicked
+    again.selectbox(key="datasets.pick").set_value(str(broken_dataset)).run()
+    assert "Last validated" in _texts(again.caption)
+    assert {m.label: m.value for m in again.metric}["Errors"] == "1"
+
+
+@pytest.mark.parametrize(("typed", "fragment"), [("/etc", "outside the folders"), ("/no/such/place", "does not exist")])
+def test_validation_page_refuses_bad_paths_with_a_message(broken_dataset: Path, typed: str, fragment: str) -> None:
+    at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()
+    at.selectbox(key="datasets.pick").set_value("Type a path…").run()
+    at.text_input(key="datasets.typed").input(typed).run()
+    assert not at.exception and fragment in _texts(at.error)
+    at.button[0].click().run()
+    assert not at.exception and not at.metric  # nothing validated
+
+
+def test_validation_page_reports_an_unreadable_dataset(tmp_path: Path, broken_dataset: Path) -> None:
+    empty = broken_dataset.parent / "empty"
+    empty.mkdir()
+    at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()
+    at.selectbox(key="datasets.pick").set_value("Type a path…").run()
+    at.text_input(key="datasets.typed").input(str(empty)).run()
+    at.button[0].click().run()
+    assert not at.exception and "cannot be read" in _texts(at.error)

@@ -1,0 +1,366 @@
+"""Dataset validation: pick a dataset, validate it, and see every problem with the image it is about."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mlcore import charts
+from mlcore.dataset_reports import SavedReport, list_reports, load_report, save_report
+from mlcore.dataset_samples import discover_datasets, images_with_class
+from mlcore.datasets import DatasetError, label_path
+from mlcore.drawing import draw_boxes
+from mlcore.image_facts import IMAGE_EXTENSIONS
+from mlcore.label_parser import parse_label
+from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from mlcore.validation import ValidationOptions, ValidationReport, validate
+
+TYPED = "Type a path…"
+MAX_TABLE_ROWS = 5000
+MAX_PICKER = 500
+VERDICTS = {
+    "ready": (st.success, "Ready to train", ":material/check_circle:"),
+    "ready_with_warnings": (st.warning, "Ready to train, with warnings worth a look", ":material/warning:"),
+    "not_ready": (st.error, "Not ready: fix the errors before training", ":material/error:"),
+}
+
+
+def shown(text: str | None) -> str:
+    """Text safe to display (file names that are not valid UTF-8 keep their bytes visible)."""
+    return "" if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def known_datasets(roots: tuple[str, ...]) -> list[str]:
+    return [str(p) for p in discover_datasets([Path(r) for r in roots])]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_report(folder: str) -> ValidationReport:
+    return load_report(SavedReport(Path(folder), {}))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def class_samples(source: str, class_id: int, created: str) -> list[str]:
+    return [str(p) for p in images_with_class(Path(source), class_id, k=8)]
+
+
+def choose_dataset(settings: Settings) -> str | None:
+    """The dataset path the user picked or typed (not yet checked)."""
+    options = known_datasets(tuple(str(r) for r in settings.dataset_roots))
+    demo = str(settings.demo_dataset_dir)
+    options = sorted(options, key=lambda p: (p != demo, p)) + [TYPED]
+    picked = st.selectbox(
+        "Dataset",
+        options,
+        key="datasets.pick",
+        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
+        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
+    )
+    if picked == TYPED:
+        typed = st.text_input(
+            "Dataset folder or data.yaml",
+            key="datasets.typed",
+            placeholder="/data/my-dataset or /data/my-dataset/data.yaml",
+        )
+        return typed or None
+    return picked
+
+
+def options_form() -> ValidationOptions:
+    cols = st.columns(5)
+    check_images = cols[0].checkbox("Check images", True, help="Open every image: corrupt, tiny, EXIF, duplicates")
+    check_labels = cols[1].checkbox("Check labels", True, help="Every label line: syntax, classes, box geometry")
+    validate_format = cols[2].checkbox("Check layout", True, help="Pairing, orphan labels, file formats")
+    near = cols[3].checkbox("Near-duplicates", True, help="Perceptual hashes across splits (decodes every image)")
+    imgsz = cols[4].number_input("Training imgsz", 32, 8192, 640, step=32, help="For tiny-box checks")
+    return ValidationOptions(
+        check_images=check_images,
+        check_labels=check_labels,
+        validate_format=validate_format,
+        near_duplicates=near,
+        imgsz=int(imgsz),
+    )
+
+
+def run_validation(path: Path, options: ValidationOptions, settings: Settings) -> str | None:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"{stage}: {done:,} of {total:,}")
+
+    try:
+        report = validate(path, options, progress=progress, cache_path=settings.image_facts_cache)
+    except (DatasetError, ValueError) as exc:
+        bar.empty()
+        st.error(f"This dataset cannot be read: {exc}", icon=":material/error:")
+        return None
+    bar.empty()
+    try:
+        return str(save_report(report, settings.outputs_root).folder)
+    except OSError as exc:
+        st.error(f"The report could not be saved under {settings.outputs_root}: {exc}", icon=":material/error:")
+        return None
+
+
+def headline(report: ValidationReport) -> None:
+    counts = report.severity_counts()
+    cols = st.columns(5)
+    cols[0].metric("Images", f"{sum(c['images'] for c in report.counts.values()):,}")
+    cols[1].metric("Boxes", f"{report.boxes['total']:,}")
+    cols[2].metric("Classes", report.dataset["nc"])
+    cols[3].metric("Errors", counts["error"])
+    cols[4].metric("Warnings", counts["warning"])
+    show, title, icon = VERDICTS[report.verdict]
+    show(f"**{title}.**\n\n" + "\n".join(f"- {line}" for line in report.recommendations), icon=icon)
+    split_rows = [{"split": s, **c} for s, c in report.counts.items()]
+    st.dataframe(pd.DataFrame(split_rows), hide_index=True)
+
+
+def image_for(report: ValidationReport, path: str) -> tuple[Path | None, Path | None]:
+    """(image, label) files an issue is about, when they exist."""
+    root = Path(report.dataset["root"])
+    target = Path(path) if Path(path).is_absolute() else root / path
+    if target.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+        return target, label_path(target)
+    if target.suffix == ".txt":
+        text = str(target)
+        images = text.rsplit("/labels/", 1)
+        if len(images) == 2:
+            stem = Path("/images/".join(images)).with_suffix("")
+            for ext in ("jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "JPG", "PNG"):
+                candidate = stem.with_suffix(f".{ext}")
+                if candidate.exists():
+                    return candidate, target
+        return None, target
+    return None, None
+
+
+def show_issue(report: ValidationReport, issue_index: int) -> None:
+    issue = report.issues[issue_index]
+    st.markdown(
+        f"**{issue.severity.upper()} · `{issue.code}`** · {shown(issue.split) or 'dataset'} · "
+        f"`{shown(issue.path) or '—'}`" + (f" line {issue.line}" if issue.line else "")
+    )
+    st.write(shown(issue.message))
+    if not issue.path:
+        return
+    image, label = image_for(report, issue.path)
+    names = {int(k): v for k, v in report.dataset["names"].items()}
+    rows, lines = [], []
+    if label is not None and label.is_file():
+        data = label.read_bytes()
+        rows, _ = parse_label(data)
+        lines = data.decode("utf-8", "replace").splitlines()
+    left, right = st.columns([3, 2])
+    with left:
+        if image is not None and image.exists():
+            try:
+                st.image(
+                    draw_boxes(image, rows, names, highlight={issue.line} if issue.line else None),
+                    caption=shown(str(image.relative_to(report.dataset["root"])))
+                    if image.is_relative_to(report.dataset["root"])
+                    else shown(str(image)),
+                )
+            except (OSError, ValueError) as exc:
+                st.warning(f"The image cannot be shown: {exc}", icon=":material/broken_image:")
+        else:
+            st.info("No image belongs to this file.", icon=":material/hide_image:")
+    with right:
+        if lines:
+            st.caption(f"Label file ({len(lines)} lines)" + (f", line {issue.line} marked" if issue.line else ""))
+            numbered = "\n".join(
+                f"{'→' if n == issue.line else ' '} {n:>4} | {text}" for n, text in enumerate(lines[:200], start=1)
+            )
+            st.code(numbered, language=None)
+        elif label is not None:
+            st.caption("No label file, or an empty one (a background image).")
+
+
+def issues_tab(report: ValidationReport) -> None:
+    if not report.issues:
+        st.success("No issue at all.", icon=":material/check_circle:")
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "severity": i.severity,
+                "code": i.code,
+                "split": i.split or "",
+                "path": shown(i.path),
+                "line": i.line,
+                "message": shown(i.message),
+            }
+            for i in report.issues
+        ]
+    )
+    frame["line"] = frame["line"].astype("Int64")
+    cols = st.columns([2, 2, 1, 2])
+    severities = cols[0].multiselect("Severity", ["error", "warning", "info"], ["error", "warning", "info"])
+    codes = cols[1].multiselect("Code", sorted(frame["code"].unique()), placeholder="all codes")
+    splits = cols[2].multiselect("Split", sorted(frame["split"].unique()), placeholder="all splits")
+    search = cols[3].text_input("Search path or message", placeholder="e.g. val_0012")
+    keep = frame["severity"].isin(severities)
+    if codes:
+        keep &= frame["code"].isin(codes)
+    if splits:
+        keep &= frame["split"].isin(splits)
+    if search:
+        keep &= frame["path"].str.contains(search, case=False, regex=False) | frame["message"].str.contains(
+            search, case=False, regex=False
+        )
+    view = frame[keep]
+    st.caption(
+        f"{len(view):,} of {len(frame):,} issues"
+        + (
+            f"; the table shows the first {MAX_TABLE_ROWS:,} (download the CSV for all)"
+            if len(view) > MAX_TABLE_ROWS
+            else ""
+        )
+    )
+    st.dataframe(
+        view.head(MAX_TABLE_ROWS),
+        hide_index=True,
+        column_config={
+            "message": st.column_config.TextColumn(width="large"),
+            "line": st.column_config.NumberColumn(format="%d"),
+        },
+    )
+    choices = list(view.index[:MAX_PICKER])
+    if not choices:
+        return
+    picked = st.selectbox(
+        "Look at an issue",
+        choices,
+        index=None,
+        key="datasets.issue",
+        placeholder="Choose an issue to see its image",
+        format_func=lambda i: (
+            f"{frame.at[i, 'severity']} · {frame.at[i, 'code']} · {frame.at[i, 'path']}"
+            + (f":{int(frame.at[i, 'line'])}" if pd.notna(frame.at[i, "line"]) else "")
+        ),
+    )
+    if picked is not None:
+        show_issue(report, int(picked))
+
+
+def charts_tab(report: ValidationReport) -> None:
+    names = report.dataset["names"]
+    config = {"displaylogo": False}
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.class_instances(report.classes, list(report.counts)), config=config, key="ch-classes")
+        st.plotly_chart(charts.boxes_per_image(report.boxes_per_image), config=config, key="ch-per-image")
+        if report.image_sizes["distinct"] == 1:
+            w, h, n = report.image_sizes["top"][0]
+            st.info(f"All {n:,} readable images are {w} x {h} px.", icon=":material/photo_size_select_large:")
+        elif report.image_sizes["sample"]:
+            st.plotly_chart(charts.image_sizes(report.image_sizes["sample"]), config=config, key="ch-sizes")
+    with right:
+        if report.boxes["sample_size"]:
+            st.plotly_chart(charts.box_sizes(report.boxes["sample"], names), config=config, key="ch-boxes")
+            st.plotly_chart(charts.centre_heatmap(report.centre_heatmap), config=config, key="ch-heat")
+        else:
+            st.info("No boxes to chart.", icon=":material/bar_chart:")
+
+
+def gallery_tab(report: ValidationReport) -> None:
+    names = {int(k): v for k, v in report.dataset["names"].items()}
+    if not names:
+        st.info("The dataset defines no class.", icon=":material/category:")
+        return
+    cls = st.selectbox("Class", list(names), format_func=lambda c: f"{c}: {names[c]}", key="datasets.gallery")
+    try:
+        paths = class_samples(report.dataset["source"], cls, report.created)
+    except (DatasetError, OSError) as exc:
+        st.warning(f"The examples cannot be loaded: {exc}")
+        return
+    if not paths:
+        st.info(f"No image contains class {names[cls]}.", icon=":material/image_search:")
+        return
+    cols = st.columns(4)
+    for n, path in enumerate(paths):
+        image = Path(path)
+        try:
+            rows, _ = parse_label(label_path(image).read_bytes())
+            cols[n % 4].image(draw_boxes(image, rows, names, max_side=480), caption=shown(image.name))
+        except (OSError, ValueError):
+            cols[n % 4].warning(f"{shown(image.name)} cannot be shown")
+
+
+def downloads(report: ValidationReport, folder: str) -> None:
+    base = Path(folder)
+    cols = st.columns([1, 1, 3])
+    cols[0].download_button(
+        "Report (JSON)",
+        (base / "report.json").read_bytes(),
+        file_name="report.json",
+        mime="application/json",
+        icon=":material/download:",
+    )
+    cols[1].download_button(
+        "Issues (CSV)",
+        (base / "issues.csv").read_bytes(),
+        file_name="issues.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+    cols[2].caption(f"Saved in `{shown(folder)}`")
+
+
+st.title("Dataset validation")
+st.caption(
+    "Every problem a YOLO dataset can have, found before you spend GPU hours on it. "
+    "Your files are only read, never changed."
+)
+try:
+    current = load_settings()
+except SettingsError as exc:
+    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
+    st.stop()
+
+typed_path = choose_dataset(current)
+chosen_options = options_form()
+clicked = st.button("Validate", type="primary", icon=":material/rule:", disabled=not typed_path)
+resolved: Path | None = None
+if typed_path:
+    try:
+        resolved = resolve_user_path(typed_path, current.dataset_roots, base=PROJECT_ROOT)
+    except PathNotAllowed as exc:
+        st.error(str(exc), icon=":material/folder_off:")
+if not typed_path:
+    st.info(
+        "Choose a dataset above, or type the path of a dataset folder or data.yaml, then press **Validate**. "
+        "No dataset yet? `make run` creates the demo dataset.",
+        icon=":material/dataset:",
+    )
+
+if clicked and resolved is not None:
+    folder = run_validation(resolved, chosen_options, current)
+    if folder:
+        st.session_state["datasets.report"] = folder
+        st.session_state.pop("datasets.issue", None)
+
+report_folder = st.session_state.get("datasets.report")
+if resolved is not None:
+    shown_report = cached_report(report_folder) if report_folder else None
+    if shown_report is None or shown_report.dataset["source"] != str(resolved):
+        previous = list_reports(current.outputs_root, str(resolved))
+        report_folder = str(previous[0].folder) if previous else None
+        if report_folder:
+            st.caption(f"Last validated {previous[0].summary['created']}: press Validate to check again.")
+    if report_folder:
+        shown_report = cached_report(report_folder)
+        headline(shown_report)
+        issues, graphs, gallery, files = st.tabs(["Issues", "Charts", "Gallery", "Download"])
+        with issues:
+            issues_tab(shown_report)
+        with graphs:
+            charts_tab(shown_report)
+        with gallery:
+            gallery_tab(shown_report)
+        with files:
+            downloads(shown_report, report_folder)
+    elif not clicked:
+        st.info("This dataset has not been validated yet: press **Validate**.", icon=":material/rule:")
