@@ -53,11 +53,12 @@ def images_with_class(source: Path, class_id: int, k: int = 8, seed: int = 0, sc
     picked: list[Path] = []
     for image in images[:scan_limit]:
         try:
-            rows, _ = parse_label(label_path(image).read_bytes())
+            with open(label_path(image), "rb") as f:
+                rows, _ = parse_label(f.read())
         except OSError:
             continue
         if any(r.cls == class_id for r in rows):
-            picked.append(image)
+            picked.append(Path(image))
             if len(picked) == k:
                 break
     return picked

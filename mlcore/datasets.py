@@ -58,8 +58,9 @@ class Dataset:
     names: dict[int, str]
     names_known: bool
     yaml_path: Path | None = None
-    splits: dict[str, list[Path]] = field(default_factory=dict)
-    unsupported: dict[str, list[Path]] = field(default_factory=dict)
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    """Image paths per split (plain strings: datasets can hold hundreds of thousands)."""
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
     @property
@@ -68,11 +69,8 @@ class Dataset:
 
     def rel(self, path: Path | str) -> str:
         """`path` relative to the dataset root (absolute when it lies elsewhere)."""
-        path = Path(path)
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return path.as_posix()
+        text, prefix = os.fspath(path), f"{self.root}{os.sep}"
+        return text[len(prefix) :] if text.startswith(prefix) else text
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -88,14 +86,14 @@ class Dataset:
         }
 
 
-def label_path(image: Path | str) -> Path:
+def label_path(image: Path | str) -> str:
     """The label file Ultralytics reads for `image`: last /images/ -> /labels/, extension -> .txt."""
     text = os.fspath(image)
     sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
-    return Path(sb.join(text.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")
+    return sb.join(text.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
 
 
-def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
+def list_images(folder: Path) -> tuple[list[str], list[str]]:
     """Image files under `folder` (recursive, links to folders not followed) and unsupported ones."""
     images, unsupported = [], []
     for dirpath, dirnames, filenames in os.walk(folder, onerror=None):
@@ -103,13 +101,13 @@ def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
         for name in filenames:
             ext = name.rpartition(".")[-1].lower() if "." in name else ""
             if ext in IMAGE_EXTENSIONS:
-                images.append(Path(dirpath) / name)
+                images.append(os.path.join(dirpath, name))
             elif ext in UNSUPPORTED_IMAGE_EXTENSIONS:
-                unsupported.append(Path(dirpath) / name)
+                unsupported.append(os.path.join(dirpath, name))
     return sorted(images), sorted(unsupported)
 
 
-def _read_list_file(path: Path) -> list[Path]:
+def _read_list_file(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     out = []
     for line in (x.strip() for x in lines):
@@ -118,7 +116,7 @@ def _read_list_file(path: Path) -> list[Path]:
         p = Path(line[2:]) if line.startswith("./") else Path(line)
         p = p if p.is_absolute() else path.parent / p
         if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
-            out.append(p)
+            out.append(os.path.normpath(p))
     return out
 
 
@@ -282,8 +280,8 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
                 )
             continue
         entries = value if isinstance(value, list) else [value]
-        images: list[Path] = []
-        unsupported: list[Path] = []
+        images: list[str] = []
+        unsupported: list[str] = []
         for entry in entries:
             text_entry = str(entry)
             target = (base / text_entry).resolve()
@@ -320,7 +318,7 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
             elif target.suffix == ".txt":
                 images += _read_list_file(target)
             else:
-                images.append(target)
+                images.append(str(target))
         dataset.splits[split] = images
         dataset.unsupported[split] = unsupported
     return dataset

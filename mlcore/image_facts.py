@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import struct
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,9 @@ class ImageFacts:
     orientation: int | None = None
     error: str | None = None
     phash: int | None = None
+    crc: int | None = None
+    """CRC-32 of the bytes read (the whole file when small, else its first 64 KiB): with the size, a
+    cheap key that only byte-identical files share, so only those get a full content hash."""
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -71,12 +75,27 @@ class ImageFacts:
             data["phash"] = format(self.phash, "x")
         return data
 
+    def to_row(self) -> list[Any]:
+        """A compact list for the cache (field order; the perceptual hash as hex)."""
+        return [
+            self.size_bytes,
+            self.mtime_ns,
+            self.sha,
+            self.format,
+            self.width,
+            self.height,
+            self.orientation,
+            self.error,
+            None if self.phash is None else format(self.phash, "x"),
+            self.crc,
+        ]
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImageFacts:
-        data = dict(data)
-        if data.get("phash") is not None:
-            data["phash"] = int(data["phash"], 16)
-        return cls(**data)
+    def from_row(cls, row: list[Any]) -> ImageFacts:
+        values = list(row)
+        if values[8] is not None:
+            values[8] = int(values[8], 16)
+        return cls(*values)
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -178,12 +197,36 @@ def perceptual_hash(data: bytes) -> int:
     return bits
 
 
-def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
-    """Read `path` once and describe it. Never raises for a bad file: see `error`."""
-    try:
-        stat = os.stat(path)
-        with open(path, "rb") as f:
+HEAD_BYTES = 65536  # JPEG frame headers (after EXIF and its thumbnail) almost always lie in the first 64 KiB
+
+
+def content_hash(path: str | Path) -> str:
+    """Hash of the whole file, for exact-duplicate detection."""
+    with open(path, "rb") as f:
+        return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+
+
+def _read(path: str | Path, whole: bool) -> tuple[os.stat_result, bytes, bytes]:
+    """(stat, data, tail): the whole file, or its first 64 KiB and its last 64 bytes."""
+    with open(path, "rb") as f:
+        stat = os.fstat(f.fileno())
+        if whole or stat.st_size <= HEAD_BYTES:
             data = f.read()
+            return stat, data, data[-64:]
+        data = f.read(HEAD_BYTES)
+        return stat, data, os.pread(f.fileno(), 64, stat.st_size - 64)
+
+
+def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
+    """Describe the image at `path`, reading as little as possible. Never raises: see `error`.
+
+    Only the header and the last bytes are read, unless the perceptual hash is wanted or the
+    format needs Pillow; `sha` is left for `content_hash`, needed only when sizes collide.
+    """
+    try:
+        stat, data, tail = _read(path, whole=with_phash)
+        if not with_phash and sniff_format(data[:16]) not in ("jpeg", "png") and len(data) < stat.st_size:
+            stat, data, tail = _read(path, whole=True)
     except PermissionError:
         return ImageFacts(0, 0, error="no permission to read the file; make it readable (chmod a+r).")
     except OSError as exc:
@@ -191,9 +234,12 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
     base = {"size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if not data:
         return ImageFacts(**base, error="empty file (0 bytes); re-export or remove it.")
-    sha = hashlib.blake2b(data, digest_size=16).hexdigest()
+    sha = hashlib.blake2b(data, digest_size=16).hexdigest() if len(data) == stat.st_size and with_phash else None
     fmt = sniff_format(data[:16])
     header = _jpeg_header(data) if fmt == "jpeg" else None
+    if fmt == "jpeg" and header is None and len(data) < stat.st_size:  # frame header beyond the first 64 KiB
+        stat, data, tail = _read(path, whole=True)
+        header = _jpeg_header(data)
     try:
         if header is not None:
             width, height, orientation = header
@@ -205,7 +251,14 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError):
         what = "not an image Pillow can read" if fmt is None else f"a damaged {fmt.upper()} file"
         return ImageFacts(**base, sha=sha, format=fmt, error=f"{what}; re-export it or remove it.")
-    facts = {"sha": sha, "format": fmt, "width": width, "height": height, "orientation": orientation}
+    facts = {
+        "sha": sha,
+        "format": fmt,
+        "width": width,
+        "height": height,
+        "orientation": orientation,
+        "crc": zlib.crc32(data),
+    }
     limit = Image.MAX_IMAGE_PIXELS
     if limit and width * height > 2 * limit:
         return ImageFacts(
@@ -216,7 +269,7 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
                 "possibly a decompression bomb; resize it."
             ),
         )
-    if fmt == "jpeg" and b"\xff\xd9" not in data[-64:]:
+    if fmt == "jpeg" and b"\xff\xd9" not in tail:
         return ImageFacts(
             **base,
             **facts,
@@ -225,7 +278,7 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
                 "re-export the image."
             ),
         )
-    if fmt == "png" and b"IEND" not in data[-12:]:
+    if fmt == "png" and b"IEND" not in tail[-12:]:
         return ImageFacts(**base, **facts, error="truncated: the PNG ends before its IEND chunk; re-export the image.")
     phash = None
     if with_phash:

@@ -8,6 +8,7 @@ with the statistics and recommendations a user needs before training. Never writ
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -15,20 +16,21 @@ import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
 import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlcore.dataset_issue import SEVERITY_ORDER, Issue
 from mlcore.datasets import Dataset, label_path, load_dataset
-from mlcore.image_facts import EXTENSION_FORMAT, MIN_SIDE, ImageFacts, inspect_image
+from mlcore.image_facts import EXTENSION_FORMAT, MIN_SIDE, ImageFacts, content_hash, inspect_image
 from mlcore.label_parser import LabelRow, parse_label
 from mlcore.validation_cache import FactsCache
 
@@ -44,6 +46,7 @@ BOX_SAMPLE = 20_000  # boxes kept for the scatter charts (reservoir sample)
 SIZE_SAMPLE = 5_000
 HEATMAP_BINS = 20
 PARALLEL_FROM = 64  # fewer images to read than this: no process pool
+REPORT_SCHEMA = "1"  # bump when checks change, so stored reports are not reused
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,9 @@ class _Stats:
 
     nc: int
     rng: random.Random = field(default_factory=lambda: random.Random(0))
-    counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    instances: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    class_images: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    counts: defaultdict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    instances: defaultdict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    class_images: defaultdict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     sizes: Counter = field(default_factory=Counter)
     size_sample: list[tuple[int, int]] = field(default_factory=list)
     images_seen: int = 0
@@ -175,6 +178,31 @@ class _Stats:
         by = min(HEATMAP_BINS - 1, max(0, int(row.cy * HEATMAP_BINS)))
         self.heatmap[by][bx] += 1
 
+    def merge(self, other: _Stats) -> None:
+        """Add the figures of another batch (batches are merged in a fixed order: deterministic)."""
+        for mine, theirs in (
+            (self.counts, other.counts),
+            (self.instances, other.instances),
+            (self.class_images, other.class_images),
+        ):
+            for split, counter in theirs.items():
+                mine[split].update(counter)
+        self.per_image.update(other.per_image)
+        self.small_at_imgsz += other.small_at_imgsz
+        self.sized_boxes += other.sized_boxes
+        self.sizes.update(other.sizes)
+        for size in other.size_sample:
+            self.images_seen += 1
+            self._reservoir(self.size_sample, size, self.images_seen, SIZE_SAMPLE)
+        for box in other.box_sample:
+            self.boxes_seen += 1
+            self._reservoir(self.box_sample, box, self.boxes_seen, BOX_SAMPLE)
+        self.boxes_seen += other.boxes_seen - len(other.box_sample)
+        self.images_seen += other.images_seen - len(other.size_sample)
+        for y, row in enumerate(other.heatmap):
+            for x, n in enumerate(row):
+                self.heatmap[y][x] += n
+
     def _reservoir(self, sample: list, item: Any, seen: int, cap: int) -> None:
         if len(sample) < cap:
             sample.append(item)
@@ -184,8 +212,48 @@ class _Stats:
                 sample[k] = item
 
 
-def _inspect_batch(paths: list[str], with_phash: bool) -> list[ImageFacts]:
-    return [inspect_image(p, with_phash) for p in paths]
+def _cached_facts(images: list[str], options: ValidationOptions, cache: FactsCache | None) -> list[ImageFacts | None]:
+    """Facts remembered for images whose size and mtime are unchanged (None where not)."""
+    facts: list[ImageFacts | None] = [None] * len(images)
+    if cache is None or not images:
+        return facts
+    cached = cache.under(Path(os.path.commonpath([os.path.dirname(p) for p in images])))
+    for index, image in enumerate(images):
+        hit = cached.get(image)
+        if hit is None:
+            continue
+        try:
+            st = os.stat(image)
+        except OSError:
+            continue
+        if (st.st_size, st.st_mtime_ns) == hit[:2]:
+            known = ImageFacts.from_row(json.loads(hit[2]))
+            if not options.near_duplicates or known.phash is not None or known.error:
+                facts[index] = known
+    return facts
+
+
+@dataclass
+class _BatchResult:
+    facts: list[ImageFacts | None]
+    issues: list[Issue]
+    stats: _Stats
+    missing: dict[str, list[str]]
+    max_class: int
+
+
+def _check_batch(
+    dataset: Dataset, options: ValidationOptions, items: list[tuple[str, str, ImageFacts | None]]
+) -> _BatchResult:
+    """Checks of a batch of images and their labels; runs in a worker process (or inline)."""
+    checker = _Checker(dataset, options)
+    out: list[ImageFacts | None] = []
+    for split, image, facts in items:
+        if options.check_images and facts is None:
+            facts = inspect_image(image, options.near_duplicates)
+        out.append(facts)
+        checker.label(split, image, checker.image(split, image, facts))
+    return _BatchResult(out, checker.issues, checker.stats, dict(checker.missing), checker.max_class)
 
 
 @contextmanager
@@ -205,64 +273,41 @@ def _bare_main() -> Iterator[None]:
             sys.modules["__main__"] = original
 
 
-def _read_facts(
-    images: list[Path], options: ValidationOptions, cache_path: Path | None, progress: Progress | None
-) -> tuple[list[ImageFacts], int]:
-    """Facts for every image, from the cache when size and mtime match; the rest read in parallel."""
-    cache = FactsCache(cache_path) if cache_path else None
-    cached: dict[str, tuple[int, int, str]] = {}
-    if cache and images:
-        common = Path(os.path.commonpath([str(p.parent) for p in images]))
-        cached = cache.under(common)
-    facts: list[ImageFacts | None] = [None] * len(images)
-    todo: list[int] = []
-    for index, image in enumerate(images):
-        key = str(image)
-        hit = cached.get(key)
-        if hit is not None:
-            try:
-                st = os.stat(image)
-            except OSError:
-                hit = None
-            else:
-                if (st.st_size, st.st_mtime_ns) == hit[:2]:
-                    known = ImageFacts.from_dict(json.loads(hit[2]))
-                    if not options.near_duplicates or known.phash is not None or known.error:
-                        facts[index] = known
-                        continue
-        todo.append(index)
-    hits = len(images) - len(todo)
-    total = len(images)
-    if progress:
-        progress("Reading images", hits, total)
+def _run_checks(
+    dataset: Dataset,
+    options: ValidationOptions,
+    items: list[tuple[str, str, ImageFacts | None]],
+    progress: Progress | None,
+) -> list[_BatchResult]:
+    """Every image checked, in batches: inline for small datasets, else in one process per core."""
+    total = len(items)
     workers = options.workers or os.cpu_count() or 1
-    if workers == 1 or len(todo) < PARALLEL_FROM:
-        for n, index in enumerate(todo, start=1):
-            facts[index] = inspect_image(images[index], options.near_duplicates)
-            if progress and (n % 50 == 0 or n == len(todo)):
-                progress("Reading images", hits + n, total)
-    else:
-        size = max(16, min(256, len(todo) // (workers * 8) or 16))
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        done = hits
-        context = multiprocessing.get_context("spawn")  # never fork a threaded server process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            with _bare_main():  # all workers start on the first submissions
-                futures = {
-                    pool.submit(_inspect_batch, [str(images[i]) for i in chunk], options.near_duplicates): chunk
-                    for chunk in chunks
-                }
-            for future in as_completed(futures):
-                chunk = futures[future]
-                for index, result in zip(chunk, future.result(), strict=True):
-                    facts[index] = result
-                done += len(chunk)
-                if progress:
-                    progress("Reading images", done, total)
-    if cache:
-        cache.store((str(images[i]), facts[i]) for i in todo)  # type: ignore[misc]
-        cache.close()
-    return facts, hits  # type: ignore[return-value]
+    slim = replace(dataset, splits={}, unsupported={}, issues=[])  # what workers need, small to send
+    to_read = sum(1 for item in items if item[2] is None) if options.check_images else 0
+    if workers == 1 or total < PARALLEL_FROM or (to_read < PARALLEL_FROM and total < 20 * PARALLEL_FROM):
+        results = []
+        for start in range(0, total, 500):
+            results.append(_check_batch(slim, options, items[start : start + 500]))
+            if progress:
+                progress("Checking images", min(total, start + 500), total)
+        return results
+    size = max(32, min(512, total // (workers * 6) or 32))
+    batches = [items[i : i + size] for i in range(0, total, size)]
+    results: list[_BatchResult | None] = [None] * len(batches)
+    # fork starts workers in milliseconds but is unsafe in a threaded process (the web app):
+    # there, spawn with a bare __main__.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+        with _bare_main():  # all workers start on the first submissions
+            futures = {pool.submit(_check_batch, slim, options, batch): n for n, batch in enumerate(batches)}
+        for future in as_completed(futures):
+            n = futures[future]
+            results[n] = future.result()
+            done += len(batches[n])
+            if progress:
+                progress("Checking images", done, total)
+    return results  # type: ignore[return-value]
 
 
 def _iou(a: LabelRow, b: LabelRow) -> float:
@@ -279,10 +324,10 @@ class _Checker:
     def __init__(self, dataset: Dataset, options: ValidationOptions) -> None:
         self.ds = dataset
         self.options = options
-        self.issues: list[Issue] = list(dataset.issues)
+        self.issues: list[Issue] = []
         self.nc = len(dataset.names)
         self.stats = _Stats(nc=self.nc)
-        self.missing: dict[str, list[Path]] = defaultdict(list)
+        self.missing: dict[str, list[str]] = defaultdict(list)
         self.max_class = -1
 
     def add(
@@ -290,7 +335,7 @@ class _Checker:
     ) -> None:
         self.issues.append(Issue(code, severity, split, path, line, message))  # type: ignore[arg-type]
 
-    def image(self, split: str, image: Path, facts: ImageFacts | None) -> tuple[int, int] | None:
+    def image(self, split: str, image: str, facts: ImageFacts | None) -> tuple[int, int] | None:
         """Image-level checks; returns the size training sees, or None when unknown/unusable."""
         rel = self.ds.rel(image)
         counts = self.stats.counts[split]
@@ -301,7 +346,7 @@ class _Checker:
             counts["corrupt"] += 1
             self.add("corrupt_image", "error", split, rel, None, f"{facts.error} Training skips corrupt images.")
             return None
-        ext = image.suffix.lower().lstrip(".")
+        ext = os.path.splitext(image)[1].lower().lstrip(".")
         if self.options.validate_format and facts.format and EXTENSION_FORMAT.get(ext) not in (None, facts.format):
             self.add(
                 "format_mismatch",
@@ -340,12 +385,13 @@ class _Checker:
         self.stats.add_size(size)
         return size
 
-    def label(self, split: str, image: Path, size: tuple[int, int] | None) -> None:
+    def label(self, split: str, image: str, size: tuple[int, int] | None) -> None:
         counts = self.stats.counts[split]
         path = label_path(image)
         rel = self.ds.rel(path)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read()
         except FileNotFoundError:
             counts["missing_labels"] += 1
             self.missing[split].append(image)
@@ -421,6 +467,22 @@ class _Checker:
                 f"class id {r.cls} does not exist; valid ids are {top}. Fix the id or add the class to names.",
             )
             return False
+        inside = 0 <= r.cx <= 1 and 0 <= r.cy <= 1 and 0 < r.w <= 1 and 0 < r.h <= 1
+        half_w, half_h = r.w / 2, r.h / 2
+        if (
+            inside
+            and r.cx - half_w >= -EDGE_TOLERANCE
+            and r.cx + half_w <= 1 + EDGE_TOLERANCE
+            and r.cy - half_h >= -EDGE_TOLERANCE
+            and r.cy + half_h <= 1 + EDGE_TOLERANCE
+        ):
+            if size is not None:  # the common case: a good box; only its size is left to check
+                w_px, h_px = r.w * size[0], r.h * size[1]
+                smallest = min(w_px, h_px)
+                if smallest >= TINY_BOX_PX and smallest * self.options.imgsz / max(size) >= TINY_BOX_PX:
+                    return True
+            else:
+                return True
         values = {"cx": r.cx, "cy": r.cy, "w": r.w, "h": r.h}
         outside = {k: v for k, v in values.items() if not 0 <= v <= 1}
         if outside and not r.polygon:
@@ -512,10 +574,10 @@ class _Checker:
                         )
 
 
-def _labels_hint(dataset: Dataset, images: list[Path]) -> str:
+def _labels_hint(dataset: Dataset, images: list[str]) -> str:
     """Where the labels of a split probably are, when none is where Ultralytics looks."""
-    expected = label_path(images[0]).parent
-    stems = {p.stem for p in images[:200]}
+    expected = Path(label_path(images[0])).parent
+    stems = {Path(p).stem for p in images[:200]}
     candidates: list[tuple[int, Path]] = []
     for parent in {expected.parent, expected.parent.parent}:
         if not parent.is_dir():
@@ -541,12 +603,25 @@ def _labels_hint(dataset: Dataset, images: list[Path]) -> str:
     return f"{where} Put one .txt per image there."
 
 
-def _duplicates(checker: _Checker, entries: list[tuple[str, Path]], facts: list[ImageFacts | None]) -> None:
+def _duplicates(checker: _Checker, entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> None:
+    """Byte-identical images. Only files whose sizes collide can be identical, so only those are hashed."""
     ds = checker.ds
-    by_sha: dict[str, list[int]] = defaultdict(list)
+    by_size: dict[tuple[int, int | None], list[int]] = defaultdict(list)
     for index, f in enumerate(facts):
-        if f is not None and f.sha and f.size_bytes:
-            by_sha[f.sha].append(index)
+        if f is not None and f.size_bytes and f.mtime_ns:
+            by_size[(f.size_bytes, f.crc)].append(index)
+    by_sha: dict[str, list[int]] = defaultdict(list)
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        for index in group:
+            f = facts[index]
+            if f.sha is None:  # type: ignore[union-attr]
+                try:
+                    f = facts[index] = replace(f, sha=content_hash(entries[index][1]))  # type: ignore[arg-type]
+                except OSError:
+                    continue
+            by_sha[f.sha].append(index)  # type: ignore[union-attr, index]
     for group in by_sha.values():
         if len(group) < 2:
             continue
@@ -575,7 +650,7 @@ def _duplicates(checker: _Checker, entries: list[tuple[str, Path]], facts: list[
                 )
 
 
-def _near_duplicates(checker: _Checker, entries: list[tuple[str, Path]], facts: list[ImageFacts | None]) -> None:
+def _near_duplicates(checker: _Checker, entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> None:
     """Pairs in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits."""
     bands = NEAR_DUPLICATE_BITS + 1  # pigeonhole: near pairs share at least one band exactly
     width = math.ceil(144 / bands)
@@ -745,20 +820,90 @@ def validate(
     entries = [(split, image) for split, images in dataset.splits.items() for image in images]
     if progress:
         progress("Listing files", len(entries), len(entries))
-    if options.check_images:
-        facts, hits = _read_facts([e[1] for e in entries], options, cache_path, progress)
-    else:
-        facts, hits = [None] * len(entries), 0
-    checker = _Checker(dataset, options)
-    for n, ((split, image), f) in enumerate(zip(entries, facts, strict=True), start=1):
-        size = checker.image(split, image, f)
-        checker.label(split, image, size)
-        if progress and (n % 500 == 0 or n == len(entries)):
-            progress("Checking labels", n, len(entries))
-    if not dataset.names_known and checker.max_class >= 0:
-        dataset.names = {i: str(i) for i in range(checker.max_class + 1)}
-        checker.nc = len(dataset.names)
+    cache = FactsCache(cache_path) if cache_path else None
+    try:
+        fingerprint = _fingerprint(dataset, entries, options)
+        reused = cache.report(fingerprint) if cache else None
+        if reused is not None:
+            report = ValidationReport.from_dict(reused)
+            report.created = datetime.now(UTC).isoformat(timespec="seconds")
+            report.cache_hits = len(entries)
+            report.seconds = round(time.perf_counter() - started, 3)
+            if progress:
+                progress("Checking images", len(entries), len(entries))
+            return report
+        known = (
+            _cached_facts([e[1] for e in entries], options, cache) if options.check_images else [None] * len(entries)
+        )
+        hits = sum(f is not None for f in known)
+        items = [(split, image, f) for (split, image), f in zip(entries, known, strict=True)]
+        batches = _run_checks(dataset, options, items, progress)
+        checker = _Checker(dataset, options)
+        checker.issues = list(dataset.issues)
+        facts: list[ImageFacts | None] = []
+        for batch in batches:
+            facts += batch.facts
+            checker.issues += batch.issues
+            checker.stats.merge(batch.stats)
+            for split, images in batch.missing.items():
+                checker.missing[split] += images
+            checker.max_class = max(checker.max_class, batch.max_class)
+        if not dataset.names_known and checker.max_class >= 0:
+            dataset.names = {i: str(i) for i in range(checker.max_class + 1)}
+            checker.nc = len(dataset.names)
+        report = _finish(dataset, options, entries, facts, checker, hits, started)
+        if cache:
+            cache.store(
+                (image, f)
+                for (_, image), f, k in zip(entries, facts, known, strict=True)
+                if f is not None and (k is None or f.sha != k.sha)
+            )
+            cache.store_report(fingerprint, report.to_dict())
+        return report
+    finally:
+        if cache:
+            cache.close()
 
+
+def _fingerprint(dataset: Dataset, entries: list[tuple[str, str]], options: ValidationOptions) -> str:
+    """A hash of everything a report depends on: which images are in which split, every file of their
+    image and label folders (name, size, mtime), data.yaml and the options."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{REPORT_SCHEMA}|{dataset.source}|{sorted(asdict(options).items())}".encode())
+    if dataset.yaml_path is not None:
+        try:
+            digest.update(dataset.yaml_path.read_bytes())
+        except OSError:
+            digest.update(b"unreadable yaml")
+    listing = "\n".join(f"{split}\t{image}" for split, image in entries)
+    digest.update(listing.encode("utf-8", "surrogateescape"))
+    folders = {os.path.dirname(image) for _, image in entries}
+    folders |= {os.path.dirname(label_path(os.path.join(folder, "x.jpg"))) for folder in folders}  # label folders
+    for folder in sorted(folders):
+        parts = [folder]
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    st = entry.stat()
+                    parts.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append("-")
+        digest.update("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"))
+    for split, files in sorted(dataset.unsupported.items()):
+        digest.update("|".join([split, *files]).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _finish(
+    dataset: Dataset,
+    options: ValidationOptions,
+    entries: list[tuple[str, str]],
+    facts: list[ImageFacts | None],
+    checker: _Checker,
+    hits: int,
+    started: float,
+) -> ValidationReport:
+    """Dataset-level checks on top of the per-image ones, then the report."""
     if options.validate_format:
         for split, images in dataset.splits.items():
             missing = checker.missing.get(split, [])
@@ -768,7 +913,7 @@ def validate(
                     "missing_label",
                     "error",
                     split,
-                    dataset.rel(label_path(images[0]).parent),
+                    dataset.rel(os.path.dirname(label_path(images[0]))),
                     None,
                     f"no label file for any of the {len(images)} {split} images. {hint}",
                 )
@@ -791,12 +936,12 @@ def validate(
                     split,
                     dataset.rel(path),
                     None,
-                    f"training ignores .{path.suffix.lstrip('.').lower()} files; convert it to JPEG or PNG "
+                    f"training ignores .{path.rpartition('.')[2].lower()} files; convert it to JPEG or PNG "
                     "if it should be used.",
                 )
         _orphans(checker, entries)
     if options.check_images:
-        _duplicates(checker, entries, facts)
+        _duplicates(checker, entries, facts)  # fills in content hashes where sizes collide
         if options.near_duplicates:
             _near_duplicates(checker, entries, facts)
     if options.check_labels:
@@ -862,19 +1007,20 @@ def validate(
     return report
 
 
-def _orphans(checker: _Checker, entries: list[tuple[str, Path]]) -> None:
+def _orphans(checker: _Checker, entries: list[tuple[str, str]]) -> None:
     """Label files in the label folders that belong to no image."""
     expected = {label_path(image) for _, image in entries}
-    folders: dict[Path, str] = {}
+    image_dirs: dict[str, str] = {}
     for split, image in entries:
-        folders.setdefault(label_path(image).parent, split)
+        image_dirs.setdefault(image.rpartition(os.sep)[0], split)
+    folders = {os.path.dirname(label_path(os.path.join(d, "x.jpg"))): split for d, split in image_dirs.items()}
     for folder, split in sorted(folders.items()):
         try:
             names = os.listdir(folder)
         except OSError:
             continue
         for name in sorted(names):
-            path = folder / name
+            path = os.path.join(folder, name)
             if name.endswith(".txt") and name != "classes.txt" and path not in expected:
                 checker.add(
                     "orphan_label",

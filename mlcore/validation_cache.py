@@ -1,15 +1,18 @@
 """Image facts remembered between validations, keyed on path, size and modification time.
 
 Stored in SQLite under the outputs root (never in the dataset), so a second validation of
-unchanged files reads no image at all.
+unchanged files reads no image at all; a report is also kept under a fingerprint of all its
+inputs, so validating an unchanged dataset again only lists and stats its files.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from mlcore.image_facts import ImageFacts
 
@@ -19,8 +22,14 @@ CREATE TABLE IF NOT EXISTS image_facts (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     data TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    fingerprint TEXT PRIMARY KEY,
+    stored REAL NOT NULL,
+    data TEXT NOT NULL
+);
 """
+KEEP_REPORTS = 20
 
 
 class FactsCache:
@@ -31,7 +40,7 @@ class FactsCache:
         self._db = sqlite3.connect(path, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def under(self, root: Path) -> dict[str, tuple[int, int, str]]:
         """Every cached entry below `root`: path -> (size, mtime_ns, json)."""
@@ -44,12 +53,29 @@ class FactsCache:
 
     def store(self, items: Iterable[tuple[str, ImageFacts]]) -> None:
         rows = [
-            (path, f.size_bytes, f.mtime_ns, json.dumps(f.to_dict()))
+            (path, f.size_bytes, f.mtime_ns, json.dumps(f.to_row()))
             for path, f in items
             if f.mtime_ns  # facts from a file that could not even be opened are not kept
         ]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO image_facts VALUES (?, ?, ?, ?)", rows)
+
+    def report(self, fingerprint: str) -> dict[str, Any] | None:
+        """The report stored for exactly these inputs, if any."""
+        row = self._db.execute("SELECT data FROM reports WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def store_report(self, fingerprint: str, report: dict[str, Any]) -> None:
+        """Keep the report for these inputs (and only the most recent few reports)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO reports VALUES (?, ?, ?)", (fingerprint, time.time(), json.dumps(report))
+            )
+            self._db.execute(
+                "DELETE FROM reports WHERE fingerprint NOT IN "
+                "(SELECT fingerprint FROM reports ORDER BY stored DESC LIMIT ?)",
+                (KEEP_REPORTS,),
+            )
 
     def close(self) -> None:
         self._db.close()

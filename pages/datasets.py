@@ -123,7 +123,7 @@ def image_for(report: ValidationReport, path: str) -> tuple[Path | None, Path | 
     root = Path(report.dataset["root"])
     target = Path(path) if Path(path).is_absolute() else root / path
     if target.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
-        return target, label_path(target)
+        return target, Path(label_path(target))
     if target.suffix == ".txt":
         text = str(target)
         images = text.rsplit("/labels/", 1)
@@ -283,7 +283,7 @@ def gallery_tab(report: ValidationReport) -> None:
     for n, path in enumerate(paths):
         image = Path(path)
         try:
-            rows, _ = parse_label(label_path(image).read_bytes())
+            rows, _ = parse_label(Path(label_path(image)).read_bytes())
             cols[n % 4].image(draw_boxes(image, rows, names, max_side=480), caption=shown(image.name))
         except (OSError, ValueError):
             cols[n % 4].warning(f"{shown(image.name)} cannot be shown")

@@ -116,7 +116,7 @@ def test_validate_prints_a_summary_and_exits_0_for_a_clean_dataset(tmp_path: Pat
         extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr
-    assert "READY to train" in proc.stdout and "Checking labels" in proc.stderr
+    assert "READY to train" in proc.stdout and "Checking images" in proc.stderr
     assert list((tmp_path / "out" / "dataset_reports").glob("ds_*/report.json"))
 
 

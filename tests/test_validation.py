@@ -541,3 +541,17 @@ def test_logo_tdtu_through_its_roboflow_paths(tmp_path: Path) -> None:
     assert "'../train/images'" in resolved[0].message or "'../valid/images'" in resolved[0].message
     assert report.severity_counts()["error"] == 0
     assert report.classes[0]["name"] == "logo_tdtu" and report.boxes["total"] == 359
+
+
+def test_an_unchanged_dataset_reuses_its_report_and_any_change_is_seen(tmp_path: Path, dataset: Path) -> None:
+    cache = tmp_path / "facts.sqlite"
+    first = run(dataset, FAST, cache)
+    again = run(dataset, FAST, cache)
+    assert again.to_dict()["issues"] == first.to_dict()["issues"] and again.counts == first.counts
+    _label(dataset, "train_3", "0 0.3 0.4 0.2 0.3\n3 0.5 0.5 0.2 0.2\n")  # a label changes, no image does
+    changed = run(dataset, FAST, cache)
+    found(changed, "class_out_of_range", "error", "labels/train/train_3.txt", 2)
+    (dataset / "labels" / "train" / "stray.txt").write_text("")  # a new file in a label folder
+    found(run(dataset, FAST, cache), "orphan_label", "warning", "labels/train/stray.txt")
+    other = run(dataset, ValidationOptions(workers=1, imgsz=32), cache)  # other options: checked again
+    assert other.options["imgsz"] == 32
