@@ -48,3 +48,8 @@ def test_wrong_column_counts_name_the_count() -> None:
     _, problems = parse_label(b"0 0.5 0.5 0.1 0.1 0.9\n0 1\n")
     assert [p.line for p in problems] == [1, 2]
     assert "prediction with a confidence" in problems[0].message and "2 values" in problems[1].message
+
+
+def test_huge_finite_values_are_numbers_not_syntax_errors() -> None:
+    rows, problems = parse_label(b"0 1e308 1e308 1e308 1e308\n0 inf 0.5 0.5 0.5\n")
+    assert [r.line for r in rows] == [1] and [p.line for p in problems] == [2]
