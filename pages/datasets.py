@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from mlcore import charts
-from mlcore.dataset_reports import SavedReport, list_reports, load_report, save_report
+from mlcore.dataset_reports import ISSUES_FILE, REPORT_FILE, SavedReport, list_reports, load_report, save_report
 from mlcore.dataset_samples import discover_datasets, images_with_class
 from mlcore.datasets import DatasetError, label_path
 from mlcore.drawing import draw_boxes
@@ -289,23 +289,16 @@ def gallery_tab(report: ValidationReport) -> None:
             cols[n % 4].warning(f"{shown(image.name)} cannot be shown")
 
 
-def downloads(report: ValidationReport, folder: str) -> None:
-    base = Path(folder)
+def downloads(folder: str) -> None:
     cols = st.columns([1, 1, 3])
-    cols[0].download_button(
-        "Report (JSON)",
-        (base / "report.json").read_bytes(),
-        file_name="report.json",
-        mime="application/json",
-        icon=":material/download:",
-    )
-    cols[1].download_button(
-        "Issues (CSV)",
-        (base / "issues.csv").read_bytes(),
-        file_name="issues.csv",
-        mime="text/csv",
-        icon=":material/download:",
-    )
+    for col, (label, name, mime) in zip(
+        cols,
+        (("Report (JSON)", REPORT_FILE, "application/json"), ("Issues (CSV)", ISSUES_FILE, "text/csv")),
+        strict=False,
+    ):
+        col.download_button(
+            label, (Path(folder) / name).read_bytes(), file_name=name, mime=mime, icon=":material/download:"
+        )
     cols[2].caption(f"Saved in `{shown(folder)}`")
 
 
@@ -361,6 +354,6 @@ if resolved is not None:
         with gallery:
             gallery_tab(shown_report)
         with files:
-            downloads(shown_report, report_folder)
+            downloads(report_folder)
     elif not clicked:
         st.info("This dataset has not been validated yet: press **Validate**.", icon=":material/rule:")
