@@ -187,6 +187,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         report = validate(path, options, progress=_progress_bar, cache_path=settings.image_facts_cache)
     except (PathNotAllowed, DatasetError, ValueError) as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"validation stopped: {exc}; check that {settings.outputs_root} is writable.", EXIT_USAGE)
     folder = None
     if not args.no_save:
         try:

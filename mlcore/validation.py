@@ -992,8 +992,12 @@ def _finish(
             "small_at_imgsz": stats.small_at_imgsz,
             "sized": stats.sized_boxes,
             "sample": {
-                k: [b[i] for b in stats.box_sample]
-                for i, k in enumerate(("w_rel", "h_rel", "w_px", "h_px", "cls", "split"))
+                **{
+                    k: [b[i] for b in stats.box_sample]
+                    for i, k in enumerate(("w_rel", "h_rel", "w_px", "h_px", "cls", "split"))
+                },
+                "area_rel": [b[0] * b[1] for b in stats.box_sample],
+                "area_px": [None if b[2] is None else b[2] * b[3] for b in stats.box_sample],
             },
         },
         boxes_per_image={str(k): v for k, v in sorted(stats.per_image.items())},

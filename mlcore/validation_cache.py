@@ -8,6 +8,7 @@ inputs, so validating an unchanged dataset again only lists and stats its files.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -17,8 +18,8 @@ from typing import Any
 from mlcore.image_facts import ImageFacts
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS image_facts (
-    path TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS image_facts_v2 (
+    path BLOB PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     data TEXT NOT NULL
@@ -43,22 +44,24 @@ class FactsCache:
         self._db.executescript(SCHEMA)
 
     def under(self, root: Path) -> dict[str, tuple[int, int, str]]:
-        """Every cached entry below `root`: path -> (size, mtime_ns, json)."""
-        prefix = str(root).rstrip("/") + "/"
+        """Every cached entry below `root`: path -> (size, mtime_ns, json).
+
+        Paths are stored as bytes, so file names that are not valid UTF-8 are cached too."""
+        prefix = os.fsencode(root).rstrip(b"/") + b"/"
         rows = self._db.execute(
-            "SELECT path, size, mtime_ns, data FROM image_facts WHERE path >= ? AND path < ?",
-            (prefix, prefix[:-1] + "0"),  # '0' sorts right after '/'
+            "SELECT path, size, mtime_ns, data FROM image_facts_v2 WHERE path >= ? AND path < ?",
+            (prefix, prefix[:-1] + b"0"),  # '0' sorts right after '/'
         )
-        return {p: (s, m, d) for p, s, m, d in rows}
+        return {os.fsdecode(p): (s, m, d) for p, s, m, d in rows}
 
     def store(self, items: Iterable[tuple[str, ImageFacts]]) -> None:
         rows = [
-            (path, f.size_bytes, f.mtime_ns, json.dumps(f.to_row()))
+            (os.fsencode(path), f.size_bytes, f.mtime_ns, json.dumps(f.to_row()))
             for path, f in items
             if f.mtime_ns  # facts from a file that could not even be opened are not kept
         ]
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO image_facts VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO image_facts_v2 VALUES (?, ?, ?, ?)", rows)
 
     def report(self, fingerprint: str) -> dict[str, Any] | None:
         """The report stored for exactly these inputs, if any."""

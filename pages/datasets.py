@@ -92,9 +92,16 @@ def run_validation(path: Path, options: ValidationOptions, settings: Settings) -
 
     try:
         report = validate(path, options, progress=progress, cache_path=settings.image_facts_cache)
-    except (DatasetError, ValueError) as exc:
+    except DatasetError as exc:
         bar.empty()
         st.error(f"This dataset cannot be read: {exc}", icon=":material/error:")
+        return None
+    except (OSError, ValueError) as exc:  # e.g. the outputs folder is not writable
+        bar.empty()
+        st.error(
+            f"Validation stopped: {exc}. Check that {settings.outputs_root} is writable, then validate again.",
+            icon=":material/error:",
+        )
         return None
     bar.empty()
     try:
@@ -335,16 +342,31 @@ if clicked and resolved is not None:
         st.session_state["datasets.report"] = folder
         st.session_state.pop("datasets.issue", None)
 
+
+def readable_report(folder: str | None) -> ValidationReport | None:
+    """The saved report in `folder`, or None when it is gone or damaged (it is then forgotten)."""
+    if not folder:
+        return None
+    try:
+        return cached_report(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        st.session_state.pop("datasets.report", None)
+        st.warning(
+            f"The saved report in {shown(folder)} can no longer be read; validate again.", icon=":material/warning:"
+        )
+        return None
+
+
 report_folder = st.session_state.get("datasets.report")
 if resolved is not None:
-    shown_report = cached_report(report_folder) if report_folder else None
+    shown_report = readable_report(report_folder)
     if shown_report is None or shown_report.dataset["source"] != str(resolved):
         previous = list_reports(current.outputs_root, str(resolved))
         report_folder = str(previous[0].folder) if previous else None
-        if report_folder:
+        shown_report = readable_report(report_folder)
+        if shown_report is not None:
             st.caption(f"Last validated {previous[0].summary['created']}: press Validate to check again.")
-    if report_folder:
-        shown_report = cached_report(report_folder)
+    if shown_report is not None and report_folder:
         headline(shown_report)
         issues, graphs, gallery, files = st.tabs(["Issues", "Charts", "Gallery", "Download"])
         with issues:

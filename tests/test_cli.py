@@ -153,3 +153,13 @@ def test_validate_unreadable_exits_2_with_the_message(tmp_path: Path, target: st
     path = target if target.startswith("/") else str(tmp_path / target)
     proc = mlcore("validate", path, env_outputs=tmp_path / "out", extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)})
     assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_with_an_unwritable_outputs_folder_is_a_message(tmp_path: Path) -> None:
+    from tests.dataset_builder import clean_dataset
+
+    root = clean_dataset(tmp_path / "ds")
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the outputs folder should be")
+    proc = mlcore("validate", str(root), env_outputs=blocker, extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)})
+    assert proc.returncode == 2 and "writable" in proc.stderr and "Traceback" not in proc.stderr

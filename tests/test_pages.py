@@ -172,3 +172,26 @@ def test_validation_page_reports_an_unreadable_dataset(tmp_path: Path, broken_da
     at.text_input(key="datasets.typed").input(str(empty)).run()
     at.button[0].click().run()
     assert not at.exception and "cannot be read" in _texts(at.error)
+
+
+def test_validation_page_shows_file_names_that_are_not_utf8(broken_dataset: Path) -> None:
+    import os
+
+    odd = os.fsencode(broken_dataset / "images" / "train") + b"/caf\xe9.jpg"
+    with open(odd, "wb") as f:
+        f.write(b"not an image")
+    at = _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
+    assert not at.exception, at.exception
+    picker = at.selectbox(key="datasets.issue")
+    assert any("caf\\udce9.jpg" in option for option in picker.options)
+
+
+def test_a_deleted_report_is_forgotten_not_a_crash(broken_dataset: Path, settings: Settings) -> None:
+    import shutil
+
+    at = _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
+    st.cache_data.clear()
+    shutil.rmtree(settings.outputs_root / "dataset_reports")
+    at.run()
+    assert not at.exception and not at.metric
+    assert "not been validated yet" in _texts(at.info)

@@ -386,6 +386,32 @@ def test_every_code_of_the_contract_is_planted_somewhere() -> None:
     assert planted | {"path_resolution"} == set(CODES)
 
 
+def test_labels_in_a_similar_folder_are_pointed_to(dataset: Path) -> None:
+    _labels_elsewhere(dataset)
+    issue = found(run(dataset), "missing_label", "error", "labels/val")
+    assert "labels/val-labels/" in issue.message and "move them to labels/val/" in issue.message
+
+
+def test_links_that_loop_or_dangle_are_reported_and_the_rest_is_checked(dataset: Path) -> None:
+    images = dataset / "images" / "train"
+    (images / "loop.jpg").symlink_to(images / "loop.jpg")
+    (images / "gone.jpg").symlink_to(images / "nowhere.jpg")
+    (images / "again").symlink_to(images, target_is_directory=True)  # a folder loop: not followed
+    report = run(dataset)
+    assert (
+        "Too many levels of symbolic links" in found(report, "corrupt_image", "error", "images/train/loop.jpg").message
+    )
+    found(report, "corrupt_image", "error", "images/train/gone.jpg")
+    assert report.counts["train"]["images"] == 14 and report.counts["train"]["boxes"] == 24
+
+
+def test_box_statistics_have_sizes_and_areas(dataset: Path) -> None:
+    sample = run(dataset).boxes["sample"]
+    assert len(sample["area_rel"]) == 32
+    assert sample["area_rel"][0] == pytest.approx(sample["w_rel"][0] * sample["h_rel"][0])
+    assert sample["area_px"][0] == pytest.approx(sample["w_px"][0] * sample["h_px"][0])
+
+
 def test_defects_do_not_stop_the_rest_of_the_dataset(dataset: Path) -> None:
     (dataset / "images/train/train_0.jpg").write_bytes(b"")
     _label(dataset, "train_1", "0 a b c d\n")
@@ -468,9 +494,10 @@ def test_non_utf8_file_names_are_reported_and_saved(tmp_path: Path, dataset: Pat
     odd = os.fsencode(dataset / "images" / "train") + b"/bad\xffname.jpg"
     with open(odd, "wb") as f:
         f.write(b"")
-    report = run(dataset)
+    report = run(dataset, FAST, tmp_path / "facts.sqlite")  # cached under its bytes
     issue = found(report, "corrupt_image", "error")
     assert "name.jpg" in issue.path
+    assert run(dataset, FAST, tmp_path / "facts.sqlite").to_dict()["issues"] == report.to_dict()["issues"]
     saved = save_report(report, settings.outputs_root)
     assert list_reports(settings.outputs_root, report.dataset["source"])[0].folder == saved.folder
     again = load_report(saved)
