@@ -24,6 +24,7 @@ DATASETS_DIR = "datasets"
 MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
 
+JOBS_DB = "jobs.db"
 DATASET_REPORTS_DIR = "dataset_reports"
 CACHE_DIR = "cache"
 IMAGE_FACTS_CACHE = "image_facts.sqlite"
