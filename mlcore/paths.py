@@ -25,6 +25,7 @@ MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
 
 JOBS_DB = "jobs.db"
+STAGING_DIR = "staging"  # read-only dataset views that trainings read, one per job
 DATASET_REPORTS_DIR = "dataset_reports"
 CACHE_DIR = "cache"
 IMAGE_FACTS_CACHE = "image_facts.sqlite"

@@ -1,0 +1,228 @@
+"""The training worker: runs one job in its own process, started detached by the scheduler.
+
+    python -m mlcore.worker JOB_ID
+
+It stages a read-only view of the dataset, trains into the job's run folder with Ultralytics in
+the offline engine environment, and writes, next to Ultralytics' own files:
+
+    progress.json   state, epoch, batch, percent, ETA, last losses (atomic replace, <= 4 per second)
+    metrics.json    the final validation as numbers: per-class P/R/AP, curves, confusion matrix
+    weights/resumable.pt  a copy of last.pt with its optimizer, so a stopped run can still resume
+
+A file `stop.request` in the run folder asks it to stop after the current batch, validate and
+finalise best.pt/last.pt (Stop); the job database records the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mlcore import paths
+from mlcore.dataset_view import stage_dataset
+from mlcore.datasets import load_dataset
+from mlcore.jobs import JobState, JobStore
+from mlcore.settings import Settings, load_settings
+from mlcore.train_spec import TrainSpec
+
+logger = logging.getLogger("mlcore.worker")
+
+PROGRESS_FILE = "progress.json"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "training_config.yaml"
+STOP_FILE = "stop.request"
+RESUMABLE = "resumable.pt"
+WRITE_EVERY_S = 0.25
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomic replace: a reader sees the old file or the new one, never a half-written one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, default=float)
+    os.replace(tmp, path)
+
+
+class ProgressReporter:
+    """Ultralytics callbacks that keep progress.json current and honour stop.request."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.batch = 0
+        self.last_write = 0.0
+        self.started = time.time()
+        self.state = "running"
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_train_epoch_start": self.epoch_start,
+            "on_train_batch_end": self.batch_end,
+            "on_fit_epoch_end": self.fit_epoch_end,
+            "on_model_save": self.model_saved,
+        }
+
+    def _write(self, trainer: Any, force: bool = False, final: bool = False) -> None:
+        now = time.time()
+        if not force and now - self.last_write < WRITE_EVERY_S:
+            return
+        self.last_write = now
+        batches = len(trainer.train_loader) if getattr(trainer, "train_loader", None) else 0
+        epochs = int(trainer.epochs)
+        done_epochs = int(trainer.epoch) - int(getattr(trainer, "start_epoch", 0))
+        total = max(1, (epochs - int(getattr(trainer, "start_epoch", 0))) * max(1, batches))
+        done = done_epochs * batches + self.batch
+        fraction = 1.0 if final else min(1.0, done / total)
+        elapsed = now - self.started
+        losses = {}
+        if getattr(trainer, "tloss", None) is not None:
+            try:
+                losses = {k: float(v) for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items()}
+            except (TypeError, ValueError, AttributeError):
+                losses = {}
+        write_json(
+            self.run_dir / PROGRESS_FILE,
+            {
+                "state": self.state,
+                "epoch": int(trainer.epoch) + 1,
+                "epochs": epochs,
+                "batch": self.batch,
+                "batches": batches,
+                "percent": round(100 * fraction, 1),
+                "eta_s": None if fraction <= 0 or final else round(elapsed / fraction - elapsed, 1),
+                "elapsed_s": round(elapsed, 1),
+                "losses": losses,
+                "updated": now,
+            },
+        )
+
+    def epoch_start(self, trainer: Any) -> None:
+        self.batch = 0
+        self._write(trainer, force=True)
+
+    def batch_end(self, trainer: Any) -> None:
+        self.batch += 1
+        if (self.run_dir / STOP_FILE).exists() and not trainer.stop:
+            trainer.stop = True  # finish this batch, validate, save and end normally
+            self.state = "stopping"
+            self._write(trainer, force=True)
+        self._write(trainer)
+
+    def fit_epoch_end(self, trainer: Any) -> None:
+        self._write(trainer, force=True)
+
+    def model_saved(self, trainer: Any) -> None:
+        """last.pt is stripped of its optimizer when training ends; keep a copy that can resume."""
+        last = Path(trainer.last)
+        if last.exists():
+            tmp = last.with_name(f".{RESUMABLE}.tmp")
+            shutil.copyfile(last, tmp)
+            os.replace(tmp, last.with_name(RESUMABLE))
+
+
+def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
+    """Ultralytics' DetMetrics as plain numbers for the charts (no PNGs needed)."""
+    box = metrics.box
+    classes = []
+    for i, cid in enumerate(getattr(box, "ap_class_index", [])):
+        p, r, ap50, ap = box.class_result(i)
+        classes.append(
+            {
+                "id": int(cid),
+                "name": names.get(int(cid), str(cid)),
+                "precision": float(p),
+                "recall": float(r),
+                "ap50": float(ap50),
+                "ap50_95": float(ap),
+                "instances": int(metrics.nt_per_class[int(cid)]) if metrics.nt_per_class is not None else None,
+            }
+        )
+    curves = {}
+    for name, (x, y, xlabel, ylabel) in zip(metrics.curves, metrics.curves_results, strict=False):
+        curves[name] = {
+            "x": [float(v) for v in x],
+            "y": [[float(v) for v in row] for row in y],
+            "xlabel": xlabel,
+            "ylabel": ylabel,
+        }
+    matrix = getattr(getattr(metrics, "confusion_matrix", None), "matrix", None)
+    return {
+        "precision": float(box.mp),
+        "recall": float(box.mr),
+        "map50": float(box.map50),
+        "map50_95": float(box.map),
+        "classes": classes,
+        "curves": curves,
+        "confusion_matrix": None if matrix is None else [[float(v) for v in row] for row in matrix],
+        "confusion_axes": [*[names[i] for i in sorted(names)], "background"],
+        "speed_ms": {k: float(v) for k, v in getattr(metrics, "speed", {}).items()},
+    }
+
+
+def run_job(job_id: str, settings: Settings) -> int:
+    """Run one queued-and-started job to its end; returns the process exit code."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    job = store.get(job_id)
+    run_dir = Path(job.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    import psutil
+
+    me = psutil.Process()
+    store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
+    reporter = ProgressReporter(run_dir)
+    try:
+        spec = TrainSpec.from_dict(job.spec)
+        dataset = load_dataset(Path(spec.dataset_path))
+        data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job_id)
+
+        from ultralytics import YOLO
+
+        from mlcore.engine_env import use_all_cpu_cores
+
+        model = YOLO(f"{spec.model_architecture}.yaml") if spec.mode == "full" else YOLO(spec.base_model_path)
+        for event, callback in reporter.callbacks().items():
+            model.add_callback(event, callback)
+        model.add_callback("on_train_start", use_all_cpu_cores)
+        args = spec.to_ultralytics()
+        if spec.device == "auto" and job.device:
+            args["device"] = job.device
+        metrics = model.train(
+            data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
+        )
+        if metrics is not None and hasattr(metrics, "box"):
+            write_json(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
+    except BaseException as exc:  # the job records why it ended; the log has the traceback
+        traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}"
+        if "out of memory" in str(exc).lower():
+            message = (
+                f"CUDA out of memory with batch_size={job.spec.get('batch_size')}; try "
+                f"batch_size={max(1, int(job.spec.get('batch_size') or 16) // 2)} or a smaller imgsz."
+            )
+        store.transition(job_id, JobState.FAILED, error=message[:2000])
+        reporter.state = "failed"
+        write_json(run_dir / PROGRESS_FILE, {"state": "failed", "error": message, "updated": time.time()})
+        return 1
+    reporter.state = "stopped" if (run_dir / STOP_FILE).exists() else "completed"
+    progress = json.loads((run_dir / PROGRESS_FILE).read_text()) if (run_dir / PROGRESS_FILE).exists() else {}
+    write_json(
+        run_dir / PROGRESS_FILE,
+        {**progress, "state": reporter.state, "percent": 100.0, "eta_s": None, "updated": time.time()},
+    )
+    current = store.get(job_id).state
+    store.transition(job_id, JobState.COMPLETED, expect=current)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m mlcore.worker JOB_ID")
+    sys.exit(run_job(sys.argv[1], load_settings()))

@@ -1,0 +1,102 @@
+"""The training worker, run as its own process on a real (tiny) CPU training."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlcore import paths
+from mlcore.engine_env import engine_environment
+from mlcore.jobs import JobState, JobStore
+from mlcore.settings import load_settings
+from mlcore.train_spec import TrainSpec
+from tests.conftest import PROJECT_ROOT
+from tests.dataset_builder import snapshot
+
+pytestmark = pytest.mark.slow
+
+
+def run_worker(outputs: Path, dataset: Path, tmp_path: Path, stop_first: bool = False, **spec_fields):
+    settings = load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)})
+    store = JobStore(outputs / paths.JOBS_DB)
+    spec = TrainSpec(
+        dataset_path=str(dataset),
+        epochs=2,
+        imgsz=64,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        project="tests",
+        experiment="run",
+        **spec_fields,
+    )
+    run_dir = outputs / paths.TRAININGS_DIR / "tests" / "run"
+    job = store.submit("training", spec.to_dict(), str(run_dir))
+    store.transition(job.id, JobState.STARTING, device="cpu")  # as the scheduler does
+    if stop_first:
+        run_dir.mkdir(parents=True)
+        (run_dir / "stop.request").write_text("")
+    env = {**engine_environment(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    with open(tmp_path / "train.log", "w") as log:
+        code = subprocess.run(
+            [sys.executable, "-m", "mlcore.worker", job.id],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+            cwd=tmp_path,
+        ).returncode
+    return code, store.get(job.id), run_dir
+
+
+def test_a_job_trains_and_leaves_numbers_weights_and_progress(tmp_path: Path, small_dataset: Path) -> None:
+    user = tmp_path / "user"
+    shutil.copytree(small_dataset, user)
+    before = snapshot(user)
+    code, job, run_dir = run_worker(tmp_path / "ml_outputs", user, tmp_path)
+    assert code == 0, (tmp_path / "train.log").read_text()[-3000:]
+    assert job.state is JobState.COMPLETED and job.pid and job.pid_started and job.ended
+    for name in ("weights/best.pt", "weights/last.pt", "weights/resumable.pt", "results.csv", "confusion_matrix.png"):
+        assert (run_dir / name).exists(), name
+    assert len((run_dir / "results.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    progress = json.loads((run_dir / "progress.json").read_text())
+    assert progress["state"] == "completed" and progress["percent"] == 100.0 and progress["epochs"] == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) >= {"precision", "recall", "map50", "map50_95", "classes", "curves", "confusion_matrix"}
+    assert len(metrics["confusion_matrix"]) == 6  # five classes and background
+    assert all(len(c["x"]) == 1000 for c in metrics["curves"].values())
+    assert snapshot(user) == before  # the user's dataset is byte-identical
+
+
+def test_stop_ends_after_one_batch_with_finalised_weights(tmp_path: Path, small_dataset: Path) -> None:
+    code, job, run_dir = run_worker(tmp_path / "ml_outputs", small_dataset, tmp_path, stop_first=True)
+    assert code == 0 and job.state is JobState.COMPLETED
+    assert json.loads((run_dir / "progress.json").read_text())["state"] == "stopped"
+    assert len((run_dir / "results.csv").read_text().splitlines()) == 2  # the partial first epoch only
+    assert (run_dir / "weights" / "best.pt").exists()
+    check = (
+        "import sys, torch; c = torch.load(sys.argv[1], weights_only=False); "
+        "print(c['epoch'] >= 0 and c['optimizer'] is not None, torch.load(sys.argv[2], weights_only=False)['epoch'])"
+    )
+    env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(tmp_path / "ml_outputs")}))
+    weights = run_dir / "weights"
+    out = subprocess.run(
+        [sys.executable, "-c", check, str(weights / "resumable.pt"), str(weights / "last.pt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.stdout.splitlines()[-1].split() == ["True", "-1"]  # the copy can resume; last.pt was stripped
+
+
+def test_a_failing_job_records_why(tmp_path: Path) -> None:
+    code, job, run_dir = run_worker(tmp_path / "ml_outputs", tmp_path / "no-such-dataset", tmp_path)
+    assert code == 1 and job.state is JobState.FAILED and "DatasetError" in job.error
+    assert json.loads((run_dir / "progress.json").read_text())["state"] == "failed"
