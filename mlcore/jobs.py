@@ -171,6 +171,19 @@ class JobStore:
         queued = [j.id for j in self.list({JobState.QUEUED})]
         return queued.index(job_id) + 1 if job_id in queued else None
 
+    def update(self, job_id: str, **updates: Any) -> Job:
+        """Set pid, pid_started, device or error without changing the state."""
+        unknown = set(updates) - set(UPDATABLE)
+        if unknown or not updates:
+            raise ValueError(f"cannot update {sorted(unknown) or 'nothing'}; only {', '.join(UPDATABLE)}.")
+        with closing(self._connect()) as db:
+            cursor = db.execute(
+                f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in updates)} WHERE id = ?", (*updates.values(), job_id)
+            )
+        if cursor.rowcount == 0:
+            raise JobNotFound(job_id)
+        return self.get(job_id)
+
     def transition(self, job_id: str, to: JobState, expect: JobState | None = None, **updates: Any) -> Job:
         """Move a job to `to` (and set pid, pid_started, device or error) if that move is allowed.
 

@@ -166,6 +166,15 @@ def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def ultralytics_device(lease: str | None) -> str:
+    """The device argument for a leased device: the scheduler sets CUDA_VISIBLE_DEVICES to the leased
+    GPUs, which the worker then sees as 0, 1, ..."""
+    if not lease or lease == "cpu":
+        return "cpu"
+    count = len(lease.removeprefix("gpu:").split(","))
+    return ",".join(str(i) for i in range(count))
+
+
 def run_job(job_id: str, settings: Settings) -> int:
     """Run one queued-and-started job to its end; returns the process exit code."""
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
@@ -190,9 +199,7 @@ def run_job(job_id: str, settings: Settings) -> int:
         for event, callback in reporter.callbacks().items():
             model.add_callback(event, callback)
         model.add_callback("on_train_start", use_all_cpu_cores)
-        args = spec.to_ultralytics()
-        if spec.device == "auto" and job.device:
-            args["device"] = job.device
+        args = {**spec.to_ultralytics(), "device": ultralytics_device(job.device)}
         metrics = model.train(
             data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
         )

@@ -1,0 +1,197 @@
+"""One scheduling step: reconcile dead workers, then start queued jobs whose device can be leased.
+
+Anybody may call `schedule()` (a page refresh, the CLI, a finishing worker): there is no daemon, and
+no open browser is needed for the queue to advance. A lease is a job in an active state holding a
+device: by default one training per GPU and one on the CPU; a GPU is granted only with enough free
+memory. A job is claimed (QUEUED -> STARTING, compare-and-set) before its process is started, so
+two steps running at once never start the same job.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import psutil
+
+from mlcore import paths
+from mlcore.engine_env import engine_environment
+from mlcore.gpus import GpuInventory, read_gpus
+from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
+from mlcore.settings import PROJECT_ROOT, Settings
+
+MIN_FREE_GPU_MB = 2048  # a GPU with less free memory than this is not granted
+LOG_FILE = "train.log"
+LOG_TAIL_LINES = 20
+
+Launcher = Callable[[Job, str, Settings], tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one scheduling step did."""
+
+    started: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    reconciled: tuple[str, ...] = ()
+
+
+def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def is_alive(pid: int | None, started: float | None) -> bool:
+    """True when `pid` is running and is the same process (its start time matches), not a reused pid."""
+    if not pid:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) < 1.0
+    except psutil.Error:
+        return False
+
+
+def launch_worker(job: Job, device: str, settings: Settings) -> tuple[int, float]:
+    """Start `python -m mlcore.worker JOB_ID` detached (own session), logging to the run's train.log."""
+    run_dir = Path(job.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = engine_environment(settings)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env["CUDA_VISIBLE_DEVICES"] = "" if device == "cpu" else device.removeprefix("gpu:")
+    with open(run_dir / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlcore.worker", job.id],
+            env=env,
+            cwd=run_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid, psutil.Process(process.pid).create_time()
+
+
+def reconcile(store: JobStore) -> list[str]:
+    """Jobs whose worker is gone become FAILED (STARTING/RUNNING) with the end of their log."""
+    ended = []
+    for job in store.list(ACTIVE_STATES):
+        if is_alive(job.pid, job.pid_started):
+            continue
+        try:
+            current = store.get(job.id)
+            if current.state.is_final():
+                continue
+            store.transition(
+                job.id,
+                JobState.FAILED,
+                expect=current.state,
+                error=(
+                    "the worker process ended without finishing (killed, or the machine restarted). "
+                    f"Resume from the last completed epoch. Last log lines:\n{log_tail(job.run_dir)}"
+                ),
+            )
+            ended.append(job.id)
+        except InvalidTransition:
+            continue  # the worker finished in the meantime
+    return ended
+
+
+def _gpu_for(job: Job, inventory: GpuInventory, leased: set[str]) -> tuple[str | None, str | None]:
+    """(device, None) to start on, (None, None) to wait, or (None, message) when it can never run."""
+    wanted = str(job.spec.get("device", "auto"))
+    if wanted == "cpu" or (wanted == "auto" and not inventory.available):
+        return ("cpu", None) if "cpu" not in leased else (None, None)
+    if not inventory.available:
+        return None, (
+            f"device={wanted!r} asks for a GPU, but this machine has none ({inventory.error}); "
+            "use device='cpu' or 'auto'."
+        )
+    by_index = {g.index: g for g in inventory.gpus}
+    if wanted == "auto":
+        free = [
+            g
+            for g in inventory.gpus
+            if f"gpu:{g.index}" not in leased and (g.memory_total_mb or 0) - (g.memory_used_mb or 0) >= MIN_FREE_GPU_MB
+        ]
+        if not free:
+            return None, None
+        best = max(free, key=lambda g: (g.memory_total_mb or 0) - (g.memory_used_mb or 0))
+        return f"gpu:{best.index}", None
+    indices = [int(i) for i in wanted.split(",")]
+    missing = [i for i in indices if i not in by_index]
+    if missing:
+        return None, (
+            f"device={wanted!r}: GPU {missing[0]} does not exist; this machine has GPU(s) "
+            f"{', '.join(str(i) for i in sorted(by_index))}."
+        )
+    busy = [
+        i
+        for i in indices
+        if any(i in _leased_indices(lease) for lease in leased)
+        or (by_index[i].memory_total_mb or 0) - (by_index[i].memory_used_mb or 0) < MIN_FREE_GPU_MB
+    ]
+    return (None, None) if busy else ("gpu:" + ",".join(str(i) for i in indices), None)
+
+
+def _leased_indices(lease: str) -> set[int]:
+    return {int(i) for i in lease.removeprefix("gpu:").split(",")} if lease.startswith("gpu:") else set()
+
+
+def _leases(store: JobStore) -> set[str]:
+    """Devices held by active jobs; a multi-GPU job holds each of its GPUs."""
+    held: set[str] = set()
+    for job in store.list(ACTIVE_STATES):
+        if job.device == "cpu":
+            held.add("cpu")
+        elif job.device:
+            held.add(job.device)
+            held |= {f"gpu:{i}" for i in _leased_indices(job.device)}
+    return held
+
+
+def schedule(settings: Settings, nvml: ModuleType | None = None, launcher: Launcher = launch_worker) -> StepReport:
+    """Reconcile, then start every queued training that can get a device now (oldest first)."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    reconciled = reconcile(store)
+    queued = store.list({JobState.QUEUED}, kind="training")
+    if not queued:
+        return StepReport(reconciled=tuple(reconciled))
+    inventory = read_gpus(nvml)
+    leased = _leases(store)
+    started, failed = [], []
+    for job in queued:
+        device, impossible = _gpu_for(job, inventory, leased)
+        if impossible:
+            try:
+                store.transition(job.id, JobState.STARTING, expect=JobState.QUEUED)
+                store.transition(job.id, JobState.FAILED, error=impossible)
+                failed.append(job.id)
+            except InvalidTransition:
+                pass
+            continue
+        if device is None:
+            continue  # waits in the queue
+        try:
+            store.transition(job.id, JobState.STARTING, expect=JobState.QUEUED, device=device)
+        except InvalidTransition:
+            continue  # another step claimed it
+        try:
+            pid, pid_started = launcher(job, device, settings)
+        except OSError as exc:
+            store.transition(job.id, JobState.FAILED, error=f"the worker could not start: {exc}")
+            failed.append(job.id)
+            continue
+        store.update(job.id, pid=pid, pid_started=pid_started)
+        leased |= {device} | {f"gpu:{i}" for i in _leased_indices(device)}
+        started.append(job.id)
+    return StepReport(tuple(started), tuple(failed), tuple(reconciled))
