@@ -81,7 +81,10 @@ def _print_status(data: dict) -> None:
         else:
             print(f"PyTorch not usable: {torch['error']}")
     print(f"Training would run on: {data['training_device'].upper()}")
-    print("Jobs    none running or queued" if not data["jobs"] else f"Jobs    {len(data['jobs'])}")
+    print("Jobs    none running or queued" if not data["jobs"] else f"Jobs    {len(data['jobs'])}:")
+    for job in data["jobs"]:
+        where = f"queued #{job['queue_position']}" if job["queue_position"] else f"{job['state']} on {job['device']}"
+        print(f"  {job['id']}  {job['run']}  {where}  {job['percent'] or 0:.0f}%")
     for notice in data["notices"]:
         print(f"! {notice['message']}")
 

@@ -6,6 +6,7 @@ REST API show. It never raises for a missing GPU or driver; those become notices
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -63,7 +64,7 @@ class SystemStatus:
     gpus: GpuInventory
     torch: TorchProbe | None
     jobs: tuple[dict[str, Any], ...] = ()
-    """Jobs running or queued; empty until the training job database exists on this machine."""
+    """Jobs running or queued, oldest first (see `jobs_overview`)."""
     notices: tuple[Notice, ...] = field(default=())
 
     @property
@@ -121,6 +122,40 @@ def read_host(outputs_root: Path, cpu_interval: float | None = None) -> HostRead
     )
 
 
+def jobs_overview(outputs_root: Path) -> list[dict[str, Any]]:
+    """Running and queued jobs with their device, queue position and progress; [] without a job database."""
+    from mlcore import paths
+    from mlcore.jobs import ACTIVE_STATES, JobState, JobStore
+
+    if not (outputs_root / paths.JOBS_DB).exists():  # reading the status never creates the database
+        return []
+    store = JobStore(outputs_root / paths.JOBS_DB)
+    jobs = store.list(ACTIVE_STATES | {JobState.QUEUED})
+    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
+    overview = []
+    for job in jobs:
+        progress: dict[str, Any] = {}
+        try:
+            progress = json.loads((Path(job.run_dir) / "progress.json").read_text())
+        except (OSError, ValueError):
+            pass
+        overview.append(
+            {
+                "id": job.id,
+                "kind": job.kind,
+                "state": job.state.value,
+                "device": job.device,
+                "run": "/".join(Path(job.run_dir).parts[-2:]),
+                "queue_position": queued.index(job.id) + 1 if job.id in queued else None,
+                "epoch": progress.get("epoch"),
+                "epochs": progress.get("epochs"),
+                "percent": progress.get("percent", 0.0),
+                "eta_s": progress.get("eta_s"),
+            }
+        )
+    return overview
+
+
 def status_notices(host: HostReading, gpus: GpuInventory, torch: TorchProbe | None) -> tuple[Notice, ...]:
     """What needs the user's attention, most important first."""
     notices: list[Notice] = []
@@ -171,4 +206,10 @@ def collect_status(
     host = read_host(settings.outputs_root, cpu_interval=cpu_interval)
     gpus = read_gpus(nvml)
     torch = probe_torch(settings) if include_torch else None
-    return SystemStatus(host=host, gpus=gpus, torch=torch, notices=status_notices(host, gpus, torch))
+    return SystemStatus(
+        host=host,
+        gpus=gpus,
+        torch=torch,
+        jobs=tuple(jobs_overview(settings.outputs_root)),
+        notices=status_notices(host, gpus, torch),
+    )

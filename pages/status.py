@@ -7,7 +7,7 @@ import streamlit as st
 from mlcore import charts, troubleshooting
 from mlcore.gpus import GpuInventory, GpuReading, read_gpus
 from mlcore.settings import Settings, SettingsError, load_settings
-from mlcore.system_status import HostReading, read_host, status_notices
+from mlcore.system_status import HostReading, jobs_overview, read_host, status_notices
 from mlcore.torch_probe import TorchProbe, probe_torch
 
 HISTORY_KEY = "status.history"
@@ -190,12 +190,35 @@ def torch_section(settings: Settings) -> None:
     st.caption(f"Checked in {probe.seconds:.1f} s in a process prepared like the training workers.")
 
 
-def jobs_section() -> None:
+@st.fragment(run_every=REFRESH)
+def jobs_section(settings: Settings) -> None:
     st.subheader("Jobs")
-    st.info(
-        "No training or evaluation job is running or queued. Jobs you start will be listed here "
-        "with their device and progress.",
-        icon=":material/work_history:",
+    jobs = jobs_overview(settings.outputs_root)
+    if not jobs:
+        st.info(
+            "No training or evaluation job is running or queued. Jobs you start will be listed here "
+            "with their device and progress.",
+            icon=":material/work_history:",
+        )
+        return
+    rows = [
+        {
+            "Job": j["id"],
+            "Run": j["run"],
+            "State": j["state"] if not j["queue_position"] else f"queued (#{j['queue_position']})",
+            "Device": j["device"] or "—",
+            "Epoch": f"{j['epoch']}/{j['epochs']}" if j["epoch"] else "—",
+            "Progress": (j["percent"] or 0) / 100,
+            "ETA": "—" if j["eta_s"] is None else f"{j['eta_s'] / 60:.1f} min",
+        }
+        for j in jobs
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={
+            "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent")
+        },
     )
 
 
@@ -218,6 +241,6 @@ except SettingsError as exc:
     st.stop()
 
 live_figures(current_settings)
-jobs_section()
+jobs_section(current_settings)
 torch_section(current_settings)
 hints_section()

@@ -195,3 +195,36 @@ def test_a_deleted_report_is_forgotten_not_a_crash(broken_dataset: Path, setting
     at.run()
     assert not at.exception and not at.metric
     assert "not been validated yet" in _texts(at.info)
+
+
+def test_status_lists_running_and_queued_jobs(settings: Settings) -> None:
+    import json
+
+    from mlcore import paths
+    from mlcore.jobs import JobState, JobStore
+
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    running = store.submit("training", {"epochs": 3}, str(settings.outputs_root / "trainings" / "logos" / "v1"))
+    store.submit("training", {"epochs": 3}, str(settings.outputs_root / "trainings" / "logos" / "v2"))
+    done = store.submit("training", {}, str(settings.outputs_root / "trainings" / "logos" / "v0"))
+    store.transition(running.id, JobState.STARTING, device="cpu")
+    store.transition(running.id, JobState.RUNNING)
+    for state in (JobState.STARTING, JobState.RUNNING, JobState.COMPLETED):
+        store.transition(done.id, state)
+    run_dir = Path(running.run_dir)
+    run_dir.mkdir(parents=True)
+    (run_dir / "progress.json").write_text(json.dumps({"epoch": 2, "epochs": 3, "percent": 55.0, "eta_s": 90}))
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "status.py"), default_timeout=60).run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert list(table["Run"]) == ["logos/v1", "logos/v2"]  # the completed job is not listed
+    assert list(table["State"]) == ["running", "queued (#1)"] and table["Epoch"][0] == "2/3"
+    assert table["Progress"][0] == pytest.approx(0.55) and table["ETA"][0] == "1.5 min"
+    assert "No training or evaluation job" not in _texts(at.info)
+
+
+def test_reading_the_status_never_creates_the_job_database(settings: Settings) -> None:
+    from mlcore.system_status import jobs_overview
+
+    assert jobs_overview(settings.outputs_root) == []
+    assert not (settings.outputs_root / "jobs.db").exists()
