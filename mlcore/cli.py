@@ -205,6 +205,119 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.severity_counts()["error"] else 0
 
 
+def _follow(job_id: str, settings: Settings) -> int:
+    """Advance the queue and show the job's progress until it ends; 0 when it completed."""
+    import time
+
+    from mlcore.jobs import JobState, JobStore
+    from mlcore.scheduler import schedule
+
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    try:
+        while True:
+            schedule(settings)
+            job = store.get(job_id)
+            progress = _read_json(Path(job.run_dir) / "progress.json")
+            if job.state is JobState.QUEUED:
+                text = f"queued (position {store.queue_position(job_id)})"
+            else:
+                text = f"{job.state.value}: epoch {progress.get('epoch', '-')}/{progress.get('epochs', '-')}"
+            pct = float(progress.get("percent") or 0)
+            print(f"\r{_bar(pct, 30)} {pct:5.1f}%  {text:<40}", end="", file=sys.stderr, flush=True)
+            if job.state.is_final():
+                print(file=sys.stderr)
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print(f"\nThe job goes on; follow it with: python -m mlcore jobs logs {job_id} --follow", file=sys.stderr)
+        return 130
+    print(f"{job.id}: {job.state.value}" + (f" ({job.error.splitlines()[0]})" if job.error else ""))
+    print(f"Run folder: {job.run_dir}")
+    return 0 if job.state is JobState.COMPLETED else 1
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.train_spec import SpecError, TrainSpec
+    from mlcore.training import SubmitError, submit_training
+
+    try:
+        spec = TrainSpec(
+            mode=args.mode,
+            dataset_path=args.data,
+            model_architecture=args.arch,
+            epochs=args.epochs,
+            batch_size=args.batch,
+            imgsz=args.imgsz,
+            learning_rate=args.lr,
+            device=args.device,
+            project=args.project,
+            experiment=args.experiment or "",
+            base_model_path=args.base_model,
+            workers=args.workers,
+        )
+        for warning in spec.warnings():
+            print(f"mlcore: note: {warning}", file=sys.stderr)
+        job = submit_training(spec, settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(job.id)
+    return _follow(job.id, settings) if args.wait else 0
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from mlcore.jobs import InvalidTransition, JobNotFound, JobStore
+    from mlcore.training import cancel_job, stop_job
+
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    try:
+        if args.action == "list":
+            jobs = store.list()
+            if args.json:
+                print(json.dumps([j.to_dict() for j in jobs]))
+            elif not jobs:
+                print("No jobs yet: start one with python -m mlcore train --data PATH")
+            for job in [] if args.json else jobs:
+                run = "/".join(Path(job.run_dir).parts[-2:])
+                print(f"{job.id}  {job.state.value:<10} {job.device or '-':<8} {run}")
+            return 0
+        if not args.job_id:
+            return _fail(f"'jobs {args.action}' needs a job id; see 'python -m mlcore jobs list'", EXIT_USAGE)
+        if args.action == "show":
+            job = store.get(args.job_id)
+            data = {
+                **job.to_dict(),
+                "run_dir": job.run_dir,
+                "progress": _read_json(Path(job.run_dir) / "progress.json"),
+            }
+            print(json.dumps(data, indent=None if args.json else 2))
+        elif args.action == "stop":
+            print(f"{stop_job(args.job_id, settings).id}: stopping after the current batch")
+        elif args.action == "cancel":
+            print(f"{cancel_job(args.job_id, settings).id}: cancelled")
+        elif args.action == "logs":
+            log = Path(store.get(args.job_id).run_dir) / "train.log"
+            offset = 0
+            while True:
+                text = log.read_text(errors="replace") if log.exists() else ""
+                print(text[offset:], end="", flush=True)
+                offset = len(text)
+                if not args.follow or store.get(args.job_id).state.is_final():
+                    return 0
+                time.sleep(1.0)
+    except (JobNotFound, InvalidTransition) as exc:
+        return _fail(str(exc).strip('"'), 1)
+    return 0
+
+
 def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
@@ -261,6 +374,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
     check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
     check.set_defaults(func=cmd_validate)
+
+    train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
+    train.add_argument("--data", required=True, help="dataset folder or data.yaml")
+    train.add_argument("--arch", default="yolov8n", help="yolov8n|s|m|l|x (default yolov8n)")
+    train.add_argument("--mode", default="full", help="full (from scratch) or transfer (from --base-model)")
+    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--imgsz", type=int, default=640)
+    train.add_argument("--batch", type=int, default=16, help="images per batch; -1 = automatic (one GPU)")
+    train.add_argument("--lr", type=float, default=None, help="initial learning rate (with an explicit optimizer)")
+    train.add_argument("--device", default="auto", help="auto, cpu, 0, or 0,1")
+    train.add_argument("--workers", type=int, default=8, help="dataloader workers")
+    train.add_argument("--project", default="default")
+    train.add_argument("--experiment", default=None, help="run name (default: dated)")
+    train.add_argument("--base-model", default=None, help="transfer: a run's weights/best.pt or a trusted .pt")
+    train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
+    train.set_defaults(func=cmd_train)
+
+    jobs = sub.add_parser("jobs", help="list, show, stop, cancel jobs and read their logs")
+    jobs.add_argument("action", choices=["list", "show", "stop", "cancel", "logs"])
+    jobs.add_argument("job_id", nargs="?", help="the job (see 'jobs list')")
+    jobs.add_argument("--json", action="store_true", help="list/show: JSON for scripts")
+    jobs.add_argument("--follow", action="store_true", help="logs: keep printing until the job ends")
+    jobs.set_defaults(func=cmd_jobs)
 
     app = sub.add_parser("app", help="start the web app (Streamlit)")
     app.add_argument("--host", help="address to bind (default ML_STUDIO_HOST or 127.0.0.1)")

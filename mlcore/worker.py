@@ -29,7 +29,7 @@ from typing import Any
 from mlcore import paths
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import load_dataset
-from mlcore.jobs import JobState, JobStore
+from mlcore.jobs import InvalidTransition, JobState, JobStore
 from mlcore.settings import Settings, load_settings
 from mlcore.train_spec import TrainSpec
 
@@ -213,7 +213,10 @@ def run_job(job_id: str, settings: Settings) -> int:
                 f"CUDA out of memory with batch_size={job.spec.get('batch_size')}; try "
                 f"batch_size={max(1, int(job.spec.get('batch_size') or 16) // 2)} or a smaller imgsz."
             )
-        store.transition(job_id, JobState.FAILED, error=message[:2000])
+        try:
+            store.transition(job_id, JobState.FAILED, error=message[:2000])
+        except InvalidTransition:
+            pass  # cancelled meanwhile: that state stands
         reporter.state = "failed"
         write_json(run_dir / PROGRESS_FILE, {"state": "failed", "error": message, "updated": time.time()})
         return 1
@@ -224,7 +227,10 @@ def run_job(job_id: str, settings: Settings) -> int:
         {**progress, "state": reporter.state, "percent": 100.0, "eta_s": None, "updated": time.time()},
     )
     current = store.get(job_id).state
-    store.transition(job_id, JobState.COMPLETED, expect=current)
+    try:
+        store.transition(job_id, JobState.COMPLETED, expect=current)
+    except InvalidTransition:
+        pass  # cancelled meanwhile: that state stands
     return 0
 
 

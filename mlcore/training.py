@@ -1,0 +1,145 @@
+"""Submitting, stopping and cancelling trainings: what the page, the CLI and (later) the API call.
+
+Every check that can fail is made before a process starts, with a message that says what to do:
+the dataset must lie under the allowed roots and have no validation error, a base model must come
+from a trusted folder, the experiment must not exist yet, and the disk must have room.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from mlcore import paths
+from mlcore.datasets import DatasetError
+from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
+from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.scheduler import is_alive, schedule
+from mlcore.settings import PROJECT_ROOT, Settings
+from mlcore.train_spec import TrainSpec
+from mlcore.validation import ValidationOptions, validate
+from mlcore.worker import CONFIG_FILE, STOP_FILE
+
+MIN_FREE_DISK_GB = 1.0
+CANCEL_GRACE_S = 10.0
+
+
+class SubmitError(ValueError):
+    """The training cannot be submitted; the message says why and what to do."""
+
+
+def _store(settings: Settings) -> JobStore:
+    return JobStore(settings.outputs_root / paths.JOBS_DB)
+
+
+def trusted_model(path: str, settings: Settings) -> Path:
+    """A .pt under the outputs' trainings or a configured model folder (a .pt file is code)."""
+    roots = (settings.outputs_root / paths.TRAININGS_DIR, *settings.model_roots)
+    try:
+        model = resolve_user_path(path, roots, base=PROJECT_ROOT, what="model")
+    except PathNotAllowed as exc:
+        raise SubmitError(
+            f"{exc} A .pt file is a pickle, which runs code when loaded: models load only from "
+            "runs under the outputs folder or from ML_STUDIO_MODEL_ROOTS."
+        ) from None
+    if model.suffix != ".pt" or not model.is_file():
+        raise SubmitError(f"{path} is not a .pt weights file; pick a run's weights/best.pt.")
+    return model
+
+
+def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", allow_warnings: bool = True) -> Job:
+    """Check everything, write training_config.yaml, queue the job, and run a scheduling step."""
+    if spec.mode == "resume":
+        raise SubmitError(
+            "resume is not available yet; start a new training or a transfer from the run's weights/last.pt."
+        )
+    try:
+        dataset = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
+    except PathNotAllowed as exc:
+        raise SubmitError(str(exc)) from None
+    try:
+        report = validate(
+            dataset, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz), cache_path=settings.image_facts_cache
+        )
+    except DatasetError as exc:
+        raise SubmitError(f"the dataset cannot be read: {exc}") from None
+    errors = [i for i in report.issues if i.severity == "error"]
+    if errors:
+        first = errors[0]
+        raise SubmitError(
+            f"the dataset has {len(errors)} validation error(s), e.g. {first.code} at "
+            f"{first.path}: {first.message} Fix them (see the Dataset validation page) and submit again."
+        )
+    if not allow_warnings and report.severity_counts()["warning"]:
+        raise SubmitError("the dataset has validation warnings; review them on the Dataset validation page.")
+    base_model = str(trusted_model(spec.base_model_path, settings)) if spec.mode == "transfer" else None
+    experiment = spec.experiment or f"exp-{datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = settings.outputs_root / paths.TRAININGS_DIR / spec.project / experiment
+    if run_dir.exists():
+        raise SubmitError(
+            f"experiment '{experiment}' already exists in project '{spec.project}'; pick another "
+            "name, or leave it empty for a dated one."
+        )
+    free_gb = shutil.disk_usage(_existing(settings.outputs_root)).free / 1024**3
+    if free_gb < MIN_FREE_DISK_GB:
+        raise SubmitError(
+            f"only {free_gb:.1f} GiB free under {settings.outputs_root}: a training needs room for "
+            "weights and logs; free some space first."
+        )
+    final = replace(
+        spec, dataset_path=str(dataset), experiment=experiment, base_model_path=base_model or spec.base_model_path
+    )
+    run_dir.mkdir(parents=True)
+    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(final.to_dict(), sort_keys=False))
+    job = _store(settings).submit("training", final.to_dict(), str(run_dir), owner=owner)
+    schedule(settings)
+    return _store(settings).get(job.id)
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def stop_job(job_id: str, settings: Settings) -> Job:
+    """Finish gracefully: stop after the current batch, validate, keep finalised weights."""
+    store = _store(settings)
+    job = store.get(job_id)
+    if job.state is JobState.QUEUED:
+        return cancel_job(job_id, settings)
+    if job.state is not JobState.RUNNING:
+        raise InvalidTransition(f"job {job_id} is {job.state.value}; only a running job can be stopped.")
+    (Path(job.run_dir) / STOP_FILE).write_text("stop requested\n")
+    return store.transition(job_id, JobState.STOPPING, expect=JobState.RUNNING)
+
+
+def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S) -> Job:
+    """End now: SIGTERM to the worker's process group, SIGKILL after the grace period."""
+    store = _store(settings)
+    job = store.get(job_id)
+    if job.state.is_final():
+        raise InvalidTransition(f"job {job_id} is already {job.state.value}.")
+    if job.state in ACTIVE_STATES and is_alive(job.pid, job.pid_started):
+        pgid = os.getpgid(job.pid)  # the worker leads its own session and group
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while is_alive(job.pid, job.pid_started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+    try:
+        job = store.transition(job_id, JobState.CANCELLED)
+    except InvalidTransition:
+        job = store.get(job_id)  # it ended by itself meanwhile
+    schedule(settings)  # the freed device may start the next job
+    return job

@@ -1,0 +1,127 @@
+"""Submitting, following, stopping and cancelling trainings through the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlcore.jobs import JobState, JobStore
+from mlcore.settings import Settings, load_settings
+from mlcore.train_spec import TrainSpec
+from mlcore.training import SubmitError, cancel_job, submit_training
+from tests.test_cli import mlcore
+
+
+@pytest.fixture
+def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(small_dataset, data / "small")
+    env = {"ML_STUDIO_OUTPUTS": str(tmp_path / "out"), "ML_STUDIO_DATASET_ROOTS": str(data)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def tiny(dataset: Path, **changes) -> TrainSpec:
+    return TrainSpec(
+        **{
+            "dataset_path": str(dataset),
+            "epochs": 1,
+            "imgsz": 64,
+            "batch_size": 8,
+            "workers": 0,
+            "device": "cpu",
+            "project": "t",
+            **changes,
+        }
+    )
+
+
+def test_submission_errors_come_before_any_process(tmp_path: Path, roots: dict) -> None:
+    settings = load_settings()
+    small = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
+    with pytest.raises(SubmitError, match="outside the folders"):
+        submit_training(tiny(tmp_path), settings)
+    broken = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "broken"
+    shutil.copytree(small, broken)
+    next((broken / "labels" / "train").iterdir()).write_text("9 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(SubmitError, match="validation error"):
+        submit_training(tiny(broken), settings)
+    outside = tmp_path / "weights.pt"
+    outside.write_bytes(b"not really")
+    with pytest.raises(SubmitError, match="pickle"):
+        submit_training(tiny(small, mode="transfer", base_model_path=str(outside)), settings)
+    (settings.outputs_root / "trainings" / "t" / "taken").mkdir(parents=True)
+    with pytest.raises(SubmitError, match="already exists"):
+        submit_training(tiny(small, experiment="taken"), settings)
+    assert not (settings.outputs_root / "jobs.db").exists() or JobStore(settings.outputs_root / "jobs.db").list() == []
+
+
+@pytest.mark.slow
+def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
+    data = str(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small")
+    proc = mlcore(
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--project",
+        "t",
+        "--experiment",
+        "one",
+        "--wait",
+        extra_env=roots,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    job_id = proc.stdout.splitlines()[0]
+    assert "completed" in proc.stdout and "100.0%" in proc.stderr
+    listed = json.loads(mlcore("jobs", "list", "--json", extra_env=roots).stdout)
+    assert [(j["id"], j["state"]) for j in listed] == [(job_id, "completed")]
+    shown = json.loads(mlcore("jobs", "show", job_id, "--json", extra_env=roots).stdout)
+    assert shown["run_dir"].endswith("trainings/t/one") and shown["pid"] and shown["error"] is None
+    assert shown["progress"]["percent"] == 100.0
+    assert "epoch" in mlcore("jobs", "logs", job_id, extra_env=roots).stdout.lower()
+    again = mlcore("jobs", "cancel", job_id, extra_env=roots)
+    assert again.returncode == 1 and "already completed" in again.stderr
+    assert mlcore("jobs", "show", "nope", extra_env=roots).returncode == 1
+
+
+@pytest.mark.slow
+def test_cancel_ends_the_worker_and_its_whole_group(roots: dict) -> None:
+    settings: Settings = load_settings()
+    job = submit_training(tiny(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=200), settings)
+    store = JobStore(settings.outputs_root / "jobs.db")
+    deadline = time.monotonic() + 120
+    while store.get(job.id).state is not JobState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+    running = store.get(job.id)
+    assert running.state is JobState.RUNNING
+    pgid = os.getpgid(running.pid)
+    cancelled = cancel_job(job.id, settings, grace_s=5)
+    assert cancelled.state is JobState.CANCELLED and cancelled.ended
+    time.sleep(0.5)
+    left = [p.pid for p in psutil.process_iter() if _group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
+
+
+def _group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
