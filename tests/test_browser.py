@@ -149,6 +149,23 @@ def _url_path(page_file: Path) -> str:
     return "" if "default=True" in call else page_file.stem
 
 
+def _choose(tab, label: str, option: str, attempts: int = 5) -> None:
+    """Pick an option of a selectbox; retried, since a rerun still drawing the page can close the list."""
+    for attempt in range(attempts):
+        tab.get_by_test_id("stSelectbox").filter(has_text=label).click()
+        choice = tab.get_by_role("option").filter(has_text=option).first
+        try:
+            choice.wait_for(timeout=5_000)
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            tab.keyboard.press("Escape")
+            tab.wait_for_timeout(1_000)
+            continue
+        choice.click()
+        return
+
+
 def _open(tab, url: str) -> None:
     tab.goto(url)
     tab.wait_for_selector("[data-testid='stAppViewContainer']", timeout=60_000)
@@ -170,8 +187,7 @@ def test_validating_the_demo_dataset_and_opening_an_issue(page, server: Server) 
     page.get_by_role("button", name="Validate").click()
     page.get_by_text("Ready to train").first.wait_for(timeout=120_000)
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "100"
-    page.get_by_test_id("stSelectbox").filter(has_text="Look at an issue").click()
-    page.get_by_role("option").filter(has_text="background_image").first.click()
+    _choose(page, "Look at an issue", "background_image")
     page.get_by_text("INFO · background_image").wait_for(timeout=30_000)
     page.get_by_text("a background image").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stImage'] img").count() >= 1
