@@ -245,9 +245,15 @@ def _read_json(path: Path) -> dict:
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.train_spec import SpecError, TrainSpec
-    from mlcore.training import SubmitError, submit_training
+    from mlcore.training import SubmitError, resume_training, submit_training
 
     try:
+        if args.resume:
+            job = resume_training(args.resume, settings)
+            print(job.id)
+            return _follow(job.id, settings) if args.wait else 0
+        if not args.data:
+            return _fail("--data is required (or --resume RUN to continue a run)", EXIT_USAGE)
         spec = TrainSpec(
             mode=args.mode,
             dataset_path=args.data,
@@ -376,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_validate)
 
     train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
-    train.add_argument("--data", required=True, help="dataset folder or data.yaml")
+    train.add_argument("--data", help="dataset folder or data.yaml")
+    train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
     train.add_argument("--arch", default="yolov8n", help="yolov8n|s|m|l|x (default yolov8n)")
     train.add_argument("--mode", default="full", help="full (from scratch) or transfer (from --base-model)")
     train.add_argument("--epochs", type=int, default=100)

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from mlcore import paths
+from mlcore.checkpoint import CheckpointError, inspect_checkpoint
 from mlcore.datasets import DatasetError
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
@@ -25,7 +26,7 @@ from mlcore.scheduler import is_alive, schedule
 from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.train_spec import TrainSpec
 from mlcore.validation import ValidationOptions, validate
-from mlcore.worker import CONFIG_FILE, STOP_FILE
+from mlcore.worker import CONFIG_FILE, RESUMABLE, STOP_FILE
 
 MIN_FREE_DISK_GB = 1.0
 CANCEL_GRACE_S = 10.0
@@ -57,9 +58,7 @@ def trusted_model(path: str, settings: Settings) -> Path:
 def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", allow_warnings: bool = True) -> Job:
     """Check everything, write training_config.yaml, queue the job, and run a scheduling step."""
     if spec.mode == "resume":
-        raise SubmitError(
-            "resume is not available yet; start a new training or a transfer from the run's weights/last.pt."
-        )
+        return resume_training(spec.resume_from or "", settings, owner=owner)
     try:
         dataset = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
     except PathNotAllowed as exc:
@@ -101,6 +100,42 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
     job = _store(settings).submit("training", final.to_dict(), str(run_dir), owner=owner)
     schedule(settings)
     return _store(settings).get(job.id)
+
+
+def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
+    """Continue an interrupted run from its checkpoint, into the same folder (results.csv continues)."""
+    trainings = settings.outputs_root / paths.TRAININGS_DIR
+    try:
+        run_dir = resolve_user_path(run, [trainings], base=trainings, what="run")
+    except PathNotAllowed as exc:
+        raise SubmitError(f"{exc} Name a run as project/experiment (see `python -m mlcore jobs list`).") from None
+    store = _store(settings)
+    if any(Path(j.run_dir) == run_dir for j in store.list(ACTIVE_STATES | {JobState.QUEUED})):
+        raise SubmitError(f"{run} is already running or queued.")
+    try:
+        spec = TrainSpec.from_dict(yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise SubmitError(f"{run} has no readable {CONFIG_FILE} ({exc}); it was not started by the studio.") from None
+    weights = run_dir / "weights"
+    checkpoint = weights / RESUMABLE if (weights / RESUMABLE).exists() else weights / "last.pt"
+    try:
+        info = inspect_checkpoint(checkpoint, settings)
+    except CheckpointError as exc:
+        raise SubmitError(str(exc)) from None
+    if not info.resumable:
+        raise SubmitError(
+            f"{checkpoint.name} was finalised when the training ended: nothing to resume. To train "
+            "more epochs, start a transfer from its weights/best.pt."
+        )
+    if info.finished:
+        raise SubmitError(
+            f"the run already finished all {info.epochs} epochs: nothing to resume. To train more "
+            "epochs, start a transfer from its weights/best.pt."
+        )
+    resumed = replace(spec, mode="resume", resume_from=str(run_dir))
+    job = store.submit("training", resumed.to_dict(), str(run_dir), owner=owner)
+    schedule(settings)
+    return store.get(job.id)
 
 
 def _existing(path: Path) -> Path:

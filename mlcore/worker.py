@@ -195,14 +195,25 @@ def run_job(job_id: str, settings: Settings) -> int:
 
         from mlcore.engine_env import use_all_cpu_cores
 
-        model = YOLO(f"{spec.model_architecture}.yaml") if spec.mode == "full" else YOLO(spec.base_model_path)
+        if spec.mode == "resume":
+            weights = run_dir / "weights"
+            checkpoint = weights / RESUMABLE if (weights / RESUMABLE).exists() else weights / "last.pt"
+            model = YOLO(str(checkpoint))
+        elif spec.mode == "full":
+            model = YOLO(f"{spec.model_architecture}.yaml")
+        else:
+            model = YOLO(spec.base_model_path)
         for event, callback in reporter.callbacks().items():
             model.add_callback(event, callback)
         model.add_callback("on_train_start", use_all_cpu_cores)
-        args = {**spec.to_ultralytics(), "device": ultralytics_device(job.device)}
-        metrics = model.train(
-            data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
-        )
+        device = ultralytics_device(job.device)
+        if spec.mode == "resume":  # the checkpoint holds every other argument, and its run folder
+            metrics = model.train(resume=True, data=str(data_yaml), device=device, workers=spec.workers)
+        else:
+            args = {**spec.to_ultralytics(), "device": device}
+            metrics = model.train(
+                data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
+            )
         if metrics is not None and hasattr(metrics, "box"):
             write_json(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
     except BaseException as exc:  # the job records why it ended; the log has the traceback

@@ -125,3 +125,60 @@ def _group(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except (ProcessLookupError, PermissionError):
         return None
+
+
+def _wait(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> None:
+    import signal
+
+    from mlcore.results import read_results
+    from mlcore.scheduler import is_alive, schedule
+    from mlcore.training import resume_training
+
+    settings = load_settings()
+    job = submit_training(
+        tiny(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=3, experiment="crash"), settings
+    )
+    store = JobStore(settings.outputs_root / "jobs.db")
+    run_dir = Path(job.run_dir)
+    assert _wait(
+        lambda: len(read_results(run_dir / "results.csv")) >= 1 and (run_dir / "weights" / "resumable.pt").exists(), 180
+    )
+    worker = store.get(job.id)
+    os.killpg(os.getpgid(worker.pid), signal.SIGKILL)
+    assert _wait(lambda: not is_alive(worker.pid, worker.pid_started), 30)
+    schedule(settings)
+    failed = store.get(job.id)
+    assert failed.state is JobState.FAILED and "Resume" in failed.error
+
+    resumed = resume_training("t/crash", settings)
+    assert resumed.run_dir == job.run_dir and resumed.spec["mode"] == "resume"
+    assert _wait(lambda: (schedule(settings), store.get(resumed.id).state.is_final())[1], 300)
+    assert store.get(resumed.id).state is JobState.COMPLETED, store.get(resumed.id).error
+    assert list(read_results(run_dir / "results.csv")["epoch"]) == [1, 2, 3]  # one history, no gap, no repeat
+
+    with pytest.raises(SubmitError, match="nothing to resume"):
+        resume_training("t/crash", settings)  # a finished run is refused, pointing to a transfer
+
+
+def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> None:
+    from mlcore.training import resume_training
+
+    settings = load_settings()
+    run_dir = settings.outputs_root / "trainings" / "t" / "broken"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "training_config.yaml").write_text(json.dumps(tiny(Path("d")).to_dict()))
+    (run_dir / "weights" / "last.pt").write_bytes(b"half a checkpoint")
+    with pytest.raises(SubmitError, match="cannot be read"):
+        resume_training("t/broken", settings)
+    with pytest.raises(SubmitError, match="does not exist"):
+        resume_training("t/never", settings)
