@@ -212,21 +212,17 @@ class _Stats:
                 sample[k] = item
 
 
-def _cached_facts(images: list[str], options: ValidationOptions, cache: FactsCache | None) -> list[ImageFacts | None]:
-    """Facts remembered for images whose size and mtime are unchanged (None where not)."""
+def _cached_facts(
+    images: list[str], options: ValidationOptions, cache: FactsCache, stats: dict[str, tuple[int, int]]
+) -> list[ImageFacts | None]:
+    """Facts remembered for images whose size and mtime (from `stats`) are unchanged (None where not)."""
     facts: list[ImageFacts | None] = [None] * len(images)
-    if cache is None or not images:
+    if not images:
         return facts
     cached = cache.under(Path(os.path.commonpath([os.path.dirname(p) for p in images])))
     for index, image in enumerate(images):
         hit = cached.get(image)
-        if hit is None:
-            continue
-        try:
-            st = os.stat(image)
-        except OSError:
-            continue
-        if (st.st_size, st.st_mtime_ns) == hit[:2]:
+        if hit is not None and stats.get(image) == hit[:2]:
             known = ImageFacts.from_row(json.loads(hit[2]))
             if not options.near_duplicates or known.phash is not None or known.error:
                 facts[index] = known
@@ -822,7 +818,7 @@ def validate(
         progress("Listing files", len(entries), len(entries))
     cache = FactsCache(cache_path) if cache_path else None
     try:
-        fingerprint = _fingerprint(dataset, entries, options)
+        fingerprint, stats = _fingerprint(dataset, entries, options) if cache else ("", {})
         reused = cache.report(fingerprint) if cache else None
         if reused is not None:
             report = ValidationReport.from_dict(reused)
@@ -833,7 +829,9 @@ def validate(
                 progress("Checking images", len(entries), len(entries))
             return report
         known = (
-            _cached_facts([e[1] for e in entries], options, cache) if options.check_images else [None] * len(entries)
+            _cached_facts([e[1] for e in entries], options, cache, stats)
+            if cache and options.check_images
+            else [None] * len(entries)
         )
         hits = sum(f is not None for f in known)
         items = [(split, image, f) for (split, image), f in zip(entries, known, strict=True)]
@@ -865,9 +863,13 @@ def validate(
             cache.close()
 
 
-def _fingerprint(dataset: Dataset, entries: list[tuple[str, str]], options: ValidationOptions) -> str:
+def _fingerprint(
+    dataset: Dataset, entries: list[tuple[str, str]], options: ValidationOptions
+) -> tuple[str, dict[str, tuple[int, int]]]:
     """A hash of everything a report depends on: which images are in which split, every file of their
-    image and label folders (name, size, mtime), data.yaml and the options."""
+    image and label folders (name, size, mtime), data.yaml and the options; and the (size, mtime) of
+    each of those files, so that nothing is stat'ed twice."""
+    stats: dict[str, tuple[int, int]] = {}
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{REPORT_SCHEMA}|{dataset.source}|{sorted(asdict(options).items())}".encode())
     if dataset.yaml_path is not None:
@@ -884,14 +886,19 @@ def _fingerprint(dataset: Dataset, entries: list[tuple[str, str]], options: Vali
         try:
             with os.scandir(folder) as it:
                 for entry in it:
-                    st = entry.stat()
+                    try:
+                        st = entry.stat()
+                    except OSError:  # a dangling or looping link: noted, and the listing goes on
+                        parts.append(f"{entry.name}:-")
+                        continue
+                    stats[entry.path] = (st.st_size, st.st_mtime_ns)
                     parts.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
             parts.append("-")
         digest.update("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"))
     for split, files in sorted(dataset.unsupported.items()):
         digest.update("|".join([split, *files]).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return digest.hexdigest(), stats
 
 
 def _finish(

@@ -582,3 +582,25 @@ def test_an_unchanged_dataset_reuses_its_report_and_any_change_is_seen(tmp_path:
     found(run(dataset, FAST, cache), "orphan_label", "warning", "labels/train/stray.txt")
     other = run(dataset, ValidationOptions(workers=1, imgsz=32), cache)  # other options: checked again
     assert other.options["imgsz"] == 32
+
+
+def test_a_dangling_link_does_not_hide_the_other_files_from_the_fingerprint(dataset: Path) -> None:
+    from mlcore.validation import _fingerprint
+
+    (dataset / "images" / "train" / "gone.jpg").symlink_to(dataset / "nowhere.jpg")
+    (dataset / "labels" / "train" / "gone.txt").symlink_to(dataset / "nowhere.txt")
+    from mlcore.datasets import load_dataset
+
+    loaded = load_dataset(dataset)
+    entries = [(split, image) for split, images in loaded.splits.items() for image in images]
+    _, stats = _fingerprint(loaded, entries, FAST)
+    regular = [p for p in dataset.rglob("*") if p.is_file() and p.parent.name in ("train", "val")]
+    assert {str(p) for p in regular} == set(stats)  # every readable file, whatever the listing order
+
+
+def test_a_changed_label_is_seen_even_beside_a_dangling_link(tmp_path: Path, dataset: Path) -> None:
+    cache = tmp_path / "facts.sqlite"
+    (dataset / "labels" / "train" / "gone.txt").symlink_to(dataset / "nowhere.txt")
+    run(dataset, FAST, cache)
+    _label(dataset, "train_5", "0 0.3 0.4 0.2 0.3\n4 0.5 0.5 0.2 0.2\n")
+    found(run(dataset, FAST, cache), "class_out_of_range", "error", "labels/train/train_5.txt", 2)
