@@ -211,13 +211,14 @@ def _follow(job_id: str, settings: Settings) -> int:
 
     from mlcore.jobs import JobState, JobStore
     from mlcore.scheduler import schedule
+    from mlcore.worker import read_progress
 
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     try:
         while True:
             schedule(settings)
             job = store.get(job_id)
-            progress = _read_json(Path(job.run_dir) / "progress.json")
+            progress = read_progress(Path(job.run_dir))
             if job.state is JobState.QUEUED:
                 text = f"queued (position {store.queue_position(job_id)})"
             else:
@@ -234,13 +235,6 @@ def _follow(job_id: str, settings: Settings) -> int:
     print(f"{job.id}: {job.state.value}" + (f" ({job.error.splitlines()[0]})" if job.error else ""))
     print(f"Run folder: {job.run_dir}")
     return 0 if job.state is JobState.COMPLETED else 1
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -282,6 +276,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
     from mlcore.jobs import InvalidTransition, JobNotFound, JobStore
     from mlcore.training import cancel_job, stop_job
+    from mlcore.worker import read_progress
 
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     try:
@@ -302,7 +297,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
             data = {
                 **job.to_dict(),
                 "run_dir": job.run_dir,
-                "progress": _read_json(Path(job.run_dir) / "progress.json"),
+                "progress": read_progress(Path(job.run_dir)),
             }
             print(json.dumps(data, indent=None if args.json else 2))
         elif args.action == "stop":

@@ -7,14 +7,13 @@ figures and the dataset path, so the latest report of a dataset is found without
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlcore.atomic_file import write_atomically
 from mlcore.paths import DATASET_REPORTS_DIR as REPORTS_DIR
 from mlcore.validation import ValidationReport
 
@@ -38,10 +37,7 @@ class SavedReport:
 
 
 def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:  # odd file names
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomically(path, text.encode("utf-8", errors="backslashreplace"))  # odd file names stay visible
 
 
 def save_report(report: ValidationReport, outputs_root: Path) -> SavedReport:

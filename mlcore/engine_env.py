@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 from mlcore import paths
+from mlcore.atomic_file import write_atomically
 from mlcore.settings import Settings
 
 SETTINGS_SCHEMA_VERSION = "0.0.8"  # the schema of ultralytics 8.4.190's SettingsManager
@@ -56,19 +56,6 @@ def _matplotlib_font() -> Path:
     return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def seed_engine_config(outputs_root: Path) -> Path:
     """Write the engine's settings file and fonts if missing; return the engine user folder.
 
@@ -85,7 +72,7 @@ def seed_engine_config(outputs_root: Path) -> Path:
     except (OSError, ValueError):
         current = None
     if current != wanted:
-        _write_atomically(settings_file, json.dumps(wanted, indent=2).encode())
+        write_atomically(settings_file, json.dumps(wanted, indent=2).encode())
     font = _matplotlib_font()
     for name in paths.ENGINE_FONT_FILES:
         target = user_dir / name

@@ -8,6 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path`, or its nearest existing parent (e.g. an outputs root not created yet)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 class PathNotAllowed(ValueError):
     """The path is unusable or outside the allowed roots; the message says why and what to do."""
 

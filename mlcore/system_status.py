@@ -6,7 +6,6 @@ REST API show. It never raises for a missing GPU or driver; those become notices
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ import psutil
 
 from mlcore import troubleshooting
 from mlcore.gpus import GpuInventory, read_gpus
+from mlcore.safe_paths import nearest_existing
 from mlcore.settings import Settings
 from mlcore.torch_probe import TorchProbe, probe_torch
 
@@ -89,19 +89,12 @@ class SystemStatus:
         }
 
 
-def _existing(path: Path) -> Path:
-    """`path` or its nearest existing parent (the outputs root may not exist yet)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def read_host(outputs_root: Path, cpu_interval: float | None = None) -> HostReading:
     """One reading of the host. `cpu_interval=None` measures CPU since the previous call."""
     cpu = psutil.cpu_percent(interval=cpu_interval)
     per_core = psutil.cpu_percent(interval=None, percpu=True)
     memory = psutil.virtual_memory()
-    disk_path = _existing(outputs_root)
+    disk_path = nearest_existing(outputs_root)
     disk = psutil.disk_usage(str(disk_path))
     return HostReading(
         timestamp=time.time(),
@@ -126,6 +119,7 @@ def jobs_overview(outputs_root: Path) -> list[dict[str, Any]]:
     """Running and queued jobs with their device, queue position and progress; [] without a job database."""
     from mlcore import paths
     from mlcore.jobs import ACTIVE_STATES, JobState, JobStore
+    from mlcore.worker import read_progress
 
     if not (outputs_root / paths.JOBS_DB).exists():  # reading the status never creates the database
         return []
@@ -134,11 +128,7 @@ def jobs_overview(outputs_root: Path) -> list[dict[str, Any]]:
     queued = [j.id for j in jobs if j.state is JobState.QUEUED]
     overview = []
     for job in jobs:
-        progress: dict[str, Any] = {}
-        try:
-            progress = json.loads((Path(job.run_dir) / "progress.json").read_text())
-        except (OSError, ValueError):
-            pass
+        progress = read_progress(Path(job.run_dir))
         overview.append(
             {
                 "id": job.id,

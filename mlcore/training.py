@@ -21,7 +21,7 @@ from mlcore import paths
 from mlcore.checkpoint import CheckpointError, inspect_checkpoint
 from mlcore.datasets import DatasetError
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
-from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path
 from mlcore.scheduler import is_alive, schedule
 from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.train_spec import TrainSpec
@@ -86,7 +86,7 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
             f"experiment '{experiment}' already exists in project '{spec.project}'; pick another "
             "name, or leave it empty for a dated one."
         )
-    free_gb = shutil.disk_usage(_existing(settings.outputs_root)).free / 1024**3
+    free_gb = shutil.disk_usage(nearest_existing(settings.outputs_root)).free / 1024**3
     if free_gb < MIN_FREE_DISK_GB:
         raise SubmitError(
             f"only {free_gb:.1f} GiB free under {settings.outputs_root}: a training needs room for "
@@ -136,12 +136,6 @@ def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
     job = store.submit("training", resumed.to_dict(), str(run_dir), owner=owner)
     schedule(settings)
     return store.get(job.id)
-
-
-def _existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 def stop_job(job_id: str, settings: Settings) -> Job:

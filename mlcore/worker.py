@@ -20,13 +20,13 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from mlcore import paths
+from mlcore.atomic_file import write_json_atomically
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import load_dataset
 from mlcore.jobs import InvalidTransition, JobState, JobStore
@@ -43,12 +43,12 @@ RESUMABLE = "resumable.pt"
 WRITE_EVERY_S = 0.25
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic replace: a reader sees the old file or the new one, never a half-written one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, default=float)
-    os.replace(tmp, path)
+def read_progress(run_dir: Path) -> dict[str, Any]:
+    """The run's progress.json, or {} while there is none (or it cannot be read)."""
+    try:
+        return json.loads((run_dir / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 class ProgressReporter:
@@ -87,7 +87,7 @@ class ProgressReporter:
                 losses = {k: float(v) for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items()}
             except (TypeError, ValueError, AttributeError):
                 losses = {}
-        write_json(
+        write_json_atomically(
             self.run_dir / PROGRESS_FILE,
             {
                 "state": self.state,
@@ -215,7 +215,7 @@ def run_job(job_id: str, settings: Settings) -> int:
                 data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
             )
         if metrics is not None and hasattr(metrics, "box"):
-            write_json(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
+            write_json_atomically(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
     except BaseException as exc:  # the job records why it ended; the log has the traceback
         traceback.print_exc()
         message = f"{type(exc).__name__}: {exc}"
@@ -229,11 +229,11 @@ def run_job(job_id: str, settings: Settings) -> int:
         except InvalidTransition:
             pass  # cancelled meanwhile: that state stands
         reporter.state = "failed"
-        write_json(run_dir / PROGRESS_FILE, {"state": "failed", "error": message, "updated": time.time()})
+        write_json_atomically(run_dir / PROGRESS_FILE, {"state": "failed", "error": message, "updated": time.time()})
         return 1
     reporter.state = "stopped" if (run_dir / STOP_FILE).exists() else "completed"
-    progress = json.loads((run_dir / PROGRESS_FILE).read_text()) if (run_dir / PROGRESS_FILE).exists() else {}
-    write_json(
+    progress = read_progress(run_dir)
+    write_json_atomically(
         run_dir / PROGRESS_FILE,
         {**progress, "state": reporter.state, "percent": 100.0, "eta_s": None, "updated": time.time()},
     )
