@@ -12,7 +12,7 @@ import io
 import os
 import struct
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,6 @@ class ImageFacts:
         if self.orientation in ROTATED_ORIENTATIONS:
             return self.height, self.width
         return self.width, self.height
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.phash is not None:
-            data["phash"] = format(self.phash, "x")
-        return data
 
     def to_row(self) -> list[Any]:
         """A compact list for the cache (field order; the perceptual hash as hex)."""
