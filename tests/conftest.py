@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def settings(outputs_root: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 24-image demo dataset at 96 px (read-only by convention: copy it before writing)."""
     return make_demo_dataset(tmp_path_factory.mktemp("data") / "small", images=24, imgsz=96, seed=7).root
+
+
+def engine_env_for(outputs: Path) -> dict[str, str]:
+    """The environment the studio gives a training process, for an outputs root of a test's own."""
+    from mlcore.engine_env import engine_environment
+
+    env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}))
+    return {**env, "PYTHONPATH": str(PROJECT_ROOT)}
 
 
 @pytest.fixture

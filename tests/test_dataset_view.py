@@ -13,8 +13,7 @@ import yaml
 
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import load_dataset
-from mlcore.engine_env import engine_environment
-from mlcore.settings import load_settings
+from tests.conftest import engine_env_for
 from tests.dataset_builder import clean_dataset, snapshot
 
 
@@ -58,7 +57,7 @@ def test_training_on_the_view_leaves_the_users_dataset_byte_identical(tmp_path: 
     before = snapshot(user)
     outputs = tmp_path / "ml_outputs"
     data_yaml = stage_dataset(load_dataset(user), outputs / "trainings" / "p" / "e" / "dataset")
-    env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}))
+    env = engine_env_for(outputs)
     code = (
         "import sys; from ultralytics import YOLO; "
         "YOLO('yolov8n.yaml').train(data=sys.argv[1], project=sys.argv[2], name='run', epochs=1, imgsz=64, "

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.engine_env import engine_environment
-from mlcore.settings import load_settings
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, engine_env_for
 
 CHILD = str(PROJECT_ROOT / "tests" / "offline_child.py")
 
@@ -39,8 +37,7 @@ def test_one_epoch_cpu_training_with_network_refused(tmp_path: Path, small_datas
     dataset = tmp_path / "dataset"
     shutil.copytree(small_dataset, dataset)  # Ultralytics writes label caches next to the labels
     outputs = tmp_path / "ml_outputs"
-    env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}))
-    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env = engine_env_for(outputs)
     log = tmp_path / "attempts.jsonl"
     project = outputs / "trainings" / "offline-test"
     proc = subprocess.run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,18 +11,15 @@ from pathlib import Path
 import pytest
 
 from mlcore import paths
-from mlcore.engine_env import engine_environment
 from mlcore.jobs import JobState, JobStore
-from mlcore.settings import load_settings
 from mlcore.train_spec import TrainSpec
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import engine_env_for
 from tests.dataset_builder import snapshot
 
 pytestmark = pytest.mark.slow
 
 
 def run_worker(outputs: Path, dataset: Path, tmp_path: Path, stop_first: bool = False, **spec_fields):
-    settings = load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)})
     store = JobStore(outputs / paths.JOBS_DB)
     spec = TrainSpec(
         dataset_path=str(dataset),
@@ -42,7 +38,7 @@ def run_worker(outputs: Path, dataset: Path, tmp_path: Path, stop_first: bool = 
     if stop_first:
         run_dir.mkdir(parents=True)
         (run_dir / "stop.request").write_text("")
-    env = {**engine_environment(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = engine_env_for(outputs)
     with open(tmp_path / "train.log", "w") as log:
         code = subprocess.run(
             [sys.executable, "-m", "mlcore.worker", job.id],
@@ -84,7 +80,7 @@ def test_stop_ends_after_one_batch_with_finalised_weights(tmp_path: Path, small_
         "import sys, torch; c = torch.load(sys.argv[1], weights_only=False); "
         "print(c['epoch'] >= 0 and c['optimizer'] is not None, torch.load(sys.argv[2], weights_only=False)['epoch'])"
     )
-    env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(tmp_path / "ml_outputs")}))
+    env = engine_env_for(tmp_path / "ml_outputs")
     weights = run_dir / "weights"
     out = subprocess.run(
         [sys.executable, "-c", check, str(weights / "resumable.pt"), str(weights / "last.pt")],
