@@ -271,6 +271,18 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return _follow(job.id, settings) if args.wait else 0
 
 
+def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.training import SubmitError, extend_training
+
+    try:
+        job = extend_training(args.run, args.epochs, settings)
+    except SubmitError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(job.id)
+    print(f"mlcore: training {args.run} up to epoch {job.spec['epochs']}", file=sys.stderr)
+    return _follow(job.id, settings) if args.wait else 0
+
+
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
@@ -392,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--base-model", default=None, help="transfer: a run's weights/best.pt or a trusted .pt")
     train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
     train.set_defaults(func=cmd_train)
+
+    extend = sub.add_parser("extend", help="train N more epochs on a finished or stopped run, in the same folder")
+    extend.add_argument("run", metavar="RUN", help="the run (project/experiment)")
+    extend.add_argument("--epochs", type=int, required=True, help="how many more epochs")
+    extend.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
+    extend.set_defaults(func=cmd_extend)
 
     jobs = sub.add_parser("jobs", help="list, show, stop, cancel jobs and read their logs")
     jobs.add_argument("action", choices=["list", "show", "stop", "cancel", "logs"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-MODES = ("full", "transfer", "resume")
+MODES = ("full", "transfer", "resume", "extend")
 ARCHITECTURES = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")  # Ultralytics 8.4.190
 CACHE_VALUES = (False, True, "ram", "disk")
@@ -75,7 +75,8 @@ class TrainSpec:
     """A training as submitted. Validated on construction; `to_dict`/`from_dict` round-trip."""
 
     mode: str = "full"
-    """full (new model from yolov8?.yaml), transfer (from base_model_path) or resume (resume_from)."""
+    """full (new model from yolov8?.yaml), transfer (from base_model_path), resume (resume_from), or
+    extend (resume_from, a finished or stopped run, continued to `epochs` in total)."""
     dataset_path: str = ""
     """Dataset folder or data.yaml (checked against the allowed roots when submitted)."""
     model_architecture: str = "yolov8n"
@@ -99,7 +100,7 @@ class TrainSpec:
     base_model_path: str | None = None
     """transfer: a run's best.pt/last.pt or a .pt in a trusted model folder."""
     resume_from: str | None = None
-    """resume: the run folder of an interrupted training."""
+    """resume/extend: the run folder of the training to continue."""
     project: str = "default"
     experiment: str = ""
     """Run name under trainings/{project}/; empty = chosen at submission."""
@@ -114,7 +115,7 @@ class TrainSpec:
                 f"model_architecture={self.model_architecture!r} is unknown; use one of "
                 f"{', '.join(ARCHITECTURES)} (e.g. 'yolov8n')."
             )
-        if self.mode != "resume" and not str(self.dataset_path).strip():
+        if self.mode not in ("resume", "extend") and not str(self.dataset_path).strip():
             raise SpecError(
                 "dataset_path is empty; give a dataset folder or data.yaml (e.g. 'ml_outputs/datasets/demo')."
             )
@@ -160,8 +161,8 @@ class TrainSpec:
             raise SpecError(
                 "mode='transfer' needs base_model_path: a run's weights/best.pt or a .pt in a trusted model folder."
             )
-        if self.mode == "resume" and not self.resume_from:
-            raise SpecError("mode='resume' needs resume_from: the run folder of the interrupted training.")
+        if self.mode in ("resume", "extend") and not self.resume_from:
+            raise SpecError(f"mode={self.mode!r} needs resume_from: the run folder of the training to continue.")
         for name in ("project", "experiment"):
             value = getattr(self, name)
             if value and not NAME_PATTERN.match(value):

@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from mlcore import paths
-from mlcore.checkpoint import CheckpointError, inspect_checkpoint
+from mlcore.atomic_file import write_atomically
+from mlcore.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
 from mlcore.datasets import DatasetError
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
 from mlcore.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path
@@ -102,15 +103,14 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
     return _store(settings).get(job.id)
 
 
-def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
-    """Continue an interrupted run from its checkpoint, into the same folder (results.csv continues)."""
+def _continuable(run: str, settings: Settings) -> tuple[Path, TrainSpec, Path, CheckpointInfo]:
+    """The run folder, its spec, its checkpoint and what that says, for resume and extend."""
     trainings = settings.outputs_root / paths.TRAININGS_DIR
     try:
         run_dir = resolve_user_path(run, [trainings], base=trainings, what="run")
     except PathNotAllowed as exc:
         raise SubmitError(f"{exc} Name a run as project/experiment (see `python -m mlcore jobs list`).") from None
-    store = _store(settings)
-    if any(Path(j.run_dir) == run_dir for j in store.list(ACTIVE_STATES | {JobState.QUEUED})):
+    if any(Path(j.run_dir) == run_dir for j in _store(settings).list(ACTIVE_STATES | {JobState.QUEUED})):
         raise SubmitError(f"{run} is already running or queued.")
     try:
         spec = TrainSpec.from_dict(yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
@@ -122,6 +122,12 @@ def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
         info = inspect_checkpoint(checkpoint, settings)
     except CheckpointError as exc:
         raise SubmitError(str(exc)) from None
+    return run_dir, spec, checkpoint, info
+
+
+def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
+    """Continue an interrupted run from its checkpoint, into the same folder (results.csv continues)."""
+    run_dir, spec, checkpoint, info = _continuable(run, settings)
     if not info.resumable:
         raise SubmitError(
             f"{checkpoint.name} was finalised when the training ended: nothing to resume. To train "
@@ -130,12 +136,40 @@ def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
     if info.finished:
         raise SubmitError(
             f"the run already finished all {info.epochs} epochs: nothing to resume. To train more "
-            "epochs, start a transfer from its weights/best.pt."
+            f"epochs, extend it: python -m mlcore extend {run} --epochs N"
         )
     resumed = replace(spec, mode="resume", resume_from=str(run_dir))
-    job = store.submit("training", resumed.to_dict(), str(run_dir), owner=owner)
+    job = _store(settings).submit("training", resumed.to_dict(), str(run_dir), owner=owner)
     schedule(settings)
-    return store.get(job.id)
+    return _store(settings).get(job.id)
+
+
+def extend_training(run: str, more_epochs: int, settings: Settings, owner: str = "local") -> Job:
+    """Train `more_epochs` more epochs on a finished, stopped or interrupted run, in the same folder.
+
+    A true continuation: the worker raises the epoch count inside the run's kept resumable
+    checkpoint (weights, EMA, optimizer state, best fitness) and resumes it, so results.csv shows
+    both parts as one history and best.pt is replaced only by a better epoch. The learning-rate
+    schedule is recomputed for the new total, so the rate rises a little where the extension starts
+    instead of restarting with a warm-up.
+    """
+    if not isinstance(more_epochs, int) or isinstance(more_epochs, bool) or more_epochs < 1:
+        raise SubmitError(f"epochs={more_epochs!r}; give how many more epochs to train, at least 1 (e.g. 20).")
+    run_dir, spec, checkpoint, info = _continuable(run, settings)
+    if not info.resumable:
+        raise SubmitError(
+            f"{run} kept no resumable checkpoint (its {checkpoint.name} has no optimizer state; the run was "
+            "made elsewhere or before the studio kept one). Start a transfer from its weights/best.pt "
+            f"with {more_epochs} epochs instead."
+        )
+    total = info.epoch + 1 + more_epochs
+    extended = replace(spec, mode="extend", resume_from=str(run_dir), epochs=total)
+    write_atomically(
+        run_dir / CONFIG_FILE, yaml.safe_dump(replace(spec, epochs=total).to_dict(), sort_keys=False).encode()
+    )
+    job = _store(settings).submit("training", extended.to_dict(), str(run_dir), owner=owner)
+    schedule(settings)
+    return _store(settings).get(job.id)
 
 
 def stop_job(job_id: str, settings: Settings) -> Job:

@@ -51,8 +51,18 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
+def training_rank() -> int:
+    """-1 in a single-process training, 0..N-1 in the ranks of a multi-GPU one (Ultralytics' RANK)."""
+    return int(os.environ.get("RANK", "-1"))
+
+
 class ProgressReporter:
-    """Ultralytics callbacks that keep progress.json current and honour stop.request."""
+    """Ultralytics callbacks that keep progress.json current and honour stop.request.
+
+    In a multi-GPU training the callbacks run in every rank; only rank 0 writes, and a stop is
+    taken at the end of an epoch, where Ultralytics broadcasts rank 0's decision to all ranks
+    (stopping one rank between batches would leave the others waiting forever).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -70,6 +80,8 @@ class ProgressReporter:
         }
 
     def _write(self, trainer: Any, force: bool = False, final: bool = False) -> None:
+        if training_rank() > 0:
+            return
         now = time.time()
         if not force and now - self.last_write < WRITE_EVERY_S:
             return
@@ -107,15 +119,22 @@ class ProgressReporter:
         self.batch = 0
         self._write(trainer, force=True)
 
+    def _stop_requested(self, trainer: Any) -> bool:
+        if (self.run_dir / STOP_FILE).exists() and not trainer.stop:
+            trainer.stop = True  # finish, validate, save and end normally
+            self.state = "stopping"
+            return True
+        return False
+
     def batch_end(self, trainer: Any) -> None:
         self.batch += 1
-        if (self.run_dir / STOP_FILE).exists() and not trainer.stop:
-            trainer.stop = True  # finish this batch, validate, save and end normally
-            self.state = "stopping"
+        if training_rank() == -1 and self._stop_requested(trainer):
             self._write(trainer, force=True)
         self._write(trainer)
 
     def fit_epoch_end(self, trainer: Any) -> None:
+        if training_rank() == 0:
+            self._stop_requested(trainer)
         self._write(trainer, force=True)
 
     def model_saved(self, trainer: Any) -> None:
@@ -166,6 +185,21 @@ def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def raise_epoch_count(checkpoint: Path, total: int) -> None:
+    """Set the total epochs inside a resumable checkpoint, so that resuming it trains up to `total`."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)  # written by the studio's own run
+    done = int(ckpt.get("epoch", -1)) + 1
+    if total <= done:
+        raise ValueError(f"the run already trained {done} epochs; extending to {total} adds none.")
+    ckpt["train_args"]["epochs"] = total
+    tmp = checkpoint.with_name(f".{checkpoint.name}.tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, checkpoint)
+    logger.info("extending %s from %d to %d epochs", checkpoint.parent.parent.name, done, total)
+
+
 def ultralytics_device(lease: str | None) -> str:
     """The device argument for a leased device: the scheduler sets CUDA_VISIBLE_DEVICES to the leased
     GPUs, which the worker then sees as 0, 1, ..."""
@@ -195,9 +229,12 @@ def run_job(job_id: str, settings: Settings) -> int:
 
         from mlcore.engine_env import use_all_cpu_cores
 
-        if spec.mode == "resume":
+        continuing = spec.mode in ("resume", "extend")
+        if continuing:
             weights = run_dir / "weights"
             checkpoint = weights / RESUMABLE if (weights / RESUMABLE).exists() else weights / "last.pt"
+            if spec.mode == "extend":
+                raise_epoch_count(checkpoint, spec.epochs)
             model = YOLO(str(checkpoint))
         elif spec.mode == "full":
             model = YOLO(f"{spec.model_architecture}.yaml")
@@ -207,13 +244,17 @@ def run_job(job_id: str, settings: Settings) -> int:
             model.add_callback(event, callback)
         model.add_callback("on_train_start", use_all_cpu_cores)
         device = ultralytics_device(job.device)
-        if spec.mode == "resume":  # the checkpoint holds every other argument, and its run folder
+        if continuing:  # the checkpoint holds every other argument, and its run folder
             metrics = model.train(resume=True, data=str(data_yaml), device=device, workers=spec.workers)
         else:
             args = {**spec.to_ultralytics(), "device": device}
             metrics = model.train(
                 data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
             )
+        if (metrics is None or not hasattr(metrics, "box")) and (run_dir / "weights" / "best.pt").exists():
+            # multi-GPU training validates in its ranks, not here: measure best.pt once more
+            best = YOLO(str(run_dir / "weights" / "best.pt"))
+            metrics = best.val(data=str(data_yaml), device=device.split(",")[0], batch=16, plots=False)
         if metrics is not None and hasattr(metrics, "box"):
             write_json_atomically(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
     except BaseException as exc:  # the job records why it ended; the log has the traceback

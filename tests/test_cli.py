@@ -23,7 +23,7 @@ def mlcore(*args: str, env_outputs: Path | None = None, extra_env: dict | None =
 def test_help_lists_every_subcommand_and_each_has_help() -> None:
     proc = mlcore("--help")
     assert proc.returncode == 0
-    for command in ("status", "demo-data", "app"):
+    for command in ("status", "demo-data", "validate", "train", "extend", "jobs", "app"):
         assert command in proc.stdout
         sub = mlcore(command, "--help")
         assert sub.returncode == 0 and "usage: mlcore " + command in sub.stdout

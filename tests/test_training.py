@@ -101,6 +101,16 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
     assert again.returncode == 1 and "already completed" in again.stderr
     assert mlcore("jobs", "show", "nope", extra_env=roots).returncode == 1
 
+    best = Path(shown["run_dir"]) / "weights" / "best.pt"
+    transfer = mlcore(
+        "train", "--mode", "transfer", "--base-model", str(best), "--data", data, "--epochs", "1", "--imgsz", "64",
+        "--batch", "8", "--device", "cpu", "--workers", "0", "--project", "t", "--experiment", "two", "--wait",
+        extra_env=roots,
+    )  # fmt: skip
+    assert transfer.returncode == 0, transfer.stderr[-2000:]
+    spec = json.loads(mlcore("jobs", "show", transfer.stdout.split()[0], "--json", extra_env=roots).stdout)["spec"]
+    assert spec["mode"] == "transfer" and spec["base_model_path"] == str(best.resolve())
+
 
 @pytest.mark.slow
 def test_cancel_ends_the_worker_and_its_whole_group(roots: dict) -> None:
@@ -142,7 +152,7 @@ def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> Non
 
     from mlcore.results import read_results
     from mlcore.scheduler import is_alive, schedule
-    from mlcore.training import resume_training
+    from mlcore.training import extend_training, resume_training
 
     settings = load_settings()
     job = submit_training(
@@ -166,12 +176,21 @@ def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> Non
     assert store.get(resumed.id).state is JobState.COMPLETED, store.get(resumed.id).error
     assert list(read_results(run_dir / "results.csv")["epoch"]) == [1, 2, 3]  # one history, no gap, no repeat
 
-    with pytest.raises(SubmitError, match="nothing to resume"):
-        resume_training("t/crash", settings)  # a finished run is refused, pointing to a transfer
+    with pytest.raises(SubmitError, match="nothing to resume.*extend"):
+        resume_training("t/crash", settings)  # a finished run is refused, pointing to extend
+
+    extended = extend_training("t/crash", 2, settings)
+    assert extended.run_dir == job.run_dir and extended.spec["epochs"] == 5
+    assert _wait(lambda: (schedule(settings), store.get(extended.id).state.is_final())[1], 300)
+    assert store.get(extended.id).state is JobState.COMPLETED, store.get(extended.id).error
+    assert list(read_results(run_dir / "results.csv")["epoch"]) == [1, 2, 3, 4, 5]  # both parts, one history
+    assert (run_dir / "metrics.json").exists() and (run_dir / "weights" / "best.pt").exists()
+    with pytest.raises(SubmitError, match="at least 1"):
+        extend_training("t/crash", 0, settings)
 
 
 def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> None:
-    from mlcore.training import resume_training
+    from mlcore.training import extend_training, resume_training
 
     settings = load_settings()
     run_dir = settings.outputs_root / "trainings" / "t" / "broken"
@@ -182,3 +201,5 @@ def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> N
         resume_training("t/broken", settings)
     with pytest.raises(SubmitError, match="does not exist"):
         resume_training("t/never", settings)
+    with pytest.raises(SubmitError, match="outside"):
+        extend_training("../..", 3, settings)

@@ -96,3 +96,30 @@ def test_a_failing_job_records_why(tmp_path: Path) -> None:
     code, job, run_dir = run_worker(tmp_path / "ml_outputs", tmp_path / "no-such-dataset", tmp_path)
     assert code == 1 and job.state is JobState.FAILED and "DatasetError" in job.error
     assert json.loads((run_dir / "progress.json").read_text())["state"] == "failed"
+
+
+class FakeTrainer:
+    """What the progress callbacks read from an Ultralytics trainer."""
+
+    epochs, epoch, start_epoch, stop, tloss, train_loader = 3, 0, 0, False, None, [0] * 4
+
+
+@pytest.mark.parametrize("rank", ["-1", "0", "1"])
+def test_progress_is_reported_by_rank_0_only_and_a_multi_gpu_stop_waits_for_the_epoch_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rank: str
+) -> None:
+    from mlcore.worker import ProgressReporter
+
+    monkeypatch.setenv("RANK", rank)
+    (tmp_path / "stop.request").write_text("")
+    reporter, trainer = ProgressReporter(tmp_path), FakeTrainer()
+    reporter.epoch_start(trainer)
+    reporter.batch_end(trainer)
+    assert trainer.stop is (rank == "-1")  # one process: stop between batches
+    reporter.fit_epoch_end(trainer)
+    assert trainer.stop is (rank in ("-1", "0"))  # ranks: rank 0 decides at the epoch end, then broadcasts
+    written = (tmp_path / "progress.json").exists()
+    assert written is (rank != "1")
+    if written:
+        progress = json.loads((tmp_path / "progress.json").read_text())
+        assert progress["state"] == "stopping" and progress["batches"] == 4 and progress["epochs"] == 3
