@@ -19,6 +19,9 @@ PAGES = {
     "Data": [
         st.Page("pages/datasets.py", title="Dataset validation", icon=":material/rule:"),
     ],
+    "Train": [
+        st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+    ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),
     ],

@@ -118,3 +118,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=int(port_text),
         environment=env,
     )
+
+
+def distributed_rank() -> int:
+    """-1 in a single-process training, 0..N-1 in the ranks of a multi-GPU one (the RANK that
+    torch.distributed gives each process, as Ultralytics reads it)."""
+    try:
+        return int(os.environ.get("RANK", "-1"))
+    except ValueError:
+        return -1

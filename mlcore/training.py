@@ -56,6 +56,15 @@ def trusted_model(path: str, settings: Settings) -> Path:
     return model
 
 
+def free_experiment_name(project: str, experiment: str, settings: Settings) -> str:
+    """`experiment` if no run has it yet in `project`, else the first free `experiment-2`, `-3`, ..."""
+    base = settings.outputs_root / paths.TRAININGS_DIR / project
+    if not (base / experiment).exists():
+        return experiment
+    stem = experiment[:60]
+    return next(f"{stem}-{n}" for n in range(2, 10_000) if not (base / f"{stem}-{n}").exists())
+
+
 def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", allow_warnings: bool = True) -> Job:
     """Check everything, write training_config.yaml, queue the job, and run a scheduling step."""
     if spec.mode == "resume":
@@ -84,8 +93,8 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
     run_dir = settings.outputs_root / paths.TRAININGS_DIR / spec.project / experiment
     if run_dir.exists():
         raise SubmitError(
-            f"experiment '{experiment}' already exists in project '{spec.project}'; pick another "
-            "name, or leave it empty for a dated one."
+            f"experiment '{experiment}' already exists in project '{spec.project}'; pick another name "
+            f"(e.g. '{free_experiment_name(spec.project, experiment, settings)}'), or leave it empty for a dated one."
         )
     free_gb = shutil.disk_usage(nearest_existing(settings.outputs_root)).free / 1024**3
     if free_gb < MIN_FREE_DISK_GB:

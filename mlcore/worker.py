@@ -30,7 +30,7 @@ from mlcore.atomic_file import write_json_atomically
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import load_dataset
 from mlcore.jobs import InvalidTransition, JobState, JobStore
-from mlcore.settings import Settings, load_settings
+from mlcore.settings import Settings, distributed_rank, load_settings
 from mlcore.train_spec import TrainSpec
 
 logger = logging.getLogger("mlcore.worker")
@@ -49,11 +49,6 @@ def read_progress(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / PROGRESS_FILE).read_text())
     except (OSError, ValueError):
         return {}
-
-
-def training_rank() -> int:
-    """-1 in a single-process training, 0..N-1 in the ranks of a multi-GPU one (Ultralytics' RANK)."""
-    return int(os.environ.get("RANK", "-1"))
 
 
 class ProgressReporter:
@@ -80,7 +75,7 @@ class ProgressReporter:
         }
 
     def _write(self, trainer: Any, force: bool = False, final: bool = False) -> None:
-        if training_rank() > 0:
+        if distributed_rank() > 0:
             return
         now = time.time()
         if not force and now - self.last_write < WRITE_EVERY_S:
@@ -128,12 +123,12 @@ class ProgressReporter:
 
     def batch_end(self, trainer: Any) -> None:
         self.batch += 1
-        if training_rank() == -1 and self._stop_requested(trainer):
+        if distributed_rank() == -1 and self._stop_requested(trainer):
             self._write(trainer, force=True)
         self._write(trainer)
 
     def fit_epoch_end(self, trainer: Any) -> None:
-        if training_rank() == 0:
+        if distributed_rank() == 0:
             self._stop_requested(trainer)
         self._write(trainer, force=True)
 

@@ -222,3 +222,37 @@ def test_status_page_is_live_and_complete(page, server: Server) -> None:
     page.locator("summary").filter(has_text="GPU not found").click()
     page.get_by_text("torch.cuda.is_available()").wait_for(timeout=10_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def _progress_values(tab) -> list[float]:
+    bars = tab.locator("[data-testid='stProgress'] [role='progressbar']")
+    return [float(bars.nth(i).get_attribute("aria-valuenow") or 0) for i in range(bars.count())]
+
+
+def test_a_one_epoch_training_started_from_the_page(page, server: Server) -> None:
+    _open(page, f"{server.url}/training")
+    page.get_by_role("button", name="Start training").wait_for(timeout=30_000)
+    for label, value in (("Epochs", "1"), ("Image size", "64"), ("Batch size", "16"), ("Experiment", "browser")):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(500)
+    _choose(page, "Device", "CPU")
+    page.locator("summary").filter(has_text="Advanced").click()
+    workers = page.get_by_label("Data loader workers", exact=True)
+    workers.fill("0")
+    workers.press("Enter")
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name="Start training").click()
+
+    page.get_by_text(re.compile(r"default/browser")).first.wait_for(timeout=60_000)  # listed among the jobs
+    seen: set[float] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not page.locator(".js-plotly-plot").count():
+        seen |= set(_progress_values(page))
+        page.wait_for_timeout(300)
+    assert page.locator(".js-plotly-plot").count() >= 1, "the training chart never appeared"
+    assert len(seen) >= 2, f"the progress bar did not move: {sorted(seen)}"
+    page.get_by_text("Best mAP50-95").wait_for(timeout=60_000)
+    page.get_by_text("Recently finished").wait_for(timeout=120_000)  # the job ended and is listed as such
+    assert page.locator("[data-testid='stException']").count() == 0

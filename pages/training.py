@@ -1,0 +1,497 @@
+"""Training: start a YOLOv8 training, follow the queue live, stop or cancel, and watch a run's charts.
+
+Trainings run in detached worker processes; this page only writes the request and reads the job
+database and the run folders, so closing the browser never stops a training.
+"""
+
+from pathlib import Path
+
+import psutil
+import streamlit as st
+import yaml
+
+from mlcore import paths
+from mlcore.architectures import architecture_table
+from mlcore.dataset_reports import list_reports
+from mlcore.dataset_samples import discover_datasets
+from mlcore.gpus import GpuInventory, read_gpus
+from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobNotFound, JobState, JobStore
+from mlcore.results import read_results
+from mlcore.runs import RunSummary, epoch_seconds, list_runs, seed_weights
+from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.scheduler import log_tail, schedule
+from mlcore.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from mlcore.train_spec import ARCHITECTURES, OPTIMIZERS, SpecError, TrainSpec
+from mlcore.training import (
+    SubmitError,
+    cancel_job,
+    extend_training,
+    free_experiment_name,
+    resume_training,
+    stop_job,
+    submit_training,
+)
+from mlcore.training_charts import MAP50, MAP50_95, best_epoch, training_history
+from mlcore.worker import read_progress
+
+REFRESH_S = 2.0
+RECENT_FINISHED = 8
+MODES = {"full": "From scratch", "transfer": "Transfer", "resume": "Resume", "extend": "Extend"}
+MODE_HELP = {
+    "full": "A new model from the architecture's definition, with random weights.",
+    "transfer": "Start from trained weights (a run's best.pt, or a .pt in a trusted model folder).",
+    "resume": "Continue an interrupted run from its last completed epoch, in the same folder.",
+    "extend": "Train more epochs on a finished or stopped run; its history continues in the same folder.",
+}
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "starting": ":material/rocket_launch:",
+    "running": ":material/directions_run:",
+    "stopping": ":material/pause_circle:",
+    "completed": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "lost": ":material/help:",
+}
+
+
+def store_of(settings: Settings) -> JobStore:
+    return JobStore(settings.outputs_root / paths.JOBS_DB)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def known_datasets(roots: tuple[str, ...]) -> list[str]:
+    return [str(p) for p in discover_datasets([Path(r) for r in roots])]
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def gpu_inventory() -> GpuInventory:
+    return read_gpus()
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def dataset_verdict(settings: Settings, dataset: str) -> tuple[str | None, str]:
+    """The dataset's last validation verdict (None when never validated) and a sentence about it."""
+    try:
+        resolved = str(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
+    except PathNotAllowed as exc:
+        return "not_ready", str(exc)
+    reports = list_reports(settings.outputs_root, source=resolved)
+    if not reports:
+        return None, "Not validated yet: it is checked for errors when you start (open Dataset validation to see more)."
+    summary = reports[0].summary
+    counts = summary.get("severity_counts", {})
+    when = str(summary.get("created", ""))[:16].replace("T", " ")
+    return summary.get("verdict"), (
+        f"Last validated {when}: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s)."
+    )
+
+
+def pick_dataset(settings: Settings) -> tuple[str, bool]:
+    """The chosen dataset and whether it may be used (errors block; warnings ask for confirmation)."""
+    options = known_datasets(tuple(str(r) for r in settings.dataset_roots))
+    demo = str(settings.demo_dataset_dir)
+    if not options:
+        st.info(
+            "No dataset found under the allowed folders. Make the demo dataset with "
+            "`python -m mlcore demo-data`, or add your folder to ML_STUDIO_DATASET_ROOTS.",
+            icon=":material/folder_off:",
+        )
+        return "", False
+    options = sorted(options, key=lambda p: (p != demo, p))
+    dataset = st.selectbox(
+        "Dataset",
+        options,
+        key="train.dataset",
+        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
+        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
+    )
+    verdict, sentence = dataset_verdict(settings, dataset)
+    if verdict == "not_ready":
+        st.error(f"{sentence} Fix the errors on the Dataset validation page first.", icon=":material/error:")
+        return dataset, False
+    if verdict == "ready_with_warnings":
+        st.warning(sentence, icon=":material/warning:")
+        confirmed = st.checkbox("I have looked at the warnings; train anyway", key="train.warnings_ok")
+        return dataset, confirmed
+    (st.success if verdict else st.info)(sentence, icon=":material/check_circle:" if verdict else ":material/info:")
+    return dataset, True
+
+
+def pick_device() -> str:
+    inventory = gpu_inventory()
+    options = ["auto", "cpu"]
+    labels = {"auto": "auto (the free GPU with the most memory, else CPU)", "cpu": "CPU"}
+    for gpu in inventory.gpus:
+        free_gb = ((gpu.memory_total_mb or 0) - (gpu.memory_used_mb or 0)) / 1024
+        labels[str(gpu.index)] = f"GPU {gpu.index} · {gpu.name} · {free_gb:.1f} GiB free"
+        options.append(str(gpu.index))
+    if len(inventory.gpus) > 1:
+        every = ",".join(str(g.index) for g in inventory.gpus)
+        labels[every] = f"all {len(inventory.gpus)} GPUs (multi-GPU)"
+        options.append(every)
+    device = st.selectbox("Device", options, key="train.device", format_func=labels.get)
+    if not inventory.available:
+        st.caption("No GPU on this machine: trainings run on the CPU, one at a time, and take much longer.")
+    return device
+
+
+def advanced_fields() -> dict:
+    with st.expander("Advanced", icon=":material/tune:"):
+        c1, c2, c3 = st.columns(3)
+        optimizer = c1.selectbox("Optimizer", OPTIMIZERS, key="train.optimizer")
+        set_lr = c2.checkbox("Set the learning rate", key="train.set_lr", help="Used with an explicit optimizer.")
+        lr = c2.number_input(
+            "Learning rate (lr0)", 0.00001, 0.99, 0.01, format="%.5f", key="train.lr", disabled=not set_lr
+        )
+        patience = c3.number_input("Patience (epochs without improvement)", 0, 10_000, 100, key="train.patience")
+        workers = c1.number_input("Data loader workers", 0, 64, 8, key="train.workers")
+        cache = c2.selectbox("Cache images", [False, "ram", "disk"], key="train.cache")
+        seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
+        extra = st.text_area(
+            "Other Ultralytics train arguments (YAML)",
+            key="train.extra",
+            placeholder="mosaic: 0.5\nfliplr: 0.0",
+            help="Checked against Ultralytics' own list of train arguments.",
+        )
+    try:
+        advanced = yaml.safe_load(extra) if extra.strip() else {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"the other arguments are not valid YAML ({str(exc).splitlines()[0]}).") from None
+    if not isinstance(advanced, dict):
+        raise SpecError("the other arguments must be lines of 'name: value', e.g. 'mosaic: 0.5'.")
+    return {
+        "optimizer": optimizer,
+        "learning_rate": float(lr) if set_lr else None,
+        "patience": int(patience),
+        "workers": int(workers),
+        "cache": cache,
+        "seed": int(seed),
+        "advanced": advanced,
+    }
+
+
+def weights_label(weights: Path) -> str:
+    """project/experiment/weights/best.pt for a run's weights, the file name and folder otherwise."""
+    if weights.parent.name == "weights":
+        return "/".join(weights.parts[-4:])
+    return f"{weights.name}  ({weights.parent})"
+
+
+def use_free_name(name: str) -> None:
+    st.session_state["train.experiment"] = name
+
+
+def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[str]) -> None:
+    st.subheader("New training")
+    if st.session_state.pop("train.started", False):
+        st.session_state["train.experiment"] = ""  # the name is taken now; the next training gets its own
+    mode = st.segmented_control(
+        "Mode", list(MODES), default="full", required=True, format_func=MODES.get, key="train.mode"
+    )
+    st.caption(MODE_HELP[mode])
+    if mode in ("resume", "extend"):
+        continue_run(settings, mode, runs, active_dirs)
+        return
+    fields: dict = {"mode": mode}
+    dataset, dataset_ok = pick_dataset(settings)
+    fields["dataset_path"] = dataset
+    if mode == "full":
+        fields["model_architecture"] = st.selectbox("Architecture", ARCHITECTURES, key="train.arch")
+        with st.expander("Compare the architectures (published COCO figures)", icon=":material/table_chart:"):
+            st.dataframe(architecture_table(), hide_index=True)
+    else:
+        weights = seed_weights(settings)
+        if not weights:
+            folders = ", ".join(f"`{r}`" for r in settings.model_roots)
+            st.info(
+                f"No weights to start from yet. Finish a training first, or put a `.pt` file (for example "
+                f"the official `yolov8n.pt`) in {folders}; the studio works offline and downloads nothing.",
+                icon=":material/model_training:",
+            )
+            return
+        fields["base_model_path"] = str(
+            st.selectbox(
+                "Start from", weights, key="train.base", format_func=lambda w: str(w.relative_to(w.parents[2]))
+            )
+        )
+        if st.checkbox("Freeze the backbone (the first 10 layers)", key="train.freeze"):
+            fields["freeze"] = 10
+    c1, c2, c3, c4 = st.columns(4)
+    fields["epochs"] = int(c1.number_input("Epochs", 1, 10_000, 50, key="train.epochs"))
+    auto_batch = c2.checkbox("Automatic batch (one GPU)", key="train.auto_batch")
+    batch = c2.number_input("Batch size", 1, 1024, 16, key="train.batch", disabled=auto_batch)
+    fields["batch_size"] = -1 if auto_batch else int(batch)
+    fields["imgsz"] = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="train.imgsz"))
+    with c4:
+        fields["device"] = pick_device()
+    c1, c2 = st.columns(2)
+    fields["project"] = c1.text_input("Project", "default", key="train.project").strip()
+    fields["experiment"] = c2.text_input(
+        "Experiment", key="train.experiment", placeholder="empty = a dated name", help="Letters, digits, _ - ."
+    ).strip()
+    problems: list[str] = []
+    try:
+        fields.update(advanced_fields())
+        spec = TrainSpec.from_dict(fields)
+    except SpecError as exc:
+        spec, problems = None, [str(exc)]
+    if spec is not None:
+        for warning in spec.warnings():
+            st.warning(warning, icon=":material/info:")
+        if spec.experiment and free_experiment_name(spec.project, spec.experiment, settings) != spec.experiment:
+            free = free_experiment_name(spec.project, spec.experiment, settings)
+            problems.append(f"Experiment '{spec.experiment}' already exists in project '{spec.project}'.")
+            st.button(f"Use '{free}'", on_click=use_free_name, args=(free,), key="train.free_name")
+        estimate = epoch_seconds(runs, spec.model_architecture, spec.imgsz)
+        if estimate:
+            per_epoch, count = estimate
+            st.caption(
+                f":material/timer: About {duration(per_epoch)} per epoch, {duration(per_epoch * spec.epochs)} in "
+                f"all (from {count} earlier run(s) of {spec.model_architecture} at {spec.imgsz} px here)."
+            )
+    for problem in problems:
+        st.error(problem, icon=":material/error:")
+    if st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="train.start",
+        disabled=spec is None or bool(problems) or not dataset_ok,
+    ):  # fmt: skip
+        with st.spinner("Checking the dataset and queueing the training…"):
+            try:
+                job = submit_training(spec, settings)
+            except SubmitError as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+        st.session_state["train.view"] = job.run_dir
+        st.session_state["train.started"] = True
+        st.toast(f"Training {Path(job.run_dir).name} is {job.state.value}.", icon=":material/rocket_launch:")
+        st.rerun()
+
+
+def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_dirs: set[str]) -> None:
+    """Resume an interrupted run, or extend a finished or stopped one."""
+    candidates = [
+        r
+        for r in runs
+        if r.resumable and str(r.path) not in active_dirs and (mode == "extend" or r.epochs_done < r.epochs_total)
+    ]
+    if not candidates:
+        st.info(
+            "No run can be resumed: a run is resumable when it was interrupted before its last epoch."
+            if mode == "resume"
+            else "No run to extend yet: finish or stop a training first.",
+            icon=":material/history:",
+        )
+        return
+    run = st.selectbox(
+        "Run",
+        candidates,
+        key=f"train.{mode}_run",
+        format_func=lambda r: f"{r.name}  ·  {r.epochs_done}/{r.epochs_total} epochs",
+    )
+    more = 0
+    if mode == "extend":
+        more = int(st.number_input("More epochs", 1, 10_000, 10, key="train.more"))
+        st.caption(
+            f"Continues from epoch {run.epochs_done} to {run.epochs_done + more} with the same optimizer state; "
+            "best.pt changes only if a new epoch is better."
+        )
+    if st.button(
+        "Resume training" if mode == "resume" else f"Train {more} more epochs",
+        type="primary", icon=":material/play_arrow:", key="train.continue",
+    ):  # fmt: skip
+        with st.spinner("Checking the checkpoint…"):
+            try:
+                if mode == "resume":
+                    job = resume_training(run.name, settings)
+                else:
+                    job = extend_training(run.name, more, settings)
+            except SubmitError as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+        st.session_state["train.view"] = job.run_dir
+        st.toast(f"{run.name} is {job.state.value}.", icon=":material/rocket_launch:")
+
+
+def progress_text(job: Job, progress: dict, position: int | None) -> str:
+    if job.state is JobState.QUEUED:
+        return f"queued, position {position}: waiting for a free {job.spec.get('device', 'auto')} device"
+    if not progress.get("epoch"):
+        return f"{job.state.value}: preparing the dataset and the model…"
+    text = f"{job.state.value} · epoch {progress['epoch']}/{progress['epochs']}"
+    if progress.get("batches"):
+        text += f" · batch {progress.get('batch', 0)}/{progress['batches']}"
+    if progress.get("eta_s") is not None:
+        text += f" · about {duration(progress['eta_s'])} left"
+    return text
+
+
+def job_row(job: Job, settings: Settings, position: int | None) -> None:
+    progress = read_progress(Path(job.run_dir))
+    with st.container(border=True):
+        c1, c2, c3, c4 = st.columns([3, 6, 1, 1], vertical_alignment="center")
+        c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{'/'.join(Path(job.run_dir).parts[-2:])}**")
+        c1.caption(f"{job.spec.get('mode')} · {job.spec.get('model_architecture')} · {job.device or 'no device yet'}")
+        c2.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, position))
+        if c3.button(
+            "Stop", key=f"stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
+            help="Finish after the current batch: validate and keep best.pt and last.pt.",
+        ):  # fmt: skip
+            act(stop_job, job.id, settings)
+        if c4.button(
+            "Cancel", key=f"cancel.{job.id}", icon=":material/cancel:",
+            help="End now: the worker and its processes are terminated; the run can be resumed later.",
+        ):  # fmt: skip
+            with st.spinner("Cancelling…"):
+                act(cancel_job, job.id, settings)
+
+
+def act(action, job_id: str, settings: Settings) -> None:
+    try:
+        job = action(job_id, settings)
+    except (InvalidTransition, JobNotFound, OSError) as exc:
+        st.warning(str(exc), icon=":material/warning:")
+        return
+    st.toast(f"{'/'.join(Path(job.run_dir).parts[-2:])}: {job.state.value}", icon=STATE_ICONS.get(job.state.value))
+    st.rerun()  # show the list as it is now
+
+
+@st.fragment(run_every=REFRESH_S)
+def jobs_section(settings: Settings) -> None:
+    st.subheader("Jobs")
+    store = store_of(settings)
+    try:
+        schedule(settings)  # this page is one of the callers that advance the queue
+    except OSError as exc:
+        st.warning(f"The queue could not be advanced just now ({exc}); it is tried again shortly.")
+    jobs = store.list(kind="training")
+    open_jobs = [j for j in jobs if not j.state.is_final()]
+    queued = [j.id for j in open_jobs if j.state is JobState.QUEUED]
+    if not jobs:
+        st.info("No training yet: start one above, and it appears here with its progress.", icon=":material/work:")
+        return
+    if not open_jobs:
+        st.caption("Nothing running or queued.")
+    for job in open_jobs:
+        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None)
+    finished = [j for j in reversed(jobs) if j.state.is_final()][:RECENT_FINISHED]
+    if finished:
+        st.caption("Recently finished")
+        st.dataframe(
+            [
+                {
+                    "Run": "/".join(Path(j.run_dir).parts[-2:]),
+                    "Job": j.id,
+                    "Mode": j.spec.get("mode"),
+                    "State": j.state.value,
+                    "Took": duration((j.ended or 0) - (j.started or j.created)) if j.ended else "—",
+                    "Why it ended": (j.error or "").splitlines()[0] if j.error else "",
+                }
+                for j in finished
+            ],
+            hide_index=True,
+        )
+
+
+def latest_job(settings: Settings, run_dir: Path) -> Job | None:
+    jobs = [j for j in store_of(settings).list(kind="training") if Path(j.run_dir) == run_dir]
+    return jobs[-1] if jobs else None
+
+
+def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
+    """One run: progress, headline numbers, the live charts, the device and the log.
+
+    Refreshed every few seconds while the job is open; once it ends, one whole-page rerun turns the
+    refresh off."""
+    job = latest_job(settings, run_dir)
+    live = job is not None and not job.state.is_final()
+    frame = read_results(run_dir / "results.csv")
+    if job is not None:
+        progress = read_progress(run_dir)
+        if live:
+            st.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, None))
+        elif job.state is JobState.FAILED:
+            st.error(f"Failed: {job.error}", icon=":material/error:")
+        elif job.state is JobState.CANCELLED:
+            st.warning("Cancelled. It can be resumed from its last completed epoch.", icon=":material/cancel:")
+    best = best_epoch(frame)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Epochs done", len(frame))
+    if best is not None:
+        row = frame[frame["epoch"] == best].iloc[0]
+        c2.metric("Best mAP50-95", f"{row[MAP50_95]:.3f}", f"epoch {best}", delta_color="off")
+        c3.metric("mAP50 at best", f"{row[MAP50]:.3f}")
+    if "time" in frame and len(frame):
+        c4.metric("Training time", duration(float(frame["time"].iloc[-1])))
+    if frame.empty:
+        st.info(
+            "The charts appear when the first epoch ends." if live else "This run has no completed epoch.",
+            icon=":material/show_chart:",
+        )
+    else:
+        smoothing = st.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="train.smoothing")
+        st.plotly_chart(training_history(frame, smoothing), key=f"history.{run_dir}", config={"displaylogo": False})
+    if live and job is not None:
+        device_use(job)
+    with st.expander("Log (last lines)", expanded=job is not None and job.state is JobState.FAILED):
+        st.code(log_tail(str(run_dir), 40), language=None)
+    if started_live and not live:
+        st.rerun()
+
+
+def device_use(job: Job) -> None:
+    if job.device and job.device.startswith("gpu:"):
+        wanted = {int(i) for i in job.device[4:].split(",")}
+        for gpu in gpu_inventory().gpus:
+            if gpu.index in wanted:
+                used = (gpu.memory_used_mb or 0) / 1024
+                st.caption(
+                    f":material/memory: GPU {gpu.index}: {gpu.utilization_pct or 0:.0f}% busy, "
+                    f"{used:.1f} of {(gpu.memory_total_mb or 0) / 1024:.1f} GiB, {gpu.temperature_c or 0:.0f} °C"
+                )
+    else:
+        st.caption(f":material/memory: CPU {psutil.cpu_percent():.0f}% busy across {psutil.cpu_count()} cores")
+
+
+def run_section(settings: Settings, runs: list[RunSummary]) -> None:
+    st.subheader("Run")
+    if not runs:
+        st.info("Runs appear here once a training has started.", icon=":material/insights:")
+        return
+    paths_ = [str(r.path) for r in runs]
+    wanted = st.session_state.get("train.view")
+    if wanted in paths_ and st.session_state.get("train.run") != wanted:
+        st.session_state["train.run"] = wanted
+        st.session_state.pop("train.view", None)
+    chosen = st.selectbox(
+        "Run", paths_, key="train.run", format_func=lambda p: "/".join(Path(p).parts[-2:]), label_visibility="collapsed"
+    )
+    job = latest_job(settings, Path(chosen))
+    live = job is not None and not job.state.is_final()
+    st.fragment(run_view, run_every=REFRESH_S if live else None)(settings, Path(chosen), live)
+
+
+st.title("Training")
+st.caption(
+    "Start YOLOv8 trainings, follow them live, stop or cancel them. They run in their own processes: "
+    "close the browser and come back later, they go on."
+)
+try:
+    current_settings = load_settings()
+except SettingsError as exc:
+    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
+    st.stop()
+
+all_runs = list_runs(current_settings)
+active = {j.run_dir for j in store_of(current_settings).list(ACTIVE_STATES | {JobState.QUEUED})}
+with st.container(border=True):
+    new_training(current_settings, all_runs, active)
+jobs_section(current_settings)
+run_section(current_settings, list_runs(current_settings))

@@ -1,0 +1,180 @@
+"""AppTest of the Training page: choices, checks before anything starts, the queue, a run's charts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import psutil
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from mlcore import gpus, paths
+from mlcore.jobs import JobState, JobStore
+from mlcore.settings import Settings, load_settings
+from tests.conftest import PROJECT_ROOT
+from tests.fake_nvml import FakeNvml, three_gpus
+
+PAGE = str(PROJECT_ROOT / "pages" / "training.py")
+RESULTS_HEADER = (
+    "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+    "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n"
+)
+
+
+@pytest.fixture
+def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The small dataset as the only dataset under the roots; no GPU."""
+    st.cache_data.clear()
+    shutil.copytree(small_dataset, tmp_path / "data" / "small")
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setattr(gpus, "_load_nvml", lambda: FakeNvml([], init_error="NVML Shared Library Not Found"))
+    return load_settings()
+
+
+def occupy_the_cpu(settings: Settings) -> str:
+    """A running CPU job held by this test process, so that new CPU jobs wait in the queue."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    run_dir = settings.outputs_root / paths.TRAININGS_DIR / "other" / "busy"
+    run_dir.mkdir(parents=True)
+    job = store.submit("training", {"mode": "full", "device": "cpu", "epochs": 5}, str(run_dir))
+    me = psutil.Process()
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    store.transition(job.id, JobState.RUNNING, pid=os.getpid(), pid_started=me.create_time())
+    (run_dir / "progress.json").write_text(
+        json.dumps({"epoch": 2, "epochs": 5, "batch": 3, "batches": 10, "percent": 26.0, "eta_s": 300})
+    )
+    return job.id
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def _start(at: AppTest, experiment: str) -> AppTest:
+    at.number_input(key="train.epochs").set_value(1)
+    at.number_input(key="train.imgsz").set_value(64)
+    at.selectbox(key="train.device").set_value("cpu")
+    at.text_input(key="train.experiment").set_value(experiment).run()
+    at.button(key="train.start").click().run()
+    return at
+
+
+def test_empty_outputs_say_what_to_do_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    st.cache_data.clear()
+    (tmp_path / "none").mkdir()
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "none"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    info = _texts(at.info)
+    assert "demo-data" in info and "No training yet" in info and "once a training has started" in info
+    assert "No GPU on this machine" in _texts(at.caption)  # the page says that trainings run on the CPU
+
+
+def test_a_started_training_waits_behind_a_busy_cpu_and_a_restarted_page_shows_it(roots: Settings) -> None:
+    occupy_the_cpu(roots)
+    at = _start(AppTest.from_file(PAGE, default_timeout=120).run(), "first")
+    assert not at.exception, at.exception
+    assert "Not validated yet" in _texts(at.info)
+    assert at.text_input(key="train.experiment").value == "" and not at.error  # ready for the next one
+    jobs = JobStore(roots.outputs_root / paths.JOBS_DB).list()
+    assert [(Path(j.run_dir).name, j.state) for j in jobs] == [("busy", JobState.RUNNING), ("first", JobState.QUEUED)]
+    assert jobs[1].spec["epochs"] == 1 and jobs[1].spec["imgsz"] == 64 and jobs[1].spec["device"] == "cpu"
+    assert (roots.outputs_root / "trainings" / "default" / "first" / "training_config.yaml").exists()
+
+    again = AppTest.from_file(PAGE, default_timeout=60).run()  # a new session, as after a server restart
+    assert not again.exception, again.exception
+    bars = {p.proto.text: p.value for p in again.progress}
+    assert any("queued, position 1" in text for text in bars)
+    assert any("epoch 2/5 · batch 3/10" in text and value == 26 for text, value in bars.items())
+    assert again.selectbox(key="train.run").value.endswith("default/first")
+
+
+def test_cancel_from_the_page_takes_a_queued_job_out_of_the_queue(roots: Settings) -> None:
+    occupy_the_cpu(roots)
+    at = _start(AppTest.from_file(PAGE, default_timeout=120).run(), "second")
+    queued = JobStore(roots.outputs_root / paths.JOBS_DB).list({JobState.QUEUED})[0]
+    assert at.button(key=f"stop.{queued.id}").disabled  # only a running job can be stopped
+    at.button(key=f"cancel.{queued.id}").click().run()
+    assert not at.exception, at.exception
+    assert JobStore(roots.outputs_root / paths.JOBS_DB).get(queued.id).state is JobState.CANCELLED
+    assert "cancelled" in at.dataframe[-1].value["State"].tolist()
+
+
+def test_problems_are_shown_before_anything_starts(roots: Settings) -> None:
+    (roots.outputs_root / "trainings" / "default" / "taken").mkdir(parents=True)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.text_input(key="train.experiment").set_value("taken").run()
+    assert "already exists" in _texts(at.error) and at.button(key="train.start").disabled
+    at.button(key="train.free_name").click().run()
+    assert at.text_input(key="train.experiment").value == "taken-2" and not at.error
+
+    at.text_input(key="train.experiment").set_value("../escape").run()
+    assert "no '/' or '..'" in _texts(at.error) and at.button(key="train.start").disabled
+    at.text_input(key="train.experiment").set_value("").run()
+    at.number_input(key="train.imgsz").set_value(100).run()
+    assert "Ultralytics will use 128" in _texts(at.warning)
+    at.text_area(key="train.extra").set_value("mosiac: 0.5").run()
+    assert "not an Ultralytics train argument" in _texts(at.error)
+    assert JobStore(roots.outputs_root / paths.JOBS_DB).list() == []
+
+
+def test_a_dataset_with_validation_errors_blocks_the_start(roots: Settings) -> None:
+    from mlcore.dataset_reports import save_report
+    from mlcore.validation import ValidationOptions, validate
+
+    dataset = Path(roots.dataset_roots[0]) / "small"
+    next((dataset / "labels" / "train").iterdir()).write_text("9 0.5 0.5 0.2 0.2\n")
+    save_report(validate(dataset, ValidationOptions(near_duplicates=False)), roots.outputs_root)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "1 error(s)" in _texts(at.error) and at.button(key="train.start").disabled
+
+
+def test_the_device_picker_lists_gpus_with_their_free_memory(roots: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gpus, "_load_nvml", lambda: three_gpus(os.getpid()))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    picker = at.selectbox(key="train.device")
+    assert picker.options[:2] == ["auto (the free GPU with the most memory, else CPU)", "CPU"]
+    assert len(picker.options) == 6 and "GiB free" in picker.options[2] and "multi-GPU" in picker.options[-1]
+
+
+def test_transfer_without_weights_names_the_folder_and_extend_lists_finished_runs(roots: Settings) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.segmented_control(key="train.mode").set_value("transfer").run()
+    assert str(roots.model_roots[0]) in _texts(at.info) and "offline" in _texts(at.info)
+    at.segmented_control(key="train.mode").set_value("extend").run()
+    assert "No run to extend yet" in _texts(at.info)
+
+    run = roots.outputs_root / "trainings" / "logos" / "v1"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "resumable.pt").write_bytes(b"checkpoint")
+    (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 2\nproject: logos\n")
+    (run / "results.csv").write_text(RESULTS_HEADER + "1,5,1,1,1,0.1,0.1,0.1,0.05,1,1,1,0.01,0.01,0.01\n" * 2)
+    at.run()
+    assert "logos/v1  ·  2/2 epochs" in at.selectbox(key="train.extend_run").options
+    at.segmented_control(key="train.mode").set_value("resume").run()
+    assert "No run can be resumed" in _texts(at.info)  # it finished all its epochs
+
+
+def test_a_run_shows_its_numbers_chart_and_log(roots: Settings) -> None:
+    run = roots.outputs_root / "trainings" / "logos" / "v1"
+    run.mkdir(parents=True)
+    (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 3\nproject: logos\n")
+    (run / "results.csv").write_text(
+        RESULTS_HEADER
+        + "1,10,1.5,2.0,1.2,0.20,0.30,0.25,0.10,1.6,2.1,1.3,0.01,0.01,0.01\n"
+        + "2,20,1.3,1.7,1.1,0.40,0.45,0.50,0.30,1.4,1.8,1.2,0.009,0.009,0.009\n"
+        + "3,30,1.2,1.5,1.0,0.35,0.40,0.45,0.25,1.5,1.9,1.2,0.008,0.008,0.008\n"
+    )
+    (run / "train.log").write_text("Epoch 3/3 done\n")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    assert metrics["Epochs done"][0] == "3" and metrics["Best mAP50-95"] == ("0.300", "epoch 2")
+    assert at.get("plotly_chart") and "Epoch 3/3 done" in _texts(at.code)
