@@ -98,6 +98,7 @@ class ProgressReporter:
             self.run_dir / PROGRESS_FILE,
             {
                 "state": self.state,
+                "device_memory_gb": device_memory_gb(trainer),
                 "epoch": int(trainer.epoch) + 1,
                 "epochs": epochs,
                 "batch": self.batch,
@@ -139,6 +140,30 @@ class ProgressReporter:
             tmp = last.with_name(f".{RESUMABLE}.tmp")
             shutil.copyfile(last, tmp)
             os.replace(tmp, last.with_name(RESUMABLE))
+
+
+def device_memory_gb(trainer: Any) -> float | None:
+    """Memory the training holds: reserved on its GPU, or this process's resident memory on the CPU."""
+    try:
+        if getattr(getattr(trainer, "device", None), "type", "cpu") != "cpu":
+            return round(float(trainer._get_memory()), 2)
+        import psutil
+
+        return round(psutil.Process().memory_info().rss / 2**30, 2)
+    except Exception:  # a figure for the page, never a reason to stop training
+        return None
+
+
+def failure_message(exc: BaseException, batch_size: Any) -> str:
+    """Why a job failed, in words that say what to do when the cause is known."""
+    if "out of memory" in str(exc).lower():
+        batch = int(batch_size) if isinstance(batch_size, int) and batch_size > 0 else 16
+        return (
+            f"CUDA out of memory with batch_size={batch_size} (Ultralytics had already tried smaller "
+            f"batches if it happened in the first epoch); try batch_size={max(1, batch // 2)}, a smaller "
+            "imgsz, or a GPU with more free memory, then resume or start again."
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
@@ -254,12 +279,7 @@ def run_job(job_id: str, settings: Settings) -> int:
             write_json_atomically(run_dir / METRICS_FILE, metrics_to_dict(metrics, dataset.names))
     except BaseException as exc:  # the job records why it ended; the log has the traceback
         traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}"
-        if "out of memory" in str(exc).lower():
-            message = (
-                f"CUDA out of memory with batch_size={job.spec.get('batch_size')}; try "
-                f"batch_size={max(1, int(job.spec.get('batch_size') or 16) // 2)} or a smaller imgsz."
-            )
+        message = failure_message(exc, job.spec.get("batch_size"))
         try:
             store.transition(job_id, JobState.FAILED, error=message[:2000])
         except InvalidTransition:

@@ -13,14 +13,13 @@ import yaml
 from mlcore import paths
 from mlcore.architectures import architecture_table
 from mlcore.dataset_reports import list_reports
-from mlcore.dataset_samples import discover_datasets
 from mlcore.gpus import GpuInventory, read_gpus
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobNotFound, JobState, JobStore
 from mlcore.results import read_results
 from mlcore.runs import RunSummary, epoch_seconds, list_runs, seed_weights
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.scheduler import log_tail, schedule
-from mlcore.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.train_spec import ARCHITECTURES, OPTIMIZERS, SpecError, TrainSpec
 from mlcore.training import (
     SubmitError,
@@ -33,6 +32,7 @@ from mlcore.training import (
 )
 from mlcore.training_charts import MAP50, MAP50_95, best_epoch, training_history
 from mlcore.worker import read_progress
+from ui.page_frame import known_datasets, page_start
 
 REFRESH_S = 2.0
 RECENT_FINISHED = 8
@@ -57,11 +57,6 @@ STATE_ICONS = {
 
 def store_of(settings: Settings) -> JobStore:
     return JobStore(settings.outputs_root / paths.JOBS_DB)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def known_datasets(roots: tuple[str, ...]) -> list[str]:
-    return [str(p) for p in discover_datasets([Path(r) for r in roots])]
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -439,14 +434,14 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
         smoothing = st.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="train.smoothing")
         st.plotly_chart(training_history(frame, smoothing), key=f"history.{run_dir}", config={"displaylogo": False})
     if live and job is not None:
-        device_use(job)
+        device_use(job, read_progress(run_dir))
     with st.expander("Log (last lines)", expanded=job is not None and job.state is JobState.FAILED):
         st.code(log_tail(str(run_dir), 40), language=None)
     if started_live and not live:
         st.rerun()
 
 
-def device_use(job: Job) -> None:
+def device_use(job: Job, progress: dict) -> None:
     if job.device and job.device.startswith("gpu:"):
         wanted = {int(i) for i in job.device[4:].split(",")}
         for gpu in gpu_inventory().gpus:
@@ -458,6 +453,8 @@ def device_use(job: Job) -> None:
                 )
     else:
         st.caption(f":material/memory: CPU {psutil.cpu_percent():.0f}% busy across {psutil.cpu_count()} cores")
+    if progress.get("device_memory_gb"):
+        st.caption(f"The training holds {progress['device_memory_gb']:.1f} GiB of memory on its device.")
 
 
 def run_section(settings: Settings, runs: list[RunSummary]) -> None:
@@ -478,16 +475,11 @@ def run_section(settings: Settings, runs: list[RunSummary]) -> None:
     st.fragment(run_view, run_every=REFRESH_S if live else None)(settings, Path(chosen), live)
 
 
-st.title("Training")
-st.caption(
+current_settings = page_start(
+    "Training",
     "Start YOLOv8 trainings, follow them live, stop or cancel them. They run in their own processes: "
-    "close the browser and come back later, they go on."
+    "close the browser and come back later, they go on.",
 )
-try:
-    current_settings = load_settings()
-except SettingsError as exc:
-    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
-    st.stop()
 
 all_runs = list_runs(current_settings)
 active = {j.run_dir for j in store_of(current_settings).list(ACTIVE_STATES | {JobState.QUEUED})}

@@ -123,3 +123,13 @@ def test_progress_is_reported_by_rank_0_only_and_a_multi_gpu_stop_waits_for_the_
     if written:
         progress = json.loads((tmp_path / "progress.json").read_text())
         assert progress["state"] == "stopping" and progress["batches"] == 4 and progress["epochs"] == 3
+        assert progress["device_memory_gb"] > 0  # on the CPU: this process's resident memory
+
+
+def test_out_of_memory_names_the_batch_size_and_a_smaller_one() -> None:
+    from mlcore.worker import failure_message
+
+    text = failure_message(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), 64)
+    assert "batch_size=64" in text and "batch_size=32" in text
+    assert "batch_size=-1" in failure_message(RuntimeError("CUDA error: out of memory"), -1)
+    assert failure_message(ValueError("bad"), 16) == "ValueError: bad"
