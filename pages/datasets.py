@@ -7,14 +7,15 @@ import streamlit as st
 
 from mlcore import charts
 from mlcore.dataset_reports import ISSUES_FILE, REPORT_FILE, SavedReport, list_reports, load_report, save_report
-from mlcore.dataset_samples import discover_datasets, images_with_class
+from mlcore.dataset_samples import images_with_class
 from mlcore.datasets import DatasetError, label_path
 from mlcore.drawing import draw_boxes
 from mlcore.image_facts import IMAGE_EXTENSIONS
 from mlcore.label_parser import parse_label
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.validation import ValidationOptions, ValidationReport, validate
+from ui.page_frame import known_datasets, page_start
 
 TYPED = "Type a path…"
 MAX_TABLE_ROWS = 5000
@@ -29,11 +30,6 @@ VERDICTS = {
 def shown(text: str | None) -> str:
     """Text safe to display (file names that are not valid UTF-8 keep their bytes visible)."""
     return "" if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def known_datasets(roots: tuple[str, ...]) -> list[str]:
-    return [str(p) for p in discover_datasets([Path(r) for r in roots])]
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -309,16 +305,11 @@ def downloads(folder: str) -> None:
     cols[2].caption(f"Saved in `{shown(folder)}`")
 
 
-st.title("Dataset validation")
-st.caption(
+current = page_start(
+    "Dataset validation",
     "Every problem a YOLO dataset can have, found before you spend GPU hours on it. "
-    "Your files are only read, never changed."
+    "Your files are only read, never changed.",
 )
-try:
-    current = load_settings()
-except SettingsError as exc:
-    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
-    st.stop()
 
 typed_path = choose_dataset(current)
 chosen_options = options_form()

@@ -6,9 +6,10 @@ import streamlit as st
 
 from mlcore import charts, troubleshooting
 from mlcore.gpus import GpuInventory, GpuReading, read_gpus
-from mlcore.settings import Settings, SettingsError, load_settings
+from mlcore.settings import Settings
 from mlcore.system_status import HostReading, jobs_overview, read_host, status_notices
 from mlcore.torch_probe import TorchProbe, probe_torch
+from ui.page_frame import page_start
 
 HISTORY_KEY = "status.history"
 HISTORY_SECONDS = 300  # sparklines show the last five minutes
@@ -232,13 +233,10 @@ def hints_section() -> None:
                 st.code(hint.command, language="bash")
 
 
-st.title("System status")
-st.caption("This machine's CPU, memory, disk and GPUs, the jobs that run, and whether PyTorch can use the GPU.")
-try:
-    current_settings = load_settings()
-except SettingsError as exc:
-    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
-    st.stop()
+current_settings = page_start(
+    "System status",
+    "This machine's CPU, memory, disk and GPUs, the jobs that run, and whether PyTorch can use the GPU.",
+)
 
 live_figures(current_settings)
 jobs_section(current_settings)

@@ -1,0 +1,1 @@
+"""What the pages share: Streamlit-side helpers (mlcore never imports Streamlit)."""

@@ -1,0 +1,26 @@
+"""The start every page shares, and cached lookups more than one page needs."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from mlcore.dataset_samples import discover_datasets
+from mlcore.settings import Settings, SettingsError, load_settings
+
+
+def page_start(title: str, caption: str) -> Settings:
+    """Title and caption, then the settings; a bad configuration ends the page with the reason."""
+    st.title(title)
+    st.caption(caption)
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
+        st.stop()
+        raise  # st.stop() raises; this line only tells type checkers so
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def known_datasets(roots: tuple[str, ...]) -> list[str]:
+    """Dataset folders under the allowed roots (cached for a minute: a deep tree takes a while)."""
+    return [str(p) for p in discover_datasets([Path(r) for r in roots])]
