@@ -25,6 +25,8 @@ def best_epoch(frame: pd.DataFrame) -> int | None:
     if frame.empty or MAP50 not in frame or MAP50_95 not in frame:
         return None
     fitness = 0.1 * frame[MAP50].fillna(0) + 0.9 * frame[MAP50_95].fillna(0)
+    if fitness.max() <= 0:
+        return None  # nothing detected yet: no epoch is better than another
     return int(frame.loc[fitness.idxmax(), EPOCH])
 
 
@@ -71,8 +73,8 @@ def training_history(frame: pd.DataFrame, smoothing: float = 0.0, height: int = 
             for col in (1, 2, 3):
                 fig.add_vline(x=best, line={"color": BEST_COLOUR, "width": 1, "dash": "dash"}, row=row, col=col)
         fig.add_annotation(
-            text=f"best epoch {best}", x=best, y=1.0, xref="x5", yref="y5 domain", showarrow=False,
-            font={"color": BEST_COLOUR, "size": 11}, yanchor="bottom",
+            text=f" best epoch {best}", x=best, y=0.02, xref="x5", yref="y5 domain", showarrow=False,
+            font={"color": BEST_COLOUR, "size": 11}, xanchor="left", yanchor="bottom",
         )  # fmt: skip
     fig.update_xaxes(title_text="epoch", row=2)
     fig.update_layout(

@@ -331,7 +331,7 @@ def progress_text(job: Job, progress: dict, position: int | None) -> str:
 def job_row(job: Job, settings: Settings, position: int | None) -> None:
     progress = read_progress(Path(job.run_dir))
     with st.container(border=True):
-        c1, c2, c3, c4 = st.columns([3, 6, 1, 1], vertical_alignment="center")
+        c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
         c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{'/'.join(Path(job.run_dir).parts[-2:])}**")
         c1.caption(f"{job.spec.get('mode')} · {job.spec.get('model_architecture')} · {job.device or 'no device yet'}")
         c2.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, position))

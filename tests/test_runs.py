@@ -1,0 +1,50 @@
+"""The runs on disk and the weights a transfer may start from, read without torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlcore.runs import epoch_seconds, list_runs, seed_weights
+from mlcore.settings import Settings
+
+
+def make_run(settings: Settings, name: str, epochs_done: int, seconds_per_epoch: float, imgsz: int = 640) -> Path:
+    run = settings.outputs_root / "trainings" / name
+    (run / "weights").mkdir(parents=True)
+    (run / "training_config.yaml").write_text(
+        f"mode: full\ndataset_path: d\nmodel_architecture: yolov8n\nepochs: 10\nimgsz: {imgsz}\n"
+    )
+    rows = "".join(f"{e},{seconds_per_epoch * e}\n" for e in range(1, epochs_done + 1))
+    (run / "results.csv").write_text("epoch,time\n" + rows)
+    (run / "weights" / "best.pt").write_bytes(b"w")
+    return run
+
+
+def test_runs_are_read_from_their_files_and_odd_folders_are_skipped(settings: Settings) -> None:
+    make_run(settings, "logos/a", 4, 10.0)
+    make_run(settings, "logos/b", 2, 30.0)
+    odd = settings.outputs_root / "trainings" / "logos" / "broken"
+    odd.mkdir()
+    (odd / "training_config.yaml").write_text("- not: a mapping\n")
+    runs = {r.name: r for r in list_runs(settings)}
+    assert set(runs) == {"logos/a", "logos/b"}
+    assert runs["logos/a"].epochs_done == 4 and runs["logos/a"].epochs_total == 10
+    assert runs["logos/a"].seconds == 40.0 and not runs["logos/a"].resumable
+
+
+def test_epoch_time_comes_from_runs_of_the_same_architecture_and_size(settings: Settings) -> None:
+    make_run(settings, "p/a", 4, 10.0)
+    make_run(settings, "p/b", 2, 30.0)
+    make_run(settings, "p/c", 2, 99.0, imgsz=1280)
+    runs = list_runs(settings)
+    assert epoch_seconds(runs, "yolov8n", 640) == (20.0, 2)
+    assert epoch_seconds(runs, "yolov8s", 640) is None
+
+
+def test_seed_weights_are_runs_weights_then_trusted_model_files(settings: Settings) -> None:
+    run = make_run(settings, "p/a", 1, 5.0)
+    models = settings.model_roots[0]
+    models.mkdir(parents=True)
+    (models / "yolov8n.pt").write_bytes(b"w")
+    (models / "notes.txt").write_text("not weights")
+    assert seed_weights(settings) == [run / "weights" / "best.pt", models / "yolov8n.pt"]
