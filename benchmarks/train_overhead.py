@@ -131,7 +131,7 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             tab = browser.new_page(viewport={"width": 1400, "height": 1100})
             tab.goto(f"http://127.0.0.1:{port}/training")
-            tab.get_by_text("Best mAP50-95").wait_for(timeout=300_000)  # an epoch ended: the chart is live
+            tab.locator(".js-plotly-plot").first.wait_for(timeout=300_000)  # an epoch ended: the chart is live
             samples = []
             for _ in range(20):  # 20 s of live refreshes
                 samples.append(psutil.Process(server.pid).memory_info().rss / 2**20)
