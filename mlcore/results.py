@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 EPOCH = "epoch"
+MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -39,3 +40,13 @@ def read_results(path: Path) -> pd.DataFrame:
 def lr_columns(frame: pd.DataFrame) -> list[str]:
     """The learning-rate columns present (lr/pg0, lr/pg1, ...)."""
     return sorted((c for c in frame.columns if c.startswith("lr/pg")), key=lambda c: int(c[5:]))
+
+
+def best_epoch(frame: pd.DataFrame) -> int | None:
+    """The epoch Ultralytics keeps as best.pt: highest fitness = 0.1 * mAP50 + 0.9 * mAP50-95."""
+    if frame.empty or MAP50 not in frame or MAP50_95 not in frame:
+        return None
+    fitness = 0.1 * frame[MAP50].fillna(0) + 0.9 * frame[MAP50_95].fillna(0)
+    if fitness.max() <= 0:
+        return None  # nothing detected yet: no epoch is better than another
+    return int(frame.loc[fitness.idxmax(), EPOCH])

@@ -1,24 +1,37 @@
-"""The runs on disk: trainings under ml_outputs/trainings/{project}/{experiment}/ and the weights
-that may seed a transfer. Read from the files, never from torch, so the pages can list them.
+"""The runs on disk: trainings under ml_outputs/trainings/{project}/{experiment}/, Ultralytics run
+folders made elsewhere and attached by path, and the weights that may seed a transfer. Read from
+the files, never from torch, so the pages can list them; each run is read again only when its
+files change (cached on path, size and modification time).
 
     for run in list_runs(settings):
-        print(run.name, run.epochs_done, run.epochs_total)
+        print(run.name, run.epochs_done, run.epochs_total, run.best_map50_95)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mlcore import paths
-from mlcore.results import read_results
-from mlcore.settings import Settings
-from mlcore.worker import CONFIG_FILE, RESUMABLE
+from mlcore.atomic_file import write_atomically
+from mlcore.results import MAP50, MAP50_95, best_epoch, read_results
+from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.settings import PROJECT_ROOT, Settings
+from mlcore.worker import CONFIG_FILE, METRICS_FILE, RESUMABLE
 
-OFFICIAL_WEIGHTS = tuple(f"yolov8{size}.pt" for size in "nsmlx")
+ARGS_FILE = "args.yaml"  # what Ultralytics writes into every run folder
+ATTACHED_FILE = "attached_runs.json"  # runs made elsewhere that the user attached, under the outputs root
+ATTACHED_METRICS_DIR = "attached_metrics"  # computed metrics of attached runs (their folders stay untouched)
+ARCH_PATTERN = re.compile(r"yolov8[nsmlx]")
 
 
 @dataclass(frozen=True)
@@ -29,9 +42,16 @@ class RunSummary:
     project: str
     experiment: str
     spec: dict[str, Any]
+    """training_config.yaml for a studio run; the main fields of args.yaml for an attached one."""
     epochs_done: int
     seconds: float | None
     """Training time of the epochs done, from results.csv's `time` column."""
+    best: int | None = None
+    """The best epoch (as Ultralytics keeps best.pt), None before anything was detected."""
+    best_map50_95: float | None = None
+    best_map50: float | None = None
+    started: float = 0.0
+    attached: bool = False
 
     @property
     def name(self) -> str:
@@ -44,33 +64,152 @@ class RunSummary:
     @property
     def resumable(self) -> bool:
         """A kept checkpoint with its optimizer: the run can be resumed or extended."""
-        return (self.path / "weights" / RESUMABLE).is_file()
+        return not self.attached and (self.path / "weights" / RESUMABLE).is_file()
 
     @property
     def weights(self) -> list[Path]:
         return [w for w in (self.path / "weights" / "best.pt", self.path / "weights" / "last.pt") if w.is_file()]
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+        return info.st_mtime_ns, info.st_size
+    except OSError:
+        return 0, -1
+
+
+def _spec_from_args(args: dict[str, Any]) -> dict[str, Any]:
+    model = str(args.get("model") or "")
+    found = ARCH_PATTERN.search(Path(model).name)
+    return {
+        "mode": "transfer" if model.endswith(".pt") else "full",
+        "dataset_path": str(args.get("data") or ""),
+        "model_architecture": found.group(0) if found else Path(model).stem or "?",
+        "epochs": args.get("epochs"),
+        "batch_size": args.get("batch"),
+        "imgsz": args.get("imgsz"),
+        "optimizer": args.get("optimizer"),
+        "device": str(args.get("device")),
+    }
+
+
+@lru_cache(maxsize=4096)
+def _read_run(path: str, attached: bool, _config: tuple[int, int], _results: tuple[int, int]) -> RunSummary | None:
+    folder = Path(path)
+    try:
+        raw = yaml.safe_load((folder / (ARGS_FILE if attached else CONFIG_FILE)).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    spec = _spec_from_args(raw) if attached else raw
+    frame = read_results(folder / "results.csv")
+    best = best_epoch(frame)
+    row = frame[frame["epoch"] == best].iloc[0] if best is not None else None
+    try:
+        started = (folder / (ARGS_FILE if attached else CONFIG_FILE)).stat().st_mtime
+    except OSError:
+        started = 0.0
+    return RunSummary(
+        path=folder,
+        project=folder.parent.name,
+        experiment=folder.name,
+        spec=spec,
+        epochs_done=len(frame),
+        seconds=float(frame["time"].iloc[-1]) if "time" in frame and len(frame) else None,
+        best=best,
+        best_map50_95=None if row is None else float(row[MAP50_95]),
+        best_map50=None if row is None else float(row[MAP50]),
+        started=started,
+        attached=attached,
+    )
+
+
+def read_run(path: Path, attached: bool = False) -> RunSummary | None:
+    """One run folder, or None when it is gone or not a run; read again only when its files changed."""
+    config = path / (ARGS_FILE if attached else CONFIG_FILE)
+    return _read_run(str(path), attached, _stamp(config), _stamp(path / "results.csv"))
+
+
+def attached_paths(settings: Settings) -> list[Path]:
+    try:
+        return [Path(p) for p in json.loads((settings.outputs_root / ATTACHED_FILE).read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
 def list_runs(settings: Settings) -> list[RunSummary]:
-    """Runs started by the studio (they hold training_config.yaml), newest first."""
+    """Studio runs (they hold training_config.yaml) and attached runs, newest first."""
     base = settings.outputs_root / paths.TRAININGS_DIR
-    runs = []
-    for config in base.glob(f"*/*/{CONFIG_FILE}"):
-        try:
-            spec = yaml.safe_load(config.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if not isinstance(spec, dict):
-            continue
-        frame = read_results(config.parent / "results.csv")
-        seconds = float(frame["time"].iloc[-1]) if "time" in frame and len(frame) else None
-        runs.append(RunSummary(config.parent, config.parent.parent.name, config.parent.name, spec, len(frame), seconds))
-    return sorted(runs, key=lambda r: r.path.stat().st_mtime, reverse=True)
+    found = [read_run(config.parent) for config in base.glob(f"*/*/{CONFIG_FILE}")]
+    found += [read_run(folder, attached=True) for folder in attached_paths(settings)]
+    return sorted((r for r in found if r is not None), key=lambda r: r.started, reverse=True)
+
+
+def attach_run(text: str, settings: Settings) -> RunSummary:
+    """Add an Ultralytics run folder made elsewhere (results.csv + args.yaml) to the runs; nothing is written there."""
+    roots = (*settings.dataset_roots, *settings.model_roots, settings.outputs_root)
+    try:
+        folder = resolve_user_path(text, roots, base=PROJECT_ROOT, what="run folder")
+    except PathNotAllowed as exc:
+        raise PathNotAllowed(f"{exc} Runs can be attached from the dataset, model and outputs folders.") from None
+    if not folder.is_dir() or not (folder / "results.csv").is_file() or not (folder / ARGS_FILE).is_file():
+        raise PathNotAllowed(
+            f"{folder} is not an Ultralytics run folder: it needs results.csv and args.yaml (as `yolo train` writes)."
+        )
+    run = read_run(folder, attached=not (folder / CONFIG_FILE).is_file())
+    if run is None:
+        raise PathNotAllowed(f"{folder}/{ARGS_FILE} cannot be read as YAML.")
+    if run.attached:
+        kept = [p for p in attached_paths(settings) if p != folder] + [folder]
+        settings.outputs_root.mkdir(parents=True, exist_ok=True)
+        write_atomically(settings.outputs_root / ATTACHED_FILE, json.dumps([str(p) for p in kept]).encode())
+    return run
+
+
+def metrics_file(run: RunSummary, settings: Settings) -> Path:
+    """Where a run's metrics.json is: in its folder, or under the outputs root for an attached run."""
+    if not run.attached:
+        return run.path / METRICS_FILE
+    slug = re.sub(r"[^\w.-]+", "_", f"{run.project}_{run.experiment}")[:80]
+    digest = hashlib.sha1(str(run.path).encode(errors="surrogateescape")).hexdigest()[:8]
+    return settings.outputs_root / ATTACHED_METRICS_DIR / f"{slug}-{digest}" / METRICS_FILE
+
+
+def run_states(settings: Settings) -> dict[str, str]:
+    """The state of each run folder's latest training job ("finished" for a run without one)."""
+    from mlcore.jobs import JobStore
+
+    db = settings.outputs_root / paths.JOBS_DB
+    if not db.exists():
+        return {}
+    return {job.run_dir: job.state.value for job in JobStore(db).list(kind="training")}
+
+
+def runs_table(runs: list[RunSummary], states: dict[str, str]) -> list[dict[str, Any]]:
+    """The runs browser's rows."""
+    return [
+        {
+            "project": r.project,
+            "experiment": r.experiment,
+            "state": states.get(str(r.path), "attached" if r.attached else "finished"),
+            "mode": r.spec.get("mode"),
+            "architecture": r.spec.get("model_architecture"),
+            "dataset": Path(str(r.spec.get("dataset_path") or "")).name,
+            "epochs": f"{r.epochs_done}/{r.epochs_total or '?'}",
+            "best mAP50-95": r.best_map50_95,
+            "best epoch": r.best,
+            "duration (min)": None if r.seconds is None else round(r.seconds / 60, 1),
+            "started": datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M") if r.started else "",
+        }
+        for r in runs
+    ]
 
 
 def seed_weights(settings: Settings) -> list[Path]:
-    """Weights a transfer may start from: runs' best/last.pt, then .pt files in the trusted model folders."""
-    found = [w for run in list_runs(settings) for w in run.weights]
+    """Weights a transfer may start from: studio runs' best/last.pt, then .pt files in the trusted model folders."""
+    found = [w for run in list_runs(settings) if not run.attached for w in run.weights]
     for root in settings.model_roots:
         found += sorted(p for p in root.glob("*.pt") if p.is_file())
     return found
@@ -87,3 +226,16 @@ def epoch_seconds(runs: list[RunSummary], architecture: str, imgsz: int) -> tupl
         and r.spec.get("imgsz") == imgsz
     ]
     return (sum(times) / len(times), len(times)) if times else None
+
+
+def folder_files(run: RunSummary) -> list[tuple[str, int]]:
+    """The run's files (relative path, bytes), weights first."""
+    files = []
+    for root, _dirs, names in os.walk(run.path):
+        for name in names:
+            path = Path(root) / name
+            try:
+                files.append((str(path.relative_to(run.path)), path.stat().st_size))
+            except OSError:
+                continue
+    return sorted(files, key=lambda f: (not f[0].startswith("weights/"), f[0]))

@@ -25,7 +25,7 @@ from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStor
 from mlcore.settings import PROJECT_ROOT, Settings
 
 MIN_FREE_GPU_MB = 2048  # a GPU with less free memory than this is not granted
-LOG_FILE = "train.log"
+LOG_FILE = "train.log"  # a training's log; other kinds of job log to {kind}.log
 LOG_TAIL_LINES = 20
 
 Launcher = Callable[[Job, str, Settings], tuple[int, float]]
@@ -40,9 +40,13 @@ class StepReport:
     reconciled: tuple[str, ...] = ()
 
 
-def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES) -> str:
+def log_name(kind: str) -> str:
+    return LOG_FILE if kind == "training" else f"{kind}.log"
+
+
+def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES, kind: str = "training") -> str:
     try:
-        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+        text = (Path(run_dir) / log_name(kind)).read_text(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
@@ -68,7 +72,7 @@ def launch_worker(job: Job, device: str, settings: Settings) -> tuple[int, float
     env = engine_environment(settings)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     env["CUDA_VISIBLE_DEVICES"] = "" if device == "cpu" else device.removeprefix("gpu:")
-    with open(run_dir / LOG_FILE, "ab") as log:
+    with open(run_dir / log_name(job.kind), "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mlcore.worker", job.id],
             env=env,
@@ -97,7 +101,8 @@ def reconcile(store: JobStore) -> list[str]:
                 expect=current.state,
                 error=(
                     "the worker process ended without finishing (killed, or the machine restarted). "
-                    f"Resume from the last completed epoch. Last log lines:\n{log_tail(job.run_dir)}"
+                    + ("Resume from the last completed epoch. " if job.kind == "training" else "")
+                    + f"Last log lines:\n{log_tail(job.run_dir, kind=job.kind)}"
                 ),
             )
             ended.append(job.id)
@@ -160,10 +165,10 @@ def _leases(store: JobStore) -> set[str]:
 
 
 def schedule(settings: Settings, nvml: ModuleType | None = None, launcher: Launcher = launch_worker) -> StepReport:
-    """Reconcile, then start every queued training that can get a device now (oldest first)."""
+    """Reconcile, then start every queued job that can get a device now (oldest first)."""
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     reconciled = reconcile(store)
-    queued = store.list({JobState.QUEUED}, kind="training")
+    queued = store.list({JobState.QUEUED})
     if not queued:
         return StepReport(reconciled=tuple(reconciled))
     inventory = read_gpus(nvml)

@@ -22,6 +22,7 @@ from mlcore.atomic_file import write_atomically
 from mlcore.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
 from mlcore.datasets import DatasetError
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobState, JobStore
+from mlcore.runs import RunSummary, metrics_file
 from mlcore.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path
 from mlcore.scheduler import is_alive, schedule
 from mlcore.settings import PROJECT_ROOT, Settings
@@ -215,3 +216,37 @@ def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S)
         job = store.get(job_id)  # it ended by itself meanwhile
     schedule(settings)  # the freed device may start the next job
     return job
+
+
+def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -> Job:
+    """Queue a validation of the run's best weights on its dataset's val split, to write its metrics.json.
+
+    For runs finished before metrics.json existed, or made elsewhere and attached; an attached run's
+    folder is never written to (its metrics go under the outputs root)."""
+    weights = next(iter(run.weights), None)
+    if weights is None:
+        raise SubmitError(f"{run.name} has no weights/best.pt or last.pt to measure.")
+    model = trusted_model(str(weights), settings)
+    try:
+        dataset = resolve_user_path(str(run.spec.get("dataset_path") or ""), settings.dataset_roots, base=PROJECT_ROOT)
+    except PathNotAllowed as exc:
+        raise SubmitError(
+            f"the run's dataset cannot be used: {exc} Add its folder to ML_STUDIO_DATASET_ROOTS to measure it."
+        ) from None
+    target = metrics_file(run, settings)
+    pending = _store(settings).list({JobState.QUEUED} | ACTIVE_STATES, kind="evaluation")
+    if any(j.spec.get("metrics_file") == str(target) for j in pending):
+        raise SubmitError(f"the metrics of {run.name} are already being computed.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "task": "run_metrics",
+        "weights": str(model),
+        "dataset_path": str(dataset),
+        "imgsz": int(run.spec.get("imgsz") or 640),
+        "device": "auto",
+        "metrics_file": str(target),
+        "run": run.name,
+    }
+    job = _store(settings).submit("evaluation", spec, str(target.parent), owner=owner)
+    schedule(settings)
+    return _store(settings).get(job.id)

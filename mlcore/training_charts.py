@@ -11,23 +11,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mlcore.charts import ACCENT, WARN
-from mlcore.results import EPOCH, lr_columns
+from mlcore.results import EPOCH, MAP50, MAP50_95, best_epoch, lr_columns
 
 LOSSES = ("box_loss", "cls_loss", "dfl_loss")
 PRECISION, RECALL = "metrics/precision(B)", "metrics/recall(B)"
-MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 BEST_COLOUR = "#16a34a"
 PANELS = ("Box loss", "Class loss", "DFL loss", "Precision and recall", "mAP50 and mAP50-95", "Learning rate")
-
-
-def best_epoch(frame: pd.DataFrame) -> int | None:
-    """The epoch Ultralytics keeps as best.pt: highest fitness = 0.1 * mAP50 + 0.9 * mAP50-95."""
-    if frame.empty or MAP50 not in frame or MAP50_95 not in frame:
-        return None
-    fitness = 0.1 * frame[MAP50].fillna(0) + 0.9 * frame[MAP50_95].fillna(0)
-    if fitness.max() <= 0:
-        return None  # nothing detected yet: no epoch is better than another
-    return int(frame.loc[fitness.idxmax(), EPOCH])
 
 
 def smooth(values: pd.Series, weight: float) -> pd.Series:

@@ -166,6 +166,10 @@ def failure_message(exc: BaseException, batch_size: Any) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _count(counts: Any, index: int) -> int | None:
+    return int(counts[index]) if counts is not None and index < len(counts) else None
+
+
 def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
     """Ultralytics' DetMetrics as plain numbers for the charts (no PNGs needed)."""
     box = metrics.box
@@ -180,7 +184,8 @@ def metrics_to_dict(metrics: Any, names: dict[int, str]) -> dict[str, Any]:
                 "recall": float(r),
                 "ap50": float(ap50),
                 "ap50_95": float(ap),
-                "instances": int(metrics.nt_per_class[int(cid)]) if metrics.nt_per_class is not None else None,
+                "instances": _count(getattr(metrics, "nt_per_class", None), int(cid)),
+                "images": _count(getattr(metrics, "nt_per_image", None), int(cid)),
             }
         )
     curves = {}
@@ -239,6 +244,8 @@ def run_job(job_id: str, settings: Settings) -> int:
 
     me = psutil.Process()
     store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
+    if job.kind == "evaluation" and job.spec.get("task") == "run_metrics":
+        return measure_run(job, settings, store)
     reporter = ProgressReporter(run_dir)
     try:
         spec = TrainSpec.from_dict(job.spec)
@@ -296,6 +303,41 @@ def run_job(job_id: str, settings: Settings) -> int:
     current = store.get(job_id).state
     try:
         store.transition(job_id, JobState.COMPLETED, expect=current)
+    except InvalidTransition:
+        pass  # cancelled meanwhile: that state stands
+    return 0
+
+
+def measure_run(job: Any, settings: Settings, store: JobStore) -> int:
+    """Validate a run's weights on its dataset's val split and write the numbers as its metrics.json."""
+    spec = job.spec
+    try:
+        dataset = load_dataset(Path(spec["dataset_path"]))
+        data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
+        from ultralytics import YOLO
+
+        model = YOLO(spec["weights"])
+        metrics = model.val(
+            data=str(data_yaml),
+            imgsz=spec["imgsz"],
+            batch=16,
+            device=ultralytics_device(job.device),
+            plots=False,
+            project=str(settings.outputs_root / paths.STAGING_DIR / job.id),
+            name="val",
+            exist_ok=True,
+        )
+        names = {int(k): v for k, v in (getattr(model, "names", None) or dataset.names).items()}
+        write_json_atomically(Path(spec["metrics_file"]), metrics_to_dict(metrics, names))
+    except BaseException as exc:  # the job records why it ended; the log has the traceback
+        traceback.print_exc()
+        try:
+            store.transition(job.id, JobState.FAILED, error=failure_message(exc, 16)[:2000])
+        except InvalidTransition:
+            pass
+        return 1
+    try:
+        store.transition(job.id, JobState.COMPLETED, expect=JobState.RUNNING)
     except InvalidTransition:
         pass  # cancelled meanwhile: that state stands
     return 0

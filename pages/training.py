@@ -15,7 +15,7 @@ from mlcore.architectures import architecture_table
 from mlcore.dataset_reports import list_reports
 from mlcore.gpus import GpuInventory, read_gpus
 from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobNotFound, JobState, JobStore
-from mlcore.results import read_results
+from mlcore.results import MAP50, MAP50_95, best_epoch, read_results
 from mlcore.runs import RunSummary, epoch_seconds, list_runs, seed_weights
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.scheduler import log_tail, schedule
@@ -30,7 +30,7 @@ from mlcore.training import (
     stop_job,
     submit_training,
 )
-from mlcore.training_charts import MAP50, MAP50_95, best_epoch, training_history
+from mlcore.training_charts import training_history
 from mlcore.worker import read_progress
 from ui.page_frame import known_datasets, page_start
 

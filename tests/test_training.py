@@ -111,6 +111,13 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
     spec = json.loads(mlcore("jobs", "show", transfer.stdout.split()[0], "--json", extra_env=roots).stdout)["spec"]
     assert spec["mode"] == "transfer" and spec["base_model_path"] == str(best.resolve())
 
+    metrics = Path(shown["run_dir"]) / "metrics.json"
+    metrics.unlink()  # as for a run that finished before the studio kept its metrics
+    measured = mlcore("runs", "metrics", "t/one", "--wait", extra_env=roots)
+    assert measured.returncode == 0, measured.stderr[-2000:]
+    assert len(json.loads(metrics.read_text())["confusion_matrix"]) == 6  # five classes and background
+    assert (Path(shown["run_dir"]) / "evaluation.log").exists()
+
 
 @pytest.mark.slow
 def test_cancel_ends_the_worker_and_its_whole_group(roots: dict) -> None:

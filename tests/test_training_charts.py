@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlcore.training_charts import best_epoch, smooth, training_history
+from mlcore.results import best_epoch
+from mlcore.training_charts import smooth, training_history
 
 
 def frame(epochs: int = 4, lr_groups: int = 3) -> pd.DataFrame:
