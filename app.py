@@ -21,6 +21,7 @@ PAGES = {
     ],
     "Train": [
         st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/insights:"),
     ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),

@@ -260,3 +260,41 @@ def test_a_one_epoch_training_started_from_the_page(page, server: Server) -> Non
         page.wait_for_timeout(300)  # the page redraws once more when the job has ended
     assert epochs_done.first.inner_text().strip() == "1"
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_finished_run_shows_its_curves_and_confusion_matrix_and_exports_offline(page, server: Server) -> None:
+    outputs = Path(server.log).parent / "ml_outputs"
+    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(PROJECT_ROOT)}
+    train = [sys.executable, "-m", "mlcore", "train", "--data", str(outputs / "datasets" / "demo"), "--epochs", "2",
+             "--imgsz", "64", "--batch", "16", "--workers", "0", "--device", "cpu", "--project", "browser",
+             "--experiment", "finished", "--wait"]  # fmt: skip
+    done = subprocess.run(train, env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    _open(page, f"{server.url}/runs")
+    _choose(page, "Run", "browser/finished")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # the training history
+    page.get_by_role("tab", name="Metrics").click()
+    page.get_by_text("Normalise per true class").wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1  # the confusion matrix
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "mlcore", "visualize", "browser/finished"], env=env, capture_output=True, text=True,
+        timeout=300, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    report = Path(exported.stdout.strip()) / "report.html"
+    requests: list[str] = []
+
+    def local_files_only(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_files_only)
+    page.goto(report.as_uri())
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=30_000)  # history, matrix, two curves, per class
+    assert requests == []  # nothing was fetched from a network
