@@ -22,6 +22,8 @@ from mlcore.visualization_export import FLAGS, export_visualizations
 from ui.page_frame import page_start
 
 REFRESH_S = 2.0
+VIEWS = ("History", "Metrics", "Configuration", "Log and files", "Export")
+METRIC_VIEWS = ("Confusion matrix", "Curves", "Per class")
 OPEN_STATES = {s.value for s in JobState if not s.is_final()}
 FLAG_LABELS = {
     "include_training_history": "Training history",
@@ -111,8 +113,10 @@ def follow_selection(selected: list[RunSummary]) -> None:
     st.session_state["runs.last_selection"] = names
     if len(names) == 1:
         st.session_state["runs.pick"] = names[0]
+        st.session_state["runs.mode"] = "One run"
     elif len(names) > 1:
         st.session_state["runs.compare"] = names[:MAX_RUNS]
+        st.session_state["runs.mode"] = "Compare runs"
 
 
 def history(run: RunSummary, started_live: bool, settings: Settings) -> None:
@@ -133,7 +137,7 @@ def history(run: RunSummary, started_live: bool, settings: Settings) -> None:
         st.rerun()  # the job ended: one whole-page run turns the refresh off
 
 
-def metrics_tabs(run: RunSummary, settings: Settings) -> None:
+def metrics_view(run: RunSummary, settings: Settings) -> None:
     metrics = shown_metrics(run, settings)
     if metrics is None:
         st.info(
@@ -155,14 +159,14 @@ def metrics_tabs(run: RunSummary, settings: Settings) -> None:
     c2.metric("Recall", f"{metrics.get('recall', 0):.3f}")
     c3.metric("mAP50", f"{metrics.get('map50', 0):.3f}")
     c4.metric("mAP50-95", f"{metrics.get('map50_95', 0):.3f}")
-    matrix_tab, curves_tab, classes_tab = st.tabs(["Confusion matrix", "Curves", "Per class"])
-    with matrix_tab:
+    shown = st.segmented_control("Show", METRIC_VIEWS, default=METRIC_VIEWS[0], required=True, key="runs.metric_view")
+    if shown == "Confusion matrix":
         if metrics.get("confusion_matrix"):
             normalised = st.toggle("Normalise per true class", key="runs.normalise")
             st.plotly_chart(confusion_matrix(metrics, normalised), key=f"runs.cm.{run.path}")
         else:
             st.info("metrics.json holds no confusion matrix.")
-    with curves_tab:
+    elif shown == "Curves":
         names = curve_names(metrics)
         if names:
             which = st.segmented_control(
@@ -179,7 +183,7 @@ def metrics_tabs(run: RunSummary, settings: Settings) -> None:
                 )
         else:
             st.info("metrics.json holds no curves.")
-    with classes_tab:
+    else:
         table = pd.DataFrame(class_table(metrics))
         st.dataframe(
             table,
@@ -271,16 +275,17 @@ def one_run(runs: list[RunSummary], states: dict[str, str], settings: Settings) 
         f"{run.epochs_done}/{run.epochs_total or '?'} epochs · `{run.path}`"
     )
     live = state in OPEN_STATES
-    tabs = st.tabs(["History", "Metrics", "Configuration", "Log and files", "Export"])
-    with tabs[0]:
+    # one view at a time: the browser draws only the charts that are looked at
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="runs.view")
+    if view == "History":
         st.fragment(history, run_every=REFRESH_S if live else None)(run, live, settings)
-    with tabs[1]:
-        metrics_tabs(run, settings)
-    with tabs[2]:
+    elif view == "Metrics":
+        metrics_view(run, settings)
+    elif view == "Configuration":
         configuration(run, settings)
-    with tabs[3]:
+    elif view == "Log and files":
         log_and_files(run)
-    with tabs[4]:
+    else:
         export(run, settings)
 
 
@@ -327,10 +332,10 @@ if not all_runs:
 selected_rows = browser(all_runs, run_state)
 follow_selection(selected_rows)
 attach_form(settings_now)
-one_tab, compare_tab = st.tabs(["One run", "Compare runs"])
-with one_tab:
+mode = st.segmented_control("Look at", ["One run", "Compare runs"], default="One run", required=True, key="runs.mode")
+if mode == "One run":
     one_run(all_runs, run_state, settings_now)
-with compare_tab:
+else:
     compare(all_runs)
 if any(s in OPEN_STATES for s in run_state.values()):
     schedule(settings_now)  # this page is one of the callers that advance the queue

@@ -274,8 +274,9 @@ def test_a_finished_run_shows_its_curves_and_confusion_matrix_and_exports_offlin
     _open(page, f"{server.url}/runs")
     _choose(page, "Run", "browser/finished")
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # the training history
-    page.get_by_role("tab", name="Metrics").click()
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Metrics").click()
     page.get_by_text("Normalise per true class").wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot .heatmaplayer").first.wait_for(timeout=30_000)
     assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1  # the confusion matrix
     assert page.locator("[data-testid='stException']").count() == 0
 

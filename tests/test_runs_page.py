@@ -25,11 +25,14 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def _open(settings: Settings, run: str | None = None) -> AppTest:
+def _open(settings: Settings, run: str | None = None, view: str | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
     if run:
         at.selectbox(key="runs.pick").set_value(run).run()
+        assert not at.exception, at.exception
+    if view:
+        at.segmented_control(key="runs.view").set_value(view).run()
         assert not at.exception, at.exception
     return at
 
@@ -44,6 +47,8 @@ def test_the_browser_lists_and_filters_runs_and_one_run_shows_its_metrics(settin
     make_run(settings.outputs_root, "logos/v2", epochs=9, model_architecture="yolov8s")
     make_run(settings.outputs_root, "shapes/a", epochs=3)
     at = _open(settings, "logos/v1")
+    assert len(at.get("plotly_chart")) == 1  # the history: only the view looked at is drawn
+    at.segmented_control(key="runs.view").set_value("Metrics").run()
     table = at.dataframe[0].value
     assert len(table) == 3 and set(table["architecture"]) == {"yolov8n", "yolov8s"}
     at.multiselect(key="runs.f_project").set_value(["logos"]).run()
@@ -53,11 +58,12 @@ def test_the_browser_lists_and_filters_runs_and_one_run_shows_its_metrics(settin
 
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["mAP50"] == "0.750" and metrics["mAP50-95"] == "0.500"
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 4  # history, confusion matrix, a curve, per-class bars
     at.toggle(key="runs.normalise").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1 and not at.exception  # the confusion matrix
+    at.segmented_control(key="runs.metric_view").set_value("Curves").run()
     at.segmented_control(key="runs.curve").set_value("F1-Confidence(B)").run()
     assert not at.exception and "Best F1 0.8" in _texts(at.caption)
+    at.segmented_control(key="runs.metric_view").set_value("Per class").run()
     classes = next(d for d in at.dataframe if "ap50_95" in d.value.columns).value
     assert list(classes["class"]) == ["solara", "aqualine", "verdant"]
 
@@ -66,6 +72,8 @@ def test_comparing_runs_highlights_what_differs(settings: Settings) -> None:
     make_run(settings.outputs_root, "logos/v1", epochs=6)
     make_run(settings.outputs_root, "logos/v2", epochs=9, imgsz=320)
     at = _open(settings)
+    at.segmented_control(key="runs.mode").set_value("Compare runs").run()
+    assert "at least two runs" in _texts(at.info)
     at.multiselect(key="runs.compare").set_value(["logos/v1", "logos/v2"]).run()
     assert not at.exception, at.exception
     diff = at.dataframe[-1].value
@@ -79,9 +87,10 @@ def test_a_damaged_metrics_file_a_zero_epoch_run_and_a_deleted_folder(settings: 
     (broken / "metrics.json").write_text('{"precision": 0.8, "cla')
     empty = make_run(settings.outputs_root, "logos/empty", epochs=4, metrics=False)
     (empty / "results.csv").write_text("")
-    at = _open(settings, "logos/broken")
+    at = _open(settings, "logos/broken", view="Metrics")
     assert "cannot be read" in _texts(at.warning) and at.button(key=f"runs.compute.{broken}")
     at.selectbox(key="runs.pick").set_value("logos/empty").run()
+    at.segmented_control(key="runs.view").set_value("History").run()
     assert "no completed epoch" in _texts(at.info) and not at.exception
     shutil.rmtree(empty)
     at.run()  # the folder vanished while shown
@@ -99,7 +108,7 @@ def test_attaching_outside_the_allowed_folders_is_refused(settings: Settings, tm
 
 def test_export_from_the_page_shows_the_pictures(settings: Settings) -> None:
     make_run(settings.outputs_root, "logos/v1")
-    at = _open(settings, "logos/v1")
+    at = _open(settings, "logos/v1", view="Export")
     at.checkbox(key="runs.include_f1_curve").uncheck().run()
     at.button(key="runs.export").click().run()
     assert not at.exception, at.exception
