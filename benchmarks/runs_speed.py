@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.app_server import app_server  # noqa: E402
 from mlcore.engine_env import engine_environment  # noqa: E402
 from mlcore.results import read_results  # noqa: E402
 from mlcore.settings import load_settings  # noqa: E402
@@ -80,40 +78,20 @@ def visit_times(command: list[str], env: dict, path: str, visits: int) -> list[f
     """Seconds from navigation until the first table and the first chart are drawn, per fresh tab."""
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [*command, "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with app_server(command, env) as (_server, url):
         times = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             for _ in range(visits):
                 tab = browser.new_page(viewport={"width": 1400, "height": 1100})
                 started = time.perf_counter()
-                tab.goto(f"http://127.0.0.1:{port}/{path}")
+                tab.goto(f"{url}/{path}")
                 tab.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
                 tab.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
                 times.append(time.perf_counter() - started)
                 tab.close()
             browser.close()
         return times
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def page_speed(work: Path, runs: int, visits: int) -> None:

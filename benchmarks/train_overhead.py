@@ -22,13 +22,11 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -36,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.app_server import app_server  # noqa: E402
 from mlcore import paths  # noqa: E402
 from mlcore.demo_data import make_demo_dataset  # noqa: E402
 from mlcore.engine_env import engine_environment  # noqa: E402
@@ -103,24 +102,8 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
     import psutil
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "serve_app.py", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    command = [sys.executable, "serve_app.py", "run", "app.py"]
+    with app_server(command, {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}) as (server, url):
         settings = load_settings()
         spec = TrainSpec(
             dataset_path=str(dataset), epochs=epochs * 4, imgsz=128, batch_size=16, workers=0, device="cpu",
@@ -130,7 +113,7 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             tab = browser.new_page(viewport={"width": 1400, "height": 1100})
-            tab.goto(f"http://127.0.0.1:{port}/training")
+            tab.goto(f"{url}/training")
             tab.locator(".js-plotly-plot").first.wait_for(timeout=300_000)  # an epoch ended: the chart is live
             samples = []
             for _ in range(20):  # 20 s of live refreshes
@@ -141,10 +124,8 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
         print(f"app server RSS with the Training page open and a training running: {max(samples):.0f} MiB peak, "
               f"{statistics.median(samples):.0f} MiB median (goal <= 300 MB)")  # fmt: skip
         print(f"PyTorch loaded in the app server: {'yes' if 'libtorch' in maps else 'no'}")
-        cancel_job(job.id, settings, grace_s=5)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if not JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id).state.is_final():
+            cancel_job(job.id, settings, grace_s=5)
 
 
 def main() -> None:
