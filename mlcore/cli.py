@@ -283,6 +283,49 @@ def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
     return _follow(job.id, settings) if args.wait else 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.eval_spec import EvalSpec
+    from mlcore.evaluation import submit_evaluation
+    from mlcore.jobs import JobStore
+    from mlcore.train_spec import SpecError
+    from mlcore.training import SubmitError
+
+    try:
+        spec = EvalSpec(
+            model_path=args.model, dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
+            iou_threshold=args.iou, imgsz=args.imgsz, device=args.device,
+        )  # fmt: skip
+        job = submit_evaluation(spec, settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if not args.wait:
+        print(job.id)
+        return 0
+    stdout, sys.stdout = sys.stdout, sys.stderr  # with --json, stdout carries the one JSON document only
+    try:
+        code = _follow(job.id, settings)
+    finally:
+        sys.stdout = stdout
+    job = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
+    metrics_path = Path(job.run_dir) / "metrics.json"
+    if code != 0 or not metrics_path.exists():
+        return _fail(f"the evaluation {job.state.value}: {job.error or 'see its log in ' + job.run_dir}", 1)
+    data = json.loads(metrics_path.read_text())
+    result = {key: data[key] for key in ("precision", "recall", "f1", "accuracy", "map50", "map50_95")}
+    result |= {"per_class": data["per_class"], "error_types": data["error_types"], "by_size": data["by_size"]}
+    result |= {"thresholds": data["thresholds"], "skipped": data["skipped"], "output_dir": job.run_dir}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"Evaluated on {data['images']} images at confidence {args.conf} and IoU {args.iou}:")
+    print(
+        "  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "map50", "map50_95"))
+    )
+    print("  errors: " + ", ".join(f"{k} {v}" for k, v in result["error_types"].items()))
+    print(f"Output: {job.run_dir}")
+    return 0
+
+
 def cmd_visualize(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.safe_paths import PathNotAllowed
     from mlcore.visualization_export import FLAGS, export_visualizations, find_run
@@ -464,6 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="list: JSON for scripts")
     runs.add_argument("--wait", action="store_true", help="metrics: follow the job until it ends")
     runs.set_defaults(func=cmd_runs)
+
+    evaluate = sub.add_parser("evaluate", help="measure a model on a dataset split: metrics, error types, samples")
+    evaluate.add_argument("--model", required=True, help="a run's weights/best.pt or a .pt in a trusted folder")
+    evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
+    evaluate.add_argument("--split", default="test", help="test (default), val or train")
+    evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
+    evaluate.add_argument("--iou", type=float, default=0.45, help="IoU a match needs (0.45)")
+    evaluate.add_argument("--imgsz", type=int, default=640)
+    evaluate.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
+    evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     visualize = sub.add_parser("visualize", help="export a run's charts as PNGs and a self-contained report.html")
     visualize.add_argument("run", metavar="RUN", help="project/experiment, the run folder, or its weights/best.pt")

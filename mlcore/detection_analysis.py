@@ -124,6 +124,10 @@ class Analysis:
     """Per image: false positives + false negatives."""
     matched_gt: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Per prediction: the ground-truth box it matched or was judged against (-1 when none)."""
+    pred_cell: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per prediction: the confusion matrix column it counts in (true class, nc = background, -1 = not kept)."""
+    gt_cell: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per ground-truth box: the confusion matrix row it counts in (predicted class, nc = background)."""
 
 
 def _rates(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -134,70 +138,109 @@ def _rates(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
 
 
+def _gt_slots(d: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ground truth padded per image: (n_images, most boxes in one image) of box index (-1 = none), boxes, classes."""
+    order = np.argsort(d.gt_image, kind="stable")
+    image = d.gt_image[order]
+    slot = np.arange(len(order)) - np.searchsorted(image, image, side="left")
+    width = int(slot.max()) + 1 if len(order) else 0
+    index = np.full((len(d.images), width), -1, dtype=np.int64)
+    index[image, slot] = order
+    boxes = np.zeros((len(d.images), width, 4), dtype=np.float32)
+    boxes[image, slot] = d.gt_box[order]
+    classes = np.full((len(d.images), width), -1, dtype=np.int64)
+    classes[image, slot] = d.gt_cls[order]
+    return index, boxes, classes
+
+
+def _slot_iou(boxes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """(k, width) IoU of each prediction with the ground-truth slots of its image."""
+    lt = np.maximum(boxes[:, None, :2], slots[:, :, :2])
+    rb = np.minimum(boxes[:, None, 2:], slots[:, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_p = (boxes[:, 2:] - boxes[:, :2]).prod(1)
+    area_g = (slots[:, :, 2:] - slots[:, :, :2]).prod(2)
+    return inter / (area_p[:, None] + area_g - inter + 1e-9)
+
+
 def analyze(d: Detections, conf: float = 0.25, iou: float = 0.45) -> Analysis:
-    """Match the predictions at or above `conf` to the ground truth at `iou`, and type every error."""
-    n_images, nc = len(d.images), len(d.names)
+    """Match the predictions at or above `conf` to the ground truth at `iou`, and type every error.
+
+    Vectorised over images: the greedy matching (highest confidence first, each ground-truth box
+    matched once) steps through the predictions' ranks within their image, all images at a time."""
+    nc = len(d.names)
+    gt_index, gt_boxes, gt_classes = _gt_slots(d)
+    kept = np.flatnonzero(d.pred_conf >= conf)
+    kept = kept[np.lexsort((-d.pred_conf[kept], d.pred_image[kept]))]  # by image, then confidence
+    image = d.pred_image[kept]
+    valid = gt_index[image] >= 0
+    ious = np.where(valid, _slot_iou(d.pred_box[kept].astype(np.float32), gt_boxes[image]), 0.0)
+    same = (gt_classes[image] == d.pred_cls[kept][:, None]) & valid
+    eligible = same & (ious >= iou)
+    slot = np.full(len(kept), -1, dtype=np.int64)
+    taken = np.zeros(gt_index.shape, dtype=bool)
+    rows = np.flatnonzero(eligible.any(1))  # only these can match; ranks among them keep the order
+    rank = np.arange(len(rows)) - np.searchsorted(image[rows], image[rows], side="left")
+    for r in range(int(rank.max()) + 1 if len(rows) else 0):
+        at = rows[rank == r]
+        candidates = np.where(eligible[at] & ~taken[image[at]], ious[at], -1.0)
+        best = candidates.argmax(1)
+        ok = candidates[np.arange(len(at)), best] >= 0
+        slot[at[ok]] = best[ok]
+        taken[image[at[ok]], best[ok]] = True
+    same_iou, other_iou = np.where(same, ious, 0.0), np.where(valid & ~same, ious, 0.0)
+    near_same, near_other = same_iou.argmax(1) if ious.size else slot, other_iou.argmax(1) if ious.size else slot
+    same_max, other_max = same_iou.max(1, initial=0.0), other_iou.max(1, initial=0.0)
+    kind = np.select(
+        [slot >= 0, same_max >= iou, other_max >= iou, same_max >= BACKGROUND_IOU, other_max >= BACKGROUND_IOU],
+        ["tp", "duplicate", "classification", "localization", "both"],
+        "background",
+    )
+    near = np.select([slot >= 0, np.isin(kind, ("duplicate", "localization")), np.isin(kind, ("classification",
+                      "both"))], [slot, near_same, near_other], -1)  # fmt: skip
     pred_type = np.full(len(d.pred_cls), "", dtype="<U14")
+    pred_type[kept] = kind
     matched_gt = np.full(len(d.pred_cls), -1, dtype=np.int64)
+    has_near = near >= 0
+    matched_gt[kept[has_near]] = gt_index[image[has_near], near[has_near]]
     gt_type = np.full(len(d.gt_cls), "missed", dtype="<U14")
+    close = np.zeros(gt_index.shape, dtype=bool)
+    k, j = np.nonzero(ious >= BACKGROUND_IOU)
+    close[image[k], j] = True
+    gt_type[gt_index[close & ~taken & (gt_index >= 0)]] = "fn"
+    gt_type[gt_index[taken]] = "tp"
+    confusion, pred_cell, gt_cell = _confusion(d, kept, image, ious, gt_index, iou, nc)
+    result = _summarise(d, conf, iou, pred_type, gt_type, matched_gt, confusion)
+    result.pred_cell, result.gt_cell = pred_cell, gt_cell
+    return result
+
+
+def _confusion(d, kept, image, ious, gt_index, iou, nc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ultralytics' confusion matrix (class-agnostic pairs above `iou`, best first, each box once).
+
+    Also returns, per prediction, the true class it was counted against (nc = background, -1 = under
+    the confidence threshold), and per ground-truth box the predicted class (nc = background)."""
+    k, j = np.nonzero(ious > iou)
+    value = ious[k, j]
+    gt = gt_index[image[k], j]
+    order = np.argsort(-value, kind="stable")
+    k, gt, value = k[order], gt[order], value[order]
+    first = np.unique(k, return_index=True)[1]
+    k, gt, value = k[first], gt[first], value[first]
+    order = np.argsort(-value, kind="stable")
+    k, gt = k[order], gt[order]
+    first = np.unique(gt, return_index=True)[1]
+    k, gt = k[first], gt[first]
+    pred_cell = np.full(len(d.pred_cls), -1, dtype=np.int64)
+    pred_cell[kept] = nc
+    pred_cell[kept[k]] = d.gt_cls[gt]
+    gt_cell = np.full(len(d.gt_cls), nc, dtype=np.int64)
+    gt_cell[gt] = d.pred_cls[kept[k]]
     confusion = np.zeros((nc + 1, nc + 1), dtype=np.int64)
-    keep = d.pred_conf >= conf
-    preds_of = _by_image(np.where(keep, d.pred_image, n_images), n_images)
-    gts_of = _by_image(d.gt_image, n_images)
-    for image in range(n_images):
-        p, g = preds_of[image], gts_of[image]
-        if not len(p):
-            confusion[nc, d.gt_cls[g]] += 1 if len(g) else 0
-            continue
-        p = p[np.argsort(-d.pred_conf[p], kind="stable")]
-        if not len(g):
-            pred_type[p] = "background"
-            np.add.at(confusion, (d.pred_cls[p], nc), 1)
-            continue
-        ious = box_iou(d.pred_box[p], d.gt_box[g])
-        same = d.pred_cls[p][:, None] == d.gt_cls[g][None, :]
-        taken = np.zeros(len(g), dtype=bool)
-        for i in range(len(p)):
-            candidates = np.where(same[i] & ~taken & (ious[i] >= iou), ious[i], -1.0)
-            j = int(candidates.argmax())
-            if candidates[j] >= 0:
-                taken[j] = True
-                pred_type[p[i]], matched_gt[p[i]] = "tp", g[j]
-                continue
-            same_iou = np.where(same[i], ious[i], 0.0)
-            other_iou = np.where(~same[i], ious[i], 0.0)
-            if same_iou.max() >= iou:
-                kind, near = "duplicate", same_iou.argmax()
-            elif other_iou.max() >= iou:
-                kind, near = "classification", other_iou.argmax()
-            elif same_iou.max() >= BACKGROUND_IOU:
-                kind, near = "localization", same_iou.argmax()
-            elif other_iou.max() >= BACKGROUND_IOU:
-                kind, near = "both", other_iou.argmax()
-            else:
-                kind, near = "background", -1
-            pred_type[p[i]], matched_gt[p[i]] = kind, g[near] if near >= 0 else -1
-        gt_type[g[taken]] = "tp"
-        near_any = (ious >= BACKGROUND_IOU).any(0)
-        gt_type[g[~taken & near_any]] = "fn"
-        _confusion_image(confusion, d.pred_cls[p], d.gt_cls[g], ious, iou, nc)
-    return _summarise(d, conf, iou, pred_type, gt_type, matched_gt, confusion)
-
-
-def _confusion_image(
-    matrix: np.ndarray, pred_cls: np.ndarray, gt_cls: np.ndarray, ious: np.ndarray, iou: float, nc: int
-) -> None:
-    """Ultralytics' confusion matrix for one image: class-agnostic one-to-one matching by IoU."""
-    pairs = np.argwhere(ious > iou)
-    pred_matched, gt_matched = np.zeros(len(pred_cls), bool), np.zeros(len(gt_cls), bool)
-    if len(pairs):
-        order = np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="stable")
-        for pi, gi in pairs[order]:
-            if not pred_matched[pi] and not gt_matched[gi]:
-                pred_matched[pi] = gt_matched[gi] = True
-                matrix[pred_cls[pi], gt_cls[gi]] += 1
-    np.add.at(matrix, (np.full((~gt_matched).sum(), nc), gt_cls[~gt_matched]), 1)
-    np.add.at(matrix, (pred_cls[~pred_matched], np.full((~pred_matched).sum(), nc)), 1)
+    np.add.at(confusion, (d.pred_cls[kept], pred_cell[kept]), 1)
+    unmatched = gt_cell == nc
+    np.add.at(confusion, (np.full(unmatched.sum(), nc), d.gt_cls[unmatched]), 1)
+    return confusion, pred_cell, gt_cell
 
 
 def _scaled_area(d: Detections, image: np.ndarray, box: np.ndarray) -> np.ndarray:

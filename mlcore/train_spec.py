@@ -170,6 +170,11 @@ class TrainSpec:
                     f"{name}={value!r}; use letters, digits, '_', '-' and '.', starting with a letter "
                     f"or digit, no '/' or '..' (e.g. {name}='logos-v2')."
                 )
+        if self.experiment == "model":  # Ultralytics renames a run called "model" after the model file
+            raise SpecError(
+                "experiment='model' would be renamed by Ultralytics after the model file; pick another name "
+                "(e.g. 'model-1')."
+            )
         if self.project == "":
             raise SpecError("project is empty; use a short name such as 'default'.")
         self._check_advanced()

@@ -246,6 +246,10 @@ def run_job(job_id: str, settings: Settings) -> int:
     store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
     if job.kind == "evaluation" and job.spec.get("task") == "run_metrics":
         return measure_run(job, settings, store)
+    if job.kind == "evaluation" and job.spec.get("task") == "evaluate":
+        from mlcore.evaluation_job import run_evaluation
+
+        return run_evaluation(job, settings, store)
     reporter = ProgressReporter(run_dir)
     try:
         spec = TrainSpec.from_dict(job.spec)

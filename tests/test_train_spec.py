@@ -45,6 +45,7 @@ def test_ultralytics_arguments_and_defaults() -> None:
     ("changes", "fragment"),
     [
         ({"mode": "scratch"}, "mode='scratch' is unknown"),
+        ({"experiment": "model"}, "renamed by Ultralytics"),
         ({"model_architecture": "yolov9c"}, "yolov8n"),
         ({"epochs": 0}, "epochs=0"),
         ({"epochs": 2.5}, "epochs=2.5"),
