@@ -22,6 +22,7 @@ PAGES = {
     "Train": [
         st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/insights:"),
+        st.Page("pages/evaluation.py", title="Model evaluation", icon=":material/fact_check:"),
     ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),

@@ -299,3 +299,36 @@ def test_a_finished_run_shows_its_curves_and_confusion_matrix_and_exports_offlin
     page.goto(report.as_uri())
     page.locator(".js-plotly-plot").nth(4).wait_for(timeout=30_000)  # history, matrix, two curves, per class
     assert requests == []  # nothing was fetched from a network
+
+
+def _metric(tab, label: str) -> str:
+    return tab.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue").first.inner_text()
+
+
+def test_the_confidence_slider_changes_the_numbers_and_the_gallery(page, server: Server) -> None:
+    from tests.evaluation_fixture import make_evaluation
+
+    outputs = Path(server.log).parent / "ml_outputs"
+    make_evaluation(outputs, outputs / "datasets" / "demo", "browser_best_20261101-120000-000000")
+    _open(page, f"{server.url}/evaluation")
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Gallery").click()
+    count = page.get_by_text(re.compile(r"^\d+ image\(s\), most errors first"))
+    count.wait_for(timeout=30_000)
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the drawn error samples
+    before = (_metric(page, "Recall"), count.inner_text())
+
+    slider = page.get_by_test_id("stSlider").filter(has_text="Confidence threshold").get_by_role("slider")
+    slider.focus()
+    slider.press("End")  # to 0.99: most predictions drop out
+    deadline = time.monotonic() + 30
+    while _metric(page, "Recall") == before[0] and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+    assert _metric(page, "Recall") != before[0]
+    count.wait_for(timeout=30_000)
+    assert count.inner_text() != before[1]  # more objects are missed now: more images with errors
+
+    page.get_by_role("button", name="Larger").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("img").first.wait_for(timeout=30_000)
+    assert dialog.get_by_text(re.compile(r"^images/val/val_\d+\.jpg$")).count() == 1  # the larger view of one image
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -1,0 +1,421 @@
+"""Model evaluation: a model measured on a dataset split; every error typed and shown, at thresholds the user moves."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mlcore import paths
+from mlcore.datasets import DatasetError, load_dataset
+from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, worst_images
+from mlcore.drawing import GROUND_TRUTH, MATCHED, MISSED, WRONG, draw_comparison
+from mlcore.error_gallery import cell_images, gallery_images
+from mlcore.eval_spec import SPLITS, EvalSpec
+from mlcore.evaluation import submit_evaluation
+from mlcore.evaluation_charts import (
+    ERROR_HELP,
+    class_scores,
+    clickable_confusion,
+    error_type_bars,
+    size_bars,
+    threshold_curve,
+)
+from mlcore.evaluations import (
+    EvaluationSummary,
+    EvaluationUnreadable,
+    list_evaluations,
+    load_detections,
+    load_evaluation_metrics,
+)
+from mlcore.gpus import read_gpus
+from mlcore.jobs import InvalidTransition, Job, JobNotFound, JobState, JobStore
+from mlcore.prediction_export import predictions_zip
+from mlcore.run_metrics import curve_names
+from mlcore.runs import seed_weights
+from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.scheduler import log_tail, schedule
+from mlcore.settings import PROJECT_ROOT, Settings
+from mlcore.train_spec import SpecError
+from mlcore.training import SubmitError, cancel_job
+from mlcore.worker import read_progress
+from ui.page_frame import known_datasets, page_start
+
+REFRESH_S = 2.0
+VIEWS = ("Per class", "Confusion matrix", "Curves", "Errors", "Gallery", "Worst images")
+PER_PAGE = 12
+THUMB_SIDE = 360
+LEGEND = (
+    ("ground truth, found", GROUND_TRUTH),
+    ("prediction that found it", MATCHED),
+    ("false positive (its error type is written on it)", WRONG),
+    ("object not found", MISSED),
+)
+
+
+def store_of(settings: Settings) -> JobStore:
+    return JobStore(settings.outputs_root / paths.JOBS_DB)
+
+
+def model_label(weights: Path) -> str:
+    return "/".join(weights.parts[-4:]) if weights.parent.name == "weights" else f"{weights.name}  ({weights.parent})"
+
+
+def dataset_splits(settings: Settings, dataset: str) -> list[str]:
+    """The splits of a dataset that have images, in the order test, val, train."""
+    try:
+        found = load_dataset(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
+    except (PathNotAllowed, DatasetError):
+        return []
+    return [s for s in SPLITS if found.splits.get(s)]
+
+
+def new_evaluation(settings: Settings, expanded: bool) -> None:
+    with st.expander("New evaluation", expanded=expanded, icon=":material/add_chart:"):
+        models = seed_weights(settings)
+        if not models:
+            folders = ", ".join(f"`{r}`" for r in settings.model_roots)
+            st.info(
+                f"No model to evaluate yet. Finish a training on the Training page, or put a `.pt` file in {folders} "
+                "(the studio loads models only from there: a .pt file can run code).",
+                icon=":material/model_training:",
+            )
+            return
+        model = st.selectbox("Model", models, format_func=model_label, key="eval.model")
+        datasets = known_datasets(tuple(str(r) for r in settings.dataset_roots))
+        if not datasets:
+            st.info(
+                "No dataset found under the allowed folders (ML_STUDIO_DATASET_ROOTS).", icon=":material/folder_off:"
+            )
+            return
+        c1, c2 = st.columns([3, 1])
+        dataset = c1.selectbox("Dataset", datasets, key="eval.dataset")
+        splits = dataset_splits(settings, dataset)
+        if not splits:
+            st.error("This dataset has no images in test, val or train; validate it on the Dataset page.")
+            return
+        split = c2.selectbox("Split", splits, key="eval.split", help="test when the dataset has one: unseen images.")
+        c1, c2, c3, c4 = st.columns(4)
+        conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")
+        iou = c2.slider("IoU to match", 0.1, 0.95, 0.45, 0.05, key="eval.new_iou")
+        imgsz = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="eval.imgsz",
+                                    help="The size the model was trained at is usually best."))  # fmt: skip
+        devices = ["auto", "cpu", *(str(g.index) for g in read_gpus().gpus)]
+        device = c4.selectbox("Device", devices, key="eval.device")
+        c1, c2 = st.columns(2)
+        save = c1.checkbox("Save predictions (YOLO txt and COCO JSON)", True, key="eval.save")
+        samples = c2.checkbox("Draw error samples into the folder", True, key="eval.samples")
+        st.caption("Both thresholds can be moved afterwards without running the model again.")
+        if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="eval.start"):
+            try:
+                spec = EvalSpec(
+                    model_path=str(model), dataset_path=dataset, split=split, confidence_threshold=conf,
+                    iou_threshold=iou, imgsz=imgsz, device=device, save_predictions=save, analyze_errors=samples,
+                )  # fmt: skip
+                job = submit_evaluation(spec, settings)
+            except (SpecError, SubmitError) as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            st.session_state["eval.show"] = job.run_dir
+            if job.spec.get("skipped"):
+                st.warning(f"{len(job.spec['skipped'])} file(s) with validation errors are left out.")
+            st.toast(f"Evaluation {job.id} {job.state.value}", icon=":material/play_arrow:")
+
+
+def open_jobs(settings: Settings) -> list[Job]:
+    return [
+        j
+        for j in store_of(settings).list(kind="evaluation")
+        if not j.state.is_final() and j.spec.get("task") == "evaluate"
+    ]
+
+
+def jobs_section(settings: Settings) -> None:
+    """Evaluations queued or running, with progress; refreshed until none is left."""
+    try:
+        schedule(settings)
+    except OSError as exc:
+        st.warning(f"The queue could not be advanced just now ({exc}); it is tried again shortly.")
+    jobs = open_jobs(settings)
+    if not jobs:
+        if st.session_state.pop("eval.were_open", False):
+            st.rerun()  # the last one ended: one whole-page run lists its result
+        return
+    st.session_state["eval.were_open"] = True
+    for job in jobs:
+        progress = read_progress(Path(job.run_dir))
+        c1, c2 = st.columns([6, 1], vertical_alignment="center")
+        text = f"{Path(job.run_dir).name}: {job.state.value}"
+        if progress.get("batches"):
+            text += f" · batch {progress['batch']}/{progress['batches']}"
+        elif job.state is JobState.RUNNING:
+            text += " · loading the model and the images…"
+        c1.progress(float(progress.get("percent") or 0) / 100, text=text)
+        if c2.button("Cancel", key=f"eval.cancel.{job.id}", icon=":material/cancel:"):
+            try:
+                cancel_job(job.id, settings)
+            except (InvalidTransition, JobNotFound, OSError) as exc:
+                st.warning(str(exc))
+
+
+def evaluation_label(item: EvaluationSummary, states: dict[str, str]) -> str:
+    state = "done" if item.finished else states.get(str(item.path), "not finished")
+    return f"{item.name} · {item.split} of {Path(item.dataset).name} · {state}"
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def thresholds_applied(folder: str, stamp: float, conf: float, iou: float) -> Analysis:
+    return analyze(load_detections(Path(folder)), conf, iou)
+
+
+def headline(metrics: dict, result: Analysis) -> None:
+    o = result.overall
+    cols = st.columns(6)
+    cols[0].metric("Precision", f"{o['precision']:.3f}")
+    cols[1].metric("Recall", f"{o['recall']:.3f}")
+    cols[2].metric("F1", f"{o['f1']:.3f}")
+    cols[3].metric("Accuracy", f"{o['accuracy']:.3f}", help="TP / (TP + FP + FN): every error counts once.")
+    cols[4].metric("mAP50", f"{metrics['map50']:.3f}", help="Over all confidences: the sliders do not change it.")
+    cols[5].metric("mAP50-95", f"{metrics['map50_95']:.3f}")
+    u = metrics.get("ultralytics", {})
+    st.caption(
+        f"{o['tp']} found, {o['fp']} false positives, {o['fn']} objects not found, on {metrics['images']} images. "
+        f"Ultralytics' own validation of the same predictions: mAP50 {u.get('map50', 0):.3f}, "
+        f"mAP50-95 {u.get('map50_95', 0):.3f}."
+    )
+
+
+def per_class(metrics: dict, result: Analysis) -> None:
+    ap = {row["name"]: row for row in metrics["per_class"]}
+    table = pd.DataFrame(
+        [{**{k: row[k] for k in ("name", "instances", "tp", "fp", "fn", "precision", "recall", "f1", "accuracy")},
+          "ap50": ap.get(row["name"], {}).get("ap50", 0.0), "ap50_95": ap.get(row["name"], {}).get("ap50_95", 0.0)}
+         for row in result.per_class]
+    )  # fmt: skip
+    scores = ("precision", "recall", "f1", "accuracy", "ap50", "ap50_95")
+    st.dataframe(
+        table, hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.3f") for k in scores}
+    )
+    st.plotly_chart(class_scores(result.per_class), key="eval.class_scores")
+
+
+def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], key: str) -> None:
+    """A page of drawn images, worst first, each with a button for a larger view."""
+    if not images:
+        st.info("No image matches: nothing of this kind at these thresholds.", icon=":material/image_search:")
+        return
+    pages = (len(images) + PER_PAGE - 1) // PER_PAGE
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}.page"))
+    st.caption(f"{len(images)} image(s), most errors first.")
+    shown = images[(page - 1) * PER_PAGE : page * PER_PAGE]
+    columns = st.columns(4)
+    for slot, n in enumerate(shown):
+        with columns[slot % 4]:
+            try:
+                st.image(draw_comparison(root / d.images[n], d, result, n, max_side=THUMB_SIDE))
+            except OSError:
+                st.warning(f"{d.images[n]} cannot be read any more.")
+                continue
+            st.caption(f"{Path(d.images[n]).name} · {int(result.image_errors[n])} error(s)")
+            if st.button("Larger", key=f"{key}.open.{n}", icon=":material/zoom_in:"):
+                larger(root, d, result, n)
+
+
+@st.dialog("Image", width="large")
+def larger(root: Path, d: Detections, result: Analysis, n: int) -> None:
+    st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400))
+    st.caption(d.images[n])
+    rows = []
+    for k in ((d.pred_image == n) & (result.pred_type != "")).nonzero()[0]:
+        rows.append({"box": "prediction", "class": d.names.get(int(d.pred_cls[k])), "confidence": float(d.pred_conf[k]),
+                     "outcome": str(result.pred_type[k])})  # fmt: skip
+    for k in (d.gt_image == n).nonzero()[0]:
+        outcome = "found" if result.gt_type[k] == "tp" else "not found"
+        rows.append({"box": "ground truth", "class": d.names.get(int(d.gt_cls[k])), "confidence": None,
+                     "outcome": outcome})  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def legend() -> None:
+    st.markdown(
+        " ".join(
+            f"<span style='display:inline-block;width:12px;height:12px;background:{colour};margin:0 4px 0 12px'>"
+            f"</span>{text}"
+            for text, colour in LEGEND
+        ),
+        unsafe_allow_html=True,
+    )
+
+
+def confusion(root: Path, d: Detections, result: Analysis) -> None:
+    axes = [*[d.names[k] for k in sorted(d.names)], "background"]
+    normalised = st.toggle("Normalise per true class", key="eval.normalise")
+    event = st.plotly_chart(
+        clickable_confusion(axes, result.confusion.tolist(), normalised), key="eval.confusion", on_select="rerun",
+        selection_mode="points",
+    )  # fmt: skip
+    points = event.selection.points if event and event.selection else []
+    if not points:
+        st.caption("Click a cell to see its images. Rows: predicted class; columns: true class.")
+        return
+    predicted, true = points[0]["customdata"]
+    st.markdown(f"**Predicted {axes[predicted]}, true {axes[true]}**")
+    legend()
+    thumbnails(root, d, result, cell_images(d, result, predicted, true), "eval.cell")
+
+
+def curves(metrics: dict, result: Analysis) -> None:
+    ultra = metrics.get("ultralytics", {})
+    names = curve_names(ultra)
+    if not names:
+        st.info("This evaluation stored no curves.")
+        return
+    which = st.segmented_control(
+        "Curve", names, default=names[0], required=True, key="eval.curve", format_func=lambda n: n.replace("(B)", "")
+    )
+    st.plotly_chart(threshold_curve(ultra, which, result.conf), key="eval.curve_chart")
+
+
+def errors(result: Analysis) -> None:
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(error_type_bars(result.error_counts), key="eval.error_bars")
+    c2.plotly_chart(size_bars(result.by_size), key="eval.size_bars")
+    st.dataframe(
+        pd.DataFrame([{"error type": k, "boxes": result.error_counts.get(k, 0), "meaning": v} for k, v in
+                      ERROR_HELP.items()]),
+        hide_index=True,
+    )  # fmt: skip
+
+
+def gallery(root: Path, d: Detections, result: Analysis) -> None:
+    c1, c2 = st.columns(2)
+    kinds = [None, *ERROR_TYPES]
+    kind = c1.selectbox(
+        "Error type", kinds, key="eval.kind",
+        format_func=lambda k: "any error" if k is None else f"{k} ({result.error_counts.get(k, 0)})",
+    )  # fmt: skip
+    names = [None, *[d.names[k] for k in sorted(d.names)]]
+    name = c2.selectbox("Class", names, key="eval.class", format_func=lambda n: "all classes" if n is None else n)
+    legend()
+    thumbnails(root, d, result, gallery_images(d, result, kind, name), "eval.gallery")
+
+
+def worst(root: Path, d: Detections, result: Analysis) -> None:
+    rows = worst_images(d, result, limit=100)
+    if not rows:
+        st.success("No image has an error at these thresholds.", icon=":material/check_circle:")
+        return
+    event = st.dataframe(pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="single-row",
+                         key="eval.worst")  # fmt: skip
+    st.caption("Select a row to see the image.")
+    if event.selection.rows:
+        index = {name: i for i, name in enumerate(d.images)}
+        larger(root, d, result, index[rows[event.selection.rows[0]]["image"]])
+
+
+def retrain(item: EvaluationSummary) -> None:
+    """The improvement loop: the Training page, in transfer mode, starting from this model."""
+    st.session_state["train.mode"] = "transfer"
+    st.session_state["train.base"] = Path(item.model)
+    st.session_state["train.dataset"] = item.dataset
+    st.switch_page("pages/training.py")
+
+
+def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) -> None:
+    if not item.path.is_dir():
+        st.warning(f"The folder of {item.name} is gone (deleted or moved).", icon=":material/folder_off:")
+        return
+    st.caption(f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}** · folder `{item.path}`")
+    if not item.finished:
+        state = states.get(str(item.path))
+        if state == "failed":
+            job = next(j for j in store_of(settings).list(kind="evaluation") if j.run_dir == str(item.path))
+            st.error(f"The evaluation failed: {job.error}", icon=":material/error:")
+            st.code(log_tail(str(item.path), 30), language=None)
+        elif state in ("queued", "starting", "running"):
+            st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
+        else:
+            st.warning("This evaluation did not finish (cancelled or interrupted). Start it again.")
+        return
+    try:
+        metrics = load_evaluation_metrics(item.path)
+        d = load_detections(item.path)
+    except EvaluationUnreadable as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    if metrics.get("skipped"):
+        with st.expander(f"{len(metrics['skipped'])} file(s) left out because of validation errors"):
+            st.write(metrics["skipped"])
+    thresholds = metrics.get("thresholds", {})
+    if st.session_state.get("eval.thresholds_of") != str(item.path):  # a new evaluation starts at its own thresholds
+        st.session_state["eval.thresholds_of"] = str(item.path)
+        st.session_state["eval.conf"] = float(thresholds.get("confidence", 0.25))
+        st.session_state["eval.iou"] = float(thresholds.get("iou", 0.45))
+    c1, c2 = st.columns(2)
+    conf = c1.slider(
+        "Confidence threshold", 0.01, 0.99, step=0.01, key="eval.conf",
+        help="Predictions below it are ignored. Everything below follows, without running the model.",
+    )  # fmt: skip
+    iou = c2.slider(
+        "IoU to match", 0.1, 0.95, step=0.05, key="eval.iou",
+        help="Overlap a prediction needs with an object of its class to count as found.",
+    )  # fmt: skip
+    stamp = (item.path / "predictions.npz").stat().st_mtime
+    result = thresholds_applied(str(item.path), stamp, round(conf, 3), round(iou, 3))
+    headline(metrics, result)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(
+        "Download predictions at these thresholds", data=lambda: predictions_zip(d, result),
+        file_name=f"{item.name}-predictions-conf{conf:.2f}.zip", mime="application/zip", on_click="ignore",
+        icon=":material/download:", key="eval.download",
+    )  # fmt: skip
+    c2.download_button(
+        "Download metrics.json", data=(item.path / "metrics.json").read_bytes(), file_name=f"{item.name}-metrics.json",
+        mime="application/json", on_click="ignore", icon=":material/download:", key="eval.download_metrics",
+    )  # fmt: skip
+    if c3.button(
+        "Retrain from this model", icon=":material/replay:", key="eval.retrain",
+        help="Open the Training page in transfer mode, starting from this model on this dataset.",
+    ):  # fmt: skip
+        retrain(item)
+    root = Path(metrics.get("dataset_root") or item.dataset)
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="eval.view")
+    if view == "Per class":
+        per_class(metrics, result)
+    elif view == "Confusion matrix":
+        confusion(root, d, result)
+    elif view == "Curves":
+        curves(metrics, result)
+    elif view == "Errors":
+        errors(result)
+    elif view == "Gallery":
+        gallery(root, d, result)
+    else:
+        worst(root, d, result)
+
+
+settings_now = page_start(
+    "Model evaluation",
+    "Where does the model fail, and why? The standard metrics (equal to Ultralytics' own), every error typed, "
+    "and the images that show it, at thresholds you can move.",
+)
+evaluations = list_evaluations(settings_now)
+new_evaluation(settings_now, expanded=not evaluations)
+st.fragment(jobs_section, run_every=REFRESH_S if open_jobs(settings_now) else None)(settings_now)
+if not evaluations:
+    st.info(
+        "No evaluation yet. Pick a model and a dataset above and press Evaluate (or run "
+        "`python -m mlcore evaluate --model PT --data PATH`).",
+        icon=":material/analytics:",
+    )
+    st.stop()
+job_states = {j.run_dir: j.state.value for j in store_of(settings_now).list(kind="evaluation")}
+folders = [str(e.path) for e in evaluations]
+wanted = st.session_state.pop("eval.show", None)
+if wanted in folders:
+    st.session_state["eval.pick"] = wanted
+by_folder = {str(e.path): e for e in evaluations}
+labels = {f: evaluation_label(by_folder[f], job_states) for f in folders}  # read once: the disk may change
+picked = st.selectbox("Evaluation", folders, key="eval.pick", format_func=labels.__getitem__)
+show(by_folder[picked], settings_now, job_states)

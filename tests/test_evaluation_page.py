@@ -1,0 +1,116 @@
+"""AppTest of the Model evaluation page on a crafted evaluation folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from mlcore.settings import Settings
+from tests.conftest import PROJECT_ROOT
+from tests.evaluation_fixture import make_evaluation
+
+PAGE = str(PROJECT_ROOT / "pages" / "evaluation.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def evaluation(settings: Settings, small_dataset: Path) -> Path:
+    return make_evaluation(settings.outputs_root, small_dataset)
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def _open(view: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    if view:
+        at.segmented_control(key="eval.view").set_value(view).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_without_evaluations_the_page_says_what_to_do(settings: Settings) -> None:
+    at = _open()
+    assert "No evaluation yet" in _texts(at.info)
+    assert "No model to evaluate yet" in _texts(at.info)  # the form says where models come from
+
+
+def test_moving_the_thresholds_recomputes_the_numbers(evaluation: Path) -> None:
+    at = _open()
+    before = _metrics(at)
+    stored = json.loads((evaluation / "metrics.json").read_text())
+    assert before["Precision"] == f"{stored['precision']:.3f}" and before["mAP50"] == f"{stored['map50']:.3f}"
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["solara", "aqualine", "verdant", "nimbus", "ferro"]
+    at.slider(key="eval.iou").set_value(0.3).run()  # the shifted boxes count as found now
+    looser = _metrics(at)
+    assert float(looser["Precision"]) > float(before["Precision"]) and looser["mAP50"] == before["mAP50"]
+    at.slider(key="eval.conf").set_value(0.9).run()
+    assert float(_metrics(at)["Recall"]) < float(looser["Recall"])  # mAP spans all confidences: it stays
+
+
+def test_every_view_draws_and_the_gallery_filters_by_error_type(evaluation: Path) -> None:
+    at = _open("Errors")
+    assert len(at.get("plotly_chart")) == 2
+    assert "localization" in set(at.dataframe[0].value["error type"])
+    at.segmented_control(key="eval.view").set_value("Curves").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.segmented_control(key="eval.view").set_value("Confusion matrix").run()
+    assert not at.exception and "Click a cell" in _texts(at.caption)
+    at.segmented_control(key="eval.view").set_value("Gallery").run()
+    assert not at.exception
+    everything = len(at.get("image"))
+    assert everything > 0
+    at.selectbox(key="eval.kind").set_value("classification").run()
+    assert not at.exception and 0 < len(at.get("image")) <= everything
+    at.selectbox(key="eval.kind").set_value("duplicate").run()
+    at.selectbox(key="eval.class").set_value("ferro").run()
+    assert not at.exception
+    at.segmented_control(key="eval.view").set_value("Worst images").run()
+    worst = at.dataframe[0].value
+    assert list(worst["errors"]) == sorted(worst["errors"], reverse=True)
+
+
+def test_retrain_opens_the_training_page_in_transfer_mode(evaluation: Path) -> None:
+    at = _open()
+    at.button(key="eval.retrain").click().run()
+    assert at.session_state["train.mode"] == "transfer"
+    assert str(at.session_state["train.base"]).endswith("weights/best.pt")
+
+
+def test_damaged_or_missing_files_give_clear_messages(
+    evaluation: Path, settings: Settings, small_dataset: Path
+) -> None:
+    metrics = (evaluation / "metrics.json").read_text()
+    (evaluation / "metrics.json").write_text("{not json")
+    at = _open()
+    assert "cannot be read" in _texts(at.error) and "run the evaluation again" in _texts(at.error)
+    (evaluation / "metrics.json").write_text(metrics)
+    (evaluation / "predictions.npz").write_bytes(b"PK damaged")
+    at = _open()
+    assert "predictions.npz cannot be read" in _texts(at.error)
+    (evaluation / "metrics.json").unlink()
+    at = _open()
+    assert "did not finish" in _texts(at.warning)
+    newer = make_evaluation(settings.outputs_root, small_dataset, "v1_best_20261102-120000-000000")
+    at = _open()
+    assert newer.name in _texts(at.caption)
+    shutil.rmtree(newer)  # deleted while shown
+    at.run()
+    assert not at.exception and "did not finish" in _texts(at.warning)
