@@ -284,22 +284,36 @@ def _summarise(d, conf, iou, pred_type, gt_type, matched_gt, confusion) -> Analy
     )
 
 
+def _correct_at_thresholds(d: Detections) -> np.ndarray:
+    """(n_predictions, 10): whether each prediction is a true positive at IoU 0.50, 0.55, ... 0.95.
+
+    Ultralytics' matching: per image, predictions in confidence order each take the unclaimed
+    ground-truth box of their class they overlap most, at each threshold. Vectorised over images:
+    the k-th candidate of every image is matched in the same step."""
+    thresholds = len(IOU_THRESHOLDS)
+    correct = np.zeros((len(d.pred_cls), thresholds), dtype=bool)
+    gt_index, gt_boxes, gt_classes = _gt_slots(d)
+    order = np.lexsort((-d.pred_conf, d.pred_image))  # by image, then confidence
+    image = d.pred_image[order]
+    ious = _slot_iou(d.pred_box[order].astype(np.float32), gt_boxes[image])
+    ious = np.where((gt_classes[image] == d.pred_cls[order][:, None]) & (gt_index[image] >= 0), ious, 0.0)
+    rows = np.flatnonzero((ious >= IOU_THRESHOLDS[0]).any(1))
+    rank = np.arange(len(rows)) - np.searchsorted(image[rows], image[rows], side="left")
+    claimed = np.zeros((*gt_index.shape, thresholds), dtype=bool)
+    every = np.arange(thresholds)
+    for r in range(int(rank.max()) + 1 if len(rows) else 0):
+        at = rows[rank == r]
+        available = np.where(claimed[image[at]], 0.0, ious[at][:, :, None])  # (n, slots, thresholds)
+        best = available.argmax(1)
+        hit = np.take_along_axis(available, best[:, None, :], 1)[:, 0, :] >= IOU_THRESHOLDS
+        correct[order[at]] = hit
+        claimed[image[at][:, None], best, every] |= hit
+    return correct
+
+
 def average_precision(d: Detections) -> dict[str, Any]:
     """mAP50, mAP50-95 and AP per class over every stored prediction, as Ultralytics' validator computes them."""
-    correct = np.zeros((len(d.pred_cls), len(IOU_THRESHOLDS)), dtype=bool)
-    preds_of, gts_of = _by_image(d.pred_image, len(d.images)), _by_image(d.gt_image, len(d.images))
-    for image in range(len(d.images)):
-        p, g = preds_of[image], gts_of[image]
-        if not len(p) or not len(g):
-            continue
-        p = p[np.argsort(-d.pred_conf[p], kind="stable")]
-        ious = box_iou(d.gt_box[g], d.pred_box[p]) * (d.gt_cls[g][:, None] == d.pred_cls[p][None, :])
-        matched = np.zeros((len(g), len(IOU_THRESHOLDS)), dtype=bool)
-        for j in np.flatnonzero((ious >= IOU_THRESHOLDS.min()).any(0)):
-            available = np.where(matched, 0, ious[:, j, None])
-            k = available.argmax(0)
-            correct[p[j]] = available[k, range(len(IOU_THRESHOLDS))] >= IOU_THRESHOLDS
-            matched[k, range(len(IOU_THRESHOLDS))] |= correct[p[j]]
+    correct = _correct_at_thresholds(d)
     order = np.argsort(-d.pred_conf, kind="stable")
     tp, pred_cls = correct[order], d.pred_cls[order]
     classes, counts = np.unique(d.gt_cls, return_counts=True)
@@ -331,19 +345,56 @@ def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 def worst_images(d: Detections, result: Analysis, limit: int = 50) -> list[dict[str, Any]]:
     """Images with the most errors at these thresholds, worst first."""
+    n = len(d.images)
+    false_positives = np.bincount(d.pred_image[np.isin(result.pred_type, FP_TYPES)], minlength=n)
+    not_found = np.bincount(d.gt_image[result.gt_type != "tp"], minlength=n)
+    boxes = np.bincount(d.gt_image, minlength=n)
     order = np.argsort(-result.image_errors, kind="stable")[:limit]
-    rows = []
-    for i in order:
-        if result.image_errors[i] == 0:
-            break
-        preds = (d.pred_image == i) & (result.pred_type != "")
-        rows.append(
-            {
-                "image": d.images[i],
-                "errors": int(result.image_errors[i]),
-                "false positives": int((preds & (result.pred_type != "tp")).sum()),
-                "missed boxes": int(((d.gt_image == i) & (result.gt_type != "tp")).sum()),
-                "boxes": int((d.gt_image == i).sum()),
-            }
-        )
-    return rows
+    return [
+        {"image": d.images[i], "errors": int(result.image_errors[i]), "false positives": int(false_positives[i]),
+         "missed boxes": int(not_found[i]), "boxes": int(boxes[i])}
+        for i in order
+        if result.image_errors[i] > 0
+    ]  # fmt: skip
+
+
+def _with(d: Detections, keep: np.ndarray, cls: np.ndarray, box: np.ndarray, found: np.ndarray) -> Detections:
+    """The same evaluation with the predictions `keep` selects (class and box replaced), and a perfect
+    prediction at confidence 1 for each ground-truth box that `found` selects."""
+    return Detections(
+        images=d.images, sizes=d.sizes, names=d.names, gt_image=d.gt_image, gt_cls=d.gt_cls, gt_box=d.gt_box,
+        pred_image=np.concatenate([d.pred_image[keep], d.gt_image[found]]),
+        pred_cls=np.concatenate([cls[keep], d.gt_cls[found]]),
+        pred_conf=np.concatenate([d.pred_conf[keep], np.ones(int(found.sum()))]),
+        pred_box=np.concatenate([box[keep], d.gt_box[found]]), imgsz=d.imgsz,
+    )  # fmt: skip
+
+
+def error_costs(d: Detections) -> dict[str, float]:
+    """mAP50 gained if every error of one type were fixed (TIDE's dAP), over all stored predictions.
+
+    Errors are typed at IoU 0.5 with no confidence threshold. Fixing means: duplicates and boxes on
+    background are removed; a wrong class or a box off gets the class and box of the object it was
+    near (it is removed instead when another prediction found that object, or a better-scored fixed
+    one takes it); missed objects are found by a perfect prediction at confidence 1."""
+    base = average_precision(d)["map50"]
+    typed = analyze(d, conf=0.0, iou=0.5)
+    every, none = np.ones(len(d.pred_cls), dtype=bool), np.zeros(len(d.gt_cls), dtype=bool)
+    costs = {}
+    for kind in FP_TYPES:
+        wrong = typed.pred_type == kind
+        if kind in ("duplicate", "background"):
+            fixed = _with(d, ~wrong, d.pred_cls, d.pred_box, none)
+        else:
+            target = typed.matched_gt
+            order = np.flatnonzero(wrong)[np.argsort(-d.pred_conf[wrong], kind="stable")]
+            best = np.zeros(len(d.pred_cls), dtype=bool)
+            best[order[np.unique(target[order], return_index=True)[1]]] = True  # the best-scored per object
+            use = best & (target >= 0) & (typed.gt_type[np.maximum(target, 0)] != "tp")
+            cls, box = d.pred_cls.copy(), d.pred_box.copy()
+            cls[use], box[use] = d.gt_cls[target[use]], d.gt_box[target[use]]
+            fixed = _with(d, ~wrong | use, cls, box, none)
+        costs[kind] = round(average_precision(fixed)["map50"] - base, 5)
+    found = _with(d, every, d.pred_cls, d.pred_box, typed.gt_type == "missed")
+    costs["missed"] = round(average_precision(found)["map50"] - base, 5)
+    return costs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcore.detection_analysis import Detections, analyze, average_precision, box_iou, worst_images
+from mlcore.detection_analysis import Detections, analyze, average_precision, box_iou, error_costs, worst_images
 
 
 def detections(gt: list[tuple], preds: list[tuple], images: int = 1, size: int = 640, imgsz: int = 640) -> Detections:
@@ -102,3 +102,18 @@ def test_detections_round_trip_through_a_compact_file(tmp_path) -> None:
     back = Detections.load(tmp_path / "predictions.npz")
     assert back.images == d.images and back.names == d.names and np.allclose(back.pred_box, d.pred_box)
     assert analyze(back).overall == analyze(d).overall
+
+
+def test_what_each_error_type_costs_in_map50() -> None:
+    found_late = (1, 0, 0.7, *BOX)  # a second image's cat, found with less confidence
+    duplicate = detections(gt=[(0, 0, *BOX), (1, 0, *BOX)], images=2,
+                           preds=[(0, 0, 0.9, *BOX), (0, 0, 0.8, 102, 102, 202, 202), found_late])  # fmt: skip
+    costs = error_costs(duplicate)
+    assert costs["duplicate"] > 0.1 and costs["background"] == 0 and costs["missed"] == 0
+    assert average_precision(duplicate)["map50"] + costs["duplicate"] == pytest.approx(0.995, abs=1e-4)
+    wrong_class = detections(gt=[(0, 0, *BOX)], preds=[(0, 1, 0.9, *BOX)])  # the only cat called a dog
+    assert error_costs(wrong_class)["classification"] == pytest.approx(0.995, abs=1e-4)
+    off = detections(gt=[(0, 0, *BOX)], preds=[(0, 0, 0.9, 100, 100, 200, 140)])  # IoU 0.4
+    assert error_costs(off)["localization"] == pytest.approx(0.995, abs=1e-4)
+    missed = detections(gt=[(0, 0, *BOX), (1, 0, *BOX)], preds=[(0, 0, 0.9, *BOX)], images=2)
+    assert error_costs(missed)["missed"] == pytest.approx(0.995 - average_precision(missed)["map50"], abs=1e-4)
