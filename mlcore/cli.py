@@ -221,6 +221,8 @@ def _follow(job_id: str, settings: Settings) -> int:
             progress = read_progress(Path(job.run_dir))
             if job.state is JobState.QUEUED:
                 text = f"queued (position {store.queue_position(job_id)})"
+            elif job.kind == "evaluation":
+                text = f"{job.state.value}: batch {progress.get('batch', '-')}/{progress.get('batches', '-')}"
             else:
                 text = f"{job.state.value}: epoch {progress.get('epoch', '-')}/{progress.get('epochs', '-')}"
             pct = float(progress.get("percent") or 0)

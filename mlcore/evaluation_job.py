@@ -13,6 +13,7 @@ From those the job computes the analysis at the spec's thresholds and writes, in
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
@@ -27,8 +28,9 @@ from mlcore import paths
 from mlcore.atomic_file import write_json_atomically
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import label_path, load_dataset
-from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, average_precision, worst_images
+from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, average_precision, error_costs
 from mlcore.drawing import draw_comparison
+from mlcore.error_gallery import gallery_images
 from mlcore.evaluation import PREDICTIONS_FILE
 from mlcore.image_facts import inspect_image
 from mlcore.jobs import InvalidTransition, Job, JobState, JobStore
@@ -47,6 +49,15 @@ class EvaluationError(ValueError):
 def run_evaluation(job: Job, settings: Settings, store: JobStore) -> int:
     folder = Path(job.run_dir)
     spec = job.spec
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
     try:
         dataset = load_dataset(Path(spec["dataset_path"]))
         skipped = set(spec.get("skipped") or [])
@@ -56,9 +67,10 @@ def run_evaluation(job: Job, settings: Settings, store: JobStore) -> int:
         ]  # fmt: skip
         dataset = replace(dataset, splits={**dataset.splits, spec["split"]: images})  # data.yaml needs train and val
         data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
+        lap("staging")
         from ultralytics import YOLO
 
-        model = YOLO(spec["model_path"])
+        model = _load_model(YOLO, spec["model_path"])
         model_names = {int(k): str(v) for k, v in model.names.items()}
         data_names = {int(k): str(v) for k, v in dataset.names.items()}
         if model_names != data_names:
@@ -66,26 +78,31 @@ def run_evaluation(job: Job, settings: Settings, store: JobStore) -> int:
         recorded: dict[str, list[Any]] = {}
         model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
         model.add_callback("on_val_batch_end", lambda v: _progress(v, folder))
-        started = time.perf_counter()
+        lap("model")
         metrics = model.val(
             data=str(data_yaml), split=spec["split"], imgsz=spec["imgsz"], batch=16, save_json=True, plots=True,
             device=ultralytics_device(job.device), project=str(folder), name="ultralytics", exist_ok=True,
         )  # fmt: skip
-        val_seconds = time.perf_counter() - started
+        lap("validation")
         detections = _detections(dataset, images, recorded, spec["imgsz"])
         detections.save(folder / PREDICTIONS_FILE)
+        lap("predictions_kept")
         result = analyze(detections, spec["confidence_threshold"], spec["iou_threshold"])
         summary = evaluation_summary(detections, result, metrics_to_dict(metrics, model_names))
-        summary |= {"skipped": sorted(skipped), "val_seconds": val_seconds, "output_dir": str(folder),
-                    "dataset_root": str(dataset.root)}  # fmt: skip
-        write_json_atomically(folder / METRICS_FILE, summary)
+        lap("analysis")
         produced = folder / "ultralytics" / "confusion_matrix.png"
         if produced.exists():
             shutil.copyfile(produced, folder / "confusion_matrix.png")
         if spec.get("save_predictions", True):
             write_predictions(detections, result, folder / "predictions")
+            lap("prediction_files")
         if spec.get("analyze_errors", True):
             write_error_samples(detections, result, Path(str(dataset.root)), folder / "error_samples")
+            lap("error_samples")
+        summary |= {"skipped": sorted(skipped), "val_seconds": timings["validation"], "timings_s": timings,
+                    "output_dir": str(folder), "dataset_root": str(dataset.root)}  # fmt: skip
+        write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
+        print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
     except BaseException as exc:  # the job records why it ended; the log has the traceback
         traceback.print_exc()
         message = str(exc) if isinstance(exc, EvaluationError) else failure_message(exc, 16)
@@ -101,6 +118,20 @@ def run_evaluation(job: Job, settings: Settings, store: JobStore) -> int:
     except InvalidTransition:
         pass
     return 0
+
+
+def _load_model(yolo: Any, path: str) -> Any:
+    try:
+        model = yolo(path)
+    except Exception as exc:  # Ultralytics raises several kinds for files that are not checkpoints
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EvaluationError(
+            f"{path} cannot be loaded as a YOLO checkpoint ({reason[:300]}). Pick a best.pt or last.pt that a "
+            "training wrote, or an official detection model file."
+        ) from exc
+    if model.task != "detect":
+        raise EvaluationError(f"{path} is a {model.task} model; the studio evaluates detection models.")
+    return model
 
 
 def _names_message(model: dict[int, str], data: dict[int, str]) -> str:
@@ -192,6 +223,7 @@ def evaluation_summary(d: Detections, result: Analysis, ultralytics: dict[str, A
         "map50_95": ap["map50_95"],
         "per_class": per_class,
         "error_types": result.error_counts,
+        "error_map50_cost": error_costs(d),
         "by_size": result.by_size,
         "confusion_matrix": result.confusion.tolist(),
         "confusion_axes": [*[d.names[k] for k in sorted(d.names)], "background"],
@@ -201,21 +233,23 @@ def evaluation_summary(d: Detections, result: Analysis, ultralytics: dict[str, A
 
 
 def write_error_samples(d: Detections, result: Analysis, root: Path, folder: Path) -> None:
-    """Up to SAMPLES_PER_TYPE images per error type, worst first, ground truth and predictions drawn."""
-    worst = [row["image"] for row in worst_images(d, result, limit=len(d.images))]
-    position = {name: i for i, name in enumerate(d.images)}
+    """Up to SAMPLES_PER_TYPE images per error type, worst first, ground truth and predictions drawn.
+
+    An image with errors of several types is drawn once and written into each type's folder."""
+    drawn: dict[int, bytes | None] = {}
     for kind in ERROR_TYPES:
-        if kind == "missed":
-            images = {int(i) for i in d.gt_image[result.gt_type == "missed"]}
-        else:
-            images = {int(i) for i in d.pred_image[result.pred_type == kind]}
-        chosen = [position[name] for name in worst if position[name] in images][:SAMPLES_PER_TYPE]
-        if not chosen:
-            continue
-        (folder / kind).mkdir(parents=True, exist_ok=True)
+        chosen = gallery_images(d, result, kind)[:SAMPLES_PER_TYPE]
+        if chosen:
+            (folder / kind).mkdir(parents=True, exist_ok=True)
         for n in chosen:
-            try:
-                picture = draw_comparison(root / d.images[n], d, result, n)
-            except OSError:
-                continue
-            picture.save(folder / kind / f"{Path(d.images[n]).stem}.jpg", quality=88)
+            if n not in drawn:
+                try:
+                    buffer = io.BytesIO()
+                    draw_comparison(root / d.images[n], d, result, n).save(buffer, "JPEG", quality=88)
+                    drawn[n] = buffer.getvalue()
+                except OSError:
+                    drawn[n] = None
+            if drawn[n] is not None:
+                (folder / kind / f"{Path(d.images[n]).with_suffix('').as_posix().replace('/', '__')}.jpg").write_bytes(
+                    drawn[n]
+                )

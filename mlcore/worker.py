@@ -99,7 +99,7 @@ class ProgressReporter:
             {
                 "state": self.state,
                 "device_memory_gb": device_memory_gb(trainer),
-                "epoch": int(trainer.epoch) + 1,
+                "epoch": min(int(trainer.epoch) + 1, epochs),  # Ultralytics counts one past the end when done
                 "epochs": epochs,
                 "batch": self.batch,
                 "batches": batches,

@@ -20,7 +20,7 @@ from mlcore.eval_spec import EvalSpec
 from mlcore.evaluation import submit_evaluation
 from mlcore.jobs import JobState, JobStore
 from mlcore.scheduler import schedule
-from mlcore.settings import load_settings
+from mlcore.settings import Settings, load_settings
 from mlcore.train_spec import SpecError, TrainSpec
 from mlcore.training import SubmitError
 from tests.conftest import engine_env_for
@@ -43,6 +43,15 @@ def test_the_original_request_body_loads_and_bad_values_are_refused() -> None:
             EvalSpec.from_dict({"model_path": "m.pt", "dataset_path": "d", **bad})
     with pytest.raises(SpecError, match="unknown field"):
         EvalSpec.from_dict({"model_path": "m.pt", "dataset_path": "d", "threshold": 0.3})
+
+
+def until_final(job_id: str, settings: Settings, timeout_s: float = 600) -> None:
+    """Advance the queue, as the pages and the CLI do, until the job has ended."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    deadline = time.monotonic() + timeout_s
+    while not store.get(job_id).state.is_final() and time.monotonic() < deadline:
+        schedule(settings)
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +97,7 @@ def test_an_evaluation_job_agrees_with_ultralytics_and_writes_everything(env: di
     job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=env["data"], split="train", imgsz=128,
                                      device="cpu"), settings)  # fmt: skip
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    deadline = time.monotonic() + 600
-    while not store.get(job.id).state.is_final() and time.monotonic() < deadline:
-        schedule(settings)
-        time.sleep(0.5)
+    until_final(job.id, settings)
     done = store.get(job.id)
     assert done.state is JobState.COMPLETED, done.error
     folder = Path(done.run_dir)
@@ -168,11 +174,28 @@ def test_a_model_whose_classes_differ_fails_with_the_names(env: dict[str, str]) 
     job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=str(other), split="val", imgsz=128,
                                      device="cpu"), settings)  # fmt: skip
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    deadline = time.monotonic() + 300
-    while not store.get(job.id).state.is_final() and time.monotonic() < deadline:
-        schedule(settings)
-        time.sleep(0.5)
+    until_final(job.id, settings)
     failed = store.get(job.id)
     assert failed.state is JobState.FAILED and "only in the model ['ferro']" in failed.error
     assert "only in the dataset ['copper']" in failed.error
     assert os.path.exists(failed.run_dir)
+
+
+@pytest.mark.slow
+def test_files_with_validation_errors_are_left_out_and_listed(env: dict[str, str]) -> None:
+    settings = load_settings()
+    broken = Path(env["ML_STUDIO_DATASET_ROOTS"]) / "broken"
+    if not broken.exists():
+        shutil.copytree(env["data"], broken)
+    label = sorted((broken / "labels" / "val").glob("*.txt"))[0]
+    label.write_text("0 0.5 0.5 not-a-number 0.2\n")
+    job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=str(broken), split="val", imgsz=128,
+                                     device="cpu"), settings)  # fmt: skip
+    assert job.spec["skipped"] == [f"labels/val/{label.name}"]
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    until_final(job.id, settings)
+    assert store.get(job.id).state is JobState.COMPLETED, store.get(job.id).error
+    metrics = json.loads((Path(job.run_dir) / "metrics.json").read_text())
+    images = len(list((broken / "images" / "val").iterdir()))
+    assert metrics["skipped"] == job.spec["skipped"] and metrics["images"] == images - 1
+    assert label.read_text() == "0 0.5 0.5 not-a-number 0.2\n"  # the dataset is left as it is
