@@ -45,41 +45,34 @@ def error_type_bars(error_counts: dict[str, int], height: int = 320) -> go.Figur
     return fig
 
 
-def size_bars(by_size: list[dict[str, Any]], height: int = 320) -> go.Figure:
-    """Precision, recall and F1 for small, medium and large boxes, with the number of objects of each."""
-    labels = [f"{row['size']} ({row['instances']} objects)" for row in by_size]
+def _grouped_bars(labels: list[str], rows: list[dict[str, Any]], keys: tuple[str, ...], height: int) -> go.Figure:
     fig = go.Figure()
-    for key, colour in (("precision", ACCENT), ("recall", WARN), ("f1", "#16a34a")):
+    for key, colour in zip(keys, (ACCENT, WARN, "#16a34a", "#7c3aed"), strict=False):
         fig.add_trace(
             go.Bar(
-                x=labels, y=[row[key] for row in by_size], name=key, marker_color=colour,
+                x=labels, y=[row[key] for row in rows], name=key, marker_color=colour,
                 hovertemplate=f"%{{x}}<br>{key} %{{y:.3f}}<extra></extra>",
             )
         )  # fmt: skip
     fig.update_layout(
         barmode="group", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         yaxis={"range": [0, 1.05], "title": "score"}, legend={"orientation": "h", "y": 1.12},
-        title={"text": "By box size (COCO bounds, as the model sees the image)", "x": 0},
     )  # fmt: skip
+    return fig
+
+
+def size_bars(by_size: list[dict[str, Any]], height: int = 320) -> go.Figure:
+    """Precision, recall and F1 for small, medium and large boxes, with the number of objects of each."""
+    labels = [f"{row['size']} ({row['instances']} objects)" for row in by_size]
+    fig = _grouped_bars(labels, by_size, ("precision", "recall", "f1"), height)
+    fig.update_layout(title={"text": "By box size (COCO bounds, as the model sees the image)", "x": 0})
     return fig
 
 
 def class_scores(per_class: list[dict[str, Any]], height: int = 340) -> go.Figure:
     """Precision, recall, F1 and accuracy per class at the thresholds."""
     names = [row["name"] for row in per_class]
-    fig = go.Figure()
-    for key, colour in (("precision", ACCENT), ("recall", WARN), ("f1", "#16a34a"), ("accuracy", "#7c3aed")):
-        fig.add_trace(
-            go.Bar(
-                x=names, y=[row[key] for row in per_class], name=key, marker_color=colour,
-                hovertemplate=f"%{{x}}<br>{key} %{{y:.3f}}<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.update_layout(
-        barmode="group", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis={"range": [0, 1.05], "title": "score"}, legend={"orientation": "h", "y": 1.12},
-    )  # fmt: skip
-    return fig
+    return _grouped_bars(names, per_class, ("precision", "recall", "f1", "accuracy"), height)
 
 
 def clickable_confusion(axes: list[str], matrix: list[list[int]], normalised: bool = False) -> go.Figure:

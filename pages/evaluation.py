@@ -205,6 +205,8 @@ def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], k
         return
     pages = (len(images) + PER_PAGE - 1) // PER_PAGE
     page = 1
+    if st.session_state.get(f"{key}.page", 1) > pages:  # fewer images at the new thresholds
+        st.session_state[f"{key}.page"] = 1
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}.page"))
     st.caption(f"{len(images)} image(s), most errors first.")
@@ -277,15 +279,20 @@ def curves(metrics: dict, result: Analysis) -> None:
     st.plotly_chart(threshold_curve(ultra, which, result.conf), key="eval.curve_chart")
 
 
-def errors(result: Analysis) -> None:
+def errors(metrics: dict, result: Analysis) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(error_type_bars(result.error_counts), key="eval.error_bars")
     c2.plotly_chart(size_bars(result.by_size), key="eval.size_bars")
+    costs = metrics.get("error_map50_cost") or {}
     st.dataframe(
-        pd.DataFrame([{"error type": k, "boxes": result.error_counts.get(k, 0), "meaning": v} for k, v in
-                      ERROR_HELP.items()]),
-        hide_index=True,
+        pd.DataFrame([{"error type": k, "boxes": result.error_counts.get(k, 0), "mAP50 if all fixed": costs.get(k),
+                       "meaning": v} for k, v in ERROR_HELP.items()]),
+        hide_index=True, column_config={"mAP50 if all fixed": st.column_config.NumberColumn(format="+%.3f")},
     )  # fmt: skip
+    st.caption(
+        "*mAP50 if all fixed*: what mAP50 would gain if every error of that type were fixed (as TIDE measures "
+        "it, over all confidences, at IoU 0.5): where improving the model pays most."
+    )
 
 
 def gallery(root: Path, d: Detections, result: Analysis) -> None:
@@ -311,7 +318,11 @@ def worst(root: Path, d: Detections, result: Analysis) -> None:
     st.caption("Select a row to see the image.")
     if event.selection.rows:
         index = {name: i for i, name in enumerate(d.images)}
-        larger(root, d, result, index[rows[event.selection.rows[0]]["image"]])
+        n = index[rows[event.selection.rows[0]]["image"]]
+        try:
+            st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400), caption=d.images[n])
+        except OSError:
+            st.warning(f"{d.images[n]} cannot be read any more.")
 
 
 def retrain(item: EvaluationSummary) -> None:
@@ -388,7 +399,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     elif view == "Curves":
         curves(metrics, result)
     elif view == "Errors":
-        errors(result)
+        errors(metrics, result)
     elif view == "Gallery":
         gallery(root, d, result)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from mlcore.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.evaluation_fixture import make_evaluation
+from tests.run_fixture import make_run
 
 PAGE = str(PROJECT_ROOT / "pages" / "evaluation.py")
 
@@ -114,3 +116,24 @@ def test_damaged_or_missing_files_give_clear_messages(
     shutil.rmtree(newer)  # deleted while shown
     at.run()
     assert not at.exception and "did not finish" in _texts(at.warning)
+
+
+@pytest.mark.slow
+def test_evaluate_from_the_page_and_a_file_that_is_not_a_checkpoint(
+    settings: Settings, small_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(small_dataset.parent))
+    make_run(settings.outputs_root, "p/e")  # its weights/best.pt is not a checkpoint
+    at = _open()
+    at.selectbox(key="eval.dataset").set_value(str(small_dataset))
+    at.selectbox(key="eval.split").set_value("val")
+    at.number_input(key="eval.imgsz").set_value(96)
+    at.selectbox(key="eval.device").set_value("cpu").run()
+    at.button(key="eval.start").click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 120
+    while "cannot be loaded as a YOLO checkpoint" not in _texts(at.error) and time.monotonic() < deadline:
+        time.sleep(1)
+        at.run()
+    assert "cannot be loaded as a YOLO checkpoint" in _texts(at.error)
+    assert "e_best_" in at.selectbox(key="eval.pick").value
