@@ -21,20 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server  # noqa: E402
+from benchmarks.workspace import studio_workspace, ultralytics_copy  # noqa: E402
 from mlcore import paths  # noqa: E402
 from mlcore.demo_data import make_demo_dataset  # noqa: E402
 from mlcore.engine_env import engine_environment  # noqa: E402
@@ -137,17 +134,9 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure the app server's memory")
     options = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="train-overhead-"))
-    os.environ["ML_STUDIO_OUTPUTS"] = str(work / "ml_outputs")
-    os.environ["ML_STUDIO_DATASET_ROOTS"] = str(work / "data")
-    try:
+    with studio_workspace("train-overhead-") as work:
         dataset = make_demo_dataset(work / "data" / "demo", images=options.images, imgsz=options.imgsz * 2).root
-        direct_copy = work / "direct-data"
-        shutil.copytree(dataset, direct_copy)  # Ultralytics writes label caches beside the labels
-        data_yaml = direct_copy / "data.yaml"
-        spec = yaml.safe_load(data_yaml.read_text())
-        spec["path"] = str(direct_copy)
-        data_yaml.write_text(json.dumps(spec))
+        data_yaml = ultralytics_copy(dataset, work)
         args = {"epochs": options.epochs, "imgsz": options.imgsz, "batch": 16, "workers": 0, "seed": 0}
         env = engine_environment(load_settings())
         print(f"{options.images} images, yolov8n from scratch, {options.epochs} epochs at {options.imgsz} px, "
@@ -165,8 +154,6 @@ def main() -> None:
         print(f"submit -> first progress record: {statistics.median(first_s):.2f} s (median)")
         if options.memory:
             server_memory(work / "ml_outputs", dataset, options.epochs)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
