@@ -21,6 +21,7 @@ TRAININGS_DIR = "trainings"
 VALIDATIONS_DIR = "validations"
 VISUALIZATIONS_DIR = "visualizations"
 DATASETS_DIR = "datasets"
+UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
 

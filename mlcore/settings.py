@@ -13,6 +13,10 @@ Variables (all optional):
                              root, separated by ':' (default: <outputs>/models)
     ML_STUDIO_HOST           address the app binds to (default: 127.0.0.1, local use only)
     ML_STUDIO_PORT           port of the app (default: 8501)
+    ML_STUDIO_UPLOAD_MAX_MB  largest uncompressed size of an uploaded dataset zip (default: 4096)
+    ML_STUDIO_UPLOAD_MAX_FILES  most files in an uploaded dataset zip (default: 200000)
+
+Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ ENV_DATASET_ROOTS = "ML_STUDIO_DATASET_ROOTS"
 ENV_MODEL_ROOTS = "ML_STUDIO_MODEL_ROOTS"
 ENV_HOST = "ML_STUDIO_HOST"
 ENV_PORT = "ML_STUDIO_PORT"
+ENV_UPLOAD_MAX_MB = "ML_STUDIO_UPLOAD_MAX_MB"
+ENV_UPLOAD_MAX_FILES = "ML_STUDIO_UPLOAD_MAX_FILES"
 
 
 class SettingsError(ValueError):
@@ -52,6 +58,10 @@ class Settings:
     """Address the app binds to; anything but loopback exposes it to the network."""
     port: int = 8501
     """Port of the Streamlit app."""
+    upload_max_bytes: int = 4096 * 2**20
+    """Largest total uncompressed size of an uploaded dataset zip."""
+    upload_max_files: int = 200_000
+    """Most members of an uploaded dataset zip."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The process environment the settings were read from, passed on to child processes."""
 
@@ -69,6 +79,11 @@ class Settings:
     @property
     def demo_dataset_dir(self) -> Path:
         return self.outputs_root / paths.DATASETS_DIR / paths.DEMO_DATASET_NAME
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded datasets are extracted (always among the dataset roots)."""
+        return self.outputs_root / paths.DATASETS_DIR / paths.UPLOADS_DIR
 
     @property
     def image_facts_cache(self) -> Path:
@@ -107,17 +122,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     else:
         model_roots = (outputs / paths.MODELS_DIR,)
 
-    port_text = env.get(ENV_PORT, "8501").strip()
-    if not port_text.isdigit():
-        raise SettingsError(f"{ENV_PORT}={port_text!r} is not a number; use e.g. {ENV_PORT}=8501.")
+    uploads = outputs / paths.DATASETS_DIR / paths.UPLOADS_DIR
+    if not any(uploads.is_relative_to(root) for root in dataset_roots):
+        dataset_roots = (*dataset_roots, uploads)
     return Settings(
         outputs_root=outputs,
         dataset_roots=dataset_roots,
         model_roots=model_roots,
         host=env.get(ENV_HOST, "127.0.0.1").strip(),
-        port=int(port_text),
+        port=_whole_number(env, ENV_PORT, 8501),
+        upload_max_bytes=_whole_number(env, ENV_UPLOAD_MAX_MB, 4096) * 2**20,
+        upload_max_files=_whole_number(env, ENV_UPLOAD_MAX_FILES, 200_000),
         environment=env,
     )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, str(default)).strip()
+    if not text.isdigit():
+        raise SettingsError(f"{name}={text!r} is not a whole number; use e.g. {name}={default}.")
+    return int(text)
 
 
 def distributed_rank() -> int:

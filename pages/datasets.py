@@ -8,6 +8,7 @@ import streamlit as st
 from mlcore import charts
 from mlcore.dataset_reports import ISSUES_FILE, REPORT_FILE, SavedReport, list_reports, load_report, save_report
 from mlcore.dataset_samples import images_with_class
+from mlcore.dataset_upload import UploadRefused, extract_dataset_zip
 from mlcore.datasets import DatasetError, label_path
 from mlcore.drawing import draw_boxes
 from mlcore.image_facts import IMAGE_EXTENSIONS
@@ -40,6 +41,35 @@ def cached_report(folder: str) -> ValidationReport:
 @st.cache_data(show_spinner=False, max_entries=64)
 def class_samples(source: str, class_id: int, created: str) -> list[str]:
     return [str(p) for p in images_with_class(Path(source), class_id, k=8)]
+
+
+def upload_form(settings: Settings) -> None:
+    """A zip of a dataset, for users who cannot put files on the server; extracted under the outputs folder."""
+    with st.expander("Upload a dataset (zip)", icon=":material/upload_file:"):
+        st.caption(
+            f"A zip of a YOLO dataset folder (data.yaml, images/, labels/). It is extracted under "
+            f"`{settings.uploads_dir}`, at most {settings.upload_max_bytes / 2**20:,.0f} MiB unpacked and "
+            f"{settings.upload_max_files:,} files; archives with absolute paths, '..' or links are refused whole."
+        )
+        upload = st.file_uploader("Dataset archive", type=["zip"], key="datasets.upload")
+        default = Path(upload.name).stem if upload else ""
+        name = st.text_input("Name", value=default, key=f"datasets.upload_name.{default}", max_chars=64)
+        if st.button("Extract and validate", key="datasets.extract", disabled=upload is None or not name.strip()):
+            bar = st.progress(0.0, text="Extracting…")
+            try:
+                folder = extract_dataset_zip(
+                    upload, name.strip(), settings,
+                    lambda done, total: bar.progress(min(1.0, done / max(total, 1)), text="Extracting…"),
+                )  # fmt: skip
+            except UploadRefused as exc:
+                bar.empty()
+                st.error(f"The archive was not extracted: {exc}", icon=":material/error:")
+                return
+            bar.empty()
+            known_datasets.clear()
+            st.session_state["datasets.pick"] = str(folder)
+            st.session_state["datasets.validate_now"] = True
+            st.success(f"Extracted to `{folder}`.", icon=":material/check_circle:")
 
 
 def choose_dataset(settings: Settings) -> str | None:
@@ -311,9 +341,13 @@ current = page_start(
     "Your files are only read, never changed.",
 )
 
+upload_form(current)
 typed_path = choose_dataset(current)
 chosen_options = options_form()
-clicked = st.button("Validate", type="primary", icon=":material/rule:", disabled=not typed_path)
+clicked = st.button(
+    "Validate", type="primary", icon=":material/rule:", disabled=not typed_path, key="datasets.validate"
+)
+clicked = clicked or bool(typed_path and st.session_state.pop("datasets.validate_now", False))
 resolved: Path | None = None
 if typed_path:
     try:

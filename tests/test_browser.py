@@ -332,3 +332,35 @@ def test_the_confidence_slider_changes_the_numbers_and_the_gallery(page, server:
     dialog.locator("img").first.wait_for(timeout=30_000)
     assert dialog.get_by_text(re.compile(r"^images/val/val_\d+\.jpg$")).count() == 1  # the larger view of one image
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_uploading_a_zipped_dataset_extracts_and_validates_it_and_a_zip_slip_is_refused(
+    page, server: Server, tmp_path: Path
+) -> None:
+    import zipfile
+
+    dataset = make_demo_dataset(tmp_path / "logos", images=24, imgsz=96, seed=3).root
+    good, evil = tmp_path / "uploaded-logos.zip", tmp_path / "evil.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        for path in dataset.rglob("*"):
+            if path.is_file():
+                archive.write(path, f"logos/{path.relative_to(dataset)}")
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("data.yaml", "names: [a]\n")
+        archive.writestr("../../escaped.txt", "x")
+
+    _open(page, f"{server.url}/datasets")
+    page.locator("summary").filter(has_text="Upload a dataset").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(evil))
+    page.get_by_role("button", name="Extract and validate").click()
+    page.get_by_text("climbs out of its folder").wait_for(timeout=30_000)
+    assert not (Path(server.log).parent / "escaped.txt").exists()
+
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(good))
+    page.get_by_role("button", name="Extract and validate").wait_for(timeout=30_000)
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name="Extract and validate").click()
+    page.get_by_text(re.compile("Extracted to")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile("Ready to train")).first.wait_for(timeout=120_000)  # validated at once
+    assert (Path(server.log).parent / "ml_outputs" / "datasets" / "uploads" / "uploaded-logos" / "logos").is_dir()
+    assert page.locator("[data-testid='stException']").count() == 0

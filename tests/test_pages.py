@@ -115,7 +115,7 @@ def broken_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _validate(at: AppTest, dataset: Path) -> AppTest:
     at.selectbox(key="datasets.pick").set_value(str(dataset)).run()
-    at.button[0].click().run()
+    at.button(key="datasets.validate").click().run()
     return at
 
 
@@ -125,7 +125,7 @@ def test_validation_page_without_datasets_says_what_to_do(tmp_path: Path, monkey
     at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()
     assert not at.exception
     assert at.selectbox(key="datasets.pick").value == "Type a path…"
-    assert "make run" in _texts(at.info) and at.button[0].disabled
+    assert "make run" in _texts(at.info) and at.button(key="datasets.validate").disabled
 
 
 def test_validation_page_finds_the_error_and_shows_its_image(broken_dataset: Path) -> None:
@@ -160,7 +160,7 @@ def test_validation_page_refuses_bad_paths_with_a_message(broken_dataset: Path, 
     at.selectbox(key="datasets.pick").set_value("Type a path…").run()
     at.text_input(key="datasets.typed").input(typed).run()
     assert not at.exception and fragment in _texts(at.error)
-    at.button[0].click().run()
+    at.button(key="datasets.validate").click().run()
     assert not at.exception and not at.metric  # nothing validated
 
 
@@ -170,7 +170,7 @@ def test_validation_page_reports_an_unreadable_dataset(tmp_path: Path, broken_da
     at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()
     at.selectbox(key="datasets.pick").set_value("Type a path…").run()
     at.text_input(key="datasets.typed").input(str(empty)).run()
-    at.button[0].click().run()
+    at.button(key="datasets.validate").click().run()
     assert not at.exception and "cannot be read" in _texts(at.error)
 
 

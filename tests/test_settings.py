@@ -26,7 +26,9 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
     }
     settings = load_settings(env)
     assert settings.outputs_root == tmp_path.resolve() / "out"
-    assert settings.dataset_roots == (tmp_path.resolve() / "a", tmp_path.resolve() / "b")
+    uploads = tmp_path.resolve() / "out" / "datasets" / "uploads"  # the studio's own: always readable
+    assert settings.dataset_roots == (tmp_path.resolve() / "a", tmp_path.resolve() / "b", uploads)
+    assert settings.upload_max_bytes == 4096 * 2**20 and settings.upload_max_files == 200_000
     assert settings.model_roots == (tmp_path.resolve() / "models",)
     assert settings.host == "0.0.0.0" and not settings.is_loopback
     assert settings.port == 8600
@@ -42,10 +44,12 @@ def test_symlinked_roots_are_resolved(tmp_path: Path) -> None:
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
     settings = load_settings({"ML_STUDIO_DATASET_ROOTS": str(tmp_path / "link")})
-    assert settings.dataset_roots == (real.resolve(),)
+    assert settings.dataset_roots[0] == real.resolve() and settings.dataset_roots[1] == settings.uploads_dir
 
 
-@pytest.mark.parametrize(("port", "fragment"), [("http", "not a number"), ("0", "1 to 65535"), ("70000", "1 to 65535")])
+@pytest.mark.parametrize(
+    ("port", "fragment"), [("http", "not a whole number"), ("0", "1 to 65535"), ("70000", "1 to 65535")]
+)
 def test_bad_port_says_what_to_use(port: str, fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment) as info:
         load_settings({"ML_STUDIO_PORT": port})
