@@ -9,6 +9,7 @@ import streamlit as st
 
 from mlcore import __version__
 from mlcore.settings import SettingsError, load_settings
+from ui.auth import require_user
 
 # basicConfig is a no-op once the root logger has a handler, so reruns configure nothing twice.
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -29,10 +30,17 @@ PAGES = {
     ],
 }
 
+try:
+    settings = load_settings()
+except SettingsError as exc:  # nothing works without settings, and a login may depend on them
+    st.title("ML Studio")
+    st.error(f"The studio's configuration is not usable: {exc}", icon=":material/error:")
+    st.stop()
+user = require_user(settings)
 page = st.navigation(PAGES)
 with st.sidebar:
-    try:
-        st.caption(f"ML Studio {__version__} · outputs in `{load_settings().outputs_root}`")
-    except SettingsError as exc:
-        st.error(f"Configuration problem: {exc}")
+    st.caption(f"ML Studio {__version__} · outputs in `{settings.outputs_root}`")
+    if user != "local":
+        st.caption(f":material/person: {user}")
+        st.button("Log out", on_click=st.logout, icon=":material/logout:", key="studio.logout")
 page.run()

@@ -427,12 +427,26 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     if host not in LOOPBACK_HOSTS:
-        print(
-            "\n" + "!" * 78 + f"\n  WARNING: ML Studio will listen on {host}, reachable from other machines.\n"
-            "  Anyone who can reach it can read datasets and start trainings on this server.\n"
-            "  Bind to 127.0.0.1 for local use, or put it behind authentication.\n" + "!" * 78 + "\n",
-            file=sys.stderr,
-        )
+        from mlcore.access import login_configured
+
+        if login_configured():
+            print(f"ML Studio listens on {host}: users log in, and only the allow-list gets in.", file=sys.stderr)
+        elif not args.allow_unauthenticated:
+            return _fail(
+                f"refusing to listen on {host} without a login: anyone who can reach it could read datasets and "
+                "start jobs on this server. Configure login ([auth] in .streamlit/secrets.toml and "
+                "ML_STUDIO_ALLOWED_USERS; see the README's 'Deploying for a team'), bind to 127.0.0.1, or pass "
+                "--allow-unauthenticated to accept the risk on a trusted network.",
+                EXIT_USAGE,
+            )
+        else:
+            print(
+                "\n" + "!" * 78 + f"\n  WARNING: ML Studio will listen on {host} WITHOUT A LOGIN.\n"
+                "  Anyone who can reach it can read datasets and start trainings on this server.\n"
+                "  Bind to 127.0.0.1 for local use, or configure login (README: Deploying for a team).\n"
+                + "!" * 78 + "\n",
+                file=sys.stderr,
+            )  # fmt: skip
     command = [
         sys.executable,
         str(PROJECT_ROOT / "serve_app.py"),
@@ -542,6 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="start the web app (Streamlit)")
     app.add_argument("--host", help="address to bind (default ML_STUDIO_HOST or 127.0.0.1)")
     app.add_argument("--port", type=int, help="port (default ML_STUDIO_PORT or 8501)")
+    app.add_argument(
+        "--allow-unauthenticated", action="store_true",
+        help="listen on a non-local address without a login (trusted networks only)",
+    )  # fmt: skip
     app.set_defaults(func=cmd_app)
     return parser
 

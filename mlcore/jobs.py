@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     ended REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
+CREATE TABLE IF NOT EXISTS job_events (
+    job_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, at);
 """
 
 
@@ -141,11 +148,25 @@ class JobStore:
         now = time.time()
         job_id = f"{datetime.fromtimestamp(now):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
             db.execute(
                 "INSERT INTO jobs (id, kind, state, spec, run_dir, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (job_id, kind, JobState.QUEUED.value, json.dumps(spec, sort_keys=True), run_dir, owner, now),
             )
+            db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)", (job_id, now, owner, "submitted"))
+            db.execute("COMMIT")
         return self.get(job_id)
+
+    def record(self, job_id: str, actor: str, action: str) -> None:
+        """Add to the audit trail: who did what to the job (started, stopped, cancelled...)."""
+        with closing(self._connect()) as db:
+            db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)", (job_id, time.time(), actor, action))
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's audit trail, oldest first: at, actor, action."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT at, actor, action FROM job_events WHERE job_id = ? ORDER BY at", (job_id,))
+            return [dict(r) for r in rows]
 
     def get(self, job_id: str) -> Job:
         with closing(self._connect()) as db:

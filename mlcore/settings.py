@@ -15,6 +15,9 @@ Variables (all optional):
     ML_STUDIO_PORT           port of the app (default: 8501)
     ML_STUDIO_UPLOAD_MAX_MB  largest uncompressed size of an uploaded dataset zip (default: 4096)
     ML_STUDIO_UPLOAD_MAX_FILES  most files in an uploaded dataset zip (default: 200000)
+    ML_STUDIO_ALLOWED_USERS  with login configured: e-mail addresses and @domains allowed in, comma-separated
+    ML_STUDIO_ADMINS         e-mail addresses that may stop or cancel anyone's job (the command line,
+                             user "local", always may)
 
 Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
 """
@@ -38,6 +41,9 @@ ENV_HOST = "ML_STUDIO_HOST"
 ENV_PORT = "ML_STUDIO_PORT"
 ENV_UPLOAD_MAX_MB = "ML_STUDIO_UPLOAD_MAX_MB"
 ENV_UPLOAD_MAX_FILES = "ML_STUDIO_UPLOAD_MAX_FILES"
+ENV_ALLOWED_USERS = "ML_STUDIO_ALLOWED_USERS"
+ENV_ADMINS = "ML_STUDIO_ADMINS"
+LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 
 
 class SettingsError(ValueError):
@@ -62,6 +68,10 @@ class Settings:
     """Largest total uncompressed size of an uploaded dataset zip."""
     upload_max_files: int = 200_000
     """Most members of an uploaded dataset zip."""
+    allowed_users: tuple[str, ...] = ()
+    """With login configured: the e-mail addresses (and '@domain' entries) that may use the studio."""
+    admins: tuple[str, ...] = (LOCAL_USER,)
+    """Users who may stop or cancel anyone's job."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The process environment the settings were read from, passed on to child processes."""
 
@@ -133,8 +143,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=_whole_number(env, ENV_PORT, 8501),
         upload_max_bytes=_whole_number(env, ENV_UPLOAD_MAX_MB, 4096) * 2**20,
         upload_max_files=_whole_number(env, ENV_UPLOAD_MAX_FILES, 200_000),
+        allowed_users=_names(env.get(ENV_ALLOWED_USERS, "")),
+        admins=(LOCAL_USER, *_names(env.get(ENV_ADMINS, ""))),
         environment=env,
     )
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:

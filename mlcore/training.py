@@ -182,24 +182,40 @@ def extend_training(run: str, more_epochs: int, settings: Settings, owner: str =
     return _store(settings).get(job.id)
 
 
-def stop_job(job_id: str, settings: Settings) -> Job:
+class NotYourJob(PermissionError):
+    """Someone other than the job's owner (and not an admin) asked to stop or cancel it."""
+
+
+def _check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:
+    if actor != job.owner and actor not in settings.admins:
+        raise NotYourJob(
+            f"job {job.id} was started by {job.owner}; only they or an admin (ML_STUDIO_ADMINS) can {action} it."
+        )
+
+
+def stop_job(job_id: str, settings: Settings, actor: str = "local") -> Job:
     """Finish gracefully: stop after the current batch, validate, keep finalised weights."""
     store = _store(settings)
     job = store.get(job_id)
+    _check_actor(job, actor, settings, "stop")
     if job.state is JobState.QUEUED:
-        return cancel_job(job_id, settings)
+        return cancel_job(job_id, settings, actor=actor)
     if job.state is not JobState.RUNNING:
         raise InvalidTransition(f"job {job_id} is {job.state.value}; only a running job can be stopped.")
     (Path(job.run_dir) / STOP_FILE).write_text("stop requested\n")
-    return store.transition(job_id, JobState.STOPPING, expect=JobState.RUNNING)
+    job = store.transition(job_id, JobState.STOPPING, expect=JobState.RUNNING)
+    store.record(job_id, actor, "stopped")
+    return job
 
 
-def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S) -> Job:
+def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S, actor: str = "local") -> Job:
     """End now: SIGTERM to the worker's process group, SIGKILL after the grace period."""
     store = _store(settings)
     job = store.get(job_id)
+    _check_actor(job, actor, settings, "cancel")
     if job.state.is_final():
         raise InvalidTransition(f"job {job_id} is already {job.state.value}.")
+    store.record(job_id, actor, "cancelled")
     if job.state in ACTIVE_STATES and is_alive(job.pid, job.pid_started):
         pgid = os.getpgid(job.pid)  # the worker leads its own session and group
         os.killpg(pgid, signal.SIGTERM)

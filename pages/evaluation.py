@@ -38,6 +38,7 @@ from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.train_spec import SpecError
 from mlcore.training import SubmitError, cancel_job
 from mlcore.worker import read_progress
+from ui.auth import current_user
 from ui.page_frame import known_datasets, page_start
 
 REFRESH_S = 2.0
@@ -111,7 +112,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> None:
                     model_path=str(model), dataset_path=dataset, split=split, confidence_threshold=conf,
                     iou_threshold=iou, imgsz=imgsz, device=device, save_predictions=save, analyze_errors=samples,
                 )  # fmt: skip
-                job = submit_evaluation(spec, settings)
+                job = submit_evaluation(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
@@ -152,7 +153,7 @@ def jobs_section(settings: Settings) -> None:
         c1.progress(float(progress.get("percent") or 0) / 100, text=text)
         if c2.button("Cancel", key=f"eval.cancel.{job.id}", icon=":material/cancel:"):
             try:
-                cancel_job(job.id, settings)
+                cancel_job(job.id, settings, actor=current_user())
             except (InvalidTransition, JobNotFound, OSError) as exc:
                 st.warning(str(exc))
 

@@ -19,6 +19,7 @@ from mlcore.settings import Settings
 from mlcore.training import SubmitError, compute_metrics
 from mlcore.training_charts import training_history
 from mlcore.visualization_export import FLAGS, export_visualizations
+from ui.auth import current_user
 from ui.page_frame import page_start
 
 REFRESH_S = 2.0
@@ -148,7 +149,7 @@ def metrics_view(run: RunSummary, settings: Settings) -> None:
         )
         if st.button("Compute metrics", key=f"runs.compute.{run.path}", icon=":material/calculate:"):
             try:
-                job = compute_metrics(run, settings)
+                job = compute_metrics(run, settings, owner=current_user())
             except SubmitError as exc:
                 st.error(str(exc), icon=":material/error:")
             else:

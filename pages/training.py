@@ -4,6 +4,7 @@ Trainings run in detached worker processes; this page only writes the request an
 database and the run folders, so closing the browser never stops a training.
 """
 
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -32,6 +33,7 @@ from mlcore.training import (
 )
 from mlcore.training_charts import training_history
 from mlcore.worker import read_progress
+from ui.auth import current_user
 from ui.page_frame import known_datasets, page_start
 
 REFRESH_S = 2.0
@@ -260,7 +262,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
     ):  # fmt: skip
         with st.spinner("Checking the dataset and queueing the training…"):
             try:
-                job = submit_training(spec, settings)
+                job = submit_training(spec, settings, owner=current_user())
             except SubmitError as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
@@ -305,9 +307,9 @@ def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_d
         with st.spinner("Checking the checkpoint…"):
             try:
                 if mode == "resume":
-                    job = resume_training(run.name, settings)
+                    job = resume_training(run.name, settings, owner=current_user())
                 else:
-                    job = extend_training(run.name, more, settings)
+                    job = extend_training(run.name, more, settings, owner=current_user())
             except SubmitError as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
@@ -333,7 +335,10 @@ def job_row(job: Job, settings: Settings, position: int | None) -> None:
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
         c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{'/'.join(Path(job.run_dir).parts[-2:])}**")
-        c1.caption(f"{job.spec.get('mode')} · {job.spec.get('model_architecture')} · {job.device or 'no device yet'}")
+        c1.caption(
+            f"{job.spec.get('mode')} · {job.spec.get('model_architecture')} · {job.device or 'no device yet'} · "
+            f"by {job.owner}"
+        )
         c2.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, position))
         if c3.button(
             "Stop", key=f"stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
@@ -350,8 +355,8 @@ def job_row(job: Job, settings: Settings, position: int | None) -> None:
 
 def act(action, job_id: str, settings: Settings) -> None:
     try:
-        job = action(job_id, settings)
-    except (InvalidTransition, JobNotFound, OSError) as exc:
+        job = action(job_id, settings, actor=current_user())
+    except (InvalidTransition, JobNotFound, OSError) as exc:  # NotYourJob is a PermissionError
         st.warning(str(exc), icon=":material/warning:")
         return
     st.toast(f"{'/'.join(Path(job.run_dir).parts[-2:])}: {job.state.value}", icon=STATE_ICONS.get(job.state.value))
@@ -395,6 +400,11 @@ def jobs_section(settings: Settings) -> None:
         )
 
 
+def audit_line(events: list[dict]) -> str:
+    """'submitted by ana@lab 10:02 · cancelled by local 10:05': who did what to the job."""
+    return " · ".join(f"{e['action']} by {e['actor']} {datetime.fromtimestamp(e['at']):%Y-%m-%d %H:%M}" for e in events)
+
+
 def latest_job(settings: Settings, run_dir: Path) -> Job | None:
     jobs = [j for j in store_of(settings).list(kind="training") if Path(j.run_dir) == run_dir]
     return jobs[-1] if jobs else None
@@ -407,6 +417,8 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
     refresh off."""
     job = latest_job(settings, run_dir)
     live = job is not None and not job.state.is_final()
+    if job is not None:
+        st.caption(audit_line(store_of(settings).events(job.id)))
     frame = read_results(run_dir / "results.csv")
     if job is not None:
         progress = read_progress(run_dir)

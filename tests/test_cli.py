@@ -95,13 +95,25 @@ def test_app_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch, capsy
     assert "WARNING" not in capsys.readouterr().err
 
 
-def test_app_on_another_address_warns_loudly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_app_on_another_address_needs_a_login_or_an_explicit_opt_in(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from mlcore import cli
+
     monkeypatch.setenv("ML_STUDIO_HOST", "0.0.0.0")
-    argv = _captured_app_launch(monkeypatch, "--port", "8600")
+    monkeypatch.setattr("mlcore.access.login_configured", lambda: False)
+    launched: list = []
+    monkeypatch.setattr(cli.os, "execv", lambda *a: launched.append(a))
+    assert cli.main(["app"]) == 2 and not launched
+    assert "refusing to listen on 0.0.0.0 without a login" in capsys.readouterr().err
+    argv = _captured_app_launch(monkeypatch, "--port", "8600", "--allow-unauthenticated")
     assert argv[argv.index("--server.address") + 1] == "0.0.0.0"
     assert argv[argv.index("--server.port") + 1] == "8600"
     err = capsys.readouterr().err
-    assert "WARNING" in err and "0.0.0.0" in err and "127.0.0.1" in err
+    assert "WARNING" in err and "WITHOUT A LOGIN" in err and "127.0.0.1" in err
+    monkeypatch.setattr("mlcore.access.login_configured", lambda: True)
+    argv = _captured_app_launch(monkeypatch)
+    assert argv[argv.index("--server.address") + 1] == "0.0.0.0" and "allow-list" in capsys.readouterr().err
 
 
 def test_validate_prints_a_summary_and_exits_0_for_a_clean_dataset(tmp_path: Path) -> None:
