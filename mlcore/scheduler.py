@@ -3,15 +3,18 @@
 Anybody may call `schedule()` (a page refresh, the CLI, a finishing worker): there is no daemon, and
 no open browser is needed for the queue to advance. A lease is a job in an active state holding a
 device: by default one training per GPU and one on the CPU; a GPU is granted only with enough free
-memory. A job is claimed (QUEUED -> STARTING, compare-and-set) before its process is started, so
-two steps running at once never start the same job.
+memory. Steps are serialised by an exclusive lock file under the outputs root, so two steps at
+once (two browser sessions, a page and the CLI) never lease one device twice, and never take a job
+that another step is starting for a dead one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +30,7 @@ from mlcore.settings import PROJECT_ROOT, Settings
 MIN_FREE_GPU_MB = 2048  # a GPU with less free memory than this is not granted
 LOG_FILE = "train.log"  # a training's log; other kinds of job log to {kind}.log
 LOG_TAIL_LINES = 20
+SCHEDULER_LOCK = ".scheduler.lock"  # under the outputs root
 
 Launcher = Callable[[Job, str, Settings], tuple[int, float]]
 
@@ -164,8 +168,22 @@ def _leases(store: JobStore) -> set[str]:
     return held
 
 
+@contextmanager
+def _one_step_at_a_time(settings: Settings) -> Iterator[None]:
+    lock = settings.outputs_root / SCHEDULER_LOCK
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, even if this process dies
+        yield
+
+
 def schedule(settings: Settings, nvml: ModuleType | None = None, launcher: Launcher = launch_worker) -> StepReport:
     """Reconcile, then start every queued job that can get a device now (oldest first)."""
+    with _one_step_at_a_time(settings):
+        return _step(settings, nvml, launcher)
+
+
+def _step(settings: Settings, nvml: ModuleType | None, launcher: Launcher) -> StepReport:
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     reconciled = reconcile(store)
     queued = store.list({JobState.QUEUED})

@@ -15,6 +15,7 @@ finalise best.pt/last.pt (Stop); the job database records the outcome.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -162,6 +163,11 @@ def failure_message(exc: BaseException, batch_size: Any) -> str:
             f"CUDA out of memory with batch_size={batch_size} (Ultralytics had already tried smaller "
             f"batches if it happened in the first epoch); try batch_size={max(1, batch // 2)}, a smaller "
             "imgsz, or a GPU with more free memory, then resume or start again."
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (
+            f"the outputs disk is full or a file-size limit was reached ({exc.strerror}); free space under "
+            "the outputs folder, then resume the run or start again. Nothing from this job is shown as complete."
         )
     return f"{type(exc).__name__}: {exc}"
 
