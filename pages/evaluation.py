@@ -412,8 +412,8 @@ settings_now = page_start(
     "Where does the model fail, and why? The standard metrics (equal to Ultralytics' own), every error typed, "
     "and the images that show it, at thresholds you can move.",
 )
-evaluations = list_evaluations(settings_now)
-new_evaluation(settings_now, expanded=not evaluations)
+new_evaluation(settings_now, expanded=not list_evaluations(settings_now))
+evaluations = list_evaluations(settings_now)  # again: the form may have added one
 st.fragment(jobs_section, run_every=REFRESH_S if open_jobs(settings_now) else None)(settings_now)
 if not evaluations:
     st.info(

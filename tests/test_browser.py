@@ -364,3 +364,80 @@ def test_uploading_a_zipped_dataset_extracts_and_validates_it_and_a_zip_slip_is_
     page.get_by_text(re.compile("Ready to train")).first.wait_for(timeout=120_000)  # validated at once
     assert (Path(server.log).parent / "ml_outputs" / "datasets" / "uploads" / "uploaded-logos" / "logos").is_dir()
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def _start_training_from_the_page(tab, experiment: str) -> None:
+    tab.get_by_role("button", name="Start training").wait_for(timeout=30_000)
+    for label, value in (("Epochs", "1"), ("Image size", "64"), ("Batch size", "16"), ("Experiment", experiment)):
+        field = tab.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        tab.wait_for_timeout(500)
+    _choose(tab, "Device", "CPU")
+    tab.locator("summary").filter(has_text="Advanced").click()
+    workers = tab.get_by_label("Data loader workers", exact=True)
+    workers.fill("0")
+    workers.press("Enter")
+    tab.wait_for_timeout(1_000)
+    tab.get_by_role("button", name="Start training").click()
+
+
+def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server: Server) -> None:
+    """The demo dataset from validation to exported charts, as a user goes through it."""
+    _open(page, f"{server.url}/datasets")
+    page.get_by_role("button", name="Validate").click()
+    page.get_by_text("Ready to train").first.wait_for(timeout=120_000)
+
+    _open(page, f"{server.url}/training")
+    _start_training_from_the_page(page, "journey")
+    page.get_by_text(re.compile(r"default/journey")).first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)  # the progress bar
+    page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)  # the live chart, after the epoch
+    outputs = Path(server.log).parent / "ml_outputs"
+    weights = outputs / "trainings" / "default" / "journey" / "weights" / "best.pt"
+    deadline = time.monotonic() + 180
+    while not (weights.exists() and (weights.parent.parent / "metrics.json").exists()) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert weights.exists(), "the training did not finish"
+
+    _open(page, f"{server.url}/runs")
+    _choose(page, "Run", "default/journey")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # its history
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Metrics").click()
+    page.locator(".js-plotly-plot .heatmaplayer").first.wait_for(timeout=30_000)  # its confusion matrix
+
+    _open(page, f"{server.url}/evaluation")
+    form = page.locator("details").filter(has_text="New evaluation").first
+    form.wait_for(timeout=30_000)
+    if form.get_attribute("open") is None:  # open by itself only while there is no evaluation yet
+        form.locator("summary").click()
+    _choose(page, "Model", "default/journey/weights/best.pt")
+    _choose(page, "Split", "test")
+    size = page.get_by_label("Image size", exact=True)
+    size.fill("64")
+    size.press("Enter")
+    _choose(page, "Device", "cpu")
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name="Evaluate").click()
+    page.locator("code").filter(has_text="default/journey/weights/best.pt").first.wait_for(timeout=60_000)  # shown
+    page.get_by_test_id("stMetric").filter(has_text="Recall").first.wait_for(timeout=300_000)  # and evaluated
+    thresholds = page.get_by_test_id("stSlider").filter(has_text="Confidence threshold").last
+    thresholds.get_by_role("slider").focus()
+    thresholds.get_by_role("slider").press("Home")  # to 0.01 (a one-epoch model's numbers may not move)
+    shown = thresholds.get_by_test_id("stSliderThumbValue")
+    deadline = time.monotonic() + 30
+    while shown.inner_text().strip() != "0.01" and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+    assert shown.inner_text().strip() == "0.01"
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Gallery").click()
+    page.get_by_role("button", name="Larger").first.click()
+    page.get_by_role("dialog").locator("img").first.wait_for(timeout=30_000)  # an error sample, larger
+    page.keyboard.press("Escape")
+
+    _open(page, f"{server.url}/runs")
+    _choose(page, "Run", "default/journey")
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Export").click()
+    page.get_by_role("button", name="Export").click()
+    page.get_by_text(re.compile("Written to")).wait_for(timeout=120_000)
+    assert list((outputs / "visualizations").glob("journey_*/report.html"))
+    assert page.locator("[data-testid='stException']").count() == 0

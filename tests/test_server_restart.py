@@ -1,0 +1,88 @@
+"""The app server killed and started again while a training runs: the training goes on, and the
+Training page of the new server shows its live progress again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mlcore import paths
+from mlcore.demo_data import make_demo_dataset
+from mlcore.jobs import JobState, JobStore
+from mlcore.scheduler import is_alive
+from mlcore.settings import load_settings
+from mlcore.train_spec import TrainSpec
+from mlcore.training import cancel_job, submit_training
+from tests.conftest import PROJECT_ROOT
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _open, _progress_values, _wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@contextmanager
+def app_server(outputs: Path, log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    port = _free_port()
+    command = [sys.executable, "serve_app.py", "run", "app.py", "--server.headless", "true", "--server.address",
+               "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]  # fmt: skip
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+def test_a_training_outlives_the_app_server_and_shows_again_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    outputs = tmp_path / "ml_outputs"
+    dataset = make_demo_dataset(outputs / "datasets" / "demo", images=60, imgsz=96).root
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(outputs))
+    settings = load_settings()
+    spec = TrainSpec(dataset_path=str(dataset), epochs=40, imgsz=64, batch_size=8, workers=0, device="cpu",
+                     project="restart", experiment="long")  # fmt: skip
+    job = submit_training(spec, settings)
+    store = JobStore(outputs / paths.JOBS_DB)
+    log = tmp_path / "streamlit.log"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            with app_server(outputs, log) as (first, url):
+                _open(tab, f"{url}/training")
+                tab.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)
+                os.killpg(first.pid, signal.SIGKILL)  # the server dies; the worker is in its own session
+                first.wait(timeout=15)
+            running = store.get(job.id)
+            assert running.state is JobState.RUNNING and is_alive(running.pid, running.pid_started)
+            with app_server(outputs, log) as (_, url):
+                _open(tab, f"{url}/training")
+                tab.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
+                seen: set[float] = set()
+                deadline = time.monotonic() + 120
+                while len(seen) < 2 and time.monotonic() < deadline:
+                    seen |= set(_progress_values(tab))
+                    tab.wait_for_timeout(500)
+                assert len(seen) >= 2, f"the progress bar did not move after the restart: {sorted(seen)}"
+                assert tab.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()
+            if not store.get(job.id).state.is_final():
+                cancel_job(job.id, settings, grace_s=5)
