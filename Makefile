@@ -28,7 +28,7 @@ demo-data: venv
 
 # Start the app on http://127.0.0.1:8501 (HOST=0.0.0.0 or PORT=8600 to change; see README).
 run: venv demo-data
-	$(PY) -m mlcore app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+	$(PY) -m mlcore app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(ARGS)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
