@@ -229,22 +229,25 @@ def _progress_values(tab) -> list[float]:
     return [float(bars.nth(i).get_attribute("aria-valuenow") or 0) for i in range(bars.count())]
 
 
-def test_a_one_epoch_training_started_from_the_page(page, server: Server) -> None:
-    _open(page, f"{server.url}/training")
-    page.get_by_role("button", name="Start training").wait_for(timeout=30_000)
-    for label, value in (("Epochs", "1"), ("Image size", "64"), ("Batch size", "16"), ("Experiment", "browser")):
-        field = page.get_by_label(label, exact=True)
+def _start_training_from_the_page(tab, experiment: str) -> None:
+    tab.get_by_role("button", name="Start training").wait_for(timeout=30_000)
+    for label, value in (("Epochs", "1"), ("Image size", "64"), ("Batch size", "16"), ("Experiment", experiment)):
+        field = tab.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Enter")
-        page.wait_for_timeout(500)
-    _choose(page, "Device", "CPU")
-    page.locator("summary").filter(has_text="Advanced").click()
-    workers = page.get_by_label("Data loader workers", exact=True)
+        tab.wait_for_timeout(500)
+    _choose(tab, "Device", "CPU")
+    tab.locator("summary").filter(has_text="Advanced").click()
+    workers = tab.get_by_label("Data loader workers", exact=True)
     workers.fill("0")
     workers.press("Enter")
-    page.wait_for_timeout(1_000)
-    page.get_by_role("button", name="Start training").click()
+    tab.wait_for_timeout(1_000)
+    tab.get_by_role("button", name="Start training").click()
 
+
+def test_a_one_epoch_training_started_from_the_page(page, server: Server) -> None:
+    _open(page, f"{server.url}/training")
+    _start_training_from_the_page(page, "browser")
     page.get_by_text(re.compile(r"default/browser")).first.wait_for(timeout=60_000)  # listed among the jobs
     seen: set[float] = set()
     deadline = time.monotonic() + 300
@@ -364,22 +367,6 @@ def test_uploading_a_zipped_dataset_extracts_and_validates_it_and_a_zip_slip_is_
     page.get_by_text(re.compile("Ready to train")).first.wait_for(timeout=120_000)  # validated at once
     assert (Path(server.log).parent / "ml_outputs" / "datasets" / "uploads" / "uploaded-logos" / "logos").is_dir()
     assert page.locator("[data-testid='stException']").count() == 0
-
-
-def _start_training_from_the_page(tab, experiment: str) -> None:
-    tab.get_by_role("button", name="Start training").wait_for(timeout=30_000)
-    for label, value in (("Epochs", "1"), ("Image size", "64"), ("Batch size", "16"), ("Experiment", experiment)):
-        field = tab.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-        tab.wait_for_timeout(500)
-    _choose(tab, "Device", "CPU")
-    tab.locator("summary").filter(has_text="Advanced").click()
-    workers = tab.get_by_label("Data loader workers", exact=True)
-    workers.fill("0")
-    workers.press("Enter")
-    tab.wait_for_timeout(1_000)
-    tab.get_by_role("button", name="Start training").click()
 
 
 def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server: Server) -> None:

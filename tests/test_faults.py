@@ -26,7 +26,7 @@ from mlcore.training import cancel_job, submit_training
 from mlcore.validation import ValidationOptions, validate
 from tests.conftest import PROJECT_ROOT, engine_env_for
 from tests.test_evaluation import until_final
-from tests.test_training import roots, tiny  # noqa: F401 (a fixture)
+from tests.test_training import _group, roots, tiny  # noqa: F401 (roots: a fixture)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -136,13 +136,6 @@ def test_cancel_empties_the_group_of_a_worker_that_ignores_sigterm(settings: Set
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
     left = [p for p in psutil.process_iter() if _group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
-
-
-def _group(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except (ProcessLookupError, PermissionError):
-        return None
 
 
 def test_scheduling_steps_at_the_same_moment_never_lease_one_device_twice(settings: Settings) -> None:
