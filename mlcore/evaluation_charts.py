@@ -6,8 +6,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from mlcore.charts import ACCENT, ALERT, WARN
-from mlcore.metric_charts import confusion_matrix, curve
+from mlcore.charts import ALERT, WARN
+from mlcore.metric_charts import confusion_matrix, curve, score_bars
 from mlcore.run_metrics import PR_CURVE
 
 ERROR_HELP = {
@@ -45,26 +45,14 @@ def error_type_bars(error_counts: dict[str, int], height: int = 320) -> go.Figur
     return fig
 
 
-def _grouped_bars(labels: list[str], rows: list[dict[str, Any]], keys: tuple[str, ...], height: int) -> go.Figure:
-    fig = go.Figure()
-    for key, colour in zip(keys, (ACCENT, WARN, "#16a34a", "#7c3aed"), strict=False):
-        fig.add_trace(
-            go.Bar(
-                x=labels, y=[row[key] for row in rows], name=key, marker_color=colour,
-                hovertemplate=f"%{{x}}<br>{key} %{{y:.3f}}<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.update_layout(
-        barmode="group", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis={"range": [0, 1.05], "title": "score"}, legend={"orientation": "h", "y": 1.12},
-    )  # fmt: skip
-    return fig
+def _scores(labels: list[str], rows: list[dict[str, Any]], keys: tuple[str, ...], height: int) -> go.Figure:
+    return score_bars(labels, rows, tuple((key, key) for key in keys), height, y_top=1.05, legend_y=1.12)
 
 
 def size_bars(by_size: list[dict[str, Any]], height: int = 320) -> go.Figure:
     """Precision, recall and F1 for small, medium and large boxes, with the number of objects of each."""
     labels = [f"{row['size']} ({row['instances']} objects)" for row in by_size]
-    fig = _grouped_bars(labels, by_size, ("precision", "recall", "f1"), height)
+    fig = _scores(labels, by_size, ("precision", "recall", "f1"), height)
     fig.update_layout(title={"text": "By box size (COCO bounds, as the model sees the image)", "x": 0})
     return fig
 
@@ -72,7 +60,7 @@ def size_bars(by_size: list[dict[str, Any]], height: int = 320) -> go.Figure:
 def class_scores(per_class: list[dict[str, Any]], height: int = 340) -> go.Figure:
     """Precision, recall, F1 and accuracy per class at the thresholds."""
     names = [row["name"] for row in per_class]
-    return _grouped_bars(names, per_class, ("precision", "recall", "f1", "accuracy"), height)
+    return _scores(names, per_class, ("precision", "recall", "f1", "accuracy"), height)
 
 
 def clickable_confusion(axes: list[str], matrix: list[list[int]], normalised: bool = False) -> go.Figure:

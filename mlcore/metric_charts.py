@@ -101,28 +101,32 @@ def curve(metrics: dict[str, Any], name: str, classes: list[str] | None = None, 
     return fig
 
 
-def class_bars(metrics: dict[str, Any], height: int = 380) -> go.Figure:
-    """Precision, recall, AP50 and AP50-95 per class, side by side."""
-    table = class_table(metrics)
-    classes = [row["class"] for row in table]
+def score_bars(
+    labels: list[str],
+    rows: list[dict[str, Any]],
+    series: tuple[tuple[str, str], ...],
+    height: int,
+    y_top: float = 1.0,
+    legend_y: float = 1.1,
+) -> go.Figure:
+    """Scores between 0 and 1 side by side per label: one bar per (key, name) of `series`, in the studio's colours."""
     fig = go.Figure()
-    for key, label, colour in (
-        ("precision", "precision", ACCENT),
-        ("recall", "recall", WARN),
-        ("ap50", "AP50", "#16a34a"),
-        ("ap50_95", "AP50-95", "#7c3aed"),
-    ):
+    for (key, name), colour in zip(series, (ACCENT, WARN, "#16a34a", "#7c3aed"), strict=False):
         fig.add_trace(
             go.Bar(
-                x=classes, y=[row[key] for row in table], name=label, marker_color=colour,
-                hovertemplate=f"%{{x}}<br>{label} %{{y:.3f}}<extra></extra>",
+                x=labels, y=[row[key] for row in rows], name=name, marker_color=colour,
+                hovertemplate=f"%{{x}}<br>{name} %{{y:.3f}}<extra></extra>",
             )
         )  # fmt: skip
     fig.update_layout(
-        barmode="group",
-        height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis={"range": [0, 1], "title": "score"},
-        legend={"orientation": "h", "y": 1.1},
-    )
+        barmode="group", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis={"range": [0, y_top], "title": "score"}, legend={"orientation": "h", "y": legend_y},
+    )  # fmt: skip
     return fig
+
+
+def class_bars(metrics: dict[str, Any], height: int = 380) -> go.Figure:
+    """Precision, recall, AP50 and AP50-95 per class, side by side."""
+    table = class_table(metrics)
+    series = (("precision", "precision"), ("recall", "recall"), ("ap50", "AP50"), ("ap50_95", "AP50-95"))
+    return score_bars([row["class"] for row in table], table, series, height)
