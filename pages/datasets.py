@@ -16,7 +16,7 @@ from mlcore.label_parser import parse_label
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.settings import PROJECT_ROOT, Settings
 from mlcore.validation import ValidationOptions, ValidationReport, validate
-from ui.page_frame import known_datasets, page_start
+from ui.page_frame import dataset_select, known_datasets, page_start
 
 TYPED = "Type a path…"
 MAX_TABLE_ROWS = 5000
@@ -74,16 +74,7 @@ def upload_form(settings: Settings) -> None:
 
 def choose_dataset(settings: Settings) -> str | None:
     """The dataset path the user picked or typed (not yet checked)."""
-    options = known_datasets(tuple(str(r) for r in settings.dataset_roots))
-    demo = str(settings.demo_dataset_dir)
-    options = sorted(options, key=lambda p: (p != demo, p)) + [TYPED]
-    picked = st.selectbox(
-        "Dataset",
-        options,
-        key="datasets.pick",
-        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
-        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
-    )
+    picked = dataset_select(settings, "datasets.pick", extra=(TYPED,))
     if picked == TYPED:
         typed = st.text_input(
             "Dataset folder or data.yaml",

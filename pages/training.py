@@ -34,7 +34,7 @@ from mlcore.training import (
 from mlcore.training_charts import training_history
 from mlcore.worker import read_progress
 from ui.auth import current_user
-from ui.page_frame import known_datasets, page_start
+from ui.page_frame import dataset_select, known_datasets, page_start
 
 REFRESH_S = 2.0
 RECENT_FINISHED = 8
@@ -93,23 +93,14 @@ def dataset_verdict(settings: Settings, dataset: str) -> tuple[str | None, str]:
 
 def pick_dataset(settings: Settings) -> tuple[str, bool]:
     """The chosen dataset and whether it may be used (errors block; warnings ask for confirmation)."""
-    options = known_datasets(tuple(str(r) for r in settings.dataset_roots))
-    demo = str(settings.demo_dataset_dir)
-    if not options:
+    if not known_datasets(tuple(str(r) for r in settings.dataset_roots)):
         st.info(
             "No dataset found under the allowed folders. Make the demo dataset with "
             "`python -m mlcore demo-data`, or add your folder to ML_STUDIO_DATASET_ROOTS.",
             icon=":material/folder_off:",
         )
         return "", False
-    options = sorted(options, key=lambda p: (p != demo, p))
-    dataset = st.selectbox(
-        "Dataset",
-        options,
-        key="train.dataset",
-        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
-        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
-    )
+    dataset = dataset_select(settings, "train.dataset")
     verdict, sentence = dataset_verdict(settings, dataset)
     if verdict == "not_ready":
         st.error(f"{sentence} Fix the errors on the Dataset validation page first.", icon=":material/error:")

@@ -24,3 +24,16 @@ def page_start(title: str, caption: str) -> Settings:
 def known_datasets(roots: tuple[str, ...]) -> list[str]:
     """Dataset folders under the allowed roots (cached for a minute: a deep tree takes a while)."""
     return [str(p) for p in discover_datasets([Path(r) for r in roots])]
+
+
+def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) -> str:
+    """A selectbox of the datasets under the allowed folders, the demo dataset first and labelled, then `extra`."""
+    demo = str(settings.demo_dataset_dir)
+    options = sorted(known_datasets(tuple(str(r) for r in settings.dataset_roots)), key=lambda p: (p != demo, p))
+    return st.selectbox(
+        "Dataset",
+        [*options, *extra],
+        key=key,
+        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
+        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
+    )
