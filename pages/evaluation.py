@@ -227,7 +227,10 @@ def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], k
 
 @st.dialog("Image", width="large")
 def larger(root: Path, d: Detections, result: Analysis, n: int) -> None:
-    st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400))
+    try:
+        st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400))
+    except OSError:
+        st.warning(f"{d.images[n]} cannot be read any more (moved or deleted); its boxes are listed below.")
     st.caption(d.images[n])
     rows = []
     for k in ((d.pred_image == n) & (result.pred_type != "")).nonzero()[0]:
