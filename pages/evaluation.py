@@ -130,18 +130,19 @@ def open_jobs(settings: Settings) -> list[Job]:
     ]
 
 
-def jobs_section(settings: Settings) -> None:
-    """Evaluations queued or running, with progress; refreshed until none is left."""
+def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
+    """Evaluations queued or running, with progress; refreshed until none is left.
+
+    `drawn_open` are the jobs that were open when the whole page was last drawn: once one of them has
+    ended, every refresh asks for a whole-page run (a request lost in transit is simply asked again).
+    """
     try:
         schedule(settings)
     except OSError as exc:
         st.warning(f"The queue could not be advanced just now ({exc}); it is tried again shortly.")
     jobs = open_jobs(settings)
-    if not jobs:
-        if st.session_state.pop("eval.were_open", False):
-            st.rerun()  # the last one ended: one whole-page run lists its result
-        return
-    st.session_state["eval.were_open"] = True
+    if drawn_open - {j.id for j in jobs}:
+        st.rerun()  # one ended: a whole-page run shows its result
     for job in jobs:
         progress = read_progress(Path(job.run_dir))
         c1, c2 = st.columns([6, 1], vertical_alignment="center")
@@ -417,7 +418,8 @@ settings_now = page_start(
 )
 new_evaluation(settings_now, expanded=not list_evaluations(settings_now))
 evaluations = list_evaluations(settings_now)  # again: the form may have added one
-st.fragment(jobs_section, run_every=REFRESH_S if open_jobs(settings_now) else None)(settings_now)
+drawn_open = frozenset(j.id for j in open_jobs(settings_now))
+st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
 if not evaluations:
     st.info(
         "No evaluation yet. Pick a model and a dataset above and press Evaluate (or run "

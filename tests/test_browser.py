@@ -369,6 +369,24 @@ def test_uploading_a_zipped_dataset_extracts_and_validates_it_and_a_zip_slip_is_
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+def _wait_or_explain(tab, target, outputs: Path, seconds: float) -> None:
+    """Wait for `target`; on timeout fail with the jobs, their log tails and the page's text, to tell why."""
+    try:
+        target.wait_for(timeout=seconds * 1000)
+        return
+    except Exception:
+        pass
+    from mlcore.jobs import JobStore
+    from mlcore.scheduler import log_tail
+
+    jobs = JobStore(outputs / "jobs.db").list()
+    told = [f"{j.kind} {j.id} {j.state.value} {j.run_dir} error={j.error!r}" for j in jobs]
+    tails = [f"--- {j.run_dir}\n{log_tail(j.run_dir, 15, kind=j.kind)}" for j in jobs[-3:]]
+    text = tab.locator("body").inner_text(timeout=10_000)[-1500:]
+    pytest.fail(f"not shown within {seconds:.0f} s.\nJobs:\n" + "\n".join(told) + "\n" + "\n".join(tails)
+                + f"\nPage:\n{text}")  # fmt: skip
+
+
 def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server: Server) -> None:
     """The demo dataset from validation to exported charts, as a user goes through it."""
     _open(page, f"{server.url}/datasets")
@@ -407,7 +425,7 @@ def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server:
     page.wait_for_timeout(1_000)
     page.get_by_role("button", name="Evaluate").click()
     page.locator("code").filter(has_text="default/journey/weights/best.pt").first.wait_for(timeout=60_000)  # shown
-    page.get_by_test_id("stMetric").filter(has_text="Recall").first.wait_for(timeout=300_000)  # and evaluated
+    _wait_or_explain(page, page.get_by_test_id("stMetric").filter(has_text="Recall").first, outputs, 300)  # evaluated
     thresholds = page.get_by_test_id("stSlider").filter(has_text="Confidence threshold").last
     thresholds.get_by_role("slider").focus()
     thresholds.get_by_role("slider").press("Home")  # to 0.01 (a one-epoch model's numbers may not move)
