@@ -37,3 +37,17 @@ def login_configured(files: tuple[Path, ...] = SECRETS_FILES) -> bool:
         if isinstance(auth, dict) and all(auth.get(key) for key in AUTH_KEYS):
             return True
     return False
+
+
+def api_token(environment_token: str, files: tuple[Path, ...] | None = None) -> str | None:
+    """The HTTP API's token: ML_STUDIO_API_TOKEN, else `token` of an [api] section in a secrets file."""
+    if environment_token:
+        return environment_token
+    for path in SECRETS_FILES if files is None else files:
+        try:
+            section = tomllib.loads(path.read_text()).get("api")
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if isinstance(section, dict) and str(section.get("token") or "").strip():
+            return str(section["token"]).strip()
+    return None

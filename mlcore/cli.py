@@ -462,6 +462,37 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # reached only where execv is replaced (tests)
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.access import api_token
+
+    token = api_token(settings.api_token)
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        return _fail(
+            f"the API token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS} random ones "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))').",
+            EXIT_USAGE,
+        )
+    if args.host not in LOOPBACK_HOSTS and token is None:
+        return _fail(
+            f"refusing to serve the API on {args.host} without a token: anyone who can reach it could read "
+            "datasets and start jobs. Set ML_STUDIO_API_TOKEN (or [api] token in .streamlit/secrets.toml), "
+            "or bind to 127.0.0.1.",
+            EXIT_USAGE,
+        )
+    import uvicorn
+
+    from mlcore.api import create_api
+
+    api = create_api(settings, token=token, cors_origins=settings.api_cors_origins)
+    needs = "a token (Authorization: Bearer ...)" if token else "no token (local use)"
+    print(f"ML Studio API on http://{args.host}:{args.port} with {needs}; documentation at /docs", file=sys.stderr)
+    uvicorn.run(api, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlcore", description="ML Studio: validate datasets, train and evaluate YOLO models.")
     parser.add_argument("--version", action="version", version=f"mlcore {__version__}")
@@ -561,6 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="listen on a non-local address without a login (trusted networks only)",
     )  # fmt: skip
     app.set_defaults(func=cmd_app)
+
+    serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--quiet", action="store_true", help="log warnings only, not every request")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

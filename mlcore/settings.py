@@ -17,7 +17,13 @@ Variables (all optional):
     ML_STUDIO_UPLOAD_MAX_FILES  most files in an uploaded dataset zip (default: 200000)
     ML_STUDIO_ALLOWED_USERS  with login configured: e-mail addresses and @domains allowed in, comma-separated
     ML_STUDIO_ADMINS         e-mail addresses that may stop or cancel anyone's job (the command line,
-                             user "local", always may)
+                             user "local", always may; "api" for callers of the HTTP API with its token)
+    ML_STUDIO_API_TOKEN      the HTTP API's token (or [api] token in .streamlit/secrets.toml); required
+                             when the API listens on anything but 127.0.0.1
+    ML_STUDIO_API_CORS_ORIGINS  web origins allowed to call the API from a browser, comma-separated
+                             (default: none, CORS closed)
+    ML_STUDIO_APP_URL        where the API's /ui/ml sends browsers (default: the app's port on the
+                             host the API was reached at)
 
 Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
 """
@@ -43,6 +49,9 @@ ENV_UPLOAD_MAX_MB = "ML_STUDIO_UPLOAD_MAX_MB"
 ENV_UPLOAD_MAX_FILES = "ML_STUDIO_UPLOAD_MAX_FILES"
 ENV_ALLOWED_USERS = "ML_STUDIO_ALLOWED_USERS"
 ENV_ADMINS = "ML_STUDIO_ADMINS"
+ENV_API_TOKEN = "ML_STUDIO_API_TOKEN"
+ENV_API_CORS_ORIGINS = "ML_STUDIO_API_CORS_ORIGINS"
+ENV_APP_URL = "ML_STUDIO_APP_URL"
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 
 
@@ -72,6 +81,12 @@ class Settings:
     """With login configured: the e-mail addresses (and '@domain' entries) that may use the studio."""
     admins: tuple[str, ...] = (LOCAL_USER,)
     """Users who may stop or cancel anyone's job."""
+    api_token: str = field(default="", repr=False)
+    """The HTTP API's token from the environment ('' = none; see also access.api_token)."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Web origins allowed to call the API from a browser; empty = CORS closed."""
+    app_url: str = ""
+    """Where the API's /ui/ml redirects; '' = the app's port on the host the API was reached at."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The process environment the settings were read from, passed on to child processes."""
 
@@ -145,6 +160,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         upload_max_files=_whole_number(env, ENV_UPLOAD_MAX_FILES, 200_000),
         allowed_users=_names(env.get(ENV_ALLOWED_USERS, "")),
         admins=(LOCAL_USER, *_names(env.get(ENV_ADMINS, ""))),
+        api_token=env.get(ENV_API_TOKEN, "").strip(),
+        api_cors_origins=tuple(o.strip() for o in env.get(ENV_API_CORS_ORIGINS, "").split(",") if o.strip()),
+        app_url=env.get(ENV_APP_URL, "").strip(),
         environment=env,
     )
 

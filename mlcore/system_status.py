@@ -191,11 +191,16 @@ def collect_status(
     include_torch: bool = True,
     cpu_interval: float | None = 0.3,
     nvml: ModuleType | None = None,
+    torch: TorchProbe | None = None,
 ) -> SystemStatus:
-    """Host, GPUs and (optionally) the PyTorch probe, with the notices that follow from them."""
+    """Host, GPUs and (optionally) the PyTorch probe, with the notices that follow from them.
+
+    `torch` is a probe's answer taken earlier (the probe takes seconds); without it and with
+    `include_torch` the probe runs now."""
     host = read_host(settings.outputs_root, cpu_interval=cpu_interval)
     gpus = read_gpus(nvml)
-    torch = probe_torch(settings) if include_torch else None
+    if torch is None and include_torch:
+        torch = probe_torch(settings)
     return SystemStatus(
         host=host,
         gpus=gpus,

@@ -1,0 +1,119 @@
+"""A job as scripts read it: the original system's status names, a progress percentage, metrics so far.
+
+The job database knows more states than the original API had; scripts written for it wait for
+`completed` or `failed`, so every state maps onto its five (`state` keeps the studio's own).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from mlcore.jobs import Job, JobState, JobStore
+from mlcore.results import MAP50, MAP50_95, best_epoch, read_results
+from mlcore.worker import read_progress
+
+STATUS = {
+    JobState.QUEUED: "queued",
+    JobState.STARTING: "running",
+    JobState.RUNNING: "running",
+    JobState.STOPPING: "running",
+    JobState.COMPLETED: "completed",
+    JobState.FAILED: "failed",
+    JobState.CANCELLED: "cancelled",
+    JobState.LOST: "failed",
+}
+RESULT_NAMES = {
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    MAP50: "map50",
+    MAP50_95: "map50_95",
+    "train/box_loss": "train_box_loss",
+    "train/cls_loss": "train_cls_loss",
+    "train/dfl_loss": "train_dfl_loss",
+    "val/box_loss": "val_box_loss",
+    "val/cls_loss": "val_cls_loss",
+    "val/dfl_loss": "val_dfl_loss",
+}
+EVALUATION_KEYS = ("precision", "recall", "f1", "accuracy", "map50", "map50_95", "per_class", "error_types",
+                   "by_size", "thresholds", "skipped", "images")  # fmt: skip
+
+
+def _number(value: Any) -> float | None:
+    """A JSON-safe number: NaN and infinity (an epoch that detected nothing) become null."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _common(job: Job, store: JobStore) -> dict[str, Any]:
+    progress = read_progress(Path(job.run_dir)) if job.state is not JobState.QUEUED else {}
+    percent = 100.0 if job.state is JobState.COMPLETED else _number(progress.get("percent")) or 0.0
+    return {
+        "status": STATUS[job.state],
+        "state": job.state.value,
+        "progress": percent,
+        "queue_position": store.queue_position(job.id) if job.state is JobState.QUEUED else None,
+        "output_dir": job.run_dir,
+        "device": job.device,
+        "owner": job.owner,
+        "error": job.error,
+        "created": job.created,
+        "started": job.started,
+        "ended": job.ended,
+        "_progress": progress,
+    }
+
+
+def training_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """A training: status, progress (%), epoch, the last epoch's metrics, the best epoch, its folder."""
+    data = _common(job, store)
+    progress = data.pop("_progress")
+    frame = read_results(Path(job.run_dir) / "results.csv")
+    last = frame.iloc[-1].to_dict() if not frame.empty else {}
+    return {
+        "training_id": job.id,
+        **data,
+        "mode": job.spec.get("mode"),
+        "dataset_path": job.spec.get("dataset_path"),
+        "model_architecture": job.spec.get("model_architecture"),
+        "run": "/".join(Path(job.run_dir).parts[-2:]),
+        "epoch": int(progress.get("epoch") or (last.get("epoch") or 0)),
+        "epochs": int(progress.get("epochs") or job.spec.get("epochs") or 0),
+        "epochs_done": len(frame),
+        "eta_s": _number(progress.get("eta_s")) if data["status"] == "running" else None,
+        "metrics": {name: _number(last[column]) for column, name in RESULT_NAMES.items() if column in last},
+        "best_epoch": best_epoch(frame),
+        "weights": {
+            name: str(path)
+            for name in ("best", "last")
+            if (path := Path(job.run_dir) / "weights" / f"{name}.pt").is_file()
+        },
+    }
+
+
+def evaluation_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """An evaluation: status, progress (%), and its metrics once it has completed."""
+    data = _common(job, store)
+    progress = data.pop("_progress")
+    metrics = None
+    if job.state is JobState.COMPLETED:
+        try:
+            stored = json.loads((Path(job.run_dir) / "metrics.json").read_text())
+            metrics = {key: stored.get(key) for key in EVALUATION_KEYS}
+        except (OSError, ValueError):
+            metrics = None
+    return {
+        "evaluation_id": job.id,
+        **data,
+        "model_path": job.spec.get("model_path"),
+        "test_dataset_path": job.spec.get("dataset_path"),
+        "split": job.spec.get("split"),
+        "batch": progress.get("batch"),
+        "batches": progress.get("batches"),
+        "metrics": metrics,
+    }
