@@ -7,7 +7,7 @@ HOST ?=
 PORT ?=
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test venv dev demo-data chromium lint fmt bench clean-venv
+.PHONY: run api test venv dev demo-data chromium lint fmt bench clean-venv
 
 # Create the virtualenv and install the runtime requirements (again only when they change).
 $(VENV)/.installed: requirements.txt
@@ -29,6 +29,12 @@ demo-data: venv
 # Start the app on http://127.0.0.1:8501 (HOST=0.0.0.0 or PORT=8600 to change; see README).
 run: venv demo-data
 	$(PY) -m mlcore app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(ARGS)
+
+# Start the HTTP API on http://127.0.0.1:8000 (docs at /docs; API_HOST=0.0.0.0 needs ML_STUDIO_API_TOKEN).
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8000
+api: venv demo-data
+	$(PY) -m mlcore serve --host $(API_HOST) --port $(API_PORT) $(ARGS)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
