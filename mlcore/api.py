@@ -38,7 +38,15 @@ from mlcore.settings import LOCAL_USER, Settings
 from mlcore.system_status import collect_status
 from mlcore.torch_probe import TorchProbe, probe_torch
 from mlcore.train_spec import SpecError, TrainSpec
-from mlcore.training import NotYourJob, SubmitError, cancel_job, extend_training, stop_job, submit_training
+from mlcore.training import (
+    NotYourJob,
+    SubmitError,
+    cancel_job,
+    extend_training,
+    resume_training,
+    stop_job,
+    submit_training,
+)
 from mlcore.validation import ValidationOptions
 from mlcore.validation_tasks import DatasetChecks
 from mlcore.visualization_export import FLAGS, export_visualizations, find_run
@@ -162,6 +170,12 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return StudioJSONResponse({"detail": exc.detail, "error": exc.code}, status_code=exc.status, headers=headers)
 
+    async def studio_refused(request: Request, exc: Exception) -> StudioJSONResponse:
+        return await refused(request, _refusal(exc))
+
+    for kind in REFUSED:
+        api.add_exception_handler(kind, studio_refused)
+
     @api.exception_handler(RequestValidationError)
     async def malformed(_: Request, exc: RequestValidationError) -> StudioJSONResponse:
         problems = [
@@ -208,22 +222,17 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     @router.post("/training/start", status_code=202, summary="Queue a training (full, transfer, resume, extend)")
     def start_training(body: TrainingStartRequest) -> dict:
         fields = body.model_dump(exclude_unset=True)
-        try:
-            if body.mode in ("resume", "extend"):
-                run = (body.resume_from or "").strip()
-                if not run:
-                    raise SpecError(f"mode={body.mode!r} needs resume_from: the run to continue (project/experiment).")
-                if body.mode == "resume":
-                    from mlcore.training import resume_training
-
-                    job = resume_training(run, settings, owner=actor)
-                else:
-                    job = extend_training(run, body.epochs, settings, owner=actor)
+        if body.mode in ("resume", "extend"):
+            run = (body.resume_from or "").strip()
+            if not run:
+                raise SpecError(f"mode={body.mode!r} needs resume_from: the run to continue (project/experiment).")
+            if body.mode == "resume":
+                job = resume_training(run, settings, owner=actor)
             else:
-                fields["dataset_path"] = dataset_path(body.dataset_path, settings)
-                job = submit_training(TrainSpec.from_dict(fields), settings, owner=actor)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+                job = extend_training(run, body.epochs, settings, owner=actor)
+        else:
+            fields["dataset_path"] = dataset_path(body.dataset_path, settings)
+            job = submit_training(TrainSpec.from_dict(fields), settings, owner=actor)
         return {"training_id": job.id, **training_status(job, store)}
 
     @router.get("/training/status", summary="Every training")
@@ -239,18 +248,12 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     @router.post("/training/{training_id}/stop", summary="Stop after the current batch, keeping the weights")
     def stop(training_id: str) -> dict:
         _job(training_id, "training")
-        try:
-            return training_status(stop_job(training_id, settings, actor=actor), store)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+        return training_status(stop_job(training_id, settings, actor=actor), store)
 
     @router.post("/training/{training_id}/cancel", summary="Cancel now (queued or running)")
     def cancel(training_id: str) -> dict:
         _job(training_id, "training")
-        try:
-            return training_status(cancel_job(training_id, settings, actor=actor), store)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+        return training_status(cancel_job(training_id, settings, actor=actor), store)
 
     @router.get("/training/{training_id}/log", summary="The last lines of a training's log")
     def training_log(training_id: str, lines: int = Query(100, ge=1, le=5000)) -> dict:  # noqa: B008
@@ -281,10 +284,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
 
     @router.post("/model/visualize", summary="Export a run's charts: PNGs and a self-contained report.html")
     def visualize(body: VisualizeRequest) -> dict:
-        try:
-            run = find_run(body.model_path, settings)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+        run = find_run(body.model_path, settings)
         export = export_visualizations(run, settings, **{flag: getattr(body, flag) for flag in FLAGS})
         return {"run": run.name, "output_dir": str(export.folder), "files": export.files, "skipped": export.skipped}
 
@@ -292,10 +292,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     def validate_model(body: ModelValidateRequest) -> dict:
         fields = body.model_dump()
         fields["test_dataset_path"] = dataset_path(body.test_dataset_path, settings)
-        try:
-            job = submit_evaluation(EvalSpec.from_dict(fields), settings, owner=actor)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+        job = submit_evaluation(EvalSpec.from_dict(fields), settings, owner=actor)
         return {"evaluation_id": job.id, **evaluation_status(job, store)}
 
     @router.get("/model/validate", summary="Every evaluation")
@@ -311,10 +308,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     @router.post("/model/validate/{evaluation_id}/cancel", summary="Cancel an evaluation")
     def cancel_evaluation(evaluation_id: str) -> dict:
         _job(evaluation_id, "evaluation")
-        try:
-            return evaluation_status(cancel_job(evaluation_id, settings, actor=actor), store)
-        except REFUSED as exc:
-            raise _refusal(exc) from None
+        return evaluation_status(cancel_job(evaluation_id, settings, actor=actor), store)
 
     def _job(job_id: str, kind: str) -> Any:
         try:

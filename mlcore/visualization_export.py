@@ -57,8 +57,12 @@ class Export:
 def find_run(text: str, settings: Settings) -> RunSummary:
     """A run named as project/experiment, by its folder, or by a weights file inside it."""
     wanted = Path(str(text).strip())
+    try:
+        real = wanted.resolve()
+    except (OSError, ValueError):  # a NUL byte, a link loop: no run has such a path
+        real = None
     for run in list_runs(settings):
-        if text.strip() == run.name or wanted.resolve() in (run.path.resolve(), *(w.resolve() for w in run.weights)):
+        if text.strip() == run.name or real in (run.path.resolve(), *(w.resolve() for w in run.weights)):
             return run
     raise PathNotAllowed(
         f"no run {text!r}; name one as project/experiment (see the Runs page or `python -m mlcore jobs list`), "

@@ -88,26 +88,6 @@ def test_a_validation_that_takes_longer_than_the_wait_answers_202_and_can_be_pol
     assert client.get(f"{API}/dataset/validate/nope").status_code == 404
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "words"),
-    [
-        ({"dataset_path": "/etc"}, 400, "outside the folders"),
-        ({"dataset_path": "no/such/dataset"}, 400, "does not exist"),
-        ({"dataset_path": "logos/\x00evil"}, 400, "NUL byte"),
-        ({"dataset_path": "../../../../etc"}, 400, "outside the folders"),
-        ({"dataset_path": "x", "check_image": True}, 422, "check_image"),
-        ({"check_images": True}, 422, "dataset_path"),
-        ({"dataset_path": "x", "check_images": "maybe"}, 422, "check_images"),
-    ],
-)
-def test_bad_dataset_requests_get_4xx_with_a_reason(
-    client: TestClient, dataset: Path, body: dict, status: int, words: str
-) -> None:
-    answer = client.post(f"{API}/dataset/validate", json=body)
-    assert answer.status_code == status, answer.text
-    assert words in answer.json()["detail"]
-
-
 def test_a_symlink_leaving_the_roots_is_refused(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -146,27 +126,43 @@ def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "words"),
+    ("endpoint", "body", "status", "words"),
     [
-        ({"mode": "full", "dataset_path": "logos", "model_architecture": "yolov9z"}, 422, "model_architecture"),
-        ({"mode": "full", "dataset_path": "logos", "epochs": 0}, 422, "epochs=0"),
-        ({"mode": "full", "dataset_path": "logos", "batch_size": 0}, 422, "batch_size"),
-        ({"mode": "full", "dataset_path": "logos", "project": "../escape"}, 422, "project"),
-        ({"mode": "sideways", "dataset_path": "logos"}, 422, "mode"),
-        ({"mode": "full", "dataset_path": "/etc"}, 400, "outside the folders"),
-        ({"mode": "transfer", "dataset_path": "logos", "base_model_path": "/tmp/evil.pt"}, 400, "pickle"),
-        ({"mode": "resume"}, 422, "resume_from"),
-        ({"mode": "resume", "resume_from": "no/such-run"}, 400, "no/such-run"),
-        ({"mode": "full", "dataset_path": "logos", "epochz": 3}, 422, "epochz"),
+        ("dataset/validate", {"dataset_path": "/etc"}, 400, "outside the folders"),
+        ("dataset/validate", {"dataset_path": "no/such/dataset"}, 400, "does not exist"),
+        ("dataset/validate", {"dataset_path": "logos/\x00evil"}, 400, "NUL byte"),
+        ("dataset/validate", {"dataset_path": "../../../../etc"}, 400, "outside the folders"),
+        ("dataset/validate", {"dataset_path": "x", "check_image": True}, 422, "check_image"),
+        ("dataset/validate", {"check_images": True}, 422, "dataset_path"),
+        ("dataset/validate", {"dataset_path": "x", "check_images": "maybe"}, 422, "check_images"),
+        (
+            "training/start",
+            {"mode": "full", "dataset_path": "logos", "model_architecture": "yolov9z"},
+            422,
+            "model_architecture",
+        ),
+        ("training/start", {"mode": "full", "dataset_path": "logos", "epochs": 0}, 422, "epochs=0"),
+        ("training/start", {"mode": "full", "dataset_path": "logos", "batch_size": 0}, 422, "batch_size"),
+        ("training/start", {"mode": "full", "dataset_path": "logos", "project": "../escape"}, 422, "project"),
+        ("training/start", {"mode": "sideways", "dataset_path": "logos"}, 422, "mode"),
+        ("training/start", {"mode": "full", "dataset_path": "/etc"}, 400, "outside the folders"),
+        (
+            "training/start",
+            {"mode": "transfer", "dataset_path": "logos", "base_model_path": "/tmp/evil.pt"},
+            400,
+            "pickle",
+        ),
+        ("training/start", {"mode": "resume"}, 422, "resume_from"),
+        ("training/start", {"mode": "resume", "resume_from": "no/such-run"}, 400, "no/such-run"),
+        ("training/start", {"mode": "full", "dataset_path": "logos", "epochz": 3}, 422, "epochz"),
     ],
 )
-def test_bad_training_requests_get_4xx_with_a_reason(
-    client: TestClient, dataset: Path, body: dict, status: int, words: str
+def test_bad_requests_get_4xx_with_a_reason(
+    client: TestClient, dataset: Path, endpoint: str, body: dict, status: int, words: str
 ) -> None:
-    answer = client.post(f"{API}/training/start", json=body)
+    answer = client.post(f"{API}/{endpoint}", json=body)
     assert answer.status_code == status, answer.text
-    assert words in answer.json()["detail"]
-    assert answer.json()["error"]
+    assert words in answer.json()["detail"] and answer.json()["error"]
 
 
 def test_unknown_ids_are_404(client: TestClient) -> None:
@@ -285,3 +281,17 @@ def test_serve_refuses_a_network_address_without_a_token_and_short_tokens(
     monkeypatch.setenv("ML_STUDIO_API_TOKEN", "short")
     assert cli_main(["serve"]) == 2
     assert "at least 16" in capsys.readouterr().err
+
+
+def test_odd_characters_in_paths_get_4xx_not_a_crash(client: TestClient, settings: Settings) -> None:
+    make_run(settings.outputs_root, "logos/v1", epochs=2)
+    for endpoint, body in (
+        ("model/visualize", {"model_path": "logos/\x00v1"}),
+        ("model/validate", {"model_path": "/x\x00.pt", "test_dataset_path": "logos"}),
+        ("training/start", {"mode": "transfer", "dataset_path": "a\x00b", "base_model_path": "\x00"}),
+        ("training/start", {"mode": "resume", "resume_from": "\x00/" * 300}),
+        ("dataset/validate", {"dataset_path": "é/" * 2000}),
+    ):
+        answer = client.post(f"{API}/{endpoint}", json=body)
+        assert 400 <= answer.status_code < 500, (endpoint, answer.text)
+        assert answer.json()["detail"]
