@@ -203,10 +203,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     ) -> StudioJSONResponse:
         try:
             path = resolve_user_path(dataset_path(body.dataset_path, settings), settings.dataset_roots)
-            options = ValidationOptions(
-                check_images=body.check_images, check_labels=body.check_labels, validate_format=body.validate_format,
-                near_duplicates=body.near_duplicates, imgsz=body.imgsz,
-            )  # fmt: skip
+            options = ValidationOptions.from_dict(body.model_dump())  # dataset_path is not an option
         except (PathNotAllowed, ValueError) as exc:
             raise _refusal(exc) from None
         check = checks.wait(checks.start(path, options).id, wait)

@@ -12,10 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlcore.train_spec import ARCHITECTURES, MODES
+from mlcore.eval_spec import SPLITS, EvalSpec
+from mlcore.train_spec import ARCHITECTURES, MODES, TrainSpec
+from mlcore.validation import ValidationOptions
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 Mode = Literal[MODES]  # type: ignore[valid-type]
+Split = Literal[SPLITS]  # type: ignore[valid-type]
 
 
 class Body(BaseModel):
@@ -23,37 +26,55 @@ class Body(BaseModel):
 
 
 class DatasetValidateRequest(Body):
-    """POST /api/v1/ml/dataset/validate"""
+    """POST /api/v1/ml/dataset/validate (defaults: ValidationOptions')"""
 
     dataset_path: str = Field(
         description="Dataset folder or data.yaml; a relative path is looked up in the dataset roots."
     )
-    check_images: bool = Field(True, description="Open every image: corrupt, truncated, EXIF-rotated, tiny.")
-    check_labels: bool = Field(True, description="Check label syntax, class ids and box ranges.")
-    validate_format: bool = Field(True, description="Check image/label pairing, orphans and file formats.")
-    near_duplicates: bool = Field(True, description="Look for near-duplicate images within and across splits.")
-    imgsz: int = Field(640, description="Training image size, for the tiny-box checks.")
+    check_images: bool = Field(
+        ValidationOptions.check_images, description="Open every image: corrupt, truncated, EXIF-rotated, tiny."
+    )
+    check_labels: bool = Field(
+        ValidationOptions.check_labels, description="Check label syntax, class ids and box ranges."
+    )
+    validate_format: bool = Field(
+        ValidationOptions.validate_format, description="Check image/label pairing, orphans and file formats."
+    )
+    near_duplicates: bool = Field(
+        ValidationOptions.near_duplicates, description="Look for near-duplicate images within and across splits."
+    )
+    imgsz: int = Field(ValidationOptions.imgsz, description="Training image size, for the tiny-box checks.")
 
 
 class TrainingStartRequest(Body):
-    """POST /api/v1/ml/training/start"""
+    """POST /api/v1/ml/training/start (defaults: TrainSpec's)"""
 
-    mode: Mode = Field("full", description="full (from scratch), transfer (from base_model_path), resume or extend.")
-    dataset_path: str = Field("", description="Dataset folder or data.yaml (full and transfer).")
-    model_architecture: Architecture = "yolov8n"
-    epochs: int = Field(100, description="Epochs in total; for extend, how many more.")
-    batch_size: int = Field(16, description="Images per batch; -1 lets Ultralytics choose (one GPU).")
-    learning_rate: float | None = Field(None, description="Initial learning rate (lr0); null keeps the default.")
-    base_model_path: str | None = Field(None, description="transfer: a run's weights or a .pt in a trusted folder.")
-    resume_from: str | None = Field(None, description="resume and extend: the run (project/experiment or its folder).")
-    imgsz: int = 640
-    device: str = Field("auto", description="auto, cpu, a GPU index ('0') or several ('0,1').")
-    workers: int = Field(8, description="Data loader processes.")
-    optimizer: str = "auto"
-    patience: int = Field(100, description="Stop after this many epochs without improvement.")
-    seed: int = 0
-    project: str = "default"
-    experiment: str = Field("", description="Run name under trainings/{project}/; empty: a dated one.")
+    mode: Mode = Field(
+        TrainSpec.mode, description="full (from scratch), transfer (from base_model_path), resume or extend."
+    )
+    dataset_path: str = Field(TrainSpec.dataset_path, description="Dataset folder or data.yaml (full and transfer).")
+    model_architecture: Architecture = TrainSpec.model_architecture
+    epochs: int = Field(TrainSpec.epochs, description="Epochs in total; for extend, how many more.")
+    batch_size: int = Field(TrainSpec.batch_size, description="Images per batch; -1 lets Ultralytics choose (one GPU).")
+    learning_rate: float | None = Field(
+        TrainSpec.learning_rate, description="Initial learning rate (lr0); null keeps the default."
+    )
+    base_model_path: str | None = Field(
+        TrainSpec.base_model_path, description="transfer: a run's weights or a .pt in a trusted folder."
+    )
+    resume_from: str | None = Field(
+        TrainSpec.resume_from, description="resume and extend: the run (project/experiment or its folder)."
+    )
+    imgsz: int = TrainSpec.imgsz
+    device: str = Field(TrainSpec.device, description="auto, cpu, a GPU index ('0') or several ('0,1').")
+    workers: int = Field(TrainSpec.workers, description="Data loader processes.")
+    optimizer: str = TrainSpec.optimizer
+    patience: int = Field(TrainSpec.patience, description="Stop after this many epochs without improvement.")
+    seed: int = TrainSpec.seed
+    project: str = TrainSpec.project
+    experiment: str = Field(
+        TrainSpec.experiment, description="Run name under trainings/{project}/; empty: a dated one."
+    )
 
 
 class VisualizeRequest(Body):
@@ -70,14 +91,14 @@ class VisualizeRequest(Body):
 
 
 class ModelValidateRequest(Body):
-    """POST /api/v1/ml/model/validate"""
+    """POST /api/v1/ml/model/validate (defaults: EvalSpec's)"""
 
     model_path: str = Field(description="A run's weights or a .pt in a trusted model folder.")
     test_dataset_path: str = Field(description="Dataset folder or data.yaml.")
-    split: Literal["test", "val", "train"] = "test"
-    confidence_threshold: float = 0.25
-    iou_threshold: float = 0.45
-    imgsz: int = 640
-    device: str = "auto"
-    save_predictions: bool = True
-    analyze_errors: bool = True
+    split: Split = EvalSpec.split
+    confidence_threshold: float = EvalSpec.confidence_threshold
+    iou_threshold: float = EvalSpec.iou_threshold
+    imgsz: int = EvalSpec.imgsz
+    device: str = EvalSpec.device
+    save_predictions: bool = EvalSpec.save_predictions
+    analyze_errors: bool = EvalSpec.analyze_errors

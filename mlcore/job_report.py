@@ -50,8 +50,12 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _common(job: Job, store: JobStore) -> dict[str, Any]:
-    progress = read_progress(Path(job.run_dir)) if job.state is not JobState.QUEUED else {}
+def _progress(job: Job) -> dict[str, Any]:
+    """progress.json of an active or ended job; a queued one (e.g. a resume) has none of its own yet."""
+    return read_progress(Path(job.run_dir)) if job.state is not JobState.QUEUED else {}
+
+
+def _common(job: Job, store: JobStore, progress: dict[str, Any]) -> dict[str, Any]:
     percent = 100.0 if job.state is JobState.COMPLETED else _number(progress.get("percent")) or 0.0
     return {
         "status": STATUS[job.state],
@@ -65,14 +69,13 @@ def _common(job: Job, store: JobStore) -> dict[str, Any]:
         "created": job.created,
         "started": job.started,
         "ended": job.ended,
-        "_progress": progress,
     }
 
 
 def training_status(job: Job, store: JobStore) -> dict[str, Any]:
     """A training: status, progress (%), epoch, the last epoch's metrics, the best epoch, its folder."""
-    data = _common(job, store)
-    progress = data.pop("_progress")
+    progress = _progress(job)
+    data = _common(job, store, progress)
     frame = read_results(Path(job.run_dir) / "results.csv")
     last = frame.iloc[-1].to_dict() if not frame.empty else {}
     return {
@@ -98,8 +101,8 @@ def training_status(job: Job, store: JobStore) -> dict[str, Any]:
 
 def evaluation_status(job: Job, store: JobStore) -> dict[str, Any]:
     """An evaluation: status, progress (%), and its metrics once it has completed."""
-    data = _common(job, store)
-    progress = data.pop("_progress")
+    progress = _progress(job)
+    data = _common(job, store, progress)
     metrics = None
     if job.state is JobState.COMPLETED:
         try:
