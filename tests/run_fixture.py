@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
+import psutil
 import yaml
+
+from mlcore import paths
+from mlcore.jobs import JobState, JobStore
+from mlcore.settings import Settings
 
 HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
@@ -68,3 +74,18 @@ def make_run(outputs: Path, name: str = "logos/v1", epochs: int = 6, metrics: bo
     if metrics:
         (run / "metrics.json").write_text(json.dumps(metrics_json()))
     return run
+
+
+def occupy_the_cpu(settings: Settings) -> str:
+    """A running CPU job held by this test process, so that new CPU jobs wait in the queue."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    run_dir = settings.outputs_root / paths.TRAININGS_DIR / "other" / "busy"
+    run_dir.mkdir(parents=True)
+    job = store.submit("training", {"mode": "full", "device": "cpu", "epochs": 5}, str(run_dir))
+    me = psutil.Process()
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    store.transition(job.id, JobState.RUNNING, pid=os.getpid(), pid_started=me.create_time())
+    (run_dir / "progress.json").write_text(
+        json.dumps({"epoch": 2, "epochs": 5, "batch": 3, "batches": 10, "percent": 26.0, "eta_s": 300})
+    )
+    return job.id

@@ -1,18 +1,16 @@
 """The HTTP API in process (FastAPI's test client): every endpoint, its errors, the token and CORS.
 
 Trainings and evaluations submitted here stay queued: a job that looks like a running training of
-this test process holds the CPU, so no worker starts. The real client flow, with a real server and
+this test process holds the CPU (occupy_the_cpu), so no worker starts. The real client flow, with a real server and
 a real training, is in test_api_client.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,7 +20,7 @@ from mlcore.cli import main as cli_main
 from mlcore.jobs import JobState, JobStore
 from mlcore.settings import Settings
 from mlcore.system_status import collect_status
-from tests.run_fixture import make_run
+from tests.run_fixture import make_run, occupy_the_cpu
 
 API = "/api/v1/ml"
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -38,18 +36,6 @@ def dataset(settings: Settings, small_dataset: Path) -> Path:
 def client(settings: Settings) -> TestClient:
     with TestClient(create_api(settings)) as test_client:
         yield test_client
-
-
-def hold_the_cpu(settings: Settings) -> str:
-    """A job that looks like a running CPU training of this process: new jobs queue behind it."""
-    store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    run = settings.outputs_root / "trainings" / "other" / "busy"
-    run.mkdir(parents=True)
-    job = store.submit("training", {"mode": "full", "epochs": 3}, str(run), owner="local")
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    store.update(job.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
-    store.transition(job.id, JobState.RUNNING)
-    return job.id
 
 
 def test_status_is_the_same_object_as_the_command_line_status(client: TestClient, settings: Settings) -> None:
@@ -100,7 +86,7 @@ def test_a_symlink_leaving_the_roots_is_refused(client: TestClient, settings: Se
 def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
     client: TestClient, settings: Settings, dataset: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    hold_the_cpu(settings)
+    occupy_the_cpu(settings)
     body = {"mode": "full", "dataset_path": "logos", "model_architecture": "yolov8s", "epochs": 3, "batch_size": 8,
             "learning_rate": 0.01, "imgsz": 64, "device": "cpu", "experiment": "from-api"}  # fmt: skip
     answer = client.post(f"{API}/training/start", json=body)
@@ -203,7 +189,7 @@ def test_visualize_writes_the_chosen_figures(client: TestClient, settings: Setti
 def test_model_validation_queues_an_evaluation_and_refuses_untrusted_models(
     client: TestClient, settings: Settings, dataset: Path, tmp_path: Path
 ) -> None:
-    hold_the_cpu(settings)
+    occupy_the_cpu(settings)
     run = make_run(settings.outputs_root, "logos/v1", epochs=4)
     body = {"model_path": str(run / "weights" / "best.pt"), "test_dataset_path": "logos", "confidence_threshold": 0.3,
             "iou_threshold": 0.5, "save_predictions": True, "analyze_errors": False, "split": "val"}  # fmt: skip
@@ -228,7 +214,7 @@ def test_model_validation_queues_an_evaluation_and_refuses_untrusted_models(
 def test_the_token_is_required_when_configured_and_the_caller_is_audited_as_api(
     settings: Settings, dataset: Path
 ) -> None:
-    hold_the_cpu(settings)
+    occupy_the_cpu(settings)
     with TestClient(create_api(settings, token=TOKEN)) as client:
         assert client.get(f"{API}/runs").status_code == 401
         wrong = client.get(f"{API}/runs", headers={"Authorization": "Bearer nope"})

@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 import tempfile
 
-import psutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from mlcore import paths
 from mlcore.api import create_api
-from mlcore.jobs import JobState, JobStore
 from mlcore.settings import load_settings
+from tests.run_fixture import occupy_the_cpu
 
 
 def _api():
@@ -26,12 +24,7 @@ def _api():
     roots = os.path.join(outputs, "datasets")
     os.makedirs(roots, exist_ok=True)
     studio = load_settings({**os.environ, "ML_STUDIO_OUTPUTS": outputs, "ML_STUDIO_DATASET_ROOTS": roots})
-    store = JobStore(studio.outputs_root / paths.JOBS_DB)
-    if not store.list({JobState.RUNNING}):
-        job = store.submit("training", {"mode": "full", "epochs": 3}, os.path.join(outputs, "busy"), owner="local")
-        store.transition(job.id, JobState.STARTING, device="cpu")
-        store.update(job.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
-        store.transition(job.id, JobState.RUNNING)
+    occupy_the_cpu(studio)
     return create_api(studio)
 
 

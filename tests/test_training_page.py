@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
-import psutil
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -17,6 +15,7 @@ from mlcore.jobs import JobState, JobStore
 from mlcore.settings import Settings, load_settings
 from tests.conftest import PROJECT_ROOT
 from tests.fake_nvml import FakeNvml, three_gpus
+from tests.run_fixture import occupy_the_cpu
 
 PAGE = str(PROJECT_ROOT / "pages" / "training.py")
 RESULTS_HEADER = (
@@ -34,21 +33,6 @@ def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "data"))
     monkeypatch.setattr(gpus, "_load_nvml", lambda: FakeNvml([], init_error="NVML Shared Library Not Found"))
     return load_settings()
-
-
-def occupy_the_cpu(settings: Settings) -> str:
-    """A running CPU job held by this test process, so that new CPU jobs wait in the queue."""
-    store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    run_dir = settings.outputs_root / paths.TRAININGS_DIR / "other" / "busy"
-    run_dir.mkdir(parents=True)
-    job = store.submit("training", {"mode": "full", "device": "cpu", "epochs": 5}, str(run_dir))
-    me = psutil.Process()
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    store.transition(job.id, JobState.RUNNING, pid=os.getpid(), pid_started=me.create_time())
-    (run_dir / "progress.json").write_text(
-        json.dumps({"epoch": 2, "epochs": 5, "batch": 3, "batches": 10, "percent": 26.0, "eta_s": 300})
-    )
-    return job.id
 
 
 def _texts(elements) -> str:
