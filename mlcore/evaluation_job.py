@@ -26,6 +26,7 @@ import numpy as np
 
 from mlcore import paths
 from mlcore.atomic_file import write_json_atomically
+from mlcore.class_names import names_mismatch
 from mlcore.dataset_view import stage_dataset
 from mlcore.datasets import label_path, load_dataset
 from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, average_precision, error_costs
@@ -73,8 +74,8 @@ def run_evaluation(job: Job, settings: Settings, store: JobStore) -> int:
         model = _load_model(YOLO, spec["model_path"])
         model_names = {int(k): str(v) for k, v in model.names.items()}
         data_names = {int(k): str(v) for k, v in dataset.names.items()}
-        if model_names != data_names:
-            raise EvaluationError(_names_message(model_names, data_names))
+        if mismatch := names_mismatch(model_names, data_names):
+            raise EvaluationError(mismatch)
         recorded: dict[str, list[Any]] = {}
         model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
         model.add_callback("on_val_batch_end", lambda v: _progress(v, folder))
@@ -132,21 +133,6 @@ def _load_model(yolo: Any, path: str) -> Any:
     if model.task != "detect":
         raise EvaluationError(f"{path} is a {model.task} model; the studio evaluates detection models.")
     return model
-
-
-def _names_message(model: dict[int, str], data: dict[int, str]) -> str:
-    if set(model.values()) == set(data.values()):
-        return (
-            "the model and the dataset have the same classes in a different order "
-            f"(model: {list(model.values())}, dataset: {list(data.values())}); the numbers would be wrong. "
-            "Evaluate on a data.yaml that lists the names in the model's order."
-        )
-    only_model = sorted(set(model.values()) - set(data.values()))
-    only_data = sorted(set(data.values()) - set(model.values()))
-    return (
-        f"the model's classes differ from the dataset's: only in the model {only_model}, only in the dataset "
-        f"{only_data}. Evaluate a model trained on this dataset's classes."
-    )
 
 
 def _record_files(validator: Any, recorded: dict[str, list[Any]]) -> None:

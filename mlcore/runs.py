@@ -215,6 +215,14 @@ def seed_weights(settings: Settings) -> list[Path]:
     return found
 
 
+def trained_on(weights: Path) -> str:
+    """The `dataset_path` of the studio run that wrote `weights` ('' for a loose .pt file or a run made elsewhere)."""
+    if weights.parent.name != "weights":
+        return ""
+    run = read_run(weights.parent.parent)
+    return str(run.spec.get("dataset_path") or "") if run else ""
+
+
 def epoch_seconds(runs: list[RunSummary], architecture: str, imgsz: int) -> tuple[float, int] | None:
     """Mean seconds per epoch of earlier runs with this architecture and image size, and how many runs."""
     times = [

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from mlcore import paths
-from mlcore.datasets import DatasetError, load_dataset
+from mlcore.class_names import names_mismatch
+from mlcore.datasets import Dataset, DatasetError, load_dataset
 from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, worst_images
 from mlcore.drawing import GROUND_TRUTH, MATCHED, MISSED, WRONG, draw_comparison
 from mlcore.error_gallery import cell_images, gallery_images
@@ -31,7 +32,7 @@ from mlcore.gpus import read_gpus
 from mlcore.jobs import InvalidTransition, Job, JobNotFound, JobState, JobStore
 from mlcore.prediction_export import predictions_zip
 from mlcore.run_metrics import curve_names
-from mlcore.runs import seed_weights
+from mlcore.runs import seed_weights, trained_on
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.scheduler import log_tail, schedule
 from mlcore.settings import PROJECT_ROOT, Settings
@@ -39,7 +40,7 @@ from mlcore.train_spec import SpecError
 from mlcore.training import SubmitError, cancel_job
 from mlcore.worker import read_progress
 from ui.auth import current_user
-from ui.page_frame import known_datasets, page_start
+from ui.page_frame import dataset_select, known_datasets, page_start
 
 REFRESH_S = 2.0
 VIEWS = ("Per class", "Confusion matrix", "Curves", "Errors", "Gallery", "Worst images")
@@ -61,13 +62,40 @@ def model_label(weights: Path) -> str:
     return "/".join(weights.parts[-4:]) if weights.parent.name == "weights" else f"{weights.name}  ({weights.parent})"
 
 
-def dataset_splits(settings: Settings, dataset: str) -> list[str]:
-    """The splits of a dataset that have images, in the order test, val, train."""
+def allowed_dataset(settings: Settings, dataset: str) -> Dataset | None:
+    """The dataset at `dataset` when it lies under the allowed folders and can be read, else None."""
     try:
-        found = load_dataset(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
-    except (PathNotAllowed, DatasetError):
-        return []
-    return [s for s in SPLITS if found.splits.get(s)]
+        return load_dataset(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
+    except (PathNotAllowed, DatasetError, OSError):
+        return None
+
+
+def same_folder(text: str, options: list[str]) -> str | None:
+    """The option naming the dataset folder `text` names (a folder or its data.yaml, relative to the project)."""
+    if not text:
+        return None
+    path = Path(text) if Path(text).is_absolute() else PROJECT_ROOT / text
+    target = (path.parent if path.suffix in (".yaml", ".yml") else path).resolve()
+    return next((o for o in options if Path(o).resolve() == target), None)
+
+
+def follow_model(models: list[Path], datasets: list[str]) -> None:
+    """Preselect the dataset the picked model was trained on, when it is one of `datasets`."""
+    model = st.session_state.get("eval.model", models[0])
+    if found := same_folder(trained_on(Path(model)), datasets):
+        st.session_state["eval.dataset"] = found
+
+
+def classes_warning(settings: Settings, model: Path, dataset: Dataset) -> None:
+    """Warn before Evaluate when the model's training dataset has other classes than `dataset`."""
+    trained = trained_on(model)
+    source = allowed_dataset(settings, trained) if trained else None
+    if source is not None and (mismatch := names_mismatch(source.names, dataset.names)):
+        st.warning(
+            f"This model was trained on `{trained}`: {mismatch[0].upper()}{mismatch[1:]} The evaluation would be "
+            "refused.",
+            icon=":material/warning:",
+        )
 
 
 def new_evaluation(settings: Settings, expanded: bool) -> None:
@@ -81,19 +109,27 @@ def new_evaluation(settings: Settings, expanded: bool) -> None:
                 icon=":material/model_training:",
             )
             return
-        model = st.selectbox("Model", models, format_func=model_label, key="eval.model")
         datasets = known_datasets(tuple(str(r) for r in settings.dataset_roots))
         if not datasets:
             st.info(
                 "No dataset found under the allowed folders (ML_STUDIO_DATASET_ROOTS).", icon=":material/folder_off:"
             )
             return
+        if "eval.dataset" not in st.session_state:
+            follow_model(models, datasets)
+        model = st.selectbox("Model", models, format_func=model_label, key="eval.model",
+                             on_change=follow_model, args=(models, datasets),
+                             help="A run's model brings the dataset it was trained on.")  # fmt: skip
         c1, c2 = st.columns([3, 1])
-        dataset = c1.selectbox("Dataset", datasets, key="eval.dataset")
-        splits = dataset_splits(settings, dataset)
-        if not splits:
-            st.error("This dataset has no images in test, val or train; validate it on the Dataset page.")
+        with c1:
+            dataset = dataset_select(settings, "eval.dataset")
+        found = allowed_dataset(settings, dataset)
+        splits = [s for s in SPLITS if found.splits.get(s)] if found else []
+        if found is None or not splits:
+            problem = "cannot be read" if found is None else "has no images in test, val or train"
+            st.error(f"This dataset {problem}; validate it on the Dataset page to see why.")
             return
+        classes_warning(settings, model, found)
         split = c2.selectbox("Split", splits, key="eval.split", help="test when the dataset has one: unseen images.")
         c1, c2, c3, c4 = st.columns(4)
         conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")

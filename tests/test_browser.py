@@ -389,6 +389,8 @@ def _wait_or_explain(tab, target, outputs: Path, seconds: float) -> None:
 
 def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server: Server) -> None:
     """The demo dataset from validation to exported charts, as a user goes through it."""
+    from playwright.sync_api import expect
+
     _open(page, f"{server.url}/datasets")
     page.get_by_role("button", name="Validate").click()
     page.get_by_text("Ready to train").first.wait_for(timeout=120_000)
@@ -417,6 +419,8 @@ def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server:
     if form.get_attribute("open") is None:  # open by itself only while there is no evaluation yet
         form.locator("summary").click()
     _choose(page, "Model", "default/journey/weights/best.pt")
+    dataset = page.get_by_role("combobox", name="Dataset")
+    expect(dataset).to_have_value(re.compile(r"\(demo dataset\)$"), timeout=30_000)  # the one it was trained on
     _choose(page, "Split", "test")
     size = page.get_by_label("Image size", exact=True)
     size.fill("64")

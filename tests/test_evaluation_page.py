@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -137,3 +138,28 @@ def test_evaluate_from_the_page_and_a_file_that_is_not_a_checkpoint(
         at.run()
     assert "cannot be loaded as a YOLO checkpoint" in _texts(at.error)
     assert "e_best_" in at.selectbox(key="eval.pick").value
+
+
+def test_a_runs_model_brings_its_dataset_and_other_classes_are_warned_of(
+    settings: Settings, small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logos = tmp_path / "datasets" / "logos"
+    shutil.copytree(small_dataset, logos)
+    shapes = tmp_path / "datasets" / "shapes"  # the same images, other class names
+    shutil.copytree(small_dataset, shapes)
+    (shapes / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [a, b, c, d, e]\n")
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "datasets"))
+    on_logos = make_run(settings.outputs_root, "p/on-logos", dataset_path=str(logos))
+    os.utime(on_logos / "training_config.yaml", (time.time() - 3600,) * 2)  # the older run
+    make_run(settings.outputs_root, "p/on-shapes", dataset_path=str(shapes / "data.yaml"))
+
+    at = _open()
+    assert at.selectbox(key="eval.dataset").value == str(shapes)  # the newest run's model, first in the list
+    assert not at.warning
+    at.selectbox(key="eval.model").set_value(on_logos / "weights" / "best.pt").run()
+    assert at.selectbox(key="eval.dataset").value == str(logos)
+    assert not at.warning
+    at.selectbox(key="eval.dataset").set_value(str(shapes)).run()  # the user's own choice stays
+    assert at.selectbox(key="eval.dataset").value == str(shapes)
+    told = _texts(at.warning)
+    assert "only in the model ['aqualine', 'ferro', 'nimbus', 'solara', 'verdant']" in told and "refused" in told

@@ -1,0 +1,19 @@
+"""Class names of a model against a dataset's: evaluating one on the other needs the same names in the same order."""
+
+
+def names_mismatch(model: dict[int, str], data: dict[int, str]) -> str | None:
+    """Why `model`'s classes cannot be measured on `data`'s, or None when they are the same, id for id."""
+    if model == data:
+        return None
+    if set(model.values()) == set(data.values()):
+        return (
+            "the model and the dataset have the same classes in a different order "
+            f"(model: {list(model.values())}, dataset: {list(data.values())}); the numbers would be wrong. "
+            "Evaluate on a data.yaml that lists the names in the model's order."
+        )
+    only_model = sorted(set(model.values()) - set(data.values()))
+    only_data = sorted(set(data.values()) - set(model.values()))
+    return (
+        f"the model's classes differ from the dataset's: only in the model {only_model}, only in the dataset "
+        f"{only_data}. Evaluate a model trained on this dataset's classes."
+    )
