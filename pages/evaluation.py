@@ -70,27 +70,30 @@ def allowed_dataset(settings: Settings, dataset: str) -> Dataset | None:
         return None
 
 
-def same_folder(text: str, options: list[str]) -> str | None:
-    """The option naming the dataset folder `text` names (a folder or its data.yaml, relative to the project)."""
-    if not text:
+def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:
+    """The option naming the dataset folder that `text` names (the folder, or its data.yaml), if it is allowed."""
+    try:
+        real = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+    except PathNotAllowed:
         return None
-    path = Path(text) if Path(text).is_absolute() else PROJECT_ROOT / text
-    target = (path.parent if path.suffix in (".yaml", ".yml") else path).resolve()
-    return next((o for o in options if Path(o).resolve() == target), None)
+    folder = real.parent if real.is_file() else real
+    return next((o for o in options if Path(o).resolve() == folder), None)
 
 
-def follow_model(models: list[Path], datasets: list[str]) -> None:
+def follow_model(settings: Settings, models: list[Path], datasets: list[str]) -> None:
     """Preselect the dataset the picked model was trained on, when it is one of `datasets`."""
     model = st.session_state.get("eval.model", models[0])
-    if found := same_folder(trained_on(Path(model)), datasets):
+    if found := same_folder(settings, trained_on(Path(model)), datasets):
         st.session_state["eval.dataset"] = found
 
 
-def classes_warning(settings: Settings, model: Path, dataset: Dataset) -> None:
-    """Warn before Evaluate when the model's training dataset has other classes than `dataset`."""
+def classes_warning(settings: Settings, model: Path, dataset: str, found: Dataset) -> None:
+    """Warn before Evaluate when the model's training dataset has other classes than `dataset` (read as `found`)."""
     trained = trained_on(model)
-    source = allowed_dataset(settings, trained) if trained else None
-    if source is not None and (mismatch := names_mismatch(source.names, dataset.names)):
+    if not trained or same_folder(settings, trained, [dataset]):
+        return  # a loose .pt file, or the model's own dataset: nothing to compare (and nothing to read twice)
+    source = allowed_dataset(settings, trained)
+    if source is not None and (mismatch := names_mismatch(source.names, found.names)):
         st.warning(
             f"This model was trained on `{trained}`: {mismatch[0].upper()}{mismatch[1:]} The evaluation would be "
             "refused.",
@@ -98,7 +101,8 @@ def classes_warning(settings: Settings, model: Path, dataset: Dataset) -> None:
         )
 
 
-def new_evaluation(settings: Settings, expanded: bool) -> None:
+def new_evaluation(settings: Settings, expanded: bool) -> bool:
+    """The form; True when it has just queued an evaluation."""
     with st.expander("New evaluation", expanded=expanded, icon=":material/add_chart:"):
         models = seed_weights(settings)
         if not models:
@@ -108,17 +112,17 @@ def new_evaluation(settings: Settings, expanded: bool) -> None:
                 "(the studio loads models only from there: a .pt file can run code).",
                 icon=":material/model_training:",
             )
-            return
+            return False
         datasets = known_datasets(tuple(str(r) for r in settings.dataset_roots))
         if not datasets:
             st.info(
                 "No dataset found under the allowed folders (ML_STUDIO_DATASET_ROOTS).", icon=":material/folder_off:"
             )
-            return
+            return False
         if "eval.dataset" not in st.session_state:
-            follow_model(models, datasets)
+            follow_model(settings, models, datasets)
         model = st.selectbox("Model", models, format_func=model_label, key="eval.model",
-                             on_change=follow_model, args=(models, datasets),
+                             on_change=follow_model, args=(settings, models, datasets),
                              help="A run's model brings the dataset it was trained on.")  # fmt: skip
         c1, c2 = st.columns([3, 1])
         with c1:
@@ -128,8 +132,8 @@ def new_evaluation(settings: Settings, expanded: bool) -> None:
         if found is None or not splits:
             problem = "cannot be read" if found is None else "has no images in test, val or train"
             st.error(f"This dataset {problem}; validate it on the Dataset page to see why.")
-            return
-        classes_warning(settings, model, found)
+            return False
+        classes_warning(settings, model, dataset, found)
         split = c2.selectbox("Split", splits, key="eval.split", help="test when the dataset has one: unseen images.")
         c1, c2, c3, c4 = st.columns(4)
         conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")
@@ -151,11 +155,13 @@ def new_evaluation(settings: Settings, expanded: bool) -> None:
                 job = submit_evaluation(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
                 st.error(str(exc), icon=":material/error:")
-                return
+                return False
             st.session_state["eval.show"] = job.run_dir
             if job.spec.get("skipped"):
                 st.warning(f"{len(job.spec['skipped'])} file(s) with validation errors are left out.")
             st.toast(f"Evaluation {job.id} {job.state.value}", icon=":material/play_arrow:")
+            return True
+    return False
 
 
 def open_jobs(settings: Settings) -> list[Job]:
@@ -452,8 +458,9 @@ settings_now = page_start(
     "Where does the model fail, and why? The standard metrics (equal to Ultralytics' own), every error typed, "
     "and the images that show it, at thresholds you can move.",
 )
-new_evaluation(settings_now, expanded=not list_evaluations(settings_now))
-evaluations = list_evaluations(settings_now)  # again: the form may have added one
+evaluations = list_evaluations(settings_now)
+if new_evaluation(settings_now, expanded=not evaluations):
+    evaluations = list_evaluations(settings_now)  # the form has just added one
 drawn_open = frozenset(j.id for j in open_jobs(settings_now))
 st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
 if not evaluations:
