@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,50 +69,38 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
     raise TimeoutError(f"{url} was not healthy within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    work = tmp_path_factory.mktemp("browser")
-    make_demo_dataset(work / "ml_outputs" / "datasets" / "demo", images=100)
+@contextmanager
+def app_server(outputs: Path, log: Path) -> Iterator[Server]:
+    """The app on a free port of 127.0.0.1, started as `python -m mlcore app` starts it, writing to `outputs`."""
     port = _free_port()
-    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(work / "ml_outputs")}
-    log = work / "streamlit.log"
-    with log.open("w") as out:
+    command = [sys.executable, "serve_app.py", "run", "app.py", "--server.headless", "true", "--server.address",
+               "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]  # fmt: skip
+    with log.open("a") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "serve_app.py",  # as `python -m mlcore app` starts it
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-                "--global.developmentMode",
-                "false",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+            command, cwd=PROJECT_ROOT, env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
         yield Server(url, process, log)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    work = tmp_path_factory.mktemp("browser")
+    make_demo_dataset(work / "ml_outputs" / "datasets" / "demo", images=100)
+    with app_server(work / "ml_outputs", work / "streamlit.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,30 +17,9 @@ from mlcore.scheduler import is_alive
 from mlcore.settings import load_settings
 from mlcore.train_spec import TrainSpec
 from mlcore.training import cancel_job, submit_training
-from tests.conftest import PROJECT_ROOT
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _open, _progress_values, _wait_healthy
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _open, _progress_values, app_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-@contextmanager
-def app_server(outputs: Path, log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    port = _free_port()
-    command = [sys.executable, "serve_app.py", "run", "app.py", "--server.headless", "true", "--server.address",
-               "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]  # fmt: skip
-    with log.open("a") as out:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
 
 
 def test_a_training_outlives_the_app_server_and_shows_again_after_a_restart(
@@ -65,15 +40,15 @@ def test_a_training_outlives_the_app_server_and_shows_again_after_a_restart(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            with app_server(outputs, log) as (first, url):
-                _open(tab, f"{url}/training")
+            with app_server(outputs, log) as first:
+                _open(tab, f"{first.url}/training")
                 tab.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)
-                os.killpg(first.pid, signal.SIGKILL)  # the server dies; the worker is in its own session
-                first.wait(timeout=15)
+                os.killpg(first.process.pid, signal.SIGKILL)  # the server dies; the worker is in its own session
+                first.process.wait(timeout=15)
             running = store.get(job.id)
             assert running.state is JobState.RUNNING and is_alive(running.pid, running.pid_started)
-            with app_server(outputs, log) as (_, url):
-                _open(tab, f"{url}/training")
+            with app_server(outputs, log) as second:
+                _open(tab, f"{second.url}/training")
                 tab.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
                 seen: set[float] = set()
                 deadline = time.monotonic() + 120
