@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pytest
 import requests
 
 from mlcore.demo_data import make_demo_dataset
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +31,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     work = tmp_path_factory.mktemp("api")
     outputs = work / "ml_outputs"
     make_demo_dataset(outputs / "datasets" / "dataset", images=24, imgsz=96, seed=5)  # the client's "dataset"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("ML_STUDIO_API_TOKEN", None)
     log = (work / "api.log").open("w")

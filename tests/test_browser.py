@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from mlcore.demo_data import make_demo_dataset
-from tests.conftest import PROJECT_ROOT, TEST_OUTPUT
+from tests.conftest import PROJECT_ROOT, TEST_OUTPUT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -48,12 +47,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -72,7 +65,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
 @contextmanager
 def app_server(outputs: Path, log: Path) -> Iterator[Server]:
     """The app on a free port of 127.0.0.1, started as `python -m mlcore app` starts it, writing to `outputs`."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "serve_app.py", "run", "app.py", "--server.headless", "true", "--server.address",
                "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]  # fmt: skip
