@@ -230,7 +230,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         else:
             fields["dataset_path"] = dataset_path(body.dataset_path, settings)
             job = submit_training(TrainSpec.from_dict(fields), settings, owner=actor)
-        return {"training_id": job.id, **training_status(job, store)}
+        return training_status(job, store)  # it leads with training_id
 
     @router.get("/training/status", summary="Every training")
     def trainings() -> list[dict]:
@@ -290,7 +290,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         fields = body.model_dump()
         fields["test_dataset_path"] = dataset_path(body.test_dataset_path, settings)
         job = submit_evaluation(EvalSpec.from_dict(fields), settings, owner=actor)
-        return {"evaluation_id": job.id, **evaluation_status(job, store)}
+        return evaluation_status(job, store)  # it leads with evaluation_id
 
     @router.get("/model/validate", summary="Every evaluation")
     def evaluations() -> list[dict]:
