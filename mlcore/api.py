@@ -30,7 +30,7 @@ from mlcore.api_bodies import DatasetValidateRequest, ModelValidateRequest, Trai
 from mlcore.eval_spec import EvalSpec
 from mlcore.evaluation import submit_evaluation
 from mlcore.job_report import evaluation_status, training_status
-from mlcore.jobs import InvalidTransition, JobNotFound, JobStore
+from mlcore.jobs import InvalidTransition, Job, JobNotFound, JobStore
 from mlcore.runs import list_runs, run_states, runs_table
 from mlcore.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.scheduler import log_tail, schedule
@@ -307,7 +307,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         _job(evaluation_id, "evaluation")
         return evaluation_status(cancel_job(evaluation_id, settings, actor=actor), store)
 
-    def _job(job_id: str, kind: str) -> Any:
+    def _job(job_id: str, kind: str) -> Job:
         try:
             job = store.get(job_id)
         except JobNotFound:
