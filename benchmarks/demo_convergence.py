@@ -28,9 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlcore.demo_data import DEMO_TRAINING_RECIPE, make_demo_dataset  # noqa: E402
-from mlcore.engine_env import engine_environment  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.demo import DEMO_TRAINING_RECIPE, make_demo_dataset  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
 
 CHILD = r"""
 import json, sys, time

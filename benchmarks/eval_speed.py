@@ -32,17 +32,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.workspace import studio_workspace, ultralytics_copy  # noqa: E402
-from mlcore import paths  # noqa: E402
-from mlcore.demo_data import make_demo_dataset  # noqa: E402
-from mlcore.detection_analysis import Detections, analyze, worst_images  # noqa: E402
-from mlcore.engine_env import engine_environment  # noqa: E402
-from mlcore.error_gallery import gallery_images  # noqa: E402
-from mlcore.eval_spec import EvalSpec  # noqa: E402
-from mlcore.evaluation import submit_evaluation  # noqa: E402
-from mlcore.jobs import JobStore  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
-from mlcore.train_spec import TrainSpec  # noqa: E402
-from mlcore.training import submit_training  # noqa: E402
+from mlcore.core import paths  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
+from mlcore.evaluation.analysis import Detections, analyze, worst_images  # noqa: E402
+from mlcore.evaluation.gallery import gallery_images  # noqa: E402
+from mlcore.evaluation.spec import EvalSpec  # noqa: E402
+from mlcore.evaluation.submit import submit_evaluation  # noqa: E402
+from mlcore.jobs.store import JobStore  # noqa: E402
+from mlcore.training.spec import TrainSpec  # noqa: E402
+from mlcore.training.submit import submit_training  # noqa: E402
 
 DIRECT = r"""
 import sys

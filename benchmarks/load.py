@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.stream_client import StreamSession  # noqa: E402
 from benchmarks.workspace import studio_workspace  # noqa: E402
-from mlcore.demo_data import make_demo_dataset  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
-from mlcore.train_spec import TrainSpec  # noqa: E402
-from mlcore.training import cancel_job, submit_training  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
+from mlcore.jobs.control import cancel_job  # noqa: E402
+from mlcore.training.spec import TrainSpec  # noqa: E402
+from mlcore.training.submit import submit_training  # noqa: E402
 from tests.run_fixture import make_run  # noqa: E402
 
 # name: (address, what shows the page is drawn in a browser); System status is the app's default page

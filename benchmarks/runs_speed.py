@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server  # noqa: E402
-from mlcore.engine_env import engine_environment  # noqa: E402
-from mlcore.results import read_results  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
-from mlcore.training_charts import training_history  # noqa: E402
+from mlcore.charts.training import training_history  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
+from mlcore.runs.results import read_results  # noqa: E402
 from tests.run_fixture import make_run, results_csv  # noqa: E402
 
 

@@ -32,13 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.workspace import studio_workspace, ultralytics_copy  # noqa: E402
-from mlcore import paths  # noqa: E402
-from mlcore.demo_data import make_demo_dataset  # noqa: E402
-from mlcore.engine_env import engine_environment  # noqa: E402
-from mlcore.jobs import JobStore  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
-from mlcore.train_spec import TrainSpec  # noqa: E402
-from mlcore.training import cancel_job, submit_training  # noqa: E402
+from mlcore.core import paths  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
+from mlcore.jobs.control import cancel_job  # noqa: E402
+from mlcore.jobs.store import JobStore  # noqa: E402
+from mlcore.training.spec import TrainSpec  # noqa: E402
+from mlcore.training.submit import submit_training  # noqa: E402
 
 DIRECT = r"""
 import json, sys

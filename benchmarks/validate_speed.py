@@ -33,9 +33,10 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlcore.engine_env import engine_environment  # noqa: E402
-from mlcore.settings import load_settings  # noqa: E402
-from mlcore.validation import ValidationOptions, validate  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.validation.options import ValidationOptions  # noqa: E402
+from mlcore.datasets.validation.validate import validate  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
 
 
 def make_dataset(root: Path, n: int, size: tuple[int, int]) -> list[tuple[str, str]]:

@@ -2,6 +2,6 @@
 
 import sys
 
-from mlcore.cli import main
+from mlcore.cli.main import main
 
 sys.exit(main())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.demo_data import make_demo_dataset
-from mlcore.settings import Settings, load_settings
+from mlcore.core.settings import Settings, load_settings
+from mlcore.datasets.demo import make_demo_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_OUTPUT = PROJECT_ROOT / "test-output"  # screenshots and logs kept for failed browser tests
@@ -38,7 +38,7 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def engine_env_for(outputs: Path) -> dict[str, str]:
     """The environment the studio gives a training process, for an outputs root of a test's own."""
-    from mlcore.engine_env import engine_environment
+    from mlcore.engine.env import engine_environment
 
     env = engine_environment(load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}))
     return {**env, "PYTHONPATH": str(PROJECT_ROOT)}

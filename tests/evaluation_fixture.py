@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mlcore.atomic_file import write_json_atomically
-from mlcore.datasets import label_path, load_dataset
-from mlcore.detection_analysis import Detections, analyze
-from mlcore.evaluation import EVAL_CONFIG, PREDICTIONS_FILE
-from mlcore.evaluation_job import evaluation_summary
-from mlcore.image_facts import inspect_image
-from mlcore.label_parser import parse_label
+from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.paths import EVAL_CONFIG, PREDICTIONS_FILE
+from mlcore.datasets.images import inspect_image
+from mlcore.datasets.labels import parse_label
+from mlcore.datasets.loader import label_path, load_dataset
+from mlcore.evaluation.analysis import Detections, analyze
+from mlcore.evaluation.task import evaluation_summary
 from tests.run_fixture import metrics_json
 
 

@@ -53,7 +53,7 @@ if sys.argv[2] == "import":
 elif sys.argv[2] == "train":
     from ultralytics import YOLO
 
-    from mlcore.engine_env import use_all_cpu_cores
+    from mlcore.engine.env import use_all_cpu_cores
 
     model = YOLO("yolov8n.yaml")
     model.add_callback("on_train_start", use_all_cpu_cores)

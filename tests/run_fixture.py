@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import yaml
 
-from mlcore import paths
-from mlcore.jobs import JobState, JobStore
-from mlcore.settings import Settings
+from mlcore.core import paths
+from mlcore.core.settings import Settings
+from mlcore.jobs.store import JobState, JobStore
 
 HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlcore import paths
-from mlcore.access import is_allowed, login_configured
-from mlcore.jobs import JobState, JobStore
-from mlcore.settings import Settings, load_settings
-from mlcore.training import NotYourJob, cancel_job, stop_job
+from mlcore.core import paths
+from mlcore.core.access import is_allowed, login_configured
+from mlcore.core.errors import NotYourJob
+from mlcore.core.settings import Settings, load_settings
+from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.store import JobState, JobStore
 from tests.conftest import PROJECT_ROOT
 
 

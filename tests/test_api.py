@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from mlcore import paths
-from mlcore.api import create_api
-from mlcore.cli import main as cli_main
-from mlcore.jobs import JobState, JobStore
-from mlcore.settings import Settings
-from mlcore.system_status import collect_status
+from mlcore.api.app import create_api
+from mlcore.cli.main import main as cli_main
+from mlcore.core import paths
+from mlcore.core.settings import Settings
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.system.status import collect_status
 from tests.run_fixture import make_run, occupy_the_cpu
 
 API = "/api/v1/ml"
@@ -261,7 +261,7 @@ def test_ui_ml_redirects_to_the_app_and_docs_are_served(client: TestClient, sett
 def test_serve_refuses_a_network_address_without_a_token_and_short_tokens(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr("mlcore.access.SECRETS_FILES", ())
+    monkeypatch.setattr("mlcore.core.access.SECRETS_FILES", ())
     assert cli_main(["serve", "--host", "0.0.0.0"]) == 2
     assert "without a token" in capsys.readouterr().err
     monkeypatch.setenv("ML_STUDIO_API_TOKEN", "short")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mlcore.demo_data import make_demo_dataset
+from mlcore.datasets.demo import make_demo_dataset
 from tests.conftest import PROJECT_ROOT, free_port
 
 pytestmark = pytest.mark.slow

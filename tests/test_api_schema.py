@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from mlcore.api import create_api
-from mlcore.settings import load_settings
+from mlcore.api.app import create_api
+from mlcore.core.settings import load_settings
 from tests.run_fixture import occupy_the_cpu
 
 

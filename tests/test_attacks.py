@@ -18,16 +18,19 @@ import numpy as np
 import pytest
 import yaml
 
-from mlcore.dataset_view import stage_dataset
-from mlcore.datasets import load_dataset
-from mlcore.engine_env import engine_environment
-from mlcore.eval_spec import EvalSpec
-from mlcore.evaluation import submit_evaluation
-from mlcore.jobs import JobState, JobStore
-from mlcore.runs import attach_run
-from mlcore.settings import load_settings
-from mlcore.training import SubmitError, compute_metrics, submit_training
-from mlcore.validation import ValidationOptions, validate
+from mlcore.core.errors import SubmitError
+from mlcore.core.settings import load_settings
+from mlcore.datasets.loader import load_dataset
+from mlcore.datasets.staging import stage_dataset
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
+from mlcore.engine.env import engine_environment
+from mlcore.evaluation.spec import EvalSpec
+from mlcore.evaluation.submit import submit_evaluation
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.runs.measure import compute_metrics
+from mlcore.runs.store import attach_run
+from mlcore.training.submit import submit_training
 from tests.test_cli import mlcore
 from tests.test_evaluation import until_final
 from tests.test_training import roots, tiny  # noqa: F401 (a fixture)

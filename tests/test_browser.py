@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.demo_data import make_demo_dataset
+from mlcore.datasets.demo import make_demo_dataset
 from tests.conftest import PROJECT_ROOT, TEST_OUTPUT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -358,8 +358,8 @@ def _wait_or_explain(tab, target, outputs: Path, seconds: float) -> None:
         return
     except Exception:
         pass
-    from mlcore.jobs import JobStore
-    from mlcore.scheduler import log_tail
+    from mlcore.jobs.progress import log_tail
+    from mlcore.jobs.store import JobStore
 
     jobs = JobStore(outputs / "jobs.db").list()
     told = [f"{j.kind} {j.id} {j.state.value} {j.run_dir} error={j.error!r}" for j in jobs]

@@ -1,6 +1,6 @@
 """A model's classes against a dataset's: same names, same order, or a message that says which differ."""
 
-from mlcore.class_names import names_mismatch
+from mlcore.evaluation.class_names import names_mismatch
 
 LOGOS = {0: "solara", 1: "aqualine", 2: "verdant"}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.dataset_upload import UploadRefused, extract_dataset_zip
-from mlcore.safe_paths import resolve_user_path
-from mlcore.settings import Settings
-from mlcore.validation import ValidationOptions, validate
+from mlcore.core.safe_paths import resolve_user_path
+from mlcore.core.settings import Settings
+from mlcore.datasets.upload import UploadRefused, extract_dataset_zip
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
 
 
 def zipped(members: dict[str, bytes], links: tuple[str, ...] = ()) -> io.BytesIO:

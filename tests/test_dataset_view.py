@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlcore.dataset_view import stage_dataset
-from mlcore.datasets import load_dataset
+from mlcore.datasets.loader import load_dataset
+from mlcore.datasets.staging import stage_dataset
 from tests.conftest import engine_env_for
 from tests.dataset_builder import clean_dataset, snapshot
 

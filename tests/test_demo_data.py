@@ -9,7 +9,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mlcore.demo_data import CLASS_NAMES, DemoDataError, make_demo_dataset, render_sample
+from mlcore.datasets.demo import CLASS_NAMES, DemoDataError, make_demo_dataset, render_sample
 
 
 def _digest(root: Path) -> dict[str, str]:

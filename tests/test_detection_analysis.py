@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcore.detection_analysis import Detections, analyze, average_precision, box_iou, error_costs, worst_images
+from mlcore.evaluation.analysis import Detections, analyze, average_precision, box_iou, error_costs, worst_images
 
 
 def detections(gt: list[tuple], preds: list[tuple], images: int = 1, size: int = 640, imgsz: int = 640) -> Detections:

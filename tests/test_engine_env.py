@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlcore.engine_env import engine_environment, engine_settings, seed_engine_config
-from mlcore.settings import load_settings
+from mlcore.core.settings import load_settings
+from mlcore.engine.env import engine_environment, engine_settings, seed_engine_config
 
 
 def test_environment_is_offline_private_and_keyless(outputs_root: Path) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlcore.detection_analysis import analyze
-from mlcore.error_gallery import cell_images, gallery_images
-from mlcore.evaluation_charts import clickable_confusion, error_type_bars, size_bars, threshold_curve
-from mlcore.evaluations import EvaluationUnreadable, list_evaluations, load_detections, load_evaluation_metrics
-from mlcore.prediction_export import predictions_zip, write_predictions
-from mlcore.run_metrics import F1_CURVE, PR_CURVE
-from mlcore.settings import Settings
+from mlcore.charts.evaluation import clickable_confusion, error_type_bars, size_bars, threshold_curve
+from mlcore.core.settings import Settings
+from mlcore.evaluation.analysis import analyze
+from mlcore.evaluation.gallery import cell_images, gallery_images
+from mlcore.evaluation.predictions import predictions_zip, write_predictions
+from mlcore.evaluation.store import EvaluationUnreadable, list_evaluations, load_detections, load_evaluation_metrics
+from mlcore.runs.metrics import F1_CURVE, PR_CURVE
 from tests.evaluation_fixture import make_evaluation
 from tests.run_fixture import metrics_json
 from tests.test_detection_analysis import BOX, detections

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlcore import paths
-from mlcore.demo_data import make_demo_dataset
-from mlcore.detection_analysis import Detections, analyze
-from mlcore.eval_spec import EvalSpec
-from mlcore.evaluation import submit_evaluation
-from mlcore.jobs import JobState, JobStore
-from mlcore.scheduler import schedule
-from mlcore.settings import Settings, load_settings
-from mlcore.train_spec import SpecError, TrainSpec
-from mlcore.training import SubmitError
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.settings import Settings, load_settings
+from mlcore.datasets.demo import make_demo_dataset
+from mlcore.evaluation.analysis import Detections, analyze
+from mlcore.evaluation.spec import EvalSpec
+from mlcore.evaluation.submit import submit_evaluation
+from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.training.spec import SpecError, TrainSpec
 from tests.conftest import engine_env_for
 from tests.test_cli import mlcore
 

@@ -17,13 +17,15 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlcore import paths
-from mlcore.jobs import JobState, JobStore
-from mlcore.runs import run_states
-from mlcore.scheduler import schedule
-from mlcore.settings import Settings, load_settings
-from mlcore.training import cancel_job, submit_training
-from mlcore.validation import ValidationOptions, validate
+from mlcore.core import paths
+from mlcore.core.settings import Settings, load_settings
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
+from mlcore.jobs.control import cancel_job
+from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.runs.store import run_states
+from mlcore.training.submit import submit_training
 from tests.conftest import PROJECT_ROOT, engine_env_for
 from tests.test_evaluation import until_final
 from tests.test_training import _group, roots, tiny  # noqa: F401 (roots: a fixture)

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from mlcore import gpus
-from mlcore.gpus import read_gpus
+from mlcore.devices import gpus
+from mlcore.devices.gpus import read_gpus
 from tests.fake_nvml import FakeGpu, FakeNvml, three_gpus
 
 

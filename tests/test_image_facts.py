@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mlcore import image_facts
-from mlcore.image_facts import content_hash, inspect_image, sniff_format
+from mlcore.datasets import images as image_facts
+from mlcore.datasets.images import content_hash, inspect_image, sniff_format
 from tests.dataset_builder import jpeg_bytes, noise_image, png_bytes
 
 

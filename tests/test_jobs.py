@@ -10,7 +10,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from mlcore.jobs import ALLOWED, FINAL_STATES, InvalidTransition, JobNotFound, JobState, JobStore
+from mlcore.core.errors import InvalidTransition, JobNotFound
+from mlcore.jobs.store import ALLOWED, FINAL_STATES, JobState, JobStore
 
 
 @pytest.fixture

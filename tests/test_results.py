@@ -4,7 +4,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlcore.results import lr_columns, read_results
+from mlcore.runs.results import lr_columns, read_results
 
 HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"

@@ -11,14 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlcore.metric_charts import class_bars, confusion_matrix, curve
-from mlcore.run_compare import config_diff, metrics_side_by_side, overlay
-from mlcore.run_metrics import F1_CURVE, PR_CURVE, MetricsError, best_f1, class_table, read_metrics
-from mlcore.runs import attach_run, list_runs, metrics_file, read_run, run_states, runs_table
-from mlcore.safe_paths import PathNotAllowed
-from mlcore.settings import Settings, load_settings
-from mlcore.training import SubmitError, compute_metrics
-from mlcore.visualization_export import export_visualizations, find_run
+from mlcore.charts.compare import overlay
+from mlcore.charts.export import export_visualizations, find_run
+from mlcore.charts.metrics import class_bars, confusion_matrix, curve
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed
+from mlcore.core.settings import Settings, load_settings
+from mlcore.runs.compare import config_diff, metrics_side_by_side
+from mlcore.runs.measure import compute_metrics
+from mlcore.runs.metrics import F1_CURVE, PR_CURVE, MetricsError, best_f1, class_table, read_metrics
+from mlcore.runs.store import attach_run, list_runs, metrics_file, read_run, run_states, runs_table
 from tests.run_fixture import make_run, metrics_json, results_csv
 from tests.test_cli import mlcore
 

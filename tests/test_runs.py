@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlcore.runs import epoch_seconds, list_runs, seed_weights
-from mlcore.settings import Settings
+from mlcore.core.settings import Settings
+from mlcore.runs.store import epoch_seconds, list_runs, seed_weights
 
 
 def make_run(settings: Settings, name: str, epochs_done: int, seconds_per_epoch: float, imgsz: int = 640) -> Path:

@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlcore.settings import Settings
+from mlcore.core.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.run_fixture import make_run
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlcore.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 
 
 @pytest.fixture

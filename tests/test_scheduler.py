@@ -11,11 +11,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlcore import paths
-from mlcore.jobs import JobState, JobStore
-from mlcore.scheduler import is_alive, schedule
-from mlcore.settings import Settings
-from mlcore.train_spec import TrainSpec
+from mlcore.core import paths
+from mlcore.core.settings import Settings
+from mlcore.jobs.scheduler import is_alive, schedule
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.training.spec import TrainSpec
 from tests.fake_nvml import FakeNvml, three_gpus
 
 NO_GPU = FakeNvml([], init_error="NVML Shared Library Not Found")

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mlcore import paths
-from mlcore.demo_data import make_demo_dataset
-from mlcore.jobs import JobState, JobStore
-from mlcore.scheduler import is_alive
-from mlcore.settings import load_settings
-from mlcore.train_spec import TrainSpec
-from mlcore.training import cancel_job, submit_training
+from mlcore.core import paths
+from mlcore.core.settings import load_settings
+from mlcore.datasets.demo import make_demo_dataset
+from mlcore.jobs.control import cancel_job
+from mlcore.jobs.scheduler import is_alive
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.training.spec import TrainSpec
+from mlcore.training.submit import submit_training
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _open, _progress_values, app_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

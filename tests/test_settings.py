@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.settings import PROJECT_ROOT, SettingsError, load_settings
+from mlcore.core.settings import PROJECT_ROOT, SettingsError, load_settings
 
 
 def test_defaults_keep_everything_local() -> None:

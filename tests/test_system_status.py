@@ -2,10 +2,10 @@ import json
 import os
 from pathlib import Path
 
-from mlcore.gpus import GpuInventory, read_gpus
-from mlcore.settings import Settings
-from mlcore.system_status import collect_status, read_host, status_notices
-from mlcore.torch_probe import TorchProbe
+from mlcore.core.settings import Settings
+from mlcore.devices.gpus import GpuInventory, read_gpus
+from mlcore.devices.torch_probe import TorchProbe
+from mlcore.system.status import collect_status, read_host, status_notices
 from tests.fake_nvml import FakeNvml, three_gpus
 
 

@@ -2,9 +2,9 @@ import subprocess
 
 import pytest
 
-from mlcore import torch_probe
-from mlcore.settings import Settings
-from mlcore.torch_probe import probe_torch
+from mlcore.core.settings import Settings
+from mlcore.devices import torch_probe
+from mlcore.devices.torch_probe import probe_torch
 
 
 def test_probe_reports_the_installed_torch(settings: Settings) -> None:

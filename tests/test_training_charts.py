@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlcore.results import best_epoch
-from mlcore.training_charts import smooth, training_history
+from mlcore.charts.training import smooth, training_history
+from mlcore.runs.results import best_epoch
 
 
 def frame(epochs: int = 4, lr_groups: int = 3) -> pd.DataFrame:

@@ -10,9 +10,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlcore import gpus, paths
-from mlcore.jobs import JobState, JobStore
-from mlcore.settings import Settings, load_settings
+from mlcore.core import paths
+from mlcore.core.settings import Settings, load_settings
+from mlcore.devices import gpus
+from mlcore.jobs.store import JobState, JobStore
 from tests.conftest import PROJECT_ROOT
 from tests.fake_nvml import FakeNvml, three_gpus
 from tests.run_fixture import occupy_the_cpu
@@ -109,8 +110,9 @@ def test_problems_are_shown_before_anything_starts(roots: Settings) -> None:
 
 
 def test_a_dataset_with_validation_errors_blocks_the_start(roots: Settings) -> None:
-    from mlcore.dataset_reports import save_report
-    from mlcore.validation import ValidationOptions, validate
+    from mlcore.datasets.validation.options import ValidationOptions
+    from mlcore.datasets.validation.saved_reports import save_report
+    from mlcore.datasets.validation.validate import validate
 
     dataset = Path(roots.dataset_roots[0]) / "small"
     next((dataset / "labels" / "train").iterdir()).write_text("9 0.5 0.5 0.2 0.2\n")

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mlcore.dataset_issue import CODES
-from mlcore.datasets import DatasetError
-from mlcore.validation import ValidationOptions, ValidationReport, validate
+from mlcore.datasets.issues import CODES
+from mlcore.datasets.loader import DatasetError
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.report import ValidationReport
+from mlcore.datasets.validation.validate import validate
 from tests.dataset_builder import clean_dataset, jpeg_bytes, noise_image, png_bytes, snapshot, write_yaml
 
 FAST = ValidationOptions(workers=1)
@@ -489,7 +491,7 @@ def test_unreadable_datasets_raise_a_clear_error(tmp_path: Path, make: str) -> N
 
 
 def test_non_utf8_file_names_are_reported_and_saved(tmp_path: Path, dataset: Path, settings) -> None:
-    from mlcore.dataset_reports import list_reports, load_report, save_report
+    from mlcore.datasets.validation.saved_reports import list_reports, load_report, save_report
 
     odd = os.fsencode(dataset / "images" / "train") + b"/bad\xffname.jpg"
     with open(odd, "wb") as f:
@@ -585,11 +587,11 @@ def test_an_unchanged_dataset_reuses_its_report_and_any_change_is_seen(tmp_path:
 
 
 def test_a_dangling_link_does_not_hide_the_other_files_from_the_fingerprint(dataset: Path) -> None:
-    from mlcore.validation import _fingerprint
+    from mlcore.datasets.validation.fingerprint import dataset_fingerprint as _fingerprint
 
     (dataset / "images" / "train" / "gone.jpg").symlink_to(dataset / "nowhere.jpg")
     (dataset / "labels" / "train" / "gone.txt").symlink_to(dataset / "nowhere.txt")
-    from mlcore.datasets import load_dataset
+    from mlcore.datasets.loader import load_dataset
 
     loaded = load_dataset(dataset)
     entries = [(split, image) for split, images in loaded.splits.items() for image in images]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlcore import paths
-from mlcore.jobs import JobState, JobStore
-from mlcore.train_spec import TrainSpec
+from mlcore.core import paths
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.training.spec import TrainSpec
 from tests.conftest import engine_env_for
 from tests.dataset_builder import snapshot
 
@@ -108,7 +108,7 @@ class FakeTrainer:
 def test_progress_is_reported_by_rank_0_only_and_a_multi_gpu_stop_waits_for_the_epoch_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rank: str
 ) -> None:
-    from mlcore.worker import ProgressReporter
+    from mlcore.training.task import ProgressReporter
 
     monkeypatch.setenv("RANK", rank)
     (tmp_path / "stop.request").write_text("")
@@ -127,7 +127,7 @@ def test_progress_is_reported_by_rank_0_only_and_a_multi_gpu_stop_waits_for_the_
 
 
 def test_out_of_memory_names_the_batch_size_and_a_smaller_one() -> None:
-    from mlcore.worker import failure_message
+    from mlcore.engine.metrics import failure_message
 
     text = failure_message(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), 64)
     assert "batch_size=64" in text and "batch_size=32" in text

@@ -1,0 +1,104 @@
+"""Request bodies of the HTTP API, with the original system's field names.
+
+Pydantic checks the JSON types and documents the fields in the OpenAPI schema; the studio's own
+specs (TrainSpec, EvalSpec, ValidationOptions) then check the values, so the API, the app and the
+command line refuse the same things with the same messages. Unknown fields are refused, so a typo
+is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.evaluation.spec import SPLITS, EvalSpec
+from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
+
+Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
+Mode = Literal[MODES]  # type: ignore[valid-type]
+Split = Literal[SPLITS]  # type: ignore[valid-type]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetValidateRequest(Body):
+    """POST /api/v1/ml/dataset/validate (defaults: ValidationOptions')"""
+
+    dataset_path: str = Field(
+        description="Dataset folder or data.yaml; a relative path is looked up in the dataset roots."
+    )
+    check_images: bool = Field(
+        ValidationOptions.check_images, description="Open every image: corrupt, truncated, EXIF-rotated, tiny."
+    )
+    check_labels: bool = Field(
+        ValidationOptions.check_labels, description="Check label syntax, class ids and box ranges."
+    )
+    validate_format: bool = Field(
+        ValidationOptions.validate_format, description="Check image/label pairing, orphans and file formats."
+    )
+    near_duplicates: bool = Field(
+        ValidationOptions.near_duplicates, description="Look for near-duplicate images within and across splits."
+    )
+    imgsz: int = Field(ValidationOptions.imgsz, description="Training image size, for the tiny-box checks.")
+
+
+class TrainingStartRequest(Body):
+    """POST /api/v1/ml/training/start (defaults: TrainSpec's)"""
+
+    mode: Mode = Field(
+        TrainSpec.mode, description="full (from scratch), transfer (from base_model_path), resume or extend."
+    )
+    dataset_path: str = Field(TrainSpec.dataset_path, description="Dataset folder or data.yaml (full and transfer).")
+    model_architecture: Architecture = TrainSpec.model_architecture
+    epochs: int = Field(TrainSpec.epochs, description="Epochs in total; for extend, how many more.")
+    batch_size: int = Field(TrainSpec.batch_size, description="Images per batch; -1 lets Ultralytics choose (one GPU).")
+    learning_rate: float | None = Field(
+        TrainSpec.learning_rate, description="Initial learning rate (lr0); null keeps the default."
+    )
+    base_model_path: str | None = Field(
+        TrainSpec.base_model_path, description="transfer: a run's weights or a .pt in a trusted folder."
+    )
+    resume_from: str | None = Field(
+        TrainSpec.resume_from, description="resume and extend: the run (project/experiment or its folder)."
+    )
+    imgsz: int = TrainSpec.imgsz
+    device: str = Field(TrainSpec.device, description="auto, cpu, a GPU index ('0') or several ('0,1').")
+    workers: int = Field(TrainSpec.workers, description="Data loader processes.")
+    optimizer: str = TrainSpec.optimizer
+    patience: int = Field(TrainSpec.patience, description="Stop after this many epochs without improvement.")
+    seed: int = TrainSpec.seed
+    project: str = TrainSpec.project
+    experiment: str = Field(
+        TrainSpec.experiment, description="Run name under trainings/{project}/; empty: a dated one."
+    )
+
+
+class VisualizeRequest(Body):
+    """POST /api/v1/ml/model/visualize"""
+
+    model_path: str = Field(
+        description="The run: its weights (e.g. .../weights/best.pt), its folder, or project/experiment."
+    )
+    include_confusion_matrix: bool = True
+    include_pr_curve: bool = True
+    include_f1_curve: bool = True
+    include_training_history: bool = True
+    include_class_metrics: bool = True
+
+
+class ModelValidateRequest(Body):
+    """POST /api/v1/ml/model/validate (defaults: EvalSpec's)"""
+
+    model_path: str = Field(description="A run's weights or a .pt in a trusted model folder.")
+    test_dataset_path: str = Field(description="Dataset folder or data.yaml.")
+    split: Split = EvalSpec.split
+    confidence_threshold: float = EvalSpec.confidence_threshold
+    iou_threshold: float = EvalSpec.iou_threshold
+    imgsz: int = EvalSpec.imgsz
+    device: str = EvalSpec.device
+    save_predictions: bool = EvalSpec.save_predictions
+    analyze_errors: bool = EvalSpec.analyze_errors

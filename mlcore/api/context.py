@@ -1,0 +1,70 @@
+"""What every route module shares, made once per app by create_api: the settings, the job store, the
+caller's name in the audit trail, the dataset checks and the PyTorch probe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlcore.api.errors import ApiError
+from mlcore.core.errors import JobNotFound
+from mlcore.core.settings import Settings
+from mlcore.datasets.validation.tasks import DatasetChecks
+from mlcore.devices.torch_probe import TorchProbe, probe_torch
+from mlcore.jobs.store import Job, JobStore
+
+PREFIX = "/api/v1/ml"
+PROBE_KEEP_S = 60.0
+
+
+def dataset_path(text: str, settings: Settings) -> str:
+    """A relative path is looked up in the dataset roots in order ("demo" is <outputs>/datasets/demo)."""
+    raw = text.strip()
+    if raw and "\x00" not in raw and not Path(raw).expanduser().is_absolute():
+        for root in settings.dataset_roots:
+            try:
+                if (root / raw).exists():
+                    return str(root / raw)
+            except (OSError, ValueError):
+                continue
+    return raw
+
+
+class TorchProbeCache:
+    """The PyTorch probe takes seconds (a child process imports torch): scripts polling the status get
+    the answer of the last minute."""
+
+    def __init__(self, settings: Settings, keep_s: float = PROBE_KEEP_S) -> None:
+        self._settings, self._keep_s = settings, keep_s
+        self._lock = threading.Lock()
+        self._answer: tuple[float, TorchProbe] | None = None
+
+    def get(self) -> TorchProbe:
+        with self._lock:
+            if self._answer is None or time.monotonic() - self._answer[0] > self._keep_s:
+                self._answer = (time.monotonic(), probe_torch(self._settings))
+            return self._answer[1]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The objects the routers close over; `actor` is the owner of the jobs started through the API."""
+
+    settings: Settings
+    store: JobStore
+    actor: str
+    checks: DatasetChecks
+    probe: TorchProbeCache
+
+    def job(self, job_id: str, kind: str) -> Job:
+        """The job `job_id` if it is a `kind` ("training" or "evaluation"); else a 404 naming the listing."""
+        try:
+            job = self.store.get(job_id)
+        except JobNotFound:
+            job = None
+        if job is None or job.kind != kind:
+            listing = "training/status" if kind == "training" else "model/validate"
+            raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{listing}.")
+        return job

@@ -1,0 +1,55 @@
+"""Trainings: queue one in any mode, list them, read one, stop or cancel it, tail its log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from mlcore.api.bodies import TrainingStartRequest
+from mlcore.api.context import ApiContext, dataset_path
+from mlcore.api.job_report import training_status
+from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.progress import log_tail
+from mlcore.jobs.scheduler import refresh
+from mlcore.training.spec import CONTINUING_MODES, TrainSpec
+from mlcore.training.submit import start
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    """The training routes; the jobs run in workers, and reading them advances the queue."""
+    routes = APIRouter()
+
+    @routes.post("/training/start", status_code=202, summary="Queue a training (full, transfer, resume, extend)")
+    def start_training(body: TrainingStartRequest) -> dict:
+        fields = body.model_dump(exclude_unset=True)
+        if body.mode not in CONTINUING_MODES:
+            fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
+        job = start(TrainSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        return training_status(job, ctx.store)  # it leads with training_id
+
+    @routes.get("/training/status", summary="Every training")
+    def trainings() -> list[dict]:
+        refresh(ctx.settings)
+        return [training_status(j, ctx.store) for j in ctx.store.list(kind="training")]
+
+    # before /training/{training_id}/log, so that /training/status/log stays a training's status
+    @routes.get("/training/status/{training_id}", summary="One training: status, progress (%), epoch, metrics")
+    def training(training_id: str) -> dict:
+        refresh(ctx.settings)  # the API is one of the callers that advance the queue
+        return training_status(ctx.job(training_id, "training"), ctx.store)
+
+    @routes.post("/training/{training_id}/stop", summary="Stop after the current batch, keeping the weights")
+    def stop(training_id: str) -> dict:
+        ctx.job(training_id, "training")
+        return training_status(stop_job(training_id, ctx.settings, actor=ctx.actor), ctx.store)
+
+    @routes.post("/training/{training_id}/cancel", summary="Cancel now (queued or running)")
+    def cancel(training_id: str) -> dict:
+        ctx.job(training_id, "training")
+        return training_status(cancel_job(training_id, ctx.settings, actor=ctx.actor), ctx.store)
+
+    @routes.get("/training/{training_id}/log", summary="The last lines of a training's log")
+    def training_log(training_id: str, lines: int = Query(100, ge=1, le=5000)) -> dict:  # noqa: B008
+        job = ctx.job(training_id, "training")
+        return {"training_id": job.id, "log": log_tail(job.run_dir, lines)}
+
+    return routes

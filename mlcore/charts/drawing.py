@@ -1,0 +1,115 @@
+"""Images with their boxes drawn, for galleries and issue views (Pillow only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from mlcore.datasets.labels import LabelRow
+
+PALETTE = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#469990",
+    "#9a6324",
+    "#800000",
+    "#000075",
+)
+HIGHLIGHT = "#ffd400"
+
+
+def class_colour(cls: int) -> str:
+    return PALETTE[cls % len(PALETTE)]
+
+
+def draw_boxes(
+    image_path: Path,
+    rows: Sequence[LabelRow],
+    names: dict[int, str],
+    highlight: set[int] | None = None,
+    max_side: int = 900,
+) -> Image.Image:
+    """The image as training sees it (EXIF applied) with each box and its class name drawn.
+
+    Boxes on a line in `highlight` are drawn thicker in yellow. Raises OSError for unreadable images.
+    """
+    with Image.open(image_path) as im:
+        image = ImageOps.exif_transpose(im).convert("RGB")
+    scale = min(1.0, max_side / max(image.size))
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    elif max(image.size) < 320:  # small images: enlarge so boxes and text are legible
+        factor = 320 / max(image.size)
+        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(11, image.width // 45))
+    w, h = image.size
+    for row in rows:
+        marked = highlight is not None and row.line in highlight
+        colour = HIGHLIGHT if marked else class_colour(row.cls)
+        x0, y0 = (row.cx - row.w / 2) * w, (row.cy - row.h / 2) * h
+        x1, y1 = (row.cx + row.w / 2) * w, (row.cy + row.h / 2) * h
+        draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=4 if marked else 2)
+        text = f"{names.get(row.cls, str(row.cls))} (line {row.line})"
+        tx, ty = max(0, x0), max(0, y0 - font.size - 4)
+        box = draw.textbbox((tx, ty), text, font=font)
+        draw.rectangle(box, fill=colour)
+        draw.text((tx, ty), text, font=font, fill="black" if marked else "white")
+    return image
+
+
+GROUND_TRUTH = "#16a34a"  # green: what is there
+MATCHED = "#2563eb"  # blue: a prediction that found it
+WRONG = "#dc2626"  # red: a false positive (its error type is written on it)
+MISSED = "#f59e0b"  # amber: a ground-truth box nothing found
+
+
+def draw_comparison(image_path: Path, detections: Any, result: Any, image: int, max_side: int = 900) -> Image.Image:
+    """One evaluated image: ground truth and the predictions at the analysis' thresholds, with a legend.
+
+    `detections` is a detection_analysis.Detections, `result` its Analysis; boxes are in pixels of the
+    original image (EXIF applied). Raises OSError for unreadable images."""
+    with Image.open(image_path) as im:
+        picture = ImageOps.exif_transpose(im).convert("RGB")
+    original_w = max(1, picture.width)
+    scale = min(1.0, max_side / max(picture.size)) if max(picture.size) >= 320 else 320 / max(picture.size)
+    if scale != 1:
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)))
+    factor = picture.width / original_w
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=max(11, picture.width // 50))
+    names = detections.names
+
+    def box(xyxy: Any, colour: str, text: str, width: int = 2) -> None:
+        x0, y0, x1, y1 = (float(v) * factor for v in xyxy)
+        draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=width)
+        tx, ty = max(0.0, x0), max(0.0, y0 - font.size - 4)
+        draw.rectangle(draw.textbbox((tx, ty), text, font=font), fill=colour)
+        draw.text((tx, ty), text, font=font, fill="white")
+
+    for k in (detections.gt_image == image).nonzero()[0]:
+        found = result.gt_type[k] == "tp"
+        label = names.get(int(detections.gt_cls[k]), "?")
+        box(detections.gt_box[k], GROUND_TRUTH if found else MISSED, label if found else f"{label} · missed", 3)
+    for k in ((detections.pred_image == image) & (result.pred_type != "")).nonzero()[0]:
+        kind = str(result.pred_type[k])
+        label = f"{names.get(int(detections.pred_cls[k]), '?')} {float(detections.pred_conf[k]):.2f}"
+        box(detections.pred_box[k], MATCHED if kind == "tp" else WRONG, label if kind == "tp" else f"{label} · {kind}")
+    legend = (("ground truth", GROUND_TRUTH), ("found", MATCHED), ("false positive", WRONG), ("missed", MISSED))
+    x, y = 6, picture.height - font.size - 10
+    for text, colour in legend:
+        right = draw.textbbox((x + 16, y), text, font=font)[2]
+        draw.rectangle([x - 2, y - 3, right + 4, y + font.size + 4], fill="white")
+        draw.rectangle([x, y + 2, x + 11, y + 13], fill=colour)
+        draw.text((x + 16, y), text, font=font, fill="black")
+        x = right + 12
+    return picture

@@ -1,0 +1,524 @@
+"""The `python -m mlcore` command line: one subcommand per action of the studio.
+
+python -m mlcore status [--json] [--no-torch]
+python -m mlcore demo-data [--out DIR] [--images N] [--seed S] [--if-missing | --force]
+python -m mlcore app [--host ADDRESS] [--port N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from mlcore import __version__
+from mlcore.cli.printing import bar, print_report, print_status, progress_bar
+from mlcore.core import paths
+from mlcore.core.settings import LOOPBACK_HOSTS, PROJECT_ROOT, Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) that point to --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"mlcore: error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.system.status import collect_status
+
+    status = collect_status(settings, include_torch=not args.no_torch)
+    data = status.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_status(data)
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.datasets.demo import DemoDataError, make_demo_dataset
+
+    out = Path(args.out).resolve() if args.out else settings.demo_dataset_dir
+    if args.if_missing and (out / paths.DATA_YAML).exists():
+        print(f"Demo dataset already present at {out}")
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done == total:
+            print(f"\rWriting images: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+    try:
+        summary = make_demo_dataset(
+            out, images=args.images, seed=args.seed, imgsz=args.imgsz, force=args.force, progress=progress
+        )
+    except DemoDataError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"could not write {out}: {exc.strerror or exc}; choose a writable folder with --out.")
+    counts = ", ".join(f"{split} {n}" for split, n in summary.images.items())
+    print(f"Demo dataset written to {summary.root} ({counts} images; {sum(summary.boxes.values())} boxes)")
+    print(f"Dataset file: {summary.data_yaml}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+    from mlcore.datasets.loader import DatasetError
+    from mlcore.datasets.validation.options import ValidationOptions
+    from mlcore.datasets.validation.saved_reports import save_report
+    from mlcore.datasets.validation.validate import validate
+
+    try:
+        path = resolve_user_path(args.path, settings.dataset_roots, base=Path.cwd())
+        options = ValidationOptions(
+            check_images=not args.no_images,
+            check_labels=not args.no_labels,
+            validate_format=not args.no_format,
+            near_duplicates=not args.no_near_duplicates,
+            imgsz=args.imgsz,
+            workers=args.workers,
+        )
+        report = validate(path, options, progress=progress_bar, cache_path=settings.image_facts_cache)
+    except (PathNotAllowed, DatasetError, ValueError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"validation stopped: {exc}; check that {settings.outputs_root} is writable.", EXIT_USAGE)
+    folder = None
+    if not args.no_save:
+        try:
+            folder = save_report(report, settings.outputs_root).folder
+        except OSError as exc:
+            print(f"mlcore: warning: the report could not be saved ({exc})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print_report(report, folder)
+    return 1 if report.severity_counts()["error"] else 0
+
+
+def _follow(job_id: str, settings: Settings) -> int:
+    """Advance the queue and show the job's progress until it ends; 0 when it completed."""
+    import time
+
+    from mlcore.jobs.progress import describe, read_progress
+    from mlcore.jobs.scheduler import schedule
+    from mlcore.jobs.store import JobState, open_store
+
+    store = open_store(settings)
+    try:
+        while True:
+            schedule(settings)
+            job = store.get(job_id)
+            progress = read_progress(Path(job.run_dir))
+            text = describe(job, progress, store.queue_position(job_id))
+            pct = float(progress.get("percent") or 0)
+            print(f"\r{bar(pct, 30)} {pct:5.1f}%  {text:<60}", end="", file=sys.stderr, flush=True)
+            if job.state.is_final():
+                print(file=sys.stderr)
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print(f"\nThe job goes on; follow it with: python -m mlcore jobs logs {job_id} --follow", file=sys.stderr)
+        return 130
+    print(f"{job.id}: {job.state.value}" + (f" ({job.error.splitlines()[0]})" if job.error else ""))
+    print(f"Run folder: {job.run_dir}")
+    return 0 if job.state is JobState.COMPLETED else 1
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.training.spec import SpecError, TrainSpec
+    from mlcore.training.submit import start
+
+    if not args.resume and not args.data:
+        return _fail("--data is required (or --resume RUN to continue a run)", EXIT_USAGE)
+    try:
+        if args.resume:
+            spec = TrainSpec(mode="resume", resume_from=args.resume)
+        else:
+            spec = TrainSpec(
+                mode=args.mode,
+                dataset_path=args.data,
+                model_architecture=args.arch,
+                epochs=args.epochs,
+                batch_size=args.batch,
+                imgsz=args.imgsz,
+                learning_rate=args.lr,
+                device=args.device,
+                project=args.project,
+                experiment=args.experiment or "",
+                base_model_path=args.base_model,
+                workers=args.workers,
+            )
+            for warning in spec.warnings():
+                print(f"mlcore: note: {warning}", file=sys.stderr)
+        job = start(spec, settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(job.id)
+    return _follow(job.id, settings) if args.wait else 0
+
+
+def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.training.spec import SpecError, TrainSpec
+    from mlcore.training.submit import start
+
+    try:
+        job = start(TrainSpec(mode="extend", resume_from=args.run, epochs=args.epochs), settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(job.id)
+    print(f"mlcore: training {args.run} up to epoch {job.spec['epochs']}", file=sys.stderr)
+    return _follow(job.id, settings) if args.wait else 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.evaluation.spec import EvalSpec
+    from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
+    from mlcore.evaluation.submit import submit_evaluation
+    from mlcore.jobs.store import open_store
+    from mlcore.training.spec import SpecError
+
+    try:
+        spec = EvalSpec(
+            model_path=args.model, dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
+            iou_threshold=args.iou, imgsz=args.imgsz, device=args.device,
+        )  # fmt: skip
+        job = submit_evaluation(spec, settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if not args.wait:
+        print(job.id)
+        return 0
+    stdout, sys.stdout = sys.stdout, sys.stderr  # with --json, stdout carries the one JSON document only
+    try:
+        code = _follow(job.id, settings)
+    finally:
+        sys.stdout = stdout
+    job = open_store(settings).get(job.id)
+    try:
+        result = {**evaluation_result(Path(job.run_dir)), "output_dir": job.run_dir} if code == 0 else None
+    except EvaluationUnreadable:
+        result = None
+    if result is None:
+        return _fail(f"the evaluation {job.state.value}: {job.error or 'see its log in ' + job.run_dir}", 1)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"Evaluated on {result['images']} images at confidence {args.conf} and IoU {args.iou}:")
+    print(
+        "  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "map50", "map50_95"))
+    )
+    print("  errors: " + ", ".join(f"{k} {v}" for k, v in result["error_types"].items()))
+    print(f"Output: {job.run_dir}")
+    return 0
+
+
+def cmd_visualize(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.charts.export import FLAGS, export_visualizations, find_run
+    from mlcore.core.safe_paths import PathNotAllowed
+
+    try:
+        run = find_run(args.run, settings)
+    except PathNotAllowed as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    chosen = set(args.include or [f.removeprefix("include_") for f in FLAGS])
+    export = export_visualizations(run, settings, **{f: f.removeprefix("include_") in chosen for f in FLAGS})
+    for name, why in export.skipped.items():
+        print(f"mlcore: skipped {name}: {why}", file=sys.stderr)
+    print(export.folder)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.charts.export import find_run
+    from mlcore.core.errors import SubmitError
+    from mlcore.core.safe_paths import PathNotAllowed
+    from mlcore.jobs.scheduler import refresh
+    from mlcore.runs.measure import compute_metrics
+    from mlcore.runs.store import attach_run, list_runs, run_states, runs_table
+
+    try:
+        if args.action == "list":
+            if problem := refresh(settings):  # the runs' states come from their jobs
+                print(f"mlcore: warning: {problem}", file=sys.stderr)
+            runs = list_runs(settings)
+            rows = runs_table(runs, run_states(settings))
+            if args.json:
+                print(json.dumps([{**row, "run_dir": str(r.path)} for row, r in zip(rows, runs, strict=True)]))
+            elif not rows:
+                print("No runs yet: start a training with python -m mlcore train --data PATH")
+            for row in [] if args.json else rows:
+                best = "-" if row["best mAP50-95"] is None else f"{row['best mAP50-95']:.3f}"
+                name = f"{row['project']}/{row['experiment']}"
+                print(f"{name:<32} {row['state']:<10} {row['epochs']:>9}  mAP50-95 {best}")
+            return 0
+        if not args.target:
+            return _fail(f"'runs {args.action}' needs a run (or a folder to attach)", EXIT_USAGE)
+        if args.action == "attach":
+            print(attach_run(args.target, settings).name)
+            return 0
+        job = compute_metrics(find_run(args.target, settings), settings)
+    except (PathNotAllowed, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(job.id)
+    return _follow(job.id, settings) if args.wait else 0
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from mlcore.core.errors import JobRefused
+    from mlcore.core.paths import RunFolder
+    from mlcore.jobs.control import cancel_job, stop_job
+    from mlcore.jobs.progress import read_progress
+    from mlcore.jobs.scheduler import refresh
+    from mlcore.jobs.store import open_store
+
+    store = open_store(settings)
+    if args.action in ("list", "show", "logs") and (problem := refresh(settings)):
+        print(f"mlcore: warning: {problem}", file=sys.stderr)
+    try:
+        if args.action == "list":
+            jobs = store.list()
+            if args.json:
+                print(json.dumps([j.to_dict() for j in jobs]))
+            elif not jobs:
+                print("No jobs yet: start one with python -m mlcore train --data PATH")
+            for job in [] if args.json else jobs:
+                run = "/".join(Path(job.run_dir).parts[-2:])
+                print(f"{job.id}  {job.state.value:<10} {job.device or '-':<8} {run}")
+            return 0
+        if not args.job_id:
+            return _fail(f"'jobs {args.action}' needs a job id; see 'python -m mlcore jobs list'", EXIT_USAGE)
+        if args.action == "show":
+            job = store.get(args.job_id)
+            data = {
+                **job.to_dict(),
+                "run_dir": job.run_dir,
+                "progress": read_progress(Path(job.run_dir)),
+            }
+            print(json.dumps(data, indent=None if args.json else 2))
+        elif args.action == "stop":
+            print(f"{stop_job(args.job_id, settings).id}: stopping after the current batch")
+        elif args.action == "cancel":
+            print(f"{cancel_job(args.job_id, settings).id}: cancelled")
+        elif args.action == "logs":
+            job = store.get(args.job_id)
+            log = RunFolder(Path(job.run_dir)).log(job.kind)
+            offset = 0
+            while True:
+                text = log.read_text(errors="replace") if log.exists() else ""
+                print(text[offset:], end="", flush=True)
+                offset = len(text)
+                if not args.follow or store.get(args.job_id).state.is_final():
+                    return 0
+                time.sleep(1.0)
+                refresh(settings)  # a worker that died ends the follow
+    except JobRefused as exc:
+        return _fail(str(exc).strip('"'), 1)
+    return 0
+
+
+def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if host not in LOOPBACK_HOSTS:
+        from mlcore.core.access import login_configured
+
+        if login_configured():
+            print(f"ML Studio listens on {host}: users log in, and only the allow-list gets in.", file=sys.stderr)
+        elif not args.allow_unauthenticated:
+            return _fail(
+                f"refusing to listen on {host} without a login: anyone who can reach it could read datasets and "
+                "start jobs on this server. Configure login ([auth] in .streamlit/secrets.toml and "
+                "ML_STUDIO_ALLOWED_USERS; see the README's 'Deploying for a team'), bind to 127.0.0.1, or pass "
+                "--allow-unauthenticated to accept the risk on a trusted network.",
+                EXIT_USAGE,
+            )
+        else:
+            print(
+                "\n" + "!" * 78 + f"\n  WARNING: ML Studio will listen on {host} WITHOUT A LOGIN.\n"
+                "  Anyone who can reach it can read datasets and start trainings on this server.\n"
+                "  Bind to 127.0.0.1 for local use, or configure login (README: Deploying for a team).\n"
+                + "!" * 78 + "\n",
+                file=sys.stderr,
+            )  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "serve_app.py"),
+        "run",
+        str(PROJECT_ROOT / "app.py"),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+    ]
+    os.chdir(PROJECT_ROOT)
+    os.execv(sys.executable, command)  # replaces this process; Ctrl+C stops the app
+    return 0  # reached only where execv is replaced (tests)
+
+
+MIN_TOKEN_CHARS = 16
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.access import api_token
+
+    token = api_token(settings.api_token)
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        return _fail(
+            f"the API token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS} random ones "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))').",
+            EXIT_USAGE,
+        )
+    if args.host not in LOOPBACK_HOSTS and token is None:
+        return _fail(
+            f"refusing to serve the API on {args.host} without a token: anyone who can reach it could read "
+            "datasets and start jobs. Set ML_STUDIO_API_TOKEN (or [api] token in .streamlit/secrets.toml), "
+            "or bind to 127.0.0.1.",
+            EXIT_USAGE,
+        )
+    import uvicorn
+
+    from mlcore.api.app import create_api
+
+    api = create_api(settings, token=token, cors_origins=settings.api_cors_origins)
+    needs = "a token (Authorization: Bearer ...)" if token else "no token (local use)"
+    print(f"ML Studio API on http://{args.host}:{args.port} with {needs}; documentation at /docs", file=sys.stderr)
+    uvicorn.run(api, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlcore", description="ML Studio: validate datasets, train and evaluate YOLO models.")
+    parser.add_argument("--version", action="version", version=f"mlcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    status = sub.add_parser("status", help="CPU, memory, disk, GPUs, PyTorch and jobs of this machine")
+    status.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    status.add_argument("--no-torch", action="store_true", help="skip the PyTorch probe (a few seconds)")
+    status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser("demo-data", help="write the synthetic logo dataset (YOLO format)")
+    demo.add_argument("--out", help="output folder (default: <outputs>/datasets/demo)")
+    demo.add_argument("--images", type=int, default=400, help="number of images (default 400)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
+    demo.add_argument("--imgsz", type=int, default=256, help="image side in pixels (default 256)")
+    once = demo.add_mutually_exclusive_group()
+    once.add_argument("--if-missing", action="store_true", help="do nothing when the dataset exists")
+    once.add_argument("--force", action="store_true", help="replace an existing demo dataset")
+    demo.set_defaults(func=cmd_demo_data)
+
+    check = sub.add_parser("validate", help="find every problem of a YOLO dataset (never modifies it)")
+    check.add_argument("path", help="dataset folder or data.yaml (under ML_STUDIO_DATASET_ROOTS)")
+    check.add_argument("--json", action="store_true", help="print exactly one JSON report on stdout")
+    check.add_argument("--no-images", action="store_true", help="do not open images (labels and layout only)")
+    check.add_argument("--no-labels", action="store_true", help="do not check label contents")
+    check.add_argument("--no-format", action="store_true", help="do not check pairing, orphans and file formats")
+    check.add_argument("--no-near-duplicates", action="store_true", help="skip perceptual hashing (faster)")
+    check.add_argument("--imgsz", type=int, default=640, help="training image size for tiny-box checks (640)")
+    check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
+    check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
+    check.set_defaults(func=cmd_validate)
+
+    train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
+    train.add_argument("--data", help="dataset folder or data.yaml")
+    train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
+    train.add_argument("--arch", default="yolov8n", help="yolov8n|s|m|l|x (default yolov8n)")
+    train.add_argument("--mode", default="full", help="full (from scratch) or transfer (from --base-model)")
+    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--imgsz", type=int, default=640)
+    train.add_argument("--batch", type=int, default=16, help="images per batch; -1 = automatic (one GPU)")
+    train.add_argument("--lr", type=float, default=None, help="initial learning rate (with an explicit optimizer)")
+    train.add_argument("--device", default="auto", help="auto, cpu, 0, or 0,1")
+    train.add_argument("--workers", type=int, default=8, help="dataloader workers")
+    train.add_argument("--project", default="default")
+    train.add_argument("--experiment", default=None, help="run name (default: dated)")
+    train.add_argument("--base-model", default=None, help="transfer: a run's weights/best.pt or a trusted .pt")
+    train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
+    train.set_defaults(func=cmd_train)
+
+    extend = sub.add_parser("extend", help="train N more epochs on a finished or stopped run, in the same folder")
+    extend.add_argument("run", metavar="RUN", help="the run (project/experiment)")
+    extend.add_argument("--epochs", type=int, required=True, help="how many more epochs")
+    extend.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
+    extend.set_defaults(func=cmd_extend)
+
+    runs = sub.add_parser("runs", help="list runs, attach one made elsewhere, compute a run's metrics")
+    runs.add_argument("action", choices=["list", "attach", "metrics"])
+    runs.add_argument("target", nargs="?", help="attach: a run folder (results.csv + args.yaml); metrics: a run")
+    runs.add_argument("--json", action="store_true", help="list: JSON for scripts")
+    runs.add_argument("--wait", action="store_true", help="metrics: follow the job until it ends")
+    runs.set_defaults(func=cmd_runs)
+
+    evaluate = sub.add_parser("evaluate", help="measure a model on a dataset split: metrics, error types, samples")
+    evaluate.add_argument("--model", required=True, help="a run's weights/best.pt or a .pt in a trusted folder")
+    evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
+    evaluate.add_argument("--split", default="test", help="test (default), val or train")
+    evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
+    evaluate.add_argument("--iou", type=float, default=0.45, help="IoU a match needs (0.45)")
+    evaluate.add_argument("--imgsz", type=int, default=640)
+    evaluate.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
+    evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    visualize = sub.add_parser("visualize", help="export a run's charts as PNGs and a self-contained report.html")
+    visualize.add_argument("run", metavar="RUN", help="project/experiment, the run folder, or its weights/best.pt")
+    visualize.add_argument(
+        "--include",
+        nargs="+",
+        choices=["training_history", "class_metrics", "confusion_matrix", "pr_curve", "f1_curve"],
+        help="only these figures (default: all)",
+    )
+    visualize.set_defaults(func=cmd_visualize)
+
+    jobs = sub.add_parser("jobs", help="list, show, stop, cancel jobs and read their logs")
+    jobs.add_argument("action", choices=["list", "show", "stop", "cancel", "logs"])
+    jobs.add_argument("job_id", nargs="?", help="the job (see 'jobs list')")
+    jobs.add_argument("--json", action="store_true", help="list/show: JSON for scripts")
+    jobs.add_argument("--follow", action="store_true", help="logs: keep printing until the job ends")
+    jobs.set_defaults(func=cmd_jobs)
+
+    app = sub.add_parser("app", help="start the web app (Streamlit)")
+    app.add_argument("--host", help="address to bind (default ML_STUDIO_HOST or 127.0.0.1)")
+    app.add_argument("--port", type=int, help="port (default ML_STUDIO_PORT or 8501)")
+    app.add_argument(
+        "--allow-unauthenticated", action="store_true",
+        help="listen on a non-local address without a login (trusted networks only)",
+    )  # fmt: skip
+    app.set_defaults(func=cmd_app)
+
+    serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--quiet", action="store_true", help="log warnings only, not every request")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # file names that are not valid UTF-8 still print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    return int(args.func(args, settings))

@@ -1,0 +1,137 @@
+"""Names of every folder and file the studio writes, in one place, and `RunFolder`, the one owner
+of a run folder's layout.
+
+The layout under the outputs root (see the README, "Where outputs go"):
+
+    ml_outputs/
+      trainings/{project}/{experiment}/   one training run
+      validations/{model}_{timestamp}/    one model evaluation
+      visualizations/{model}_{timestamp}/ exported charts
+      dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
+      datasets/demo/                      the generated demo dataset
+      cache/                              image facts kept between validations
+      models/                             trusted base models (e.g. yolov8n.pt) put there by users
+      .ultralytics/                       the training engine's private settings and fonts
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTPUTS_DIR = "ml_outputs"
+
+TRAININGS_DIR = "trainings"
+VALIDATIONS_DIR = "validations"
+VISUALIZATIONS_DIR = "visualizations"
+DATASETS_DIR = "datasets"
+UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
+MODELS_DIR = "models"
+ENGINE_CONFIG_DIR = ".ultralytics"
+
+JOBS_DB = "jobs.db"
+STAGING_DIR = "staging"  # read-only dataset views that trainings read, one per job
+DATASET_REPORTS_DIR = "dataset_reports"
+CACHE_DIR = "cache"
+IMAGE_FACTS_CACHE = "image_facts.sqlite"
+
+DEMO_DATASET_NAME = "demo"
+DEMO_MARKER_FILE = ".ml-studio-demo"
+
+DATA_YAML = "data.yaml"
+IMAGES_DIR = "images"
+LABELS_DIR = "labels"
+SPLITS = ("train", "val", "test")
+
+# Inside the engine config dir (Ultralytics appends "Ultralytics" to YOLO_CONFIG_DIR).
+ENGINE_USER_DIR = "Ultralytics"
+ENGINE_SETTINGS_FILE = "settings.json"
+ENGINE_FONT_FILES = ("Arial.ttf", "Arial.Unicode.ttf")
+
+# Inside a training run folder (Ultralytics writes the first five; the studio the rest).
+WEIGHTS_DIR = "weights"
+BEST_WEIGHTS = "best.pt"
+LAST_WEIGHTS = "last.pt"
+RESULTS_CSV = "results.csv"
+ARGS_FILE = "args.yaml"  # the arguments Ultralytics records in every run folder
+CONFIG_FILE = "training_config.yaml"  # the spec as submitted
+PROGRESS_FILE = "progress.json"  # written by the worker (atomic replace), read by the UI
+METRICS_FILE = "metrics.json"  # the final numbers: per-class P/R/AP, curves, confusion matrix
+STOP_FILE = "stop.request"  # asks the worker to stop after the current batch (Stop)
+RESUMABLE = "resumable.pt"  # under weights/: last.pt with its optimizer, kept so a stopped run can resume
+
+# Inside an evaluation folder (validations/{model}_{timestamp}/), besides METRICS_FILE.
+EVAL_CONFIG = "eval_config.yaml"
+PREDICTIONS_FILE = "predictions.npz"
+
+# Runs made elsewhere that the user attached (under the outputs root).
+ATTACHED_FILE = "attached_runs.json"
+ATTACHED_METRICS_DIR = "attached_metrics"  # their computed metrics (their own folders stay untouched)
+
+LOG_FILE = "train.log"  # a training's log; other kinds of job log to {kind}.log
+
+
+def log_name(kind: str) -> str:
+    """The log file of a job of this kind, in its run folder."""
+    return LOG_FILE if kind == "training" else f"{kind}.log"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one job's folder, by name: a training run, an evaluation, or a metrics job's target.
+
+    folder = RunFolder(Path(job.run_dir))
+    folder.progress, folder.best, folder.log(job.kind)
+    """
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def progress(self) -> Path:
+        return self.path / PROGRESS_FILE
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def results_csv(self) -> Path:
+        return self.path / RESULTS_CSV
+
+    @property
+    def args(self) -> Path:
+        return self.path / ARGS_FILE
+
+    @property
+    def stop_request(self) -> Path:
+        return self.path / STOP_FILE
+
+    @property
+    def weights(self) -> Path:
+        return self.path / WEIGHTS_DIR
+
+    @property
+    def best(self) -> Path:
+        return self.weights / BEST_WEIGHTS
+
+    @property
+    def last(self) -> Path:
+        return self.weights / LAST_WEIGHTS
+
+    @property
+    def predictions(self) -> Path:
+        """An evaluation's stored predictions and ground truth."""
+        return self.path / PREDICTIONS_FILE
+
+    def resumable_checkpoint(self) -> Path:
+        """The checkpoint a resume or an extension starts from: the kept resumable copy, else last.pt."""
+        kept = self.weights / RESUMABLE
+        return kept if kept.exists() else self.last
+
+    def log(self, kind: str) -> Path:
+        """The log of the job of `kind` that wrote into this folder."""
+        return self.path / log_name(kind)

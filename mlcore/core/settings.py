@@ -1,0 +1,187 @@
+"""Studio configuration, read from environment variables with sensible defaults.
+
+This is the only module in the studio that reads the environment. Everything else asks
+`load_settings()` for a `Settings` value, so a test can build one directly.
+
+Variables (all optional):
+
+    ML_STUDIO_OUTPUTS        outputs root (default: ./ml_outputs next to app.py)
+    ML_STUDIO_DATASET_ROOTS  folders datasets may be read from, separated by ':' (default: the
+                             outputs root's datasets/ folder, the shared datasets beside the
+                             checkout, and the home folder)
+    ML_STUDIO_MODEL_ROOTS    folders models may be loaded from, besides runs under the outputs
+                             root, separated by ':' (default: <outputs>/models)
+    ML_STUDIO_HOST           address the app binds to (default: 127.0.0.1, local use only)
+    ML_STUDIO_PORT           port of the app (default: 8501)
+    ML_STUDIO_UPLOAD_MAX_MB  largest uncompressed size of an uploaded dataset zip (default: 4096)
+    ML_STUDIO_UPLOAD_MAX_FILES  most files in an uploaded dataset zip (default: 200000)
+    ML_STUDIO_ALLOWED_USERS  with login configured: e-mail addresses and @domains allowed in, comma-separated
+    ML_STUDIO_ADMINS         e-mail addresses that may stop or cancel anyone's job (the command line,
+                             user "local", always may; "api" for callers of the HTTP API with its token)
+    ML_STUDIO_API_TOKEN      the HTTP API's token (or [api] token in .streamlit/secrets.toml); required
+                             when the API listens on anything but 127.0.0.1
+    ML_STUDIO_API_CORS_ORIGINS  web origins allowed to call the API from a browser, comma-separated
+                             (default: none, CORS closed)
+    ML_STUDIO_APP_URL        where the API's /ui/ml sends browsers (default: the app's port on the
+                             host the API was reached at)
+
+Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcore.core import paths
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # mlcore/core/settings.py -> the checkout
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+ENV_OUTPUTS = "ML_STUDIO_OUTPUTS"
+ENV_DATASET_ROOTS = "ML_STUDIO_DATASET_ROOTS"
+ENV_MODEL_ROOTS = "ML_STUDIO_MODEL_ROOTS"
+ENV_HOST = "ML_STUDIO_HOST"
+ENV_PORT = "ML_STUDIO_PORT"
+ENV_UPLOAD_MAX_MB = "ML_STUDIO_UPLOAD_MAX_MB"
+ENV_UPLOAD_MAX_FILES = "ML_STUDIO_UPLOAD_MAX_FILES"
+ENV_ALLOWED_USERS = "ML_STUDIO_ALLOWED_USERS"
+ENV_ADMINS = "ML_STUDIO_ADMINS"
+ENV_API_TOKEN = "ML_STUDIO_API_TOKEN"
+ENV_API_CORS_ORIGINS = "ML_STUDIO_API_CORS_ORIGINS"
+ENV_APP_URL = "ML_STUDIO_APP_URL"
+LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable and a good value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the studio keeps its outputs, what it may read, and where it listens."""
+
+    outputs_root: Path
+    """Root of every artefact: trainings/, validations/, visualizations/, datasets/, the job database."""
+    dataset_roots: tuple[Path, ...]
+    """Folders users may read datasets from (paths outside them are refused)."""
+    model_roots: tuple[Path, ...]
+    """Folders models may be loaded from, besides the runs under the outputs root."""
+    host: str = "127.0.0.1"
+    """Address the app binds to; anything but loopback exposes it to the network."""
+    port: int = 8501
+    """Port of the Streamlit app."""
+    upload_max_bytes: int = 4096 * 2**20
+    """Largest total uncompressed size of an uploaded dataset zip."""
+    upload_max_files: int = 200_000
+    """Most members of an uploaded dataset zip."""
+    allowed_users: tuple[str, ...] = ()
+    """With login configured: the e-mail addresses (and '@domain' entries) that may use the studio."""
+    admins: tuple[str, ...] = (LOCAL_USER,)
+    """Users who may stop or cancel anyone's job."""
+    api_token: str = field(default="", repr=False)
+    """The HTTP API's token from the environment ('' = none; see also access.api_token)."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Web origins allowed to call the API from a browser; empty = CORS closed."""
+    app_url: str = ""
+    """Where the API's /ui/ml redirects; '' = the app's port on the host the API was reached at."""
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The process environment the settings were read from, passed on to child processes."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"{ENV_PORT}={self.port} is not a port; use a number from 1 to 65535 (e.g. 8501).")
+        if not self.host.strip():
+            raise SettingsError(f"{ENV_HOST} is empty; use an address such as 127.0.0.1.")
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the app is reachable from this machine only."""
+        return self.host in LOOPBACK_HOSTS
+
+    @property
+    def demo_dataset_dir(self) -> Path:
+        return self.outputs_root / paths.DATASETS_DIR / paths.DEMO_DATASET_NAME
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded datasets are extracted (always among the dataset roots)."""
+        return self.outputs_root / paths.DATASETS_DIR / paths.UPLOADS_DIR
+
+    @property
+    def image_facts_cache(self) -> Path:
+        return self.outputs_root / paths.CACHE_DIR / paths.IMAGE_FACTS_CACHE
+
+    @property
+    def engine_config_dir(self) -> Path:
+        return self.outputs_root / paths.ENGINE_CONFIG_DIR
+
+
+def _path_list(value: str, base: Path) -> tuple[Path, ...]:
+    parts = [p.strip() for p in value.split(os.pathsep) if p.strip()]
+    return tuple(_absolute(p, base) for p in parts)
+
+
+def _absolute(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return Path(os.path.realpath(path if path.is_absolute() else base / path))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `environ` (default: this process's environment)."""
+    env = dict(os.environ if environ is None else environ)
+    outputs = _absolute(env.get(ENV_OUTPUTS) or paths.OUTPUTS_DIR, PROJECT_ROOT)
+
+    if env.get(ENV_DATASET_ROOTS):
+        dataset_roots = _path_list(env[ENV_DATASET_ROOTS], PROJECT_ROOT)
+    else:
+        dataset_roots = (
+            outputs / paths.DATASETS_DIR,
+            _absolute("../shared/datasets", PROJECT_ROOT),
+            Path.home().resolve(),
+        )
+    if env.get(ENV_MODEL_ROOTS):
+        model_roots = _path_list(env[ENV_MODEL_ROOTS], PROJECT_ROOT)
+    else:
+        model_roots = (outputs / paths.MODELS_DIR,)
+
+    uploads = outputs / paths.DATASETS_DIR / paths.UPLOADS_DIR
+    if not any(uploads.is_relative_to(root) for root in dataset_roots):
+        dataset_roots = (*dataset_roots, uploads)
+    return Settings(
+        outputs_root=outputs,
+        dataset_roots=dataset_roots,
+        model_roots=model_roots,
+        host=env.get(ENV_HOST, "127.0.0.1").strip(),
+        port=_whole_number(env, ENV_PORT, 8501),
+        upload_max_bytes=_whole_number(env, ENV_UPLOAD_MAX_MB, 4096) * 2**20,
+        upload_max_files=_whole_number(env, ENV_UPLOAD_MAX_FILES, 200_000),
+        allowed_users=_names(env.get(ENV_ALLOWED_USERS, "")),
+        admins=(LOCAL_USER, *_names(env.get(ENV_ADMINS, ""))),
+        api_token=env.get(ENV_API_TOKEN, "").strip(),
+        api_cors_origins=tuple(o.strip() for o in env.get(ENV_API_CORS_ORIGINS, "").split(",") if o.strip()),
+        app_url=env.get(ENV_APP_URL, "").strip(),
+        environment=env,
+    )
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, str(default)).strip()
+    if not text.isdigit():
+        raise SettingsError(f"{name}={text!r} is not a whole number; use e.g. {name}={default}.")
+    return int(text)
+
+
+def distributed_rank() -> int:
+    """-1 in a single-process training, 0..N-1 in the ranks of a multi-GPU one (the RANK that
+    torch.distributed gives each process, as Ultralytics reads it)."""
+    try:
+        return int(os.environ.get("RANK", "-1"))
+    except ValueError:
+        return -1

@@ -1,0 +1,443 @@
+"""Reading a YOLO dataset as Ultralytics would: data.yaml, or an images/labels folder layout.
+
+Accepted: a `data.yaml` (Ultralytics semantics, including Roboflow's `../train/images` paths), a
+folder holding one, a folder with `images/<split>` + `labels/<split>`, or split-first
+`<split>/images` + `<split>/labels`. Nothing is written, and `download:` is never run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.images import IMAGE_EXTENSIONS
+from mlcore.datasets.issues import Issue
+
+YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
+SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+# Image formats people put in datasets that training does not read.
+UNSUPPORTED_IMAGE_EXTENSIONS = frozenset(
+    {
+        "gif",
+        "jfif",
+        "jpe",
+        "pjpeg",
+        "pjp",
+        "ico",
+        "svg",
+        "psd",
+        "cr2",
+        "nef",
+        "arw",
+        "exr",
+        "hdr",
+        "pgm",
+        "ppm",
+        "pbm",
+        "jxl",
+    }
+)
+CLASSES_FILES = ("classes.txt", "labels/classes.txt", "obj.names")
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be read at all; the message says what was expected."""
+
+
+@dataclass
+class Dataset:
+    """Where a dataset's images are, per split, and what reading it already revealed."""
+
+    source: Path
+    root: Path
+    layout: str
+    names: dict[int, str]
+    names_known: bool
+    yaml_path: Path | None = None
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    """Image paths per split (plain strings: datasets can hold hundreds of thousands)."""
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.root.name or "dataset"
+
+    def rel(self, path: Path | str) -> str:
+        """`path` relative to the dataset root (absolute when it lies elsewhere)."""
+        text, prefix = os.fspath(path), f"{self.root}{os.sep}"
+        return text[len(prefix) :] if text.startswith(prefix) else text
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "root": str(self.root),
+            "layout": self.layout,
+            "name": self.name,
+            "yaml": None if self.yaml_path is None else str(self.yaml_path),
+            "names": {str(k): v for k, v in self.names.items()},
+            "nc": len(self.names),
+            "names_known": self.names_known,
+            "splits": {s: len(v) for s, v in self.splits.items()},
+        }
+
+
+def label_path(image: Path | str) -> str:
+    """The label file Ultralytics reads for `image`: last /images/ -> /labels/, extension -> .txt."""
+    text = os.fspath(image)
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    return sb.join(text.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
+
+
+def list_images(folder: Path) -> tuple[list[str], list[str]]:
+    """Image files under `folder` (recursive, links to folders not followed) and unsupported ones."""
+    images, unsupported = [], []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=None):
+        dirnames.sort()
+        for name in filenames:
+            ext = name.rpartition(".")[-1].lower() if "." in name else ""
+            if ext in IMAGE_EXTENSIONS:
+                images.append(os.path.join(dirpath, name))
+            elif ext in UNSUPPORTED_IMAGE_EXTENSIONS:
+                unsupported.append(os.path.join(dirpath, name))
+    return sorted(images), sorted(unsupported)
+
+
+def _read_list_file(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    out = []
+    for line in (x.strip() for x in lines):
+        if not line:
+            continue
+        p = Path(line[2:]) if line.startswith("./") else Path(line)
+        p = p if p.is_absolute() else path.parent / p
+        if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+            out.append(os.path.normpath(p))
+    return out
+
+
+def _names_from(value: Any) -> dict[int, str] | None:
+    if isinstance(value, list):
+        return {i: str(n) for i, n in enumerate(value)}
+    if isinstance(value, dict):
+        try:
+            return {int(k): str(v) for k, v in sorted(value.items(), key=lambda kv: int(kv[0]))}
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _issue(code: str, severity: str, message: str, path: str | None = None, split: str | None = None) -> Issue:
+    return Issue(code=code, severity=severity, split=split, path=path, line=None, message=message)  # type: ignore[arg-type]
+
+
+def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
+    root = yaml_file.parent
+    issues: list[Issue] = []
+    broken = Dataset(
+        source=source, root=root, layout="data.yaml", names={}, names_known=False, yaml_path=yaml_file, issues=issues
+    )
+    try:
+        text = yaml_file.read_text(encoding="utf-8-sig")
+    except PermissionError:
+        raise DatasetError(f"no permission to read {yaml_file}; make it readable for this user.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} cannot be read ({exc}); save it as UTF-8 text.",
+                yaml_file.name,
+            )
+        )
+        return broken
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} is not valid YAML{where}: "
+                f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
+                yaml_file.name,
+            )
+        )
+        return broken
+    if not isinstance(data, dict):
+        issues.append(
+            _issue(
+                "yaml_error",
+                "error",
+                f"{yaml_file.name} holds no mapping; a data.yaml has keys train, val, test and names.",
+                yaml_file.name,
+            )
+        )
+        return broken
+
+    names = _names_from(data.get("names"))
+    names_known = names is not None
+    nc = data.get("nc")
+    if names is None:
+        if isinstance(nc, int) and nc > 0:
+            names = {i: str(i) for i in range(nc)}
+            issues.append(
+                _issue(
+                    "yaml_error",
+                    "warning",
+                    f"{yaml_file.name} has no names list; classes are shown as "
+                    "numbers. Add 'names: [...]' with one name per class.",
+                    yaml_file.name,
+                )
+            )
+        else:
+            names = {}
+            issues.append(
+                _issue(
+                    "yaml_error",
+                    "error",
+                    f"{yaml_file.name} has neither names nor nc; add 'names: [cat, dog]' listing your classes.",
+                    yaml_file.name,
+                )
+            )
+    elif nc is not None and nc != len(names):
+        issues.append(
+            _issue(
+                "nc_mismatch",
+                "error",
+                f"nc: {nc} but {len(names)} names are listed; make nc equal to "
+                f"the number of names ({len(names)}) or fix the names list.",
+                yaml_file.name,
+            )
+        )
+    if "download" in data:
+        issues.append(
+            _issue(
+                "download_key",
+                "warning",
+                f"{yaml_file.name} has a download: key. The studio never "
+                "runs it; Ultralytics would execute it (as Python or shell) when a split is missing. "
+                "Remove it.",
+                yaml_file.name,
+            )
+        )
+
+    base = root
+    if data.get("path"):
+        given = Path(str(data["path"])).expanduser()
+        base = given if given.is_absolute() else (root / given).resolve()
+        if not given.is_absolute():
+            issues.append(
+                _issue(
+                    "path_resolution",
+                    "info",
+                    f"path: '{data['path']}' is relative; the studio reads it "
+                    f"from the data.yaml folder ({base}). Ultralytics resolves it from the current folder "
+                    "or its datasets_dir: write an absolute path to make both agree.",
+                    yaml_file.name,
+                )
+            )
+        if not base.exists():
+            issues.append(
+                _issue(
+                    "split_missing",
+                    "error",
+                    f"path: '{data['path']}' does not exist ({base}); fix it "
+                    "or remove the key to use the data.yaml folder.",
+                    yaml_file.name,
+                )
+            )
+
+    dataset = Dataset(
+        source=source,
+        root=root,
+        layout="data.yaml",
+        names=names,
+        names_known=names_known,
+        yaml_path=yaml_file,
+        issues=issues,
+    )
+    if not data.get("val") and data.get("validation"):
+        data["val"] = data["validation"]  # Ultralytics renames validation: to val: too
+    for key in ("train", "val", "test"):
+        value, split = data.get(key), key
+        if not value:
+            if key != "test":
+                issues.append(
+                    _issue(
+                        "yaml_error",
+                        "error",
+                        f"{yaml_file.name} has no '{key}:' entry; add the folder "
+                        f"of the {key} images (e.g. '{key}: images/{key}').",
+                        yaml_file.name,
+                    )
+                )
+            continue
+        entries = value if isinstance(value, list) else [value]
+        images: list[str] = []
+        unsupported: list[str] = []
+        for entry in entries:
+            text_entry = str(entry)
+            target = (base / text_entry).resolve()
+            if not target.exists() and isinstance(value, str) and text_entry.startswith("../"):
+                fixed = (base / text_entry[3:]).resolve()
+                if fixed.exists():
+                    issues.append(
+                        _issue(
+                            "path_resolution",
+                            "info",
+                            f"{key}: '{text_entry}' does not exist from the "
+                            f"data.yaml folder; read as '{text_entry[3:]}' instead, as Ultralytics does "
+                            "for Roboflow exports.",
+                            yaml_file.name,
+                            split,
+                        )
+                    )
+                target = fixed
+            if not target.exists():
+                severity = "warning" if split == "test" else "error"
+                issues.append(
+                    _issue(
+                        "split_missing",
+                        severity,
+                        f"{key}: '{text_entry}' does not exist ({target}); fix the path in data.yaml.",
+                        yaml_file.name,
+                        split,
+                    )
+                )
+            elif target.is_dir():
+                found, odd = list_images(target)
+                images += found
+                unsupported += odd
+            elif target.suffix == ".txt":
+                images += _read_list_file(target)
+            else:
+                images.append(str(target))
+        dataset.splits[split] = images
+        dataset.unsupported[split] = unsupported
+    return dataset
+
+
+def _names_from_classes_file(root: Path) -> dict[int, str] | None:
+    for candidate in CLASSES_FILES:
+        path = root / candidate
+        if path.is_file():
+            lines = [x.strip() for x in path.read_text(encoding="utf-8-sig", errors="replace").splitlines()]
+            return {i: n for i, n in enumerate(x for x in lines if x)}
+    return None
+
+
+def _load_folder(folder: Path) -> Dataset:
+    split_dirs: dict[str, Path] = {}
+    layout = ""
+    images_dir = folder / "images"
+    if images_dir.is_dir():
+        layout = "images/<split>"
+        for child in sorted(images_dir.iterdir()):
+            if child.is_dir() and child.name.lower() in SPLIT_ALIASES:
+                split_dirs[SPLIT_ALIASES[child.name.lower()]] = child
+        if not split_dirs:
+            split_dirs["train"] = images_dir
+    else:
+        for child in sorted(folder.iterdir()):
+            if child.is_dir() and child.name.lower() in SPLIT_ALIASES and (child / "images").is_dir():
+                split_dirs[SPLIT_ALIASES[child.name.lower()]] = child / "images"
+                layout = "<split>/images"
+    if not split_dirs:
+        raise DatasetError(
+            f"{folder} holds no data.yaml, no images/ folder and no <split>/images folders; give the "
+            "folder of a YOLO dataset (images/train + labels/train, or train/images + train/labels), "
+            "or its data.yaml."
+        )
+    names = _names_from_classes_file(folder)
+    issues = [
+        _issue(
+            "yaml_error",
+            "info",
+            "No data.yaml here: the studio writes one for training. "
+            + (
+                "Class names come from classes.txt."
+                if names
+                else "No classes.txt either: classes are shown as numbers."
+            ),
+        )
+    ]
+    dataset = Dataset(
+        source=folder, root=folder, layout=layout, names=names or {}, names_known=names is not None, issues=issues
+    )
+    for split, path in split_dirs.items():
+        dataset.splits[split], dataset.unsupported[split] = list_images(path)
+    if "val" not in dataset.splits:
+        issues.append(
+            _issue(
+                "split_missing",
+                "warning",
+                "No validation split (images/val or val/images): training "
+                "needs one; move about 20% of the images there.",
+                None,
+                "val",
+            )
+        )
+    return dataset
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Read the dataset at `path` (a resolved, allowed path). Raises DatasetError when unreadable."""
+    try:
+        if path.is_file():
+            if path.suffix.lower() not in (".yaml", ".yml"):
+                raise DatasetError(f"{path} is a file, not a dataset; give the dataset folder or its data.yaml.")
+            return _load_yaml(path, path)
+        if not path.is_dir():
+            raise DatasetError(f"{path} is neither a folder nor a data.yaml file.")
+        for name in YAML_NAMES:
+            if (path / name).is_file():
+                dataset = _load_yaml(path / name, path)
+                return dataset
+        return _load_folder(path)
+    except PermissionError as exc:
+        raise DatasetError(f"no permission to read {exc.filename or path}; make it readable for this user.") from None
+
+
+def allowed_dataset(settings: Settings, text: str) -> Dataset | None:
+    """The dataset at `text` when it lies under the allowed folders and can be read, else None."""
+    try:
+        return load_dataset(resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT))
+    except (PathNotAllowed, DatasetError, OSError):
+        return None
+
+
+def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:
+    """The option naming the dataset folder that `text` names (the folder, or its data.yaml), if it is allowed."""
+    try:
+        real = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+    except PathNotAllowed:
+        return None
+    folder = real.parent if real.is_file() else real
+    return next((o for o in options if Path(o).resolve() == folder), None)
+
+
+def issue_files(root: Path, path: str) -> tuple[Path | None, Path | None]:
+    """(image, label) files that an issue's path names, when they exist: an image brings its label file,
+    a label file the image beside its images/ folder."""
+    target = Path(path) if Path(path).is_absolute() else root / path
+    if target.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+        return target, Path(label_path(target))
+    if target.suffix != ".txt":
+        return None, None
+    halves = str(target).rsplit(f"{os.sep}labels{os.sep}", 1)
+    if len(halves) == 2:
+        stem = Path(f"{os.sep}images{os.sep}".join(halves)).with_suffix("")
+        for ext in sorted(IMAGE_EXTENSIONS):
+            for candidate in (stem.with_suffix(f".{ext}"), stem.with_suffix(f".{ext.upper()}")):
+                if candidate.exists():
+                    return candidate, target
+    return None, target

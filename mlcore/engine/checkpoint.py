@@ -1,0 +1,78 @@
+"""Can a training checkpoint be resumed? Answered by a child process, so the caller never imports torch.
+
+python -m mlcore.checkpoint PATH      prints {"epoch": ..., "epochs": ..., "has_optimizer": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlcore.core.settings import Settings
+from mlcore.engine.env import engine_environment
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint says about the training that wrote it."""
+
+    epoch: int
+    """Last completed epoch, 0-based; -1 once Ultralytics finalised (stripped) the checkpoint."""
+    epochs: int
+    has_optimizer: bool
+
+    @property
+    def resumable(self) -> bool:
+        return self.epoch >= 0 and self.has_optimizer
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch + 1 >= self.epochs
+
+
+class CheckpointError(ValueError):
+    """The checkpoint is missing, damaged, or cannot be resumed; the message says what to do."""
+
+
+def inspect_checkpoint(path: Path, settings: Settings, timeout: float = 120) -> CheckpointInfo:
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist: the run has no checkpoint to resume from.")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlcore.engine.checkpoint", str(path)],
+        env=engine_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise CheckpointError(
+            f"{path.name} cannot be read (damaged or half-written); resume from an earlier "
+            "checkpoint or start a new training."
+        ) from None
+    return CheckpointInfo(epoch=int(data["epoch"]), epochs=int(data["epochs"]), has_optimizer=data["has_optimizer"])
+
+
+def _describe(path: str) -> dict[str, object]:
+    """Runs in the child: load the checkpoint (a file the studio wrote itself) and report."""
+    import torch
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return {
+        "epoch": int(ckpt.get("epoch", -1)),
+        "epochs": int((ckpt.get("train_args") or {}).get("epochs", 0)),
+        "has_optimizer": ckpt.get("optimizer") is not None,
+    }
+
+
+if __name__ == "__main__":
+    try:
+        print(json.dumps(_describe(sys.argv[1])))
+    except Exception as exc:  # the parent turns a missing line into a clear message
+        print(f"cannot read checkpoint: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,50 @@
+"""Which images to show for an error type, a class, or a confusion-matrix cell, worst first.
+
+result = analyze(detections, conf, iou)
+gallery_images(detections, result, kind="localization", class_name="ferro")   # image indices
+cell_images(detections, result, predicted=2, true=5)                          # a clicked cell
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlcore.evaluation.analysis import ERROR_TYPES, FP_TYPES, Analysis, Detections
+
+
+def _worst_first(result: Analysis, images: np.ndarray) -> list[int]:
+    images = np.unique(images)
+    return [int(i) for i in images[np.argsort(-result.image_errors[images], kind="stable")]]
+
+
+def gallery_images(
+    d: Detections, result: Analysis, kind: str | None = None, class_name: str | None = None
+) -> list[int]:
+    """Images with at least one error of `kind` (any error when None), of `class_name` when given, worst first.
+
+    The class of a false positive is the predicted one; of a missed box, the true one."""
+    if kind is not None and kind not in ERROR_TYPES:
+        raise ValueError(f"unknown error type {kind!r}; use one of {', '.join(ERROR_TYPES)}")
+    ids = {name: c for c, name in d.names.items()}
+    wanted = ids.get(class_name, -1) if class_name is not None else None
+    none_fp, none_gt = np.zeros(len(result.pred_type), dtype=bool), np.zeros(len(result.gt_type), dtype=bool)
+    if kind is None:
+        fp, missed = np.isin(result.pred_type, FP_TYPES), result.gt_type != "tp"
+    elif kind == "missed":
+        fp, missed = none_fp, result.gt_type == "missed"
+    else:
+        fp, missed = result.pred_type == kind, none_gt
+    if wanted is not None:
+        fp &= d.pred_cls == wanted
+        missed &= d.gt_cls == wanted
+    return _worst_first(result, np.concatenate([d.pred_image[fp], d.gt_image[missed]]))
+
+
+def cell_images(d: Detections, result: Analysis, predicted: int, true: int) -> list[int]:
+    """Images that add to the confusion matrix cell (predicted row, true column), worst first.
+
+    The last index of either axis is background, as in the matrix."""
+    nc = len(d.names)
+    if predicted == nc:  # objects no prediction was paired with
+        return _worst_first(result, d.gt_image[(d.gt_cls == true) & (result.gt_cell == nc)])
+    return _worst_first(result, d.pred_image[(d.pred_cls == predicted) & (result.pred_cell == true)])

@@ -1,0 +1,57 @@
+"""Submitting an evaluation: a model measured on one split of a dataset, as a queued worker job.
+
+Everything that can be checked without loading the model is checked first: the model must lie in
+a trusted folder (a .pt file is code), the dataset under the allowed roots, the split must exist.
+Images whose labels have validation errors are left out, and the job lists them.
+
+    job = submit_evaluation(EvalSpec(model_path=..., dataset_path=...), settings)
+    # ml_outputs/validations/{model_name}_{timestamp}/: metrics.json, predictions.npz, ...
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
+from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
+from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.store import Job, open_store
+
+
+def model_name(model: Path) -> str:
+    """trainings/logos/v1/weights/best.pt -> v1_best; yolov8n.pt -> yolov8n."""
+    name = f"{model.parent.parent.name}_{model.stem}" if model.parent.name == paths.WEIGHTS_DIR else model.stem
+    return re.sub(r"[^\w.-]+", "_", name)[:60]
+
+
+def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local") -> Job:
+    model = trusted_model(spec.model_path, settings)
+    try:
+        dataset_path = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
+        dataset = load_dataset(dataset_path)
+    except (PathNotAllowed, DatasetError) as exc:
+        raise SubmitError(f"the dataset cannot be used: {exc}") from None
+    if not dataset.splits.get(spec.split):
+        present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
+        raise SubmitError(f"the dataset has no '{spec.split}' split (it has: {present}); pick one of those.")
+    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz))
+    skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
+    folder = settings.outputs_root / paths.VALIDATIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
+    folder.mkdir(parents=True)
+    final = replace(spec, model_path=str(model), dataset_path=str(dataset_path))
+    (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump({**final.to_dict(), "skipped": skipped}, sort_keys=False))
+    store = open_store(settings)
+    job = store.submit("evaluation", {"task": EVALUATE_TASK, **final.to_dict(), "skipped": skipped}, str(folder), owner)
+    schedule(settings)
+    return store.get(job.id)

@@ -1,0 +1,243 @@
+"""The evaluation job, run by the worker process: one Ultralytics validation, kept in full.
+
+`model.val()` gives the standard numbers (so they equal Ultralytics' own); every prediction it
+makes (confidence >= 0.001, boxes scaled to original-image pixels) is kept with the image it came
+from, next to the ground truth read from the labels, and stored as predictions.npz.
+From those the job computes the analysis at the spec's thresholds and writes, in its folder:
+
+    metrics.json       Ultralytics' numbers, and ours at the chosen confidence and IoU
+    predictions.npz    every prediction and ground-truth box (the page re-thresholds from it)
+    confusion_matrix.png, predictions/ (YOLO txt with confidences, predictions_coco.json),
+    error_samples/{error type}/ (images with ground truth and predictions drawn), eval_config.yaml
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlcore.charts.drawing import draw_comparison
+from mlcore.core import paths
+from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.errors import TaskError
+from mlcore.core.paths import METRICS_FILE, PREDICTIONS_FILE, PROGRESS_FILE
+from mlcore.core.settings import Settings
+from mlcore.datasets.images import inspect_image
+from mlcore.datasets.labels import parse_label
+from mlcore.datasets.loader import label_path, load_dataset
+from mlcore.datasets.staging import stage_dataset
+from mlcore.devices.leases import ultralytics_device
+from mlcore.engine.metrics import metrics_to_dict
+from mlcore.evaluation.analysis import (
+    ERROR_TYPES,
+    Analysis,
+    Detections,
+    analyze,
+    average_precision,
+    error_costs,
+    with_ap,
+)
+from mlcore.evaluation.class_names import names_mismatch
+from mlcore.evaluation.gallery import gallery_images
+from mlcore.evaluation.predictions import write_predictions
+from mlcore.evaluation.spec import EVALUATE_TASK
+from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.store import Job, JobStore
+
+TASK = EVALUATE_TASK
+SAMPLES_PER_TYPE = 24
+
+
+class EvaluationError(TaskError):
+    """The model and the dataset cannot be evaluated together; the message says why."""
+
+
+def run(job: Job, settings: Settings, store: JobStore) -> int:
+    """Evaluate the job's model on its split; the process exit code."""
+    return run_to_end(store, job, lambda: evaluate(job, settings))
+
+
+def evaluate(job: Job, settings: Settings) -> None:
+    folder = Path(job.run_dir)
+    spec = job.spec
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    dataset = load_dataset(Path(spec["dataset_path"]))
+    skipped = set(spec.get("skipped") or [])
+    images = [
+        i for i in dataset.splits[spec["split"]]
+        if dataset.rel(i) not in skipped and dataset.rel(label_path(i)) not in skipped
+    ]  # fmt: skip
+    dataset = replace(dataset, splits={**dataset.splits, spec["split"]: images})  # data.yaml needs train and val
+    data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
+    lap("staging")
+    from ultralytics import YOLO
+
+    model = _load_model(YOLO, spec["model_path"])
+    model_names = {int(k): str(v) for k, v in model.names.items()}
+    data_names = {int(k): str(v) for k, v in dataset.names.items()}
+    if mismatch := names_mismatch(model_names, data_names):
+        raise EvaluationError(mismatch)
+    recorded: dict[str, list[Any]] = {}
+    model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
+    model.add_callback("on_val_batch_end", lambda v: _progress(v, folder))
+    lap("model")
+    metrics = model.val(
+        data=str(data_yaml), split=spec["split"], imgsz=spec["imgsz"], batch=16, save_json=True, plots=True,
+        device=ultralytics_device(job.device), project=str(folder), name="ultralytics", exist_ok=True,
+    )  # fmt: skip
+    lap("validation")
+    detections = _detections(dataset, images, recorded, spec["imgsz"])
+    detections.save(folder / PREDICTIONS_FILE)
+    lap("predictions_kept")
+    result = analyze(detections, spec["confidence_threshold"], spec["iou_threshold"])
+    summary = evaluation_summary(detections, result, metrics_to_dict(metrics, model_names))
+    lap("analysis")
+    produced = folder / "ultralytics" / "confusion_matrix.png"
+    if produced.exists():
+        shutil.copyfile(produced, folder / "confusion_matrix.png")
+    if spec.get("save_predictions", True):
+        write_predictions(detections, result, folder / "predictions")
+        lap("prediction_files")
+    if spec.get("analyze_errors", True):
+        write_error_samples(detections, result, Path(str(dataset.root)), folder / "error_samples")
+        lap("error_samples")
+    summary |= {"skipped": sorted(skipped), "val_seconds": timings["validation"], "timings_s": timings,
+                "output_dir": str(folder), "dataset_root": str(dataset.root)}  # fmt: skip
+    write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
+    print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
+    write_json_atomically(folder / PROGRESS_FILE, {"state": "completed", "percent": 100.0, "updated": time.time()})
+
+
+def _load_model(yolo: Any, path: str) -> Any:
+    try:
+        model = yolo(path)
+    except Exception as exc:  # Ultralytics raises several kinds for files that are not checkpoints
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EvaluationError(
+            f"{path} cannot be loaded as a YOLO checkpoint ({reason[:300]}). Pick a best.pt or last.pt that a "
+            "training wrote, or an official detection model file."
+        ) from exc
+    if model.task != "detect":
+        raise EvaluationError(f"{path} is a {model.task} model; the studio evaluates detection models.")
+    return model
+
+
+def _record_files(validator: Any, recorded: dict[str, list[Any]]) -> None:
+    """Keep every prediction, in original-image pixels at full precision, with its image file.
+
+    Taken where Ultralytics scales its predictions for its JSON export, but without the clipping to
+    the image that scaling applies: its metrics compare the unclipped boxes, and so must ours. Its
+    own JSON export (rounded numbers, classes counted from 1) is not needed and not written."""
+    scale = validator.scale_preds
+
+    def keep(predn: Any, pbatch: dict[str, Any]) -> Any:
+        (gain_y, gain_x), (pad_x, pad_y) = pbatch["ratio_pad"]
+        boxes = predn["bboxes"].detach().cpu().double().numpy().reshape(-1, 4).copy()
+        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - pad_x) / gain_x
+        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - pad_y) / gain_y
+        rows = np.column_stack([predn["cls"].cpu().numpy(), predn["conf"].cpu().numpy(), boxes])
+        recorded.setdefault(os.path.realpath(pbatch["im_file"]), []).append(rows)
+        return scale(predn, pbatch)
+
+    validator.scale_preds = keep
+    validator.pred_to_json = lambda predn, pbatch: None
+
+
+def _progress(validator: Any, folder: Path) -> None:
+    done = getattr(validator, "_studio_batches", 0) + 1
+    validator._studio_batches = done
+    total = len(validator.dataloader) if getattr(validator, "dataloader", None) else 0
+    write_json_atomically(
+        folder / PROGRESS_FILE,
+        {"state": "running", "batch": done, "batches": total, "percent": round(100 * done / max(1, total), 1),
+         "updated": time.time()},
+    )  # fmt: skip
+
+
+def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]], imgsz: int) -> Detections:
+    index = {os.path.realpath(i): n for n, i in enumerate(images)}
+    sizes = np.zeros((len(images), 2), dtype=np.int32)
+    gt_rows: list[tuple[int, int, float, float, float, float]] = []
+    for n, image in enumerate(images):
+        size = inspect_image(image).display_size or (0, 0)
+        sizes[n] = size
+        try:
+            rows, _ = parse_label(Path(label_path(image)).read_bytes())
+        except OSError:
+            rows = []
+        w, h = size
+        for r in rows:
+            gt_rows.append((n, r.cls, (r.cx - r.w / 2) * w, (r.cy - r.h / 2) * h, (r.cx + r.w / 2) * w,
+                            (r.cy + r.h / 2) * h))  # fmt: skip
+    pred_rows = [np.empty((0, 7))]
+    for file, blocks in recorded.items():
+        n = index.get(file)
+        if n is not None:
+            rows = np.concatenate(blocks)
+            pred_rows.append(np.column_stack([np.full(len(rows), n), rows]))
+    g = np.array(gt_rows, dtype=float).reshape(-1, 6)
+    pr = np.concatenate(pred_rows).astype(float)
+    return Detections(
+        images=[dataset.rel(i) for i in images], sizes=sizes, names={int(k): v for k, v in dataset.names.items()},
+        gt_image=g[:, 0].astype(int), gt_cls=g[:, 1].astype(int), gt_box=g[:, 2:],
+        pred_image=pr[:, 0].astype(int), pred_cls=pr[:, 1].astype(int), pred_conf=pr[:, 2], pred_box=pr[:, 3:],
+        imgsz=imgsz,
+    )  # fmt: skip
+
+
+def evaluation_summary(d: Detections, result: Analysis, ultralytics: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of metrics.json: ours at the thresholds, mAP over all predictions, and Ultralytics' own."""
+    ap = average_precision(d)
+    per_class = with_ap(result.per_class, ap["per_class"])
+    return {
+        "thresholds": {"confidence": result.conf, "iou": result.iou},
+        **result.overall,
+        "map50": ap["map50"],
+        "map50_95": ap["map50_95"],
+        "per_class": per_class,
+        "error_types": result.error_counts,
+        "error_map50_cost": error_costs(d),
+        "by_size": result.by_size,
+        "confusion_matrix": result.confusion.tolist(),
+        "confusion_axes": [*[d.names[k] for k in sorted(d.names)], "background"],
+        "images": len(d.images),
+        "ultralytics": ultralytics,
+    }
+
+
+def write_error_samples(d: Detections, result: Analysis, root: Path, folder: Path) -> None:
+    """Up to SAMPLES_PER_TYPE images per error type, worst first, ground truth and predictions drawn.
+
+    An image with errors of several types is drawn once and written into each type's folder."""
+    drawn: dict[int, bytes | None] = {}
+    for kind in ERROR_TYPES:
+        chosen = gallery_images(d, result, kind)[:SAMPLES_PER_TYPE]
+        if chosen:
+            (folder / kind).mkdir(parents=True, exist_ok=True)
+        for n in chosen:
+            if n not in drawn:
+                try:
+                    buffer = io.BytesIO()
+                    draw_comparison(root / d.images[n], d, result, n).save(buffer, "JPEG", quality=88)
+                    drawn[n] = buffer.getvalue()
+                except OSError:
+                    drawn[n] = None
+            if drawn[n] is not None:
+                (folder / kind / f"{Path(d.images[n]).with_suffix('').as_posix().replace('/', '__')}.jpg").write_bytes(
+                    drawn[n]
+                )

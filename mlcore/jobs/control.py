@@ -1,0 +1,69 @@
+"""Stop and Cancel, for every kind of job, with the owner check and the audit trail.
+
+stop_job(job_id, settings, actor=user)    # finish after the current batch, weights kept
+cancel_job(job_id, settings, actor=user)  # end now: the worker's process group is terminated
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from mlcore.core.errors import InvalidTransition, NotYourJob
+from mlcore.core.paths import RunFolder
+from mlcore.core.settings import Settings
+from mlcore.jobs.scheduler import is_alive, schedule
+from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
+
+CANCEL_GRACE_S = 10.0
+
+
+def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:
+    """Only the job's owner or an admin may stop or cancel it."""
+    if actor != job.owner and actor not in settings.admins:
+        raise NotYourJob(
+            f"job {job.id} was started by {job.owner}; only they or an admin (ML_STUDIO_ADMINS) can {action} it."
+        )
+
+
+def stop_job(job_id: str, settings: Settings, actor: str = "local") -> Job:
+    """Finish gracefully: stop after the current batch, validate, keep finalised weights."""
+    store = open_store(settings)
+    job = store.get(job_id)
+    check_actor(job, actor, settings, "stop")
+    if job.state is JobState.QUEUED:
+        return cancel_job(job_id, settings, actor=actor)
+    if job.state is not JobState.RUNNING:
+        raise InvalidTransition(f"job {job_id} is {job.state.value}; only a running job can be stopped.")
+    RunFolder(Path(job.run_dir)).stop_request.write_text("stop requested\n")
+    job = store.transition(job_id, JobState.STOPPING, expect=JobState.RUNNING)
+    store.record(job_id, actor, "stopped")
+    return job
+
+
+def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S, actor: str = "local") -> Job:
+    """End now: SIGTERM to the worker's process group, SIGKILL after the grace period."""
+    store = open_store(settings)
+    job = store.get(job_id)
+    check_actor(job, actor, settings, "cancel")
+    if job.state.is_final():
+        raise InvalidTransition(f"job {job_id} is already {job.state.value}.")
+    store.record(job_id, actor, "cancelled")
+    if job.state in ACTIVE_STATES and is_alive(job.pid, job.pid_started):
+        pgid = os.getpgid(job.pid)  # the worker leads its own session and group
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while is_alive(job.pid, job.pid_started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+    try:
+        job = store.transition(job_id, JobState.CANCELLED)
+    except InvalidTransition:
+        job = store.get(job_id)  # it ended by itself meanwhile
+    schedule(settings)  # the freed device may start the next job
+    return job
