@@ -8,7 +8,7 @@ import logging
 import streamlit as st
 
 from mlcore import __version__
-from mlcore.settings import SettingsError, load_settings
+from mlcore.core.settings import SettingsError, load_settings
 from ui.auth import require_user
 
 # basicConfig is a no-op once the root logger has a handler, so reruns configure nothing twice.

@@ -5,17 +5,26 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from mlcore import charts
-from mlcore.dataset_reports import ISSUES_FILE, REPORT_FILE, SavedReport, list_reports, load_report, save_report
-from mlcore.dataset_samples import images_with_class
-from mlcore.dataset_upload import UploadRefused, extract_dataset_zip
-from mlcore.datasets import DatasetError, label_path
-from mlcore.drawing import draw_boxes
-from mlcore.image_facts import IMAGE_EXTENSIONS
-from mlcore.label_parser import parse_label
-from mlcore.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.settings import PROJECT_ROOT, Settings
-from mlcore.validation import ValidationOptions, ValidationReport, validate
+from mlcore.charts import datasets as charts
+from mlcore.charts.drawing import draw_boxes
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.issues import issue_rows, matches, shown
+from mlcore.datasets.labels import read_label_file
+from mlcore.datasets.loader import DatasetError, issue_files, label_path
+from mlcore.datasets.samples import images_with_class
+from mlcore.datasets.upload import UploadRefused, extract_dataset_zip
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.report import ValidationReport
+from mlcore.datasets.validation.saved_reports import (
+    ISSUES_FILE,
+    REPORT_FILE,
+    SavedReport,
+    list_reports,
+    load_report,
+    save_report,
+)
+from mlcore.datasets.validation.validate import validate
 from ui.page_frame import dataset_select, known_datasets, page_start
 
 TYPED = "Type a path…"
@@ -26,11 +35,6 @@ VERDICTS = {
     "ready_with_warnings": (st.warning, "Ready to train, with warnings worth a look", ":material/warning:"),
     "not_ready": (st.error, "Not ready: fix the errors before training", ":material/error:"),
 }
-
-
-def shown(text: str | None) -> str:
-    """Text safe to display (file names that are not valid UTF-8 keep their bytes visible)."""
-    return "" if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -142,25 +146,6 @@ def headline(report: ValidationReport) -> None:
     st.dataframe(pd.DataFrame(split_rows), hide_index=True)
 
 
-def image_for(report: ValidationReport, path: str) -> tuple[Path | None, Path | None]:
-    """(image, label) files an issue is about, when they exist."""
-    root = Path(report.dataset["root"])
-    target = Path(path) if Path(path).is_absolute() else root / path
-    if target.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
-        return target, Path(label_path(target))
-    if target.suffix == ".txt":
-        text = str(target)
-        images = text.rsplit("/labels/", 1)
-        if len(images) == 2:
-            stem = Path("/images/".join(images)).with_suffix("")
-            for ext in ("jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "JPG", "PNG"):
-                candidate = stem.with_suffix(f".{ext}")
-                if candidate.exists():
-                    return candidate, target
-        return None, target
-    return None, None
-
-
 def show_issue(report: ValidationReport, issue_index: int) -> None:
     issue = report.issues[issue_index]
     st.markdown(
@@ -170,13 +155,9 @@ def show_issue(report: ValidationReport, issue_index: int) -> None:
     st.write(shown(issue.message))
     if not issue.path:
         return
-    image, label = image_for(report, issue.path)
+    image, label = issue_files(Path(report.dataset["root"]), issue.path)
     names = {int(k): v for k, v in report.dataset["names"].items()}
-    rows, lines = [], []
-    if label is not None and label.is_file():
-        data = label.read_bytes()
-        rows, _ = parse_label(data)
-        lines = data.decode("utf-8", "replace").splitlines()
+    rows, lines = read_label_file(label)
     left, right = st.columns([3, 2])
     with left:
         if image is not None and image.exists():
@@ -206,34 +187,15 @@ def issues_tab(report: ValidationReport) -> None:
     if not report.issues:
         st.success("No issue at all.", icon=":material/check_circle:")
         return
-    frame = pd.DataFrame(
-        [
-            {
-                "severity": i.severity,
-                "code": i.code,
-                "split": i.split or "",
-                "path": shown(i.path),
-                "line": i.line,
-                "message": shown(i.message),
-            }
-            for i in report.issues
-        ]
-    )
+    rows = issue_rows(report.issues)
+    frame = pd.DataFrame(rows)
     frame["line"] = frame["line"].astype("Int64")
     cols = st.columns([2, 2, 1, 2])
     severities = cols[0].multiselect("Severity", ["error", "warning", "info"], ["error", "warning", "info"])
     codes = cols[1].multiselect("Code", sorted(frame["code"].unique()), placeholder="all codes")
     splits = cols[2].multiselect("Split", sorted(frame["split"].unique()), placeholder="all splits")
     search = cols[3].text_input("Search path or message", placeholder="e.g. val_0012")
-    keep = frame["severity"].isin(severities)
-    if codes:
-        keep &= frame["code"].isin(codes)
-    if splits:
-        keep &= frame["split"].isin(splits)
-    if search:
-        keep &= frame["path"].str.contains(search, case=False, regex=False) | frame["message"].str.contains(
-            search, case=False, regex=False
-        )
+    keep = [matches(row, severities, codes, splits, search) for row in rows]
     view = frame[keep]
     st.caption(
         f"{len(view):,} of {len(frame):,} issues"
@@ -307,7 +269,7 @@ def gallery_tab(report: ValidationReport) -> None:
     for n, path in enumerate(paths):
         image = Path(path)
         try:
-            rows, _ = parse_label(Path(label_path(image)).read_bytes())
+            rows, _ = read_label_file(Path(label_path(image)))
             cols[n % 4].image(draw_boxes(image, rows, names, max_side=480), caption=shown(image.name))
         except (OSError, ValueError):
             cols[n % 4].warning(f"{shown(image.name)} cannot be shown")

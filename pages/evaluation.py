@@ -5,15 +5,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from mlcore import paths
-from mlcore.class_names import names_mismatch
-from mlcore.datasets import Dataset, DatasetError, load_dataset
-from mlcore.detection_analysis import ERROR_TYPES, Analysis, Detections, analyze, worst_images
-from mlcore.drawing import GROUND_TRUTH, MATCHED, MISSED, WRONG, draw_comparison
-from mlcore.error_gallery import cell_images, gallery_images
-from mlcore.eval_spec import SPLITS, EvalSpec
-from mlcore.evaluation import submit_evaluation
-from mlcore.evaluation_charts import (
+from mlcore.charts.drawing import draw_comparison
+from mlcore.charts.evaluation import (
     ERROR_HELP,
     class_scores,
     clickable_confusion,
@@ -21,63 +14,45 @@ from mlcore.evaluation_charts import (
     size_bars,
     threshold_curve,
 )
-from mlcore.evaluations import (
+from mlcore.core.errors import SubmitError
+from mlcore.core.paths import RunFolder
+from mlcore.core.settings import Settings
+from mlcore.datasets.loader import allowed_dataset, same_folder
+from mlcore.evaluation.analysis import (
+    ERROR_TYPES,
+    Analysis,
+    Detections,
+    analyze,
+    class_table,
+    worst_images,
+)
+from mlcore.evaluation.class_names import classes_warning
+from mlcore.evaluation.gallery import cell_images, gallery_images
+from mlcore.evaluation.predictions import predictions_zip
+from mlcore.evaluation.spec import SPLITS, EvalSpec
+from mlcore.evaluation.store import (
     EvaluationSummary,
     EvaluationUnreadable,
+    evaluation_jobs,
+    failure,
     list_evaluations,
     load_detections,
     load_evaluation_metrics,
+    open_evaluations,
 )
-from mlcore.gpus import read_gpus
-from mlcore.jobs import InvalidTransition, Job, JobNotFound, JobState, JobStore
-from mlcore.prediction_export import predictions_zip
-from mlcore.run_metrics import curve_names
-from mlcore.runs import seed_weights, trained_on
-from mlcore.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.scheduler import log_tail, schedule
-from mlcore.settings import PROJECT_ROOT, Settings
-from mlcore.train_spec import SpecError
-from mlcore.training import SubmitError, cancel_job
-from mlcore.worker import read_progress
+from mlcore.evaluation.submit import submit_evaluation
+from mlcore.jobs.store import JobState
+from mlcore.runs.metrics import curve_names
+from mlcore.runs.store import seed_weights, trained_on, weights_label
+from mlcore.training.spec import SpecError
 from ui.auth import current_user
+from ui.cache import gpu_inventory
+from ui.gallery import legend, thumbnails
+from ui.jobs import advance_queue, job_row
 from ui.page_frame import dataset_select, known_datasets, page_start
 
 REFRESH_S = 2.0
 VIEWS = ("Per class", "Confusion matrix", "Curves", "Errors", "Gallery", "Worst images")
-PER_PAGE = 12
-THUMB_SIDE = 360
-LEGEND = (
-    ("ground truth, found", GROUND_TRUTH),
-    ("prediction that found it", MATCHED),
-    ("false positive (its error type is written on it)", WRONG),
-    ("object not found", MISSED),
-)
-
-
-def store_of(settings: Settings) -> JobStore:
-    return JobStore(settings.outputs_root / paths.JOBS_DB)
-
-
-def model_label(weights: Path) -> str:
-    return "/".join(weights.parts[-4:]) if weights.parent.name == "weights" else f"{weights.name}  ({weights.parent})"
-
-
-def allowed_dataset(settings: Settings, dataset: str) -> Dataset | None:
-    """The dataset at `dataset` when it lies under the allowed folders and can be read, else None."""
-    try:
-        return load_dataset(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
-    except (PathNotAllowed, DatasetError, OSError):
-        return None
-
-
-def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:
-    """The option naming the dataset folder that `text` names (the folder, or its data.yaml), if it is allowed."""
-    try:
-        real = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
-    except PathNotAllowed:
-        return None
-    folder = real.parent if real.is_file() else real
-    return next((o for o in options if Path(o).resolve() == folder), None)
 
 
 def follow_model(settings: Settings, models: list[Path], datasets: list[str]) -> None:
@@ -85,20 +60,6 @@ def follow_model(settings: Settings, models: list[Path], datasets: list[str]) ->
     model = st.session_state.get("eval.model", models[0])
     if found := same_folder(settings, trained_on(Path(model)), datasets):
         st.session_state["eval.dataset"] = found
-
-
-def classes_warning(settings: Settings, model: Path, dataset: str, found: Dataset) -> None:
-    """Warn before Evaluate when the model's training dataset has other classes than `dataset` (read as `found`)."""
-    trained = trained_on(model)
-    if not trained or same_folder(settings, trained, [dataset]):
-        return  # a loose .pt file, or the model's own dataset: nothing to compare (and nothing to read twice)
-    source = allowed_dataset(settings, trained)
-    if source is not None and (mismatch := names_mismatch(source.names, found.names)):
-        st.warning(
-            f"This model was trained on `{trained}`: {mismatch[0].upper()}{mismatch[1:]} The evaluation would be "
-            "refused.",
-            icon=":material/warning:",
-        )
 
 
 def new_evaluation(settings: Settings, expanded: bool) -> bool:
@@ -121,7 +82,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             return False
         if "eval.dataset" not in st.session_state:
             follow_model(settings, models, datasets)
-        model = st.selectbox("Model", models, format_func=model_label, key="eval.model",
+        model = st.selectbox("Model", models, format_func=weights_label, key="eval.model",
                              on_change=follow_model, args=(settings, models, datasets),
                              help="A run's model brings the dataset it was trained on.")  # fmt: skip
         c1, c2 = st.columns([3, 1])
@@ -133,14 +94,15 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             problem = "cannot be read" if found is None else "has no images in test, val or train"
             st.error(f"This dataset {problem}; validate it on the Dataset page to see why.")
             return False
-        classes_warning(settings, model, dataset, found)
+        if warning := classes_warning(settings, model, dataset, found):
+            st.warning(warning, icon=":material/warning:")
         split = c2.selectbox("Split", splits, key="eval.split", help="test when the dataset has one: unseen images.")
         c1, c2, c3, c4 = st.columns(4)
         conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")
         iou = c2.slider("IoU to match", 0.1, 0.95, 0.45, 0.05, key="eval.new_iou")
         imgsz = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="eval.imgsz",
                                     help="The size the model was trained at is usually best."))  # fmt: skip
-        devices = ["auto", "cpu", *(str(g.index) for g in read_gpus().gpus)]
+        devices = ["auto", "cpu", *(str(g.index) for g in gpu_inventory().gpus)]
         device = c4.selectbox("Device", devices, key="eval.device")
         c1, c2 = st.columns(2)
         save = c1.checkbox("Save predictions (YOLO txt and COCO JSON)", True, key="eval.save")
@@ -164,41 +126,19 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
     return False
 
 
-def open_jobs(settings: Settings) -> list[Job]:
-    return [
-        j
-        for j in store_of(settings).list(kind="evaluation")
-        if not j.state.is_final() and j.spec.get("task") == "evaluate"
-    ]
-
-
 def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
     """Evaluations queued or running, with progress; refreshed until none is left.
 
     `drawn_open` are the jobs that were open when the whole page was last drawn: once one of them has
     ended, every refresh asks for a whole-page run (a request lost in transit is simply asked again).
     """
-    try:
-        schedule(settings)
-    except OSError as exc:
-        st.warning(f"The queue could not be advanced just now ({exc}); it is tried again shortly.")
-    jobs = open_jobs(settings)
+    advance_queue(settings)
+    jobs = open_evaluations(settings)
     if drawn_open - {j.id for j in jobs}:
         st.rerun()  # one ended: a whole-page run shows its result
+    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
     for job in jobs:
-        progress = read_progress(Path(job.run_dir))
-        c1, c2 = st.columns([6, 1], vertical_alignment="center")
-        text = f"{Path(job.run_dir).name}: {job.state.value}"
-        if progress.get("batches"):
-            text += f" · batch {progress['batch']}/{progress['batches']}"
-        elif job.state is JobState.RUNNING:
-            text += " · loading the model and the images…"
-        c1.progress(float(progress.get("percent") or 0) / 100, text=text)
-        if c2.button("Cancel", key=f"eval.cancel.{job.id}", icon=":material/cancel:"):
-            try:
-                cancel_job(job.id, settings, actor=current_user())
-            except (InvalidTransition, JobNotFound, OSError) as exc:
-                st.warning(str(exc))
+        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key="eval.")
 
 
 def evaluation_label(item: EvaluationSummary, states: dict[str, str]) -> str:
@@ -229,72 +169,12 @@ def headline(metrics: dict, result: Analysis) -> None:
 
 
 def per_class(metrics: dict, result: Analysis) -> None:
-    ap = {row["name"]: row for row in metrics["per_class"]}
-    table = pd.DataFrame(
-        [{**{k: row[k] for k in ("name", "instances", "tp", "fp", "fn", "precision", "recall", "f1", "accuracy")},
-          "ap50": ap.get(row["name"], {}).get("ap50", 0.0), "ap50_95": ap.get(row["name"], {}).get("ap50_95", 0.0)}
-         for row in result.per_class]
-    )  # fmt: skip
+    table = pd.DataFrame(class_table(result, metrics["per_class"]))
     scores = ("precision", "recall", "f1", "accuracy", "ap50", "ap50_95")
     st.dataframe(
         table, hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.3f") for k in scores}
     )
     st.plotly_chart(class_scores(result.per_class), key="eval.class_scores")
-
-
-def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], key: str) -> None:
-    """A page of drawn images, worst first, each with a button for a larger view."""
-    if not images:
-        st.info("No image matches: nothing of this kind at these thresholds.", icon=":material/image_search:")
-        return
-    pages = (len(images) + PER_PAGE - 1) // PER_PAGE
-    page = 1
-    if st.session_state.get(f"{key}.page", 1) > pages:  # fewer images at the new thresholds
-        st.session_state[f"{key}.page"] = 1
-    if pages > 1:
-        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}.page"))
-    st.caption(f"{len(images)} image(s), most errors first.")
-    shown = images[(page - 1) * PER_PAGE : page * PER_PAGE]
-    columns = st.columns(4)
-    for slot, n in enumerate(shown):
-        with columns[slot % 4]:
-            try:
-                st.image(draw_comparison(root / d.images[n], d, result, n, max_side=THUMB_SIDE))
-            except OSError:
-                st.warning(f"{d.images[n]} cannot be read any more.")
-                continue
-            st.caption(f"{Path(d.images[n]).name} · {int(result.image_errors[n])} error(s)")
-            if st.button("Larger", key=f"{key}.open.{n}", icon=":material/zoom_in:"):
-                larger(root, d, result, n)
-
-
-@st.dialog("Image", width="large")
-def larger(root: Path, d: Detections, result: Analysis, n: int) -> None:
-    try:
-        st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400))
-    except OSError:
-        st.warning(f"{d.images[n]} cannot be read any more (moved or deleted); its boxes are listed below.")
-    st.caption(d.images[n])
-    rows = []
-    for k in ((d.pred_image == n) & (result.pred_type != "")).nonzero()[0]:
-        rows.append({"box": "prediction", "class": d.names.get(int(d.pred_cls[k])), "confidence": float(d.pred_conf[k]),
-                     "outcome": str(result.pred_type[k])})  # fmt: skip
-    for k in (d.gt_image == n).nonzero()[0]:
-        outcome = "found" if result.gt_type[k] == "tp" else "not found"
-        rows.append({"box": "ground truth", "class": d.names.get(int(d.gt_cls[k])), "confidence": None,
-                     "outcome": outcome})  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-
-
-def legend() -> None:
-    st.markdown(
-        " ".join(
-            f"<span style='display:inline-block;width:12px;height:12px;background:{colour};margin:0 4px 0 12px'>"
-            f"</span>{text}"
-            for text, colour in LEGEND
-        ),
-        unsafe_allow_html=True,
-    )
 
 
 def confusion(root: Path, d: Detections, result: Analysis) -> None:
@@ -387,10 +267,9 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     st.caption(f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}** · folder `{item.path}`")
     if not item.finished:
         state = states.get(str(item.path))
-        if state == "failed":
-            job = next(j for j in store_of(settings).list(kind="evaluation") if j.run_dir == str(item.path))
-            st.error(f"The evaluation failed: {job.error}", icon=":material/error:")
-            st.code(log_tail(str(item.path), 30), language=None)
+        if state == "failed" and (failed := failure(item, settings)):
+            st.error(f"The evaluation failed: {failed[0]}", icon=":material/error:")
+            st.code(failed[1], language=None)
         elif state in ("queued", "starting", "running"):
             st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
         else:
@@ -419,7 +298,8 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         "IoU to match", 0.1, 0.95, step=0.05, key="eval.iou",
         help="Overlap a prediction needs with an object of its class to count as found.",
     )  # fmt: skip
-    stamp = (item.path / "predictions.npz").stat().st_mtime
+    folder = RunFolder(item.path)
+    stamp = folder.predictions.stat().st_mtime
     result = thresholds_applied(str(item.path), stamp, round(conf, 3), round(iou, 3))
     headline(metrics, result)
     c1, c2, c3 = st.columns(3)
@@ -429,7 +309,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         icon=":material/download:", key="eval.download",
     )  # fmt: skip
     c2.download_button(
-        "Download metrics.json", data=(item.path / "metrics.json").read_bytes(), file_name=f"{item.name}-metrics.json",
+        "Download metrics.json", data=folder.metrics.read_bytes(), file_name=f"{item.name}-metrics.json",
         mime="application/json", on_click="ignore", icon=":material/download:", key="eval.download_metrics",
     )  # fmt: skip
     if c3.button(
@@ -461,7 +341,7 @@ settings_now = page_start(
 evaluations = list_evaluations(settings_now)
 if new_evaluation(settings_now, expanded=not evaluations):
     evaluations = list_evaluations(settings_now)  # the form has just added one
-drawn_open = frozenset(j.id for j in open_jobs(settings_now))
+drawn_open = frozenset(j.id for j in open_evaluations(settings_now))
 st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
 if not evaluations:
     st.info(
@@ -470,7 +350,7 @@ if not evaluations:
         icon=":material/analytics:",
     )
     st.stop()
-job_states = {j.run_dir: j.state.value for j in store_of(settings_now).list(kind="evaluation")}
+job_states = {j.run_dir: j.state.value for j in evaluation_jobs(settings_now)}
 folders = [str(e.path) for e in evaluations]
 wanted = st.session_state.pop("eval.show", None)
 if wanted in folders:

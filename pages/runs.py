@@ -1,25 +1,27 @@
 """Runs: every training's history and final metrics as interactive charts, runs compared, static exports."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 import yaml
 
-from mlcore.dataset_reports import list_reports
-from mlcore.jobs import JobState
-from mlcore.metric_charts import class_bars, confusion_matrix, curve
-from mlcore.results import read_results
-from mlcore.run_compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_by_side, overlay
-from mlcore.run_metrics import MetricsError, best_f1, class_table, curve_names, read_metrics
-from mlcore.runs import ARGS_FILE, RunSummary, attach_run, folder_files, list_runs, metrics_file, run_states, runs_table
-from mlcore.safe_paths import PathNotAllowed
-from mlcore.scheduler import log_tail, schedule
-from mlcore.settings import Settings
-from mlcore.training import SubmitError, compute_metrics
-from mlcore.training_charts import training_history
-from mlcore.visualization_export import FLAGS, export_visualizations
+from mlcore.charts.compare import overlay
+from mlcore.charts.export import FLAGS, export_visualizations
+from mlcore.charts.metrics import class_bars, confusion_matrix, curve
+from mlcore.charts.training import training_history
+from mlcore.core.errors import SubmitError
+from mlcore.core.paths import ARGS_FILE, RunFolder
+from mlcore.core.safe_paths import PathNotAllowed
+from mlcore.core.settings import Settings
+from mlcore.datasets.validation.saved_reports import list_reports
+from mlcore.jobs.progress import log_tail
+from mlcore.jobs.store import JobState
+from mlcore.runs.compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_by_side
+from mlcore.runs.measure import compute_metrics
+from mlcore.runs.metrics import MetricsError, best_f1, class_table, curve_names, read_metrics
+from mlcore.runs.store import RunSummary, attach_run, folder_files, list_runs, metrics_file, run_states, runs_table
 from ui.auth import current_user
+from ui.cache import results
+from ui.jobs import advance_queue
 from ui.page_frame import page_start
 
 REFRESH_S = 2.0
@@ -35,19 +37,8 @@ FLAG_LABELS = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_results(path: str, _stamp: tuple[int, int]) -> pd.DataFrame:
-    return read_results(Path(path))
-
-
 def results_of(run: RunSummary) -> pd.DataFrame:
-    path = run.path / "results.csv"
-    try:
-        info = path.stat()
-        stamp = (info.st_mtime_ns, info.st_size)
-    except OSError:
-        return pd.DataFrame()
-    return cached_results(str(path), stamp)
+    return results(RunFolder(run.path).results_csv)
 
 
 def shown_metrics(run: RunSummary, settings: Settings) -> dict | None:
@@ -320,6 +311,7 @@ settings_now = page_start(
     "Runs",
     "Every training's history and final metrics as interactive charts; compare runs; export static reports.",
 )
+advance_queue(settings_now)  # a worker that died shows as failed before the runs are listed
 all_runs = list_runs(settings_now)
 run_state = run_states(settings_now)
 if not all_runs:
@@ -338,5 +330,3 @@ if mode == "One run":
     one_run(all_runs, run_state, settings_now)
 else:
     compare(all_runs)
-if any(s in OPEN_STATES for s in run_state.values()):
-    schedule(settings_now)  # this page is one of the callers that advance the queue

@@ -4,22 +4,18 @@ import time
 
 import streamlit as st
 
-from mlcore import charts, troubleshooting
-from mlcore.gpus import GpuInventory, GpuReading, read_gpus
-from mlcore.settings import Settings
-from mlcore.system_status import HostReading, jobs_overview, read_host, status_notices
-from mlcore.torch_probe import TorchProbe, probe_torch
+from mlcore.charts import system as charts
+from mlcore.core.settings import Settings
+from mlcore.devices.gpus import GpuInventory, GpuReading, read_gpus
+from mlcore.system import troubleshooting
+from mlcore.system.status import HostReading, jobs_overview, read_host, status_notices
+from ui.cache import torch_probe_answer
+from ui.jobs import advance_queue
 from ui.page_frame import page_start
 
 HISTORY_KEY = "status.history"
 HISTORY_SECONDS = 300  # sparklines show the last five minutes
 REFRESH = "2s"
-
-
-@st.cache_data(show_spinner=False)
-def cached_torch_probe(_settings: Settings) -> TorchProbe:
-    """The probe takes seconds (it imports torch in a child), so its answer is kept until refreshed."""
-    return probe_torch(_settings)
 
 
 def remember(host: HostReading, gpus: GpuInventory) -> list[dict]:
@@ -166,9 +162,9 @@ def torch_section(settings: Settings) -> None:
     left, right = st.columns([4, 1])
     with right:
         if st.button("Check again", icon=":material/refresh:", help="Run the PyTorch probe again"):
-            cached_torch_probe.clear()
+            torch_probe_answer.clear()
     with left, st.spinner("Asking PyTorch in a separate process…"):
-        probe = cached_torch_probe(settings)
+        probe = torch_probe_answer(settings)
     if not probe.ok:
         st.error(f"PyTorch could not be checked: {probe.error}", icon=":material/error:")
         return
@@ -194,6 +190,7 @@ def torch_section(settings: Settings) -> None:
 @st.fragment(run_every=REFRESH)
 def jobs_section(settings: Settings) -> None:
     st.subheader("Jobs")
+    advance_queue(settings)
     jobs = jobs_overview(settings.outputs_root)
     if not jobs:
         st.info(

@@ -4,36 +4,27 @@ Trainings run in detached worker processes; this page only writes the request an
 database and the run folders, so closing the browser never stops a training.
 """
 
-from datetime import datetime
 from pathlib import Path
 
 import psutil
 import streamlit as st
-import yaml
 
-from mlcore import paths
-from mlcore.architectures import architecture_table
-from mlcore.dataset_reports import list_reports
-from mlcore.gpus import GpuInventory, read_gpus
-from mlcore.jobs import ACTIVE_STATES, InvalidTransition, Job, JobNotFound, JobState, JobStore
-from mlcore.results import MAP50, MAP50_95, best_epoch, read_results
-from mlcore.runs import RunSummary, epoch_seconds, list_runs, seed_weights
-from mlcore.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.scheduler import log_tail, schedule
-from mlcore.settings import PROJECT_ROOT, Settings
-from mlcore.train_spec import ARCHITECTURES, OPTIMIZERS, SpecError, TrainSpec
-from mlcore.training import (
-    SubmitError,
-    cancel_job,
-    extend_training,
-    free_experiment_name,
-    resume_training,
-    stop_job,
-    submit_training,
-)
-from mlcore.training_charts import training_history
-from mlcore.worker import read_progress
+from mlcore.charts.training import training_history
+from mlcore.core.errors import SubmitError
+from mlcore.core.paths import RunFolder
+from mlcore.core.settings import Settings
+from mlcore.datasets.validation.saved_reports import latest_verdict
+from mlcore.devices.leases import Lease
+from mlcore.jobs.progress import audit_line, describe, duration, ended_table, log_tail, read_progress
+from mlcore.jobs.store import Job, JobState, open_store
+from mlcore.runs.results import MAP50, MAP50_95, best_epoch
+from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs, seed_weights
+from mlcore.training.architectures import architecture_table
+from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, SpecError, TrainSpec, parse_advanced
+from mlcore.training.submit import free_experiment_name, start
 from ui.auth import current_user
+from ui.cache import gpu_inventory, results
+from ui.jobs import advance_queue, job_row
 from ui.page_frame import dataset_select, known_datasets, page_start
 
 REFRESH_S = 2.0
@@ -45,50 +36,6 @@ MODE_HELP = {
     "resume": "Continue an interrupted run from its last completed epoch, in the same folder.",
     "extend": "Train more epochs on a finished or stopped run; its history continues in the same folder.",
 }
-STATE_ICONS = {
-    "queued": ":material/schedule:",
-    "starting": ":material/rocket_launch:",
-    "running": ":material/directions_run:",
-    "stopping": ":material/pause_circle:",
-    "completed": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
-    "lost": ":material/help:",
-}
-
-
-def store_of(settings: Settings) -> JobStore:
-    return JobStore(settings.outputs_root / paths.JOBS_DB)
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def gpu_inventory() -> GpuInventory:
-    return read_gpus()
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
-
-
-def dataset_verdict(settings: Settings, dataset: str) -> tuple[str | None, str]:
-    """The dataset's last validation verdict (None when never validated) and a sentence about it."""
-    try:
-        resolved = str(resolve_user_path(dataset, settings.dataset_roots, base=PROJECT_ROOT))
-    except PathNotAllowed as exc:
-        return "not_ready", str(exc)
-    reports = list_reports(settings.outputs_root, source=resolved)
-    if not reports:
-        return None, "Not validated yet: it is checked for errors when you start (open Dataset validation to see more)."
-    summary = reports[0].summary
-    counts = summary.get("severity_counts", {})
-    when = str(summary.get("created", ""))[:16].replace("T", " ")
-    return summary.get("verdict"), (
-        f"Last validated {when}: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s)."
-    )
 
 
 def pick_dataset(settings: Settings) -> tuple[str, bool]:
@@ -101,7 +48,7 @@ def pick_dataset(settings: Settings) -> tuple[str, bool]:
         )
         return "", False
     dataset = dataset_select(settings, "train.dataset")
-    verdict, sentence = dataset_verdict(settings, dataset)
+    verdict, sentence = latest_verdict(settings, dataset)
     if verdict == "not_ready":
         st.error(f"{sentence} Fix the errors on the Dataset validation page first.", icon=":material/error:")
         return dataset, False
@@ -149,12 +96,7 @@ def advanced_fields() -> dict:
             placeholder="mosaic: 0.5\nfliplr: 0.0",
             help="Checked against Ultralytics' own list of train arguments.",
         )
-    try:
-        advanced = yaml.safe_load(extra) if extra.strip() else {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"the other arguments are not valid YAML ({str(exc).splitlines()[0]}).") from None
-    if not isinstance(advanced, dict):
-        raise SpecError("the other arguments must be lines of 'name: value', e.g. 'mosaic: 0.5'.")
+    advanced = parse_advanced(extra)
     return {
         "optimizer": optimizer,
         "learning_rate": float(lr) if set_lr else None,
@@ -164,13 +106,6 @@ def advanced_fields() -> dict:
         "seed": int(seed),
         "advanced": advanced,
     }
-
-
-def weights_label(weights: Path) -> str:
-    """project/experiment/weights/best.pt for a run's weights, the file name and folder otherwise."""
-    if weights.parent.name == "weights":
-        return "/".join(weights.parts[-4:])
-    return f"{weights.name}  ({weights.parent})"
 
 
 def use_free_name(name: str) -> None:
@@ -185,7 +120,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
         "Mode", list(MODES), default="full", required=True, format_func=MODES.get, key="train.mode"
     )
     st.caption(MODE_HELP[mode])
-    if mode in ("resume", "extend"):
+    if mode in CONTINUING_MODES:
         continue_run(settings, mode, runs, active_dirs)
         return
     fields: dict = {"mode": mode}
@@ -253,7 +188,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
     ):  # fmt: skip
         with st.spinner("Checking the dataset and queueing the training…"):
             try:
-                job = submit_training(spec, settings, owner=current_user())
+                job = start(spec, settings, owner=current_user())
             except SubmitError as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
@@ -265,11 +200,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
 
 def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_dirs: set[str]) -> None:
     """Resume an interrupted run, or extend a finished or stopped one."""
-    candidates = [
-        r
-        for r in runs
-        if r.resumable and str(r.path) not in active_dirs and (mode == "extend" or r.epochs_done < r.epochs_total)
-    ]
+    candidates = continuable(runs, mode, active_dirs)
     if not candidates:
         st.info(
             "No run can be resumed: a run is resumable when it was interrupted before its last epoch."
@@ -297,72 +228,20 @@ def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_d
     ):  # fmt: skip
         with st.spinner("Checking the checkpoint…"):
             try:
-                if mode == "resume":
-                    job = resume_training(run.name, settings, owner=current_user())
-                else:
-                    job = extend_training(run.name, more, settings, owner=current_user())
-            except SubmitError as exc:
+                spec = TrainSpec(mode=mode, resume_from=run.name, epochs=more or 1)  # resume: the run's own epochs
+                job = start(spec, settings, owner=current_user())
+            except (SpecError, SubmitError) as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
         st.session_state["train.view"] = job.run_dir
         st.toast(f"{run.name} is {job.state.value}.", icon=":material/rocket_launch:")
 
 
-def progress_text(job: Job, progress: dict, position: int | None) -> str:
-    if job.state is JobState.QUEUED:
-        return f"queued, position {position}: waiting for a free {job.spec.get('device', 'auto')} device"
-    if not progress.get("epoch"):
-        return f"{job.state.value}: preparing the dataset and the model…"
-    text = f"{job.state.value} · epoch {progress['epoch']}/{progress['epochs']}"
-    if progress.get("batches"):
-        text += f" · batch {progress.get('batch', 0)}/{progress['batches']}"
-    if progress.get("eta_s") is not None:
-        text += f" · about {duration(progress['eta_s'])} left"
-    return text
-
-
-def job_row(job: Job, settings: Settings, position: int | None) -> None:
-    progress = read_progress(Path(job.run_dir))
-    with st.container(border=True):
-        c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
-        c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{'/'.join(Path(job.run_dir).parts[-2:])}**")
-        c1.caption(
-            f"{job.spec.get('mode')} · {job.spec.get('model_architecture')} · {job.device or 'no device yet'} · "
-            f"by {job.owner}"
-        )
-        c2.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, position))
-        if c3.button(
-            "Stop", key=f"stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
-            help="Finish after the current batch: validate and keep best.pt and last.pt.",
-        ):  # fmt: skip
-            act(stop_job, job.id, settings)
-        if c4.button(
-            "Cancel", key=f"cancel.{job.id}", icon=":material/cancel:",
-            help="End now: the worker and its processes are terminated; the run can be resumed later.",
-        ):  # fmt: skip
-            with st.spinner("Cancelling…"):
-                act(cancel_job, job.id, settings)
-
-
-def act(action, job_id: str, settings: Settings) -> None:
-    try:
-        job = action(job_id, settings, actor=current_user())
-    except (InvalidTransition, JobNotFound, OSError) as exc:  # NotYourJob is a PermissionError
-        st.warning(str(exc), icon=":material/warning:")
-        return
-    st.toast(f"{'/'.join(Path(job.run_dir).parts[-2:])}: {job.state.value}", icon=STATE_ICONS.get(job.state.value))
-    st.rerun()  # show the list as it is now
-
-
 @st.fragment(run_every=REFRESH_S)
 def jobs_section(settings: Settings) -> None:
     st.subheader("Jobs")
-    store = store_of(settings)
-    try:
-        schedule(settings)  # this page is one of the callers that advance the queue
-    except OSError as exc:
-        st.warning(f"The queue could not be advanced just now ({exc}); it is tried again shortly.")
-    jobs = store.list(kind="training")
+    advance_queue(settings)
+    jobs = open_store(settings).list(kind="training")
     open_jobs = [j for j in jobs if not j.state.is_final()]
     queued = [j.id for j in open_jobs if j.state is JobState.QUEUED]
     if not jobs:
@@ -375,30 +254,7 @@ def jobs_section(settings: Settings) -> None:
     finished = [j for j in reversed(jobs) if j.state.is_final()][:RECENT_FINISHED]
     if finished:
         st.caption("Recently finished")
-        st.dataframe(
-            [
-                {
-                    "Run": "/".join(Path(j.run_dir).parts[-2:]),
-                    "Job": j.id,
-                    "Mode": j.spec.get("mode"),
-                    "State": j.state.value,
-                    "Took": duration((j.ended or 0) - (j.started or j.created)) if j.ended else "—",
-                    "Why it ended": (j.error or "").splitlines()[0] if j.error else "",
-                }
-                for j in finished
-            ],
-            hide_index=True,
-        )
-
-
-def audit_line(events: list[dict]) -> str:
-    """'submitted by ana@lab 10:02 · cancelled by local 10:05': who did what to the job."""
-    return " · ".join(f"{e['action']} by {e['actor']} {datetime.fromtimestamp(e['at']):%Y-%m-%d %H:%M}" for e in events)
-
-
-def latest_job(settings: Settings, run_dir: Path) -> Job | None:
-    jobs = [j for j in store_of(settings).list(kind="training") if Path(j.run_dir) == run_dir]
-    return jobs[-1] if jobs else None
+        st.dataframe(ended_table(finished), hide_index=True)
 
 
 def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
@@ -406,15 +262,17 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
 
     Refreshed every few seconds while the job is open; once it ends, one whole-page rerun turns the
     refresh off."""
-    job = latest_job(settings, run_dir)
+    store = open_store(settings)
+    job = store.latest(run_dir, "training")
     live = job is not None and not job.state.is_final()
     if job is not None:
-        st.caption(audit_line(store_of(settings).events(job.id)))
-    frame = read_results(run_dir / "results.csv")
+        st.caption(audit_line(store.events(job.id)))
+    folder = RunFolder(run_dir)
+    frame = results(folder.results_csv)
     if job is not None:
         progress = read_progress(run_dir)
         if live:
-            st.progress(float(progress.get("percent") or 0) / 100, text=progress_text(job, progress, None))
+            st.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress))
         elif job.state is JobState.FAILED:
             st.error(f"Failed: {job.error}", icon=":material/error:")
         elif job.state is JobState.CANCELLED:
@@ -439,16 +297,16 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
     if live and job is not None:
         device_use(job, read_progress(run_dir))
     with st.expander("Log (last lines)", expanded=job is not None and job.state is JobState.FAILED):
-        st.code(log_tail(str(run_dir), 40), language=None)
+        st.code(log_tail(str(run_dir), 40, kind="training"), language=None)
     if started_live and not live:
         st.rerun()
 
 
 def device_use(job: Job, progress: dict) -> None:
-    if job.device and job.device.startswith("gpu:"):
-        wanted = {int(i) for i in job.device[4:].split(",")}
+    lease = Lease.parse(job.device)
+    if not lease.is_cpu:
         for gpu in gpu_inventory().gpus:
-            if gpu.index in wanted:
+            if gpu.index in lease.gpus:
                 used = (gpu.memory_used_mb or 0) / 1024
                 st.caption(
                     f":material/memory: GPU {gpu.index}: {gpu.utilization_pct or 0:.0f}% busy, "
@@ -473,7 +331,7 @@ def run_section(settings: Settings, runs: list[RunSummary]) -> None:
     chosen = st.selectbox(
         "Run", paths_, key="train.run", format_func=lambda p: "/".join(Path(p).parts[-2:]), label_visibility="collapsed"
     )
-    job = latest_job(settings, Path(chosen))
+    job = open_store(settings).latest(chosen, "training")
     live = job is not None and not job.state.is_final()
     st.fragment(run_view, run_every=REFRESH_S if live else None)(settings, Path(chosen), live)
 
@@ -485,7 +343,7 @@ current_settings = page_start(
 )
 
 all_runs = list_runs(current_settings)
-active = {j.run_dir for j in store_of(current_settings).list(ACTIVE_STATES | {JobState.QUEUED})}
+active = open_store(current_settings).open_folders()
 with st.container(border=True):
     new_training(current_settings, all_runs, active)
 jobs_section(current_settings)

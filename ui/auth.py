@@ -6,8 +6,8 @@ only a page that says so (with a log-in or log-out button), never the studio.
 
 import streamlit as st
 
-from mlcore.access import is_allowed, login_configured
-from mlcore.settings import LOCAL_USER, Settings
+from mlcore.core.access import is_allowed, login_configured
+from mlcore.core.settings import LOCAL_USER, Settings
 
 USER_KEY = "studio.user"
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from mlcore.dataset_samples import discover_datasets
-from mlcore.settings import Settings, SettingsError, load_settings
+from mlcore.core.settings import Settings, SettingsError, load_settings
+from mlcore.datasets.samples import discover_datasets
 
 
 def page_start(title: str, caption: str) -> Settings:

@@ -1,0 +1,41 @@
+"""Cached readers the pages share: readings that take time, and files read again only when they change.
+
+Caching lives here, in the UI layer (mlcore's own readers of runs and evaluations cache on path and
+modification time so that the CLI and the API benefit too).
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mlcore.core.settings import Settings
+from mlcore.devices import torch_probe
+from mlcore.devices.gpus import GpuInventory, read_gpus
+from mlcore.runs.results import read_results
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def gpu_inventory() -> GpuInventory:
+    """The GPUs, read at most every five seconds however many fragments ask."""
+    return read_gpus()
+
+
+@st.cache_data(show_spinner=False)
+def torch_probe_answer(_settings: Settings) -> torch_probe.TorchProbe:
+    """The probe takes seconds (it imports torch in a child), so its answer is kept until refreshed."""
+    return torch_probe.probe_torch(_settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _results(path: str, _stamp: tuple[int, int]) -> pd.DataFrame:
+    return read_results(Path(path))
+
+
+def results(path: Path) -> pd.DataFrame:
+    """A run's results.csv as a table, read again only when the file changes (empty while there is none)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return pd.DataFrame()
+    return _results(str(path), (info.st_mtime_ns, info.st_size))

@@ -1,0 +1,70 @@
+"""The job row the Training and Model evaluation pages share: progress, Stop and Cancel."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from mlcore.core.errors import JobRefused
+from mlcore.core.settings import Settings
+from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.progress import describe, read_progress
+from mlcore.jobs.scheduler import refresh
+from mlcore.jobs.store import Job, JobState
+from ui.auth import current_user
+
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "starting": ":material/rocket_launch:",
+    "running": ":material/directions_run:",
+    "stopping": ":material/pause_circle:",
+    "completed": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "lost": ":material/help:",
+}
+
+
+def advance_queue(settings: Settings) -> None:
+    """The page is one of the callers that advance the queue; a step that cannot run now is said."""
+    if problem := refresh(settings):
+        st.warning(f"{problem[0].upper()}{problem[1:]}", icon=":material/warning:")
+
+
+def run_name(job: Job) -> str:
+    """project/experiment of a training, the folder's name for other jobs."""
+    return "/".join(Path(job.run_dir).parts[-2:]) if job.kind == "training" else Path(job.run_dir).name
+
+
+def job_row(job: Job, settings: Settings, position: int | None, key: str = "") -> None:
+    """One open job with its progress bar; Stop for a training (weights kept), Cancel for every job."""
+    progress = read_progress(Path(job.run_dir))
+    training = job.kind == "training"
+    with st.container(border=True):
+        c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
+        c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{run_name(job)}**")
+        details = (job.spec.get("mode"), job.spec.get("model_architecture")) if training else (job.spec.get("split"),)
+        c1.caption(" · ".join(str(d) for d in (*details, job.device or "no device yet", f"by {job.owner}")))
+        c2.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress, position))
+        if training and c3.button(
+            "Stop", key=f"{key}stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
+            help="Finish after the current batch: validate and keep best.pt and last.pt.",
+        ):  # fmt: skip
+            act(stop_job, job.id, settings)
+        if c4.button(
+            "Cancel", key=f"{key}cancel.{job.id}", icon=":material/cancel:",
+            help="End now: the worker and its processes are terminated"
+            + ("; the run can be resumed later." if training else "."),
+        ):  # fmt: skip
+            with st.spinner("Cancelling…"):
+                act(cancel_job, job.id, settings)
+
+
+def act(action, job_id: str, settings: Settings) -> None:
+    """Stop or Cancel as the signed-in user; a refusal (not yours, already ended) is shown, not raised."""
+    try:
+        job = action(job_id, settings, actor=current_user())
+    except (JobRefused, OSError) as exc:
+        st.warning(str(exc).strip('"'), icon=":material/warning:")
+        return
+    st.toast(f"{run_name(job)}: {job.state.value}", icon=STATE_ICONS.get(job.state.value))
+    st.rerun()  # show the list as it is now
