@@ -31,6 +31,91 @@ def test_mlcore_never_imports_streamlit() -> None:
         assert not offenders, f"{path.relative_to(PROJECT_ROOT)} imports {offenders}"
 
 
+# Each mlcore package's floor: a module may import from its own package and from lower floors only.
+LAYERS = {
+    "core": 0,
+    "engine": 1,
+    "datasets": 2,
+    "devices": 3,
+    "jobs": 4,
+    "training": 5,
+    "runs": 6,
+    "system": 6,
+    "charts": 7,
+    "evaluation": 8,
+    "api": 9,
+    "cli": 10,
+}
+ENTRY_POINTS = {"mlcore.__main__", "mlcore.worker"}  # processes start here; nothing imports them
+TOP = {"mlcore", *ENTRY_POINTS}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _mlcore_imports(path: Path) -> set[str]:
+    """The mlcore modules `path` imports (relative imports resolved; `from pkg import module` counted)."""
+    own = _module_name(path)
+    anchor = own.split(".") if path.name == "__init__.py" else own.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(anchor[: len(anchor) - node.level + 1] + ([base] if base else []))
+            found |= {base} | {f"{base}.{a.name}" for a in node.names}
+    modules = {_module_name(p) for p in MLCORE.rglob("*.py")}
+    return {name for name in found if name in modules and name != own}
+
+
+def _package(module: str) -> str | None:
+    """The domain package of an mlcore module ('jobs' for mlcore.jobs.store); None for the top modules."""
+    return None if module in TOP else module.split(".")[1]
+
+
+def test_every_package_has_a_floor_and_imports_point_down() -> None:
+    graph = {_module_name(p): _mlcore_imports(p) for p in MLCORE.rglob("*.py")}
+    loose = sorted(p.name for p in MLCORE.glob("*.py") if _module_name(p) not in TOP)
+    assert not loose, f"modules at the top of mlcore/ instead of in a domain package: {loose}"
+    unranked = sorted({_package(m) for m in graph} - set(LAYERS) - {None})
+    assert not unranked, f"packages without a floor in LAYERS: {unranked}"
+    upward = []
+    for module, imports in graph.items():
+        for target in imports:
+            if target in ENTRY_POINTS:
+                upward.append(f"{module} imports the entry point {target}")
+            source, dest = _package(module), _package(target)
+            if source and dest and source != dest and LAYERS[dest] >= LAYERS[source]:
+                upward.append(f"{module} (floor {LAYERS[source]}) imports {target} (floor {LAYERS[dest]})")
+    assert not upward, "imports that do not point down the layers:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_cycle_between_mlcore_modules() -> None:
+    graph = {_module_name(p): _mlcore_imports(p) for p in MLCORE.rglob("*.py")}
+    # a package's face (its __init__) may import its own modules; that is not a cycle of the layout
+    faces = {m for m in graph if (MLCORE.parent / m.replace(".", "/") / "__init__.py").exists()}
+    graph = {m: {t for t in deps if not (m in faces and t.startswith(m + "."))} for m, deps in graph.items()}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = trail[trail.index(target) :] + [target] if target in trail else [module, target]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if target not in state:
+                visit(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
 def test_only_settings_reads_the_environment() -> None:
     for path in list(MLCORE.rglob("*.py")) + PAGES + UI + [PROJECT_ROOT / "app.py"]:
         if path.name == "settings.py":
@@ -67,4 +152,4 @@ def test_importing_mlcore_and_the_pages_loads_no_torch_or_ultralytics() -> None:
     assert proc.returncode == 0, proc.stderr
     heavy = json.loads(proc.stdout.strip().splitlines()[-1])
     assert heavy == [], f"importing the UI side pulled in {heavy[:5]}"
-    assert "mlcore.torch_probe" in modules and "mlcore.engine_env" in modules  # the risky ones were covered
+    assert "mlcore.devices.torch_probe" in modules and "mlcore.engine.env" in modules  # the risky ones were covered

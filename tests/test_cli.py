@@ -76,7 +76,7 @@ def test_demo_data_refuses_a_users_folder(tmp_path: Path) -> None:
 def _captured_app_launch(monkeypatch: pytest.MonkeyPatch, *args: str) -> list[str]:
     import os
 
-    from mlcore import cli
+    from mlcore.cli import main as cli
 
     launched: list[str] = []
     monkeypatch.setattr(os, "execv", lambda exe, argv: launched.extend(argv))
@@ -98,10 +98,10 @@ def test_app_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch, capsy
 def test_app_on_another_address_needs_a_login_or_an_explicit_opt_in(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    from mlcore import cli
+    from mlcore.cli import main as cli
 
     monkeypatch.setenv("ML_STUDIO_HOST", "0.0.0.0")
-    monkeypatch.setattr("mlcore.access.login_configured", lambda: False)
+    monkeypatch.setattr("mlcore.core.access.login_configured", lambda: False)
     launched: list = []
     monkeypatch.setattr(cli.os, "execv", lambda *a: launched.append(a))
     assert cli.main(["app"]) == 2 and not launched
@@ -111,7 +111,7 @@ def test_app_on_another_address_needs_a_login_or_an_explicit_opt_in(
     assert argv[argv.index("--server.port") + 1] == "8600"
     err = capsys.readouterr().err
     assert "WARNING" in err and "WITHOUT A LOGIN" in err and "127.0.0.1" in err
-    monkeypatch.setattr("mlcore.access.login_configured", lambda: True)
+    monkeypatch.setattr("mlcore.core.access.login_configured", lambda: True)
     argv = _captured_app_launch(monkeypatch)
     assert argv[argv.index("--server.address") + 1] == "0.0.0.0" and "allow-list" in capsys.readouterr().err
 
@@ -175,3 +175,29 @@ def test_validate_with_an_unwritable_outputs_folder_is_a_message(tmp_path: Path)
     blocker.write_text("a file where the outputs folder should be")
     proc = mlcore("validate", str(root), env_outputs=blocker, extra_env={"ML_STUDIO_DATASET_ROOTS": str(tmp_path)})
     assert proc.returncode == 2 and "writable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_jobs_logs_reads_the_log_of_the_jobs_own_kind(tmp_path: Path) -> None:
+    """An evaluation logs to evaluation.log; a run-metrics job writes into its run's folder beside the
+    training's train.log. `jobs logs` once printed train.log for every job."""
+    from mlcore.core.paths import RunFolder
+    from mlcore.core.settings import load_settings
+    from mlcore.jobs.store import JobState, open_store
+
+    store = open_store(load_settings({"ML_STUDIO_OUTPUTS": str(tmp_path)}))
+    run = tmp_path / "trainings" / "p" / "e"
+    run.mkdir(parents=True)
+    RunFolder(run).log("training").write_text("epoch 3/3 of the training\n")
+    RunFolder(run).log("evaluation").write_text("measuring best.pt on val\n")
+    evaluation = tmp_path / "validations" / "e_best_1"
+    evaluation.mkdir(parents=True)
+    RunFolder(evaluation).log("evaluation").write_text("evaluating on test\n")
+    logs = {}
+    for name, folder, task in (("metrics", run, "run_metrics"), ("evaluation", evaluation, "evaluate")):
+        job = store.submit("evaluation", {"task": task}, str(folder))
+        store.transition(job.id, JobState.CANCELLED)
+        proc = mlcore("jobs", "logs", job.id, env_outputs=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        logs[name] = proc.stdout
+    assert logs["evaluation"] == "evaluating on test\n"
+    assert logs["metrics"] == "measuring best.pt on val\n"  # not the training's log

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlcore.settings import Settings
+from mlcore.core.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.evaluation_fixture import make_evaluation
 from tests.run_fixture import make_run
@@ -163,3 +163,23 @@ def test_a_runs_model_brings_its_dataset_and_other_classes_are_warned_of(
     assert at.selectbox(key="eval.dataset").value == str(shapes)
     told = _texts(at.warning)
     assert "only in the model ['aqualine', 'ferro', 'nimbus', 'solara', 'verdant']" in told and "refused" in told
+
+
+def test_a_failed_evaluation_shows_the_end_of_its_own_log(settings: Settings, small_dataset: Path) -> None:
+    """Evaluations log to evaluation.log; the page once read train.log and showed '(no log)'."""
+    from mlcore.core.paths import EVAL_CONFIG, RunFolder
+    from mlcore.jobs.store import JobState, open_store
+
+    folder = settings.outputs_root / "validations" / "v1_best_20260101-000000-000000"
+    folder.mkdir(parents=True)
+    spec = {"task": "evaluate", "model_path": "m.pt", "dataset_path": str(small_dataset), "split": "val"}
+    (folder / EVAL_CONFIG).write_text(json.dumps(spec))
+    RunFolder(folder).log("evaluation").write_text("loading the model\nRuntimeError: the model file is damaged\n")
+    store = open_store(settings)
+    job = store.submit("evaluation", spec, str(folder))
+    store.transition(job.id, JobState.STARTING, expect=JobState.QUEUED, device="cpu")
+    store.transition(job.id, JobState.FAILED, error="RuntimeError: the model file is damaged")
+    at = _open()
+    assert "The evaluation failed: RuntimeError: the model file is damaged" in _texts(at.error)
+    shown_log = _texts(at.code)
+    assert "loading the model" in shown_log and "(no log)" not in shown_log

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psutil
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlcore import gpus, torch_probe
-from mlcore.settings import Settings
-from mlcore.torch_probe import TorchProbe
+from mlcore.core.settings import Settings
+from mlcore.devices import gpus, torch_probe
+from mlcore.devices.torch_probe import TorchProbe
 from tests.conftest import PROJECT_ROOT
 from tests.fake_nvml import FakeNvml, three_gpus
 
@@ -200,15 +201,16 @@ def test_a_deleted_report_is_forgotten_not_a_crash(broken_dataset: Path, setting
 def test_status_lists_running_and_queued_jobs(settings: Settings) -> None:
     import json
 
-    from mlcore import paths
-    from mlcore.jobs import JobState, JobStore
+    from mlcore.core import paths
+    from mlcore.jobs.store import JobState, JobStore
 
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     running = store.submit("training", {"epochs": 3}, str(settings.outputs_root / "trainings" / "logos" / "v1"))
     store.submit("training", {"epochs": 3}, str(settings.outputs_root / "trainings" / "logos" / "v2"))
     done = store.submit("training", {}, str(settings.outputs_root / "trainings" / "logos" / "v0"))
     store.transition(running.id, JobState.STARTING, device="cpu")
-    store.transition(running.id, JobState.RUNNING)
+    me = psutil.Process()  # a live process stands in for the worker: a look at the jobs reconciles dead ones
+    store.transition(running.id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
     for state in (JobState.STARTING, JobState.RUNNING, JobState.COMPLETED):
         store.transition(done.id, state)
     run_dir = Path(running.run_dir)
@@ -224,7 +226,7 @@ def test_status_lists_running_and_queued_jobs(settings: Settings) -> None:
 
 
 def test_reading_the_status_never_creates_the_job_database(settings: Settings) -> None:
-    from mlcore.system_status import jobs_overview
+    from mlcore.system.status import jobs_overview
 
     assert jobs_overview(settings.outputs_root) == []
     assert not (settings.outputs_root / "jobs.db").exists()

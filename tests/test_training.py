@@ -11,10 +11,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlcore.jobs import JobState, JobStore
-from mlcore.settings import Settings, load_settings
-from mlcore.train_spec import TrainSpec
-from mlcore.training import SubmitError, cancel_job, submit_training
+from mlcore.core.errors import SubmitError
+from mlcore.core.settings import Settings, load_settings
+from mlcore.jobs.control import cancel_job
+from mlcore.jobs.store import JobState, JobStore
+from mlcore.training.spec import TrainSpec
+from mlcore.training.submit import submit_training
 from tests.test_cli import mlcore
 
 
@@ -153,13 +155,27 @@ def _wait(predicate, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.slow
-def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> None:
+def _kill_9_after_an_epoch(store: JobStore, job_id: str) -> None:
+    """Wait until the training has a completed epoch and a resumable checkpoint, then kill its worker's group."""
     import signal
 
-    from mlcore.results import read_results
-    from mlcore.scheduler import is_alive, schedule
-    from mlcore.training import extend_training, resume_training
+    from mlcore.jobs.scheduler import is_alive
+    from mlcore.runs.results import read_results
+
+    run_dir = Path(store.get(job_id).run_dir)
+    assert _wait(
+        lambda: len(read_results(run_dir / "results.csv")) >= 1 and (run_dir / "weights" / "resumable.pt").exists(), 180
+    )
+    worker = store.get(job_id)
+    os.killpg(os.getpgid(worker.pid), signal.SIGKILL)
+    assert _wait(lambda: not is_alive(worker.pid, worker.pid_started), 30)
+
+
+@pytest.mark.slow
+def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> None:
+    from mlcore.jobs.scheduler import schedule
+    from mlcore.runs.results import read_results
+    from mlcore.training.submit import extend_training, resume_training
 
     settings = load_settings()
     job = submit_training(
@@ -167,12 +183,7 @@ def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> Non
     )
     store = JobStore(settings.outputs_root / "jobs.db")
     run_dir = Path(job.run_dir)
-    assert _wait(
-        lambda: len(read_results(run_dir / "results.csv")) >= 1 and (run_dir / "weights" / "resumable.pt").exists(), 180
-    )
-    worker = store.get(job.id)
-    os.killpg(os.getpgid(worker.pid), signal.SIGKILL)
-    assert _wait(lambda: not is_alive(worker.pid, worker.pid_started), 30)
+    _kill_9_after_an_epoch(store, job.id)
     schedule(settings)
     failed = store.get(job.id)
     assert failed.state is JobState.FAILED and "Resume" in failed.error
@@ -197,7 +208,7 @@ def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> Non
 
 
 def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> None:
-    from mlcore.training import extend_training, resume_training
+    from mlcore.training.submit import extend_training, resume_training
 
     settings = load_settings()
     run_dir = settings.outputs_root / "trainings" / "t" / "broken"
@@ -210,3 +221,29 @@ def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> N
         resume_training("t/never", settings)
     with pytest.raises(SubmitError, match="outside"):
         extend_training("../..", 3, settings)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_with_kill_9_is_failed_at_the_next_cli_look_and_resumes_from_the_cli(roots: dict) -> None:
+    """`jobs show` takes a scheduling step, so the command line alone sees the dead worker, frees its
+    device and can resume the run (it once refused with 'is already running or queued')."""
+    settings = load_settings()
+    dataset = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
+    job = submit_training(tiny(dataset, epochs=50, experiment="killed"), settings)
+    store = JobStore(settings.outputs_root / "jobs.db")
+    _kill_9_after_an_epoch(store, job.id)
+    assert store.get(job.id).state is JobState.RUNNING  # nobody has looked yet
+
+    shown = mlcore("jobs", "show", job.id, "--json", env_outputs=Path(roots["ML_STUDIO_OUTPUTS"]), extra_env=roots)
+    assert shown.returncode == 0, shown.stderr
+    seen = json.loads(shown.stdout)
+    assert seen["state"] == "failed" and "Resume" in seen["error"] and seen["device"] == "cpu"
+    listed = mlcore("jobs", "list", "--json", extra_env=roots)
+    assert [j["state"] for j in json.loads(listed.stdout) if j["id"] == job.id] == ["failed"]
+
+    resumed = mlcore("train", "--resume", "t/killed", extra_env=roots)
+    assert resumed.returncode == 0, resumed.stderr
+    again = store.get(resumed.stdout.strip())
+    assert again.run_dir == job.run_dir and again.spec["mode"] == "resume"
+    assert again.state in (JobState.STARTING, JobState.RUNNING)  # started at once: the dead job freed the CPU
+    cancel_job(again.id, settings)
