@@ -148,6 +148,16 @@ def headline(report: ValidationReport) -> None:
 
 def show_issue(report: ValidationReport, issue_index: int) -> None:
     issue = report.issues[issue_index]
+    root = Path(report.dataset["root"])
+    image, label = issue_files(root, issue.path) if issue.path else (None, None)
+    rows, lines = read_label_file(label)
+    picture, problem = None, None
+    if image is not None and image.exists():  # drawn before anything is written: text and picture arrive together
+        names = {int(k): v for k, v in report.dataset["names"].items()}
+        try:
+            picture = draw_boxes(image, rows, names, highlight={issue.line} if issue.line else None)
+        except (OSError, ValueError) as exc:
+            problem = f"The image cannot be shown: {exc}"
     st.markdown(
         f"**{issue.severity.upper()} · `{issue.code}`** · {shown(issue.split) or 'dataset'} · "
         f"`{shown(issue.path) or '—'}`" + (f" line {issue.line}" if issue.line else "")
@@ -155,21 +165,12 @@ def show_issue(report: ValidationReport, issue_index: int) -> None:
     st.write(shown(issue.message))
     if not issue.path:
         return
-    image, label = issue_files(Path(report.dataset["root"]), issue.path)
-    names = {int(k): v for k, v in report.dataset["names"].items()}
-    rows, lines = read_label_file(label)
     left, right = st.columns([3, 2])
     with left:
-        if image is not None and image.exists():
-            try:
-                st.image(
-                    draw_boxes(image, rows, names, highlight={issue.line} if issue.line else None),
-                    caption=shown(str(image.relative_to(report.dataset["root"])))
-                    if image.is_relative_to(report.dataset["root"])
-                    else shown(str(image)),
-                )
-            except (OSError, ValueError) as exc:
-                st.warning(f"The image cannot be shown: {exc}", icon=":material/broken_image:")
+        if picture is not None:
+            st.image(picture, caption=shown(str(image.relative_to(root) if image.is_relative_to(root) else image)))
+        elif problem:
+            st.warning(problem, icon=":material/broken_image:")
         else:
             st.info("No image belongs to this file.", icon=":material/hide_image:")
     with right:
