@@ -25,6 +25,9 @@ PAGES = {
         st.Page("pages/runs.py", title="Runs", icon=":material/insights:"),
         st.Page("pages/evaluation.py", title="Model evaluation", icon=":material/fact_check:"),
     ],
+    "Deploy": [
+        st.Page("pages/export.py", title="Export", icon=":material/output:"),
+    ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),
     ],

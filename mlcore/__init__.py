@@ -2,7 +2,8 @@
 
 Domain packages, from the ground up; each imports only from those before it (tests/test_architecture.py):
 
-    core → engine → datasets → devices → jobs → training → runs, system → charts → evaluation → api → cli
+    core → engine → datasets → devices → jobs → training → runs, system → charts → evaluation → export
+    → api → cli
 
 `worker.py` (python -m mlcore.worker JOB_ID) and `__main__.py` (python -m mlcore) sit on top, and
 nothing imports them.

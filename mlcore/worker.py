@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlcore.core.settings import Settings, load_settings
+from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
+from mlcore.export import task as export_task
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
 from mlcore.runs import measure
@@ -27,6 +29,7 @@ TASKS: dict[tuple[str, str | None], Task] = {
     ("training", None): training_task.run,
     ("evaluation", evaluation_task.TASK): evaluation_task.run,
     ("evaluation", measure.TASK): measure.run,
+    ("export", export_task.TASK): export_task.run,
 }
 
 
@@ -51,6 +54,7 @@ def run_job(job_id: str, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
+    silence_runtime_telemetry()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(sys.argv) != 2:
         sys.exit("usage: python -m mlcore.worker JOB_ID")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from mlcore.core.errors import JobRefused
 from mlcore.core.settings import Settings
-from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.control import STOPPABLE, cancel_job, stop_job
 from mlcore.jobs.progress import describe, read_progress
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState
@@ -36,18 +36,19 @@ def run_name(job: Job) -> str:
 
 
 def job_row(job: Job, settings: Settings, position: int | None, key: str = "") -> None:
-    """One open job with its progress bar; Stop for a training (weights kept), Cancel for every job."""
+    """One open job with its progress bar; Stop where the job keeps its work (a training, an export), Cancel always."""
     progress = read_progress(Path(job.run_dir))
-    training = job.kind == "training"
+    training, stoppable = job.kind == "training", job.kind in STOPPABLE
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
         c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{run_name(job)}**")
         details = (job.spec.get("mode"), job.spec.get("model_architecture")) if training else (job.spec.get("split"),)
         c1.caption(" · ".join(str(d) for d in (*details, job.device or "no device yet", f"by {job.owner}")))
         c2.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress, position))
-        if training and c3.button(
+        if stoppable and c3.button(
             "Stop", key=f"{key}stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
-            help="Finish after the current batch: validate and keep best.pt and last.pt.",
+            help="Finish after the current batch: validate and keep best.pt and last.pt." if training
+            else "End after the current step, keeping the formats already made and checked.",
         ):  # fmt: skip
             act(stop_job, job.id, settings)
         if c4.button(

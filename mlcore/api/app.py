@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlcore import __version__
 from mlcore.api.context import PREFIX, ApiContext, TorchProbeCache
 from mlcore.api.errors import REFUSED, ApiError, StudioJSONResponse, jsonable, refusal
-from mlcore.api.routes import datasets, evaluation, runs, status, training
+from mlcore.api.routes import datasets, evaluation, export, runs, status, training
 from mlcore.core.settings import LOCAL_USER, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.jobs.store import open_store
@@ -104,7 +104,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     api.add_exception_handler(RequestValidationError, malformed)
 
     router = APIRouter(prefix=PREFIX, dependencies=[Depends(authorised)])
-    for domain in (status, datasets, training, runs, evaluation):  # this order is the OpenAPI schema's
+    for domain in (status, datasets, training, runs, evaluation, export):  # this order is the OpenAPI schema's
         router.include_router(domain.router(ctx))
     api.include_router(router)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.evaluation.spec import SPLITS, EvalSpec
+from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
@@ -102,3 +103,24 @@ class ModelValidateRequest(Body):
     device: str = EvalSpec.device
     save_predictions: bool = EvalSpec.save_predictions
     analyze_errors: bool = EvalSpec.analyze_errors
+
+
+class ModelExportRequest(Body):
+    """POST /api/v1/ml/model/export (defaults: ExportSpec's)"""
+
+    model_path: str = Field(description="A run's weights or a .pt in a trusted model folder.")
+    formats: list[str] = Field(
+        list(ExportSpec.formats), description="onnx, openvino, torchscript, engine (TensorRT, with a GPU)."
+    )
+    precision: Literal["fp32", "fp16", "int8"] = ExportSpec.precision
+    imgsz: int = Field(ExportSpec.imgsz, description="A multiple of 32; 0 = the size the model was trained at.")
+    dynamic: bool = ExportSpec.dynamic
+    simplify: bool = ExportSpec.simplify
+    opset: int | None = ExportSpec.opset
+    dataset_path: str = Field(
+        ExportSpec.dataset_path, description="For the parity check and INT8; empty = the model's own dataset."
+    )
+    split: Literal[(AUTO_SPLIT, *SPLITS)] = ExportSpec.split  # type: ignore[valid-type]
+    parity: bool = ExportSpec.parity
+    tolerance: float | None = ExportSpec.tolerance
+    device: str = ExportSpec.device

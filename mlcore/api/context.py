@@ -59,12 +59,12 @@ class ApiContext:
     probe: TorchProbeCache
 
     def job(self, job_id: str, kind: str) -> Job:
-        """The job `job_id` if it is a `kind` ("training" or "evaluation"); else a 404 naming the listing."""
+        """The job `job_id` if it is a `kind` (training, evaluation or export); else a 404 naming the listing."""
         try:
             job = self.store.get(job_id)
         except JobNotFound:
             job = None
         if job is None or job.kind != kind:
-            listing = "training/status" if kind == "training" else "model/validate"
+            listing = {"training": "training/status", "evaluation": "model/validate", "export": "model/export"}[kind]
             raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{listing}.")
         return job

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlcore.core.paths import RunFolder
 from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
+from mlcore.export.store import ExportUnreadable, export_result
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobState, JobStore
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
@@ -114,4 +115,24 @@ def evaluation_status(job: Job, store: JobStore) -> dict[str, Any]:
         "batch": progress.get("batch"),
         "batches": progress.get("batches"),
         "metrics": metrics,
+    }
+
+
+def export_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """An export: status, progress (%), and once it has completed its formats with parity and latency."""
+    progress = _progress(job)
+    data = _common(job, store, progress)
+    result = None
+    if job.state is JobState.COMPLETED:
+        try:
+            result = export_result(Path(job.run_dir))
+        except ExportUnreadable:
+            result = None
+    return {
+        "export_id": job.id,
+        **data,
+        "model_path": job.spec.get("model_path"),
+        "step": progress.get("step"),
+        "formats": result["formats"] if result else [],
+        "stopped": bool(result and result["stopped"]),
     }

@@ -73,43 +73,78 @@ WRONG = "#dc2626"  # red: a false positive (its error type is written on it)
 MISSED = "#f59e0b"  # amber: a ground-truth box nothing found
 
 
-def draw_comparison(image_path: Path, detections: Any, result: Any, image: int, max_side: int = 900) -> Image.Image:
-    """One evaluated image: ground truth and the predictions at the analysis' thresholds, with a legend.
-
-    `detections` is a detection_analysis.Detections, `result` its Analysis; boxes are in pixels of the
-    original image (EXIF applied). Raises OSError for unreadable images."""
+def _open_scaled(image_path: Path, max_side: int) -> tuple[Image.Image, float]:
+    """The image with EXIF applied, scaled to at most `max_side` (small ones enlarged to 320), and the factor."""
     with Image.open(image_path) as im:
         picture = ImageOps.exif_transpose(im).convert("RGB")
     original_w = max(1, picture.width)
     scale = min(1.0, max_side / max(picture.size)) if max(picture.size) >= 320 else 320 / max(picture.size)
     if scale != 1:
         picture = picture.resize((round(picture.width * scale), round(picture.height * scale)))
-    factor = picture.width / original_w
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=max(11, picture.width // 50))
+    return picture, picture.width / original_w
+
+
+class _Boxes:
+    """Boxes in original-image pixels, drawn with a label on a scaled picture, and a legend at the bottom."""
+
+    def __init__(self, picture: Image.Image, factor: float) -> None:
+        self.picture, self.factor = picture, factor
+        self.draw = ImageDraw.Draw(picture)
+        self.font = ImageFont.load_default(size=max(11, picture.width // 50))
+
+    def box(self, xyxy: Any, colour: str, text: str, width: int = 2, below: bool = False) -> None:
+        x0, y0, x1, y1 = (float(v) * self.factor for v in xyxy)
+        self.draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=width)
+        tx = max(0.0, x0)
+        ty = min(self.picture.height - self.font.size - 4, y1 + 2) if below else max(0.0, y0 - self.font.size - 4)
+        self.draw.rectangle(self.draw.textbbox((tx, ty), text, font=self.font), fill=colour)
+        self.draw.text((tx, ty), text, font=self.font, fill="white")
+
+    def legend(self, entries: Sequence[tuple[str, str]]) -> None:
+        x, y = 6, self.picture.height - self.font.size - 10
+        for text, colour in entries:
+            right = self.draw.textbbox((x + 16, y), text, font=self.font)[2]
+            self.draw.rectangle([x - 2, y - 3, right + 4, y + self.font.size + 4], fill="white")
+            self.draw.rectangle([x, y + 2, x + 11, y + 13], fill=colour)
+            self.draw.text((x + 16, y), text, font=self.font, fill="black")
+            x = right + 12
+
+
+def draw_comparison(image_path: Path, detections: Any, result: Any, image: int, max_side: int = 900) -> Image.Image:
+    """One evaluated image: ground truth and the predictions at the analysis' thresholds, with a legend.
+
+    `detections` is an evaluation.analysis.Detections, `result` its Analysis; boxes are in pixels of the
+    original image (EXIF applied). Raises OSError for unreadable images."""
+    picture, factor = _open_scaled(image_path, max_side)
+    boxes = _Boxes(picture, factor)
     names = detections.names
-
-    def box(xyxy: Any, colour: str, text: str, width: int = 2) -> None:
-        x0, y0, x1, y1 = (float(v) * factor for v in xyxy)
-        draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=width)
-        tx, ty = max(0.0, x0), max(0.0, y0 - font.size - 4)
-        draw.rectangle(draw.textbbox((tx, ty), text, font=font), fill=colour)
-        draw.text((tx, ty), text, font=font, fill="white")
-
     for k in (detections.gt_image == image).nonzero()[0]:
         found = result.gt_type[k] == "tp"
         label = names.get(int(detections.gt_cls[k]), "?")
-        box(detections.gt_box[k], GROUND_TRUTH if found else MISSED, label if found else f"{label} · missed", 3)
+        boxes.box(detections.gt_box[k], GROUND_TRUTH if found else MISSED, label if found else f"{label} · missed", 3)
     for k in ((detections.pred_image == image) & (result.pred_type != "")).nonzero()[0]:
         kind = str(result.pred_type[k])
         label = f"{names.get(int(detections.pred_cls[k]), '?')} {float(detections.pred_conf[k]):.2f}"
-        box(detections.pred_box[k], MATCHED if kind == "tp" else WRONG, label if kind == "tp" else f"{label} · {kind}")
-    legend = (("ground truth", GROUND_TRUTH), ("found", MATCHED), ("false positive", WRONG), ("missed", MISSED))
-    x, y = 6, picture.height - font.size - 10
-    for text, colour in legend:
-        right = draw.textbbox((x + 16, y), text, font=font)[2]
-        draw.rectangle([x - 2, y - 3, right + 4, y + font.size + 4], fill="white")
-        draw.rectangle([x, y + 2, x + 11, y + 13], fill=colour)
-        draw.text((x + 16, y), text, font=font, fill="black")
-        x = right + 12
+        colour = MATCHED if kind == "tp" else WRONG
+        boxes.box(detections.pred_box[k], colour, label if kind == "tp" else f"{label} · {kind}")
+    boxes.legend((("ground truth", GROUND_TRUTH), ("found", MATCHED), ("false positive", WRONG), ("missed", MISSED)))
+    return picture
+
+
+SOURCE_MODEL = "#2563eb"  # blue: the source model's boxes
+EXPORTED_MODEL = "#ea580c"  # orange: the export's boxes
+
+
+def draw_two_models(
+    image_path: Path, a: Any, b: Any, image: int, conf: float, labels: tuple[str, str], max_side: int = 900
+) -> Image.Image:
+    """One image with the boxes of two models (Detections of the same images) in two colours: `a`'s labels
+    above their box, `b`'s below, so that boxes on top of each other stay readable."""
+    picture, factor = _open_scaled(image_path, max_side)
+    boxes = _Boxes(picture, factor)
+    for d, colour, below in ((a, SOURCE_MODEL, False), (b, EXPORTED_MODEL, True)):
+        for k in ((d.pred_image == image) & (d.pred_conf >= conf)).nonzero()[0]:
+            text = f"{d.names.get(int(d.pred_cls[k]), '?')} {float(d.pred_conf[k]):.2f}"
+            boxes.box(d.pred_box[k], colour, text, width=3 if below else 2, below=below)
+    boxes.legend(((labels[0], SOURCE_MODEL), (labels[1], EXPORTED_MODEL)))
     return picture

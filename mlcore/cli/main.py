@@ -228,6 +228,53 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.export.spec import ExportSpec
+    from mlcore.export.store import ExportUnreadable, export_result
+    from mlcore.export.submit import submit_export
+    from mlcore.training.spec import SpecError
+
+    precision = "int8" if args.int8 else "fp16" if args.half else "fp32"
+    try:
+        spec = ExportSpec(
+            model_path=args.model, formats=tuple(args.format or ["onnx"]), precision=precision, imgsz=args.imgsz,
+            dynamic=args.dynamic, opset=args.opset, simplify=not args.no_simplify, dataset_path=args.data or "",
+            split=args.split, parity=not args.no_parity, tolerance=args.tolerance, device=args.device,
+        )  # fmt: skip
+        job = submit_export(spec, settings)
+    except (SpecError, SubmitError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if not args.wait:
+        print(job.id)
+        return 0
+    stdout, sys.stdout = sys.stdout, sys.stderr  # with --json, stdout carries the one JSON document only
+    try:
+        code = _follow(job.id, settings)
+    finally:
+        sys.stdout = stdout
+    try:
+        result = export_result(Path(job.run_dir)) if code == 0 else None
+    except ExportUnreadable:
+        result = None
+    if result is None:
+        from mlcore.jobs.store import open_store
+
+        job = open_store(settings).get(job.id)
+        return _fail(f"the export {job.state.value}: {job.error or 'see export.log in ' + job.run_dir}", 1)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for entry in result["formats"]:
+        parity = entry["parity"]
+        check = "not checked" if parity is None else parity["verdict"]
+        latency = entry["latency_ms"]
+        print(f"{entry['format']:<12} {entry['path']}")
+        print(f"{'':<12} latency {latency['export']:.1f} ms per image (source {latency['source']:.1f} ms); {check}")
+    print(f"Output: {result['output_dir']}")
+    return 0 if all(e["parity"] is None or e["parity"]["passed"] for e in result["formats"]) else 1
+
+
 def cmd_visualize(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.charts.export import FLAGS, export_visualizations, find_run
     from mlcore.core.safe_paths import PathNotAllowed
@@ -477,6 +524,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser("export", help="export a model (ONNX, OpenVINO, TorchScript) and check it against the .pt")
+    export.add_argument("model", metavar="MODEL", help="a run's weights/best.pt or a .pt in a trusted folder")
+    export.add_argument("--format", action="append", help="onnx (default), openvino, torchscript, engine; repeatable")
+    export.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
+    export.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
+    export.add_argument("--imgsz", type=int, default=0, help="input size, a multiple of 32 (default: the trained size)")
+    export.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
+    export.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest)")
+    export.add_argument("--no-simplify", action="store_true", help="ONNX: keep the graph as exported")
+    export.add_argument("--data", help="dataset for the parity check and INT8 (default: the one it was trained on)")
+    export.add_argument("--split", default="auto", help="split checked: auto (test, else val), test, val, train")
+    export.add_argument("--tolerance", type=float, default=None, help="mAP difference that passes (0.005; 0.02 int8)")
+    export.add_argument("--no-parity", action="store_true", help="skip the parity check")
+    export.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    export.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
+    export.add_argument("--wait", action="store_true", help="follow the job; exit 1 if it fails or parity fails")
+    export.set_defaults(func=cmd_export)
 
     visualize = sub.add_parser("visualize", help="export a run's charts as PNGs and a self-contained report.html")
     visualize.add_argument("run", metavar="RUN", help="project/experiment, the run folder, or its weights/best.pt")

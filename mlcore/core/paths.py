@@ -7,6 +7,7 @@ The layout under the outputs root (see the README, "Where outputs go"):
       trainings/{project}/{experiment}/   one training run
       validations/{model}_{timestamp}/    one model evaluation
       visualizations/{model}_{timestamp}/ exported charts
+      exports/{model}_{timestamp}/        a model exported for deployment, its parity check and latency
       dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
       datasets/demo/                      the generated demo dataset
       cache/                              image facts kept between validations
@@ -24,6 +25,7 @@ OUTPUTS_DIR = "ml_outputs"
 TRAININGS_DIR = "trainings"
 VALIDATIONS_DIR = "validations"
 VISUALIZATIONS_DIR = "visualizations"
+EXPORTS_DIR = "exports"
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -63,6 +65,11 @@ RESUMABLE = "resumable.pt"  # under weights/: last.pt with its optimizer, kept s
 # Inside an evaluation folder (validations/{model}_{timestamp}/), besides METRICS_FILE.
 EVAL_CONFIG = "eval_config.yaml"
 PREDICTIONS_FILE = "predictions.npz"
+
+# Inside an export folder (exports/{model}_{timestamp}/), besides the exported files and export.log.
+EXPORT_CONFIG = "export_config.yaml"
+MODEL_CARD = "model_card.json"  # classes, shapes, source sha256, parity verdicts, latency: written last
+PARITY_DIR = "parity"  # the predictions of the source and of each export on the checked split
 
 # Runs made elsewhere that the user attached (under the outputs root).
 ATTACHED_FILE = "attached_runs.json"

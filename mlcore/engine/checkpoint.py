@@ -1,6 +1,7 @@
-"""Can a training checkpoint be resumed? Answered by a child process, so the caller never imports torch.
+"""What a checkpoint holds (can it be resumed, its classes, its image size), answered by a child process
+so the caller never imports torch. Only for files from trusted folders: a .pt file is a pickle.
 
-python -m mlcore.checkpoint PATH      prints {"epoch": ..., "epochs": ..., "has_optimizer": ...}
+python -m mlcore.engine.checkpoint PATH   prints {"epoch": ..., "epochs": ..., "has_optimizer": ..., "names": ...}
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcore.core.settings import Settings
@@ -23,6 +24,11 @@ class CheckpointInfo:
     """Last completed epoch, 0-based; -1 once Ultralytics finalised (stripped) the checkpoint."""
     epochs: int
     has_optimizer: bool
+    names: dict[int, str] = field(default_factory=dict)
+    """The model's classes, id for id."""
+    imgsz: int | None = None
+    """The image size it was trained at."""
+    task: str = "detect"
 
     @property
     def resumable(self) -> bool:
@@ -55,7 +61,15 @@ def inspect_checkpoint(path: Path, settings: Settings, timeout: float = 120) -> 
             f"{path.name} cannot be read (damaged or half-written); resume from an earlier "
             "checkpoint or start a new training."
         ) from None
-    return CheckpointInfo(epoch=int(data["epoch"]), epochs=int(data["epochs"]), has_optimizer=data["has_optimizer"])
+    imgsz = data.get("imgsz")
+    return CheckpointInfo(
+        epoch=int(data["epoch"]),
+        epochs=int(data["epochs"]),
+        has_optimizer=data["has_optimizer"],
+        names={int(k): str(v) for k, v in (data.get("names") or {}).items()},
+        imgsz=int(imgsz) if isinstance(imgsz, int | float) else None,
+        task=str(data.get("task") or "detect"),
+    )
 
 
 def _describe(path: str) -> dict[str, object]:
@@ -63,10 +77,21 @@ def _describe(path: str) -> dict[str, object]:
     import torch
 
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    args = ckpt.get("train_args") or {}
+    model = ckpt.get("ema") or ckpt.get("model")
+    names = getattr(model, "names", None) or {}
+    if isinstance(names, list | tuple):
+        names = dict(enumerate(names))
+    imgsz = args.get("imgsz")
     return {
         "epoch": int(ckpt.get("epoch", -1)),
-        "epochs": int((ckpt.get("train_args") or {}).get("epochs", 0)),
+        "epochs": int(args.get("epochs", 0)),
         "has_optimizer": ckpt.get("optimizer") is not None,
+        "names": {int(k): str(v) for k, v in names.items()},
+        "imgsz": imgsz
+        if isinstance(imgsz, int)
+        else (max(imgsz) if isinstance(imgsz, list | tuple) and imgsz else None),
+        "task": str(getattr(model, "task", None) or args.get("task") or "detect"),
     }
 
 

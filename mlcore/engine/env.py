@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,16 @@ from mlcore.core.settings import Settings
 SETTINGS_SCHEMA_VERSION = "0.0.8"  # the schema of ultralytics 8.4.190's SettingsManager
 TRACKERS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
 CLOUD_VARIABLES = ("ULTRALYTICS_API_KEY",)
+TELEMETRY_MODULES = ("openvino_telemetry",)  # OpenVINO's converter and nncf send usage data through it
+
+
+def silence_runtime_telemetry() -> None:
+    """Keep the runtimes' own telemetry out of this process: OpenVINO's model converter and nncf send usage
+    data to Google Analytics through `openvino_telemetry` unless a consent file in the user's home says no.
+    Both fall back to a silent stub when it cannot be imported, so the worker blocks the module before any
+    engine import (nothing is written into the user's home)."""
+    for name in TELEMETRY_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]  # import now raises ImportError
 
 
 def engine_settings(outputs_root: Path) -> dict[str, object]:

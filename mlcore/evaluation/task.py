@@ -17,6 +17,7 @@ import io
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from mlcore.core.paths import METRICS_FILE, PREDICTIONS_FILE, PROGRESS_FILE
 from mlcore.core.settings import Settings
 from mlcore.datasets.images import inspect_image
 from mlcore.datasets.labels import parse_label
-from mlcore.datasets.loader import label_path, load_dataset
+from mlcore.datasets.loader import Dataset, label_path, load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
@@ -85,27 +86,23 @@ def evaluate(job: Job, settings: Settings) -> None:
     dataset = replace(dataset, splits={**dataset.splits, spec["split"]: images})  # data.yaml needs train and val
     data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
     lap("staging")
-    from ultralytics import YOLO
 
-    model = _load_model(YOLO, spec["model_path"])
-    model_names = {int(k): str(v) for k, v in model.names.items()}
-    data_names = {int(k): str(v) for k, v in dataset.names.items()}
-    if mismatch := names_mismatch(model_names, data_names):
-        raise EvaluationError(mismatch)
-    recorded: dict[str, list[Any]] = {}
-    model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
-    model.add_callback("on_val_batch_end", lambda v: _progress(v, folder))
-    lap("model")
-    metrics = model.val(
-        data=str(data_yaml), split=spec["split"], imgsz=spec["imgsz"], batch=16, save_json=True, plots=True,
-        device=ultralytics_device(job.device), project=str(folder), name="ultralytics", exist_ok=True,
+    def progress(done: int, total: int) -> None:
+        write_json_atomically(
+            folder / PROGRESS_FILE,
+            {"state": "running", "batch": done, "batches": total, "percent": round(100 * done / max(1, total), 1),
+             "updated": time.time()},
+        )  # fmt: skip
+
+    detections, ultralytics = predict_split(
+        spec["model_path"], dataset, images, data_yaml, spec["split"], spec["imgsz"],
+        ultralytics_device(job.device), folder / "ultralytics", progress=progress, plots=True,
     )  # fmt: skip
     lap("validation")
-    detections = _detections(dataset, images, recorded, spec["imgsz"])
     detections.save(folder / PREDICTIONS_FILE)
     lap("predictions_kept")
     result = analyze(detections, spec["confidence_threshold"], spec["iou_threshold"])
-    summary = evaluation_summary(detections, result, metrics_to_dict(metrics, model_names))
+    summary = evaluation_summary(detections, result, ultralytics)
     lap("analysis")
     produced = folder / "ultralytics" / "confusion_matrix.png"
     if produced.exists():
@@ -121,6 +118,44 @@ def evaluate(job: Job, settings: Settings) -> None:
     write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
     print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
     write_json_atomically(folder / PROGRESS_FILE, {"state": "completed", "percent": 100.0, "updated": time.time()})
+
+
+def predict_split(
+    model_path: str,
+    dataset: Dataset,
+    images: list[str],
+    data_yaml: Path,
+    split: str,
+    imgsz: int,
+    device: str,
+    folder: Path,
+    batch: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+    plots: bool = False,
+    rect: bool = True,
+) -> tuple[Detections, dict[str, Any]]:
+    """Run a model (a .pt, or an export Ultralytics can load) over `images` of the staged split with
+    Ultralytics' validator, keeping every prediction; (the detections, Ultralytics' numbers).
+
+    Ultralytics writes its own files into `folder`. `progress(done, total)` is called after each batch.
+    `rect=True` is Ultralytics' own validation of a .pt (rectangular batches padded by half a stride);
+    `rect=False` letterboxes every image to the same imgsz square, as a fixed-size export sees it."""
+    from ultralytics import YOLO
+
+    model = _load_model(YOLO, model_path)
+    model_names = {int(k): str(v) for k, v in model.names.items()}
+    data_names = {int(k): str(v) for k, v in dataset.names.items()}
+    if mismatch := names_mismatch(model_names, data_names):
+        raise EvaluationError(mismatch)
+    recorded: dict[str, list[Any]] = {}
+    model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
+    if progress is not None:
+        model.add_callback("on_val_batch_end", lambda v: _count_batch(v, progress))
+    metrics = model.val(
+        data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, save_json=True, plots=plots, device=device,
+        project=str(folder.parent), name=folder.name, exist_ok=True, rect=rect,
+    )  # fmt: skip
+    return _detections(dataset, images, recorded, imgsz), metrics_to_dict(metrics, model_names)
 
 
 def _load_model(yolo: Any, path: str) -> Any:
@@ -158,15 +193,10 @@ def _record_files(validator: Any, recorded: dict[str, list[Any]]) -> None:
     validator.pred_to_json = lambda predn, pbatch: None
 
 
-def _progress(validator: Any, folder: Path) -> None:
+def _count_batch(validator: Any, progress: Callable[[int, int], None]) -> None:
     done = getattr(validator, "_studio_batches", 0) + 1
     validator._studio_batches = done
-    total = len(validator.dataloader) if getattr(validator, "dataloader", None) else 0
-    write_json_atomically(
-        folder / PROGRESS_FILE,
-        {"state": "running", "batch": done, "batches": total, "percent": round(100 * done / max(1, total), 1),
-         "updated": time.time()},
-    )  # fmt: skip
+    progress(done, len(validator.dataloader) if getattr(validator, "dataloader", None) else 0)
 
 
 def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]], imgsz: int) -> Detections:

@@ -18,6 +18,7 @@ from mlcore.jobs.scheduler import is_alive, schedule
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
+STOPPABLE = ("training", "export")  # kinds whose worker reads the stop request and ends cleanly, keeping its work
 
 
 def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:
@@ -29,12 +30,17 @@ def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:
 
 
 def stop_job(job_id: str, settings: Settings, actor: str = "local") -> Job:
-    """Finish gracefully: stop after the current batch, validate, keep finalised weights."""
+    """Finish gracefully: a training stops after the current batch, validates and keeps finalised weights; an
+    export ends after its current step and keeps the formats it completed."""
     store = open_store(settings)
     job = store.get(job_id)
     check_actor(job, actor, settings, "stop")
     if job.state is JobState.QUEUED:
         return cancel_job(job_id, settings, actor=actor)
+    if job.kind not in STOPPABLE:
+        raise InvalidTransition(
+            f"job {job_id} is an {job.kind}, which has nothing to keep half-way: cancel it instead."
+        )
     if job.state is not JobState.RUNNING:
         raise InvalidTransition(f"job {job_id} is {job.state.value}; only a running job can be stopped.")
     RunFolder(Path(job.run_dir)).stop_request.write_text("stop requested\n")

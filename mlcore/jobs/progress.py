@@ -50,7 +50,9 @@ def describe(job: Job, progress: dict[str, Any], position: int | None = None) ->
         return f"queued, position {position}: waiting for a free {job.spec.get('device', 'auto')} device"
     if job.kind != "training":
         text = job.state.value
-        if progress.get("batches"):
+        if progress.get("step"):
+            text += f" · {progress['step']}"
+        elif progress.get("batches"):
             text += f" · batch {progress.get('batch', 0)}/{progress['batches']}"
         elif job.state is JobState.RUNNING:
             text += " · loading the model and the images…"

@@ -1,0 +1,45 @@
+"""Exports of a model for deployment: queue one, list them, read one (with its parity and latency), cancel one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mlcore.api.bodies import ModelExportRequest
+from mlcore.api.context import ApiContext, dataset_path
+from mlcore.api.job_report import export_status
+from mlcore.export.spec import ExportSpec
+from mlcore.export.submit import submit_export
+from mlcore.jobs.control import cancel_job
+from mlcore.jobs.scheduler import refresh
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    """The export routes; the jobs run in workers."""
+    routes = APIRouter()
+
+    @routes.post("/model/export", status_code=202, summary="Queue an export (ONNX, OpenVINO, ...) with a parity check")
+    def export_model(body: ModelExportRequest) -> dict:
+        fields = body.model_dump()
+        if body.dataset_path:
+            fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
+        job = submit_export(ExportSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        return export_status(job, ctx.store)  # it leads with export_id
+
+    @routes.get("/model/export", summary="Every export")
+    def exports() -> list[dict]:
+        refresh(ctx.settings)
+        return [export_status(j, ctx.store) for j in ctx.store.list(kind="export")]
+
+    @routes.get(
+        "/model/export/{export_id}", summary="One export: status, progress, and each format's parity and latency"
+    )
+    def export(export_id: str) -> dict:
+        refresh(ctx.settings)
+        return export_status(ctx.job(export_id, "export"), ctx.store)
+
+    @routes.post("/model/export/{export_id}/cancel", summary="Cancel an export")
+    def cancel_export(export_id: str) -> dict:
+        ctx.job(export_id, "export")
+        return export_status(cancel_job(export_id, ctx.settings, actor=ctx.actor), ctx.store)
+
+    return routes

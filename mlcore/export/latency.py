@@ -1,0 +1,55 @@
+"""How fast a model predicts in its runtime: milliseconds per image at batch 1 (median and p90 of timed
+runs after a warm-up), and images per second at batch 8 for a dynamic export. Runs in the worker.
+
+Each model is timed through Ultralytics' own predictor, which runs a .pt in PyTorch, an .onnx in
+onnxruntime, an OpenVINO folder in OpenVINO and a .torchscript in TorchScript; the figure is the
+predictor's `inference` time (the runtime alone), so pre- and post-processing, the same for all,
+do not blur the comparison. Its total per image is kept beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+WARM_UP = 5
+BATCH = 8
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median_ms": round(float(np.median(values)), 3), "p90_ms": round(float(np.percentile(values, 90)), 3)}
+
+
+def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str = "cpu", dynamic: bool = False) -> dict:
+    """Latency of the model at `path` on `images` (cycled), on `device`."""
+    import torch
+    from ultralytics import YOLO
+
+    model = YOLO(path, task="detect")
+    kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1}
+    for n in range(WARM_UP):
+        model.predict(images[n % len(images)], **kwargs)
+    inference, total = [], []
+    for n in range(runs):
+        speed = model.predict(images[n % len(images)], **kwargs)[0].speed
+        inference.append(float(speed["inference"]))
+        total.append(float(sum(v for v in speed.values() if v is not None)))
+    result: dict[str, Any] = {
+        **_stats(inference),
+        "total_median_ms": round(float(np.median(total)), 3),
+        "runs": runs,
+        "batch": 1,
+        "device": device,
+        "threads": torch.get_num_threads() if device == "cpu" else None,
+        "cores": os.cpu_count(),
+    }
+    if dynamic:
+        batch = [images[n % len(images)] for n in range(BATCH)]
+        model.predict(batch, **{**kwargs, "batch": BATCH})
+        per_image = [
+            float(model.predict(batch, **{**kwargs, "batch": BATCH})[0].speed["inference"]) for _ in range(WARM_UP)
+        ]
+        result["batch8_images_per_s"] = round(1000.0 / max(1e-6, float(np.median(per_image))), 1)
+    return result

@@ -1,0 +1,112 @@
+"""Submitting an export: everything that can be checked before a process starts is checked here.
+
+The model must lie in a trusted folder and be a detection checkpoint; each format must be offered
+and its runtime installed; the image size a multiple of the stride; the dataset (for the parity
+check and INT8 calibration) under the allowed roots, with images in the split and the model's
+classes; and the disk must have room.
+
+    job = submit_export(ExportSpec(model_path=..., formats=("onnx", "openvino")), settings)
+    # ml_outputs/exports/{model_name}_{timestamp}/: best.onnx, best_openvino_model/, model_card.json, ...
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path, trusted_model
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.devices.gpus import read_gpus
+from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
+from mlcore.evaluation.class_names import names_mismatch
+from mlcore.evaluation.submit import model_name
+from mlcore.export.formats import FORMATS, why_unavailable
+from mlcore.export.spec import AUTO_SPLIT, ExportSpec
+from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.store import Job, open_store
+from mlcore.runs.store import trained_on
+
+EXPORT_TASK = "export"
+MIN_FREE_DISK_GB = 0.5
+
+
+def format_precision(name: str, precision: str) -> str:
+    """The precision `name` is exported at: the spec's where the format has it (int8: OpenVINO and TensorRT)."""
+    known = FORMATS.get(name)
+    return precision if known is not None and precision in known.precisions else "fp32"
+
+
+def check_model(model: Path, settings: Settings) -> CheckpointInfo:
+    """The checkpoint's classes and image size; a file that is not a detection checkpoint is refused."""
+    try:
+        info = inspect_checkpoint(model, settings)
+    except CheckpointError as exc:
+        raise SubmitError(f"{model} is not a YOLO checkpoint that can be exported: {exc}") from None
+    if info.task != "detect":
+        raise SubmitError(f"{model} is a {info.task} model; the studio exports detection models.")
+    if not info.names:
+        raise SubmitError(f"{model} holds no class names; export a best.pt or last.pt that a training wrote.")
+    return info
+
+
+def parity_split(splits: dict[str, list], wanted: str) -> str | None:
+    """The split the check runs on: `wanted`, or test (else val) for auto; None when it has no images."""
+    if wanted == AUTO_SPLIT:
+        return next((s for s in ("test", "val") if splits.get(s)), None)
+    return wanted if splits.get(wanted) else None
+
+
+def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") -> Job:
+    """Check everything, write export_config.yaml, queue the export job and run a scheduling step."""
+    model = trusted_model(spec.model_path, settings)
+    gpu = spec.device != "cpu" and read_gpus().available
+    problems = [why for f in spec.formats if (why := why_unavailable(f, format_precision(f, spec.precision), gpu))]
+    if problems:
+        raise SubmitError(" ".join(problems))
+    info = check_model(model, settings)
+    imgsz = spec.imgsz or info.imgsz or 640
+    dataset_text = spec.dataset_path or trained_on(model)
+    split = None
+    if spec.parity or spec.precision == "int8":
+        if not dataset_text:
+            raise SubmitError(
+                "the parity check and INT8 calibration need the model's own dataset, and this model was not "
+                "trained by the studio: give its dataset (--data PATH), or turn the parity check off."
+            )
+        try:
+            dataset_path = resolve_user_path(dataset_text, settings.dataset_roots, base=PROJECT_ROOT)
+            dataset = load_dataset(dataset_path)
+        except (PathNotAllowed, DatasetError) as exc:
+            raise SubmitError(f"the dataset cannot be used: {exc}") from None
+        split = parity_split(dataset.splits, spec.split)
+        if split is None:
+            present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
+            wanted = "test or val" if spec.split == AUTO_SPLIT else spec.split
+            raise SubmitError(f"the dataset has no images in {wanted} (it has: {present}); pick one of those.")
+        if spec.precision == "int8" and not dataset.splits.get("val"):
+            raise SubmitError("INT8 calibration reads the dataset's val images, and it has none; add a val split.")
+        if mismatch := names_mismatch(info.names, {int(k): str(v) for k, v in dataset.names.items()}):
+            raise SubmitError(f"the parity check would be wrong: {mismatch}")
+        dataset_text = str(dataset_path)
+    free_gb = shutil.disk_usage(nearest_existing(settings.outputs_root)).free / 1024**3
+    if free_gb < MIN_FREE_DISK_GB:
+        raise SubmitError(f"only {free_gb:.1f} GiB free under {settings.outputs_root}; free some space first.")
+    folder = settings.outputs_root / paths.EXPORTS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        raise SubmitError(f"{folder} exists already; submit the export again in a moment.") from None
+    final = replace(spec, model_path=str(model), imgsz=imgsz, dataset_path=dataset_text, split=split or spec.split)
+    record = {**final.to_dict(), "names": info.names, "trained_imgsz": info.imgsz}
+    (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+    store = open_store(settings)
+    job = store.submit("export", {"task": EXPORT_TASK, **record}, str(folder), owner)
+    schedule(settings)
+    return store.get(job.id)
