@@ -2,6 +2,7 @@
 
     python tests/offline_child.py LOG import                         import Ultralytics only
     python tests/offline_child.py LOG train DATA_YAML PROJECT        a 1-epoch CPU training at imgsz 64
+    python tests/offline_child.py LOG worker JOB_ID                  the studio's worker runs a started job
 
 Each DNS lookup or internet socket connection is appended to LOG as one JSON line and fails
 with OSError, as on a machine without network.
@@ -71,3 +72,10 @@ elif sys.argv[2] == "train":
         seed=0,
     )
     print("TRAINING-COMPLETED")
+elif sys.argv[2] == "worker":  # as `python -m mlcore.worker JOB_ID` runs it
+    from mlcore.core.settings import load_settings
+    from mlcore.engine.env import silence_runtime_telemetry
+    from mlcore.worker import run_job
+
+    silence_runtime_telemetry()
+    sys.exit(run_job(sys.argv[3], load_settings()))

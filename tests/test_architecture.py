@@ -43,8 +43,9 @@ LAYERS = {
     "system": 6,
     "charts": 7,
     "evaluation": 8,
-    "api": 9,
-    "cli": 10,
+    "export": 9,
+    "api": 10,
+    "cli": 11,
 }
 ENTRY_POINTS = {"mlcore.__main__", "mlcore.worker"}  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}

@@ -432,3 +432,21 @@ def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server:
     page.get_by_text(re.compile("Written to")).wait_for(timeout=120_000)
     assert list((outputs / "visualizations").glob("journey_*/report.html"))
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_exporting_from_the_page_shows_the_parity_verdict_and_the_latency(
+    page, server: Server, trained: dict[str, str]
+) -> None:
+    models = server.log.parent / "ml_outputs" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trained["model"], models / "fitted.pt")  # a model of the demo dataset's five logos
+    _open(page, f"{server.url}/export")
+    page.get_by_text("New export").first.wait_for(timeout=30_000)
+    _choose(page, "Model", "fitted.pt")
+    page.get_by_role("button", name="Export").click()
+    verdict = page.get_by_text(re.compile(r"onnx fp32: (passed|failed)"))
+    verdict.first.wait_for(timeout=420_000)  # queued, converted, both models evaluated, timed
+    assert "passed" in verdict.first.inner_text(), verdict.first.inner_text()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the latency bars
+    page.get_by_role("button", name="Download the export (zip)").wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,14 +14,12 @@ import pytest
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings, load_settings
-from mlcore.datasets.demo import make_demo_dataset
 from mlcore.evaluation.analysis import Detections, analyze
 from mlcore.evaluation.spec import EvalSpec
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
-from mlcore.training.spec import SpecError, TrainSpec
-from tests.conftest import engine_env_for
+from mlcore.training.spec import SpecError
 from tests.test_cli import mlcore
 
 
@@ -52,36 +48,6 @@ def until_final(job_id: str, settings: Settings, timeout_s: float = 600) -> None
     while not store.get(job_id).state.is_final() and time.monotonic() < deadline:
         schedule(settings)
         time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A tiny model fitted to 17 images (~50 s on 2 cores), in a studio outputs root.
-
-    Augmentation is off so that a from-scratch model learns something measurable in a test's time."""
-    work = tmp_path_factory.mktemp("evaluation")
-    data = work / "data"
-    make_demo_dataset(data / "small", images=24, imgsz=128, seed=7)
-    outputs = work / "out"
-    store = JobStore(outputs / paths.JOBS_DB)
-    no_augmentation = {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0,
-                       "translate": 0.0}  # fmt: skip
-    spec = TrainSpec(dataset_path=str(data / "small"), epochs=60, imgsz=128, batch_size=8, workers=0, device="cpu",
-                     project="t", experiment="tiny", advanced={"nbs": 8, "warmup_epochs": 0, "val": False,
-                                                             **no_augmentation})  # fmt: skip
-    run_dir = outputs / paths.TRAININGS_DIR / "t" / "tiny"
-    job = store.submit("training", spec.to_dict(), str(run_dir))
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    subprocess.run(
-        [sys.executable, "-m", "mlcore.worker", job.id], env=engine_env_for(outputs), timeout=900, check=True,
-        stdout=open(work / "train.log", "w"), stderr=subprocess.STDOUT, cwd=work,
-    )  # fmt: skip
-    return {
-        "ML_STUDIO_OUTPUTS": str(outputs),
-        "ML_STUDIO_DATASET_ROOTS": str(data),
-        "model": str(run_dir / "weights" / "best.pt"),
-        "data": str(data / "small"),
-    }
 
 
 @pytest.fixture
