@@ -11,9 +11,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from mlcore import __version__
 from mlcore.cli.printing import bar, print_report, print_status, progress_bar
@@ -137,6 +137,25 @@ def _follow(job_id: str, settings: Settings) -> int:
     return 0 if job.state is JobState.COMPLETED else 1
 
 
+def _result_of(
+    job_id: str, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+) -> tuple[Any, dict[str, Any] | None]:
+    """Follow the job on stderr (with --json, stdout carries the one JSON document only), then read its result
+    from its folder; (the job as it ended, its result or None when it did not complete)."""
+    from mlcore.jobs.store import open_store
+
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        code = _follow(job_id, settings)
+    finally:
+        sys.stdout = stdout
+    job = open_store(settings).get(job_id)
+    try:
+        return job, read(Path(job.run_dir)) if code == 0 else None
+    except unreadable:
+        return job, None
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
     from mlcore.training.spec import SpecError, TrainSpec
@@ -190,7 +209,6 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.evaluation.spec import EvalSpec
     from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
     from mlcore.evaluation.submit import submit_evaluation
-    from mlcore.jobs.store import open_store
     from mlcore.training.spec import SpecError
 
     try:
@@ -204,16 +222,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not args.wait:
         print(job.id)
         return 0
-    stdout, sys.stdout = sys.stdout, sys.stderr  # with --json, stdout carries the one JSON document only
-    try:
-        code = _follow(job.id, settings)
-    finally:
-        sys.stdout = stdout
-    job = open_store(settings).get(job.id)
-    try:
-        result = {**evaluation_result(Path(job.run_dir)), "output_dir": job.run_dir} if code == 0 else None
-    except EvaluationUnreadable:
-        result = None
+    job, found = _result_of(job.id, settings, evaluation_result, EvaluationUnreadable)
+    result = {**found, "output_dir": job.run_dir} if found is not None else None
     if result is None:
         return _fail(f"the evaluation {job.state.value}: {job.error or 'see its log in ' + job.run_dir}", 1)
     if args.json:
@@ -248,19 +258,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if not args.wait:
         print(job.id)
         return 0
-    stdout, sys.stdout = sys.stdout, sys.stderr  # with --json, stdout carries the one JSON document only
-    try:
-        code = _follow(job.id, settings)
-    finally:
-        sys.stdout = stdout
-    try:
-        result = export_result(Path(job.run_dir)) if code == 0 else None
-    except ExportUnreadable:
-        result = None
+    job, result = _result_of(job.id, settings, export_result, ExportUnreadable)
     if result is None:
-        from mlcore.jobs.store import open_store
-
-        job = open_store(settings).get(job.id)
         return _fail(f"the export {job.state.value}: {job.error or 'see export.log in ' + job.run_dir}", 1)
     if args.json:
         print(json.dumps(result))

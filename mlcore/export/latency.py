@@ -4,7 +4,8 @@ runs after a warm-up), and images per second at batch 8 for a dynamic export. Ru
 Each model is timed through Ultralytics' own predictor, which runs a .pt in PyTorch, an .onnx in
 onnxruntime, an OpenVINO folder in OpenVINO and a .torchscript in TorchScript; the figure is the
 predictor's `inference` time (the runtime alone), so pre- and post-processing, the same for all,
-do not blur the comparison. Its total per image is kept beside it.
+do not blur the comparison. Its total per image is kept beside it. Every runtime gets all the CPU
+cores (PyTorch too: Ultralytics sets it to one core fewer at import).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str 
     kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1}
     for n in range(WARM_UP):
         model.predict(images[n % len(images)], **kwargs)
+        if n == 0 and device == "cpu":  # the predictor's set-up leaves torch one core short; the other runtimes
+            torch.set_num_threads(os.cpu_count() or 1)  # take every core, so PyTorch gets them all too
     inference, total = [], []
     for n in range(runs):
         speed = model.predict(images[n % len(images)], **kwargs)[0].speed

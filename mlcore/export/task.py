@@ -200,12 +200,13 @@ def export(job: Job, settings: Settings) -> None:
         latency_images = [str(i) for i in images[:LATENCY_IMAGES]] or [_blank(staging, spec.imgsz)]
         progress.step("timing the source model (PyTorch)")
         card["latency_source"] = time_model(str(source), latency_images, spec.imgsz, spec.timed_runs)
+        if not lease.is_cpu:  # the job has a GPU: PyTorch's figure there too, beside the CPU one
+            card["latency_source_gpu"] = time_model(str(source), latency_images, spec.imgsz, spec.timed_runs, "0")
         for name, path in made.items():
             progress.step(f"timing {FORMATS[name].title}")
-            card["formats"].append(
-                _format_entry(name, path, spec, names, parity.get(name))
-                | {"latency": time_model(str(path), latency_images, spec.imgsz, spec.timed_runs, dynamic=spec.dynamic)}
-            )
+            on = "0" if FORMATS[name].needs_gpu else "cpu"  # a TensorRT engine runs on its GPU only
+            latency = time_model(str(path), latency_images, spec.imgsz, spec.timed_runs, on, dynamic=spec.dynamic)
+            card["formats"].append(_format_entry(name, path, spec, names, parity.get(name)) | {"latency": latency})
     except ExportStopped:
         card["stopped"] = True
         done = {f["format"] for f in card["formats"]}
