@@ -105,6 +105,11 @@ def test_openvino_int8_is_calibrated_on_the_dataset_and_checked_with_its_toleran
     card = json.loads((Path(job.run_dir) / paths.MODEL_CARD).read_text())
     assert card["formats"][0]["parity"]["tolerance"] == 0.02
     assert _dataset_files(Path(studio["data"])) == before  # calibration read a staged view, wrote nothing
+    half = submit_export(ExportSpec(model_path=studio["model"], formats=("openvino",), precision="fp16",
+                                    parity=False), settings)  # fmt: skip
+    until_final(half.id, settings)
+    (entry,) = export_result(Path(half.run_dir))["formats"]
+    assert entry["precision"] == "fp16" and Path(entry["path"]).is_dir()
 
 
 @pytest.mark.slow
@@ -119,6 +124,8 @@ def test_an_export_checked_at_another_size_fails_parity_and_says_why(studio: dic
     assert parity["verdict"].startswith("failed") and "image size mismatch" in parity["verdict"]
     assert "imgsz=128" in parity["causes"][0] and "checked at 64" in parity["causes"][0]
     assert any("dynamic shapes" in cause for cause in parity["causes"])
+    card = json.loads((Path(job.run_dir) / paths.MODEL_CARD).read_text())
+    assert card["formats"][0]["latency"]["batch8_images_per_s"] > 0  # a dynamic export is timed at batch 8 too
     cli = mlcore("export", studio["model"], "--format", "torchscript", "--no-parity", "--wait")
     assert cli.returncode == 0 and "not checked" in cli.stdout, cli.stderr[-2000:]
 
@@ -286,3 +293,27 @@ def test_stop_is_for_jobs_that_keep_their_work_and_an_evaluation_is_cancelled_in
     with pytest.raises(InvalidTransition, match="cancel it instead"):
         stop_job(job.id, settings)
     assert store.get(job.id).state is JobState.RUNNING and not (folder / paths.STOP_FILE).exists()
+
+
+@pytest.mark.slow
+def test_stop_ends_an_export_after_its_current_step_and_keeps_what_is_complete(studio: dict) -> None:
+    import time
+
+    from mlcore.jobs.control import stop_job
+    from mlcore.jobs.progress import read_progress
+
+    settings = load_settings()
+    spec = ExportSpec(model_path=studio["model"], formats=("onnx", "torchscript"), dataset_path=studio["data"])
+    job = submit_export(spec, settings)
+    store = open_store(settings)
+    deadline = time.monotonic() + 300
+    while not read_progress(Path(job.run_dir)).get("step") and time.monotonic() < deadline:
+        time.sleep(0.1)  # converting to ONNX: the first step
+    assert store.get(job.id).state is JobState.RUNNING
+    stop_job(job.id, settings)
+    until_final(job.id, settings)
+    assert store.get(job.id).state is JobState.COMPLETED
+    result = export_result(Path(job.run_dir))
+    assert result["stopped"] and [f["format"] for f in result["formats"]] == ["onnx"]
+    assert result["formats"][0]["parity"] is None  # made, not checked: said so, not passed
+    assert [e.verdict for e in list_exports(settings)] == ["not checked"]
