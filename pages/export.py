@@ -41,7 +41,8 @@ def choose_formats(gpu: bool) -> list[str]:
     return chosen
 
 
-def new_export(settings: Settings, expanded: bool) -> None:
+def new_export(settings: Settings, expanded: bool) -> bool:
+    """The form; True when it has just queued an export."""
     with st.expander("New export", expanded=expanded, icon=":material/output:"):
         models = seed_weights(settings)
         if not models:
@@ -49,7 +50,7 @@ def new_export(settings: Settings, expanded: bool) -> None:
                 "No model to export yet: finish a training on the Training page first.",
                 icon=":material/model_training:",
             )
-            return
+            return False
         model = st.selectbox("Model", models, format_func=weights_label, key="export.model")
         gpu = gpu_inventory().available
         formats = choose_formats(gpu)
@@ -80,9 +81,11 @@ def new_export(settings: Settings, expanded: bool) -> None:
                     job = submit_export(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
                 st.error(str(exc), icon=":material/error:")
-                return
+                return False
             st.session_state["export.show"] = job.run_dir
             st.toast(f"Export {job.id} {job.state.value}", icon=":material/output:")
+            return True
+    return False
 
 
 def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
@@ -180,11 +183,11 @@ settings_now = page_start(
     "test images before anyone deploys it, and timed in each runtime.",
 )
 exports = list_exports(settings_now)
-new_export(settings_now, expanded=not exports)
+if new_export(settings_now, expanded=not exports):
+    exports = list_exports(settings_now)  # the form has just added one
 jobs = export_jobs(settings_now)
 drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
 st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
-exports = list_exports(settings_now)
 if not exports:
     st.info("No export yet. Pick a model above and press Export (or run `python -m mlcore export MODEL --wait`).",
             icon=":material/output:")  # fmt: skip

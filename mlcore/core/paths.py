@@ -94,10 +94,6 @@ class RunFolder:
     path: Path
 
     @property
-    def config(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
     def progress(self) -> Path:
         return self.path / PROGRESS_FILE
 
@@ -108,10 +104,6 @@ class RunFolder:
     @property
     def results_csv(self) -> Path:
         return self.path / RESULTS_CSV
-
-    @property
-    def args(self) -> Path:
-        return self.path / ARGS_FILE
 
     @property
     def stop_request(self) -> Path:

@@ -9,10 +9,10 @@ The original request body's names load as they are (`model_path`, `test_dataset_
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError
+from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
 SPLITS = ("test", "val", "train")
 EVALUATE_TASK = "evaluate"  # the evaluation job's `task` in its spec (a run's metrics are another task)
@@ -64,8 +64,5 @@ class EvalSpec:
     def from_dict(cls, data: dict[str, Any]) -> EvalSpec:
         """Build from a mapping; `test_dataset_path` is taken as `dataset_path`; unknown keys are refused."""
         renamed = {ALIASES.get(k, k): v for k, v in data.items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(renamed) - known)
-        if unknown:
-            raise SpecError(f"unknown field(s) {unknown}; known fields are {sorted(known | set(ALIASES))}.")
+        refuse_unknown(cls, renamed, tuple(ALIASES))
         return cls(**renamed)

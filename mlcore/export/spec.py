@@ -5,12 +5,12 @@ spec = ExportSpec(model_path="trainings/logos/v1/weights/best.pt", formats=("onn
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlcore.evaluation.spec import SPLITS
 from mlcore.export.formats import FORMATS, PRECISIONS
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError
+from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
 DEFAULT_TOLERANCE = {"fp32": 0.005, "fp16": 0.005, "int8": 0.02}  # mAP difference a parity check accepts
 AUTO_SPLIT = "auto"  # test when the dataset has one, else val
@@ -96,10 +96,7 @@ class ExportSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExportSpec:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown field(s) {unknown}; known: {', '.join(sorted(known))}.")
+        refuse_unknown(cls, data)
         values = dict(data)
         if "formats" in values and not isinstance(values["formats"], str):
             values["formats"] = tuple(values["formats"] or ())

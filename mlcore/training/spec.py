@@ -61,6 +61,14 @@ class SpecError(ValueError):
     """A field has a bad value; the message names the field, the value and a good one."""
 
 
+def refuse_unknown(spec: type, data: dict[str, Any], aliases: tuple[str, ...] = ()) -> None:
+    """Refuse keys of `data` that are no field of the dataclass `spec`: a typo is reported, not ignored."""
+    known = {f.name for f in fields(spec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"unknown field(s) {unknown}; known fields are {sorted(known | set(aliases))}.")
+
+
 @lru_cache(maxsize=1)
 def ultralytics_train_args() -> frozenset[str]:
     """The argument names of Ultralytics' default.yaml, read as a file (Ultralytics is not imported)."""
@@ -236,10 +244,7 @@ class TrainSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
         """Build from a mapping (the original request body's names included); unknown keys are refused."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown field(s) {unknown}; known fields are {sorted(known)}.")
+        refuse_unknown(cls, data)
         return cls(**data)
 
     @classmethod
