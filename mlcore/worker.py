@@ -19,6 +19,8 @@ from mlcore.evaluation import task as evaluation_task
 from mlcore.export import task as export_task
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
+from mlcore.predict import task as predict_task
+from mlcore.predict.submit import PREDICTION_KIND
 from mlcore.runs import measure
 from mlcore.training import task as training_task
 
@@ -30,6 +32,7 @@ TASKS: dict[tuple[str, str | None], Task] = {
     ("evaluation", evaluation_task.TASK): evaluation_task.run,
     ("evaluation", measure.TASK): measure.run,
     ("export", export_task.TASK): export_task.run,
+    (PREDICTION_KIND, predict_task.TASK): predict_task.run,
 }
 
 

@@ -44,10 +44,11 @@ LAYERS = {
     "charts": 7,
     "evaluation": 8,
     "export": 9,
-    "api": 10,
-    "cli": 11,
+    "predict": 10,
+    "api": 11,
+    "cli": 12,
 }
-ENTRY_POINTS = {"mlcore.__main__", "mlcore.worker"}  # processes start here; nothing imports them
+ENTRY_POINTS = {"mlcore.__main__", "mlcore.worker", "mlcore.predictor"}  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}
 
 

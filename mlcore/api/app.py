@@ -23,17 +23,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlcore import __version__
 from mlcore.api.context import PREFIX, ApiContext, TorchProbeCache
 from mlcore.api.errors import REFUSED, ApiError, StudioJSONResponse, jsonable, refusal
-from mlcore.api.routes import datasets, evaluation, export, runs, status, training
+from mlcore.api.routes import datasets, evaluation, export, predict, runs, status, training
 from mlcore.core.settings import LOCAL_USER, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.jobs.store import open_store
+from mlcore.predict.client import PredictorClient
 
 API_USER = "api"  # the audit trail's name for callers with the API token
 
 
 async def refused(_: Request, exc: ApiError) -> StudioJSONResponse:
     """An ApiError as {"detail", "error"}; a 401 also says which scheme to use."""
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else exc.headers
     return StudioJSONResponse({"detail": exc.detail, "error": exc.code}, status_code=exc.status, headers=headers)
 
 
@@ -65,6 +66,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         checks.shutdown()
+        ctx.predictor.close()
 
     api = FastAPI(
         lifespan=lifespan,
@@ -80,6 +82,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         actor=API_USER if token else LOCAL_USER,
         checks=checks,
         probe=TorchProbeCache(settings),
+        predictor=PredictorClient(settings),
     )
     bearer = HTTPBearer(auto_error=False, description="The API token (ML_STUDIO_API_TOKEN).")
 
@@ -104,7 +107,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     api.add_exception_handler(RequestValidationError, malformed)
 
     router = APIRouter(prefix=PREFIX, dependencies=[Depends(authorised)])
-    for domain in (status, datasets, training, runs, evaluation, export):  # this order is the OpenAPI schema's
+    for domain in (status, datasets, training, runs, evaluation, export, predict):  # this order is the OpenAPI schema's
         router.include_router(domain.router(ctx))
     api.include_router(router)
 

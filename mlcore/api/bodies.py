@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
+from mlcore.predict.spec import PredictSpec
 from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
@@ -124,3 +125,19 @@ class ModelExportRequest(Body):
     parity: bool = ExportSpec.parity
     tolerance: float | None = ExportSpec.tolerance
     device: str = ExportSpec.device
+
+
+class PredictionsRequest(Body):
+    """POST /api/v1/ml/predictions (defaults: PredictSpec's)"""
+
+    model_path: str = Field(
+        PredictSpec.model_path, description="A run's weights, a trusted .pt or an export; empty = the default model."
+    )
+    source: str = Field(description="A folder of images or a video (MP4, AVI, MOV) under the dataset roots.")
+    confidence_threshold: float | None = Field(None, description="Empty = the model's profile (or 0.25).")
+    iou_threshold: float | None = Field(None, description="NMS IoU; empty = the model's profile (or 0.7).")
+    use_profile: bool = PredictSpec.use_profile
+    every_nth_frame: int = Field(PredictSpec.every_nth_frame, description="Videos: every N-th frame.")
+    save_images: bool = Field(PredictSpec.save_images, description="Also write annotated images or an annotated video.")
+    imgsz: int = Field(PredictSpec.imgsz, description="0 = the model's own size.")
+    device: str = PredictSpec.device

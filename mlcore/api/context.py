@@ -1,5 +1,5 @@
 """What every route module shares, made once per app by create_api: the settings, the job store, the
-caller's name in the audit trail, the dataset checks and the PyTorch probe."""
+caller's name in the audit trail, the dataset checks, the PyTorch probe and the predictor client."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mlcore.core.settings import Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.devices.torch_probe import TorchProbe, probe_torch
 from mlcore.jobs.store import Job, JobStore
+from mlcore.predict.client import PredictorClient
 
 PREFIX = "/api/v1/ml"
 PROBE_KEEP_S = 60.0
@@ -57,6 +58,8 @@ class ApiContext:
     actor: str
     checks: DatasetChecks
     probe: TorchProbeCache
+    predictor: PredictorClient
+    """Talks to the predictor process (started with the first prediction), which keeps models loaded."""
 
     def job(self, job_id: str, kind: str) -> Job:
         """The job `job_id` if it is a `kind` (training, evaluation or export); else a 404 naming the listing."""
@@ -65,6 +68,7 @@ class ApiContext:
         except JobNotFound:
             job = None
         if job is None or job.kind != kind:
-            listing = {"training": "training/status", "evaluation": "model/validate", "export": "model/export"}[kind]
+            listing = {"training": "training/status", "evaluation": "model/validate", "export": "model/export",
+                       "prediction": "predictions"}[kind]  # fmt: skip
             raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{listing}.")
         return job

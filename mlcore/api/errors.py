@@ -19,9 +19,9 @@ REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed
 class ApiError(Exception):
     """A request the studio refuses: its HTTP status, a short code and the message for the caller."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
 def refusal(exc: Exception) -> ApiError:

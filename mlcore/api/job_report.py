@@ -15,6 +15,7 @@ from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
 from mlcore.export.store import ExportUnreadable, export_result
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobState, JobStore
+from mlcore.predict.store import prediction_result
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
 
 STATUS = {
@@ -135,4 +136,22 @@ def export_status(job: Job, store: JobStore) -> dict[str, Any]:
         "step": progress.get("step"),
         "formats": result["formats"] if result else [],
         "stopped": bool(result and result["stopped"]),
+    }
+
+
+def prediction_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """A batch prediction: status, images done, and once it has ended its summary and files."""
+    progress = _progress(job)
+    data = _common(job, store, progress)
+    result = prediction_result(Path(job.run_dir)) if job.state.is_final() else None
+    return {
+        "prediction_id": job.id,
+        **data,
+        "model_path": job.spec.get("model_path"),
+        "source": job.spec.get("source"),
+        "source_kind": job.spec.get("source_kind"),
+        "done": progress.get("done"),
+        "total": progress.get("total") or job.spec.get("expected_items"),
+        "summary": result["summary"] if result else None,
+        "files": result["files"] if result else {},
     }

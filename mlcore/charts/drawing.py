@@ -148,3 +148,18 @@ def draw_two_models(
             boxes.box(d.pred_box[k], colour, text, width=3 if below else 2, below=below)
     boxes.legend(((labels[0], SOURCE_MODEL), (labels[1], EXPORTED_MODEL)))
     return picture
+
+
+def draw_detections(picture: Image.Image, detections: Sequence[dict[str, Any]], max_side: int = 1280) -> Image.Image:
+    """A copy of `picture` with each detection ({"class_id", "class_name", "confidence", "box"} in its
+    pixels) drawn in its class's colour, labelled with class and confidence (small images enlarged)."""
+    scale = min(1.0, max_side / max(picture.size)) if max(picture.size) >= 320 else 320 / max(picture.size)
+    image = picture.convert("RGB")
+    if scale != 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    else:
+        image = image.copy()
+    boxes = _Boxes(image, scale)
+    for d in detections:
+        boxes.box(d["box"], class_colour(int(d["class_id"])), f"{d['class_name']} {float(d['confidence']):.2f}", 3)
+    return image

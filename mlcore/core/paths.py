@@ -8,6 +8,8 @@ The layout under the outputs root (see the README, "Where outputs go"):
       validations/{model}_{timestamp}/    one model evaluation
       visualizations/{model}_{timestamp}/ exported charts
       exports/{model}_{timestamp}/        a model exported for deployment, its parity check and latency
+      predictions/{model}_{timestamp}/    a batch prediction over a folder of images or a video
+      profiles/{model}-{hash}/            deployment profiles of models kept outside the outputs root
       dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
       datasets/demo/                      the generated demo dataset
       cache/                              image facts kept between validations
@@ -26,6 +28,8 @@ TRAININGS_DIR = "trainings"
 VALIDATIONS_DIR = "validations"
 VISUALIZATIONS_DIR = "visualizations"
 EXPORTS_DIR = "exports"
+PREDICTIONS_DIR = "predictions"
+PROFILES_DIR = "profiles"
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -70,6 +74,18 @@ PREDICTIONS_FILE = "predictions.npz"
 EXPORT_CONFIG = "export_config.yaml"
 MODEL_CARD = "model_card.json"  # classes, shapes, source sha256, parity verdicts, latency: written last
 PARITY_DIR = "parity"  # the predictions of the source and of each export on the checked split
+
+# Beside a model (a run's weights, an export folder): the thresholds it is deployed with.
+PROFILE_FILE = "profile.json"
+
+# Inside a batch prediction folder (predictions/{model}_{timestamp}/).
+PREDICT_CONFIG = "predict_config.yaml"
+PREDICTED_LABELS_DIR = "labels"  # YOLO txt per image or frame, with confidences
+COCO_PREDICTIONS = "predictions_coco.json"
+DETECTIONS_CSV = "detections.csv"
+SUMMARY_FILE = "summary.json"  # images, detections per class, empty images: written last
+ANNOTATED_DIR = "annotated"  # images with their boxes drawn (when asked for)
+ANNOTATED_VIDEO = "annotated.mp4"
 
 # Runs made elsewhere that the user attached (under the outputs root).
 ATTACHED_FILE = "attached_runs.json"

@@ -24,6 +24,15 @@ Variables (all optional):
                              (default: none, CORS closed)
     ML_STUDIO_APP_URL        where the API's /ui/ml sends browsers (default: the app's port on the
                              host the API was reached at)
+    ML_STUDIO_DEFAULT_MODEL  the model /predict uses when a request names none (default: none)
+    ML_STUDIO_PREDICT_MAX_FILES  most images in one prediction request (default: 32)
+    ML_STUDIO_PREDICT_MAX_MB     largest image file a prediction request may send (default: 20)
+    ML_STUDIO_PREDICT_MAX_MEGAPIXELS  largest image, in millions of pixels (default: 40; larger files
+                             are refused before they are decoded, against decompression bombs)
+    ML_STUDIO_PREDICT_QUEUE  prediction requests waiting for the predictor before new ones get 429 (default: 64)
+    ML_STUDIO_PREDICTOR_MEMORY_MB  memory the predictor's loaded models may take (default: 2048)
+    ML_STUDIO_PREDICTOR_DEVICE     where the predictor runs models: auto (the first GPU, else the CPU),
+                             cpu, or a GPU index (default: auto)
 
 Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
 """
@@ -52,11 +61,43 @@ ENV_ADMINS = "ML_STUDIO_ADMINS"
 ENV_API_TOKEN = "ML_STUDIO_API_TOKEN"
 ENV_API_CORS_ORIGINS = "ML_STUDIO_API_CORS_ORIGINS"
 ENV_APP_URL = "ML_STUDIO_APP_URL"
+ENV_DEFAULT_MODEL = "ML_STUDIO_DEFAULT_MODEL"
+ENV_PREDICT_MAX_FILES = "ML_STUDIO_PREDICT_MAX_FILES"
+ENV_PREDICT_MAX_MB = "ML_STUDIO_PREDICT_MAX_MB"
+ENV_PREDICT_MAX_MEGAPIXELS = "ML_STUDIO_PREDICT_MAX_MEGAPIXELS"
+ENV_PREDICT_QUEUE = "ML_STUDIO_PREDICT_QUEUE"
+ENV_PREDICTOR_MEMORY_MB = "ML_STUDIO_PREDICTOR_MEMORY_MB"
+ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 
 
 class SettingsError(ValueError):
     """A configuration value is unusable; the message names the variable and a good value."""
+
+
+@dataclass(frozen=True)
+class PredictLimits:
+    """What prediction requests may send, and what the predictor process may hold."""
+
+    default_model: str = ""
+    """The model a request that names none is answered with ('' = a request must name one)."""
+    max_files: int = 32
+    """Most images in one request."""
+    max_image_bytes: int = 20 * 2**20
+    max_pixels: int = 40_000_000
+    """Largest width x height decoded (checked from the header, before decoding)."""
+    queue: int = 64
+    """Requests waiting for the predictor; one more is answered 429 with Retry-After."""
+    memory_bytes: int = 2048 * 2**20
+    """Loaded models beyond this are unloaded, least recently used first (the newest always stays)."""
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not (self.device in ("auto", "cpu") or self.device.isdigit()):
+            raise SettingsError(f"{ENV_PREDICTOR_DEVICE}={self.device!r}; use auto, cpu or a GPU index such as 0.")
+        for name, env in (("max_files", ENV_PREDICT_MAX_FILES), ("queue", ENV_PREDICT_QUEUE)):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{env}={getattr(self, name)} leaves no room; use at least 1.")
 
 
 @dataclass(frozen=True)
@@ -87,6 +128,8 @@ class Settings:
     """Web origins allowed to call the API from a browser; empty = CORS closed."""
     app_url: str = ""
     """Where the API's /ui/ml redirects; '' = the app's port on the host the API was reached at."""
+    predict: PredictLimits = field(default_factory=PredictLimits)
+    """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The process environment the settings were read from, passed on to child processes."""
 
@@ -163,6 +206,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_token=env.get(ENV_API_TOKEN, "").strip(),
         api_cors_origins=tuple(o.strip() for o in env.get(ENV_API_CORS_ORIGINS, "").split(",") if o.strip()),
         app_url=env.get(ENV_APP_URL, "").strip(),
+        predict=PredictLimits(
+            default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
+            max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),
+            max_image_bytes=_whole_number(env, ENV_PREDICT_MAX_MB, 20) * 2**20,
+            max_pixels=_whole_number(env, ENV_PREDICT_MAX_MEGAPIXELS, 40) * 1_000_000,
+            queue=_whole_number(env, ENV_PREDICT_QUEUE, 64),
+            memory_bytes=_whole_number(env, ENV_PREDICTOR_MEMORY_MB, 2048) * 2**20,
+            device=env.get(ENV_PREDICTOR_DEVICE, "auto").strip() or "auto",
+        ),
         environment=env,
     )
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.core.paths import COCO_PREDICTIONS as COCO_FILE
 from mlcore.evaluation.analysis import Analysis, Detections
-
-COCO_FILE = "predictions_coco.json"
 
 
 def label_name(image: str) -> str:

@@ -48,7 +48,7 @@ from mlcore.evaluation.analysis import (
 from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.gallery import gallery_images
 from mlcore.evaluation.predictions import write_predictions
-from mlcore.evaluation.spec import EVALUATE_TASK
+from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore
 
@@ -153,7 +153,7 @@ def predict_split(
         model.add_callback("on_val_batch_end", lambda v: _count_batch(v, progress))
     metrics = model.val(
         data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, save_json=True, plots=plots, device=device,
-        project=str(folder.parent), name=folder.name, exist_ok=True, rect=rect,
+        project=str(folder.parent), name=folder.name, exist_ok=True, rect=rect, iou=NMS_IOU,
     )  # fmt: skip
     return _detections(dataset, images, recorded, imgsz), metrics_to_dict(metrics, model_names)
 

@@ -1,0 +1,99 @@
+"""Predictions: one image or several answered at once by the predictor process, and batch jobs over a folder
+or a video. Files go as multipart form data; boxes come back in the original image's pixels."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from mlcore.api.bodies import PredictionsRequest
+from mlcore.api.context import ApiContext, dataset_path
+from mlcore.api.errors import ApiError
+from mlcore.api.job_report import prediction_status
+from mlcore.core.errors import SubmitError
+from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.scheduler import refresh
+from mlcore.predict.answers import Answer, answer_files
+from mlcore.predict.client import PredictorBusy, PredictorUnavailable
+from mlcore.predict.profile import ProfileError
+from mlcore.predict.spec import PredictSpec
+from mlcore.predict.submit import PREDICTION_KIND, submit_predictions
+
+MODEL_HELP = "A run's weights, a trusted .pt or an export; empty = ML_STUDIO_DEFAULT_MODEL."
+PROFILE_HELP = "default (the model's saved profile), none, a JSON object, or a profile.json under the outputs root."
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    routes = APIRouter()
+
+    def answered(
+        files: list[UploadFile], model_path: str, confidence: float | None, iou: float | None, profile: str
+    ) -> tuple[str, list[Answer]]:
+        limit = ctx.settings.predict.max_image_bytes
+        sent = [(f.filename or f"file {n + 1}", f.file.read(limit + 1), f.content_type) for n, f in enumerate(files)]
+        try:
+            model, _, answers = answer_files(ctx.predictor, ctx.settings, model_path, sent, confidence, iou, profile)
+        except ProfileError as exc:
+            raise ApiError(422, "bad_profile", str(exc)) from None
+        except SubmitError as exc:
+            code = "too_many_files" if "files sent" in str(exc) else "bad_model"
+            raise ApiError(413 if code == "too_many_files" else 400, code, str(exc)) from None
+        except PredictorBusy as exc:
+            raise ApiError(429, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from None
+        except PredictorUnavailable as exc:
+            raise ApiError(503, "predictor_unavailable", str(exc), {"Retry-After": "2"}) from None
+        return str(model), answers
+
+    @routes.post("/predict", summary="Detections on one image, from a model kept loaded")
+    def predict(
+        file: UploadFile = File(description="A JPEG, PNG, WebP, BMP or TIFF image."),  # noqa: B008
+        model_path: str = Form("", description=MODEL_HELP),
+        confidence_threshold: float | None = Form(None, description="Empty = the profile's (or 0.25)."),
+        iou_threshold: float | None = Form(None, description="NMS IoU; empty = the profile's (or 0.7)."),
+        profile: str = Form("default", description=PROFILE_HELP),
+    ) -> dict:
+        model, (answer,) = answered([file], model_path, confidence_threshold, iou_threshold, profile)
+        if answer.error:
+            raise ApiError(answer.status, answer.code, answer.error)
+        result = answer.to_dict(model)
+        result.pop("file")
+        return result
+
+    @routes.post("/predict_batch", summary="Detections on several images, one result per file in order")
+    def predict_batch(
+        files: list[UploadFile] = File(description="Images; a file that fails is reported in its place."),  # noqa: B008
+        model_path: str = Form("", description=MODEL_HELP),
+        confidence_threshold: float | None = Form(None),
+        iou_threshold: float | None = Form(None),
+        profile: str = Form("default", description=PROFILE_HELP),
+    ) -> dict:
+        model, answers = answered(files, model_path, confidence_threshold, iou_threshold, profile)
+        return {"model": model, "results": [a.to_dict(model) for a in answers]}
+
+    @routes.post("/predictions", status_code=202, summary="Queue a batch prediction over a folder or a video")
+    def start_predictions(body: PredictionsRequest) -> dict:
+        fields = body.model_dump()
+        fields["source"] = dataset_path(body.source, ctx.settings)
+        job = submit_predictions(PredictSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        return prediction_status(job, ctx.store)
+
+    @routes.get("/predictions", summary="Every batch prediction")
+    def predictions() -> list[dict]:
+        refresh(ctx.settings)
+        return [prediction_status(j, ctx.store) for j in ctx.store.list(kind=PREDICTION_KIND)]
+
+    @routes.get("/predictions/{prediction_id}", summary="One batch prediction: progress, then its summary and files")
+    def prediction(prediction_id: str) -> dict:
+        refresh(ctx.settings)
+        return prediction_status(ctx.job(prediction_id, PREDICTION_KIND), ctx.store)
+
+    @routes.post("/predictions/{prediction_id}/stop", summary="Stop a batch prediction, keeping what it wrote")
+    def stop_prediction(prediction_id: str) -> dict:
+        ctx.job(prediction_id, PREDICTION_KIND)
+        return prediction_status(stop_job(prediction_id, ctx.settings, actor=ctx.actor), ctx.store)
+
+    @routes.post("/predictions/{prediction_id}/cancel", summary="Cancel a batch prediction")
+    def cancel_prediction(prediction_id: str) -> dict:
+        ctx.job(prediction_id, PREDICTION_KIND)
+        return prediction_status(cancel_job(prediction_id, ctx.settings, actor=ctx.actor), ctx.store)
+
+    return routes

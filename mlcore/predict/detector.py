@@ -1,0 +1,70 @@
+"""Running a model over decoded images, for the predictor process and batch prediction jobs
+(it imports Ultralytics: never import it in the app or the API process).
+
+    model = load_detector(path, device="cpu")
+    boxes = detect(model, [pixels], profile)    # one list of detections per image
+
+A detection is {"class_id", "class_name", "confidence", "box": [x1, y1, x2, y2]} in original-image
+pixels. Per-class thresholds are applied after NMS: the model runs at the profile's lowest threshold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlcore.core.errors import TaskError
+from mlcore.predict.profile import DeploymentProfile
+
+
+class ModelUnusable(TaskError):
+    """The file cannot be loaded as a detection model; the message says what to pick instead."""
+
+
+def load_detector(path: Path, device: str) -> Any:
+    """A YOLO detection model from a .pt or an export, on `device` ('cpu' or a GPU index)."""
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(path), task="detect")
+    except Exception as exc:  # Ultralytics raises several kinds for files that are not models
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ModelUnusable(
+            f"{path.name} cannot be loaded as a YOLO model ({reason[:200]}); pick a run's best.pt or an export."
+        ) from exc
+    if model.task != "detect":
+        raise ModelUnusable(f"{path.name} is a {model.task} model; the studio predicts with detection models.")
+    model.studio_device = device
+    return model
+
+
+def names_of(model: Any) -> dict[int, str]:
+    return {int(k): str(v) for k, v in model.names.items()}
+
+
+def detect(
+    model: Any, images: list[np.ndarray], profile: DeploymentProfile, imgsz: int | None = None
+) -> list[list[dict]]:
+    """The detections in each image (BGR arrays) at the profile's thresholds; ProfileError on foreign classes."""
+    names = names_of(model)
+    thresholds = profile.class_thresholds(names)
+    extra = {"imgsz": imgsz} if imgsz else {}
+    results = model.predict(
+        images, conf=profile.floor, iou=profile.iou, device=model.studio_device, verbose=False, **extra
+    )
+    return [_boxes(r, names, thresholds) for r in results]
+
+
+def _boxes(result: Any, names: dict[int, str], thresholds: dict[int, float]) -> list[dict]:
+    boxes = result.boxes
+    xyxy = boxes.xyxy.cpu().numpy().astype(float)
+    conf = boxes.conf.cpu().numpy().astype(float)
+    cls = boxes.cls.cpu().numpy().astype(int)
+    return [
+        {"class_id": int(c), "class_name": names.get(int(c), str(c)), "confidence": round(float(p), 5),
+         "box": [round(float(v), 2) for v in b]}
+        for b, p, c in zip(xyxy, conf, cls, strict=True)
+        if p >= thresholds.get(int(c), 1.0)
+    ]  # fmt: skip

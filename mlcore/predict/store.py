@@ -1,0 +1,77 @@
+"""The batch predictions on disk: ml_outputs/predictions/{model_name}_{timestamp}/, newest first, and
+the result document the command line (--json) and the HTTP API give for one.
+
+    for item in list_prediction_runs(settings): print(item.name, item.summary)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.settings import Settings
+from mlcore.jobs.store import Job, open_store
+from mlcore.predict.submit import PREDICTION_KIND
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    path: Path
+    config: dict[str, Any]
+    summary: dict[str, Any] | None
+    """summary.json once the job has ended (None while it runs, or when it failed)."""
+    created: float
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / paths.SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def list_prediction_runs(settings: Settings) -> list[PredictionRun]:
+    root = settings.outputs_root / paths.PREDICTIONS_DIR
+    found = []
+    for folder in root.iterdir() if root.is_dir() else []:
+        try:
+            config = yaml.safe_load((folder / paths.PREDICT_CONFIG).read_text())
+            created = (folder / paths.PREDICT_CONFIG).stat().st_mtime
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict):
+            found.append(PredictionRun(folder, config, read_summary(folder), created))
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def prediction_jobs(settings: Settings) -> list[Job]:
+    """Batch prediction jobs, oldest first; [] before any job exists."""
+    if not (settings.outputs_root / paths.JOBS_DB).exists():
+        return []
+    return open_store(settings).list(kind=PREDICTION_KIND)
+
+
+def prediction_result(folder: Path) -> dict[str, Any] | None:
+    """The summary and where each file is, once the job has ended."""
+    summary = read_summary(folder)
+    if summary is None:
+        return None
+    files = {
+        "labels": paths.PREDICTED_LABELS_DIR, "coco": paths.COCO_PREDICTIONS, "csv": paths.DETECTIONS_CSV,
+        "annotated_images": paths.ANNOTATED_DIR, "annotated_video": paths.ANNOTATED_VIDEO,
+    }  # fmt: skip
+    return {
+        "output_dir": str(folder),
+        "summary": summary,
+        "files": {k: str(folder / v) for k, v in files.items() if (folder / v).exists()},
+    }

@@ -1,0 +1,54 @@
+"""Submitting a batch prediction: the model, the source and the thresholds are checked before a process starts.
+
+job = submit_predictions(PredictSpec(model_path=..., source="/data/new_photos"), settings)
+# ml_outputs/predictions/{model_name}_{timestamp}/: labels/, predictions_coco.json, detections.csv, summary.json
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.evaluation.submit import model_name
+from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.store import Job, open_store
+from mlcore.predict.models import resolve_model
+from mlcore.predict.profile import ProfileError, profile_path, read_profile, with_overrides
+from mlcore.predict.sources import SourceError, describe_source
+from mlcore.predict.spec import PREDICT_TASK, PredictSpec
+
+PREDICTION_KIND = "prediction"
+
+
+def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "local") -> Job:
+    """Check everything, write predict_config.yaml, queue the job and run a scheduling step."""
+    model = resolve_model(spec.model_path, settings)
+    try:
+        source = resolve_user_path(spec.source, settings.dataset_roots, base=PROJECT_ROOT, what="image folder or video")
+        kind, count = describe_source(source)
+        saved = read_profile(model, settings) if spec.use_profile else None
+    except (PathNotAllowed, SourceError, ProfileError) as exc:
+        raise SubmitError(str(exc)) from None
+    profile = with_overrides(saved, spec.confidence_threshold, spec.iou_threshold)
+    folder = settings.outputs_root / paths.PREDICTIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
+    folder.mkdir(parents=True)
+    expected = count if kind == "folder" else -(-count // spec.every_nth_frame)
+    record = {
+        **spec.to_dict(),
+        "model_path": str(model),
+        "source": str(source),
+        "source_kind": kind,
+        "expected_items": expected,
+        "profile": profile.to_dict(),
+        "profile_file": str(profile_path(model, settings)) if saved else "",
+    }
+    (folder / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+    store = open_store(settings)
+    job = store.submit(PREDICTION_KIND, {"task": PREDICT_TASK, **record}, str(folder), owner)
+    schedule(settings)
+    return store.get(job.id)
