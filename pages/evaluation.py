@@ -50,9 +50,10 @@ from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
 from ui.jobs import advance_queue, job_row
 from ui.page_frame import dataset_select, known_datasets, page_start
+from ui.profile_advisor import advisor
 
 REFRESH_S = 2.0
-VIEWS = ("Per class", "Confusion matrix", "Curves", "Errors", "Gallery", "Worst images")
+VIEWS = ("Per class", "Confusion matrix", "Curves", "Errors", "Gallery", "Worst images", "Deployment profile")
 
 
 def follow_model(settings: Settings, models: list[Path], datasets: list[str]) -> None:
@@ -329,8 +330,10 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         errors(metrics, result)
     elif view == "Gallery":
         gallery(root, d, result)
-    else:
+    elif view == "Worst images":
         worst(root, d, result)
+    else:
+        advisor(item.path, stamp, Path(item.model), d, settings)
 
 
 settings_now = page_start(

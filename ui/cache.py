@@ -12,6 +12,7 @@ import streamlit as st
 from mlcore.core.settings import Settings
 from mlcore.devices import torch_probe
 from mlcore.devices.gpus import GpuInventory, read_gpus
+from mlcore.predict.client import PredictorClient
 from mlcore.runs.results import read_results
 
 
@@ -39,3 +40,9 @@ def results(path: Path) -> pd.DataFrame:
     except OSError:
         return pd.DataFrame()
     return _results(str(path), (info.st_mtime_ns, info.st_size))
+
+
+@st.cache_resource(show_spinner=False)
+def predictor(_settings: Settings) -> PredictorClient:
+    """One predictor client (and process) for every session of this app: models stay loaded between them."""
+    return PredictorClient(_settings)

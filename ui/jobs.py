@@ -24,6 +24,17 @@ STATE_ICONS = {
 }
 
 
+DETAILS = {  # what a job row says about the job, by kind
+    "training": lambda spec: (spec.get("mode"), spec.get("model_architecture")),
+    "prediction": lambda spec: (Path(str(spec.get("source", ""))).name, spec.get("source_kind")),
+}
+STOP_HELP = {
+    "training": "Finish after the current batch: validate and keep best.pt and last.pt.",
+    "export": "End after the current step, keeping the formats already made and checked.",
+    "prediction": "End after the current images, keeping every file written so far and a summary.",
+}
+
+
 def advance_queue(settings: Settings) -> None:
     """The page is one of the callers that advance the queue; a step that cannot run now is said."""
     if problem := refresh(settings):
@@ -42,13 +53,12 @@ def job_row(job: Job, settings: Settings, position: int | None, key: str = "") -
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
         c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{run_name(job)}**")
-        details = (job.spec.get("mode"), job.spec.get("model_architecture")) if training else (job.spec.get("split"),)
+        details = DETAILS.get(job.kind, lambda spec: (spec.get("split"),))(job.spec)
         c1.caption(" · ".join(str(d) for d in (*details, job.device or "no device yet", f"by {job.owner}")))
         c2.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress, position))
         if stoppable and c3.button(
             "Stop", key=f"{key}stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
-            help="Finish after the current batch: validate and keep best.pt and last.pt." if training
-            else "End after the current step, keeping the formats already made and checked.",
+            help=STOP_HELP.get(job.kind, ""),
         ):  # fmt: skip
             act(stop_job, job.id, settings)
         if c4.button(

@@ -136,7 +136,9 @@ class PredictionsRequest(Body):
     source: str = Field(description="A folder of images or a video (MP4, AVI, MOV) under the dataset roots.")
     confidence_threshold: float | None = Field(None, description="Empty = the model's profile (or 0.25).")
     iou_threshold: float | None = Field(None, description="NMS IoU; empty = the model's profile (or 0.7).")
-    use_profile: bool = PredictSpec.use_profile
+    profile: str = Field(
+        PredictSpec.profile, description="default (the model's saved one), none, a JSON object or a profile.json path."
+    )
     every_nth_frame: int = Field(PredictSpec.every_nth_frame, description="Videos: every N-th frame.")
     save_images: bool = Field(PredictSpec.save_images, description="Also write annotated images or an annotated video.")
     imgsz: int = Field(PredictSpec.imgsz, description="0 = the model's own size.")

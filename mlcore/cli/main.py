@@ -11,16 +11,19 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from mlcore import __version__
-from mlcore.cli.printing import bar, print_report, print_status, progress_bar
+from mlcore.cli.follow import EXIT_USAGE
+from mlcore.cli.follow import fail as _fail
+from mlcore.cli.follow import follow as _follow
+from mlcore.cli.follow import result_of as _result_of
+from mlcore.cli.predict import add_predict_parser
+from mlcore.cli.printing import print_report, print_status, progress_bar
 from mlcore.core import paths
 from mlcore.core.settings import LOOPBACK_HOSTS, PROJECT_ROOT, Settings, SettingsError, load_settings
-
-EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,11 +31,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"mlcore: error: {message}", file=sys.stderr)
-    return code
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,54 +104,6 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_report(report, folder)
     return 1 if report.severity_counts()["error"] else 0
-
-
-def _follow(job_id: str, settings: Settings) -> int:
-    """Advance the queue and show the job's progress until it ends; 0 when it completed."""
-    import time
-
-    from mlcore.jobs.progress import describe, read_progress
-    from mlcore.jobs.scheduler import schedule
-    from mlcore.jobs.store import JobState, open_store
-
-    store = open_store(settings)
-    try:
-        while True:
-            schedule(settings)
-            job = store.get(job_id)
-            progress = read_progress(Path(job.run_dir))
-            text = describe(job, progress, store.queue_position(job_id))
-            pct = float(progress.get("percent") or 0)
-            print(f"\r{bar(pct, 30)} {pct:5.1f}%  {text:<60}", end="", file=sys.stderr, flush=True)
-            if job.state.is_final():
-                print(file=sys.stderr)
-                break
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        print(f"\nThe job goes on; follow it with: python -m mlcore jobs logs {job_id} --follow", file=sys.stderr)
-        return 130
-    print(f"{job.id}: {job.state.value}" + (f" ({job.error.splitlines()[0]})" if job.error else ""))
-    print(f"Run folder: {job.run_dir}")
-    return 0 if job.state is JobState.COMPLETED else 1
-
-
-def _result_of(
-    job_id: str, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
-) -> tuple[Any, dict[str, Any] | None]:
-    """Follow the job on stderr (with --json, stdout carries the one JSON document only), then read its result
-    from its folder; (the job as it ended, its result or None when it did not complete)."""
-    from mlcore.jobs.store import open_store
-
-    stdout, sys.stdout = sys.stdout, sys.stderr
-    try:
-        code = _follow(job_id, settings)
-    finally:
-        sys.stdout = stdout
-    job = open_store(settings).get(job_id)
-    try:
-        return job, read(Path(job.run_dir)) if code == 0 else None
-    except unreadable:
-        return job, None
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -567,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="listen on a non-local address without a login (trusted networks only)",
     )  # fmt: skip
     app.set_defaults(func=cmd_app)
+
+    add_predict_parser(sub)
 
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -18,7 +18,8 @@ from mlcore.jobs.scheduler import is_alive, schedule
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
-STOPPABLE = ("training", "export", "prediction")  # kinds whose worker reads the stop request and ends cleanly, keeping its work
+# kinds whose worker reads the stop request and ends cleanly, keeping its work
+STOPPABLE = ("training", "export", "prediction")
 
 
 def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:

@@ -56,7 +56,7 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.STOPPING: frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}),
     **{state: frozenset() for state in FINAL_STATES},
 }
-KINDS = ("training", "evaluation", "export")
+KINDS = ("training", "evaluation", "export", "prediction")
 UPDATABLE = ("pid", "pid_started", "device", "error")
 
 SCHEMA = """

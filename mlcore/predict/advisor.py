@@ -130,22 +130,23 @@ def advise(
     label = OBJECTIVES[objective] + ("" if objective == "best_f1" else f" {target:.2f}")
     overall, reached_all = _choose(_curve(d.pred_conf, is_tp, len(d.gt_cls)), objective, target)
     thresholds: dict[int, float] = {}
-    missed: dict[int, bool] = {}
+    notes: dict[int, str] = {}
     for cls in sorted(d.names):
         mine = d.pred_cls == cls
-        if per_class:
-            value, reached = _choose(_curve(d.pred_conf[mine], is_tp[mine], int((d.gt_cls == cls).sum())), objective,
-                                     target)  # fmt: skip
-        else:
-            value, reached = overall, reached_all
-        thresholds[cls], missed[cls] = _rounded_down(value), not reached
+        curve = _curve(d.pred_conf[mine], is_tp[mine], int((d.gt_cls == cls).sum()))
+        value, reached = _choose(curve, objective, target) if per_class else (overall, reached_all)
+        thresholds[cls] = _rounded_down(value)
+        if not (curve[2] > 0).any():
+            notes[cls] = "finds none of its objects at any threshold"
+        elif not reached:
+            notes[cls] = f"cannot reach {label}: best F1 used"
     result = analyze(_kept(d, thresholds), conf=0.0, iou=match_iou)
     rows = []
     for row in result.per_class:
         cls = row["id"]
-        note = f"cannot reach {label}: best F1 used" if missed[cls] else ""
         rows.append({"name": row["name"], "threshold": thresholds[cls], "instances": row["instances"],
-                     **{k: row[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")}, "note": note})  # fmt: skip
+                     **{k: row[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
+                     "note": notes.get(cls, "")})  # fmt: skip
     global_value = _rounded_down(overall)
     own = {d.names[c]: v for c, v in thresholds.items() if per_class and v != global_value}
     return Advice(global_value, own, round(float(nms_iou), 3), label, rows, result.overall)

@@ -11,8 +11,9 @@ runs at the lowest of them, then each box is kept when its confidence reaches it
 
 Where it lives: profile.json in the model's folder (a run's weights/, an export folder). The file names
 the model it was chosen for, so in weights/ it answers for best.pt or last.pt, not both; in an export
-folder it answers for every format (they are one model). Models outside the outputs root get theirs
-under <outputs>/profiles/.
+folder it answers for every format (they are one model), and an export without one of its own uses the
+profile of the model it was exported from. Models outside the outputs root get theirs under
+<outputs>/profiles/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
@@ -137,6 +140,19 @@ def export_folder(model: Path, settings: Settings) -> Path | None:
     return None
 
 
+def _export_source(model: Path, settings: Settings) -> Path | None:
+    """The .pt an export was made from (its export_config.yaml), or None."""
+    folder = export_folder(model, settings)
+    if folder is None:
+        return None
+    try:
+        config = yaml.safe_load((folder / paths.EXPORT_CONFIG).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    source = Path(str(config.get("model_path", ""))) if isinstance(config, dict) else None
+    return source if source is not None and source.suffix == ".pt" and export_folder(source, settings) is None else None
+
+
 def load_profile_file(path: Path) -> DeploymentProfile:
     try:
         return DeploymentProfile.from_dict(json.loads(path.read_text()))
@@ -151,10 +167,13 @@ def load_profile_file(path: Path) -> DeploymentProfile:
 
 
 def read_profile(model: Path, settings: Settings) -> DeploymentProfile | None:
-    """The profile saved for `model`, or None (none saved, or the one in its folder is another model's)."""
+    """The profile saved for `model`, or None (none saved, or the one in its folder is another model's).
+
+    An export without a profile of its own has the profile of the model it was exported from."""
     path = profile_path(model, settings)
     if not path.is_file():
-        return None
+        source = _export_source(model, settings)
+        return read_profile(source, settings) if source is not None else None
     profile = load_profile_file(path)
     if profile.model and export_folder(model, settings) is None and profile.model != model.name:
         return None

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlcore.core.settings import PredictLimits
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, PredictLimits, Settings
 from mlcore.predict.images import SUFFIXES, DecodedImage, ImageRejected, decode_image
 from mlcore.predict.spec import VIDEO_SUFFIXES
 
@@ -98,3 +99,17 @@ def video_rate(path: Path) -> float:
         return float(capture.get(cv2.CAP_PROP_FPS) or 25.0)
     finally:
         capture.release()
+
+
+def images_in(text: str, settings: Settings, limit: int = 500) -> list[Path]:
+    """The images of a folder the user typed (under the dataset roots), at most `limit`; SourceError if none."""
+    try:
+        folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what="folder")
+    except PathNotAllowed as exc:
+        raise SourceError(str(exc)) from None
+    if not folder.is_dir():
+        raise SourceError(f"{text} is not a folder; type the folder that holds the images.")
+    found = folder_images(folder)[:limit]
+    if not found:
+        raise SourceError(f"{folder} holds no JPEG, PNG, WebP, BMP or TIFF images.")
+    return found

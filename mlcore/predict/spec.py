@@ -3,8 +3,9 @@
     spec = PredictSpec(model_path="trainings/logos/v1/weights/best.pt", source="/data/new_photos")
     spec = PredictSpec(model_path=..., source="/data/cam1.mp4", every_nth_frame=5, save_images=True)
 
-Thresholds left empty come from the model's deployment profile (or Ultralytics' defaults, 0.25 and
-0.7); a threshold given here replaces the profile's (a confidence given replaces its per-class ones).
+Thresholds left empty come from the deployment profile (by default the model's saved one; without one,
+Ultralytics' defaults 0.25 and 0.7); a threshold given here replaces the profile's (a confidence given
+replaces its per-class ones too).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ class PredictSpec:
     """A folder of images (searched with its sub-folders) or a video file (MP4, AVI, MOV), under the dataset roots."""
     confidence_threshold: float | None = None
     iou_threshold: float | None = None
-    use_profile: bool = True
-    """Use the model's deployment profile for thresholds not given here."""
+    profile: str = "default"
+    """default (the model's saved profile), none, a JSON object, or a profile.json under the outputs root."""
     every_nth_frame: int = 1
     """Videos: predict on every N-th frame."""
     save_images: bool = False
@@ -57,9 +58,10 @@ class PredictSpec:
             )
         if not isinstance(self.imgsz, int) or isinstance(self.imgsz, bool) or self.imgsz < 0 or self.imgsz % STRIDE:
             raise SpecError(f"imgsz={self.imgsz!r}; use 0 (the model's own) or a multiple of {STRIDE} such as 640.")
-        for name in ("use_profile", "save_images"):
-            if not isinstance(getattr(self, name), bool):
-                raise SpecError(f"{name}={getattr(self, name)!r}; use true or false.")
+        if not isinstance(self.save_images, bool):
+            raise SpecError(f"save_images={self.save_images!r}; use true or false.")
+        if not isinstance(self.profile, str):
+            raise SpecError(f"profile={self.profile!r}; use default, none, a JSON object or a profile.json path.")
         if not DEVICE_PATTERN.match(str(self.device)) or "," in str(self.device):
             raise SpecError(f"device={self.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
 

@@ -18,7 +18,7 @@ from mlcore.evaluation.submit import model_name
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import Job, open_store
 from mlcore.predict.models import resolve_model
-from mlcore.predict.profile import ProfileError, profile_path, read_profile, with_overrides
+from mlcore.predict.profile import ProfileError, choose_profile, with_overrides
 from mlcore.predict.sources import SourceError, describe_source
 from mlcore.predict.spec import PREDICT_TASK, PredictSpec
 
@@ -29,9 +29,9 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
     """Check everything, write predict_config.yaml, queue the job and run a scheduling step."""
     model = resolve_model(spec.model_path, settings)
     try:
-        source = resolve_user_path(spec.source, settings.dataset_roots, base=PROJECT_ROOT, what="image folder or video")
+        source = resolve_user_path(spec.source, settings.dataset_roots, base=PROJECT_ROOT, what="source")
         kind, count = describe_source(source)
-        saved = read_profile(model, settings) if spec.use_profile else None
+        saved = choose_profile(model, settings, spec.profile)
     except (PathNotAllowed, SourceError, ProfileError) as exc:
         raise SubmitError(str(exc)) from None
     profile = with_overrides(saved, spec.confidence_threshold, spec.iou_threshold)
@@ -44,8 +44,7 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         "source": str(source),
         "source_kind": kind,
         "expected_items": expected,
-        "profile": profile.to_dict(),
-        "profile_file": str(profile_path(model, settings)) if saved else "",
+        "thresholds": profile.to_dict(),  # what the job uses: the profile chosen, with the thresholds given
     }
     (folder / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
     store = open_store(settings)

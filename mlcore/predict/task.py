@@ -72,7 +72,7 @@ def predict_source(job: Job, settings: Settings) -> None:
     spec = job.spec
     folder = RunFolder(Path(job.run_dir))
     source = Path(spec["source"])
-    profile = DeploymentProfile.from_dict(spec["profile"])
+    profile = DeploymentProfile.from_dict(spec["thresholds"])
     model = load_detector(Path(spec["model_path"]), ultralytics_device(job.device))
     names = names_of(model)
     try:
@@ -94,7 +94,7 @@ def predict_source(job: Job, settings: Settings) -> None:
         write_json_atomically(
             folder.progress,
             {"state": "running", "done": done, "total": total, "percent": round(100 * done / max(total, done, 1), 1),
-             "updated": time.time()},
+             "step": f"{done}/{total} {'frames' if video else 'images'}", "updated": time.time()},
         )  # fmt: skip
     seconds = time.perf_counter() - started
     summary = writer.close(

@@ -1,0 +1,414 @@
+"""What the studio's prediction paths cost against Ultralytics called directly, measured in the same run.
+
+A yolov8n is trained for one epoch at 640 px on a small demo dataset by the studio's training job (its
+weights are nearly random, but compute does not depend on what a model learned), exported to ONNX by
+the studio's export job, and a folder of 640x480 JPEGs is written. Then, one after the other (never at
+the same time, so neither competes with the other for the cores):
+
+- the direct reference, in a child process of its own that imports Ultralytics and keeps the models warm:
+  `YOLO(model).predict(path)` on one 640x480 JPEG, --requests times after a warm-up, for the .pt and the
+  ONNX (p50, p95); `YOLO(pt).predict([image] * 8)` on the decoded image, repeated; and
+  `for p in files: model.predict(p)` over the folder;
+- the studio: `python -m mlcore serve` on a free port of 127.0.0.1 (its own process group), and
+  1. POST /api/v1/ml/predict with that JPEG, --requests times after a warm-up, for the .pt and the ONNX
+     (p50, p95 of the client's wall time); goal p50 <= 1.15x the direct call's;
+  2. 8 concurrent clients (threads, one HTTP connection each) sending the .pt model --per-client requests
+     each: images per second; goal >= 0.8x direct batches of 8;
+  3. the API process's resident memory once both models have been loaded through it (the models live in
+     its predictor child, whose memory is printed too); goal <= 300 MB (MiB, as the other benchmarks);
+  4. a batch prediction job (submit_predictions) over the folder: images per second by the job's own
+     timing (summary.json) and by its wall time (worker start to end); goal >= 0.9x the direct loop.
+
+It prints a table (figure, reference, ratio, goal met or not) and, as stdout's last line, the numbers as
+JSON (also written to --json PATH). About 7 minutes with the defaults on 2 CPU cores.
+
+    python benchmarks/predict_speed.py [--images 1000] [--requests 100] [--per-client 16] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import requests
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.workspace import studio_workspace  # noqa: E402
+from mlcore.core import paths  # noqa: E402
+from mlcore.core.settings import load_settings  # noqa: E402
+from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
+from mlcore.engine.env import engine_environment  # noqa: E402
+from mlcore.export.spec import ExportSpec  # noqa: E402
+from mlcore.export.store import export_result  # noqa: E402
+from mlcore.export.submit import submit_export  # noqa: E402
+from mlcore.jobs.scheduler import schedule  # noqa: E402
+from mlcore.jobs.store import open_store  # noqa: E402
+from mlcore.predict.spec import PredictSpec  # noqa: E402
+from mlcore.predict.submit import submit_predictions  # noqa: E402
+from mlcore.training.spec import TrainSpec  # noqa: E402
+from mlcore.training.submit import start  # noqa: E402
+
+PREDICT = "/api/v1/ml/predict"
+CLIENTS = 8
+WIDTH, HEIGHT = 640, 480
+GOALS = {"latency": 1.15, "throughput": 0.8, "memory_mb": 300.0, "batch": 0.9}
+
+
+# -- the studio's jobs: a model, its ONNX export, a batch prediction
+
+
+def wait(job_id: str) -> dict:
+    settings = load_settings()
+    store = open_store(settings)
+    while not store.get(job_id).state.is_final():
+        schedule(settings)
+        time.sleep(0.5)
+    job = store.get(job_id)
+    if job.state.value != "completed":
+        raise SystemExit(f"job {job_id} ended {job.state.value}: {job.error}")
+    return {"seconds": (job.ended or 0) - (job.started or 0), "folder": Path(job.run_dir)}
+
+
+def train(dataset: Path, device: str) -> Path:
+    spec = TrainSpec(
+        dataset_path=str(dataset), model_architecture="yolov8n", epochs=1, imgsz=640, batch_size=8, workers=0,
+        device=device, project="bench", experiment="predict-yolov8n-640", advanced={"val": False},
+    )  # fmt: skip
+    print("training yolov8n at 640 for 1 epoch…", flush=True)
+    job = start(spec, load_settings())
+    wait(job.id)
+    return Path(job.run_dir) / "weights" / "best.pt"
+
+
+def export_onnx(model: Path, dataset: Path, device: str) -> Path:
+    print("exporting it to ONNX…", flush=True)
+    spec = ExportSpec(model_path=str(model), formats=("onnx",), dataset_path=str(dataset), parity=False, device=device)
+    done = wait(submit_export(spec, load_settings()).id)
+    (onnx,) = [Path(f["path"]) for f in export_result(done["folder"])["formats"] if f["format"] == "onnx"]
+    return onnx
+
+
+def batch_job(model: Path, folder: Path, device: str) -> dict:
+    print(f"batch prediction job over {folder.name}/…", flush=True)
+    job = submit_predictions(PredictSpec(model_path=str(model), source=str(folder), device=device), load_settings())
+    done = wait(job.id)
+    summary = json.loads((done["folder"] / paths.SUMMARY_FILE).read_text())
+    images = int(summary["images"])
+    return {
+        "images": images,
+        "job_seconds": summary["seconds"],
+        "job_images_per_second": images / summary["seconds"],
+        "wall_seconds": round(done["seconds"], 2),
+        "wall_images_per_second": images / done["seconds"],
+    }
+
+
+def image_folder(dataset: Path, folder: Path, count: int) -> list[Path]:
+    """`count` 640x480 JPEGs made from the demo images (resized, every other round mirrored)."""
+    sources = sorted(p for p in (dataset / "images").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    folder.mkdir(parents=True)
+    written = []
+    for n in range(count):
+        with Image.open(sources[n % len(sources)]) as opened:
+            picture = opened.convert("RGB").resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+        if (n // len(sources)) % 2:
+            picture = ImageOps.mirror(picture)
+        written.append(folder / f"image_{n:05d}.jpg")
+        picture.save(written[-1], quality=90)
+    return written
+
+
+# -- the direct reference (a child process: python predict_speed.py --direct CONFIG OUT)
+
+
+def direct_reference(config: dict) -> dict:
+    """Ultralytics called directly, models kept loaded: what the studio's paths are measured against."""
+    import cv2
+    from ultralytics import YOLO
+
+    device, image, warmup, repeats = config["device"], config["image"], config["warmup"], config["requests"]
+    found: dict = {}
+    models = {name: YOLO(config[name], task="detect") for name in ("pt", "onnx")}
+    for name, model in models.items():
+        for _ in range(warmup):
+            model.predict(image, device=device, verbose=False)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.predict(image, device=device, verbose=False)
+            times.append(time.perf_counter() - started)
+        found[f"latency_{name}"] = percentiles(times)
+    model, batch = models["pt"], [cv2.imread(image)] * CLIENTS
+    model.predict(batch, device=device, verbose=False)
+    started = time.perf_counter()
+    for _ in range(config["per_client"]):
+        model.predict(batch, device=device, verbose=False)
+    seconds = time.perf_counter() - started
+    found["batched"] = {"images": CLIENTS * config["per_client"], "seconds": round(seconds, 2),
+                        "images_per_second": CLIENTS * config["per_client"] / seconds}  # fmt: skip
+    files = config["files"]
+    model.predict(files[0], device=device, verbose=False)
+    started = time.perf_counter()
+    for path in files:
+        model.predict(path, device=device, verbose=False)
+    seconds = time.perf_counter() - started
+    found["loop"] = {"images": len(files), "seconds": round(seconds, 2), "images_per_second": len(files) / seconds}
+    return found
+
+
+def run_direct(config: dict, work: Path) -> dict:
+    print("direct Ultralytics reference (its own process; the API is not running)…", flush=True)
+    config_file, out = work / "direct-config.json", work / "direct-result.json"
+    config_file.write_text(json.dumps(config))
+    env = {**engine_environment(load_settings()), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, __file__, "--direct", str(config_file), str(out)], env=env, cwd=work, check=True)
+    return json.loads(out.read_text())
+
+
+def percentiles(seconds: list[float]) -> dict:
+    """p50 and p95 in milliseconds (inclusive quantiles)."""
+    if len(seconds) < 2:
+        return {"p50_ms": seconds[0] * 1000, "p95_ms": seconds[0] * 1000, "n": len(seconds)}
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return {"p50_ms": cuts[49] * 1000, "p95_ms": cuts[94] * 1000, "n": len(seconds)}
+
+
+# -- the studio's API
+
+
+@contextmanager
+def api_server(env: dict[str, str], log: Path, timeout_s: float = 120) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m mlcore serve` on a free port of 127.0.0.1 in a session of its own; yields (process, url).
+    Its whole process group (the predictor with it) is stopped afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log, "ab") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlcore", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"the API server exited ({server.returncode}): {log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{url}/openapi.json", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API server was not up within {timeout_s:.0f} s; see {log}")
+            time.sleep(0.3)
+        yield server, url
+    finally:
+        stop_group(server)
+
+
+def stop_group(server: subprocess.Popen) -> None:
+    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the group may outlive its leader a moment (the predictor)
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(1)
+
+
+class Caller:
+    """One client: an HTTP connection of its own, sending one JPEG to POST /predict."""
+
+    def __init__(self, url: str, token: str, image: bytes) -> None:
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.url, self.image, self.retries = f"{url}{PREDICT}", image, 0
+
+    def predict(self, model: Path) -> float:
+        """Seconds from sending to the parsed answer (429 answers are waited out and sent again)."""
+        started = time.perf_counter()
+        while True:
+            answer = self.session.post(
+                self.url, files={"file": ("image.jpg", self.image, "image/jpeg")}, data={"model_path": str(model)},
+                timeout=600,
+            )  # fmt: skip
+            if answer.status_code != 429:
+                break
+            self.retries += 1
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
+        body = answer.json()
+        if answer.status_code != 200 or "detections" not in body:
+            raise SystemExit(f"POST {PREDICT} answered {answer.status_code}: {body}")
+        return time.perf_counter() - started
+
+
+def api_latency(caller: Caller, model: Path, warmup: int, repeats: int) -> dict:
+    for _ in range(warmup):  # the first starts the predictor and loads the model
+        caller.predict(model)
+    return percentiles([caller.predict(model) for _ in range(repeats)])
+
+
+def api_throughput(url: str, token: str, image: bytes, model: Path, per_client: int) -> dict:
+    callers = [Caller(url, token, image) for _ in range(CLIENTS)]
+    errors: list[BaseException] = []
+
+    def crowd(count: int) -> float:
+        gate = threading.Barrier(CLIENTS + 1)
+
+        def client(caller: Caller) -> None:
+            gate.wait()
+            try:
+                for _ in range(count):
+                    caller.predict(model)
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in callers]
+        for thread in threads:
+            thread.start()
+        gate.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise SystemExit(f"a client failed: {errors[0]!r}")
+        return time.perf_counter() - started
+
+    crowd(2)  # warm-up: every connection open, batches formed once
+    seconds = crowd(per_client)
+    images = CLIENTS * per_client
+    return {"images": images, "seconds": round(seconds, 2), "images_per_second": images / seconds,
+            "retries_429": sum(c.retries for c in callers)}  # fmt: skip
+
+
+def memory(server: subprocess.Popen) -> dict:
+    api = psutil.Process(server.pid)
+    predictors = [
+        p.memory_info().rss for p in api.children(recursive=True) if "mlcore.predictor" in " ".join(p.cmdline())
+    ]
+    return {"api_mb": api.memory_info().rss / 2**20, "predictor_mb": sum(predictors) / 2**20 if predictors else None}
+
+
+def run_studio(pt: Path, onnx: Path, image: Path, options: argparse.Namespace, work: Path) -> dict:
+    token = secrets.token_urlsafe(32)
+    env = {**os.environ, "ML_STUDIO_API_TOKEN": token, "ML_STUDIO_PREDICTOR_DEVICE": options.device}
+    data = image.read_bytes()
+    found: dict = {}
+    print("the studio's API…", flush=True)
+    with api_server(env, work / "api.log") as (server, url):
+        caller = Caller(url, token, data)
+        for name, model in (("pt", pt), ("onnx", onnx)):
+            found[f"latency_{name}"] = api_latency(caller, model, options.warmup, options.requests)
+            print(f"  POST {PREDICT} {name}: p50 {found[f'latency_{name}']['p50_ms']:.1f} ms", flush=True)
+        found["memory"] = memory(server)
+        found["throughput"] = api_throughput(url, token, data, pt, options.per_client)
+        print(f"  {CLIENTS} clients: {found['throughput']['images_per_second']:.1f} images/s", flush=True)
+        found["memory_after_clients"] = memory(server)
+    return found
+
+
+# -- the report
+
+
+def report(direct: dict, studio: dict, batch: dict, options: argparse.Namespace) -> dict:
+    rows = []
+
+    def row(figure: str, value: float, unit: str, reference: float | None, goal: str, met: bool | None) -> None:
+        ratio = value / reference if reference else None
+        rows.append({"figure": figure, "value": round(value, 2), "unit": unit,
+                     "reference": round(reference, 2) if reference else None,
+                     "ratio": round(ratio, 3) if ratio is not None else None, "goal": goal, "met": met})  # fmt: skip
+
+    for name, label in (("pt", ".pt"), ("onnx", "ONNX")):
+        ours, theirs = studio[f"latency_{name}"], direct[f"latency_{name}"]
+        ratio = ours["p50_ms"] / theirs["p50_ms"]
+        row(f"POST /predict {label} p50", ours["p50_ms"], "ms", theirs["p50_ms"], "<= 1.15x",
+            ratio <= GOALS["latency"])  # fmt: skip
+        row(f"POST /predict {label} p95", ours["p95_ms"], "ms", theirs["p95_ms"], "-", None)
+    ours, theirs = studio["throughput"]["images_per_second"], direct["batched"]["images_per_second"]
+    row(f"{CLIENTS} clients, .pt", ours, "img/s", theirs, ">= 0.8x", ours / theirs >= GOALS["throughput"])
+    api_mb = studio["memory"]["api_mb"]
+    row("API process RSS, 2 models", api_mb, "MiB", None, "<= 300 MB", api_mb <= GOALS["memory_mb"])
+    row(f"API process RSS after {CLIENTS} clients", studio["memory_after_clients"]["api_mb"], "MiB", None, "-", None)
+    if studio["memory"]["predictor_mb"] is not None:
+        row("predictor process RSS", studio["memory"]["predictor_mb"], "MiB", None, "-", None)
+    loop = direct["loop"]["images_per_second"]
+    for key, label in (("job_images_per_second", "job's timing"), ("wall_images_per_second", "wall time")):
+        row(f"batch job, {batch['images']} images ({label})", batch[key], "img/s", loop, ">= 0.9x",
+            batch[key] / loop >= GOALS["batch"])  # fmt: skip
+
+    print(f"\nML Studio's prediction paths against direct Ultralytics calls ({options.device}, "
+          f"{os.cpu_count()} cores, yolov8n 640, {WIDTH}x{HEIGHT} JPEGs, {options.requests} requests)")  # fmt: skip
+    print(f"{'figure':<40} {'studio':>10} {'direct':>10} {'unit':<6} {'ratio':>7}  {'goal':<10} verdict")
+    for r in rows:
+        reference = f"{r['reference']:>10.2f}" if r["reference"] is not None else f"{'-':>10}"
+        ratio = f"{r['ratio']:>6.2f}x" if r["ratio"] is not None else f"{'-':>7}"
+        verdict = "-" if r["met"] is None else "met" if r["met"] else "NOT MET"
+        print(f"{r['figure']:<40} {r['value']:>10.2f} {reference} {r['unit']:<6} {ratio}  {r['goal']:<10} {verdict}")
+    print(f"(direct: YOLO().predict(path) per image; batches of {CLIENTS} of the decoded image; a predict loop "
+          f"over the folder; 429 answers waited out: {studio['throughput']['retries_429']})")  # fmt: skip
+    return {"rows": rows, "direct": direct, "studio": studio, "batch_job": batch,
+            "settings": {"images": options.images, "requests": options.requests, "per_client": options.per_client,
+                         "warmup": options.warmup, "device": options.device, "cpus": os.cpu_count()}}  # fmt: skip
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--direct":  # the reference's child process
+        result = direct_reference(json.loads(Path(sys.argv[2]).read_text()))
+        Path(sys.argv[3]).write_text(json.dumps(result))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="640x480 JPEGs in the batch job's folder")
+    parser.add_argument("--requests", type=int, default=100, help="timed single-image requests per model")
+    parser.add_argument("--per-client", type=int, default=16, help=f"requests each of the {CLIENTS} clients sends")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests before the timed ones")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or a GPU index, for every path")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    options = parser.parse_args()
+    began = time.perf_counter()
+    with studio_workspace("ml-studio-predict-bench-") as work:
+        demo = make_demo_dataset(work / "data" / "demo", images=24, imgsz=640, seed=3).root
+        pt = train(demo, options.device)
+        onnx = export_onnx(pt, demo, options.device)
+        print(f"writing {options.images} {WIDTH}x{HEIGHT} JPEGs…", flush=True)
+        files = image_folder(demo, work / "data" / "predict", options.images)
+        config = {"pt": str(pt), "onnx": str(onnx), "image": str(files[0]), "files": [str(f) for f in files],
+                  "warmup": options.warmup, "requests": options.requests, "per_client": options.per_client,
+                  "device": options.device}  # fmt: skip
+        direct = run_direct(config, work)
+        studio = run_studio(pt, onnx, files[0], options, work)
+        batch = batch_job(pt, files[0].parent, options.device)
+        result = report(direct, studio, batch, options)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    print(f"whole benchmark: {result['seconds']:.0f} s")
+    if options.json:
+        options.json.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

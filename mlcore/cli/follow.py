@@ -1,0 +1,66 @@
+"""What every job command shares: the error line, following a job's progress, reading its result at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlcore.cli.printing import bar
+from mlcore.core.settings import Settings
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = 1) -> int:
+    print(f"mlcore: error: {message}", file=sys.stderr)
+    return code
+
+
+def follow(job_id: str, settings: Settings) -> int:
+    """Advance the queue and show the job's progress until it ends; 0 when it completed."""
+    import time
+
+    from mlcore.jobs.progress import describe, read_progress
+    from mlcore.jobs.scheduler import schedule
+    from mlcore.jobs.store import JobState, open_store
+
+    store = open_store(settings)
+    try:
+        while True:
+            schedule(settings)
+            job = store.get(job_id)
+            progress = read_progress(Path(job.run_dir))
+            text = describe(job, progress, store.queue_position(job_id))
+            pct = float(progress.get("percent") or 0)
+            print(f"\r{bar(pct, 30)} {pct:5.1f}%  {text:<60}", end="", file=sys.stderr, flush=True)
+            if job.state.is_final():
+                print(file=sys.stderr)
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print(f"\nThe job goes on; follow it with: python -m mlcore jobs logs {job_id} --follow", file=sys.stderr)
+        return 130
+    print(f"{job.id}: {job.state.value}" + (f" ({job.error.splitlines()[0]})" if job.error else ""))
+    print(f"Run folder: {job.run_dir}")
+    return 0 if job.state is JobState.COMPLETED else 1
+
+
+def result_of(
+    job_id: str, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+) -> tuple[Any, dict[str, Any] | None]:
+    """Follow the job on stderr (with --json, stdout carries the one JSON document only), then read its result
+    from its folder; (the job as it ended, its result or None when it did not complete)."""
+    from mlcore.jobs.store import open_store
+
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        code = follow(job_id, settings)
+    finally:
+        sys.stdout = stdout
+    job = open_store(settings).get(job_id)
+    try:
+        return job, read(Path(job.run_dir)) if code == 0 else None
+    except unreadable:
+        return job, None
