@@ -130,9 +130,10 @@ def show_answers(model: str, described: str, answers: list[Answer]) -> None:
             c1.image(drawn, caption=f"{a.name}: {len(a.detections)} detections")
             rows = [{"class": d["class_name"], "confidence": d["confidence"],
                      **dict(zip(("x1", "y1", "x2", "y2"), d["box"], strict=True))} for d in a.detections]  # fmt: skip
-            c2.dataframe(pd.DataFrame(rows), hide_index=True) if rows else c2.caption(
-                "Nothing found at these thresholds."
-            )
+            if rows:
+                c2.dataframe(pd.DataFrame(rows), hide_index=True)
+            else:
+                c2.caption("Nothing found at these thresholds.")
             png = BytesIO()
             drawn.save(png, "PNG")
             stem = Path(a.name).stem

@@ -43,6 +43,10 @@ def results(path: Path) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
-def predictor(_settings: Settings) -> PredictorClient:
-    """One predictor client (and process) for every session of this app: models stay loaded between them."""
+def _predictor(_settings: Settings, outputs: str) -> PredictorClient:
     return PredictorClient(_settings)
+
+
+def predictor(settings: Settings) -> PredictorClient:
+    """One predictor client (and process) for every session of this app: models stay loaded between them."""
+    return _predictor(settings, str(settings.outputs_root))
