@@ -68,6 +68,11 @@ PREDICT = "/api/v1/ml/predict"
 CLIENTS = 8
 WIDTH, HEIGHT = 640, 480
 GOALS = {"latency": 1.15, "throughput": 0.8, "memory_mb": 300.0, "batch": 0.9}
+BEGAN = time.perf_counter()
+
+
+def say(text: str) -> None:
+    print(f"[{time.perf_counter() - BEGAN:5.0f} s] {text}", flush=True)
 
 
 # -- the studio's jobs: a model, its ONNX export, a batch prediction
@@ -90,14 +95,14 @@ def train(dataset: Path, device: str) -> Path:
         dataset_path=str(dataset), model_architecture="yolov8n", epochs=1, imgsz=640, batch_size=8, workers=0,
         device=device, project="bench", experiment="predict-yolov8n-640", advanced={"val": False},
     )  # fmt: skip
-    print("training yolov8n at 640 for 1 epoch…", flush=True)
+    say("training yolov8n at 640 for 1 epoch…")
     job = start(spec, load_settings())
     wait(job.id)
     return Path(job.run_dir) / "weights" / "best.pt"
 
 
 def export_onnx(model: Path, dataset: Path, device: str) -> Path:
-    print("exporting it to ONNX…", flush=True)
+    say("exporting it to ONNX…")
     spec = ExportSpec(model_path=str(model), formats=("onnx",), dataset_path=str(dataset), parity=False, device=device)
     done = wait(submit_export(spec, load_settings()).id)
     (onnx,) = [Path(f["path"]) for f in export_result(done["folder"])["formats"] if f["format"] == "onnx"]
@@ -105,7 +110,7 @@ def export_onnx(model: Path, dataset: Path, device: str) -> Path:
 
 
 def batch_job(model: Path, folder: Path, device: str) -> dict:
-    print(f"batch prediction job over {folder.name}/…", flush=True)
+    say(f"batch prediction job over {folder.name}/ (the API is stopped)…")
     job = submit_predictions(PredictSpec(model_path=str(model), source=str(folder), device=device), load_settings())
     done = wait(job.id)
     summary = json.loads((done["folder"] / paths.SUMMARY_FILE).read_text())
@@ -173,7 +178,7 @@ def direct_reference(config: dict) -> dict:
 
 
 def run_direct(config: dict, work: Path) -> dict:
-    print("direct Ultralytics reference (its own process; the API is not running)…", flush=True)
+    say("direct Ultralytics reference (its own process; the API is not running)…")
     config_file, out = work / "direct-config.json", work / "direct-result.json"
     config_file.write_text(json.dumps(config))
     env = {**engine_environment(load_settings()), "PYTHONPATH": str(ROOT)}
@@ -306,11 +311,12 @@ def api_throughput(url: str, token: str, image: bytes, model: Path, per_client: 
 
 
 def memory(server: subprocess.Popen) -> dict:
+    """Resident memory of the API process alone, and of its predictor child (for information)."""
     api = psutil.Process(server.pid)
-    predictors = [
-        p.memory_info().rss for p in api.children(recursive=True) if "mlcore.predictor" in " ".join(p.cmdline())
-    ]
-    return {"api_mb": api.memory_info().rss / 2**20, "predictor_mb": sum(predictors) / 2**20 if predictors else None}
+    predictors = [p for p in api.children(recursive=True) if "mlcore.predictor" in " ".join(p.cmdline())]
+    rss = sum(p.memory_info().rss for p in predictors)
+    return {"api_mb": api.memory_info().rss / 2**20, "predictor_mb": rss / 2**20 if predictors else None,
+            "predictor_pids": [p.pid for p in predictors]}  # fmt: skip
 
 
 def run_studio(pt: Path, onnx: Path, image: Path, options: argparse.Namespace, work: Path) -> dict:
@@ -318,16 +324,18 @@ def run_studio(pt: Path, onnx: Path, image: Path, options: argparse.Namespace, w
     env = {**os.environ, "ML_STUDIO_API_TOKEN": token, "ML_STUDIO_PREDICTOR_DEVICE": options.device}
     data = image.read_bytes()
     found: dict = {}
-    print("the studio's API…", flush=True)
+    say("the studio's API…")
     with api_server(env, work / "api.log") as (server, url):
         caller = Caller(url, token, data)
         for name, model in (("pt", pt), ("onnx", onnx)):
             found[f"latency_{name}"] = api_latency(caller, model, options.warmup, options.requests)
-            print(f"  POST {PREDICT} {name}: p50 {found[f'latency_{name}']['p50_ms']:.1f} ms", flush=True)
+            say(f"  POST {PREDICT} {name}: p50 {found[f'latency_{name}']['p50_ms']:.1f} ms")
         found["memory"] = memory(server)
         found["throughput"] = api_throughput(url, token, data, pt, options.per_client)
-        print(f"  {CLIENTS} clients: {found['throughput']['images_per_second']:.1f} images/s", flush=True)
+        say(f"  {CLIENTS} clients: {found['throughput']['images_per_second']:.1f} images/s")
         found["memory_after_clients"] = memory(server)
+    if found["memory"]["predictor_pids"] != found["memory_after_clients"]["predictor_pids"]:
+        print("warning: the predictor process was restarted during the concurrent clients; see its log", flush=True)
     return found
 
 
@@ -389,12 +397,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) or a GPU index, for every path")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     options = parser.parse_args()
-    began = time.perf_counter()
     with studio_workspace("ml-studio-predict-bench-") as work:
         demo = make_demo_dataset(work / "data" / "demo", images=24, imgsz=640, seed=3).root
         pt = train(demo, options.device)
         onnx = export_onnx(pt, demo, options.device)
-        print(f"writing {options.images} {WIDTH}x{HEIGHT} JPEGs…", flush=True)
+        say(f"writing {options.images} {WIDTH}x{HEIGHT} JPEGs…")
         files = image_folder(demo, work / "data" / "predict", options.images)
         config = {"pt": str(pt), "onnx": str(onnx), "image": str(files[0]), "files": [str(f) for f in files],
                   "warmup": options.warmup, "requests": options.requests, "per_client": options.per_client,
@@ -403,7 +410,7 @@ def main() -> None:
         studio = run_studio(pt, onnx, files[0], options, work)
         batch = batch_job(pt, files[0].parent, options.device)
         result = report(direct, studio, batch, options)
-    result["seconds"] = round(time.perf_counter() - began, 1)
+    result["seconds"] = round(time.perf_counter() - BEGAN, 1)
     print(f"whole benchmark: {result['seconds']:.0f} s")
     if options.json:
         options.json.write_text(json.dumps(result, indent=2))

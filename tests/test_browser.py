@@ -450,3 +450,28 @@ def test_exporting_from_the_page_shows_the_parity_verdict_and_the_latency(
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the latency bars
     page.get_by_role("button", name="Download the export (zip)").wait_for(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_uploading_an_image_on_the_predict_page_draws_its_boxes(page, server: Server, trained: dict[str, str]) -> None:
+    from mlcore.core.settings import load_settings
+    from mlcore.predict.profile import DeploymentProfile, save_profile
+    from tests.test_predict import direct
+
+    outputs = server.log.parent / "ml_outputs"
+    model = outputs / "models" / "fitted.pt"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trained["model"], model)
+    save_profile(DeploymentProfile(confidence=0.05), model, load_settings({"ML_STUDIO_OUTPUTS": str(outputs)}))
+    images = sorted(Path(trained["data"]).glob("images/train/*.jpg"))[:6]
+    found = direct({"model": model, "outputs": outputs}, images, conf=0.05)
+    image, boxes = next((i, len(b)) for i, b in zip(images, found, strict=True) if b)
+    _open(page, f"{server.url}/predict")
+    _choose(page, "Model", "fitted.pt")
+    page.get_by_text("Deployment profile: confidence 0.05").wait_for(timeout=30_000)
+    page.locator("input[type='file']").first.set_input_files(str(image))
+    page.get_by_text(image.name).first.wait_for(timeout=30_000)  # the upload is listed
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text(f"{image.name}: {boxes} detections").wait_for(timeout=180_000)
+    assert page.locator("[data-testid='stImage'] img").count() >= 1
+    page.get_by_role("button", name="Annotated image").wait_for(timeout=10_000)
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -69,6 +69,10 @@ def router(ctx: ApiContext) -> APIRouter:
         model, answers = answered(files, model_path, confidence_threshold, iou_threshold, profile)
         return {"model": model, "results": [a.to_dict(model) for a in answers]}
 
+    @routes.get("/predictor", summary="The predictor process: running, its models in memory, their size")
+    def predictor() -> dict:
+        return ctx.predictor.status()
+
     @routes.post("/predictions", status_code=202, summary="Queue a batch prediction over a folder or a video")
     def start_predictions(body: PredictionsRequest) -> dict:
         fields = body.model_dump()
