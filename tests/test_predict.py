@@ -367,3 +367,23 @@ def test_pixels_of_an_image_reach_the_model_as_ultralytics_reads_them(deployed: 
     image = sorted(deployed["photos"].glob("*.png"))[0]
     ours = decode_image(image.read_bytes(), image.name, load_settings().predict).pixels
     assert np.array_equal(ours, cv2.imread(str(image)))
+
+
+def test_stop_ends_a_batch_job_after_its_current_images_and_keeps_what_it_wrote(api: str, deployed: dict) -> None:
+    folder = deployed["work"] / "data" / "many"
+    folder.mkdir()
+    for n in range(240):
+        shutil.copyfile(sorted(deployed["photos"].glob("*.png"))[n % 24], folder / f"{n:03d}.png")
+    body = {"model_path": str(deployed["model"]), "source": str(folder)}
+    prediction_id = requests.post(f"{api}/predictions", json=body, timeout=60).json()["prediction_id"]
+    deadline = time.monotonic() + 120
+    while requests.get(f"{api}/predictions/{prediction_id}", timeout=30).json()["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stopped = requests.post(f"{api}/predictions/{prediction_id}/stop", timeout=30)
+    assert stopped.status_code == 200 and stopped.json()["state"] == "stopping"
+    status = _wait_job(api, prediction_id)
+    summary = status["summary"]
+    assert status["status"] == "completed" and summary["stopped"] and summary["images"] < 240
+    labels = list((Path(status["output_dir"]) / paths.PREDICTED_LABELS_DIR).glob("*.txt"))
+    assert len(labels) == summary["images"]

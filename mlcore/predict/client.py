@@ -13,6 +13,7 @@ next one starts a new process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import secrets
@@ -52,7 +53,7 @@ class PredictorUnavailable(Exception):
     """The predictor process died or did not answer; the request can be sent again."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     tasks: list[dict[str, Any]]
     done: threading.Event = field(default_factory=threading.Event)
@@ -103,9 +104,11 @@ class PredictorClient:
         with self._lock:
             if self._connection is None or self._process is None or self._process.poll() is not None:
                 return {"running": False}
-        probe = _Pending([])
-        probe.tasks = [{"op": "status"}]
-        self._queue.put(probe)
+        probe = _Pending([{"op": "status"}])
+        try:
+            self._queue.put_nowait(probe)
+        except queue.Full:
+            return {"running": True, "pid": self.pid, "busy": True}
         self._start_dispatcher()
         probe.done.wait(30)
         return {"running": True, "pid": self.pid, **((probe.results or [{}])[0])}
@@ -116,7 +119,8 @@ class PredictorClient:
 
     def close(self) -> None:
         self._closed = True
-        self._queue.put(_Pending([]))  # wakes the dispatcher
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_Pending([]))  # wakes the dispatcher
         self._stop_process()
 
     # -- the dispatcher thread
