@@ -41,14 +41,13 @@ from mlcore.evaluation.store import (
     open_evaluations,
 )
 from mlcore.evaluation.submit import submit_evaluation
-from mlcore.jobs.store import JobState
 from mlcore.runs.metrics import curve_names
 from mlcore.runs.store import seed_weights, trained_on, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
-from ui.jobs import advance_queue, job_row
+from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, known_datasets, page_start
 from ui.profile_advisor import advisor
 
@@ -125,21 +124,6 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             st.toast(f"Evaluation {job.id} {job.state.value}", icon=":material/play_arrow:")
             return True
     return False
-
-
-def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
-    """Evaluations queued or running, with progress; refreshed until none is left.
-
-    `drawn_open` are the jobs that were open when the whole page was last drawn: once one of them has
-    ended, every refresh asks for a whole-page run (a request lost in transit is simply asked again).
-    """
-    advance_queue(settings)
-    jobs = open_evaluations(settings)
-    if drawn_open - {j.id for j in jobs}:
-        st.rerun()  # one ended: a whole-page run shows its result
-    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
-    for job in jobs:
-        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key="eval.")
 
 
 def evaluation_label(item: EvaluationSummary, states: dict[str, str]) -> str:
@@ -345,7 +329,9 @@ evaluations = list_evaluations(settings_now)
 if new_evaluation(settings_now, expanded=not evaluations):
     evaluations = list_evaluations(settings_now)  # the form has just added one
 drawn_open = frozenset(j.id for j in open_evaluations(settings_now))
-st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
+st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
+    settings_now, evaluation_jobs, drawn_open, "eval."
+)
 if not evaluations:
     st.info(
         "No evaluation yet. Pick a model and a dataset above and press Evaluate (or run "

@@ -14,12 +14,11 @@ from mlcore.export.formats import FORMATS, NOT_OFFERED, available
 from mlcore.export.spec import AUTO_SPLIT, DEFAULT_TOLERANCE, ExportSpec
 from mlcore.export.store import ExportSummary, ExportUnreadable, export_jobs, export_zip, list_exports, load_parity
 from mlcore.export.submit import submit_export
-from mlcore.jobs.store import JobState
 from mlcore.runs.store import seed_weights, trained_on, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import gpu_inventory
-from ui.jobs import advance_queue, job_row
+from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, page_start
 
 REFRESH_S = 2.0
@@ -86,17 +85,6 @@ def new_export(settings: Settings, expanded: bool) -> bool:
             st.toast(f"Export {job.id} {job.state.value}", icon=":material/output:")
             return True
     return False
-
-
-def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
-    """Exports queued or running; once one ends, a whole-page run shows its result."""
-    advance_queue(settings)
-    jobs = [j for j in export_jobs(settings) if not j.state.is_final()]
-    if drawn_open - {j.id for j in jobs}:
-        st.rerun()
-    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
-    for job in jobs:
-        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key="export.")
 
 
 def parity_view(item: ExportSummary, entry: dict) -> None:
@@ -187,7 +175,9 @@ if new_export(settings_now, expanded=not exports):
     exports = list_exports(settings_now)  # the form has just added one
 jobs = export_jobs(settings_now)
 drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
-st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings_now, drawn_open)
+st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
+    settings_now, export_jobs, drawn_open, "export."
+)
 if not exports:
     st.info("No export yet. Pick a model above and press Export (or run `python -m mlcore export MODEL --wait`).",
             icon=":material/output:")  # fmt: skip

@@ -11,7 +11,6 @@ import streamlit as st
 from mlcore.charts.drawing import draw_detections
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
-from mlcore.jobs.store import JobState
 from mlcore.predict.answers import Answer, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.images import SUFFIXES
@@ -24,7 +23,7 @@ from mlcore.predict.submit import submit_predictions
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import predictor
-from ui.jobs import advance_queue, job_row
+from ui.jobs import open_jobs_section
 from ui.page_frame import page_start
 
 REFRESH_S = 2.0
@@ -159,16 +158,6 @@ def batch_form(model: Path, settings: Settings) -> None:
         st.toast(f"Batch prediction {job.id} {job.state.value}", icon=":material/play_arrow:")
 
 
-def jobs_section(settings: Settings, drawn_open: frozenset[str]) -> None:
-    advance_queue(settings)
-    jobs = [j for j in prediction_jobs(settings) if not j.state.is_final()]
-    if drawn_open - {j.id for j in jobs}:
-        st.rerun()
-    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
-    for job in jobs:
-        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key="predict.")
-
-
 def show_run(run: PredictionRun, errors: dict[str, str]) -> None:
     st.caption(f"Model `{run.config.get('model_path')}` · source `{run.config.get('source')}` · folder `{run.path}`")
     s = run.summary
@@ -207,7 +196,9 @@ def batch(model: Path, settings: Settings) -> None:
     batch_form(model, settings)
     jobs = prediction_jobs(settings)
     drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
-    st.fragment(jobs_section, run_every=REFRESH_S if drawn_open else None)(settings, drawn_open)
+    st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
+        settings, prediction_jobs, drawn_open, "predict."
+    )
     runs = list_prediction_runs(settings)
     if not runs:
         st.info(

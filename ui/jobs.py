@@ -1,5 +1,6 @@
 """The job row the Training and Model evaluation pages share: progress, Stop and Cancel."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -79,3 +80,19 @@ def act(action, job_id: str, settings: Settings) -> None:
         return
     st.toast(f"{run_name(job)}: {job.state.value}", icon=STATE_ICONS.get(job.state.value))
     st.rerun()  # show the list as it is now
+
+
+def open_jobs_section(
+    settings: Settings, jobs_of: Callable[[Settings], list[Job]], drawn_open: frozenset[str], key: str
+) -> None:
+    """The jobs of one kind queued or running, with progress (run as a fragment, refreshed while any is open).
+
+    `drawn_open` are the jobs that were open when the whole page was last drawn: once one of them has
+    ended, every refresh asks for a whole-page run (a request lost in transit is simply asked again)."""
+    advance_queue(settings)
+    jobs = [j for j in jobs_of(settings) if not j.state.is_final()]
+    if drawn_open - {j.id for j in jobs}:
+        st.rerun()  # one ended: a whole-page run shows its result
+    queued = [j.id for j in jobs if j.state is JobState.QUEUED]
+    for job in jobs:
+        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key=key)

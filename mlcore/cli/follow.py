@@ -64,3 +64,19 @@ def result_of(
         return job, read(Path(job.run_dir)) if code == 0 else None
     except unreadable:
         return job, None
+
+
+def outcome(
+    job: Any, wait: bool, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+) -> dict[str, Any] | int:
+    """What a job command shows: without --wait the job id is printed (exit code 0); with it, the job is
+    followed to its end and its result returned, or the exit code 1 after saying why it has none."""
+    from mlcore.core.paths import log_name
+
+    if not wait:
+        print(job.id)
+        return 0
+    job, result = result_of(job.id, settings, read, unreadable)
+    if result is None:
+        return fail(f"the {job.kind} {job.state.value}: {job.error or f'see {log_name(job.kind)} in {job.run_dir}'}", 1)
+    return result

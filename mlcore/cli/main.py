@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from mlcore import __version__
-from mlcore.cli.follow import EXIT_USAGE
+from mlcore.cli.follow import EXIT_USAGE, outcome
 from mlcore.cli.follow import fail as _fail
 from mlcore.cli.follow import follow as _follow
-from mlcore.cli.follow import result_of as _result_of
 from mlcore.cli.predict import add_predict_parser
 from mlcore.cli.printing import print_report, print_status, progress_bar
 from mlcore.core import paths
@@ -169,13 +168,10 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         job = submit_evaluation(spec, settings)
     except (SpecError, SubmitError) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if not args.wait:
-        print(job.id)
-        return 0
-    job, found = _result_of(job.id, settings, evaluation_result, EvaluationUnreadable)
-    result = {**found, "output_dir": job.run_dir} if found is not None else None
-    if result is None:
-        return _fail(f"the evaluation {job.state.value}: {job.error or 'see its log in ' + job.run_dir}", 1)
+    result = outcome(job, args.wait, settings, evaluation_result, EvaluationUnreadable)
+    if isinstance(result, int):
+        return result
+    result["output_dir"] = job.run_dir
     if args.json:
         print(json.dumps(result))
         return 0
@@ -205,12 +201,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         job = submit_export(spec, settings)
     except (SpecError, SubmitError) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if not args.wait:
-        print(job.id)
-        return 0
-    job, result = _result_of(job.id, settings, export_result, ExportUnreadable)
-    if result is None:
-        return _fail(f"the export {job.state.value}: {job.error or 'see export.log in ' + job.run_dir}", 1)
+    result = outcome(job, args.wait, settings, export_result, ExportUnreadable)
+    if isinstance(result, int):
+        return result
     if args.json:
         print(json.dumps(result))
         return 0

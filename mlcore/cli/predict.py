@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from mlcore.cli.follow import EXIT_USAGE, fail, result_of
+from mlcore.cli.follow import EXIT_USAGE, fail, outcome
 from mlcore.core.settings import Settings
 
 
@@ -121,12 +121,9 @@ def _predict_job(args: argparse.Namespace, settings: Settings) -> int:
         job = submit_predictions(spec, settings)
     except (SpecError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)
-    if not args.wait:
-        print(job.id)
-        return 0
-    job, result = result_of(job.id, settings, prediction_result, OSError)
-    if result is None:
-        return fail(f"the prediction {job.state.value}: {job.error or 'see prediction.log in ' + job.run_dir}", 1)
+    result = outcome(job, args.wait, settings, prediction_result, OSError)
+    if isinstance(result, int):
+        return result
     if args.json:
         print(json.dumps(result))
         return 0

@@ -15,9 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlcore.core import paths
+from mlcore.core.folders import config_folders
 from mlcore.core.paths import EVAL_CONFIG, METRICS_FILE, PREDICTIONS_FILE
 from mlcore.core.settings import Settings
 from mlcore.evaluation.analysis import Detections
@@ -60,16 +59,7 @@ class EvaluationSummary:
 def list_evaluations(settings: Settings) -> list[EvaluationSummary]:
     """Every folder under validations/ with a readable spec, newest first."""
     root = settings.outputs_root / paths.VALIDATIONS_DIR
-    found = []
-    for folder in root.iterdir() if root.is_dir() else []:
-        try:
-            spec = yaml.safe_load((folder / EVAL_CONFIG).read_text())
-            created = (folder / EVAL_CONFIG).stat().st_mtime
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(spec, dict):
-            found.append(EvaluationSummary(folder, spec, created))
-    return sorted(found, key=lambda e: e.created, reverse=True)
+    return [EvaluationSummary(f, spec, created) for f, spec, created in config_folders(root, EVAL_CONFIG)]
 
 
 def _stamp(path: Path) -> tuple[int, int]:

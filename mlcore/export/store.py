@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlcore.core import paths
+from mlcore.core.folders import config_folders
 from mlcore.core.settings import Settings
 from mlcore.evaluation.analysis import Detections
 from mlcore.jobs.store import Job, open_store
@@ -66,18 +65,13 @@ def _read_card(folder: Path) -> dict[str, Any] | None:
 
 def list_exports(settings: Settings) -> list[ExportSummary]:
     """Every folder under exports/ with a readable request, newest first."""
-    root = settings.outputs_root / paths.EXPORTS_DIR
     found = []
-    for folder in root.iterdir() if root.is_dir() else []:
+    for folder, config, created in config_folders(settings.outputs_root / paths.EXPORTS_DIR, paths.EXPORT_CONFIG):
         try:
-            config = yaml.safe_load((folder / paths.EXPORT_CONFIG).read_text())
-            created = (folder / paths.EXPORT_CONFIG).stat().st_mtime
-            card = _read_card(folder)
-        except (OSError, yaml.YAMLError, ExportUnreadable):
+            found.append(ExportSummary(folder, config, _read_card(folder), created))
+        except ExportUnreadable:
             continue
-        if isinstance(config, dict):
-            found.append(ExportSummary(folder, config, card, created))
-    return sorted(found, key=lambda e: e.created, reverse=True)
+    return found
 
 
 def export_jobs(settings: Settings) -> list[Job]:

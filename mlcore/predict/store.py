@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlcore.core import paths
+from mlcore.core.folders import config_folders
 from mlcore.core.settings import Settings
 from mlcore.jobs.store import Job, open_store
 from mlcore.predict.submit import PREDICTION_KIND
@@ -41,17 +40,10 @@ def read_summary(folder: Path) -> dict[str, Any] | None:
 
 
 def list_prediction_runs(settings: Settings) -> list[PredictionRun]:
+    """Every folder under predictions/ with a readable request, newest first."""
     root = settings.outputs_root / paths.PREDICTIONS_DIR
-    found = []
-    for folder in root.iterdir() if root.is_dir() else []:
-        try:
-            config = yaml.safe_load((folder / paths.PREDICT_CONFIG).read_text())
-            created = (folder / paths.PREDICT_CONFIG).stat().st_mtime
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(config, dict):
-            found.append(PredictionRun(folder, config, read_summary(folder), created))
-    return sorted(found, key=lambda r: r.created, reverse=True)
+    return [PredictionRun(f, config, read_summary(f), created) for f, config, created in config_folders(root,
+            paths.PREDICT_CONFIG)]  # fmt: skip
 
 
 def prediction_jobs(settings: Settings) -> list[Job]:
