@@ -183,3 +183,31 @@ def test_a_failed_evaluation_shows_the_end_of_its_own_log(settings: Settings, sm
     assert "The evaluation failed: RuntimeError: the model file is damaged" in _texts(at.error)
     shown_log = _texts(at.code)
     assert "loading the model" in shown_log and "(no log)" not in shown_log
+
+
+def test_the_deployment_profile_view_advises_thresholds_and_saves_them_beside_the_model(
+    evaluation: Path, settings: Settings
+) -> None:
+    from mlcore.predict.profile import read_profile
+
+    at = _open("Deployment profile")
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["solara", "aqualine", "verdant", "nimbus", "ferro"]
+    loose = float(_metrics(at)["Precision"])  # at the best-F1 threshold
+    at.radio(key="profile.objective").set_value("precision").run()
+    at.slider(key="profile.target").set_value(0.95).run()
+    at.toggle(key="profile.per_class").set_value(True).run()
+    assert not at.exception, at.exception
+    strict = at.dataframe[0].value
+    reached = strict[strict["note"] == ""]
+    assert len(reached) and (reached["precision"] >= 0.95).all()  # every class that can reach it does
+    assert float(_metrics(at)["Precision"]) > loose
+    assert "after NMS" in _texts(at.info)  # per-class thresholds say how they are applied
+    at.button(key="profile.save").click().run()
+    assert "Saved" in _texts(at.success)
+    model = settings.outputs_root / "trainings/logos/v1/weights/best.pt"
+    saved = read_profile(model, settings)
+    assert saved is not None and saved.objective == "precision at least 0.95" and saved.evaluation == str(evaluation)
+    thresholds = dict(zip(strict["name"], strict["threshold"], strict=True))
+    assert all(saved.per_class.get(name, saved.confidence) == pytest.approx(t) for name, t in thresholds.items())
+    assert "Saved profile of `best.pt`" in _texts(_open("Deployment profile").caption)
