@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
-from mlcore.predict.detector import detect, load_detector
-from mlcore.predict.profile import DeploymentProfile
-
-WARM_UP = np.zeros((64, 64, 3), dtype=np.uint8)
+from mlcore.predict.detector import load_detector, warm_up
 
 
 @dataclass
@@ -52,7 +48,7 @@ class ModelCache:
             return self._models[key].model
         before = self._process.memory_info().rss
         model = load_detector(path, self.device)
-        detect(model, [WARM_UP], DeploymentProfile())  # the first prediction builds the predictor
+        warm_up(model)
         grown = max(self._process.memory_info().rss - before, _size(path))
         self._models[key] = Loaded(model, grown, time.time())
         while len(self._models) > 1 and sum(m.bytes for m in self._models.values()) > self.limit_bytes:

@@ -23,7 +23,7 @@ from mlcore.core.settings import Settings
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore
-from mlcore.predict.detector import detect, load_detector, names_of
+from mlcore.predict.detector import detect, load_detector, names_of, warm_up
 from mlcore.predict.outputs import PredictionWriter
 from mlcore.predict.profile import DeploymentProfile, ProfileError
 from mlcore.predict.sources import SourceItem, read_source, video_rate
@@ -74,6 +74,7 @@ def predict_source(job: Job, settings: Settings) -> None:
     source = Path(spec["source"])
     profile = DeploymentProfile.from_dict(spec["thresholds"])
     model = load_detector(Path(spec["model_path"]), ultralytics_device(job.device))
+    warm_up(model)
     names = names_of(model)
     try:
         profile.class_thresholds(names)
