@@ -191,3 +191,20 @@ def test_bad_images_are_refused_with_what_to_send(
     with pytest.raises(ImageRejected, match=re.escape(words)) as caught:
         decode_image(data, "upload", LIMITS, content_type)
     assert caught.value.status == status and "upload" in str(caught.value)
+
+
+def test_the_predictor_keeps_models_by_recent_use_within_its_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlcore.predict import model_cache
+
+    loads: list[str] = []
+    monkeypatch.setattr(model_cache, "load_detector", lambda path, device: loads.append(path.name) or path.name)
+    monkeypatch.setattr(model_cache, "warm_up", lambda model: None)
+    monkeypatch.setattr(model_cache, "_size", lambda path: 500 * 2**20)  # each model takes 500 MB
+    cache = model_cache.ModelCache(limit_bytes=1200 * 2**20, device="cpu")
+    for name in ("a.pt", "b.pt", "a.pt", "c.pt"):  # a is used again before c comes: b is the least recent
+        cache.get(Path(name))
+    assert [Path(m["path"]).name for m in cache.status()["models"]] == ["a.pt", "c.pt"]
+    assert loads == ["a.pt", "b.pt", "c.pt"]  # a was kept, not loaded twice
+    alone = model_cache.ModelCache(limit_bytes=100 * 2**20, device="cpu")
+    alone.get(Path("big.pt"))
+    assert [Path(m["path"]).name for m in alone.status()["models"]] == ["big.pt"]  # the newest always stays

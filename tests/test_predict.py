@@ -221,6 +221,7 @@ def test_a_full_queue_answers_429_with_retry_after(api: str, deployed: dict) -> 
     for thread in threads:
         thread.join(120)
     assert [a.status_code for a in answers] == [200, 200, 200]
+    assert sorted(a.json()["batched_with"] for a in answers) == [1, 2, 2]  # the two that waited ran as one batch
 
 
 def test_a_killed_predictor_answers_503_and_the_next_request_restarts_it(api: str, deployed: dict) -> None:
@@ -344,6 +345,7 @@ def test_the_page_predicts_on_images_of_a_folder_and_draws_them(deployed: dict, 
     from ui.cache import predictor
 
     predictor(load_settings()).close()
+    st.cache_resource.clear()
     at.text_input(key="predict.folder").set_value("/etc").run()
     assert any("outside the folders" in w.value for w in at.warning)
 

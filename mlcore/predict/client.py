@@ -80,6 +80,8 @@ class PredictorClient:
         self, model: Path, images: list[DecodedImage], profile: DeploymentProfile, imgsz: int | None = None
     ) -> list[dict[str, Any]]:
         """One result per image, in order: {"detections", "inference_ms", ...} or {"error", "status", "code"}."""
+        if self._closed:
+            raise PredictorUnavailable("the predictor is shut down: the app or the API is stopping.")
         tasks = [{"model": str(model), "image": i.pixels, "profile": profile.to_dict(), "imgsz": imgsz} for i in images]
         pending = _Pending(tasks)
         try:
