@@ -37,18 +37,22 @@ def load_detector(path: Path, device: str) -> Any:
         ) from exc
     if model.task != "detect":
         raise ModelUnusable(f"{path.name} is a {model.task} model; the studio predicts with detection models.")
-    model.studio_device = device
+    model.studio_device, model.studio_path = device, path
     return model
 
 
 WARM_UP = np.zeros((64, 64, 3), dtype=np.uint8)
 
 
+PYTORCH_SUFFIXES = (".pt", ".torchscript")  # models PyTorch runs; ONNX Runtime and OpenVINO have threads of their own
+
+
 def warm_up(model: Any) -> None:
-    """One prediction builds Ultralytics' predictor; then, on the CPU, let PyTorch use every core (Ultralytics'
-    device set-up leaves one idle, which on a two-core machine halves the speed)."""
+    """One prediction builds Ultralytics' predictor; then, on the CPU, a PyTorch model may use every core
+    (Ultralytics' device set-up leaves one idle, which on a two-core machine halves its speed). Other runtimes
+    keep Ultralytics' setting: their own threads would compete with PyTorch's."""
     detect(model, [WARM_UP], DeploymentProfile())
-    if model.studio_device == "cpu":
+    if model.studio_device == "cpu" and model.studio_path.suffix in PYTORCH_SUFFIXES:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
