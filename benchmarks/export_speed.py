@@ -21,34 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.workspace import studio_workspace  # noqa: E402
+from benchmarks.workspace import studio_workspace, wait  # noqa: E402
 from mlcore.core import paths  # noqa: E402
 from mlcore.core.settings import load_settings  # noqa: E402
 from mlcore.datasets.demo import DEMO_TRAINING_RECIPE, make_demo_dataset  # noqa: E402
 from mlcore.export.spec import ExportSpec  # noqa: E402
 from mlcore.export.submit import submit_export  # noqa: E402
-from mlcore.jobs.scheduler import schedule  # noqa: E402
-from mlcore.jobs.store import open_store  # noqa: E402
 from mlcore.training.spec import TrainSpec  # noqa: E402
 from mlcore.training.submit import start  # noqa: E402
-
-
-def wait(job_id: str) -> dict:
-    settings = load_settings()
-    store = open_store(settings)
-    while not store.get(job_id).state.is_final():
-        schedule(settings)
-        time.sleep(0.5)
-    job = store.get(job_id)
-    if job.state.value != "completed":
-        raise SystemExit(f"job {job_id} ended {job.state.value}: {job.error}")
-    return {"seconds": (job.ended or 0) - (job.started or 0), "folder": Path(job.run_dir)}
 
 
 def train(arch: str, dataset: Path, epochs: int, imgsz: int, advanced: dict, batch: int = 8) -> Path:

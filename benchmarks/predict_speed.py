@@ -54,7 +54,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.workspace import studio_workspace  # noqa: E402
+from benchmarks.workspace import studio_workspace, wait  # noqa: E402
 from mlcore.core import paths  # noqa: E402
 from mlcore.core.settings import load_settings  # noqa: E402
 from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
@@ -62,8 +62,6 @@ from mlcore.engine.env import engine_environment  # noqa: E402
 from mlcore.export.spec import ExportSpec  # noqa: E402
 from mlcore.export.store import export_result  # noqa: E402
 from mlcore.export.submit import submit_export  # noqa: E402
-from mlcore.jobs.scheduler import schedule  # noqa: E402
-from mlcore.jobs.store import open_store  # noqa: E402
 from mlcore.predict.spec import PredictSpec  # noqa: E402
 from mlcore.predict.submit import submit_predictions  # noqa: E402
 from mlcore.training.spec import TrainSpec  # noqa: E402
@@ -136,18 +134,6 @@ class OtherLoad:
 
 
 # -- the studio's jobs: a model, its ONNX export, a batch prediction
-
-
-def wait(job_id: str) -> dict:
-    settings = load_settings()
-    store = open_store(settings)
-    while not store.get(job_id).state.is_final():
-        schedule(settings)
-        time.sleep(0.5)
-    job = store.get(job_id)
-    if job.state.value != "completed":
-        raise SystemExit(f"job {job_id} ended {job.state.value}: {job.error}")
-    return {"seconds": (job.ended or 0) - (job.started or 0), "folder": Path(job.run_dir)}
 
 
 def train(dataset: Path, device: str) -> Path:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,3 +36,20 @@ def ultralytics_copy(dataset: Path, work: Path) -> Path:
     spec["path"] = str(copy)
     data_yaml.write_text(json.dumps(spec))
     return data_yaml
+
+
+def wait(job_id: str) -> dict:
+    """Advance the queue until the studio job has ended; its seconds and folder (exit if it did not complete)."""
+    from mlcore.core.settings import load_settings
+    from mlcore.jobs.scheduler import schedule
+    from mlcore.jobs.store import open_store
+
+    settings = load_settings()
+    store = open_store(settings)
+    while not store.get(job_id).state.is_final():
+        schedule(settings)
+        time.sleep(0.5)
+    job = store.get(job_id)
+    if job.state.value != "completed":
+        raise SystemExit(f"job {job_id} ended {job.state.value}: {job.error}")
+    return {"seconds": (job.ended or 0) - (job.started or 0), "folder": Path(job.run_dir)}
