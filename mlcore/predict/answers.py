@@ -21,6 +21,10 @@ from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import DeploymentProfile, ProfileError, choose_profile, with_overrides
 
 
+class TooManyFiles(SubmitError):
+    """More files in one request than ML_STUDIO_PREDICT_MAX_FILES."""
+
+
 @dataclass
 class Answer:
     name: str
@@ -68,7 +72,7 @@ def answer_files(
     PredictorBusy / PredictorUnavailable from the client."""
     started = time.perf_counter()
     if len(files) > settings.predict.max_files:
-        raise SubmitError(
+        raise TooManyFiles(
             f"{len(files)} files sent; at most {settings.predict.max_files} are answered at once "
             "(ML_STUDIO_PREDICT_MAX_FILES). Send them in smaller groups."
         )

@@ -12,7 +12,7 @@ from mlcore.api.job_report import prediction_status
 from mlcore.core.errors import SubmitError
 from mlcore.jobs.control import cancel_job, stop_job
 from mlcore.jobs.scheduler import refresh
-from mlcore.predict.answers import Answer, answer_files
+from mlcore.predict.answers import Answer, TooManyFiles, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.profile import ProfileError
 from mlcore.predict.spec import PredictSpec
@@ -34,9 +34,10 @@ def router(ctx: ApiContext) -> APIRouter:
             model, _, answers = answer_files(ctx.predictor, ctx.settings, model_path, sent, confidence, iou, profile)
         except ProfileError as exc:
             raise ApiError(422, "bad_profile", str(exc)) from None
+        except TooManyFiles as exc:
+            raise ApiError(413, "too_many_files", str(exc)) from None
         except SubmitError as exc:
-            code = "too_many_files" if "files sent" in str(exc) else "bad_model"
-            raise ApiError(413 if code == "too_many_files" else 400, code, str(exc)) from None
+            raise ApiError(400, "bad_model", str(exc)) from None
         except PredictorBusy as exc:
             raise ApiError(429, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from None
         except PredictorUnavailable as exc:
