@@ -377,7 +377,7 @@ def api_throughput(url: str, token: str, image: bytes, model: Path, per_client: 
 def memory(server: subprocess.Popen) -> dict:
     """Resident memory of the API process alone, and of its predictor child (for information)."""
     api = psutil.Process(server.pid)
-    predictors = [p for p in api.children(recursive=True) if "mlcore.predictor" in " ".join(p.cmdline())]
+    predictors = [p for p in api.children(recursive=True) if "mlcore.predict.service" in " ".join(p.cmdline())]
     rss = sum(p.memory_info().rss for p in predictors)
     return {"api_mb": api.memory_info().rss / 2**20, "predictor_mb": rss / 2**20 if predictors else None,
             "predictor_pids": [p.pid for p in predictors]}  # fmt: skip

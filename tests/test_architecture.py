@@ -48,7 +48,11 @@ LAYERS = {
     "api": 11,
     "cli": 12,
 }
-ENTRY_POINTS = {"mlcore.__main__", "mlcore.worker", "mlcore.predictor"}  # processes start here; nothing imports them
+ENTRY_POINTS = {
+    "mlcore.__main__",
+    "mlcore.worker",
+    "mlcore.predict.service",
+}  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}
 
 

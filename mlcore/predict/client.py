@@ -194,7 +194,7 @@ class PredictorClient:
         self.settings.outputs_root.mkdir(parents=True, exist_ok=True)
         log = open(self.settings.outputs_root / log_name(PREDICTOR), "ab")  # noqa: SIM115 (the child keeps it)
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlcore.predictor", address], env=env, stdin=subprocess.PIPE, stdout=log,
+            [sys.executable, "-m", "mlcore.predict.service", address], env=env, stdin=subprocess.PIPE, stdout=log,
             stderr=subprocess.STDOUT, cwd=self.settings.outputs_root,
         )  # fmt: skip
         log.close()

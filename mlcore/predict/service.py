@@ -1,7 +1,7 @@
 """The predictor process: keeps models loaded and answers predictions for the app and the HTTP API,
 which stay light (they never import torch). Started and restarted by mlcore.predict.client.
 
-    python -m mlcore.predictor SOCKET_PATH      (the connection key comes on stdin)
+    python -m mlcore.predict.service SOCKET_PATH      (the connection key comes on stdin)
 
 It listens on a Unix socket for one client, then answers messages until the client goes away:
 {"op": "predict", "tasks": [...]} -> {"results": [...]} (one per task, in order), {"op": "status"}.
@@ -107,5 +107,5 @@ if __name__ == "__main__":
     silence_runtime_telemetry()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m mlcore.predictor SOCKET_PATH  (key on stdin)")
+        sys.exit("usage: python -m mlcore.predict.service SOCKET_PATH  (key on stdin)")
     sys.exit(main(sys.argv[1]))
