@@ -284,7 +284,7 @@ def _summarise(d, conf, iou, pred_type, gt_type, matched_gt, confusion) -> Analy
     )
 
 
-def _correct_at_thresholds(d: Detections) -> np.ndarray:
+def correct_at_thresholds(d: Detections) -> np.ndarray:
     """(n_predictions, 10): whether each prediction is a true positive at IoU 0.50, 0.55, ... 0.95.
 
     Ultralytics' matching: per image, predictions in confidence order each take the unclaimed
@@ -313,7 +313,7 @@ def _correct_at_thresholds(d: Detections) -> np.ndarray:
 
 def average_precision(d: Detections) -> dict[str, Any]:
     """mAP50, mAP50-95 and AP per class over every stored prediction, as Ultralytics' validator computes them."""
-    correct = _correct_at_thresholds(d)
+    correct = correct_at_thresholds(d)
     order = np.argsort(-d.pred_conf, kind="stable")
     tp, pred_cls = correct[order], d.pred_cls[order]
     classes, counts = np.unique(d.gt_cls, return_counts=True)

@@ -19,9 +19,11 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
+from mlcore.core.hashing import file_sha256
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
@@ -35,8 +37,15 @@ def model_name(model: Path) -> str:
     return re.sub(r"[^\w.-]+", "_", name)[:60]
 
 
-def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local") -> Job:
-    model = trusted_model(spec.model_path, settings)
+def identity(model: Path, dataset: Path) -> dict[str, str]:
+    """What makes two evaluations of one split interchangeable: the model's and the dataset's fingerprints."""
+    return {"model_sha256": file_sha256(model), "dataset_fingerprint": fingerprint_of(dataset)}
+
+
+def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", model: Path | None = None) -> Job:
+    """Queue the evaluation. `model`: the model file already checked by the caller (an export may be
+    evaluated that way); else `spec.model_path` must be a trusted .pt."""
+    model = model or trusted_model(spec.model_path, settings)
     try:
         dataset_path = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
         dataset = load_dataset(dataset_path)
@@ -50,8 +59,9 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local") 
     folder = settings.outputs_root / paths.VALIDATIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
     folder.mkdir(parents=True)
     final = replace(spec, model_path=str(model), dataset_path=str(dataset_path))
-    (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump({**final.to_dict(), "skipped": skipped}, sort_keys=False))
+    recorded = {**final.to_dict(), "skipped": skipped, **identity(model, dataset_path)}
+    (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(recorded, sort_keys=False))
     store = open_store(settings)
-    job = store.submit("evaluation", {"task": EVALUATE_TASK, **final.to_dict(), "skipped": skipped}, str(folder), owner)
+    job = store.submit("evaluation", {"task": EVALUATE_TASK, **recorded}, str(folder), owner)
     schedule(settings)
     return store.get(job.id)

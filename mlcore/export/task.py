@@ -15,7 +15,6 @@ what is done is kept and described.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import shutil
 import time
@@ -26,6 +25,7 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import TaskError
+from mlcore.core.hashing import file_sha256
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
 from mlcore.datasets.loader import load_dataset
@@ -48,14 +48,6 @@ RECORDED = ("task", "names", "trained_imgsz")  # in the job's spec beside the Ex
 
 class ExportStopped(Exception):
     """Stop was asked for: what is done is kept."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -179,7 +171,7 @@ def export(job: Job, settings: Settings) -> None:
     card: dict[str, Any] = {
         "classes": names,
         "imgsz": spec.imgsz,
-        "source": {"path": spec.model_path, "sha256": sha256(source), "run": _run_of(Path(spec.model_path))},
+        "source": {"path": spec.model_path, "sha256": file_sha256(source), "run": _run_of(Path(spec.model_path))},
         "dataset": spec.dataset_path or None,
         "split": spec.split if spec.parity else None,
         "export_args": spec.to_dict(),

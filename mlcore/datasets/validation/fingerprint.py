@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlcore.datasets.images import ImageFacts
-from mlcore.datasets.loader import Dataset, label_path
+from mlcore.datasets.loader import Dataset, label_path, load_dataset
 from mlcore.datasets.validation.cache import FactsCache
 from mlcore.datasets.validation.options import ValidationOptions
 
@@ -70,3 +70,12 @@ def cached_facts(
             if not options.near_duplicates or known.phash is not None or known.error:
                 facts[index] = known
     return facts
+
+
+def fingerprint_of(source: Path) -> str:
+    """The fingerprint of the dataset at `source` as a default validation sees it: what evaluations and
+    registered versions record, so that results on the same files can be recognised. DatasetError when
+    the dataset cannot be read."""
+    dataset = load_dataset(source)
+    entries = [(split, image) for split, images in dataset.splits.items() for image in images]
+    return dataset_fingerprint(dataset, entries, ValidationOptions())[0]

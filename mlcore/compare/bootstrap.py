@@ -1,0 +1,227 @@
+"""Paired bootstrap over images: how sure is a difference between two models evaluated on the same images?
+
+Each resample draws the test images with replacement; both models are scored on the same draw
+(paired), so what the images have in common (easy or hard ones) cancels out of the difference.
+mAP is computed as the evaluation computes it (Ultralytics' greedy matching at IoU 0.50:0.95,
+101-point interpolated AP), with each image's predictions and labels counted as often as the image
+was drawn; precision, recall and F1 are sums of the per-image counts at each model's thresholds.
+
+    result = paired_bootstrap(pair, resamples=1000, seed=0)
+    result.metrics["map50_95"]   # {"a", "b", "delta", "ci_low", "ci_high", "se"}
+
+The resampled AP needs only the predictions that can change it: every prediction that is a true
+positive at some IoU threshold and the one just before it (the last false positive of a run keeps
+the precision envelope's steps); the counts of all others enter through a cumulative sum.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlcore.evaluation.analysis import (
+    FP_TYPES,
+    IOU_THRESHOLDS,
+    Analysis,
+    Detections,
+    average_precision,
+    correct_at_thresholds,
+)
+
+RESAMPLES = 1000
+SEED = 0
+LEVEL = 0.95
+AP_METRICS = ("map50", "map50_95")
+RATE_METRICS = ("precision", "recall", "f1")
+METRICS = (*AP_METRICS, *RATE_METRICS)
+CLASS_METRICS = ("ap50", "ap50_95", *RATE_METRICS)
+GRID = np.linspace(0, 1, 101)
+CELLS_PER_CHUNK = 4_000_000  # resamples x kept predictions x IoU thresholds held at once (~32 MB)
+
+
+@dataclass(frozen=True)
+class ScoredModel:
+    """One model on the compared images: every stored prediction (for mAP), and those kept at its
+    deployment thresholds with their analysis (for precision, recall and F1)."""
+
+    detections: Detections
+    kept: Detections
+    analysis: Analysis
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    metrics: dict[str, dict[str, float]]
+    """Per overall metric: a, b, delta (= b - a), ci_low, ci_high, se (of the delta)."""
+    per_class: dict[str, dict[str, dict[str, float]]]
+    """Class name -> per class metric (ap50, ap50_95, precision, recall, f1) -> the same keys."""
+    resamples: int
+    seed: int
+
+
+def _per_image(d: Detections, result: Analysis, nc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, classes) true positives, false positives and misses at the analysis' thresholds."""
+    n = len(d.images)
+
+    def count(image: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        return np.bincount(image * nc + cls, minlength=n * nc).reshape(n, nc).astype(np.float64)
+
+    tp = result.pred_type == "tp"
+    fp = np.isin(result.pred_type, FP_TYPES)
+    fn = result.gt_type != "tp"
+    return (count(d.pred_image[tp], d.pred_cls[tp]), count(d.pred_image[fp], d.pred_cls[fp]),
+            count(d.gt_image[fn], d.gt_cls[fn]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _ClassCurve:
+    """One class's predictions in confidence order, cut to those that can move its AP."""
+
+    image: np.ndarray
+    """(K,) the image of each kept prediction."""
+    before: np.ndarray
+    """(images, K) how many predictions of each image come after the previous kept one, up to this one."""
+    correct: np.ndarray
+    """(K, 10) whether each kept prediction is a true positive at each IoU threshold."""
+
+
+def _curves(d: Detections, classes: np.ndarray) -> list[_ClassCurve]:
+    correct = correct_at_thresholds(d)
+    n = len(d.images)
+    curves = []
+    for c in classes:
+        mine = np.flatnonzero(d.pred_cls == c)
+        mine = mine[np.argsort(-d.pred_conf[mine], kind="stable")]
+        hit = correct[mine]
+        any_hit = hit.any(1)
+        if not any_hit.any():
+            curves.append(_ClassCurve(np.zeros(0, np.int64), np.zeros((n, 0)), np.zeros((0, 10), np.float32)))
+            continue
+        end = int(np.flatnonzero(any_hit)[-1]) + 1
+        any_hit = any_hit[:end]
+        kept = np.flatnonzero(any_hit | np.r_[any_hit[1:], False])
+        image = d.pred_image[mine[:end]].astype(np.int64)
+        segment = np.searchsorted(kept, np.arange(end))  # the kept prediction each one is counted up to
+        before = np.zeros((n, len(kept)), dtype=np.float32)
+        np.add.at(before, (image, segment), 1)
+        curves.append(_ClassCurve(image[kept], before, hit[:end][kept].astype(np.float32)))
+    return curves
+
+
+def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Row-wise 101-point interpolated AP of (rows, K) curves, as analysis._interpolated_ap per row."""
+    rows, k = recall.shape
+    offset = 2.0 * np.arange(rows)[:, None]  # every row on its own stretch of one axis: one np.interp call
+    mrec = np.empty((rows, k + 3))
+    mrec[:, 0], mrec[:, 1 : k + 1], mrec[:, k + 1], mrec[:, k + 2] = 0.0, recall, recall[:, -1], 1.0
+    mrec += offset
+    mpre = np.empty((rows, k + 3))
+    mpre[:, 0], mpre[:, 1 : k + 1], mpre[:, k + 1 :] = 1.0, precision, 0.0
+    envelope = np.empty_like(mpre)
+    np.maximum.accumulate(mpre[:, ::-1], axis=1, out=envelope[:, ::-1])
+    values = np.interp((GRID[None, :] + offset).ravel(), mrec.ravel(), envelope.ravel())
+    return np.trapezoid(values.reshape(rows, len(GRID)), GRID, axis=1)
+
+
+def _resampled_ap(curve: _ClassCurve, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(R, 10) AP of one class under each row of image weights; NaN where the draw has no label of it."""
+    r, k, t = len(weights), len(curve.image), len(IOU_THRESHOLDS)
+    ap = np.zeros((t, r))
+    if k:
+        seen_all = np.cumsum(weights @ curve.before, axis=1)  # predictions so far at each kept one, (R, K)
+        step = max(1, CELLS_PER_CHUNK // (k * t))
+        correct = curve.correct.T[:, None, :]  # (10, 1, K)
+        for start in range(0, r, step):
+            w = weights[start : start + step, curve.image]
+            hits = np.cumsum(w[None] * correct, axis=2, dtype=np.float64)  # (10, R', K)
+            recall = hits / (labels[None, start : start + step, None] + 1e-16)
+            seen = seen_all[None, start : start + step]
+            precision = np.divide(hits, seen, out=np.ones_like(hits), where=seen > 0)
+            ap[:, start : start + step] = _interpolated_ap(recall.reshape(-1, k), precision.reshape(-1, k)).reshape(
+                t, -1
+            )
+    ap = ap.T
+    ap[labels <= 0] = np.nan
+    return ap
+
+
+def _rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def _summary(a: float, b: float, deltas: np.ndarray) -> dict[str, float]:
+    tail = (1 - LEVEL) / 2 * 100
+    finite = deltas[np.isfinite(deltas)]
+    low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan)
+    return {"a": float(a), "b": float(b), "delta": float(b - a), "ci_low": float(low), "ci_high": float(high),
+            "se": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0}  # fmt: skip
+
+
+def paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int = RESAMPLES, seed: int = SEED) -> Bootstrap:
+    """Differences b - a with paired, seeded bootstrap intervals. Both must hold the same images in the same
+    order with the same labels (compare.pairing.pair makes sure)."""
+    with warnings.catch_warnings():  # a draw without any label of a class leaves its AP undefined (NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _paired_bootstrap(a, b, resamples, seed)
+
+
+def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int) -> Bootstrap:
+    d = a.detections
+    n, nc = len(d.images), max(d.names, default=-1) + 1
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]).astype(np.float32)
+    classes = np.unique(d.gt_cls).astype(np.int64)
+    labels_per_image = np.zeros((n, nc))
+    np.add.at(labels_per_image, (d.gt_image, d.gt_cls), 1)
+    labels = weights @ labels_per_image[:, classes]  # (R, classes)
+
+    ap_draws, ap_points, rate_draws, rate_points = {}, {}, {}, {}
+    for key, model in (("a", a), ("b", b)):
+        curves = _curves(model.detections, classes)
+        draws = np.stack([_resampled_ap(c, weights, labels[:, i]) for i, c in enumerate(curves)], axis=1)
+        ap_draws[key] = draws  # (R, classes, 10)
+        ap_points[key] = average_precision(model.detections)
+        tp, fp, fn = _per_image(model.kept, model.analysis, nc)
+        rate_draws[key] = (weights @ tp, weights @ fp, weights @ fn)  # (R, nc) each
+        rate_points[key] = (tp.sum(0), fp.sum(0), fn.sum(0))
+
+    metrics: dict[str, dict[str, float]] = {}
+    with np.errstate(invalid="ignore"):
+        for name, column in (("map50", 0), ("map50_95", slice(None))):
+            draws = {k: np.nanmean(np.nanmean(v[:, :, column], axis=2) if name == "map50_95" else v[:, :, column],
+                                   axis=1) for k, v in ap_draws.items()}  # fmt: skip
+            metrics[name] = _summary(ap_points["a"][name], ap_points["b"][name], draws["b"] - draws["a"])
+    totals = {k: _rates(*(x.sum(1) for x in v)) for k, v in rate_draws.items()}
+    points = {k: _rates(*(np.array([x.sum()]) for x in v)) for k, v in rate_points.items()}
+    for name in RATE_METRICS:
+        metrics[name] = _summary(points["a"][name][0], points["b"][name][0], totals["b"][name] - totals["a"][name])
+
+    per_class: dict[str, dict[str, dict[str, float]]] = {}
+    class_rates = {k: _rates(*v) for k, v in rate_draws.items()}
+    class_points = {k: _rates(*v) for k, v in rate_points.items()}
+    for c, name in sorted(d.names.items()):
+        row: dict[str, dict[str, float]] = {}
+        if c in classes:
+            i = int(np.flatnonzero(classes == c)[0])
+            with np.errstate(invalid="ignore"):
+                draws = {k: (v[:, i, 0], np.nanmean(v[:, i], 1)) for k, v in ap_draws.items()}
+                for j, metric in enumerate(("ap50", "ap50_95")):
+                    point = {k: ap_points[k]["per_class"].get(name, {}).get(metric, 0.0) for k in ap_points}
+                    row[metric] = _summary(point["a"], point["b"], draws["b"][j] - draws["a"][j])
+        for metric in RATE_METRICS:
+            row[metric] = _summary(class_points["a"][metric][c], class_points["b"][metric][c],
+                                   class_rates["b"][metric][:, c] - class_rates["a"][metric][:, c])  # fmt: skip
+        per_class[name] = row
+    return Bootstrap(metrics, per_class, resamples, seed)
+
+
+def as_dict(result: Bootstrap) -> dict[str, Any]:
+    return {"metrics": result.metrics, "per_class": result.per_class, "resamples": result.resamples,
+            "seed": result.seed, "level": LEVEL}  # fmt: skip
