@@ -9,6 +9,8 @@ The layout under the outputs root (see the README, "Where outputs go"):
       visualizations/{model}_{timestamp}/ exported charts
       exports/{model}_{timestamp}/        a model exported for deployment, its parity check and latency
       predictions/{model}_{timestamp}/    a batch prediction over a folder of images or a video
+      registry/{name}/v{n}/               a registered model version: its weights (sha256), lineage, audit trail
+      comparisons/{a}_vs_{b}_{timestamp}/ an A/B comparison of two models on one split, its HTML report
       profiles/{model}-{hash}/            deployment profiles of models kept outside the outputs root
       dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
       datasets/demo/                      the generated demo dataset
@@ -30,6 +32,8 @@ VISUALIZATIONS_DIR = "visualizations"
 EXPORTS_DIR = "exports"
 PREDICTIONS_DIR = "predictions"
 PROFILES_DIR = "profiles"
+REGISTRY_DIR = "registry"
+COMPARISONS_DIR = "comparisons"
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -65,6 +69,7 @@ PROGRESS_FILE = "progress.json"  # written by the worker (atomic replace), read 
 METRICS_FILE = "metrics.json"  # the final numbers: per-class P/R/AP, curves, confusion matrix
 STOP_FILE = "stop.request"  # asks the worker to stop after the current batch (Stop)
 RESUMABLE = "resumable.pt"  # under weights/: last.pt with its optimizer, kept so a stopped run can resume
+MLFLOW_FILE = "mlflow_run.json"  # the MLflow run this folder logs to (and why logging failed); also in evaluations
 
 # Inside an evaluation folder (validations/{model}_{timestamp}/), besides METRICS_FILE.
 EVAL_CONFIG = "eval_config.yaml"
@@ -74,6 +79,15 @@ PREDICTIONS_FILE = "predictions.npz"
 EXPORT_CONFIG = "export_config.yaml"
 MODEL_CARD = "model_card.json"  # classes, shapes, source sha256, parity verdicts, latency: written last
 PARITY_DIR = "parity"  # the predictions of the source and of each export on the checked split
+
+# Inside a comparison folder (comparisons/{a}_vs_{b}_{timestamp}/).
+COMPARISON_FILE = "comparison.json"
+REPORT_FILE = "report.html"  # the comparison as one self-contained page
+
+# Inside the registry (registry/{name}/): the model's versions, aliases and audit trail; v{n}/ per version.
+REGISTRY_FILE = "model.json"
+AUDIT_FILE = "audit.jsonl"
+REGISTRY_LOCK = ".lock"
 
 # Beside a model (a run's weights, an export folder): the thresholds it is deployed with.
 PROFILE_FILE = "profile.json"
@@ -136,6 +150,11 @@ class RunFolder:
     @property
     def last(self) -> Path:
         return self.weights / LAST_WEIGHTS
+
+    @property
+    def mlflow(self) -> Path:
+        """The MLflow run record of a training or an evaluation (only with the MLflow bridge on)."""
+        return self.path / MLFLOW_FILE
 
     @property
     def predictions(self) -> Path:
