@@ -1,6 +1,7 @@
 """Studio configuration, read from environment variables with sensible defaults.
 
-This is the only module in the studio that reads the environment. Everything else asks
+This is the only module in the studio that reads the environment (and, for libraries that read
+their switches from it, sets it: `put_environment`). Everything else asks
 `load_settings()` for a `Settings` value, so a test can build one directly.
 
 Variables (all optional):
@@ -24,6 +25,8 @@ Variables (all optional):
                              (default: none, CORS closed)
     ML_STUDIO_APP_URL        where the API's /ui/ml sends browsers (default: the app's port on the
                              host the API was reached at)
+    ML_STUDIO_MLFLOW_URI     an MLflow tracking URI (e.g. sqlite:////srv/mlflow/mlflow.db or http://mlflow:5000)
+                             that trainings, evaluations and the registry also log to (default: none, off)
     ML_STUDIO_DEFAULT_MODEL  the model /predict uses when a request names none (default: none)
     ML_STUDIO_PREDICT_MAX_FILES  most images in one prediction request (default: 32)
     ML_STUDIO_PREDICT_MAX_MB     largest image file a prediction request may send (default: 20)
@@ -60,6 +63,7 @@ ENV_ALLOWED_USERS = "ML_STUDIO_ALLOWED_USERS"
 ENV_ADMINS = "ML_STUDIO_ADMINS"
 ENV_API_TOKEN = "ML_STUDIO_API_TOKEN"
 ENV_API_CORS_ORIGINS = "ML_STUDIO_API_CORS_ORIGINS"
+ENV_MLFLOW_URI = "ML_STUDIO_MLFLOW_URI"  # an MLflow tracking URI; unset = the MLflow bridge is off
 ENV_APP_URL = "ML_STUDIO_APP_URL"
 ENV_DEFAULT_MODEL = "ML_STUDIO_DEFAULT_MODEL"
 ENV_PREDICT_MAX_FILES = "ML_STUDIO_PREDICT_MAX_FILES"
@@ -128,6 +132,8 @@ class Settings:
     """Web origins allowed to call the API from a browser; empty = CORS closed."""
     app_url: str = ""
     """Where the API's /ui/ml redirects; '' = the app's port on the host the API was reached at."""
+    mlflow_uri: str = ""
+    """MLflow tracking URI that trainings, evaluations and the registry log to ('' = off; mlflow is never imported)."""
     predict: PredictLimits = field(default_factory=PredictLimits)
     """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -206,6 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_token=env.get(ENV_API_TOKEN, "").strip(),
         api_cors_origins=tuple(o.strip() for o in env.get(ENV_API_CORS_ORIGINS, "").split(",") if o.strip()),
         app_url=env.get(ENV_APP_URL, "").strip(),
+        mlflow_uri=env.get(ENV_MLFLOW_URI, "").strip(),
         predict=PredictLimits(
             default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
             max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),
@@ -237,3 +244,11 @@ def distributed_rank() -> int:
         return int(os.environ.get("RANK", "-1"))
     except ValueError:
         return -1
+
+
+def put_environment(values: Mapping[str, str], replace: bool = True) -> None:
+    """Set variables in this process's environment, for a library that reads its switches there (MLflow's
+    telemetry and HTTP timeouts); with replace=False a variable that is already set keeps its value."""
+    for name, value in values.items():
+        if replace or name not in os.environ:
+            os.environ[name] = value

@@ -109,6 +109,7 @@ def engine_environment(settings: Settings) -> dict[str, str]:
         CUDA_DEVICE_ORDER="PCI_BUS_ID",  # GPU indices match nvidia-smi and NVML
         MPLBACKEND="Agg",  # plots are files; there is no screen
         PYTHONUNBUFFERED="1",  # logs reach train.log as they happen
+        MLFLOW_DISABLE_TELEMETRY="true",  # read at `import mlflow`: the MLflow bridge (if on) sends no usage data
     )
     return env
 

@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
-from mlcore.core.paths import PROGRESS_FILE, RESUMABLE, STOP_FILE, RunFolder
+from mlcore.core.paths import CONFIG_FILE, PROGRESS_FILE, RESUMABLE, STOP_FILE, RunFolder
 from mlcore.core.settings import Settings, distributed_rank
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
@@ -31,6 +33,7 @@ from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobStore
+from mlcore.tracking.training import TrainingTracker
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 
 logger = logging.getLogger("mlcore.training.task")
@@ -156,6 +159,15 @@ def raise_epoch_count(checkpoint: Path, total: int) -> None:
     logger.info("extending %s from %d to %d epochs", checkpoint.parent.parent.name, done, total)
 
 
+def recorded_spec(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as training_config.yaml records it (for extend: the new epoch total), else the job's."""
+    try:
+        recorded = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return spec
+    return recorded if isinstance(recorded, dict) else spec
+
+
 def run(job: Job, settings: Settings, store: JobStore) -> int:
     """Train the job's spec to its end (or its Stop); the process exit code."""
     reporter = ProgressReporter(Path(job.run_dir))
@@ -194,6 +206,9 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter) -> None:
     for event, callback in reporter.callbacks().items():
         model.add_callback(event, callback)
     model.add_callback("on_train_start", use_all_cpu_cores)
+    tracker = TrainingTracker(settings, run_dir, recorded_spec(run_dir, job.spec), job_id=job.id)
+    for event, callback in tracker.callbacks().items():  # none unless the MLflow bridge is on
+        model.add_callback(event, callback)
     device = ultralytics_device(job.device)
     if continuing:  # the checkpoint holds every other argument, and its run folder
         metrics = model.train(resume=True, data=str(data_yaml), device=device, workers=spec.workers)
