@@ -51,6 +51,7 @@ from mlcore.evaluation.predictions import write_predictions
 from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore
+from mlcore.tracking.evaluation import log_evaluation
 
 TASK = EVALUATE_TASK
 SAMPLES_PER_TYPE = 24
@@ -97,6 +98,7 @@ def evaluate(job: Job, settings: Settings) -> None:
     detections, ultralytics = predict_split(
         spec["model_path"], dataset, images, data_yaml, spec["split"], spec["imgsz"],
         ultralytics_device(job.device), folder / "ultralytics", progress=progress, plots=True,
+        rect=Path(spec["model_path"]).suffix == ".pt",  # an export has one fixed input size
     )  # fmt: skip
     lap("validation")
     detections.save(folder / PREDICTIONS_FILE)
@@ -116,6 +118,7 @@ def evaluate(job: Job, settings: Settings) -> None:
     summary |= {"skipped": sorted(skipped), "val_seconds": timings["validation"], "timings_s": timings,
                 "output_dir": str(folder), "dataset_root": str(dataset.root)}  # fmt: skip
     write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
+    log_evaluation(settings, folder, spec, summary)  # to MLflow, when the bridge is on; never raises
     print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
     write_json_atomically(folder / PROGRESS_FILE, {"state": "completed", "percent": 100.0, "updated": time.time()})
 
