@@ -50,13 +50,14 @@ def resolve_user_path(
     listed = ", ".join(str(r) for r in roots) or "(none configured)"
     raise PathNotAllowed(
         f"{raw} is outside the folders {what}s may be read from ({listed}); move it under one of them, "
-        "or add its folder to ML_STUDIO_DATASET_ROOTS."
+        f"or add its folder to {'ML_STUDIO_MODEL_ROOTS' if what == 'model' else 'ML_STUDIO_DATASET_ROOTS'}."
     )
 
 
 def trusted_model(path: str, settings: Settings) -> Path:
-    """A .pt under the outputs' trainings or a configured model folder (a .pt file is code)."""
-    roots = (settings.outputs_root / paths.TRAININGS_DIR, *settings.model_roots)
+    """A .pt under the outputs' trainings or registry, or in a configured model folder (a .pt file is code)."""
+    roots = (settings.outputs_root / paths.TRAININGS_DIR, settings.outputs_root / paths.REGISTRY_DIR,
+             *settings.model_roots)  # fmt: skip
     try:
         model = resolve_user_path(path, roots, base=PROJECT_ROOT, what="model")
     except PathNotAllowed as exc:

@@ -32,8 +32,13 @@ from mlcore.jobs.store import Job, open_store
 
 
 def model_name(model: Path) -> str:
-    """trainings/logos/v1/weights/best.pt -> v1_best; yolov8n.pt -> yolov8n."""
-    name = f"{model.parent.parent.name}_{model.stem}" if model.parent.name == paths.WEIGHTS_DIR else model.stem
+    """trainings/logos/v1/weights/best.pt -> v1_best; registry/logos/v2/best.pt -> logos-v2; yolov8n.pt -> yolov8n."""
+    if model.parent.name == paths.WEIGHTS_DIR:
+        name = f"{model.parent.parent.name}_{model.stem}"
+    elif model.parent.parent.parent.name == paths.REGISTRY_DIR:
+        name = f"{model.parent.parent.name}-{model.parent.name}"
+    else:
+        name = model.stem
     return re.sub(r"[^\w.-]+", "_", name)[:60]
 
 

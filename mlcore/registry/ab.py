@@ -1,0 +1,160 @@
+"""A/B comparison of two models on one split of a dataset, from their evaluations.
+
+An evaluation is reused when its model's sha256, the dataset's fingerprint, the split and the image
+size all match; the missing ones are queued as ordinary evaluation jobs (the GPU leases and the queue
+apply), and the comparison is made once they have finished:
+
+    outcome = start_comparison(ComparisonRequest(a="logo-detector@production", b="trainings/logos/v3",
+                                                 dataset_path="/data/logos"), settings, owner="ana")
+    if outcome.pending: wait for outcome.pending (job ids), then call again
+    else: outcome.document["verdict"], outcome.folder / "report.html"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlcore.compare.comparison import Side, compare_evaluations
+from mlcore.compare.pairing import ComparisonError
+from mlcore.compare.store import save_comparison
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.evaluation.spec import SPLITS, EvalSpec
+from mlcore.evaluation.store import EvaluationSummary, evaluation_jobs
+from mlcore.evaluation.submit import submit_evaluation
+from mlcore.predict.profile import DeploymentProfile, ProfileError, read_profile
+from mlcore.registry.lineage import evaluations_of
+from mlcore.registry.references import ModelRef, resolve_reference
+from mlcore.training.spec import SpecError
+
+THRESHOLD_MODES = ("profile", "common")  # each model's deployment profile, or the same thresholds for both
+DEFAULT_IMGSZ = 640
+
+
+@dataclass(frozen=True)
+class ComparisonRequest:
+    a: str
+    b: str
+    dataset_path: str
+    split: str = "test"
+    imgsz: int | None = None
+    """None = the size model A was trained or exported at (else 640)."""
+    thresholds: str = "profile"
+    confidence: float = 0.25
+    """With thresholds='common': the confidence both models are held to."""
+    iou: float = 0.7
+    """With thresholds='common': the NMS IoU of both."""
+    resamples: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ComparisonError(f"split={self.split!r}; use one of {', '.join(SPLITS)}.")
+        if self.thresholds not in THRESHOLD_MODES:
+            raise ComparisonError(f"thresholds={self.thresholds!r}; use one of {', '.join(THRESHOLD_MODES)}.")
+        if not 100 <= int(self.resamples) <= 100_000:
+            raise ComparisonError(f"resamples={self.resamples}; use 100 to 100000 (1000 is the default).")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    a: ModelRef
+    b: ModelRef
+    pending: list[str] = field(default_factory=list)
+    """Job ids of evaluations still to finish (empty when the comparison is made)."""
+    document: dict[str, Any] | None = None
+    folder: Path | None = None
+
+
+def _dataset(text: str, split: str, settings: Settings) -> Path:
+    try:
+        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+        dataset = load_dataset(path)
+    except (PathNotAllowed, DatasetError) as exc:
+        raise ComparisonError(f"the dataset cannot be used: {exc}") from None
+    if not dataset.splits.get(split):
+        present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
+        raise ComparisonError(f"the dataset has no '{split}' split (it has: {present}); compare on one of those.")
+    return path
+
+
+def _same_classes(a: ModelRef, b: ModelRef) -> None:
+    if a.names and b.names and a.names != b.names:
+        only_a = sorted(set(a.names.values()) - set(b.names.values()))
+        only_b = sorted(set(b.names.values()) - set(a.names.values()))
+        parts = [f"only {a.label} has {', '.join(only_a)}" if only_a else "",
+                 f"only {b.label} has {', '.join(only_b)}" if only_b else ""]  # fmt: skip
+        detail = "; ".join(p for p in parts if p) or "the same names with other class ids"
+        raise ComparisonError(f"the models have different classes ({detail}); compare models of the same classes.")
+
+
+def _matching(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> EvaluationSummary | None:
+    for item in evaluations_of(ref.sha256, settings):
+        spec = item.spec
+        if spec.get("dataset_fingerprint") == fingerprint and item.split == split and spec.get("imgsz") == imgsz:
+            return item
+    return None
+
+
+def _queued(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> str | None:
+    for job in evaluation_jobs(settings):
+        spec = job.spec
+        if (not job.state.is_final() and spec.get("model_sha256") == ref.sha256 and spec.get("split") == split
+                and spec.get("dataset_fingerprint") == fingerprint and spec.get("imgsz") == imgsz):  # fmt: skip
+            return job.id
+    return None
+
+
+def _thresholds(ref: ModelRef, request: ComparisonRequest, settings: Settings) -> DeploymentProfile:
+    if request.thresholds == "common":
+        try:
+            return DeploymentProfile(confidence=request.confidence, iou=request.iou, objective="common thresholds")
+        except ProfileError as exc:
+            raise ComparisonError(str(exc)) from None
+    try:
+        return read_profile(ref.path, settings) or DeploymentProfile(objective="no profile saved: defaults")
+    except ProfileError:
+        return DeploymentProfile(objective="profile unreadable: defaults")
+
+
+def start_comparison(request: ComparisonRequest, settings: Settings, owner: str = "local") -> Outcome:
+    """Resolve both models, reuse or queue their evaluations, and compare when both are there."""
+    a, b = resolve_reference(request.a, settings), resolve_reference(request.b, settings)
+    _same_classes(a, b)
+    dataset = _dataset(request.dataset_path, request.split, settings)
+    fingerprint = fingerprint_of(dataset)
+    imgsz = int(request.imgsz or a.imgsz or DEFAULT_IMGSZ)
+    found: dict[str, EvaluationSummary] = {}
+    pending: list[str] = []
+    for key, ref in (("a", a), ("b", b)):
+        if ref.sha256 in found:
+            continue
+        item = _matching(ref, fingerprint, request.split, imgsz, settings)
+        if item is not None:
+            found[ref.sha256] = item
+            continue
+        job_id = _queued(ref, fingerprint, request.split, imgsz, settings)
+        if job_id is None:
+            try:
+                spec = EvalSpec(model_path=str(ref.path), dataset_path=str(dataset), split=request.split, imgsz=imgsz)
+                job_id = submit_evaluation(spec, settings, owner, model=ref.path).id
+            except (SpecError, SubmitError) as exc:
+                raise ComparisonError(f"model {key.upper()} ({ref.label}) cannot be evaluated: {exc}") from None
+        if job_id not in pending:
+            pending.append(job_id)
+    if pending:
+        return Outcome(a, b, pending)
+    sides = [
+        Side(ref.label, found[ref.sha256].path, _thresholds(ref, request, settings), str(ref.path), ref.sha256,
+             ref.text)
+        for ref in (a, b)
+    ]  # fmt: skip
+    document = compare_evaluations(sides[0], sides[1], request.resamples, request.seed)
+    document["dataset_fingerprint"] = fingerprint
+    folder = save_comparison(document, settings)
+    return Outcome(a, b, [], {**document, "output_dir": str(folder)}, folder)
