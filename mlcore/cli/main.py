@@ -19,6 +19,7 @@ from mlcore import __version__
 from mlcore.cli.follow import EXIT_USAGE, outcome
 from mlcore.cli.follow import fail as _fail
 from mlcore.cli.follow import follow as _follow
+from mlcore.cli.models import add_models_parser
 from mlcore.cli.predict import add_predict_parser
 from mlcore.cli.printing import print_report, print_status, progress_bar
 from mlcore.core import paths
@@ -512,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.set_defaults(func=cmd_app)
 
     add_predict_parser(sub)
+    add_models_parser(sub)
 
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

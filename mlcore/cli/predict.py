@@ -18,7 +18,9 @@ from mlcore.core.settings import Settings
 
 def add_predict_parser(sub: Any) -> None:
     predict = sub.add_parser("predict", help="detect objects in an image, a folder of images or a video")
-    predict.add_argument("model", metavar="MODEL", help="a run's weights/best.pt, a trusted .pt or an export")
+    predict.add_argument(
+        "model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION of the registry, a run's weights, a .pt or an export"
+    )
     predict.add_argument("source", metavar="SOURCE", help="an image, a folder of images, or a video (MP4, AVI, MOV)")
     predict.add_argument(
         "--conf", type=float, default=None, help="confidence threshold (default: the profile's, else 0.25)"
@@ -51,7 +53,13 @@ def _here(text: str) -> str:
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.predict.images import SUFFIXES
+    from mlcore.registry.references import registered_path
+    from mlcore.registry.store import RegistryError
 
+    try:
+        args.model = registered_path(args.model, settings)
+    except RegistryError as exc:
+        return fail(str(exc), EXIT_USAGE)
     args.model, args.source = _here(args.model), _here(args.source)
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() in SUFFIXES:
