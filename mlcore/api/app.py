@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlcore import __version__
 from mlcore.api.context import PREFIX, ApiContext, TorchProbeCache
 from mlcore.api.errors import REFUSED, ApiError, StudioJSONResponse, jsonable, refusal
-from mlcore.api.routes import datasets, evaluation, export, predict, runs, status, training
+from mlcore.api.routes import datasets, evaluation, export, models, predict, runs, status, training
 from mlcore.core.settings import LOCAL_USER, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.jobs.store import open_store
@@ -107,7 +107,16 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     api.add_exception_handler(RequestValidationError, malformed)
 
     router = APIRouter(prefix=PREFIX, dependencies=[Depends(authorised)])
-    for domain in (status, datasets, training, runs, evaluation, export, predict):  # this order is the OpenAPI schema's
+    for domain in (
+        status,
+        datasets,
+        training,
+        runs,
+        evaluation,
+        export,
+        predict,
+        models,
+    ):  # this order is the OpenAPI schema's
         router.include_router(domain.router(ctx))
     api.include_router(router)
 

@@ -143,3 +143,42 @@ class PredictionsRequest(Body):
     save_images: bool = Field(PredictSpec.save_images, description="Also write annotated images or an annotated video.")
     imgsz: int = Field(PredictSpec.imgsz, description="0 = the model's own size.")
     device: str = PredictSpec.device
+
+
+class ModelRegisterRequest(Body):
+    """POST /api/v1/ml/models/register"""
+
+    run: str = Field(description="A finished run's folder (or project/experiment), or a weights file.")
+    name: str = Field(description="The registered model's name, e.g. logo-detector.")
+    reason: str = Field("", description="Why (kept in the audit trail).")
+
+
+class AliasRequest(Body):
+    """POST /api/v1/ml/models/{name}/aliases"""
+
+    alias: str = Field(description="production, candidate or any name; one version at a time.")
+    version: int = Field(description="The version number.")
+    reason: str = Field("", description="Why (kept in the audit trail; needed to override the gate).")
+    override: bool = Field(False, description="Move a gated alias although a check failed (with a reason).")
+
+
+class ArchiveRequest(Body):
+    """POST /api/v1/ml/models/{name}/versions/{version}/archive"""
+
+    archived: bool = Field(True, description="true archives the version, false restores it.")
+    reason: str = ""
+
+
+class CompareRequest(Body):
+    """POST /api/v1/ml/models/compare"""
+
+    a: str = Field(description="NAME:VERSION, NAME@ALIAS, a run or a weights path.")
+    b: str = Field(description="The same kinds as a.")
+    dataset_path: str = Field(description="Dataset folder or data.yaml.")
+    split: Split = "test"
+    imgsz: int | None = Field(None, description="Image size (default: the size model a was trained at).")
+    thresholds: Literal["profile", "common"] = "profile"
+    confidence: float = Field(0.25, description="With thresholds=common: the confidence of both models.")
+    iou: float = Field(0.7, description="With thresholds=common: the NMS IoU of both models.")
+    resamples: int = Field(1000, description="Bootstrap resamples (100 to 100000).")
+    seed: int = 0

@@ -9,11 +9,15 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from mlcore.compare.pairing import ComparisonError
 from mlcore.core.errors import InvalidTransition, JobNotFound, NotYourJob, SubmitError
 from mlcore.core.safe_paths import PathNotAllowed
+from mlcore.registry.promotion import GateRefused
+from mlcore.registry.store import RegistryError, RegistryNotFound
 from mlcore.training.spec import SpecError
 
-REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed, SubmitError)
+REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed, SubmitError, RegistryError,
+           ComparisonError)  # fmt: skip
 
 
 class ApiError(Exception):
@@ -37,6 +41,11 @@ def refusal(exc: Exception) -> ApiError:
         return ApiError(422, "bad_field", text)
     if isinstance(exc, PathNotAllowed):
         return ApiError(400, "bad_path", text)
+    if isinstance(exc, GateRefused):
+        checks = "; ".join(f"{c.name} {'passed' if c.passed else 'failed'} ({c.detail})" for c in exc.checks)
+        return ApiError(409, "gate_refused", f"{text} Checks: {checks}")
+    if isinstance(exc, RegistryNotFound):
+        return ApiError(404, "unknown_model", text)
     return ApiError(400, "refused", text)
 
 

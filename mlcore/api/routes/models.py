@@ -1,0 +1,105 @@
+"""The model registry and A/B comparisons: list and read models, register a run, move aliases through the
+promotion gate, archive, download a version's weights, compare two models on one split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from mlcore.api.bodies import AliasRequest, ArchiveRequest, CompareRequest, ModelRegisterRequest
+from mlcore.api.context import ApiContext
+from mlcore.api.errors import ApiError, jsonable
+from mlcore.compare.store import list_comparisons, load_comparison
+from mlcore.core import paths
+from mlcore.registry.ab import ComparisonRequest, start_comparison
+from mlcore.registry.promotion import set_alias
+from mlcore.registry.registration import register_model
+from mlcore.registry.store import (
+    integrity_problem,
+    read_model,
+    remove_alias,
+    set_archived,
+)
+from mlcore.registry.views import lineage_graph, model_document, models_table
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.get("/models", summary="Registered models with their versions and aliases")
+    def models() -> list[dict]:
+        return models_table(ctx.settings)
+
+    @routes.post("/models/register", status_code=201, summary="Register a finished run's weights as a new version")
+    def register(body: ModelRegisterRequest) -> dict:
+        version = register_model(body.run, body.name, ctx.settings, ctx.actor, body.reason)
+        return {"name": body.name, "version": version.number, "sha256": version.sha256, "mlflow": version.mlflow}
+
+    @routes.post("/models/compare", summary="A/B comparison of two models on one split (202 while evaluating)")
+    def compare(body: CompareRequest) -> JSONResponse:
+        request = ComparisonRequest(**body.model_dump())
+        outcome = start_comparison(request, ctx.settings, ctx.actor)
+        if outcome.pending:
+            return JSONResponse(
+                {"pending": outcome.pending, "detail": "evaluations are queued; POST the same request again when "
+                 "they have finished (GET /api/v1/ml/model/validate/{id})."}, status_code=202,
+            )  # fmt: skip
+        return JSONResponse(jsonable(outcome.document))
+
+    @routes.get("/models/comparisons", summary="Every stored comparison, newest first")
+    def comparisons() -> list[dict]:
+        return [{"name": c.name, "a": c.document["a"]["label"], "b": c.document["b"]["label"],
+                 "verdict": c.document["verdict"], "summary": c.document["summary"]}
+                for c in list_comparisons(ctx.settings)]  # fmt: skip
+
+    def _comparison_folder(name: str) -> Path:
+        folder = ctx.settings.outputs_root / paths.COMPARISONS_DIR / name
+        if "/" in name or name.startswith(".") or not (folder / paths.COMPARISON_FILE).is_file():
+            raise ApiError(404, "unknown_comparison", f"no comparison is called {name!r}; GET /models/comparisons.")
+        return folder
+
+    @routes.get("/models/comparisons/{name}", summary="One comparison: metrics, intervals, verdict")
+    def comparison(name: str) -> JSONResponse:
+        return JSONResponse(jsonable(load_comparison(_comparison_folder(name))))
+
+    @routes.get("/models/comparisons/{name}/report", summary="The comparison's self-contained HTML report",
+                response_class=HTMLResponse)  # fmt: skip
+    def report(name: str) -> HTMLResponse:
+        return HTMLResponse((_comparison_folder(name) / paths.REPORT_FILE).read_text())
+
+    @routes.get("/models/{name}", summary="One model: versions with metrics, lineage and base chains, audit trail")
+    def model(name: str) -> dict:
+        return model_document(ctx.settings, name)
+
+    @routes.get("/models/{name}/lineage", summary="The lineage as a Graphviz DOT graph")
+    def lineage(name: str) -> dict:
+        return {"dot": lineage_graph(ctx.settings, name)}
+
+    @routes.post("/models/{name}/aliases", summary="Point an alias at a version (production goes through the gate)")
+    def alias(name: str, body: AliasRequest) -> dict:
+        set_alias(ctx.settings, name, body.alias, body.version, ctx.actor, body.reason, body.override)
+        return model_document(ctx.settings, name)
+
+    @routes.post("/models/{name}/aliases/{alias}/remove", summary="Remove an alias")
+    def unalias(name: str, alias: str) -> dict:
+        remove_alias(ctx.settings, name, alias, ctx.actor)
+        return model_document(ctx.settings, name)
+
+    @routes.post("/models/{name}/versions/{version}/archive", summary="Archive or restore a version")
+    def archive(name: str, version: int, body: ArchiveRequest) -> dict:
+        set_archived(ctx.settings, name, version, body.archived, ctx.actor, body.reason)
+        return model_document(ctx.settings, name)
+
+    @routes.get("/models/{name}/versions/{version}/weights", summary="Download a version's weights",
+                response_class=FileResponse)  # fmt: skip
+    def weights(name: str, version: int) -> FileResponse:
+        model = read_model(ctx.settings, name)
+        chosen = model.version(version)
+        if problem := integrity_problem(model, chosen):
+            raise ApiError(409, "altered", problem)
+        path = model.weights(chosen)
+        return FileResponse(path, filename=f"{name}-v{version}{path.suffix}", media_type="application/octet-stream")
+
+    return routes
