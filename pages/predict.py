@@ -14,12 +14,12 @@ from mlcore.core.settings import Settings
 from mlcore.predict.answers import Answer, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.images import SUFFIXES
-from mlcore.predict.models import deployable_models
 from mlcore.predict.profile import DEFAULT_CONFIDENCE, DEFAULT_IOU, DeploymentProfile, ProfileError, read_profile
 from mlcore.predict.sources import SourceError, images_in
 from mlcore.predict.spec import VIDEO_SUFFIXES, PredictSpec
 from mlcore.predict.store import PredictionRun, list_prediction_runs, prediction_jobs
 from mlcore.predict.submit import submit_predictions
+from mlcore.registry.references import deployable_with_registry
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import predictor
@@ -219,7 +219,7 @@ settings_now = page_start(
     "Use a model: try it on new images, run it over a folder or a video as a job, at the thresholds of its "
     "deployment profile. The HTTP API answers the same way (POST /api/v1/ml/predict).",
 )
-models = deployable_models(settings_now)
+models = deployable_with_registry(settings_now)
 if not models:
     st.info(
         "No model yet: finish a training on the Training page (or export one) first.", icon=":material/model_training:"

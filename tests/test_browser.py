@@ -475,3 +475,44 @@ def test_uploading_an_image_on_the_predict_page_draws_its_boxes(page, server: Se
     assert page.locator("[data-testid='stImage'] img").count() >= 1
     page.get_by_role("button", name="Annotated image").wait_for(timeout=10_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_registering_two_versions_comparing_them_and_promoting_one(page, server: Server) -> None:
+    from tests.evaluation_fixture import made_up_detections
+    from tests.registry_fixture import recorded_evaluation, run_with_weights, shifted
+
+    outputs = server.log.parent / "ml_outputs"
+    demo = outputs / "datasets" / "demo"
+    good = made_up_detections(demo, "test", seed=3)
+    for n, detections in ((1, shifted(good, 0.6)), (2, good)):  # v2 finds the logos v1 misplaces
+        weights = run_with_weights(outputs, f"ab/v{n}", demo, seed=40 + n)
+        recorded_evaluation(outputs, demo, weights, detections=detections, name=f"ab_v{n}_test")
+    _open(page, f"{server.url}/models")
+    page.get_by_text("No registered model yet").wait_for(timeout=30_000)
+    views = page.get_by_test_id("stButtonGroup")
+    views.get_by_role("radio", name="Register a model").click()
+    for n in (1, 2):
+        _choose(page, "Run", f"ab/v{n}")
+        if n == 2:
+            _choose(page, "Model name", "logo-detector")
+        page.get_by_role("button", name="Register", exact=True).click()
+        page.get_by_text(f"Registered logo-detector v{n}.").wait_for(timeout=30_000)
+
+    views.get_by_role("radio", name="Registry").click()
+    _choose(page, "Version", "v1")
+    page.get_by_role("button", name="Set production → v1").click()
+    page.get_by_text("production → v1").first.wait_for(timeout=30_000)
+    _choose(page, "Version", "v2")
+    page.get_by_role("button", name="Compare with production").click()
+    page.get_by_role("button", name="Compare", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text(re.compile(r"^B is better: mAP50-95 \+")).first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the images where they disagree
+    page.get_by_role("button", name="Download the HTML report").wait_for(timeout=10_000)
+
+    views.get_by_role("radio", name="Registry").click()
+    _choose(page, "Version", "v2")
+    page.get_by_text(re.compile(r"A/B with production v1 .*B is better")).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Set production → v2").click()
+    page.get_by_text("production → v2").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0

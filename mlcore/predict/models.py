@@ -30,7 +30,7 @@ class ModelChoice:
     label: str
     """How pickers show it: 'logos/v1 · best.pt' or 'best_20261201-101500 · ONNX fp32'."""
     kind: str
-    """'weights' or 'export'."""
+    """'weights', 'export' or 'registered' (a version in the registry)."""
 
 
 def deployable_models(settings: Settings) -> list[ModelChoice]:
