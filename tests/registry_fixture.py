@@ -41,14 +41,23 @@ def shifted(d: Detections, fraction: float) -> Detections:
     return replace(d, pred_box=box)
 
 
-def recorded_evaluation(outputs: Path, dataset: Path, model: Path, split: str = "test", imgsz: int = 640,
-                        detections: Detections | None = None, name: str | None = None, seed: int = 3) -> Path:  # fmt: skip
+def recorded_evaluation(
+    outputs: Path,
+    dataset: Path,
+    model: Path,
+    split: str = "test",
+    imgsz: int = 640,
+    detections: Detections | None = None,
+    name: str | None = None,
+    seed: int = 3,
+) -> Path:
     """validations/{name}/ for `model` on `split`, as the evaluation job leaves it."""
     folder = outputs / paths.VALIDATIONS_DIR / (name or f"{model.parent.parent.name}_{model.stem}_{split}_{seed}")
     folder.mkdir(parents=True)
     spec = {"model_path": str(model), "dataset_path": str(dataset), "split": split, "confidence_threshold": 0.25,
             "iou_threshold": 0.45, "imgsz": imgsz, "device": "cpu", "save_predictions": True, "analyze_errors": True,
-            "skipped": [], "model_sha256": file_sha256(model), "dataset_fingerprint": fingerprint_of(dataset)}  # fmt: skip
+            "skipped": [], "model_sha256": file_sha256(model),
+            "dataset_fingerprint": fingerprint_of(dataset)}  # fmt: skip
     (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(spec, sort_keys=False))
     d = detections if detections is not None else made_up_detections(dataset, split, seed)
     d.save(folder / paths.PREDICTIONS_FILE)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlcore.compare.bootstrap import ScoredModel, _curves, _resampled_ap, paired_bootstrap
+from mlcore.compare.bootstrap import _curves, _resampled_ap, paired_bootstrap
 from mlcore.compare.comparison import Side, compare_evaluations, scored
 from mlcore.compare.pairing import ComparisonError, pair
 from mlcore.compare.store import load_comparison, save_comparison
@@ -94,7 +94,7 @@ def test_resampled_ap_with_every_image_once_is_the_evaluations_ap(dataset) -> No
     labels = ones @ np.stack([np.bincount(d.gt_image[d.gt_cls == c], minlength=len(d.images)) for c in classes], 1)
     ap = np.stack([_resampled_ap(c, ones, labels[:, i]) for i, c in enumerate(_curves(d, classes))], 1)[0]
     reference = average_precision(d)["per_class"]
-    assert ap.mean(1) == pytest.approx([reference[d.names[int(c)]]["ap50_95"] for c in classes])
+    assert ap.mean(1) == pytest.approx([reference[d.names[int(c)]]["ap50_95"] for c in classes], abs=1e-5)
     # an image drawn twice counts as two copies of it
     twice = np.ones((1, len(d.images)))
     twice[0, 0] = 2
@@ -126,7 +126,10 @@ def test_the_verdict_says_how_many_images_a_difference_of_this_size_needs() -> N
     assert words.startswith("No significant difference on these 68 images: mAP50-95 +0.010 [−0.010, +0.030].")
     assert f"about {needed:,} test images" in words and "collect more test images" in words
     clear = {"delta": 0.031, "ci_low": 0.012, "ci_high": 0.05, "se": 0.01}
-    assert verdict({"map50_95": clear}, 68)[:2] == (B_BETTER, "B is better: mAP50-95 +0.031 [+0.012, +0.050] on 68 images.")
+    assert verdict({"map50_95": clear}, 68)[:2] == (
+        B_BETTER,
+        "B is better: mAP50-95 +0.031 [+0.012, +0.050] on 68 images.",
+    )
 
 
 def test_comparisons_that_cannot_be_made_say_why(settings, dataset, tmp_path) -> None:

@@ -9,9 +9,8 @@ was drawn; precision, recall and F1 are sums of the per-image counts at each mod
     result = paired_bootstrap(pair, resamples=1000, seed=0)
     result.metrics["map50_95"]   # {"a", "b", "delta", "ci_low", "ci_high", "se"}
 
-The resampled AP needs only the predictions that can change it: every prediction that is a true
-positive at some IoU threshold and the one just before it (the last false positive of a run keeps
-the precision envelope's steps); the counts of all others enter through a cumulative sum.
+The resampled AP needs only the true positives (see _ap_from_hits); the false positives enter through
+the count of predictions seen before each true positive, one matrix product per class.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ RATE_METRICS = ("precision", "recall", "f1")
 METRICS = (*AP_METRICS, *RATE_METRICS)
 CLASS_METRICS = ("ap50", "ap50_95", *RATE_METRICS)
 GRID = np.linspace(0, 1, 101)
-CELLS_PER_CHUNK = 4_000_000  # resamples x kept predictions x IoU thresholds held at once (~32 MB)
 
 
 @dataclass(frozen=True)
@@ -78,14 +76,14 @@ def _per_image(d: Detections, result: Analysis, nc: int) -> tuple[np.ndarray, np
 
 @dataclass(frozen=True)
 class _ClassCurve:
-    """One class's predictions in confidence order, cut to those that can move its AP."""
+    """One class's predictions in confidence order, reduced to its true positives."""
 
     image: np.ndarray
-    """(K,) the image of each kept prediction."""
+    """(K,) the image of each prediction that is a true positive at some IoU threshold."""
     before: np.ndarray
-    """(images, K) how many predictions of each image come after the previous kept one, up to this one."""
-    correct: np.ndarray
-    """(K, 10) whether each kept prediction is a true positive at each IoU threshold."""
+    """(images, K) how many predictions of each image come after the previous such one, up to this one."""
+    hits: list[np.ndarray]
+    """Per IoU threshold, which of the K are true positives there (indices)."""
 
 
 def _curves(d: Detections, classes: np.ndarray) -> list[_ClassCurve]:
@@ -96,54 +94,49 @@ def _curves(d: Detections, classes: np.ndarray) -> list[_ClassCurve]:
         mine = np.flatnonzero(d.pred_cls == c)
         mine = mine[np.argsort(-d.pred_conf[mine], kind="stable")]
         hit = correct[mine]
-        any_hit = hit.any(1)
-        if not any_hit.any():
-            curves.append(_ClassCurve(np.zeros(0, np.int64), np.zeros((n, 0)), np.zeros((0, 10), np.float32)))
-            continue
-        end = int(np.flatnonzero(any_hit)[-1]) + 1
-        any_hit = any_hit[:end]
-        kept = np.flatnonzero(any_hit | np.r_[any_hit[1:], False])
-        image = d.pred_image[mine[:end]].astype(np.int64)
-        segment = np.searchsorted(kept, np.arange(end))  # the kept prediction each one is counted up to
+        kept = np.flatnonzero(hit.any(1))
+        image = d.pred_image[mine].astype(np.int64)
+        end = int(kept[-1]) + 1 if len(kept) else 0
+        segment = np.searchsorted(kept, np.arange(end))  # the true positive each prediction is counted up to
         before = np.zeros((n, len(kept)), dtype=np.float32)
-        np.add.at(before, (image, segment), 1)
-        curves.append(_ClassCurve(image[kept], before, hit[:end][kept].astype(np.float32)))
+        np.add.at(before, (image[:end], segment), 1)
+        hits = [np.flatnonzero(hit[kept, t]) for t in range(hit.shape[1])]
+        curves.append(_ClassCurve(image[kept], before, hits))
     return curves
 
 
-def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
-    """Row-wise 101-point interpolated AP of (rows, K) curves, as analysis._interpolated_ap per row."""
-    rows, k = recall.shape
-    offset = 2.0 * np.arange(rows)[:, None]  # every row on its own stretch of one axis: one np.interp call
-    mrec = np.empty((rows, k + 3))
-    mrec[:, 0], mrec[:, 1 : k + 1], mrec[:, k + 1], mrec[:, k + 2] = 0.0, recall, recall[:, -1], 1.0
-    mrec += offset
-    mpre = np.empty((rows, k + 3))
-    mpre[:, 0], mpre[:, 1 : k + 1], mpre[:, k + 1 :] = 1.0, precision, 0.0
-    envelope = np.empty_like(mpre)
-    np.maximum.accumulate(mpre[:, ::-1], axis=1, out=envelope[:, ::-1])
-    values = np.interp((GRID[None, :] + offset).ravel(), mrec.ravel(), envelope.ravel())
-    return np.trapezoid(values.reshape(rows, len(GRID)), GRID, axis=1)
+GRID_TOLERANCE = 1e-4  # in grid steps: a float32 recall that equals a grid point still counts as on it
+
+
+def _ap_from_hits(hits: np.ndarray, seen: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(R,) 101-point interpolated AP from the weighted counts at each true positive: `hits` true positives and
+    `seen` predictions so far (at least 0.5: an undrawn image's true positive adds a point of width 0), of
+    `labels` labels.
+
+    Equal to analysis._interpolated_ap on the whole curve: np.interp on the precision envelope reads, at each
+    grid point x, the envelope of the last curve point with recall <= x. Between two true positives that is the
+    envelope at the second (the last false positive before a true positive never has a higher precision than
+    it), and the envelope over all points is the envelope over the true positives. So each true positive's
+    envelope counts for the grid points from the previous recall up to its own, with the trapezoid rule's
+    weights: c grid points below a recall weigh 0.01 c - 0.005 (0 for none, 1 for all 101)."""
+    envelope = np.maximum.accumulate((hits / seen)[:, ::-1], axis=1)[:, ::-1]
+    steps = hits * ((len(GRID) - 1) / np.maximum(labels, 1e-9)).astype(np.float32)[:, None]  # recall, in grid steps
+    below = np.ceil(steps - GRID_TOLERANCE)  # grid points under each recall
+    covered = np.clip(below * np.float32(0.01) - np.float32(0.005), 0.0, 1.0)
+    covered[:, 1:] -= covered[:, :-1].copy()  # the width each true positive covers
+    return np.einsum("rk,rk->r", envelope, covered, dtype=np.float64)
 
 
 def _resampled_ap(curve: _ClassCurve, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(R, 10) AP of one class under each row of image weights; NaN where the draw has no label of it."""
-    r, k, t = len(weights), len(curve.image), len(IOU_THRESHOLDS)
-    ap = np.zeros((t, r))
-    if k:
-        seen_all = np.cumsum(weights @ curve.before, axis=1)  # predictions so far at each kept one, (R, K)
-        step = max(1, CELLS_PER_CHUNK // (k * t))
-        correct = curve.correct.T[:, None, :]  # (10, 1, K)
-        for start in range(0, r, step):
-            w = weights[start : start + step, curve.image]
-            hits = np.cumsum(w[None] * correct, axis=2, dtype=np.float64)  # (10, R', K)
-            recall = hits / (labels[None, start : start + step, None] + 1e-16)
-            seen = seen_all[None, start : start + step]
-            precision = np.divide(hits, seen, out=np.ones_like(hits), where=seen > 0)
-            ap[:, start : start + step] = _interpolated_ap(recall.reshape(-1, k), precision.reshape(-1, k)).reshape(
-                t, -1
-            )
-    ap = ap.T
+    r, t = len(weights), len(IOU_THRESHOLDS)
+    ap = np.zeros((r, t))
+    if len(curve.image):
+        seen = np.maximum(np.cumsum(weights @ curve.before, axis=1), 0.5)  # predictions so far at each, (R, K)
+        drawn = weights[:, curve.image]  # (R, K): how often the image of each true positive was drawn
+        for i, at in enumerate(curve.hits):
+            if len(at):
+                ap[:, i] = _ap_from_hits(np.cumsum(drawn[:, at], axis=1), seen[:, at], labels)
     ap[labels <= 0] = np.nan
     return ap
 
@@ -178,7 +171,7 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
     rng = np.random.default_rng(seed)
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]).astype(np.float32)
     classes = np.unique(d.gt_cls).astype(np.int64)
-    labels_per_image = np.zeros((n, nc))
+    labels_per_image = np.zeros((n, nc), dtype=np.float32)
     np.add.at(labels_per_image, (d.gt_image, d.gt_cls), 1)
     labels = weights @ labels_per_image[:, classes]  # (R, classes)
 
