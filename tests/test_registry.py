@@ -254,3 +254,16 @@ def test_ab_reuses_matching_evaluations_and_queues_missing_ones(settings, world)
         start_comparison(ComparisonRequest("logo-detector:1", "logo-detector:2", "/nowhere", imgsz=640), settings)
     with pytest.raises(ComparisonError, match="split='nope'"):
         ComparisonRequest("a", "b", "x", split="nope")
+
+
+def test_models_of_different_classes_are_not_compared(settings, world) -> None:
+    other = settings.outputs_root / paths.DATASETS_DIR / "other"
+    make_demo_dataset(other, images=20, imgsz=96, seed=4)
+    spec = yaml.safe_load((other / "data.yaml").read_text())
+    spec["names"] = {**{int(k): v for k, v in dict(enumerate(spec["names"]) if isinstance(spec["names"], list)
+                                                    else spec["names"]).items()}, 0: "sunburst"}  # fmt: skip
+    (other / "data.yaml").write_text(yaml.safe_dump(spec))
+    elsewhere = run_with_weights(settings.outputs_root, "other/v1", other, seed=7)
+    request = ComparisonRequest(str(world["v1"]), str(elsewhere), str(world["data"]))
+    with pytest.raises(ComparisonError, match=r"only logos/v1 has solara; only other/v1 has sunburst"):
+        start_comparison(request, settings)

@@ -5,6 +5,9 @@ a, b = pair(load_detections(folder_a), load_detections(folder_b))
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from mlcore.evaluation.analysis import Detections
@@ -32,19 +35,21 @@ def _labels(d: Detections) -> np.ndarray:
     return np.column_stack([d.gt_image[order], d.gt_cls[order], np.round(d.gt_box[order], 1)])
 
 
+def class_difference(a: Mapping[Any, str], b: Mapping[Any, str], label_a: str, label_b: str) -> str:
+    """Why two models' classes do not match: the names only one of them has (or the same names reordered)."""
+    only_a = sorted(set(a.values()) - set(b.values()))
+    only_b = sorted(set(b.values()) - set(a.values()))
+    parts = [f"only {label_a} has {', '.join(only_a)}" if only_a else "",
+             f"only {label_b} has {', '.join(only_b)}" if only_b else ""]  # fmt: skip
+    detail = "; ".join(p for p in parts if p) or "the same names with other class ids"
+    return f"the models have different classes ({detail}); compare models trained on the same classes."
+
+
 def pair(a: Detections, b: Detections) -> tuple[Detections, Detections]:
     """Both evaluations on the images they share, in A's order. Refused when the classes differ, when they
     share no image, or when the shared images' labels differ (the dataset changed between them)."""
     if a.names != b.names:
-        only_a = sorted(set(a.names.values()) - set(b.names.values()))
-        only_b = sorted(set(b.names.values()) - set(a.names.values()))
-        detail = "; ".join(
-            part for part in (f"only A has {', '.join(only_a)}" if only_a else "",
-                              f"only B has {', '.join(only_b)}" if only_b else "") if part
-        ) or f"the same names in another order (A: {a.names}, B: {b.names})"  # fmt: skip
-        raise ComparisonError(
-            f"the models have different classes ({detail}); compare models trained on the same classes."
-        )
+        raise ComparisonError(class_difference(a.names, b.names, "A", "B"))
     where = {name: i for i, name in enumerate(b.images)}
     shared = [i for i, name in enumerate(a.images) if name in where]
     if not shared:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.compare.comparison import Side, compare_evaluations
-from mlcore.compare.pairing import ComparisonError
+from mlcore.compare.pairing import ComparisonError, class_difference
 from mlcore.compare.store import save_comparison
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
@@ -85,12 +85,7 @@ def _dataset(text: str, split: str, settings: Settings) -> Path:
 
 def _same_classes(a: ModelRef, b: ModelRef) -> None:
     if a.names and b.names and a.names != b.names:
-        only_a = sorted(set(a.names.values()) - set(b.names.values()))
-        only_b = sorted(set(b.names.values()) - set(a.names.values()))
-        parts = [f"only {a.label} has {', '.join(only_a)}" if only_a else "",
-                 f"only {b.label} has {', '.join(only_b)}" if only_b else ""]  # fmt: skip
-        detail = "; ".join(p for p in parts if p) or "the same names with other class ids"
-        raise ComparisonError(f"the models have different classes ({detail}); compare models of the same classes.")
+        raise ComparisonError(class_difference(a.names, b.names, a.label, b.label))
 
 
 def _matching(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> EvaluationSummary | None:
