@@ -14,7 +14,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.evaluation.store import evaluation_jobs
 from mlcore.registry.ab import THRESHOLD_MODES, ComparisonRequest, start_comparison
-from mlcore.registry.promotion import GateRefused, promotion_checks, set_alias
+from mlcore.registry.promotion import GateRefused, promotion_checks, set_alias, unset_alias
 from mlcore.registry.references import model_choices
 from mlcore.registry.registration import register_model
 from mlcore.registry.store import PRODUCTION, RegistryError, list_models, read_model, set_archived
@@ -51,7 +51,7 @@ def alias_form(settings: Settings, name: str, number: int, archived: bool) -> No
     alias = c1.text_input("Alias", PRODUCTION, key=f"models.alias.{name}.{number}")
     reason = c2.text_input("Reason (kept in the audit trail)", key=f"models.reason.{name}.{number}")
     override = st.checkbox("Override a failed gate (needs a reason)", key=f"models.override.{name}.{number}")
-    b1, b2, b3 = st.columns(3)
+    b1, b2, b3, b4 = st.columns(4)
     if b1.button(f"Set {alias or 'alias'} → v{number}", type="primary", icon=":material/sell:", disabled=archived,
                  key=f"models.set.{name}.{number}"):  # fmt: skip
         try:
@@ -70,6 +70,16 @@ def alias_form(settings: Settings, name: str, number: int, archived: bool) -> No
         except RegistryError as exc:
             st.error(str(exc), icon=":material/error:")
     model = read_model(settings, name)
+    held = model.aliases_of(number)
+    if held:
+        gone = b4.selectbox("Remove alias", held, key=f"models.unalias.pick.{name}.{number}",
+                            label_visibility="collapsed")  # fmt: skip
+        if b4.button(f"Remove {gone}", icon=":material/label_off:", key=f"models.unalias.{name}.{number}"):
+            try:
+                unset_alias(settings, name, gone, current_user(), reason)
+                st.rerun()
+            except RegistryError as exc:
+                st.error(str(exc), icon=":material/error:")
     if PRODUCTION in model.aliases and model.aliases[PRODUCTION] != number:
         b3.button("Compare with production", icon=":material/compare_arrows:", key=f"models.vs.{name}.{number}",
                   on_click=open_view, args=(VIEWS[2],),
@@ -118,8 +128,9 @@ def registry_view(settings: Settings) -> None:
             st.caption(f"MLflow: {version['mlflow']}")
         weights = Path(version["weights"])
         if weights.is_file() and not version["problem"]:
-            st.download_button("Download weights", weights.read_bytes(), f"{name}-v{number}{weights.suffix}",
-                               icon=":material/download:", key=f"models.download.{name}.{number}")  # fmt: skip
+            st.download_button("Download weights", weights.read_bytes, f"{name}-v{number}{weights.suffix}",
+                               icon=":material/download:", key=f"models.download.{name}.{number}",
+                               on_click="ignore")  # fmt: skip  # read only when clicked
     gate_view(settings, name, number)
     alias_form(settings, name, number, version["archived"])
     with st.expander("Audit trail", icon=":material/history:"):

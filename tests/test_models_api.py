@@ -69,6 +69,12 @@ def test_register_show_promote_compare_and_download(client: TestClient, settings
     weights = client.get(f"{API}/models/logo-detector/versions/2/weights")
     assert weights.status_code == 200 and weights.content == model.weights(model.version(2)).read_bytes()
     assert "digraph" in client.get(f"{API}/models/logo-detector/lineage").json()["dot"]
+    removed = client.post(f"{API}/models/logo-detector/aliases/production/remove")
+    assert removed.status_code == 200 and removed.json()["aliases"] == {}
+    archived = client.post(f"{API}/models/logo-detector/versions/1/archive", json={"reason": "superseded"})
+    assert archived.json()["versions"][0]["archived"] is True
+    on_archived = client.post(f"{API}/models/logo-detector/aliases", json={"alias": "candidate", "version": 1})
+    assert on_archived.status_code == 400 and "archived" in on_archived.json()["detail"]
 
 
 def test_what_does_not_exist_is_404_and_bad_requests_are_400(client: TestClient, data: Path) -> None:

@@ -73,6 +73,11 @@ def test_the_registry_shows_versions_metrics_lineage_and_the_gate(registry: Path
     at.button(key="models.set.logo-detector.2").click().run()  # no production yet: the gate passes
     assert not at.exception, at.exception
     assert "**production** → v2" in _texts(at.markdown)
+    at.button(key="models.archive.logo-detector.2").click().run()  # a version that carries an alias stays
+    assert "move or remove those aliases before archiving it" in _texts(at.error)
+    at.button(key="models.unalias.logo-detector.2").click().run()
+    assert not at.exception, at.exception
+    assert "no aliases yet" in _texts(at.markdown)
 
 
 def test_registering_from_the_page_and_a_refused_name(settings: Settings, registry: Path) -> None:

@@ -267,3 +267,25 @@ def test_models_of_different_classes_are_not_compared(settings, world) -> None:
     request = ComparisonRequest(str(world["v1"]), str(elsewhere), str(world["data"]))
     with pytest.raises(ComparisonError, match=r"only logos/v1 has solara; only other/v1 has sunburst"):
         start_comparison(request, settings)
+
+
+def test_with_mlflow_on_versions_and_aliases_are_mirrored_in_mlflows_registry(
+    settings, world, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ML_STUDIO_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    on = load_settings()
+    first = register_model(str(world["v1"]), "logo-detector", on, "ana")
+    register_model(str(world["v2"]), "logo-detector", on, "ana")
+    assert read_model(on, "logo-detector").version(1).mlflow == {"model_version": "1"}
+    move = set_alias(on, "logo-detector", "candidate", 2, "ana")  # not gated
+    assert move.version(2).mlflow["alias candidate"] == {"model_version": "2"}
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=on.mlflow_uri)
+    assert client.get_model_version_by_alias("logo-detector", "candidate").version in ("2", 2)
+    assert client.get_model_version("logo-detector", "1").tags["sha256"] == first.sha256
+    from mlcore.registry.promotion import unset_alias
+
+    unset_alias(on, "logo-detector", "candidate", "ana")
+    assert "candidate" not in read_model(on, "logo-detector").aliases
+    assert "candidate" not in client.get_registered_model("logo-detector").aliases

@@ -149,9 +149,9 @@ def _alias(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _unalias(args: argparse.Namespace, settings: Settings) -> int:
-    from mlcore.registry.store import remove_alias
+    from mlcore.registry.promotion import unset_alias
 
-    remove_alias(settings, args.name, args.alias, getpass.getuser(), args.reason)
+    unset_alias(settings, args.name, args.alias, getpass.getuser(), args.reason)
     print(f"{args.alias} removed from {args.name}")
     return 0
 

@@ -27,7 +27,9 @@ from mlcore.registry.store import (
     move_alias,
     read_model,
     record_mlflow,
+    remove_alias,
 )
+from mlcore.tracking.registry import delete_alias as mlflow_delete_alias
 from mlcore.tracking.registry import set_alias as mlflow_set_alias
 
 GATED_ALIASES = (PRODUCTION,)
@@ -116,4 +118,13 @@ def set_alias(settings: Settings, name: str, alias: str, number: int, user: str,
     mirrored = mlflow_set_alias(settings, name, alias, number)
     if mirrored is not None:  # what MLflow answered (or why it failed) stays on the version
         record_mlflow(settings, name, number, {**(version.mlflow or {}), f"alias {alias}": mirrored})
+    return read_model(settings, name)
+
+
+def unset_alias(settings: Settings, name: str, alias: str, user: str, reason: str = "") -> RegisteredModel:
+    """Remove `alias` (no gate: nothing is promoted); mirrored to MLflow when on."""
+    number = read_model(settings, name).by_alias(alias).number
+    model = remove_alias(settings, name, alias, user, reason)
+    if (mirrored := mlflow_delete_alias(settings, name, alias)) is not None:
+        record_mlflow(settings, name, number, {**(model.version(number).mlflow or {}), f"alias {alias}": mirrored})
     return read_model(settings, name)

@@ -14,12 +14,11 @@ from mlcore.api.errors import ApiError, jsonable
 from mlcore.compare.store import list_comparisons, load_comparison
 from mlcore.core import paths
 from mlcore.registry.ab import ComparisonRequest, start_comparison
-from mlcore.registry.promotion import set_alias
+from mlcore.registry.promotion import set_alias, unset_alias
 from mlcore.registry.registration import register_model
 from mlcore.registry.store import (
     integrity_problem,
     read_model,
-    remove_alias,
     set_archived,
 )
 from mlcore.registry.views import lineage_graph, model_document, models_table
@@ -84,7 +83,7 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @routes.post("/models/{name}/aliases/{alias}/remove", summary="Remove an alias")
     def unalias(name: str, alias: str) -> dict:
-        remove_alias(ctx.settings, name, alias, ctx.actor)
+        unset_alias(ctx.settings, name, alias, ctx.actor)
         return model_document(ctx.settings, name)
 
     @routes.post("/models/{name}/versions/{version}/archive", summary="Archive or restore a version")
