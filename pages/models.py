@@ -9,6 +9,7 @@ import streamlit as st
 from mlcore.charts.ab import difference_forest, paired_bars
 from mlcore.compare.pairing import ComparisonError
 from mlcore.compare.store import gallery_pictures, list_comparisons
+from mlcore.compare.verdict import LABELS
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
@@ -167,7 +168,7 @@ def comparison_view(settings: Settings, doc: dict) -> None:
     st.caption(f"A = {doc['a']['label']} · B = {doc['b']['label']} · {doc['images']} images of the {doc['split']} "
                f"split · {doc['resamples']} paired bootstrap resamples (seed {doc['seed']})")  # fmt: skip
     left, right = st.columns([3, 2])
-    rows = [{"metric": m, "A": r["a"], "B": r["b"], "B − A": r["delta"], "95% low": r["ci_low"],
+    rows = [{"metric": LABELS.get(m, m), "A": r["a"], "B": r["b"], "B − A": r["delta"], "95% low": r["ci_low"],
              "95% high": r["ci_high"]} for m, r in doc["metrics"].items()]  # fmt: skip
     left.dataframe(pd.DataFrame(rows), hide_index=True, column_config={k: NUMBER for k in rows[0] if k != "metric"})
     right.plotly_chart(difference_forest(doc["metrics"]), key="models.forest")
@@ -202,7 +203,11 @@ def compare_view(settings: Settings) -> None:
         return
     texts = [c.text for c in choices]
     labels = {c.text: c.label for c in choices}
-    for key, default in (("models.a", texts[0]), ("models.b", texts[min(1, len(texts) - 1)])):
+    versions = [t for t in texts if ":" in t and "@" not in t and not t.startswith("/")]
+    newest = versions[0] if versions else texts[0]
+    current = next((t for t in texts if t.endswith(f"@{PRODUCTION}")), None)
+    current = current or next((t for t in texts if t != newest), newest)
+    for key, default in (("models.a", current), ("models.b", newest)):  # production (or the one before) vs newest
         if st.session_state.get(key) not in texts:
             st.session_state[key] = default
     c1, c2 = st.columns(2)

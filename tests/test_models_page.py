@@ -94,6 +94,8 @@ def test_registering_from_the_page_and_a_refused_name(settings: Settings, regist
 
 def test_comparing_two_versions_shows_the_verdict_and_the_intervals(registry: Path) -> None:
     at = _view(_open(), "Compare (A/B)")
+    assert (at.selectbox(key="models.a").value, at.selectbox(key="models.b").value) == ("logo-detector:1",
+                                                                                       "logo-detector:2")  # fmt: skip
     at.selectbox(key="models.a").set_value("logo-detector:1").run()
     at.selectbox(key="models.b").set_value("logo-detector:2").run()
     at.selectbox(key="models.dataset").set_value(str(registry)).run()
@@ -101,6 +103,6 @@ def test_comparing_two_versions_shows_the_verdict_and_the_intervals(registry: Pa
     assert not at.exception, at.exception
     assert "B is better: mAP50-95 +" in _texts(at.success)
     metrics = at.dataframe[0].value
-    assert set(metrics["metric"]) == {"map50", "map50_95", "precision", "recall", "f1"}
+    assert set(metrics["metric"]) == {"mAP50", "mAP50-95", "precision", "recall", "F1"}
     assert (metrics["95% low"] <= metrics["B − A"]).all() and (metrics["B − A"] <= metrics["95% high"]).all()
     assert len(at.image) >= 1, "the disagreeing images are drawn"
