@@ -289,3 +289,18 @@ def test_with_mlflow_on_versions_and_aliases_are_mirrored_in_mlflows_registry(
     unset_alias(on, "logo-detector", "candidate", "ana")
     assert "candidate" not in read_model(on, "logo-detector").aliases
     assert "candidate" not in client.get_registered_model("logo-detector").aliases
+
+
+def test_an_export_is_compared_at_its_fixed_input_size(settings, world) -> None:
+    folder = settings.outputs_root / paths.EXPORTS_DIR / "v1_best_20261201-120000"
+    onnx = fake_weights(folder / "best.onnx", seed=5).rename(folder / "best.onnx")
+    (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump({"model_path": str(world["v1"])}))
+    names = {str(k): v for k, v in load_dataset(world["data"]).names.items()}
+    entry = {"format": "onnx", "path": str(onnx), "precision": "fp32", "parity": {"passed": True}}
+    card = {"classes": names, "imgsz": 320, "source": {"sha256": file_sha256(world["v1"])}, "formats": [entry]}
+    (folder / paths.MODEL_CARD).write_text(json.dumps(card))
+    request = ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"]))
+    with pytest.raises(ComparisonError, match=r"fixed input of 320 px; compare at that size \(--imgsz 320\)"):
+        start_comparison(request, settings)
+    queued = start_comparison(ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"]), imgsz=320), settings)
+    assert len(queued.pending) == 2  # both evaluated at 320, the export at its own size

@@ -27,6 +27,7 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary, evaluation_jobs
 from mlcore.evaluation.submit import submit_evaluation
+from mlcore.predict.models import is_export
 from mlcore.predict.profile import DeploymentProfile, ProfileError, read_profile
 from mlcore.registry.lineage import evaluations_of
 from mlcore.registry.references import ModelRef, resolve_reference
@@ -124,6 +125,12 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     dataset = _dataset(request.dataset_path, request.split, settings)
     fingerprint = fingerprint_of(dataset)
     imgsz = int(request.imgsz or a.imgsz or DEFAULT_IMGSZ)
+    for key, ref in (("A", a), ("B", b)):
+        if is_export(ref.path) and ref.imgsz and int(ref.imgsz) != imgsz:
+            raise ComparisonError(
+                f"model {key} ({ref.label}) is an export with a fixed input of {ref.imgsz} px; compare at that size "
+                f"(--imgsz {ref.imgsz}), or export it again at {imgsz}."
+            )
     found: dict[str, EvaluationSummary] = {}
     pending: list[str] = []
     for key, ref in (("a", a), ("b", b)):
