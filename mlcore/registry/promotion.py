@@ -51,13 +51,15 @@ class GateRefused(RegistryError):
         self.checks = checks
 
 
-def _evaluation_check(version: Version, settings: Settings) -> Check:
+def _evaluation_check(model: RegisteredModel, version: Version, settings: Settings) -> Check:
     dataset = (version.lineage.get("dataset") or {}).get("path")
     found = [e for e in evaluations_of(version.sha256, settings) if e.split == "test"]
     mine = [e for e in found if not dataset or e.dataset == dataset]
     if not mine:
         where = f" of {dataset}" if dataset else ""
-        return Check("evaluation", False, f"v{version.number} has no evaluation on the test split{where}: evaluate it")
+        how = f"python -m mlcore evaluate --model {model.weights(version)} --data {dataset or 'DATA'} --split test"
+        return Check("evaluation", False, f"v{version.number} has no evaluation on the test split{where}: evaluate "
+                     f"it on the Model evaluation page or with `{how}`, or compare it (that evaluates it)")  # fmt: skip
     try:
         score = load_evaluation_metrics(mine[0].path).get("map50_95")
     except ValueError:
@@ -94,7 +96,7 @@ def _ab_check(model: RegisteredModel, version: Version, settings: Settings) -> C
 
 def promotion_checks(settings: Settings, model: RegisteredModel, version: Version) -> list[Check]:
     return [
-        _evaluation_check(version, settings),
+        _evaluation_check(model, version, settings),
         _exports_check(version, settings),
         _ab_check(model, version, settings),
     ]

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from mlcore.api.bodies import AliasRequest, ArchiveRequest, CompareRequest, ModelRegisterRequest
-from mlcore.api.context import ApiContext
+from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.errors import ApiError, jsonable
 from mlcore.compare.store import list_comparisons, load_comparison
 from mlcore.core import paths
@@ -38,7 +38,9 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @routes.post("/models/compare", summary="A/B comparison of two models on one split (202 while evaluating)")
     def compare(body: CompareRequest) -> JSONResponse:
-        request = ComparisonRequest(**body.model_dump())
+        request = ComparisonRequest(
+            **{**body.model_dump(), "dataset_path": dataset_path(body.dataset_path, ctx.settings)}
+        )
         outcome = start_comparison(request, ctx.settings, ctx.actor)
         if outcome.pending:
             return JSONResponse(
