@@ -14,7 +14,7 @@ from typing import Any
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings
-from mlcore.evaluation.store import EvaluationUnreadable, load_evaluation_metrics
+from mlcore.evaluation.store import EvaluationSummary, EvaluationUnreadable, load_evaluation_metrics
 from mlcore.registry.lineage import base_chain, evaluations_of, exports_of
 from mlcore.registry.store import (
     RegisteredModel,
@@ -32,10 +32,9 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M") if stamp else ""
 
 
-def headline(version: Version, settings: Settings) -> dict[str, Any]:
+def headline(version: Version, evaluations: list[EvaluationSummary]) -> dict[str, Any]:
     """The newest test-split evaluation's numbers (else the newest of any split), and where they come from."""
-    found = evaluations_of(version.sha256, settings)
-    found = sorted(found, key=lambda e: (e.split != "test", -e.created))
+    found = sorted(evaluations, key=lambda e: (e.split != "test", -e.created))
     for item in found:
         try:
             metrics = load_evaluation_metrics(item.path)
@@ -57,7 +56,8 @@ def _profile(path: Path) -> dict[str, Any] | None:
 
 
 def version_row(model: RegisteredModel, version: Version, settings: Settings) -> dict[str, Any]:
-    numbers = headline(version, settings)
+    evaluations = evaluations_of(version.sha256, settings)
+    numbers = headline(version, evaluations)
     exports = exports_of(version.sha256, settings)
     return {
         "version": version.number, "aliases": model.aliases_of(version.number), "archived": version.archived,
@@ -66,6 +66,7 @@ def version_row(model: RegisteredModel, version: Version, settings: Settings) ->
         "dataset": (version.lineage.get("dataset") or {}).get("path", ""),
         **{k: numbers.get(k) for k in HEADLINE}, "measured_on": numbers.get("split", ""),
         "exports": [{"name": x.name, "verdict": x.verdict} for x in exports],
+        "evaluations": [{"name": e.name, "split": e.split, "dataset": e.dataset} for e in evaluations],
         "problem": integrity_problem(model, version), "weights": str(model.weights(version)),
         "profile": _profile(model.weights(version).parent / paths.PROFILE_FILE),
         "mlflow": version.mlflow,
@@ -90,8 +91,6 @@ def model_document(settings: Settings, name: str) -> dict[str, Any]:
     for version in model.versions:
         row = version_row(model, version, settings)
         row["lineage"] = {**version.lineage, "base_chain": base_chain(version, settings)}
-        row["evaluations"] = [{"name": e.name, "split": e.split, "dataset": e.dataset}
-                              for e in evaluations_of(version.sha256, settings)]  # fmt: skip
         versions.append(row)
     return {"name": model.name, "created": _when(model.created), "aliases": dict(model.aliases),
             "versions": versions, "audit": audit_trail(settings, name)}  # fmt: skip
