@@ -17,6 +17,7 @@ from mlcore.datasets.validation.saved_reports import latest_verdict
 from mlcore.devices.leases import Lease
 from mlcore.jobs.progress import audit_line, describe, duration, ended_table, log_tail, read_progress
 from mlcore.jobs.store import Job, JobState, open_store
+from mlcore.registry.references import registered_weights
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch
 from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs, seed_weights
 from mlcore.training.architectures import architecture_table
@@ -131,7 +132,8 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
         with st.expander("Compare the architectures (published COCO figures)", icon=":material/table_chart:"):
             st.dataframe(architecture_table(), hide_index=True)
     else:
-        weights = seed_weights(settings)
+        registered = {c.path: c.label for c in registered_weights(settings)}
+        weights = [*registered, *seed_weights(settings)]  # fine-tune the production version, or any run
         if not weights:
             folders = ", ".join(f"`{r}`" for r in settings.model_roots)
             st.info(
@@ -142,7 +144,10 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
             return
         fields["base_model_path"] = str(
             st.selectbox(
-                "Start from", weights, key="train.base", format_func=lambda w: str(w.relative_to(w.parents[2]))
+                "Start from",
+                weights,
+                key="train.base",
+                format_func=lambda w: registered.get(w) or str(w.relative_to(w.parents[2])),
             )
         )
         if st.checkbox("Freeze the backbone (the first 10 layers)", key="train.freeze"):

@@ -164,3 +164,25 @@ def test_a_run_shows_its_numbers_chart_and_log(roots: Settings) -> None:
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
     assert metrics["Epochs done"][0] == "3" and metrics["Best mAP50-95"] == ("0.300", "epoch 2")
     assert at.get("plotly_chart") and "Epoch 3/3 done" in _texts(at.code)
+
+
+def test_a_registered_version_is_offered_first_as_the_base_of_a_transfer(roots: Settings) -> None:
+    from mlcore.jobs.store import open_store
+    from mlcore.registry.promotion import set_alias
+    from mlcore.registry.registration import register_model
+    from mlcore.registry.store import PRODUCTION, read_model
+    from tests.registry_fixture import run_with_weights
+
+    weights = run_with_weights(roots.outputs_root, "logos/v1", roots.dataset_roots[0] / "small", seed=3)
+    register_model(str(weights), "logo-detector", roots, "ana")
+    set_alias(roots, "logo-detector", PRODUCTION, 1, "ana", "first", override=True)
+    occupy_the_cpu(roots)  # the training stays queued: only its request is checked
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.segmented_control(key="train.mode").set_value("transfer").run()
+    base = at.selectbox(key="train.base")
+    copy = read_model(roots, "logo-detector").weights(read_model(roots, "logo-detector").version(1))
+    assert base.value == copy and base.format_func(base.value) == "logo-detector v1 (production)"
+    _start(at, "from-production")
+    assert not at.exception, at.exception
+    job = next(j for j in open_store(roots).list(kind="training") if j.state.value == "queued")
+    assert job.spec["mode"] == "transfer" and job.spec["base_model_path"] == str(copy)

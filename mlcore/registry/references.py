@@ -123,8 +123,8 @@ def registered_path(text: str, settings: Settings) -> str:
     return text
 
 
-def deployable_with_registry(settings: Settings) -> list[ModelChoice]:
-    """The models a prediction may use: registered versions first (production on top), then runs and exports."""
+def registered_weights(settings: Settings) -> list[ModelChoice]:
+    """Every version that is not archived, production first, then newest first (for pickers)."""
     found = []
     for model in list_models(settings):
         versions = sorted((v for v in model.versions if not v.archived),
@@ -133,4 +133,9 @@ def deployable_with_registry(settings: Settings) -> list[ModelChoice]:
             aliases = ", ".join(model.aliases_of(version.number))
             label = f"{model.name} v{version.number}" + (f" ({aliases})" if aliases else "")
             found.append(ModelChoice(model.weights(version), label, "registered"))
-    return found + deployable_models(settings)
+    return found
+
+
+def deployable_with_registry(settings: Settings) -> list[ModelChoice]:
+    """The models a prediction may use: registered versions first (production on top), then runs and exports."""
+    return registered_weights(settings) + deployable_models(settings)
