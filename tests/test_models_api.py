@@ -15,6 +15,7 @@ from mlcore.datasets.demo import make_demo_dataset
 from mlcore.registry.store import read_model
 from tests.evaluation_fixture import made_up_detections
 from tests.registry_fixture import recorded_evaluation, run_with_weights, shifted
+from tests.run_fixture import occupy_the_cpu
 
 API = "/api/v1/ml"
 
@@ -77,7 +78,10 @@ def test_register_show_promote_compare_and_download(client: TestClient, settings
     assert on_archived.status_code == 400 and "archived" in on_archived.json()["detail"]
 
 
-def test_what_does_not_exist_is_404_and_bad_requests_are_400(client: TestClient, data: Path) -> None:
+def test_what_does_not_exist_is_404_and_bad_requests_are_400(
+    client: TestClient, settings: Settings, data: Path
+) -> None:
+    occupy_the_cpu(settings)  # the queued evaluation stays queued
     assert client.get(f"{API}/models/nope").status_code == 404
     assert client.get(f"{API}/models/nope/versions/1/weights").status_code == 404
     assert client.get(f"{API}/models/comparisons/nope").status_code == 404

@@ -21,7 +21,7 @@ from mlcore.core.hashing import file_sha256
 from mlcore.core.settings import Settings, load_settings
 from mlcore.datasets.demo import make_demo_dataset
 from mlcore.datasets.loader import load_dataset
-from mlcore.jobs.store import open_store
+from mlcore.jobs.store import JobState, open_store
 from mlcore.registry.ab import ComparisonRequest, start_comparison
 from mlcore.registry.lineage import base_chain
 from mlcore.registry.promotion import GateRefused, promotion_checks, set_alias
@@ -42,6 +42,7 @@ from mlcore.registry.store import (
 )
 from tests.evaluation_fixture import made_up_detections
 from tests.registry_fixture import fake_weights, recorded_evaluation, run_with_weights, shifted
+from tests.run_fixture import occupy_the_cpu
 
 ALIASES = ("production", "candidate", "shadow")
 
@@ -240,6 +241,7 @@ def test_the_gate_wants_an_evaluation_passed_exports_and_an_ab_not_worse(setting
 
 
 def test_ab_reuses_matching_evaluations_and_queues_missing_ones(settings, world) -> None:
+    occupy_the_cpu(settings)  # queued evaluations stay queued: no worker runs in this test
     _gate_world(settings, world)
     model = read_model(settings, "logo-detector")
     first = model.weights(model.version(1))
@@ -250,6 +252,11 @@ def test_ab_reuses_matching_evaluations_and_queues_missing_ones(settings, world)
     job = open_store(settings).get(outcome.pending[0])
     assert job.kind == "evaluation" and job.spec["model_sha256"] == model.version(2).sha256
     assert start_comparison(request, settings, "ana").pending == outcome.pending  # not queued twice
+    store = open_store(settings)
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    store.transition(job.id, JobState.FAILED, error="CUDA out of memory\nmore")
+    with pytest.raises(ComparisonError, match=r"evaluation of model B \(logo-detector v2\) failed: CUDA out of memory"):
+        start_comparison(request, settings, "ana")  # said, not queued again (a waiting page would loop)
     with pytest.raises(ComparisonError, match="the dataset cannot be used"):
         start_comparison(ComparisonRequest("logo-detector:1", "logo-detector:2", "/nowhere", imgsz=640), settings)
     with pytest.raises(ComparisonError, match="split='nope'"):
@@ -292,6 +299,7 @@ def test_with_mlflow_on_versions_and_aliases_are_mirrored_in_mlflows_registry(
 
 
 def test_an_export_is_compared_at_its_fixed_input_size(settings, world) -> None:
+    occupy_the_cpu(settings)
     folder = settings.outputs_root / paths.EXPORTS_DIR / "v1_best_20261201-120000"
     onnx = fake_weights(folder / "best.onnx", seed=5).rename(folder / "best.onnx")
     (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump({"model_path": str(world["v1"])}))

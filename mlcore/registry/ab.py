@@ -27,6 +27,7 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary, evaluation_jobs
 from mlcore.evaluation.submit import submit_evaluation
+from mlcore.jobs.store import Job, JobState
 from mlcore.predict.models import is_export
 from mlcore.predict.profile import DeploymentProfile, ProfileError, read_profile
 from mlcore.registry.lineage import evaluations_of
@@ -97,12 +98,13 @@ def _matching(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings:
     return None
 
 
-def _queued(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> str | None:
-    for job in evaluation_jobs(settings):
+def _last_job(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> Job | None:
+    """The newest evaluation job of this model, dataset, split and size, whatever its state."""
+    for job in reversed(evaluation_jobs(settings)):
         spec = job.spec
-        if (not job.state.is_final() and spec.get("model_sha256") == ref.sha256 and spec.get("split") == split
+        if (spec.get("model_sha256") == ref.sha256 and spec.get("split") == split
                 and spec.get("dataset_fingerprint") == fingerprint and spec.get("imgsz") == imgsz):  # fmt: skip
-            return job.id
+            return job
     return None
 
 
@@ -140,8 +142,17 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
         if item is not None:
             found[ref.sha256] = item
             continue
-        job_id = _queued(ref, fingerprint, request.split, imgsz, settings)
-        if job_id is None:
+        last = _last_job(ref, fingerprint, request.split, imgsz, settings)
+        if last is not None and last.state.is_final() and last.state is not JobState.COMPLETED:
+            # not queued again by itself: a page or a script waiting for the comparison would loop
+            raise ComparisonError(
+                f"the evaluation of model {key.upper()} ({ref.label}) {last.state.value}: "
+                f"{(last.error or 'see its log').splitlines()[0]} (job {last.id}). Evaluate it again on the Model "
+                "evaluation page or with `python -m mlcore evaluate`, then compare."
+            )
+        if last is not None and not last.state.is_final():
+            job_id = last.id
+        else:
             try:
                 spec = EvalSpec(model_path=str(ref.path), dataset_path=str(dataset), split=request.split, imgsz=imgsz)
                 job_id = submit_evaluation(spec, settings, owner, model=ref.path).id
