@@ -158,3 +158,14 @@ def test_the_report_is_one_self_contained_page(settings, dataset) -> None:
     assert "A is better" in html and "<svg" in html and "data:image/jpeg;base64," in html
     assert not re.search(r"""(src|href)=["']https?://""", html)  # nothing fetched from the network
     assert load_comparison(folder)["verdict"] == A_BETTER
+
+
+def test_a_split_without_labels_has_no_map_but_still_compares(dataset) -> None:
+    d = made_up_detections(dataset, "test", seed=3)
+    empty = replace(d, gt_image=d.gt_image[:0], gt_cls=d.gt_cls[:0], gt_box=d.gt_box[:0])
+    profile = DeploymentProfile()
+    result = paired_bootstrap(scored(empty, profile), scored(shifted(empty, 0.2), profile), resamples=200)
+    assert np.isnan(result.metrics["map50_95"]["ci_low"])  # nothing to find: mAP is undefined, not 0
+    assert result.metrics["precision"]["a"] == 0.0  # every prediction is a false positive
+    code, words, needed = verdict(result.metrics, len(empty.images))
+    assert code == NO_DIFFERENCE and needed is None and words

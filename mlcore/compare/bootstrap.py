@@ -178,7 +178,11 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
     ap_draws, ap_points, rate_draws, rate_points = {}, {}, {}, {}
     for key, model in (("a", a), ("b", b)):
         curves = _curves(model.detections, classes)
-        draws = np.stack([_resampled_ap(c, weights, labels[:, i]) for i, c in enumerate(curves)], axis=1)
+        draws = (
+            np.stack([_resampled_ap(c, weights, labels[:, i]) for i, c in enumerate(curves)], axis=1)
+            if curves
+            else np.full((resamples, 0, len(IOU_THRESHOLDS)), np.nan)
+        )  # a split without any label has no mAP
         ap_draws[key] = draws  # (R, classes, 10)
         ap_points[key] = average_precision(model.detections)
         tp, fp, fn = _per_image(model.kept, model.analysis, nc)

@@ -37,7 +37,7 @@ def direction(row: dict[str, float]) -> str:
 def images_needed(row: dict[str, float], images: int) -> int | None:
     """Test images needed for a difference of the size seen to show (80% power), from the bootstrap's
     standard error, which shrinks as 1/sqrt(images). None when there is no difference at all."""
-    if not row["delta"] or not row["se"]:
+    if not math.isfinite(row["delta"]) or not math.isfinite(row["se"]) or not row["delta"] or not row["se"]:
         return None
     return math.ceil(images * ((Z_LEVEL + Z_POWER) * row["se"] / abs(row["delta"])) ** 2)
 
