@@ -171,8 +171,8 @@ def test_validating_the_demo_dataset_and_opening_an_issue(page, server: Server) 
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "100"
     _choose(page, "Look at an issue", "background_image")
     page.get_by_text("INFO · background_image").wait_for(timeout=30_000)
-    page.get_by_text("a background image").first.wait_for(timeout=30_000)
-    assert page.locator("[data-testid='stImage'] img").count() >= 1
+    page.get_by_text("a background image").filter(visible=True).first.wait_for(timeout=30_000)  # not a table cell
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # drawn after the text appears
     page.get_by_role("tab", name="Charts").click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
@@ -472,7 +472,7 @@ def test_uploading_an_image_on_the_predict_page_draws_its_boxes(page, server: Se
     page.get_by_text(image.name).first.wait_for(timeout=30_000)  # the upload is listed
     page.get_by_role("button", name="Predict", exact=True).click()
     page.get_by_text(f"{image.name}: {boxes} detections").wait_for(timeout=180_000)
-    assert page.locator("[data-testid='stImage'] img").count() >= 1
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # drawn after its caption
     page.get_by_role("button", name="Annotated image").wait_for(timeout=10_000)
     assert page.locator("[data-testid='stException']").count() == 0
 
