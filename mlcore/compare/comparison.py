@@ -13,11 +13,10 @@ the common thresholds the caller gives. A prediction matches a label at IoU >= M
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from mlcore.compare.bootstrap import RESAMPLES, SEED, ScoredModel, as_dict, paired_bootstrap
@@ -27,7 +26,7 @@ from mlcore.compare.verdict import verdict
 from mlcore.core import paths
 from mlcore.evaluation.analysis import ERROR_TYPES, SIZES, Detections, analyze
 from mlcore.evaluation.store import EvaluationUnreadable, load_detections, load_evaluation_metrics
-from mlcore.predict.advisor import apply_nms
+from mlcore.predict.advisor import apply_nms, kept_at_thresholds
 from mlcore.predict.profile import DeploymentProfile
 
 MATCH_IOU = 0.5
@@ -49,11 +48,8 @@ class Side:
 
 def kept_at(d: Detections, profile: DeploymentProfile) -> Detections:
     """The predictions a deployment with `profile` keeps: NMS at its IoU, then each class's threshold."""
-    d = apply_nms(d, profile.iou)
-    floor = np.array([profile.per_class.get(d.names[c], profile.confidence) for c in sorted(d.names)] or [1.0])
-    keep = d.pred_conf >= floor[np.clip(d.pred_cls, 0, len(floor) - 1)]
-    return replace(d, pred_image=d.pred_image[keep], pred_cls=d.pred_cls[keep], pred_conf=d.pred_conf[keep],
-                   pred_box=d.pred_box[keep])  # fmt: skip
+    thresholds = {c: profile.per_class.get(name, profile.confidence) for c, name in d.names.items()}
+    return kept_at_thresholds(apply_nms(d, profile.iou), thresholds)
 
 
 def scored(d: Detections, profile: DeploymentProfile) -> ScoredModel:

@@ -140,7 +140,7 @@ def advise(
             notes[cls] = "finds none of its objects at any threshold"
         elif not reached:
             notes[cls] = f"cannot reach {label}: best F1 used"
-    result = analyze(_kept(d, thresholds), conf=0.0, iou=match_iou)
+    result = analyze(kept_at_thresholds(d, thresholds), conf=0.0, iou=match_iou)
     rows = []
     for row in result.per_class:
         cls = row["id"]
@@ -152,7 +152,7 @@ def advise(
     return Advice(global_value, own, round(float(nms_iou), 3), label, rows, result.overall)
 
 
-def _kept(d: Detections, thresholds: dict[int, float]) -> Detections:
+def kept_at_thresholds(d: Detections, thresholds: dict[int, float]) -> Detections:
     """The predictions that reach their class's threshold."""
     floor = np.array([thresholds.get(c, 1.0) for c in range(max(d.names, default=0) + 1)])
     keep = d.pred_conf >= floor[np.clip(d.pred_cls, 0, len(floor) - 1)]
