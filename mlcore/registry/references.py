@@ -44,9 +44,6 @@ class ModelRef:
     """Class id (as text) -> name when known without loading the model ({} = not known)."""
     imgsz: int | None = None
     """The image size it was trained or exported at, when known."""
-    dataset: str = ""
-    """The dataset it was trained on, when known."""
-    registered: tuple[str, int] | None = None
 
 
 def _from_version(text: str, model: RegisteredModel, version: Version) -> ModelRef:
@@ -54,20 +51,18 @@ def _from_version(text: str, model: RegisteredModel, version: Version) -> ModelR
         raise RegistryError(problem)
     spec = version.lineage.get("spec") or {}
     return ModelRef(text, f"{model.name} v{version.number}", model.weights(version), version.sha256, version.names,
-                    spec.get("imgsz"), (version.lineage.get("dataset") or {}).get("path", ""),
-                    (model.name, version.number))  # fmt: skip
+                    spec.get("imgsz"))  # fmt: skip
 
 
-def weights_facts(path: Path, settings: Settings) -> tuple[dict[str, str], int | None, str]:
-    """(classes, imgsz, dataset) of a run's weights or an export, from their files."""
+def weights_facts(path: Path, settings: Settings) -> tuple[dict[str, str], int | None]:
+    """(classes, imgsz) of a run's weights or an export, from their files."""
     folder = run_of(path)
     if folder is not None and (run := read_run(folder)) is not None:
-        dataset = str(run.spec.get("dataset_path") or "")
-        return dataset_facts(dataset).get("names", {}), run.spec.get("imgsz"), dataset
+        return dataset_facts(str(run.spec.get("dataset_path") or "")).get("names", {}), run.spec.get("imgsz")
     for item in list_exports(settings):
         if path.is_relative_to(item.path) and item.card:
-            return {str(k): str(v) for k, v in (item.card.get("classes") or {}).items()}, item.card.get("imgsz"), ""
-    return {}, None, ""
+            return {str(k): str(v) for k, v in (item.card.get("classes") or {}).items()}, item.card.get("imgsz")
+    return {}, None
 
 
 def resolve_reference(text: str, settings: Settings) -> ModelRef:
@@ -90,10 +85,10 @@ def resolve_reference(text: str, settings: Settings) -> ModelRef:
         raise RegistryError(
             f"{text!r} names no model: {exc} Give NAME:VERSION, NAME@ALIAS, a run folder or a weights file."
         ) from None
-    names, imgsz, dataset = weights_facts(path, settings)
+    names, imgsz = weights_facts(path, settings)
     run = run_of(path)
     label = f"{run.parent.name}/{run.name}" if run else path.name
-    return ModelRef(text, label, path, file_sha256(path), names, imgsz, dataset)
+    return ModelRef(text, label, path, file_sha256(path), names, imgsz)
 
 
 @dataclass(frozen=True)
