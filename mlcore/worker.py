@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mlcore.core.settings import Settings, load_settings
+from mlcore.cluster.environment import RAY_EXECUTOR
+from mlcore.core.settings import ENV_EXECUTOR, Settings, load_settings
+from mlcore.devices.leases import CPU, Lease
 from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
 from mlcore.export import task as export_task
@@ -36,6 +38,22 @@ TASKS: dict[tuple[str, str | None], Task] = {
 }
 
 
+def device_on_node(job: Job, settings: Settings) -> str:
+    """On a Ray node: the lease of the GPUs Ray gave the job (the node's own indices), or the CPU. A job that
+    asked for "auto" runs on the CPU when PyTorch sees no CUDA device there (a node that declared GPUs it
+    does not have); one that asked for GPUs by number fails in the engine with its own message."""
+    given = settings.environment.get("CUDA_VISIBLE_DEVICES", "")
+    visible = [int(i) for i in given.split(",") if i.strip().isdigit()]
+    if not visible:
+        return CPU
+    import torch
+
+    if job.spec.get("device", "auto") == "auto" and not torch.cuda.is_available():
+        print(f"Ray gave this job GPU {visible}, but PyTorch on this node sees no CUDA device: it runs on the CPU.")
+        return CPU
+    return str(Lease.of_gpus(visible))
+
+
 def run_job(job_id: str, settings: Settings) -> int:
     """Run one queued-and-started job to its end; returns the process exit code."""
     store = open_store(settings)
@@ -45,7 +63,9 @@ def run_job(job_id: str, settings: Settings) -> int:
     import psutil
 
     me = psutil.Process()
-    store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
+    on_ray = settings.environment.get(ENV_EXECUTOR) == RAY_EXECUTOR
+    placed = {"device": device_on_node(job, settings)} if on_ray else {}
+    store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time(), **placed)
     if task is None:
         known = ", ".join(f"{kind}/{name or '-'}" for kind, name in TASKS)
         message = f"this studio cannot run a {job.kind} job with task {job.spec.get('task')!r} (it runs {known})."

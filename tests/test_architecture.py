@@ -38,6 +38,7 @@ LAYERS = {
     "tracking": 1,
     "datasets": 2,
     "devices": 3,
+    "cluster": 3,
     "jobs": 4,
     "training": 5,
     "runs": 6,
@@ -55,6 +56,7 @@ ENTRY_POINTS = {
     "mlcore.__main__",
     "mlcore.worker",
     "mlcore.predict.service",
+    "mlcore.cluster.node_check",
 }  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}
 

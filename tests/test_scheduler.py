@@ -13,7 +13,8 @@ import pytest
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings
-from mlcore.jobs.scheduler import is_alive, schedule
+from mlcore.jobs.local import is_alive
+from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.training.spec import TrainSpec
 from tests.fake_nvml import FakeNvml, three_gpus

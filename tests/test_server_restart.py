@@ -14,7 +14,7 @@ from mlcore.core import paths
 from mlcore.core.settings import load_settings
 from mlcore.datasets.demo import make_demo_dataset
 from mlcore.jobs.control import cancel_job
-from mlcore.jobs.scheduler import is_alive
+from mlcore.jobs.local import is_alive
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.training.spec import TrainSpec
 from mlcore.training.submit import submit_training

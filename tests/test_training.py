@@ -159,7 +159,7 @@ def _kill_9_after_an_epoch(store: JobStore, job_id: str) -> None:
     """Wait until the training has a completed epoch and a resumable checkpoint, then kill its worker's group."""
     import signal
 
-    from mlcore.jobs.scheduler import is_alive
+    from mlcore.jobs.local import is_alive
     from mlcore.runs.results import read_results
 
     run_dir = Path(store.get(job_id).run_dir)

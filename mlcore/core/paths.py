@@ -40,6 +40,8 @@ MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
 
 JOBS_DB = "jobs.db"
+CLUSTER_PROBE_DIR = ".cluster-probe"  # token files of the shared-outputs probe (studio and node side)
+CLUSTER_CHECK_FILE = ".cluster-check.json"  # the last check of the Ray cluster: address, versions, verdict
 STAGING_DIR = "staging"  # read-only dataset views that trainings read, one per job
 DATASET_REPORTS_DIR = "dataset_reports"
 CACHE_DIR = "cache"

@@ -36,6 +36,10 @@ Variables (all optional):
     ML_STUDIO_PREDICTOR_MEMORY_MB  memory the predictor's loaded models may take (default: 2048)
     ML_STUDIO_PREDICTOR_DEVICE     where the predictor runs models: auto (the first GPU, else the CPU),
                              cpu, or a GPU index (default: auto)
+    ML_STUDIO_RAY_ADDRESS    the job server of a Ray cluster (its dashboard, e.g. http://head:8265) that jobs
+                             run on (default: none, jobs run on this machine)
+    ML_STUDIO_RAY_PYTHON     the Python interpreter the cluster's nodes run the worker with (default: this
+                             one's path, for the studio installed at the same path on every node)
 
 Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
 """
@@ -72,6 +76,9 @@ ENV_PREDICT_MAX_MEGAPIXELS = "ML_STUDIO_PREDICT_MAX_MEGAPIXELS"
 ENV_PREDICT_QUEUE = "ML_STUDIO_PREDICT_QUEUE"
 ENV_PREDICTOR_MEMORY_MB = "ML_STUDIO_PREDICTOR_MEMORY_MB"
 ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
+ENV_RAY_ADDRESS = "ML_STUDIO_RAY_ADDRESS"  # unset = the local executor; Ray is then never imported
+ENV_RAY_PYTHON = "ML_STUDIO_RAY_PYTHON"
+ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 
 
@@ -134,6 +141,10 @@ class Settings:
     """Where the API's /ui/ml redirects; '' = the app's port on the host the API was reached at."""
     mlflow_uri: str = ""
     """MLflow tracking URI that trainings, evaluations and the registry log to ('' = off; mlflow is never imported)."""
+    ray_address: str = ""
+    """The Ray cluster's job server that jobs run on ('' = this machine, the local executor)."""
+    ray_python: str = ""
+    """The interpreter the cluster's nodes run workers with ('' = this process's own path)."""
     predict: PredictLimits = field(default_factory=PredictLimits)
     """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -213,6 +224,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_cors_origins=tuple(o.strip() for o in env.get(ENV_API_CORS_ORIGINS, "").split(",") if o.strip()),
         app_url=env.get(ENV_APP_URL, "").strip(),
         mlflow_uri=env.get(ENV_MLFLOW_URI, "").strip(),
+        ray_address=env.get(ENV_RAY_ADDRESS, "").strip().rstrip("/"),
+        ray_python=env.get(ENV_RAY_PYTHON, "").strip(),
         predict=PredictLimits(
             default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
             max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),

@@ -101,17 +101,22 @@ def engine_environment(settings: Settings) -> dict[str, str]:
     """
     seed_engine_config(settings.outputs_root)
     env = {k: v for k, v in settings.environment.items() if k not in CLOUD_VARIABLES}
-    env.update(
+    env.update(engine_variables(settings))
+    return env
+
+
+def engine_variables(settings: Settings) -> dict[str, str]:
+    """The switches alone (what a worker on another machine is given, with that machine's own PATH and HOME)."""
+    return dict(
         YOLO_OFFLINE="1",  # no connectivity probe, PyPI check, telemetry or download retries
         YOLO_AUTOINSTALL="0",  # never pip-install anything a checkpoint or export asks for
         YOLO_CONFIG_DIR=str(settings.outputs_root / paths.ENGINE_CONFIG_DIR),
-        YOLO_VERBOSE=env.get("YOLO_VERBOSE", "1"),
+        YOLO_VERBOSE=settings.environment.get("YOLO_VERBOSE", "1"),
         CUDA_DEVICE_ORDER="PCI_BUS_ID",  # GPU indices match nvidia-smi and NVML
         MPLBACKEND="Agg",  # plots are files; there is no screen
         PYTHONUNBUFFERED="1",  # logs reach train.log as they happen
         MLFLOW_DISABLE_TELEMETRY="true",  # read at `import mlflow`: the MLflow bridge (if on) sends no usage data
     )
-    return env
 
 
 def use_all_cpu_cores(trainer: object) -> None:

@@ -27,8 +27,8 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
-from mlcore.jobs.scheduler import schedule
-from mlcore.jobs.store import Job, open_store
+from mlcore.jobs.queue import enqueue
+from mlcore.jobs.store import Job
 
 
 def model_name(model: Path) -> str:
@@ -66,7 +66,4 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     final = replace(spec, model_path=str(model), dataset_path=str(dataset_path))
     recorded = {**final.to_dict(), "skipped": skipped, **identity(model, dataset_path)}
     (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(recorded, sort_keys=False))
-    store = open_store(settings)
-    job = store.submit("evaluation", {"task": EVALUATE_TASK, **recorded}, str(folder), owner)
-    schedule(settings)
-    return store.get(job.id)
+    return enqueue(settings, "evaluation", {"task": EVALUATE_TASK, **recorded}, folder, owner, made=folder)

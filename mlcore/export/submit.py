@@ -29,8 +29,8 @@ from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.submit import model_name
 from mlcore.export.formats import FORMATS, why_unavailable
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
-from mlcore.jobs.scheduler import schedule
-from mlcore.jobs.store import Job, open_store
+from mlcore.jobs.queue import enqueue
+from mlcore.jobs.store import Job
 from mlcore.runs.store import trained_on
 
 EXPORT_TASK = "export"
@@ -106,7 +106,4 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     final = replace(spec, model_path=str(model), imgsz=imgsz, dataset_path=dataset_text, split=split or spec.split)
     record = {**final.to_dict(), "names": info.names, "trained_imgsz": info.imgsz}
     (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
-    store = open_store(settings)
-    job = store.submit("export", {"task": EXPORT_TASK, **record}, str(folder), owner)
-    schedule(settings)
-    return store.get(job.id)
+    return enqueue(settings, "export", {"task": EXPORT_TASK, **record}, folder, owner, made=folder)

@@ -1,20 +1,17 @@
 """Stop and Cancel, for every kind of job, with the owner check and the audit trail.
 
-stop_job(job_id, settings, actor=user)    # finish after the current batch, weights kept
-cancel_job(job_id, settings, actor=user)  # end now: the worker's process group is terminated
+stop_job(job_id, settings, actor=user)    # finish after the current batch, weights kept (the worker's flag)
+cancel_job(job_id, settings, actor=user)  # end now: its executor ends the worker and all it started
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from pathlib import Path
 
 from mlcore.core.errors import InvalidTransition, NotYourJob
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
-from mlcore.jobs.scheduler import is_alive, schedule
+from mlcore.jobs.scheduler import executors, schedule
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
@@ -51,23 +48,21 @@ def stop_job(job_id: str, settings: Settings, actor: str = "local") -> Job:
 
 
 def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S, actor: str = "local") -> Job:
-    """End now: SIGTERM to the worker's process group, SIGKILL after the grace period."""
+    """End now: on this machine SIGTERM to the worker's process group and SIGKILL after the grace period; on
+    Ray, its stop_job (the same to the job's process tree, SIGKILL after 3 s)."""
     store = open_store(settings)
     job = store.get(job_id)
     check_actor(job, actor, settings, "cancel")
     if job.state.is_final():
         raise InvalidTransition(f"job {job_id} is already {job.state.value}.")
     store.record(job_id, actor, "cancelled")
-    if job.state in ACTIVE_STATES and is_alive(job.pid, job.pid_started):
-        pgid = os.getpgid(job.pid)  # the worker leads its own session and group
-        os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while is_alive(job.pid, job.pid_started) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        try:
-            os.killpg(pgid, signal.SIGKILL)  # whatever is left of the group
-        except ProcessLookupError:
-            pass
+    if job.state in ACTIVE_STATES:
+        executor = executors(settings).of(job)
+        if executor is not None:
+            try:
+                executor.cancel(job, grace_s)  # the worker and every process it started, on whichever machine
+            except OSError as exc:
+                raise InvalidTransition(f"job {job_id} could not be cancelled now: {exc}") from exc
     try:
         job = store.transition(job_id, JobState.CANCELLED)
     except InvalidTransition:

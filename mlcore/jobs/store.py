@@ -57,7 +57,10 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     **{state: frozenset() for state in FINAL_STATES},
 }
 KINDS = ("training", "evaluation", "export", "prediction")
-UPDATABLE = ("pid", "pid_started", "device", "error")
+UPDATABLE = ("pid", "pid_started", "device", "error", "executor", "node")
+LOCAL_EXECUTOR = "local"
+# columns added after the first release, added to an older database when it is opened
+ADDED_COLUMNS = {"executor": f"TEXT NOT NULL DEFAULT '{LOCAL_EXECUTOR}'", "node": "TEXT"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -73,7 +76,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created REAL NOT NULL,
     started REAL,
-    ended REAL
+    ended REAL,
+    executor TEXT NOT NULL DEFAULT 'local',
+    node TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
 CREATE TABLE IF NOT EXISTS job_events (
@@ -104,6 +109,10 @@ class Job:
     created: float
     started: float | None
     ended: float | None
+    executor: str = LOCAL_EXECUTOR
+    """Which executor started the worker: "local" (a process on this machine) or "ray" (a Ray job)."""
+    node: str | None = None
+    """With Ray: the id of the node the worker runs on (once it started)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "state": self.state.value}
@@ -126,6 +135,14 @@ class JobStore:
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, declaration in ADDED_COLUMNS.items():
+                if name not in present:
+                    try:
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+                    except sqlite3.OperationalError as exc:  # another process added it just now
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
@@ -195,7 +212,7 @@ class JobStore:
         return queued.index(job_id) + 1 if job_id in queued else None
 
     def update(self, job_id: str, **updates: Any) -> Job:
-        """Set pid, pid_started, device or error without changing the state."""
+        """Set pid, pid_started, device, error, executor or node without changing the state."""
         unknown = set(updates) - set(UPDATABLE)
         if unknown or not updates:
             raise ValueError(f"cannot update {sorted(unknown) or 'nothing'}; only {', '.join(UPDATABLE)}.")

@@ -15,8 +15,8 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.evaluation.submit import model_name
-from mlcore.jobs.scheduler import schedule
-from mlcore.jobs.store import Job, open_store
+from mlcore.jobs.queue import enqueue
+from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import ProfileError, choose_profile, with_overrides
 from mlcore.predict.sources import SourceError, describe_source
@@ -47,7 +47,4 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         "thresholds": profile.to_dict(),  # what the job uses: the profile chosen, with the thresholds given
     }
     (folder / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
-    store = open_store(settings)
-    job = store.submit(PREDICTION_KIND, {"task": PREDICT_TASK, **record}, str(folder), owner)
-    schedule(settings)
-    return store.get(job.id)
+    return enqueue(settings, PREDICTION_KIND, {"task": PREDICT_TASK, **record}, folder, owner, made=folder)

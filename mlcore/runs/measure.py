@@ -19,7 +19,7 @@ from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
-from mlcore.jobs.scheduler import schedule
+from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, JobStore, open_store
 from mlcore.runs.store import RunSummary, metrics_file
 
@@ -53,9 +53,7 @@ def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -
         "metrics_file": str(target),
         "run": run.name,
     }
-    job = store.submit("evaluation", spec, str(target.parent), owner=owner)
-    schedule(settings)
-    return store.get(job.id)
+    return enqueue(settings, "evaluation", spec, target.parent, owner)
 
 
 def run(job: Job, settings: Settings, store: JobStore) -> int:
