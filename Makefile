@@ -7,7 +7,7 @@ HOST ?=
 PORT ?=
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run api test venv dev demo-data chromium lint fmt bench clean-venv
+.PHONY: run api test venv dev ray demo-data chromium lint fmt bench clean-venv
 
 # Create the virtualenv and install the runtime requirements (again only when they change).
 $(VENV)/.installed: requirements.txt
@@ -20,8 +20,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# Ray, for running jobs on a cluster (README, "Scaling out"); the suite starts a local one.
+$(VENV)/.installed-ray: $(VENV)/.installed requirements-ray.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	@touch $@
+
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
+ray: $(VENV)/.installed-ray
 
 demo-data: venv
 	$(PY) -m mlcore demo-data --if-missing
@@ -49,7 +55,7 @@ chromium:
 	fi
 
 # The whole suite: unit, integration (real CPU training), AppTest pages and browser tests.
-test: dev chromium
+test: dev ray chromium
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: dev

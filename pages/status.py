@@ -8,6 +8,7 @@ from mlcore.charts import system as charts
 from mlcore.core.settings import Settings
 from mlcore.devices.gpus import GpuInventory, GpuReading, read_gpus
 from mlcore.system import troubleshooting
+from mlcore.system.cluster import cluster_status
 from mlcore.system.status import HostReading, jobs_overview, read_host, status_notices
 from ui.cache import torch_probe_answer
 from ui.jobs import advance_queue
@@ -220,6 +221,79 @@ def jobs_section(settings: Settings) -> None:
     )
 
 
+@st.fragment(run_every="5s")
+def cluster_section(settings: Settings) -> None:
+    """The Ray cluster jobs run on (ML_STUDIO_RAY_ADDRESS): its nodes, their GPUs and what runs on each."""
+    report = cluster_status(settings)
+    if not report["configured"]:
+        st.caption(
+            "Jobs run on this machine. To run them on a Ray cluster of several GPU servers, set "
+            "ML_STUDIO_RAY_ADDRESS (README, *Scaling out*)."
+        )
+        return
+    st.subheader("Ray cluster")
+    if report["ok"]:
+        st.success(
+            f"New jobs run on the Ray cluster at {report['address']}. {report['message']}", icon=":material/hub:"
+        )
+    else:
+        st.warning(report["message"], icon=":material/cloud_off:")
+    nodes = report["nodes"]
+    if nodes:
+        alive = [n for n in nodes if n["alive"]]
+        cols = st.columns(3)
+        cols[0].metric("Nodes alive", f"{len(alive)} of {len(nodes)}")
+        cols[1].metric("GPUs", sum(n["gpus"] for n in alive))
+        cols[2].metric("CPUs", f"{sum(n['cpus'] for n in alive):g}")
+        for node in nodes:
+            if not node["alive"]:
+                st.error(
+                    f"Node {node['hostname']} ({node['short_id']}) is dead: "
+                    f"{node['state_message'] or 'it left the cluster'}. "
+                    "Its jobs failed and can be resumed from the Runs page.",
+                    icon=":material/dangerous:",
+                )
+        st.dataframe(
+            [
+                {
+                    "Node": n["short_id"],
+                    "Host": n["hostname"],
+                    "Address": n["ip"],
+                    "Role": "head" if n["is_head"] else "worker",
+                    "State": "alive" if n["alive"] else "dead",
+                    "CPUs": n["cpus"],
+                    "GPUs": n["gpus"],
+                    "GPU memory": ", ".join(
+                        f"{(g['memory_used_mb'] or 0) / 1024:.1f}/{(g['memory_total_mb'] or 0) / 1024:.1f} GiB"
+                        for g in n["gpu_readings"]
+                    )
+                    or "not reported",
+                    "Running": ", ".join(n["jobs"]) or "idle",
+                }
+                for n in nodes
+            ],
+            hide_index=True,
+        )
+    if report["jobs"]:
+        st.markdown("**The studio's jobs on the cluster**")
+        st.dataframe(
+            [
+                {
+                    "Job": j["id"],
+                    "Kind": j["kind"],
+                    "Owner": j["owner"],
+                    "State": j["state"],
+                    "Ray": j["ray_status"] or ("studio queue" if j["state"] == "queued" else "—"),
+                    "GPUs": j["gpus"],
+                    "Node": j["node_name"] or (j["node"] or "—")[:8],
+                    "Run": j["run"],
+                }
+                for j in report["jobs"]
+            ],
+            hide_index=True,
+        )
+
+
 def hints_section() -> None:
     st.subheader("Troubleshooting")
     for hint in troubleshooting.ALL_HINTS:
@@ -237,5 +311,6 @@ current_settings = page_start(
 
 live_figures(current_settings)
 jobs_section(current_settings)
+cluster_section(current_settings)
 torch_section(current_settings)
 hints_section()

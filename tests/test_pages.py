@@ -230,3 +230,14 @@ def test_reading_the_status_never_creates_the_job_database(settings: Settings) -
 
     assert jobs_overview(settings.outputs_root) == []
     assert not (settings.outputs_root / "jobs.db").exists()
+
+
+def test_status_with_an_unreachable_ray_cluster_says_so_and_shows_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("ML_STUDIO_RAY_ADDRESS", f"http://127.0.0.1:{free_port()}")
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "status.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "Ray cluster" in [h.value for h in at.subheader]
+    assert any("cannot be reached" in w.value and "jobs run on this machine" in w.value for w in at.warning)
+    assert {"CPU", "Memory"} <= {m.label for m in at.metric}  # this machine is shown as always

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.cluster import submission
-from mlcore.cluster.connection import ClusterUnavailable, check_reachable, installed_ray
+from mlcore.cluster.connection import ClusterUnavailable, check_reachable
 from mlcore.cluster.environment import node_command, node_environment, node_python
 from mlcore.cluster.nodes import Node, read_nodes
 from mlcore.core import paths
@@ -76,7 +76,7 @@ def cluster_check(settings: Settings, force: bool = False) -> ClusterCheck:
         version = check_reachable(address)
         alive = [n for n in read_nodes(address) if n.alive]
     except ClusterUnavailable as exc:
-        return ClusterCheck(address, False, str(exc), installed_ray(), checked=now())  # not saved: cheap
+        return ClusterCheck(address, False, str(exc), checked=now())  # not saved: cheap to find again
     saved = _saved(settings)
     if not force and _still_good(saved, settings, alive):
         return saved  # type: ignore[return-value]

@@ -135,6 +135,8 @@ def jobs_overview(outputs_root: Path) -> list[dict[str, Any]]:
                 "kind": job.kind,
                 "state": job.state.value,
                 "device": job.device,
+                "executor": job.executor,
+                "node": job.node,
                 "run": "/".join(Path(job.run_dir).parts[-2:]),
                 "queue_position": queued.index(job.id) + 1 if job.id in queued else None,
                 "epoch": progress.get("epoch"),
