@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -131,3 +132,18 @@ class JobLifecycle(RuleBasedStateMachine):
 
 TestJobLifecycle = JobLifecycle.TestCase
 TestJobLifecycle.settings = hypothesis_settings(max_examples=40, stateful_step_count=25, deadline=None)
+
+
+def test_a_training_whose_callbacks_stand_still_shows_the_epochs_results_csv_recorded(tmp_path: Path) -> None:
+    from mlcore.jobs.progress import read_progress
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "progress.json").write_text(json.dumps({"state": "running", "epoch": 1, "epochs": 10, "eta_s": 50.0}))
+    (run / "results.csv").write_text("epoch,loss\n1,0.9\n")
+    assert read_progress(run)["epoch"] == 1 and read_progress(run)["eta_s"] == 50.0  # the callbacks are current
+    (run / "results.csv").write_text("epoch,loss\n1,0.9\n2,0.8\n3,0.7\n4,0.6\n")
+    moved = read_progress(run)
+    assert moved["epoch"] == 5 and moved["percent"] == 40.0 and moved["source"] == "results.csv"
+    (run / "progress.json").write_text(json.dumps({"state": "completed", "epoch": 2, "epochs": 10}))
+    assert read_progress(run)["epoch"] == 2  # an ended job's progress stands as its worker wrote it

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -168,3 +169,29 @@ def test_the_cli_and_the_api_say_where_jobs_run(settings: Settings) -> None:
     answer = api.get("/api/v1/ml/cluster")
     assert answer.status_code == 200 and answer.json()["executor"] == "local"
     assert "ML_STUDIO_RAY_ADDRESS" in answer.json()["message"]
+
+
+def test_a_two_gpu_job_is_one_ray_job_with_two_gpus_and_ultralytics_ddp_inside(
+    settings_with_ray: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcore.cluster import submission
+    from mlcore.devices.leases import ultralytics_device
+    from mlcore.worker import device_on_node
+
+    sent: dict = {}
+    monkeypatch.setattr(submission, "submit", lambda address, job_id, entrypoint, **given: sent.update(given))
+    folder = str(settings_with_ray.outputs_root / "runs" / "pair")
+    pair = replace(ray_job("pair", device="0,1", state=JobState.STARTING), run_dir=folder)
+    ray = executor(settings_with_ray, node("head", 2))
+    ray.launch(pair, ray.place(pair, []).device)
+    assert sent["gpus"] == 2 and sent["cpus"] == 1
+    assert "CUDA_VISIBLE_DEVICES" not in sent["env"]  # Ray sets it to the two GPUs it gives the job
+    assert sent["env"]["ML_STUDIO_EXECUTOR"] == "ray" and sent["env"]["YOLO_OFFLINE"] == "1"
+    assert sent["metadata"] == {"owner": "ana", "kind": "training", "studio_job": "pair", "run_dir": folder}
+
+    on_node = load_settings({**settings_with_ray.environment, "CUDA_VISIBLE_DEVICES": "3,5"})
+    lease = device_on_node(pair, on_node)
+    assert lease == "gpu:3,5" and ultralytics_device(lease) == "0,1"  # Ultralytics runs DDP on both
+
+    ray.launch(replace(pair, spec={"device": "cpu"}), "cpu")
+    assert sent["gpus"] == 0 and sent["env"]["CUDA_VISIBLE_DEVICES"] == ""  # Ray would show it every GPU

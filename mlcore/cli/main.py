@@ -274,10 +274,9 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
     from mlcore.core.errors import JobRefused
-    from mlcore.core.paths import RunFolder
     from mlcore.jobs.control import cancel_job, stop_job
     from mlcore.jobs.progress import read_progress
-    from mlcore.jobs.scheduler import refresh
+    from mlcore.jobs.scheduler import job_log, refresh
     from mlcore.jobs.store import open_store
 
     store = open_store(settings)
@@ -310,10 +309,9 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{cancel_job(args.job_id, settings).id}: cancelled")
         elif args.action == "logs":
             job = store.get(args.job_id)
-            log = RunFolder(Path(job.run_dir)).log(job.kind)
             offset = 0
             while True:
-                text = log.read_text(errors="replace") if log.exists() else ""
+                text = job_log(job, settings)
                 print(text[offset:], end="", flush=True)
                 offset = len(text)
                 if not args.follow or store.get(args.job_id).state.is_final():

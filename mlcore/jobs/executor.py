@@ -55,5 +55,5 @@ class Executor(Protocol):
     def cancel(self, job: Job, grace_s: float) -> None:
         """End the worker and every process it started, now."""
 
-    def log_tail(self, job: Job) -> str:
-        """The last lines of the job's log, from wherever they can be read."""
+    def log(self, job: Job) -> str:
+        """The job's log, from wherever it can be read ('' when there is none yet)."""

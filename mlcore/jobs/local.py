@@ -25,7 +25,7 @@ from mlcore.devices.gpus import GpuInventory, read_gpus
 from mlcore.devices.leases import CPU, Lease, requested_gpus
 from mlcore.engine.env import engine_environment
 from mlcore.jobs.executor import Observation, Placement
-from mlcore.jobs.progress import log_tail
+from mlcore.jobs.progress import run_folder_log
 from mlcore.jobs.store import LOCAL_EXECUTOR, Job
 
 MIN_FREE_GPU_MB = 2048  # a GPU with less free memory than this is not granted
@@ -154,5 +154,5 @@ class LocalExecutor:
         except ProcessLookupError:
             pass
 
-    def log_tail(self, job: Job) -> str:
-        return log_tail(job.run_dir, kind=job.kind)
+    def log(self, job: Job) -> str:
+        return run_folder_log(job)

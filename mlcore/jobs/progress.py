@@ -21,9 +21,45 @@ LOG_TAIL_LINES = 20
 def read_progress(run_dir: Path) -> dict[str, Any]:
     """The folder's progress.json, or {} while there is none (or it cannot be read)."""
     try:
-        return json.loads(RunFolder(run_dir).progress.read_text())
+        progress = json.loads(RunFolder(run_dir).progress.read_text())
     except (OSError, ValueError):
         return {}
+    return with_finished_epochs(run_dir, progress)
+
+
+def with_finished_epochs(run_dir: Path, progress: dict[str, Any]) -> dict[str, Any]:
+    """A running training's progress, moved on to the epochs results.csv has recorded when progress.json
+    lags behind them: a multi-GPU training runs in Ultralytics' DDP ranks, and releases that drop custom
+    callbacks there (ultralytics#6168) leave progress.json standing while rank 0 still writes results.csv."""
+    epochs = progress.get("epochs")
+    if progress.get("state") not in ("running", "stopping") or not epochs:
+        return progress
+    try:
+        finished = len(RunFolder(run_dir).results_csv.read_text().splitlines()) - 1
+    except OSError:
+        return progress
+    if finished <= int(progress.get("epoch") or 0):
+        return progress  # the callbacks are at the epoch that runs now (or validating the one that just ended)
+    return {
+        **progress,
+        "epoch": min(finished + 1, int(epochs)),
+        "batch": 0,
+        "percent": round(100 * min(1.0, finished / int(epochs)), 1),
+        "eta_s": None,
+        "source": "results.csv",
+    }
+
+
+def run_folder_log(job: Job) -> str:
+    """The whole log the job wrote in its folder ('' while there is none)."""
+    try:
+        return RunFolder(Path(job.run_dir)).log(job.kind).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:]) if text else "(no log)"
 
 
 def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES, kind: str = "training") -> str:

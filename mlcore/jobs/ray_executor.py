@@ -24,7 +24,7 @@ from mlcore.core.settings import Settings
 from mlcore.devices.leases import CPU, Lease, requested_gpus
 from mlcore.jobs.executor import Observation, Placement
 from mlcore.jobs.local import MIN_FREE_GPU_MB
-from mlcore.jobs.progress import LOG_TAIL_LINES, log_tail
+from mlcore.jobs.progress import run_folder_log
 from mlcore.jobs.store import Job
 
 WORKER_MODULE = "mlcore.worker"
@@ -153,8 +153,8 @@ class RayExecutor:
         except ClusterUnavailable as exc:
             raise OSError(str(exc)) from exc
 
-    def log_tail(self, job: Job) -> str:
+    def log(self, job: Job) -> str:
+        """The run folder's log; Ray's copy (kept on the head node) when this machine cannot read the folder's."""
         if RunFolder(Path(job.run_dir)).log(job.kind).exists():
-            return log_tail(job.run_dir, kind=job.kind)
-        text = submission.logs(self.address, job.id)
-        return "\n".join(text.splitlines()[-LOG_TAIL_LINES:]) if text else "(no log)"
+            return run_folder_log(job)
+        return submission.logs(self.address, job.id)

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from mlcore.cluster.connection import ClusterUnavailable
+from mlcore.cluster.environment import RAY_EXECUTOR
 from mlcore.cluster.probe import cluster_check
 from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition
 from mlcore.core.settings import Settings
 from mlcore.jobs.executor import Executor
 from mlcore.jobs.local import Launcher, LocalExecutor, launch_worker
+from mlcore.jobs.progress import run_folder_log, tail
 from mlcore.jobs.ray_executor import RayExecutor
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, JobStore, open_store
 
@@ -66,6 +68,13 @@ def executors(settings: Settings, nvml: ModuleType | None = None, launcher: Laun
     return Executors({local.name: local, ray.name: ray}, local, problem=check.message)
 
 
+def job_log(job: Job, settings: Settings) -> str:
+    """The job's whole log, read through the executor that ran it (Ray's copy when the folder's is out of reach)."""
+    if job.executor == RAY_EXECUTOR and settings.ray_address:
+        return RayExecutor(settings).log(job)
+    return run_folder_log(job)
+
+
 def target_executor(settings: Settings) -> Executor:
     """The executor a job submitted now goes to (for the checks at submit)."""
     return executors(settings).target
@@ -96,7 +105,7 @@ def reconcile(store: JobStore, book: Executors) -> list[str]:
                 error=(
                     seen.ended
                     + (" Resume from the last completed epoch." if job.kind == "training" else "")
-                    + f" Last log lines:\n{executor.log_tail(job)}"
+                    + f" Last log lines:\n{tail(executor.log(job))}"
                 ),
             )
             ended.append(job.id)

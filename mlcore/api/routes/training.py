@@ -8,8 +8,8 @@ from mlcore.api.bodies import TrainingStartRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.job_report import training_status
 from mlcore.jobs.control import cancel_job, stop_job
-from mlcore.jobs.progress import log_tail
-from mlcore.jobs.scheduler import refresh
+from mlcore.jobs.progress import tail
+from mlcore.jobs.scheduler import job_log, refresh
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 from mlcore.training.submit import start
 
@@ -50,6 +50,6 @@ def router(ctx: ApiContext) -> APIRouter:
     @routes.get("/training/{training_id}/log", summary="The last lines of a training's log")
     def training_log(training_id: str, lines: int = Query(100, ge=1, le=5000)) -> dict:  # noqa: B008
         job = ctx.job(training_id, "training")
-        return {"training_id": job.id, "log": log_tail(job.run_dir, lines)}
+        return {"training_id": job.id, "log": tail(job_log(job, ctx.settings), lines)}
 
     return routes
