@@ -195,3 +195,24 @@ def test_a_two_gpu_job_is_one_ray_job_with_two_gpus_and_ultralytics_ddp_inside(
 
     ray.launch(replace(pair, spec={"device": "cpu"}), "cpu")
     assert sent["gpus"] == 0 and sent["env"]["CUDA_VISIBLE_DEVICES"] == ""  # Ray would show it every GPU
+
+
+def test_with_a_cluster_the_job_database_keeps_a_journal_that_other_machines_can_share(
+    settings: Settings, settings_with_ray: Settings
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    from mlcore.core import paths
+    from mlcore.jobs.store import JobStore
+
+    def mode() -> str:
+        with closing(sqlite3.connect(settings.outputs_root / paths.JOBS_DB)) as db:
+            return db.execute("PRAGMA journal_mode").fetchone()[0]
+
+    open_store(settings)
+    assert mode() == "wal"  # one machine: write-ahead log
+    open_store(settings_with_ray).submit("training", {}, "/runs/a")
+    assert mode() == "delete"  # WAL's shared memory cannot span machines; a rollback journal can
+    JobStore(settings.outputs_root / paths.JOBS_DB)  # a reader that does not know the settings
+    assert mode() == "delete" and len(open_store(settings_with_ray).list()) == 1

@@ -1,7 +1,8 @@
-"""The job database: one row per training (and later evaluation or export) job.
+"""The job database: one row per job (training, evaluation, export, prediction).
 
-SQLite in WAL mode under the outputs root, short transactions, and a busy timeout, so the app, the
-CLI and finishing workers can all read and write it at once. States form a small closed set; a
+SQLite under the outputs root (WAL on one machine, a rollback journal when workers on a cluster's
+nodes share it), short transactions, and a busy timeout, so the app, the CLI and finishing workers
+can all read and write it at once. States form a small closed set; a
 transition is a compare-and-set inside one `BEGIN IMMEDIATE` transaction, so two schedulers can
 never both start the same job.
 
@@ -128,12 +129,21 @@ def _row(row: sqlite3.Row) -> Job:
 class JobStore:
     """Jobs in one SQLite file. Each call uses a short transaction; instances are cheap."""
 
-    def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path, timeout_s: float = 30.0, shared: bool | None = None) -> None:
+        """`shared=True` when processes on other machines open the file too (workers on a Ray cluster's
+        nodes, over NFS): SQLite's WAL needs every process on one host, so the database then keeps a
+        rollback journal and relies on the file system's POSIX locks. False: WAL (one machine). None:
+        the mode the file has (WAL for a new one), for readers that do not know the settings."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._timeout = timeout_s
+        new = not path.exists()
         with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            if shared is not None or new:
+                try:
+                    db.execute(f"PRAGMA journal_mode={'DELETE' if shared else 'WAL'}")
+                except sqlite3.OperationalError:
+                    pass  # another process has it open in the other mode: the next open switches it
             db.executescript(SCHEMA)
             present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
             for name, declaration in ADDED_COLUMNS.items():
@@ -260,5 +270,6 @@ class JobStore:
 
 
 def open_store(settings: Settings) -> JobStore:
-    """The studio's job database under its outputs root (created on first use)."""
-    return JobStore(settings.outputs_root / paths.JOBS_DB)
+    """The studio's job database under its outputs root (created on first use); shared between machines
+    when a Ray cluster is configured."""
+    return JobStore(settings.outputs_root / paths.JOBS_DB, shared=bool(settings.ray_address))
