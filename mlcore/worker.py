@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mlcore.cluster.environment import RAY_EXECUTOR
-from mlcore.core.settings import ENV_EXECUTOR, Settings, load_settings
+from mlcore.cluster.environment import RAY_EXECUTOR, RAY_THREAD_LIMITS
+from mlcore.core.settings import ENV_EXECUTOR, Settings, drop_environment, load_settings
 from mlcore.devices.leases import CPU, Lease
 from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
@@ -81,4 +81,8 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(sys.argv) != 2:
         sys.exit("usage: python -m mlcore.worker JOB_ID")
-    sys.exit(run_job(sys.argv[1], load_settings()))
+    settings = load_settings()
+    if settings.environment.get(ENV_EXECUTOR) == RAY_EXECUTOR:
+        drop_environment(RAY_THREAD_LIMITS)  # before anything imports torch, which reads it once
+        settings = load_settings()
+    sys.exit(run_job(sys.argv[1], settings))

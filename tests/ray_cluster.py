@@ -89,7 +89,7 @@ class LocalRayCluster:
         self.nodes.append(node)
         return node
 
-    def start(self) -> LocalRayCluster:
+    def start(self, workers: int = 1) -> LocalRayCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.sessions += 1
         self._start_node(
@@ -98,7 +98,8 @@ class LocalRayCluster:
             "--ray-client-server-port", str(free_port()), "--temp-dir", str(self.folder / f"ray-{self.sessions}"),
         )  # fmt: skip
         self.wait_for_nodes(1)
-        self.add_worker()
+        for _ in range(workers):
+            self.add_worker()
         return self
 
     def add_worker(self) -> RayNode:

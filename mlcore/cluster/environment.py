@@ -14,6 +14,9 @@ from mlcore.core.settings import ENV_EXECUTOR, ENV_OUTPUTS, PROJECT_ROOT, Settin
 from mlcore.engine.env import engine_variables, seed_engine_config
 
 RAY_EXECUTOR = "ray"
+# Ray sets OMP_NUM_THREADS=1 for a job's entrypoint (it expects many small tasks per node); a studio job has
+# its node's cores, or one GPU's share of them, as a job on one machine does, so its worker drops the limit
+RAY_THREAD_LIMITS = ("OMP_NUM_THREADS",)
 STUDIO_PREFIX = "ML_STUDIO_"
 
 

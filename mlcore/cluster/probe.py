@@ -27,7 +27,7 @@ from mlcore.core.settings import Settings
 
 PROBE_TIMEOUT_S = 120.0
 GOOD_FOR_S = 3600.0  # a passed check stands this long (a new node or address checks again at once)
-RETRY_AFTER_S = 30.0  # a failed check is not repeated on every page refresh
+RETRY_AFTER_S = 10.0  # a failed check is not repeated on every page refresh (a dead address may take 5 s)
 NODE_CHECK_MODULE = "mlcore.cluster.node_check"
 LOG_LINES = 6
 
@@ -70,17 +70,21 @@ def _still_good(check: ClusterCheck | None, settings: Settings, alive: list[Node
 
 
 def cluster_check(settings: Settings, force: bool = False) -> ClusterCheck:
-    """The cluster's verdict, probing it when the saved one is stale; never raises."""
+    """The cluster's verdict, probing it when the saved one is stale; never raises. A failed verdict stands
+    for RETRY_AFTER_S, so pages that refresh every few seconds do not each wait for a dead address."""
     address = settings.ray_address
+    saved = _saved(settings)
+    if not force and saved is not None and not saved.ok and _still_good(saved, settings, []):
+        return saved
     try:
         version = check_reachable(address)
         alive = [n for n in read_nodes(address) if n.alive]
     except ClusterUnavailable as exc:
-        return ClusterCheck(address, False, str(exc), checked=now())  # not saved: cheap to find again
-    saved = _saved(settings)
-    if not force and _still_good(saved, settings, alive):
-        return saved  # type: ignore[return-value]
-    check = probe(settings, alive, version)
+        check = ClusterCheck(address, False, str(exc), checked=now())
+    else:
+        if not force and saved is not None and saved.ok and _still_good(saved, settings, alive):
+            return saved
+        check = probe(settings, alive, version)
     write_json_atomically(settings.outputs_root / paths.CLUSTER_CHECK_FILE, check.to_dict())
     return check
 

@@ -259,6 +259,12 @@ def distributed_rank() -> int:
         return -1
 
 
+def drop_environment(names: tuple[str, ...]) -> None:
+    """Remove variables from this process's environment (a limit a launcher set that the studio does not want)."""
+    for name in names:
+        os.environ.pop(name, None)
+
+
 def put_environment(values: Mapping[str, str], replace: bool = True) -> None:
     """Set variables in this process's environment, for a library that reads its switches there (MLflow's
     telemetry and HTTP timeouts); with replace=False a variable that is already set keeps its value."""
