@@ -32,10 +32,6 @@ NODE_CHECK_MODULE = "mlcore.cluster.node_check"
 LOG_LINES = 6
 
 
-def now() -> float:
-    return time.time()
-
-
 @dataclass(frozen=True)
 class ClusterCheck:
     """The verdict on a cluster: may the studio submit jobs to it?"""
@@ -80,7 +76,7 @@ def cluster_check(settings: Settings, force: bool = False) -> ClusterCheck:
         version = check_reachable(address)
         alive = [n for n in read_nodes(address) if n.alive]
     except ClusterUnavailable as exc:
-        check = ClusterCheck(address, False, str(exc), checked=now())
+        check = ClusterCheck(address, False, str(exc), checked=time.time())
     else:
         if not force and saved is not None and saved.ok and _still_good(saved, settings, alive):
             return saved
@@ -94,7 +90,9 @@ def probe(settings: Settings, alive: list[Node], version: str, node_outputs_root
     look at (the outputs root itself, unless a test points them at another disk)."""
     address = settings.ray_address
     if not alive:
-        return ClusterCheck(address, False, f"the Ray cluster at {address} has no alive node.", version, checked=now())
+        return ClusterCheck(
+            address, False, f"the Ray cluster at {address} has no alive node.", version, checked=time.time()
+        )
     folder = settings.outputs_root / paths.CLUSTER_PROBE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     node_folder = (node_outputs_root or settings.outputs_root) / paths.CLUSTER_PROBE_DIR
@@ -115,7 +113,7 @@ def probe(settings: Settings, alive: list[Node], version: str, node_outputs_root
             )
         problems = [_verdict(settings, node, tokens[node.node_id], folder) for node in alive]
     except ClusterUnavailable as exc:
-        return ClusterCheck(address, False, str(exc), version, checked=now())
+        return ClusterCheck(address, False, str(exc), version, checked=time.time())
     finally:
         for token in tokens.values():
             for suffix in (".studio", ".node"):
@@ -127,7 +125,7 @@ def probe(settings: Settings, alive: list[Node], version: str, node_outputs_root
             False,
             " ".join(failed) + " Jobs run on this machine until it is fixed.",
             version,
-            checked=now(),
+            checked=time.time(),
         )
     return ClusterCheck(
         address,
