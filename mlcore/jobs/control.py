@@ -11,7 +11,7 @@ from pathlib import Path
 from mlcore.core.errors import InvalidTransition, NotYourJob
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
-from mlcore.jobs.scheduler import executors, schedule
+from mlcore.jobs.scheduler import executor_of, schedule
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
@@ -57,7 +57,7 @@ def cancel_job(job_id: str, settings: Settings, grace_s: float = CANCEL_GRACE_S,
         raise InvalidTransition(f"job {job_id} is already {job.state.value}.")
     store.record(job_id, actor, "cancelled")
     if job.state in ACTIVE_STATES:
-        executor = executors(settings).of(job)
+        executor = executor_of(job, settings)
         if executor is not None:
             try:
                 executor.cancel(job, grace_s)  # the worker and every process it started, on whichever machine

@@ -68,11 +68,18 @@ def executors(settings: Settings, nvml: ModuleType | None = None, launcher: Laun
     return Executors({local.name: local, ray.name: ray}, local, problem=check.message)
 
 
+def executor_of(job: Job, settings: Settings) -> Executor | None:
+    """The executor that started `job`, without the cluster's check (which is about new jobs); None for a job
+    started on Ray when no Ray address is configured any more."""
+    if job.executor == RAY_EXECUTOR:
+        return RayExecutor(settings) if settings.ray_address else None
+    return LocalExecutor(settings)
+
+
 def job_log(job: Job, settings: Settings) -> str:
     """The job's whole log, read through the executor that ran it (Ray's copy when the folder's is out of reach)."""
-    if job.executor == RAY_EXECUTOR and settings.ray_address:
-        return RayExecutor(settings).log(job)
-    return run_folder_log(job)
+    executor = executor_of(job, settings)
+    return executor.log(job) if executor is not None else run_folder_log(job)
 
 
 def target_executor(settings: Settings) -> Executor:
