@@ -24,6 +24,7 @@ PAGES = {
         st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/insights:"),
         st.Page("pages/evaluation.py", title="Model evaluation", icon=":material/fact_check:"),
+        st.Page("pages/tuning.py", title="Tuning", icon=":material/tune:"),
     ],
     "Deploy": [
         st.Page("pages/export.py", title="Export", icon=":material/output:"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlcore.cluster.environment import RAY_EXECUTOR, RAY_THREAD_LIMITS
 from mlcore.core.settings import ENV_EXECUTOR, Settings, drop_environment, load_settings
-from mlcore.devices.leases import CPU, Lease
+from mlcore.devices.leases import CPU, NO_DEVICE, Lease
 from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
 from mlcore.export import task as export_task
@@ -25,6 +25,8 @@ from mlcore.predict import task as predict_task
 from mlcore.predict.submit import PREDICTION_KIND
 from mlcore.runs import measure
 from mlcore.training import task as training_task
+from mlcore.tuning import coordinator
+from mlcore.tuning import trial as trial_task
 
 Task = Callable[[Job, Settings, JobStore], int]
 
@@ -35,13 +37,23 @@ TASKS: dict[tuple[str, str | None], Task] = {
     ("evaluation", measure.TASK): measure.run,
     ("export", export_task.TASK): export_task.run,
     (PREDICTION_KIND, predict_task.TASK): predict_task.run,
+    (coordinator.KIND, coordinator.TASK): coordinator.run,
 }
+
+
+def task_for(job: Job) -> Task | None:
+    """The function that runs `job`: its kind's and task's, and for a tuning trial the training that reports."""
+    if job.kind == "training" and job.spec.get("trial"):
+        return trial_task.run
+    return TASKS.get((job.kind, job.spec.get("task")))
 
 
 def device_on_node(job: Job, settings: Settings) -> str:
     """On a Ray node: the lease of the GPUs Ray gave the job (the node's own indices), or the CPU. A job that
     asked for "auto" runs on the CPU when PyTorch sees no CUDA device there (a node that declared GPUs it
     does not have); one that asked for GPUs by number fails in the engine with its own message."""
+    if job.device == NO_DEVICE:
+        return NO_DEVICE
     given = settings.environment.get("CUDA_VISIBLE_DEVICES", "")
     visible = [int(i) for i in given.split(",") if i.strip().isdigit()]
     if not visible:
@@ -58,7 +70,7 @@ def run_job(job_id: str, settings: Settings) -> int:
     """Run one queued-and-started job to its end; returns the process exit code."""
     store = open_store(settings)
     job = store.get(job_id)
-    task = TASKS.get((job.kind, job.spec.get("task")))
+    task = task_for(job)
     Path(job.run_dir).mkdir(parents=True, exist_ok=True)
     import psutil
 

@@ -45,6 +45,7 @@ LAYERS = {
     "system": 6,
     "charts": 7,
     "evaluation": 8,
+    "tuning": 8,
     "export": 9,
     "predict": 10,
     "compare": 11,

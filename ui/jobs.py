@@ -28,11 +28,13 @@ STATE_ICONS = {
 DETAILS = {  # what a job row says about the job, by kind
     "training": lambda spec: (spec.get("mode"), spec.get("model_architecture")),
     "prediction": lambda spec: (Path(str(spec.get("source", ""))).name, spec.get("source_kind")),
+    "tuning": lambda spec: (f"study {spec.get('study')}",),
 }
 STOP_HELP = {
     "training": "Finish after the current batch: validate and keep best.pt and last.pt.",
     "export": "End after the current step, keeping the formats already made and checked.",
     "prediction": "End after the current images, keeping every file written so far and a summary.",
+    "tuning": "Queue no more trials; the running trials finish their epochs.",
 }
 
 

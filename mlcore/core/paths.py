@@ -34,6 +34,7 @@ PREDICTIONS_DIR = "predictions"
 PROFILES_DIR = "profiles"
 REGISTRY_DIR = "registry"
 COMPARISONS_DIR = "comparisons"
+TUNING_DIR = "tuning"  # one folder per hyperparameter study
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -72,6 +73,12 @@ METRICS_FILE = "metrics.json"  # the final numbers: per-class P/R/AP, curves, co
 STOP_FILE = "stop.request"  # asks the worker to stop after the current batch (Stop)
 RESUMABLE = "resumable.pt"  # under weights/: last.pt with its optimizer, kept so a stopped run can resume
 MLFLOW_FILE = "mlflow_run.json"  # the MLflow run this folder logs to (and why logging failed); also in evaluations
+
+# Inside a study folder (tuning/{study}/); its trials' runs are trainings/{TRIAL_PROJECT_PREFIX}{study}/trial-{n}/.
+STUDY_JOURNAL = "journal.log"  # Optuna's journal file storage: safe for several processes and nodes on shared disks
+TUNE_CONFIG = "tune_config.yaml"  # the study's spec as submitted, its space written out
+TRIAL_PROJECT_PREFIX = "tune-"
+PRUNED_FILE = "pruned.json"  # in a trial's run folder: the epoch and value at which the pruner stopped it
 
 # Inside an evaluation folder (validations/{model}_{timestamp}/), besides METRICS_FILE.
 EVAL_CONFIG = "eval_config.yaml"

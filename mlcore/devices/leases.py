@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 CPU = "cpu"
 GPU_PREFIX = "gpu:"
+NO_DEVICE = "none"  # a job that computes nothing heavy (a study's coordinator): placed at once, holds no device
 
 
 @dataclass(frozen=True)

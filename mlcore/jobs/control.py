@@ -16,7 +16,7 @@ from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
 # kinds whose worker reads the stop request and ends cleanly, keeping its work
-STOPPABLE = ("training", "export", "prediction")
+STOPPABLE = ("training", "export", "prediction", "tuning")  # a study queues no more trials
 
 
 def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:

@@ -46,6 +46,9 @@ class Executor(Protocol):
     def place(self, job: Job, active: list[Job]) -> Placement:
         """Where `job` starts now, given the active jobs (of every executor)."""
 
+    def capacity(self, wanted: str) -> int:
+        """How many jobs asking for the device `wanted` could run here at once (a study's parallel trials)."""
+
     def launch(self, job: Job, device: str) -> dict[str, Any]:
         """Start the job's worker on `device`; the row's updates (pid, node...). OSError when it cannot."""
 

@@ -22,7 +22,7 @@ import psutil
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.devices.gpus import GpuInventory, read_gpus
-from mlcore.devices.leases import CPU, Lease, requested_gpus
+from mlcore.devices.leases import CPU, NO_DEVICE, Lease, requested_gpus
 from mlcore.engine.env import engine_environment
 from mlcore.jobs.executor import Observation, Placement
 from mlcore.jobs.progress import run_folder_log
@@ -67,7 +67,9 @@ def launch_worker(job: Job, device: str, settings: Settings) -> tuple[int, float
 
 
 def gpu_for(wanted: str, inventory: GpuInventory, leased: set[str]) -> Placement:
-    """Where a job asking for `wanted` ("auto", "cpu", "0", "0,1") starts on this machine now."""
+    """Where a job asking for `wanted` ("auto", "cpu", "0", "0,1", or "none") starts on this machine now."""
+    if wanted == NO_DEVICE:
+        return Placement(NO_DEVICE)
     if wanted == CPU or (wanted == "auto" and not inventory.available):
         return Placement(CPU) if CPU not in leased else Placement()
     if not inventory.available:
@@ -127,9 +129,18 @@ class LocalExecutor:
     def place(self, job: Job, active: list[Job]) -> Placement:
         leased: set[str] = set()
         for other in active:
-            if other.executor == self.name and other.device:
+            if other.executor == self.name and other.device and other.device != NO_DEVICE:
                 leased |= Lease.parse(other.device).held  # a multi-GPU job holds each of its GPUs
         return gpu_for(str(job.spec.get("device", "auto")), self.inventory, leased)
+
+    def capacity(self, wanted: str) -> int:
+        """How many jobs asking for `wanted` this machine runs at once: its GPUs with room, else the one CPU slot."""
+        if wanted == CPU or requested_gpus(wanted) or not self.inventory.available:
+            return 1
+        roomy = [
+            g for g in self.inventory.gpus if (g.memory_total_mb or 0) - (g.memory_used_mb or 0) >= MIN_FREE_GPU_MB
+        ]
+        return max(1, len(roomy))
 
     def launch(self, job: Job, device: str) -> dict[str, Any]:
         pid, pid_started = self._launcher(job, device, self.settings)

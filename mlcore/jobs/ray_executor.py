@@ -21,7 +21,7 @@ from mlcore.cluster.environment import RAY_EXECUTOR, node_command, node_environm
 from mlcore.cluster.nodes import Node, read_nodes
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
-from mlcore.devices.leases import CPU, Lease, requested_gpus
+from mlcore.devices.leases import CPU, NO_DEVICE, Lease, requested_gpus
 from mlcore.jobs.executor import Observation, Placement
 from mlcore.jobs.local import MIN_FREE_GPU_MB
 from mlcore.jobs.progress import run_folder_log
@@ -51,7 +51,7 @@ class RayExecutor:
     def gpus_wanted(self, spec: dict[str, Any]) -> int:
         """GPUs of one node the job needs: 0 on the CPU, 1 for "auto" on a cluster with GPUs, N for "0,...,N-1"."""
         wanted = str(spec.get("device", "auto"))
-        if wanted == CPU:
+        if wanted in (CPU, NO_DEVICE):
             return 0
         if wanted == "auto":
             return 1 if any(n.gpus for n in self.alive) else 0
@@ -72,8 +72,10 @@ class RayExecutor:
         impossible = self.refusal(job.spec)
         if impossible:
             return Placement(impossible=impossible)
+        if job.spec.get("device") == NO_DEVICE:
+            return Placement(NO_DEVICE)
         need = self.gpus_wanted(job.spec)
-        mine = [j for j in active if j.executor == self.name]
+        mine = [j for j in active if j.executor == self.name and j.device != NO_DEVICE]
         held_by = {j.id: self.gpus_wanted(j.spec) for j in mine}  # what Ray reserved for each, whatever it runs on
         if need == 0:
             on_cpu = sum(1 for held in held_by.values() if held == 0)  # one CPU job per node, as on one machine
@@ -92,6 +94,13 @@ class RayExecutor:
         if any(left >= need for left in free.values()):
             return Placement(str(Lease.of_gpus(tuple(range(need)))))
         return Placement()
+
+    def capacity(self, wanted: str) -> int:
+        """How many jobs asking for `wanted` the cluster runs at once: its usable GPUs, or one CPU job per node."""
+        need = self.gpus_wanted({"device": wanted})
+        if need == 0:
+            return max(1, len(self.alive))
+        return max(1, sum(self._usable_gpus(n) // need for n in self.alive))
 
     @staticmethod
     def _usable_gpus(node: Node) -> int:

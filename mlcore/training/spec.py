@@ -115,6 +115,8 @@ class TrainSpec:
     """Run name under trainings/{project}/; empty = chosen at submission."""
     advanced: dict[str, Any] = field(default_factory=dict)
     """Other Ultralytics train arguments, e.g. {"mosaic": 0.5}; checked against Ultralytics' list."""
+    trial: dict[str, Any] | None = None
+    """Set by a tuning study for its trials: {"study": its folder, "number": n, "id": Optuna's trial id}."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -187,6 +189,12 @@ class TrainSpec:
         if self.project == "":
             raise SpecError("project is empty; use a short name such as 'default'.")
         self._check_advanced()
+        if self.trial is not None and not (
+            isinstance(self.trial, dict) and {"study", "number", "id"} <= set(self.trial)
+        ):
+            raise SpecError(
+                "trial is set by a tuning study only (its folder, the trial's number and id); leave it out."
+            )
 
     def _check_advanced(self) -> None:
         if not isinstance(self.advanced, dict):

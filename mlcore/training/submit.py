@@ -59,17 +59,15 @@ def start(spec: TrainSpec, settings: Settings, owner: str = LOCAL_USER, allow_wa
     return extend_training(run, spec.epochs, settings, owner=owner)
 
 
-def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", allow_warnings: bool = True) -> Job:
-    """Check everything, write training_config.yaml, queue the job, and run a scheduling step."""
-    if spec.mode in CONTINUING_MODES:
-        raise SubmitError(f"mode={spec.mode!r} continues a run: start it with start(), which names the run.")
+def checked_dataset(dataset_path: str, imgsz: int, settings: Settings, allow_warnings: bool = True) -> Path:
+    """The dataset's resolved path, after checking it lies under the allowed roots and has no validation error."""
     try:
-        dataset = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
+        dataset = resolve_user_path(dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
     except PathNotAllowed as exc:
         raise SubmitError(str(exc)) from None
     try:
         report = validate(
-            dataset, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz), cache_path=settings.image_facts_cache
+            dataset, ValidationOptions(near_duplicates=False, imgsz=imgsz), cache_path=settings.image_facts_cache
         )
     except DatasetError as exc:
         raise SubmitError(f"the dataset cannot be read: {exc}") from None
@@ -82,6 +80,14 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
         )
     if not allow_warnings and report.severity_counts()["warning"]:
         raise SubmitError("the dataset has validation warnings; review them on the Dataset validation page.")
+    return dataset
+
+
+def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", allow_warnings: bool = True) -> Job:
+    """Check everything, write training_config.yaml, queue the job, and run a scheduling step."""
+    if spec.mode in CONTINUING_MODES:
+        raise SubmitError(f"mode={spec.mode!r} continues a run: start it with start(), which names the run.")
+    dataset = checked_dataset(spec.dataset_path, spec.imgsz, settings, allow_warnings)
     base_model = str(trusted_model(spec.base_model_path, settings)) if spec.mode == "transfer" else None
     experiment = spec.experiment or f"exp-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = settings.outputs_root / paths.TRAININGS_DIR / spec.project / experiment

@@ -168,13 +168,14 @@ def recorded_spec(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     return recorded if isinstance(recorded, dict) else spec
 
 
-def run(job: Job, settings: Settings, store: JobStore) -> int:
-    """Train the job's spec to its end (or its Stop); the process exit code."""
+def run(job: Job, settings: Settings, store: JobStore, callbacks: dict[str, Any] | None = None) -> int:
+    """Train the job's spec to its end (or its Stop); the process exit code. `callbacks` are more Ultralytics
+    callbacks by event (a tuning trial's report to its study)."""
     reporter = ProgressReporter(Path(job.run_dir))
 
     def work() -> None:
         try:
-            train(job, settings, reporter)
+            train(job, settings, reporter, callbacks or {})
         except BaseException:
             reporter.state = "failed"
             raise
@@ -182,7 +183,7 @@ def run(job: Job, settings: Settings, store: JobStore) -> int:
     return run_to_end(store, job, work, batch_size=job.spec.get("batch_size"))
 
 
-def train(job: Job, settings: Settings, reporter: ProgressReporter) -> None:
+def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: dict[str, Any]) -> None:
     folder = RunFolder(Path(job.run_dir))
     run_dir = folder.path
     spec = TrainSpec.from_dict(job.spec)
@@ -206,6 +207,8 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter) -> None:
     for event, callback in reporter.callbacks().items():
         model.add_callback(event, callback)
     model.add_callback("on_train_start", use_all_cpu_cores)
+    for event, callback in callbacks.items():
+        model.add_callback(event, callback)
     tracker = TrainingTracker(settings, run_dir, recorded_spec(run_dir, job.spec), job_id=job.id)
     for event, callback in tracker.callbacks().items():  # none unless the MLflow bridge is on
         model.add_callback(event, callback)
