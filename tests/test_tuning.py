@@ -130,23 +130,28 @@ def test_a_bad_study_is_refused(fields: dict, says: str) -> None:
 
 @pytest.fixture
 def two_gpu_studio(settings: Settings, small_dataset: Path, monkeypatch: pytest.MonkeyPatch):
-    """A studio whose scheduler sees two idle GPUs (a fake NVML) and starts nothing: each job it starts is
-    recorded with its device, its 'worker' being this test's own process."""
+    """A studio whose scheduler sees two idle GPUs (a fake NVML) and trains nothing: each job it starts is recorded
+    with its device, its 'worker' a sleeping process in a session of its own (so Cancel has a group to end)."""
     monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(small_dataset.parent))
     studio = load_settings()
     nvml = FakeNvml([FakeGpu("NVIDIA H100 80GB HBM3", "GPU-a"), FakeGpu("NVIDIA H100 80GB HBM3", "GPU-b")])
     started: dict[str, str] = {}
-    me = psutil.Process()
+    sleepers: list[subprocess.Popen] = []
 
     def launcher(job, device, _settings):
         started[job.id] = device
-        return me.pid, me.create_time()
+        sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        sleepers.append(sleeper)
+        return sleeper.pid, psutil.Process(sleeper.pid).create_time()
 
     real = scheduler.executors
     monkeypatch.setattr(scheduler, "executors", lambda s, nvml_=None, launcher_=None: real(s, nvml, launcher))
     monkeypatch.setattr(scheduler, "target_executor", lambda s: LocalExecutor(s, nvml, launcher))
     monkeypatch.setattr("mlcore.tuning.coordinator.target_executor", lambda s: LocalExecutor(s, nvml, launcher))
-    return studio, started, small_dataset
+    yield studio, started, small_dataset
+    for sleeper in sleepers:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def _end_trial(settings: Settings, job_id: str, error: str | None = None, epochs: int = 2) -> None:
@@ -316,3 +321,89 @@ def test_a_study_resumes_where_it_was_after_its_coordinator_is_killed(
     assert [(t["number"], t["state"]) for t in report["trials"]] == [(0, "complete"), (1, "complete")]
     assert report["trials"][0]["job"] == trial_job  # taken up, not asked again
     assert open_study(StudyFolder.of("killed", settings)).trials[0].params["lr0"] == GOOD["lr0"]
+
+
+# -- the HTTP API
+
+
+def test_the_api_starts_reads_stops_and_cancels_a_study_and_refuses_bad_ones(two_gpu_studio) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcore.api.app import create_api
+
+    settings, _started, data = two_gpu_studio
+    with TestClient(create_api(settings)) as client:
+        body = {"study": "api", "dataset_path": str(data), "trials": 3, "epochs": 2, "imgsz": 96}
+        answer = client.post("/api/v1/ml/tuning/start", json=body)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["study"] == "api" and answer.json()["storage"].endswith("tuning/api/journal.log")
+        again = client.post("/api/v1/ml/tuning/start", json=body)
+        assert again.status_code == 400 and "resume it" in again.json()["detail"]
+        bad = client.post(
+            "/api/v1/ml/tuning/start", json={**body, "study": "b", "space": {"lr0": {"low": 1, "high": 0}}}
+        )
+        assert bad.status_code == 422 and "swap them" in bad.json()["detail"]
+        zero = client.post("/api/v1/ml/tuning/start", json={**body, "study": "c", "trials": 0})
+        assert zero.status_code == 422 and "budget of 0" in zero.json()["detail"]
+        assert client.get("/api/v1/ml/tuning/nope").status_code == 404
+        assert [s["study"] for s in client.get("/api/v1/ml/tuning").json()] == ["api"]
+        job = client.get("/api/v1/ml/tuning/api").json()["job"]
+        open_store(settings).transition(job, JobState.RUNNING)
+        assert client.post("/api/v1/ml/tuning/api/stop").json()["state"] == "stopping"
+        assert client.post("/api/v1/ml/tuning/api/cancel").json()["state"] == "cancelled"
+        assert client.post("/api/v1/ml/tuning/api/stop").status_code == 409
+
+
+# -- the Tuning page
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(PROJECT_ROOT / "pages" / "tuning.py"), default_timeout=60)
+
+
+def test_the_page_without_a_study_says_how_to_start_one(settings: Settings) -> None:
+    at = _page().run()
+    assert not at.exception, at.exception
+    assert "No study yet" in "\n".join(i.value for i in at.info)
+
+
+def test_the_page_shows_trials_charts_and_trains_with_the_best(two_gpu_studio) -> None:
+    settings, _started, data = two_gpu_studio
+    job = start_study(TuneSpec(study="page", dataset_path=str(data), trials=3, epochs=2, imgsz=96), settings)
+    coordinator = Coordinator(open_store(settings).get(job.id), settings, poll_s=0)
+    coordinator.step()
+    for n, row in enumerate(study_report("page", settings)["trials"]):
+        _end_trial(settings, row["job"], epochs=2 + 3 * n)  # the later trial trains longer, so it scores higher
+    coordinator.step()
+    for row in study_report("page", settings)["trials"]:
+        if row["state"] == "running":
+            _end_trial(settings, row["job"], error="RuntimeError: the data loader crashed")
+    coordinator.step()
+    coordinator.finish()
+    store = open_store(settings)
+    store.transition(job.id, JobState.RUNNING)
+    store.transition(job.id, JobState.COMPLETED)
+
+    at = _page().run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "#" in d.value.columns)
+    assert list(table["#"]) == [2, 1, 0] and "failed" in table["state"].iloc[0]
+    assert "data loader crashed" in table["error"].iloc[0]
+    assert len(at.get("plotly_chart")) == 3  # history, importances, parallel coordinates
+    best = study_report("page", settings)
+    assert best["best_trial"] == 1
+    at.button(key="tune.train_best").click().run()
+    assert at.session_state["train.mode"] == "full"
+    assert at.session_state["train.dataset"] == str(data)
+    assert at.session_state["train.optimizer"] == best["best_params"]["optimizer"]
+    assert at.session_state["train.lr"] == pytest.approx(best["best_params"]["lr0"])
+    assert "mosaic:" in at.session_state["train.extra"]
+
+
+def test_the_page_refuses_a_study_without_a_name_with_what_to_do(two_gpu_studio) -> None:
+    at = _page().run()
+    at.button(key="tune.start").click().run()
+    assert not at.exception, at.exception
+    assert "name the study" in "\n".join(e.value for e in at.error)

@@ -8,7 +8,7 @@ is reported instead of silently ignored.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.predict.spec import PredictSpec
 from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
+from mlcore.tuning.spec import OBJECTIVES, PRUNERS, SAMPLERS, TuneSpec
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 Mode = Literal[MODES]  # type: ignore[valid-type]
@@ -182,3 +183,34 @@ class CompareRequest(Body):
     iou: float = Field(0.7, description="With thresholds=common: the NMS IoU of both models.")
     resamples: int = Field(1000, description="Bootstrap resamples (100 to 100000).")
     seed: int = 0
+
+
+class TuningStartRequest(Body):
+    """POST /api/v1/ml/tuning/start (defaults: TuneSpec's)"""
+
+    study: str = Field("", description="The study's name; empty = a dated one.")
+    dataset_path: str = Field(description="Dataset folder or data.yaml.")
+    architectures: list[Architecture] = Field(
+        list(TuneSpec.architectures), description="One, or several to choose from."
+    )
+    base_model_path: str | None = Field(None, description="Start every trial from these weights (transfer).")
+    epochs: int = Field(TuneSpec.epochs, description="Epochs per trial.")
+    trials: int | None = Field(TuneSpec.trials, description="At most this many trials.")
+    hours: float | None = Field(TuneSpec.hours, description="At most this many hours.")
+    objective: Literal[tuple(OBJECTIVES)] = TuneSpec.objective  # type: ignore[valid-type]
+    space: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Parameter -> {low, high[, log]} or a list of choices; empty = the default space.",
+    )
+    sampler: Literal[SAMPLERS] = TuneSpec.sampler  # type: ignore[valid-type]
+    seed: int = TuneSpec.seed
+    pruner: Literal[PRUNERS] = TuneSpec.pruner  # type: ignore[valid-type]
+    pruner_startup_trials: int = TuneSpec.pruner_startup_trials
+    pruner_warmup_epochs: int = TuneSpec.pruner_warmup_epochs
+    parallel: int = Field(TuneSpec.parallel, description="Trials at once; 0 = one per free device.")
+    batch_size: int = TuneSpec.batch_size
+    imgsz: int = TuneSpec.imgsz
+    device: str = TuneSpec.device
+    workers: int = TuneSpec.workers
+    advanced: dict[str, Any] = Field(default_factory=dict, description="Ultralytics train arguments every trial uses.")
+    first_trials: list[dict[str, Any]] = Field(default_factory=list, description="Settings to try first.")

@@ -15,6 +15,7 @@ from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.registry.promotion import GateRefused
 from mlcore.registry.store import RegistryError, RegistryNotFound
 from mlcore.training.spec import SpecError
+from mlcore.tuning.submit import StudyNotFound
 
 REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed, SubmitError, RegistryError,
            ComparisonError)  # fmt: skip
@@ -44,6 +45,8 @@ def refusal(exc: Exception) -> ApiError:
     if isinstance(exc, GateRefused):
         checks = "; ".join(f"{c.name} {'passed' if c.passed else 'failed'} ({c.detail})" for c in exc.checks)
         return ApiError(409, "gate_refused", f"{text} Checks: {checks}")
+    if isinstance(exc, StudyNotFound):
+        return ApiError(404, "unknown_study", text)
     if isinstance(exc, RegistryNotFound):
         return ApiError(404, "unknown_model", text)
     return ApiError(400, "refused", text)

@@ -108,6 +108,10 @@ class TuneSpec:
         if self.pruner not in PRUNERS:
             raise SpecError(f"pruner={self.pruner!r}; use one of {', '.join(PRUNERS)}.")
         _whole("seed", self.seed, 0)
+        if self.seed >= 2**32:
+            raise SpecError(f"seed={self.seed}; use a whole number below 2**32 (e.g. 0).")
+        if self.imgsz > 4096:
+            raise SpecError(f"imgsz={self.imgsz} is too large; use at most 4096 (e.g. 640).")
         _whole("pruner_startup_trials", self.pruner_startup_trials, 0)
         _whole("pruner_warmup_epochs", self.pruner_warmup_epochs, 0)
         _whole("parallel", self.parallel, 0)
