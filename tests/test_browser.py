@@ -516,3 +516,29 @@ def test_registering_two_versions_comparing_them_and_promoting_one(page, server:
     page.get_by_role("button", name="Set production → v2").click()
     page.get_by_text("production → v2").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_small_study_started_from_the_tuning_page_shows_its_trials(page, server: Server) -> None:
+    _open(page, f"{server.url}/tuning")
+    page.get_by_role("button", name="Start the study").wait_for(timeout=30_000)
+    for label, value in (("Study name", "browser-study"), ("Trials (budget)", "2"), ("Epochs per trial", "1"),
+                         ("Image size", "64"), ("Batch size", "16")):  # fmt: skip
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(500)
+    _choose(page, "Device", "cpu")
+    page.get_by_role("button", name="Start the study").click()
+    trials = page.get_by_test_id("stMetric").filter(has_text="Trials").get_by_test_id("stMetricValue")
+    trials.first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 120
+    while trials.first.inner_text().strip() in ("", "0") and time.monotonic() < deadline:
+        page.wait_for_timeout(500)  # the coordinator starts and asks Optuna for the first trial
+    assert int(trials.first.inner_text()) >= 1, "no trial appeared"
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.get_by_role("button", name="Cancel").click()
+    state = page.get_by_test_id("stMetric").filter(has_text="State").get_by_test_id("stMetricValue")
+    deadline = time.monotonic() + 60
+    while state.first.inner_text().strip() != "cancelled" and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert state.first.inner_text().strip() == "cancelled"
