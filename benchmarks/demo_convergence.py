@@ -1,7 +1,7 @@
 """How fast a from-scratch YOLOv8n learns the demo dataset on this machine's CPU.
 
 Generates the demo dataset (400 images at 256 px) in a temporary folder and trains `yolov8n.yaml`
-from scratch twice, each in a child process prepared by `mlcore.engine_env` (offline):
+from scratch twice, each in a child process prepared by `mlcore.engine.env` (offline):
 
 1. the studio's demo recipe (`DEMO_TRAINING_RECIPE`, all CPU cores);
 2. Ultralytics' defaults at the same image and batch size (as `yolo train` would run it).
@@ -35,7 +35,7 @@ from mlcore.engine.env import engine_environment  # noqa: E402
 CHILD = r"""
 import json, sys, time
 from ultralytics import YOLO
-from mlcore.engine_env import use_all_cpu_cores
+from mlcore.engine.env import use_all_cpu_cores
 
 data, project, epochs, target, log, recipe, all_cores = sys.argv[1:8]
 target = float(target)

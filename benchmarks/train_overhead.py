@@ -44,7 +44,7 @@ from mlcore.training.submit import submit_training  # noqa: E402
 DIRECT = r"""
 import json, sys
 from ultralytics import YOLO
-from mlcore.engine_env import use_all_cpu_cores
+from mlcore.engine.env import use_all_cpu_cores
 
 data, project, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 model = YOLO("yolov8n.yaml")

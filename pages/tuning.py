@@ -1,6 +1,7 @@
 """Tuning: hyperparameter studies with Optuna. Every trial is an ordinary training job (queue, leases, Stop and
 Cancel, its own run on the Runs page); bad trials are pruned after an epoch or two."""
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +40,7 @@ def new_study(settings: Settings) -> None:
         c1, c2 = st.columns([3, 2])
         with c1:
             dataset = dataset_select(settings, "tune.dataset")
-        name = c2.text_input("Study name", key="tune.name", placeholder="e.g. logos-lr")
+        name = c2.text_input("Study name", key="tune.name", placeholder="empty = a dated name")
         c1, c2, c3 = st.columns(3)
         architectures = c1.multiselect("Architectures", ARCHITECTURES, default=["yolov8n"], key="tune.archs",
                                        help="Several: each trial picks one.")  # fmt: skip
@@ -73,7 +74,8 @@ def new_study(settings: Settings) -> None:
         if st.button("Start the study", type="primary", icon=":material/play_arrow:", key="tune.start"):
             try:
                 spec = TuneSpec(
-                    study=name.strip(), dataset_path=dataset, architectures=tuple(architectures),
+                    study=name.strip() or f"study-{datetime.now():%Y%m%d-%H%M%S}", dataset_path=dataset,
+                    architectures=tuple(architectures),
                     base_model_path=str(base) if base else None, epochs=epochs, trials=trials,
                     hours=hours or None, objective=objective, pruner=pruner, parallel=parallel, imgsz=imgsz,
                     batch_size=batch, device=device,

@@ -402,8 +402,9 @@ def test_the_page_shows_trials_charts_and_trains_with_the_best(two_gpu_studio) -
     assert "mosaic:" in at.session_state["train.extra"]
 
 
-def test_the_page_refuses_a_study_without_a_name_with_what_to_do(two_gpu_studio) -> None:
+def test_the_page_refuses_a_bad_study_name_with_what_to_do(two_gpu_studio) -> None:
     at = _page().run()
+    at.text_input(key="tune.name").set_value("logos/lr").run()
     at.button(key="tune.start").click().run()
     assert not at.exception, at.exception
     assert "name the study" in "\n".join(e.value for e in at.error)

@@ -70,13 +70,18 @@ def refuse_unknown(spec: type, data: dict[str, Any], aliases: tuple[str, ...] = 
 
 
 @lru_cache(maxsize=1)
-def ultralytics_train_args() -> frozenset[str]:
-    """The argument names of Ultralytics' default.yaml, read as a file (Ultralytics is not imported)."""
+def ultralytics_defaults() -> dict[str, Any]:
+    """Ultralytics' default.yaml, read as a file (Ultralytics is not imported); {} without Ultralytics."""
     spec = importlib.util.find_spec("ultralytics")
     if spec is None or spec.origin is None:
-        return frozenset()
+        return {}
     default = Path(spec.origin).parent / "cfg" / "default.yaml"
-    return frozenset(yaml.safe_load(default.read_text()) or {})
+    return dict(yaml.safe_load(default.read_text()) or {})
+
+
+def ultralytics_train_args() -> frozenset[str]:
+    """The argument names of Ultralytics' default.yaml."""
+    return frozenset(ultralytics_defaults())
 
 
 @dataclass(frozen=True)

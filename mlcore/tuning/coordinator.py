@@ -41,7 +41,7 @@ from mlcore.tuning.study import (
 
 KIND = "tuning"
 TASK = "study"
-POLL_S = 2.0
+POLL_S = 1.0
 FAIL_FAST = 3  # when the first this-many trials all fail, the study ends with their common cause
 FALLBACK_OPTIMIZER = "AdamW"  # when lr0 is searched but the optimizer is not: optimizer=auto would ignore lr0
 

@@ -19,7 +19,14 @@ from typing import Any
 
 import yaml
 
-from mlcore.training.spec import MANAGED_ARGS, OPTIMIZERS, STRIDE, SpecError, ultralytics_train_args
+from mlcore.training.spec import (
+    MANAGED_ARGS,
+    OPTIMIZERS,
+    STRIDE,
+    SpecError,
+    ultralytics_defaults,
+    ultralytics_train_args,
+)
 
 # Train arguments of the spec's own fields that a study may search, and the TrainSpec field each sets.
 SPEC_FIELDS = {"lr0": "learning_rate", "optimizer": "optimizer", "batch": "batch_size", "imgsz": "imgsz"}
@@ -259,3 +266,19 @@ def space_from_table(rows: list[dict[str, Any]]) -> dict[str, Param]:
                 raise SpaceError(f"{name}: give both low and high, or a list of choices.")
             mapping[name] = {"low": low, "high": high, "log": bool(row.get("log"))}
     return parse_space(mapping)
+
+
+def baseline(space: dict[str, Param]) -> dict[str, Any]:
+    """Ultralytics' default value of every parameter of the space, where it lies in the space (a range's default
+    clipped to it; a choice's default if it is one of them, else the first choice): the study's first trial, so
+    that it starts from the settings a plain training would use and looks for better ones."""
+    defaults = ultralytics_defaults()
+    values: dict[str, Any] = {}
+    for name, p in space.items():
+        default = defaults.get(name)
+        if p.is_choice:
+            values[name] = default if default in p.choices else p.choices[0]
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            clipped = min(max(float(default), p.low), p.high)
+            values[name] = int(round(clipped)) if p.integer else clipped
+    return values

@@ -21,6 +21,7 @@ import yaml
 from mlcore.core import paths
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
+from mlcore.tuning.space import baseline
 from mlcore.tuning.spec import OBJECTIVES, TuneSpec
 
 # Optuna's trial states as the studio names them
@@ -101,14 +102,14 @@ def quiet_optuna() -> None:
 
 
 def create_study(folder: StudyFolder, spec: TuneSpec) -> Any:
-    """A new study in the folder's journal, with its first trials enqueued."""
+    """A new study in the folder's journal, with its first trials enqueued: the spec's, else Ultralytics' defaults."""
     import optuna
 
     quiet_optuna()
     study = optuna.create_study(
         study_name=spec.study, storage=storage(folder), direction="maximize", sampler=sampler(spec), pruner=pruner(spec)
     )
-    for values in spec.first_trials:
+    for values in spec.first_trials or (baseline(spec.parsed_space()),):
         study.enqueue_trial(dict(values))
     return study
 
