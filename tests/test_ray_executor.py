@@ -118,6 +118,19 @@ def fake_head() -> Iterator[tuple[str, type[_Answer]]]:
         server.server_close()
 
 
+def test_a_study_coordinator_holds_no_device_and_the_cluster_counts_its_devices(settings_with_ray: Settings) -> None:
+    ray = executor(settings_with_ray, node("head", 2, free_mb=[20_000, 100]), node("worker", 1), node("cpu", 0))
+    coordinator = replace(ray_job("study", device="none", node_id="head"), device="none")
+    assert ray.place(ray_job("study", device="none", state=JobState.QUEUED), []).device == "none"
+    cpu_job = ray_job("c", device="cpu", state=JobState.QUEUED)
+    on_cpu = [
+        replace(ray_job(f"c{i}", device="cpu", node_id=n), device="cpu") for i, n in enumerate(("head", "worker"))
+    ]
+    assert ray.place(cpu_job, [*on_cpu, coordinator]).device == "cpu"  # the coordinator takes no node's CPU slot
+    assert ray.capacity("auto") == 2  # one roomy GPU on the head (the other is full), one on the worker
+    assert ray.capacity("cpu") == 3
+
+
 def test_a_cluster_of_another_ray_release_is_refused_with_the_release_to_install(fake_head) -> None:
     address, handler = fake_head
     handler.body = {"version": "4", "ray_version": "2.9.3"}

@@ -408,3 +408,37 @@ def test_the_page_refuses_a_bad_study_name_with_what_to_do(two_gpu_studio) -> No
     at.button(key="tune.start").click().run()
     assert not at.exception, at.exception
     assert "name the study" in "\n".join(e.value for e in at.error)
+
+
+def test_the_local_executor_counts_roomy_gpus_as_parallel_trials(settings: Settings) -> None:
+    full = FakeGpu("NVIDIA A100-SXM4-40GB", "GPU-c", used_mib=40000, total_mib=40960)
+    local = LocalExecutor(settings, FakeNvml([FakeGpu("H100", "GPU-a"), FakeGpu("H100", "GPU-b"), full]))
+    assert local.capacity("auto") == 2 and local.capacity("cpu") == 1 and local.capacity("0") == 1
+    no_gpu = LocalExecutor(settings, FakeNvml([], init_error="NVML Shared Library Not Found"))
+    assert no_gpu.capacity("auto") == 1
+
+
+def test_the_cli_refuses_bad_calls_with_what_to_do(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+    from mlcore.cli.main import main
+
+    assert main(["tune"]) == 2 and "--data is required" in capsys.readouterr().err
+    assert main(["tune", "status", "nope"]) == 2 and "there is no study 'nope'" in capsys.readouterr().err
+    assert main(["tune", "stop"]) == 2 and "needs the study's name" in capsys.readouterr().err
+    assert main(["tune", "--data", "x", "--set", "nbs"]) == 2 and "ARG=VALUE" in capsys.readouterr().err
+
+
+def test_a_dataset_with_validation_errors_is_refused_with_the_first_error(two_gpu_studio, tmp_path: Path) -> None:
+    import shutil
+
+    settings, _started, data = two_gpu_studio
+    broken = data.parent / "broken-for-tuning"
+    shutil.rmtree(broken, ignore_errors=True)
+    shutil.copytree(data, broken)
+    label = next((broken / "labels" / "train").glob("*.txt"))
+    label.write_text("99 0.5 0.5 0.2 0.2\n")
+    try:
+        with pytest.raises(SubmitError, match="validation error"):
+            start_study(TuneSpec(study="broken", dataset_path=str(broken), trials=2, imgsz=96), settings)
+        assert not StudyFolder.of("broken", settings).path.exists()
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)

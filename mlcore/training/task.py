@@ -216,9 +216,9 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
     if continuing:  # the checkpoint holds every other argument, and its run folder
         metrics = model.train(resume=True, data=str(data_yaml), device=device, workers=spec.workers)
     else:
-        args = {**spec.to_ultralytics(), "device": device}
+        args = {"plots": True, **spec.to_ultralytics(), "device": device}  # plots: false in `advanced` wins
         metrics = model.train(
-            data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=True, **args
+            data=str(data_yaml), project=str(run_dir.parent), name=run_dir.name, exist_ok=True, **args
         )
     if (metrics is None or not hasattr(metrics, "box")) and folder.best.exists():
         # multi-GPU training validates in its ranks, not here: measure best.pt once more

@@ -43,6 +43,7 @@ KIND = "tuning"
 TASK = "study"
 POLL_S = 1.0
 FAIL_FAST = 3  # when the first this-many trials all fail, the study ends with their common cause
+TRIAL_DEFAULTS = {"plots": False}  # a trial's charts come from results.csv; Ultralytics' plots cost seconds per trial
 FALLBACK_OPTIMIZER = "AdamW"  # when lr0 is searched but the optimizer is not: optimizer=auto would ignore lr0
 
 
@@ -153,7 +154,7 @@ class Coordinator:
             "trial": {"study": str(self.folder.path), "number": trial.number, "id": trial._trial_id},
             **train_fields(params),
         }
-        fields["advanced"] = {**spec.advanced, **fields["advanced"]}
+        fields["advanced"] = {**TRIAL_DEFAULTS, **spec.advanced, **fields["advanced"]}
         if "lr0" in params and "optimizer" not in params:
             fields["optimizer"] = FALLBACK_OPTIMIZER
         try:
