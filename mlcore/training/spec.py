@@ -193,25 +193,13 @@ class TrainSpec:
             )
         if self.project == "":
             raise SpecError("project is empty; use a short name such as 'default'.")
-        self._check_advanced()
+        check_advanced(self.advanced)
         if self.trial is not None and not (
             isinstance(self.trial, dict) and {"study", "number", "id"} <= set(self.trial)
         ):
             raise SpecError(
                 "trial is set by a tuning study only (its folder, the trial's number and id); leave it out."
             )
-
-    def _check_advanced(self) -> None:
-        if not isinstance(self.advanced, dict):
-            raise SpecError(f"advanced={self.advanced!r} must be a mapping of Ultralytics train arguments.")
-        known = ultralytics_train_args()
-        for key in self.advanced:
-            if key in MANAGED_ARGS:
-                raise SpecError(f"advanced[{key!r}] is set by the studio; use the spec's own field instead.")
-            if known and key not in known:
-                close = sorted(k for k in known if k[:3] == str(key)[:3])[:5]
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise SpecError(f"advanced[{key!r}] is not an Ultralytics train argument{hint}.")
 
     def warnings(self) -> list[str]:
         """Allowed but surprising values, to show before the job starts."""
@@ -269,6 +257,21 @@ class TrainSpec:
         if not isinstance(data, dict):
             raise SpecError("the spec must be a JSON object.")
         return cls.from_dict(data)
+
+
+def check_advanced(advanced: Any) -> None:
+    """Other Ultralytics train arguments: a mapping of names from Ultralytics' own list that the studio does not
+    set itself (a typo gets the names it resembles)."""
+    if not isinstance(advanced, dict):
+        raise SpecError(f"advanced={advanced!r} must be a mapping of Ultralytics train arguments.")
+    known = ultralytics_train_args()
+    for key in advanced:
+        if key in MANAGED_ARGS:
+            raise SpecError(f"advanced[{key!r}] is set by the studio; use the spec's own field instead.")
+        if known and key not in known:
+            close = sorted(k for k in known if k[:3] == str(key)[:3])[:5]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise SpecError(f"advanced[{key!r}] is not an Ultralytics train argument{hint}.")
 
 
 def _int_at_least(name: str, value: Any, minimum: int, example: str) -> None:

@@ -15,12 +15,11 @@ from typing import Any
 from mlcore.training.spec import (
     ARCHITECTURES,
     DEVICE_PATTERN,
-    MANAGED_ARGS,
     NAME_PATTERN,
     STRIDE,
     SpecError,
+    check_advanced,
     refuse_unknown,
-    ultralytics_train_args,
 )
 from mlcore.tuning.space import Param, parse_space, space_to_dict
 
@@ -123,23 +122,13 @@ class TuneSpec:
         if self.space:
             parse_space(self.space)  # raises SpaceError with the parameter's name
         space = self.parsed_space()
-        self._check_advanced()
+        check_advanced(self.advanced)
         for values in self.first_trials:
             if not isinstance(values, dict):
                 raise SpecError(f"first_trials: {values!r} is not a mapping of parameter values.")
             extra = sorted(set(values) - set(space) - {ARCHITECTURE_PARAM})
             if extra:
                 raise SpecError(f"first_trials: {extra} are not parameters of the space ({', '.join(space)}).")
-
-    def _check_advanced(self) -> None:
-        if not isinstance(self.advanced, dict):
-            raise SpecError(f"advanced={self.advanced!r} must be a mapping of Ultralytics train arguments.")
-        known = ultralytics_train_args()
-        for key in self.advanced:
-            if key in MANAGED_ARGS:
-                raise SpecError(f"advanced[{key!r}] is set by the study or its own field; it cannot be fixed here.")
-            if known and key not in known:
-                raise SpecError(f"advanced[{key!r}] is not an Ultralytics train argument.")
 
     def parsed_space(self) -> dict[str, Param]:
         from mlcore.tuning.space import default_space
