@@ -36,6 +36,7 @@ from mlcore.tuning.study import (
     StudyFolder,
     epoch_objectives,
     open_study,
+    record_failure,
     trial_project,
 )
 
@@ -212,11 +213,7 @@ class Coordinator:
         print(f"Trial {number}: {self.spec.objective} {max(values):.4f}", flush=True)
 
     def fail(self, number: int, cause: str) -> None:
-        import optuna
-
-        trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
-        self.study._storage.set_trial_user_attr(trial_id, ERROR_ATTR, cause[:2000])
-        self._tell(number, state=optuna.trial.TrialState.FAIL)
+        record_failure(self.study, number, cause)
         print(f"Trial {number}: failed: {cause.splitlines()[0] if cause else ''}", flush=True)
 
     def _tell(self, number: int, **outcome: Any) -> None:

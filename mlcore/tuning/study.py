@@ -178,6 +178,18 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def record_failure(study: Any, number: int, cause: str) -> None:
+    """Mark a running trial failed, with why (a trial told already keeps what it was told)."""
+    import optuna
+
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    study._storage.set_trial_user_attr(trial_id, ERROR_ATTR, cause[:2000])
+    try:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+    except (ValueError, RuntimeError):
+        pass
+
+
 def best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     complete = [r for r in rows if r["state"] == "complete" and r["value"] is not None]
     return max(complete, key=lambda r: r["value"]) if complete else None

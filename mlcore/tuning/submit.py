@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition, JobNotFound, SubmitError
 from mlcore.core.paths import RunFolder
 from mlcore.core.safe_paths import trusted_model
@@ -29,7 +30,7 @@ from mlcore.training.spec import NAME_PATTERN
 from mlcore.training.submit import checked_dataset
 from mlcore.tuning.coordinator import KIND, TASK
 from mlcore.tuning.spec import TuneSpec
-from mlcore.tuning.study import ERROR_ATTR, JOB_ATTR, StudyFolder, best_row, create_study, open_study, trial_rows
+from mlcore.tuning.study import JOB_ATTR, StudyFolder, best_row, create_study, open_study, record_failure, trial_rows
 
 OPEN_STATES = ACTIVE_STATES | {JobState.QUEUED}
 
@@ -50,7 +51,7 @@ def folder_of(name: str, settings: Settings) -> StudyFolder:
 
 def study_names(settings: Settings) -> list[str]:
     """Every study under the outputs, newest first."""
-    root = StudyFolder.of("x", settings).path.parent
+    root = settings.outputs_root / paths.TUNING_DIR
     found = [StudyFolder(p) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     return [
         f.name for f in sorted((f for f in found if f.exists()), key=lambda f: f.journal.stat().st_mtime, reverse=True)
@@ -136,11 +137,7 @@ def cancel_study(name: str, settings: Settings, actor: str = LOCAL_USER) -> Job 
                 cancel_job(trial_job, settings, actor=actor)
         except (JobNotFound, InvalidTransition):
             pass
-        study._storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, "cancelled with the study")
-        try:
-            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-        except (ValueError, RuntimeError):
-            pass
+        record_failure(study, trial.number, "cancelled with the study")
     return job
 
 
