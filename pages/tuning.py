@@ -186,7 +186,8 @@ def charts(name: str, objective: str, settings: Settings) -> None:
         st.plotly_chart(coordinates, key="tune.coordinates")
 
 
-def study_view(name: str, settings: Settings) -> None:
+def study_view(name: str, settings: Settings) -> dict:
+    """The study's live view; the report it drew."""
     report = study_report(name, settings)
     state, counts, best = report["state"], report["counts"], report["best_value"]
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -213,6 +214,7 @@ def study_view(name: str, settings: Settings) -> None:
     charts(name, report["objective"], settings)
     with st.expander("Open the study in Optuna", icon=":material/code:"):
         st.code(f"import optuna\nstudy = {report['load']}", language="python")
+    return report
 
 
 settings = page_start(
@@ -237,8 +239,8 @@ running = study_report(picked, settings)["state"] in OPEN
 
 @st.fragment(run_every=REFRESH_S if running else None)
 def live() -> None:
-    study_view(picked, settings)
-    if running and study_report(picked, settings)["state"] not in OPEN:
+    report = study_view(picked, settings)
+    if running and report["state"] not in OPEN:
         st.rerun()  # the study ended: a whole-page run stops the refreshing
 
 
