@@ -49,6 +49,7 @@ LAYERS = {
     "export": 9,
     "predict": 10,
     "compare": 11,
+    "quality": 11,
     "registry": 12,
     "api": 13,
     "cli": 14,

@@ -131,6 +131,28 @@ def draw_comparison(image_path: Path, detections: Any, result: Any, image: int, 
     return picture
 
 
+SUSPECT_LABEL = "#dc2626"  # red: the label box the audit doubts
+SUGGESTION = "#16a34a"  # green: what the model would put there
+
+
+def draw_suspect(image_path: Path, issue: dict[str, Any], names: dict[int, str], max_side: int = 900) -> Image.Image:
+    """One suspect of a label audit: the label's box (with its file line) in red, the model's suggestion in green.
+
+    `issue` is a row of audit.json's `issues`. Raises OSError for unreadable images."""
+    picture, factor = _open_scaled(image_path, max_side)
+    boxes = _Boxes(picture, factor)
+    kind = str(issue["type"]).replace("_", " ")
+    if issue.get("line") is not None:
+        label = names.get(int(issue["label_class"]), "?")
+        boxes.box(issue["box"], SUSPECT_LABEL, f"label: {label} (line {issue['line']}) · {kind}", 3)
+    suggested = issue.get("suggested_box") or (issue["box"] if issue.get("suggested_class") is not None else None)
+    if suggested is not None and issue.get("suggested_class") is not None:
+        text = f"model: {names.get(int(issue['suggested_class']), '?')} {float(issue.get('confidence') or 0):.2f}"
+        boxes.box(suggested, SUGGESTION, text if issue.get("line") is not None else f"{text} · {kind}", 2, below=True)
+    boxes.legend((("label", SUSPECT_LABEL), ("model's suggestion", SUGGESTION)))
+    return picture
+
+
 SOURCE_MODEL = "#2563eb"  # blue: the source model's boxes
 EXPORTED_MODEL = "#ea580c"  # orange: the export's boxes
 

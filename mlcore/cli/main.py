@@ -23,6 +23,7 @@ from mlcore.cli.follow import follow as _follow
 from mlcore.cli.models import add_models_parser
 from mlcore.cli.predict import add_predict_parser
 from mlcore.cli.printing import print_report, print_status, progress_bar
+from mlcore.cli.quality import add_quality_parsers
 from mlcore.cli.tuning import add_tuning_parser
 from mlcore.core import paths
 from mlcore.core.settings import LOOPBACK_HOSTS, PROJECT_ROOT, Settings, SettingsError, load_settings
@@ -516,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     add_cluster_parser(sub)
     add_tuning_parser(sub)
+    add_quality_parsers(sub)
 
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -13,6 +13,9 @@ The layout under the outputs root (see the README, "Where outputs go"):
       comparisons/{a}_vs_{b}_{timestamp}/ an A/B comparison of two models on one split, its HTML report
       profiles/{model}-{hash}/            deployment profiles of models kept outside the outputs root
       dataset_reports/{dataset}_{timestamp}/ validation reports (report.json, issues.csv)
+      audits/{model}_{split}_{timestamp}/ a label-error audit: audit.json, suspects.csv, fix_list.csv, gallery/
+      selections/{model}_{timestamp}/     the images to label next: selection.json/.csv, to_label/ with pre-labels
+      drift/{folder}_{timestamp}/         a drift report of new images against a dataset: drift.json, tails/
       datasets/demo/                      the generated demo dataset
       cache/                              image facts kept between validations
       models/                             trusted base models (e.g. yolov8n.pt) put there by users
@@ -35,6 +38,9 @@ PROFILES_DIR = "profiles"
 REGISTRY_DIR = "registry"
 COMPARISONS_DIR = "comparisons"
 TUNING_DIR = "tuning"  # one folder per hyperparameter study
+AUDITS_DIR = "audits"
+SELECTIONS_DIR = "selections"
+DRIFT_DIR = "drift"
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -178,3 +184,17 @@ class RunFolder:
     def log(self, kind: str) -> Path:
         """The log of the job of `kind` that wrote into this folder."""
         return self.path / log_name(kind)
+
+
+# Inside a data-quality job's folder (audits/, selections/, drift/).
+QUALITY_CONFIG = "quality_config.yaml"  # the spec as submitted, with what the submit checked
+AUDIT_FILE = "audit.json"  # images worst first, typed suspect boxes worst first, counts, timings
+SUSPECTS_CSV = "suspects.csv"
+FIX_LIST_CSV = "fix_list.csv"  # each suspect's label line as it is and as the model suggests (the next version's input)
+GALLERY_DIR = "gallery"  # the worst suspects drawn: the label's box and the model's suggestion
+FOLDS_DIR = "folds"  # K-fold audits: one data.yaml per fold (train on the others, predict this one)
+SELECTION_FILE = "selection.json"
+SELECTION_CSV = "selection.csv"
+TO_LABEL_DIR = "to_label"  # the top N with pre-labels in YOLO format (images/, labels/, classes.txt)
+DRIFT_FILE = "drift.json"
+TAILS_DIR = "tails"  # example new images from the drifted end of each feature

@@ -57,7 +57,7 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.STOPPING: frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}),
     **{state: frozenset() for state in FINAL_STATES},
 }
-KINDS = ("training", "evaluation", "export", "prediction", "tuning")
+KINDS = ("training", "evaluation", "export", "prediction", "tuning", "audit", "selection", "drift")
 UPDATABLE = ("pid", "pid_started", "device", "error", "executor", "node")
 LOCAL_EXECUTOR = "local"
 # columns added after the first release, added to an older database when it is opened

@@ -1,0 +1,121 @@
+"""Label errors planted in a copy of a dataset split, and how many of them an audit found.
+
+    planted = plant_errors(copy_root, "val", fraction=0.1, seed=0)   # rewrites the copy's labels of the split
+    scores = audit_accuracy(audit_document, planted)                 # AUROC, recall per type at 2x depth
+
+Each box of the split is, with probability `fraction` for each kind, removed (the audit should call the object
+*overlooked*), given another class (*swapped*) or shifted by 30-60% of its size (*badly located*). Used by
+benchmarks/audit_accuracy.py and by the tests, on copies only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KINDS = ("overlooked", "swapped", "badly_located")
+
+
+@dataclass(frozen=True)
+class Planted:
+    image: str
+    """The image's path relative to the dataset root."""
+    type: str
+    line: int | None
+    """The line of the changed box in the new label file; None for a removed box."""
+    box: tuple[float, float, float, float]
+    """The true box, normalised cx, cy, w, h."""
+
+
+def plant_errors(root: Path, split: str, fraction: float = 0.1, seed: int = 0, classes: int = 2) -> list[Planted]:
+    """Rewrite the label files of `root`/labels/`split` with planted errors; what was planted."""
+    rng = random.Random(seed)
+    planted: list[Planted] = []
+    for label in sorted((root / "labels" / split).glob("*.txt")):
+        image = next((p for p in (root / "images" / split).glob(f"{label.stem}.*")), None)
+        if image is None:
+            continue
+        rel = image.relative_to(root).as_posix()
+        out: list[str] = []
+        for raw in label.read_text().splitlines():
+            parts = raw.split()
+            if len(parts) != 5:
+                out.append(raw)
+                continue
+            cls, (cx, cy, w, h) = int(parts[0]), (float(p) for p in parts[1:])
+            draw = rng.random()
+            if draw < fraction:
+                planted.append(Planted(rel, "overlooked", None, (cx, cy, w, h)))
+                continue
+            if draw < 2 * fraction and classes > 1:
+                other = rng.choice([c for c in range(classes) if c != cls])
+                out.append(f"{other} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+                planted.append(Planted(rel, "swapped", len(out), (cx, cy, w, h)))
+                continue
+            if draw < 3 * fraction:
+                dx, dy = rng.choice([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)])
+                by = rng.uniform(0.3, 0.6)
+                nx = min(max(cx + dx * by * w, w / 2), 1 - w / 2)
+                ny = min(max(cy + dy * by * h, h / 2), 1 - h / 2)
+                out.append(f"{cls} {nx:.6f} {ny:.6f} {w:.6f} {h:.6f}")
+                planted.append(Planted(rel, "badly_located", len(out), (cx, cy, w, h)))
+                continue
+            out.append(raw)
+        label.write_text("".join(f"{line}\n" for line in out))
+    return planted
+
+
+def _iou_xyxy(a: list[float], b: list[float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def found(planted: Planted, issue: dict[str, Any], size: tuple[int, int]) -> bool:
+    """Does this suspect point at the planted error: the changed line, or for a removed box an overlooked
+    suspect on the true object (IoU >= 0.5)."""
+    if issue["path"] != planted.image:
+        return False
+    if planted.line is not None:
+        return issue["line"] == planted.line
+    if issue["type"] != "overlooked":
+        return False
+    cx, cy, w, h = planted.box
+    W, H = size
+    truth = [(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H]
+    return _iou_xyxy(truth, issue["box"]) >= 0.5
+
+
+def auroc(scores: list[float], positive: list[bool]) -> float:
+    """The probability that an image with a planted error scores lower than one without (ties count half)."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p < n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def audit_accuracy(document: dict[str, Any], planted: list[Planted], sizes: dict[str, tuple[int, int]]) -> dict:
+    """AUROC of the image scores for "has a planted error", and the recall of each planted kind among the
+    first 2x as many suspects as were planted (a planted error counts once, whichever suspect finds it)."""
+    bad = {p.image for p in planted}
+    images = document["images"]
+    result: dict[str, Any] = {
+        "images": len(images),
+        "planted": len(planted),
+        "auroc": auroc([i["score"] for i in images], [i["path"] in bad for i in images]),
+    }
+    depth = 2 * len(planted)
+    top = document["issues"][:depth]
+    for kind in KINDS:
+        mine = [p for p in planted if p.type == kind]
+        hits = [p for p in mine if any(found(p, i, sizes[p.image]) for i in top)]
+        typed = [p for p in hits if any(found(p, i, sizes[p.image]) and i["type"] == kind for i in top)]
+        result[kind] = {"planted": len(mine), "found": len(hits), "recall": len(hits) / len(mine) if mine else None,
+                        "typed_right": len(typed)}  # fmt: skip
+    return result

@@ -1,0 +1,1 @@
+"""Know your data: a label-error audit, the images to label next, and a drift report, each a job."""

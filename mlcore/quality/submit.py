@@ -1,0 +1,177 @@
+"""Submitting the data-quality jobs: everything that can be checked without a model is checked first.
+
+job = submit_audit(AuditSpec(model_path=..., dataset_path=..., split="val"), settings)
+job = submit_audit(AuditSpec(..., split="train", kfold=5), settings)   # a coordinator of 5 trainings
+job = submit_selection(SelectSpec(model_path=..., images=...), settings)
+job = submit_drift(DriftSpec(images=..., dataset_path=...), settings)
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.loader import Dataset, DatasetError, label_path, list_images, load_dataset
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
+from mlcore.devices.leases import NO_DEVICE
+from mlcore.evaluation.submit import model_name
+from mlcore.jobs.queue import enqueue
+from mlcore.jobs.store import Job
+from mlcore.predict.models import resolve_model
+from mlcore.quality.spec import AUDIT_TASK, DRIFT_TASK, KFOLD_TASK, SELECT_TASK, AuditSpec, DriftSpec, SelectSpec
+
+AUDIT_KIND, SELECTION_KIND, DRIFT_KIND = "audit", "selection", "drift"
+KFOLD_SEED = 0
+
+
+def _dataset(text: str, settings: Settings) -> tuple[Path, Dataset]:
+    try:
+        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+        return path, load_dataset(path)
+    except (PathNotAllowed, DatasetError) as exc:
+        raise SubmitError(f"the dataset cannot be used: {exc}") from None
+
+
+def _split(dataset: Dataset, split: str) -> list[str]:
+    images = dataset.splits.get(split) or []
+    if not images:
+        present = ", ".join(s for s, i in dataset.splits.items() if i) or "none"
+        raise SubmitError(f"the dataset has no '{split}' split (it has: {present}); pick one of those.")
+    return images
+
+
+def _image_folder(text: str, settings: Settings, what: str) -> tuple[Path, int]:
+    try:
+        folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what=what)
+    except PathNotAllowed as exc:
+        raise SubmitError(str(exc)) from None
+    if not folder.is_dir():
+        raise SubmitError(f"{folder} is not a folder; give the folder that holds the {what}.")
+    images, unsupported = list_images(folder)
+    if not images:
+        extra = f" ({len(unsupported)} files in formats the model cannot read, e.g. {Path(unsupported[0]).name})"
+        raise SubmitError(
+            f"{folder} holds no images (JPEG, PNG, BMP, TIFF, WebP){extra if unsupported else ''}; "
+            "pick the folder the images are in."
+        )
+    return folder, len(images)
+
+
+def _folder(settings: Settings, kind_dir: str, stem: str) -> Path:
+    folder = settings.outputs_root / kind_dir / f"{stem}_{datetime.now():%Y%m%d-%H%M%S-%f}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _record(folder: Path, record: dict[str, Any]) -> None:
+    (folder / paths.QUALITY_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+
+
+def kfold_cost(spec: AuditSpec, images: int) -> dict[str, Any]:
+    """What a K-fold audit costs before it starts: K trainings, each of `kfold_epochs` epochs over (K-1)/K of
+    the split, then one prediction of each fold."""
+    per_training = round(images * (spec.kfold - 1) / spec.kfold)
+    return {
+        "trainings": spec.kfold,
+        "epochs_each": spec.kfold_epochs,
+        "images_each": per_training,
+        "image_epochs": spec.kfold * spec.kfold_epochs * per_training,
+        "sentence": f"{spec.kfold} trainings of {spec.kfold_epochs} epochs on {per_training} images each "
+        f"(about {spec.kfold * spec.kfold_epochs / 100:.1f}× a 100-epoch training of the split), then "
+        f"{images} images predicted once.",
+    }
+
+
+def assign_folds(images: list[str], k: int, seed: int = KFOLD_SEED) -> list[list[str]]:
+    """The split's images in K folds of nearly equal size, shuffled with a fixed seed (the same K, the same folds)."""
+    order = sorted(images)
+    random.Random(seed).shuffle(order)
+    return [sorted(order[n::k]) for n in range(k)]
+
+
+def write_fold_datasets(dataset: Dataset, folds: list[list[str]], split: str, folder: Path) -> list[str]:
+    """folds/fold-{k}/data.yaml per fold: train on the other folds, validate on the dataset's val split (or,
+    auditing val, on the held-out fold), never on the images the fold model will predict for the audit."""
+    root = Path(str(dataset.root))
+    names = {int(k): v for k, v in dataset.names.items()}
+    validation = dataset.splits.get("val") if split != "val" else None
+    written = []
+    for k, held_out in enumerate(folds):
+        here = folder / paths.FOLDS_DIR / f"fold-{k}"
+        here.mkdir(parents=True)
+        train = [str(root / i) for j, fold in enumerate(folds) if j != k for i in fold]
+        val = list(validation) if validation else [str(root / i) for i in held_out]
+        (here / "train.txt").write_text("".join(f"{p}\n" for p in train))
+        (here / "val.txt").write_text("".join(f"{p}\n" for p in val))
+        data = {"path": str(here), "train": "train.txt", "val": "val.txt", "nc": len(names), "names": names}
+        (here / paths.DATA_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
+        written.append(str(here / paths.DATA_YAML))
+    return written
+
+
+def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> Job:
+    """Check the model, the dataset and the split, then queue the audit (or, with kfold, its coordinator)."""
+    model = trusted_model(spec.model_path, settings)
+    dataset_path, dataset = _dataset(spec.dataset_path, settings)
+    images = _split(dataset, spec.split)
+    if not any(Path(label_path(i)).is_file() for i in images):
+        raise SubmitError(
+            f"no image of the '{spec.split}' split has a label file (labels/{spec.split}/*.txt): there is nothing "
+            "to audit. Label the split first, or pick a labelled one."
+        )
+    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz))
+    skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
+    usable = [dataset.rel(i) for i in images if dataset.rel(i) not in skipped and dataset.rel(label_path(i))
+              not in skipped]  # fmt: skip
+    if spec.kfold and spec.kfold > len(usable):
+        raise SubmitError(
+            f"kfold={spec.kfold} is more folds than the split has usable images ({len(usable)}); use at most "
+            f"{len(usable)}, e.g. 5."
+        )
+    folder = _folder(settings, paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
+    record: dict[str, Any] = {**spec.to_dict(), "model_path": str(model), "dataset_path": str(dataset_path),
+                              "skipped": skipped}  # fmt: skip
+    if not spec.kfold:
+        _record(folder, record)
+        return enqueue(settings, AUDIT_KIND, {"task": AUDIT_TASK, **record}, folder, owner, made=folder)
+    folds = assign_folds(usable, spec.kfold)
+    record |= {"fold_images": folds, "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
+               "cost": kfold_cost(spec, len(usable))}  # fmt: skip
+    _record(folder, record)
+    # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
+    return enqueue(settings, AUDIT_KIND, {**record, "task": KFOLD_TASK, "device": NO_DEVICE,
+                                          "fold_device": spec.device}, folder, owner, made=folder)  # fmt: skip
+
+
+def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local") -> Job:
+    model = resolve_model(spec.model_path, settings)
+    images, count = _image_folder(spec.images, settings, "unlabelled images")
+    folder = _folder(settings, paths.SELECTIONS_DIR, model_name(model))
+    record = {**spec.to_dict(), "model_path": str(model), "images": str(images), "expected_images": count}
+    _record(folder, record)
+    return enqueue(settings, SELECTION_KIND, {"task": SELECT_TASK, **record}, folder, owner, made=folder)
+
+
+def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> Job:
+    model = resolve_model(spec.model_path, settings) if spec.model_path else None
+    dataset_path, dataset = _dataset(spec.dataset_path, settings)
+    if not dataset.splits.get(spec.split):
+        raise SubmitError(
+            f"the reference has no images: the dataset's '{spec.split}' split is empty or missing; pick the split "
+            "the model was trained on (usually train)."
+        )
+    images, count = _image_folder(spec.images, settings, "new images")
+    folder = _folder(settings, paths.DRIFT_DIR, images.name or "images")
+    record = {**spec.to_dict(), "model_path": None if model is None else str(model), "images": str(images),
+              "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
+    _record(folder, record)
+    return enqueue(settings, DRIFT_KIND, {"task": DRIFT_TASK, **record}, folder, owner, made=folder)
