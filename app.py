@@ -19,6 +19,7 @@ st.set_page_config(page_title="ML Studio", page_icon=":material/center_focus_str
 PAGES = {
     "Data": [
         st.Page("pages/datasets.py", title="Dataset validation", icon=":material/rule:"),
+        st.Page("pages/quality.py", title="Data quality", icon=":material/troubleshoot:"),
     ],
     "Train": [
         st.Page("pages/training.py", title="Training", icon=":material/model_training:"),

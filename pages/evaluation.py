@@ -41,6 +41,8 @@ from mlcore.evaluation.store import (
     open_evaluations,
 )
 from mlcore.evaluation.submit import submit_evaluation
+from mlcore.quality.spec import AuditSpec
+from mlcore.quality.submit import submit_audit
 from mlcore.runs.metrics import curve_names
 from mlcore.runs.store import seed_weights, trained_on, weights_label
 from mlcore.training.spec import SpecError
@@ -245,6 +247,19 @@ def retrain(item: EvaluationSummary) -> None:
     st.switch_page("pages/training.py")
 
 
+def audit_labels(item: EvaluationSummary, settings: Settings) -> None:
+    """The improvement loop's first step: an audit of this split's labels with this model, on the Data quality page."""
+    spec = AuditSpec(model_path=item.model, dataset_path=item.dataset, split=item.split,
+                     imgsz=int(item.spec.get("imgsz", 640)), device=str(item.spec.get("device", "auto")))  # fmt: skip
+    try:
+        job = submit_audit(spec, settings, owner=current_user())
+    except (SpecError, SubmitError) as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.session_state["quality.show"] = job.id
+    st.switch_page("pages/quality.py")
+
+
 def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) -> None:
     if not item.path.is_dir():
         st.warning(f"The folder of {item.name} is gone (deleted or moved).", icon=":material/folder_off:")
@@ -287,7 +302,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     stamp = folder.predictions.stat().st_mtime
     result = thresholds_applied(str(item.path), stamp, round(conf, 3), round(iou, 3))
     headline(metrics, result)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
         "Download predictions at these thresholds", data=lambda: predictions_zip(d, result),
         file_name=f"{item.name}-predictions-conf{conf:.2f}.zip", mime="application/zip", on_click="ignore",
@@ -302,6 +317,11 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         help="Open the Training page in transfer mode, starting from this model on this dataset.",
     ):  # fmt: skip
         retrain(item)
+    if c4.button(
+        "Audit labels with this model", icon=":material/troubleshoot:", key="eval.audit",
+        help="Start a label-error audit of this split with this model (Data quality page).",
+    ):  # fmt: skip
+        audit_labels(item, settings)
     root = Path(metrics.get("dataset_root") or item.dataset)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="eval.view")
     if view == "Per class":

@@ -29,6 +29,9 @@ DETAILS = {  # what a job row says about the job, by kind
     "training": lambda spec: (spec.get("mode"), spec.get("model_architecture")),
     "prediction": lambda spec: (Path(str(spec.get("source", ""))).name, spec.get("source_kind")),
     "tuning": lambda spec: (f"study {spec.get('study')}",),
+    "audit": lambda spec: (spec.get("split"), f"{spec['kfold']}-fold" if spec.get("kfold") else "one model"),
+    "selection": lambda spec: (Path(str(spec.get("images", ""))).name, f"top {spec.get('top')}"),
+    "drift": lambda spec: (Path(str(spec.get("images", ""))).name, "with the model" if spec.get("model_path") else ""),
 }
 STOP_HELP = {
     "training": "Finish after the current batch: validate and keep best.pt and last.pt.",
@@ -49,7 +52,7 @@ def run_name(job: Job) -> str:
     return "/".join(Path(job.run_dir).parts[-2:]) if job.kind == "training" else Path(job.run_dir).name
 
 
-def job_row(job: Job, settings: Settings, position: int | None, key: str = "") -> None:
+def job_row(job: Job, settings: Settings, position: int | None, key: str = "", cancel: Callable = cancel_job) -> None:
     """One open job with its progress bar; Stop where the job keeps its work (a training, an export), Cancel always."""
     progress = read_progress(Path(job.run_dir))
     training, stoppable = job.kind == "training", job.kind in STOPPABLE
@@ -70,7 +73,7 @@ def job_row(job: Job, settings: Settings, position: int | None, key: str = "") -
             + ("; the run can be resumed later." if training else "."),
         ):  # fmt: skip
             with st.spinner("Cancelling…"):
-                act(cancel_job, job.id, settings)
+                act(cancel, job.id, settings)
 
 
 def act(action, job_id: str, settings: Settings) -> None:
@@ -85,7 +88,11 @@ def act(action, job_id: str, settings: Settings) -> None:
 
 
 def open_jobs_section(
-    settings: Settings, jobs_of: Callable[[Settings], list[Job]], drawn_open: frozenset[str], key: str
+    settings: Settings,
+    jobs_of: Callable[[Settings], list[Job]],
+    drawn_open: frozenset[str],
+    key: str,
+    cancel: Callable = cancel_job,
 ) -> None:
     """The jobs of one kind queued or running, with progress (run as a fragment, refreshed while any is open).
 
@@ -97,4 +104,4 @@ def open_jobs_section(
         st.rerun()  # one ended: a whole-page run shows its result
     queued = [j.id for j in jobs if j.state is JobState.QUEUED]
     for job in jobs:
-        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key=key)
+        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None, key=key, cancel=cancel)

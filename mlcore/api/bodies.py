@@ -16,6 +16,7 @@ from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.predict.spec import PredictSpec
+from mlcore.quality.spec import AUDIT_SPLITS, AuditSpec, DriftSpec, SelectSpec
 from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
 from mlcore.tuning.spec import OBJECTIVES, PRUNERS, SAMPLERS, TuneSpec
 
@@ -214,3 +215,39 @@ class TuningStartRequest(Body):
     workers: int = TuneSpec.workers
     advanced: dict[str, Any] = Field(default_factory=dict, description="Ultralytics train arguments every trial uses.")
     first_trials: list[dict[str, Any]] = Field(default_factory=list, description="Settings to try first.")
+
+
+AuditSplit = Literal[AUDIT_SPLITS]  # type: ignore[valid-type]
+
+
+class AuditRequest(Body):
+    """POST /api/v1/ml/audits (defaults: AuditSpec's)"""
+
+    model_path: str = Field(description="A run's weights/best.pt or a .pt in a trusted model folder.")
+    dataset_path: str = Field(description="Dataset folder or data.yaml.")
+    split: AuditSplit = AuditSpec.split
+    kfold: int = Field(AuditSpec.kfold, description="0: predict with the model; K >= 2: K short trainings (train).")
+    kfold_epochs: int = AuditSpec.kfold_epochs
+    imgsz: int = AuditSpec.imgsz
+    device: str = AuditSpec.device
+
+
+class SelectionRequest(Body):
+    """POST /api/v1/ml/selections (defaults: SelectSpec's)"""
+
+    model_path: str = Field(description="A run's weights, a .pt or an export.")
+    images: str = Field(description="The folder of unlabelled images.")
+    top: int = Field(SelectSpec.top, description="How many to export with pre-labels.")
+    imgsz: int = SelectSpec.imgsz
+    device: str = SelectSpec.device
+
+
+class DriftRequest(Body):
+    """POST /api/v1/ml/drift (defaults: DriftSpec's)"""
+
+    images: str = Field(description="The folder of new images.")
+    dataset_path: str = Field(description="The dataset the model was trained on.")
+    split: AuditSplit = DriftSpec.split
+    model_path: str | None = Field(None, description="Also compare the model's predictions.")
+    imgsz: int = DriftSpec.imgsz
+    device: str = DriftSpec.device

@@ -69,6 +69,7 @@ class ApiContext:
             job = None
         if job is None or job.kind != kind:
             listing = {"training": "training/status", "evaluation": "model/validate", "export": "model/export",
-                       "prediction": "predictions"}[kind]  # fmt: skip
+                       "prediction": "predictions", "audit": "audits", "selection": "selections",
+                       "drift": "drift"}[kind]  # fmt: skip
             raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{listing}.")
         return job

@@ -129,3 +129,13 @@ def use_all_cpu_cores(trainer: object) -> None:
 
     if getattr(getattr(trainer, "device", None), "type", "") == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
+
+
+def restore_pillow_open() -> None:
+    """Undo Ultralytics' wrapper of PIL.Image.open (call after importing Ultralytics). On the first file Pillow
+    cannot identify, the wrapper tries to pip-install pi-heif and raises ModuleNotFoundError offline, where the
+    studio expects Pillow's UnidentifiedImageError (an unreadable file to skip and list)."""
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    Image.open = patches._image_open

@@ -8,14 +8,22 @@ where it is, for the pages, the command line and the API alike.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.paths import RunFolder
 from mlcore.jobs.store import Job, JobState
 
 LOG_TAIL_LINES = 20
+
+
+def write_progress(run_dir: Path, percent: float, step: str | None = None, state: str = "running") -> None:
+    """progress.json of a job that is not a training: how far (0-100) and the step it is at, in words."""
+    progress = {"state": state, "percent": round(float(percent), 1), "updated": time.time()}
+    write_json_atomically(RunFolder(run_dir).progress, progress | ({"step": step} if step else {}))
 
 
 def read_progress(run_dir: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.core.errors import TaskError
+from mlcore.engine.env import restore_pillow_open
 from mlcore.predict.profile import DeploymentProfile
 
 
@@ -28,6 +29,7 @@ def load_detector(path: Path, device: str) -> Any:
     """A YOLO detection model from a .pt or an export, on `device` ('cpu' or a GPU index)."""
     from ultralytics import YOLO
 
+    restore_pillow_open()
     try:
         model = YOLO(str(path), task="detect")
     except Exception as exc:  # Ultralytics raises several kinds for files that are not models

@@ -32,8 +32,9 @@ from mlcore.devices.leases import ultralytics_device
 from mlcore.evaluation.analysis import Detections
 from mlcore.evaluation.task import predict_split
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.progress import write_progress
 from mlcore.jobs.store import Job, JobStore
-from mlcore.quality.audit import ISSUE_TYPES, Suspect, audit
+from mlcore.quality.audit import ISSUE_TYPES, AuditResult, Suspect, audit
 from mlcore.quality.detections import merge_detections
 from mlcore.quality.spec import AUDIT_TASK
 
@@ -84,11 +85,7 @@ def run_audit(job: Job, settings: Settings) -> None:
             done: int, batches: int, before: int = done_before, size: int = len(images), stage: str = stage
         ) -> None:
             seen = before + size * done / max(1, batches)
-            write_json_atomically(
-                folder / paths.PROGRESS_FILE,
-                {"state": "running", "stage": stage, "percent": round(90 * seen / max(1, total), 1),
-                 "updated": time.time()},
-            )  # fmt: skip
+            write_progress(folder, 90 * seen / max(1, total), stage)
 
         detections, _ = predict_split(
             fold["model"], view, images, data_yaml, split, spec["imgsz"], ultralytics_device(job.device),
@@ -99,42 +96,43 @@ def run_audit(job: Job, settings: Settings) -> None:
     predicted = time.perf_counter()
     detections = merge_detections(parts, dataset.names, spec["imgsz"])
     detections.save(folder / paths.PREDICTIONS_FILE)
-    write_json_atomically(folder / paths.PROGRESS_FILE, {"state": "running", "stage": "analysing", "percent": 92.0,
-                                                         "updated": time.time()})  # fmt: skip
+    write_progress(folder, 92, "analysing the labels")
     import cleanlab.object_detection.rank  # noqa: F401  (imported before the clock: the analysis is timed alone)
 
     analysis_started = time.perf_counter()
     result = audit(detections, label_lines(dataset, ordered))
     analysed = time.perf_counter()
-    root = Path(str(dataset.root))
-    issues = [issue_row(detections, s, root) for s in result.suspects]
+    timings = {"prediction": round(predicted - started, 3), "analysis": round(analysed - analysis_started, 3)}
+    meta = {"split": split, "model_path": spec["model_path"], "dataset_path": spec["dataset_path"],
+            "kfold": len(folds) if spec.get("folds") else 0, "in_sample": split == "train" and not spec.get("folds"),
+            "skipped": sorted(skipped), "timings_s": timings}  # fmt: skip
+    write_audit(folder, detections, result, Path(str(dataset.root)), meta)
+    write_progress(folder, 100, state="completed")
+
+
+def write_audit(folder: Path, d: Detections, result: AuditResult, root: Path, meta: dict[str, Any]) -> dict:
+    """The audit's files from its analysis: the tables, the gallery, then audit.json (last: its presence means the
+    audit is complete); the document written."""
+    issues = [issue_row(d, s, root) for s in result.suspects]
     write_tables(folder, issues)
-    drawn = draw_gallery(folder / paths.GALLERY_DIR, root, detections, issues[:GALLERY_SIZE])
+    drawn = draw_gallery(folder / paths.GALLERY_DIR, root, d, issues[:GALLERY_SIZE])
     for issue in issues[:GALLERY_SIZE]:
         issue["picture"] = drawn.get(id(issue))
-    suspects_per_image = np.bincount([s.image for s in result.suspects], minlength=len(detections.images))
+    suspects_per_image = np.bincount([s.image for s in result.suspects], minlength=len(d.images))
     order = np.argsort(result.image_scores, kind="stable")
     document = {
-        "split": split,
-        "model_path": spec["model_path"],
-        "dataset_path": spec["dataset_path"],
+        **meta,
         "dataset_root": str(root),
-        "kfold": len(folds) if spec.get("folds") else 0,
-        "in_sample": split == "train" and not spec.get("folds"),
         "confident": round(result.confident, 4),
-        "names": {str(k): v for k, v in sorted(detections.names.items())},
-        "counts": {"images": len(detections.images), "labels": len(detections.gt_cls), "suspects": len(issues),
+        "names": {str(k): v for k, v in sorted(d.names.items())},
+        "counts": {"images": len(d.images), "labels": len(d.gt_cls), "suspects": len(issues),
                    **{t: sum(1 for i in issues if i["type"] == t) for t in ISSUE_TYPES}},
-        "images": [{"path": detections.images[n], "score": round(float(result.image_scores[n]), 5),
+        "images": [{"path": d.images[n], "score": round(float(result.image_scores[n]), 5),
                     "suspects": int(suspects_per_image[n])} for n in order],
         "issues": issues,
-        "skipped": sorted(skipped),
-        "timings_s": {"prediction": round(predicted - started, 3), "analysis": round(analysed - analysis_started, 3)},
     }  # fmt: skip
-    write_json_atomically(folder / paths.AUDIT_FILE, document)  # last: its presence means the audit is complete
-    write_json_atomically(
-        folder / paths.PROGRESS_FILE, {"state": "completed", "percent": 100.0, "updated": time.time()}
-    )
+    write_json_atomically(folder / paths.AUDIT_FILE, document)
+    return document
 
 
 def _yolo_line(cls: int, box: tuple[float, float, float, float] | list[float], size: tuple[int, int]) -> str:

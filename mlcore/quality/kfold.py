@@ -19,6 +19,7 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import TaskError
 from mlcore.core.settings import Settings
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.progress import write_progress
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job, JobState, JobStore
 from mlcore.quality.spec import AUDIT_TASK, KFOLD_TASK
@@ -70,11 +71,6 @@ def _submit_folds(job: Job, settings: Settings) -> list[str]:
     return ids
 
 
-def _progress(folder: Path, stage: str, percent: float) -> None:
-    write_json_atomically(folder / paths.PROGRESS_FILE, {"state": "running", "stage": stage, "percent": percent,
-                                                         "updated": time.time()})  # fmt: skip
-
-
 def _wait(store: JobStore, ids: list[str], on_look: Any = None) -> list[Job]:
     while True:
         jobs = [store.get(i) for i in ids]
@@ -95,7 +91,7 @@ def coordinate(job: Job, settings: Settings, store: JobStore) -> None:
 
     def look(jobs: list[Job]) -> None:
         done = sum(j.state == JobState.COMPLETED for j in jobs)
-        _progress(folder, f"training fold models ({done} of {k} done)", round(60 * done / k, 1))
+        write_progress(folder, 60 * done / k, f"training the fold models ({done} of {k} done)")
 
     trainings = _wait(store, record["trainings"], look)
     for n, training in enumerate(trainings):

@@ -51,17 +51,20 @@ def _split(dataset: Dataset, split: str) -> list[str]:
 
 def _image_folder(text: str, settings: Settings, what: str) -> tuple[Path, int]:
     try:
-        folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what=what)
+        folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what="image folder")
     except PathNotAllowed as exc:
         raise SubmitError(str(exc)) from None
     if not folder.is_dir():
         raise SubmitError(f"{folder} is not a folder; give the folder that holds the {what}.")
     images, unsupported = list_images(folder)
     if not images:
-        extra = f" ({len(unsupported)} files in formats the model cannot read, e.g. {Path(unsupported[0]).name})"
+        extra = (
+            f" ({len(unsupported)} files in formats the model cannot read, e.g. {Path(unsupported[0]).name})"
+            if (unsupported)
+            else ""
+        )
         raise SubmitError(
-            f"{folder} holds no images (JPEG, PNG, BMP, TIFF, WebP){extra if unsupported else ''}; "
-            "pick the folder the images are in."
+            f"{folder} holds no images (JPEG, PNG, BMP, TIFF, WebP){extra}; pick the folder the images are in."
         )
     return folder, len(images)
 

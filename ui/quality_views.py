@@ -1,0 +1,146 @@
+"""The Data quality page's result views: an audit's suspects, a selection's chosen images, a drift report."""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from mlcore.charts.drift import feature_figure, overview_figure
+from mlcore.core import paths
+
+PER_PAGE = 12
+TYPE_LABELS = {"overlooked": "overlooked (no label)", "swapped": "swapped class", "badly_located": "badly located"}
+VERDICT_BOXES = {"drift": st.error, "shift": st.warning, "stable": st.success}
+
+
+def _page_of(items: list, key: str) -> list:
+    pages = max(1, (len(items) + PER_PAGE - 1) // PER_PAGE)
+    if st.session_state.get(key, 1) > pages:
+        st.session_state[key] = 1
+    page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=key)) if pages > 1 else 1
+    return items[(page - 1) * PER_PAGE : page * PER_PAGE]
+
+
+def _grid(items: list[dict[str, Any]], picture_of, caption_of) -> None:  # noqa: ANN001
+    columns = st.columns(4)
+    for slot, item in enumerate(items):
+        with columns[slot % 4]:
+            picture = picture_of(item)
+            if picture is not None and picture.is_file():
+                st.image(str(picture))
+            else:
+                st.caption(":material/image_not_supported: no picture (the image could not be read)")
+            st.caption(caption_of(item))
+
+
+def _issue_caption(issue: dict[str, Any], names: dict[str, str]) -> str:
+    where = f"`{issue['label_file']}` line {issue['line']}" if issue["line"] else f"`{issue['path']}` (no label)"
+    if issue["type"] == "swapped":
+        change = f"{names.get(str(issue['label_class']), '?')} → {names.get(str(issue['suggested_class']), '?')}"
+    elif issue["type"] == "overlooked":
+        change = f"add {names.get(str(issue['suggested_class']), '?')}"
+    else:
+        change = "move the box" if issue.get("suggested") else "no object seen here: remove it?"
+    return f"**{TYPE_LABELS[issue['type']]}** · score {issue['score']:.3f} · {where} · {change}"
+
+
+def audit_view(report: dict[str, Any]) -> None:
+    document, folder = report["result"], Path(report["folder"])
+    counts, names = document["counts"], document["names"]
+    c = st.columns(6)
+    for column, (label, key) in zip(c, (("Images", "images"), ("Labels", "labels"), ("Suspect boxes", "suspects"),
+                                        ("Overlooked", "overlooked"), ("Swapped", "swapped"),
+                                        ("Badly located", "badly_located")), strict=True):  # fmt: skip
+        column.metric(label, counts[key])
+    if document.get("in_sample"):
+        st.warning(
+            "The model was trained on these labels, so it agrees with many of their mistakes: fewer errors are found "
+            "than out of sample. Audit the train split with K-fold for predictions that never saw the labels.",
+            icon=":material/warning:",
+        )
+    st.caption(
+        f"Split **{document['split']}** · the model counted as sure from confidence {document['confident']:.2f} · "
+        f"prediction {document['timings_s']['prediction']:.1f} s, analysis {document['timings_s']['analysis']:.2f} s"
+        + (f" · {document['kfold']} folds" if document.get("kfold") else "")
+    )
+    if not document["issues"]:
+        st.success("No suspect box: the labels agree with the model everywhere it is sure.", icon=":material/verified:")
+    else:
+        kinds = st.pills("Show", list(TYPE_LABELS), format_func=TYPE_LABELS.get, selection_mode="multi",
+                         default=list(TYPE_LABELS), key="quality.audit.kinds")  # fmt: skip
+        shown = [i for i in document["issues"] if i["type"] in kinds and i.get("picture")]
+        st.caption(
+            f"{len(shown)} suspect(s) drawn, worst first: the label's box in red, the model's suggestion in green."
+        )
+        _grid(_page_of(shown, "quality.audit.page"), lambda i: folder / paths.GALLERY_DIR / i["picture"],
+              lambda i: _issue_caption(i, names))  # fmt: skip
+    c1, c2, c3 = st.columns(3)
+    for column, name, label in ((c1, paths.FIX_LIST_CSV, "Download the fix list"),
+                                (c2, paths.SUSPECTS_CSV, "Download the suspects"),
+                                (c3, paths.AUDIT_FILE, "Download audit.json")):  # fmt: skip
+        if (folder / name).is_file():
+            column.download_button(label, (folder / name).read_bytes(), file_name=name, icon=":material/download:",
+                                   on_click="ignore", key=f"quality.audit.dl.{name}")  # fmt: skip
+    with st.expander("Images, worst first", icon=":material/format_list_numbered:"):
+        st.dataframe(pd.DataFrame(document["images"]), hide_index=True, width="stretch")
+    with st.expander("The fix list: each label line as it is and as the model suggests", icon=":material/edit_note:"):
+        columns = ["label_file", "line", "type", "score", "as_is", "suggested"]
+        st.dataframe(pd.DataFrame(document["issues"], columns=columns), hide_index=True, width="stretch")
+
+
+def selection_view(report: dict[str, Any]) -> None:
+    document, folder = report["result"], Path(report["folder"])
+    counts = document["counts"]
+    c = st.columns(4)
+    c[0].metric("Images ranked", counts["images"])
+    c[1].metric("Chosen", counts["chosen"])
+    c[2].metric("Near-duplicates left out", counts["near_duplicates"])
+    c[3].metric("Unreadable, skipped", counts["skipped"])
+    st.info(
+        f"The chosen images with pre-labels (YOLO format, which CVAT and Label Studio import) are in "
+        f"`{document['to_label']}`: label them, then add them to the dataset.",
+        icon=":material/label:",
+    )
+    chosen = document["chosen"]
+    _grid(_page_of(chosen, "quality.select.page"), lambda r: folder / "previews" / r["preview"] if r.get("preview")
+          else None, lambda r: f"#{r['rank']} · **{r['score']:.3f}** · `{r['path']}` · unsure {r['low_confidence']:.2f}"
+          f" · classes compete {r['competition']:.2f} · views disagree {r['disagreement']:.2f}")  # fmt: skip
+    if (folder / paths.SELECTION_CSV).is_file():
+        st.download_button("Download the ranking (CSV)", (folder / paths.SELECTION_CSV).read_bytes(),
+                           file_name=paths.SELECTION_CSV, icon=":material/download:", on_click="ignore",
+                           key="quality.select.dl")  # fmt: skip
+    with st.expander("The whole ranking", icon=":material/format_list_numbered:"):
+        st.dataframe(pd.DataFrame(document["ranking"]), hide_index=True, width="stretch")
+    if document["near_duplicates"]:
+        with st.expander(
+            f"{len(document['near_duplicates'])} near-duplicate(s) left out", icon=":material/filter_none:"
+        ):
+            st.dataframe(pd.DataFrame(document["near_duplicates"]), hide_index=True, width="stretch")
+    if document["skipped"]:
+        with st.expander(f"{len(document['skipped'])} unreadable image(s) skipped", icon=":material/broken_image:"):
+            st.dataframe(pd.DataFrame(document["skipped"]), hide_index=True, width="stretch")
+
+
+def drift_view(report: dict[str, Any]) -> None:
+    document, folder = report["result"], Path(report["folder"])
+    VERDICT_BOXES[document["verdict"]](document["summary"], icon=":material/query_stats:")
+    st.caption(
+        f"{document['current_images']} new images against {document['reference_images']} of the "
+        f"'{document['split']}' split" + (" (a sample)" if document.get("reference_sampled") else "")
+        + (" · with the model's predictions" if document.get("model_path") else "")
+    )  # fmt: skip
+    if document.get("note"):
+        st.caption(f":material/info: {document['note']}")
+    st.plotly_chart(overview_figure(document), key="quality.drift.overview")
+    for n, entry in enumerate(document["features"]):
+        icon = ":material/warning:" if entry["verdict"] != "stable" else ":material/check:"
+        with st.expander(entry["sentence"], expanded=entry["verdict"] == "drift", icon=icon):
+            st.plotly_chart(feature_figure(entry), key=f"quality.drift.f{n}")
+            tails = entry.get("tails") or []
+            if tails:
+                st.caption("New images at that end:")
+                _grid(tails, lambda t: folder / paths.TAILS_DIR / t["picture"], lambda t: f"`{t['path']}`")
+    if document["skipped"]:
+        with st.expander(f"{len(document['skipped'])} unreadable image(s) skipped", icon=":material/broken_image:"):
+            st.dataframe(pd.DataFrame(document["skipped"]), hide_index=True, width="stretch")
