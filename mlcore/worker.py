@@ -23,8 +23,8 @@ from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
 from mlcore.predict import task as predict_task
 from mlcore.predict.submit import PREDICTION_KIND
-from mlcore.quality import audit_task, kfold
-from mlcore.quality.submit import AUDIT_KIND
+from mlcore.quality import audit_task, drift_task, kfold, selection_task
+from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND
 from mlcore.runs import measure
 from mlcore.training import task as training_task
 from mlcore.tuning import coordinator
@@ -42,6 +42,8 @@ TASKS: dict[tuple[str, str | None], Task] = {
     (coordinator.KIND, coordinator.TASK): coordinator.run,
     (AUDIT_KIND, audit_task.TASK): audit_task.run,
     (AUDIT_KIND, kfold.TASK): kfold.run,
+    (SELECTION_KIND, selection_task.TASK): selection_task.run,
+    (DRIFT_KIND, drift_task.TASK): drift_task.run,
 }
 
 

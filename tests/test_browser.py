@@ -542,3 +542,26 @@ def test_a_small_study_started_from_the_tuning_page_shows_its_trials(page, serve
     while state.first.inner_text().strip() != "cancelled" and time.monotonic() < deadline:
         page.wait_for_timeout(500)
     assert state.first.inner_text().strip() == "cancelled"
+
+
+def test_an_audits_gallery_shows_the_suspects_and_filters_them_by_type(page, server: Server) -> None:
+    from mlcore.core.settings import load_settings
+    from tests.quality_fixture import made_audit
+
+    outputs = Path(server.log).parent / "ml_outputs"
+    _job, document = made_audit(load_settings({"ML_STUDIO_OUTPUTS": str(outputs)}), outputs / "datasets" / "demo")
+    counts = document["counts"]
+    assert counts["suspects"] and counts["swapped"], "the made-up predictions should give swapped labels"
+    _open(page, f"{server.url}/quality")
+    page.get_by_test_id("stMetric").filter(has_text="Suspect boxes").first.wait_for(timeout=30_000)
+    assert _metric(page, "Suspect boxes") == str(counts["suspects"])
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the drawn suspects
+    everything = page.get_by_text(re.compile(r"^\d+ suspect\(s\) drawn"))
+    before = everything.inner_text()
+    for other in ("overlooked (no label)", "badly located"):  # leave only the swapped classes
+        page.get_by_test_id("stButtonGroup").get_by_role("button", name=other).click()
+        page.wait_for_timeout(500)
+    swapped = sum(1 for i in document["issues"] if i["type"] == "swapped" and i.get("picture"))
+    page.get_by_text(re.compile(rf"^{swapped} suspect\(s\) drawn")).wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile(r"swapped class · score")).count() >= 1 and before != f"{swapped} suspect"
+    assert page.locator("[data-testid='stException']").count() == 0

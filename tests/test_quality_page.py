@@ -14,12 +14,10 @@ from PIL import Image
 from mlcore.core import paths
 from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
 from mlcore.datasets.loader import load_dataset
-from mlcore.jobs.store import Job, JobState, open_store
-from mlcore.quality.audit import audit
-from mlcore.quality.audit_task import label_lines, write_audit
+from mlcore.jobs.store import JobState, open_store
 from mlcore.quality.spec import DriftSpec
 from mlcore.quality.submit import submit_drift
-from tests.evaluation_fixture import made_up_detections
+from tests.quality_fixture import made_audit
 from tests.test_audit import until_final
 
 
@@ -36,26 +34,6 @@ def _page():
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(PROJECT_ROOT / "pages" / "quality.py"), default_timeout=60)
-
-
-def _completed(settings: Settings, kind: str, spec: dict, folder: Path) -> Job:
-    store = open_store(settings)
-    job = store.submit(kind, spec, str(folder))
-    for state in (JobState.STARTING, JobState.RUNNING, JobState.COMPLETED):
-        store.transition(job.id, state, **({"device": "cpu"} if state is JobState.STARTING else {}))
-    return store.get(job.id)
-
-
-def made_audit(settings: Settings, dataset: Path) -> tuple[Job, dict]:
-    """An audit folder written by the job's own writer, from made-up predictions on the val split."""
-    d = made_up_detections(dataset, "val")
-    result = audit(d, label_lines(load_dataset(dataset), [str(dataset / i) for i in d.images]))
-    folder = settings.outputs_root / paths.AUDITS_DIR / "made_val_20261201-120000-000000"
-    folder.mkdir(parents=True)
-    meta = {"split": "val", "model_path": "made.pt", "dataset_path": str(dataset), "kfold": 0, "in_sample": False,
-            "skipped": [], "timings_s": {"prediction": 1.0, "analysis": 0.1}}  # fmt: skip
-    document = write_audit(folder, d, result, dataset, meta)
-    return _completed(settings, "audit", {"task": "audit", **meta}, folder), document
 
 
 def test_each_tool_without_a_job_says_how_to_start_one(studio) -> None:
