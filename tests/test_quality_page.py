@@ -133,3 +133,32 @@ def test_drift_flags_a_darkened_copy_and_not_an_unchanged_one_and_the_page_shows
     assert not at.exception, at.exception
     assert "brightness" in "\n".join(e.value for e in at.error)  # the newest report: drift, said in red
     assert len(at.get("plotly_chart")) == 1 + len(dark_report["features"])
+
+
+def test_the_api_lists_reads_and_refuses_quality_jobs_with_what_to_do(studio) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcore.api.app import create_api
+
+    settings, dataset = studio
+    job, document = made_audit(settings, dataset)
+    with TestClient(create_api(settings)) as client:
+        listed = client.get("/api/v1/ml/audits").json()
+        assert [a["id"] for a in listed] == [job.id] and "result" not in listed[0]
+        one = client.get(f"/api/v1/ml/audits/{job.id}").json()
+        assert one["state"] == "completed" and one["result"]["counts"] == document["counts"]
+        assert [i["path"] for i in one["result"]["images"]] == [i["path"] for i in document["images"]]
+        missing = client.get("/api/v1/ml/audits/nope")
+        assert missing.status_code == 404 and "GET /api/v1/ml/audits" in missing.json()["detail"]
+        bad = client.post("/api/v1/ml/audits", json={"model_path": "m.pt", "dataset_path": str(dataset), "kfold": 1})
+        assert bad.status_code == 422 and "kfold=1" in bad.json()["detail"]
+        typo = client.post("/api/v1/ml/audits", json={"model_path": "m.pt", "dataset_path": "d", "folds": 3})
+        assert typo.status_code == 422
+        empty = dataset.parent / "empty"
+        empty.mkdir()
+        refused = client.post("/api/v1/ml/drift", json={"images": str(empty), "dataset_path": str(dataset)})
+        assert refused.status_code == 400 and "holds no images" in refused.json()["detail"]
+        untrusted = client.post("/api/v1/ml/selections", json={"model_path": "/etc/m.pt", "images": str(empty)})
+        assert untrusted.status_code == 400
+        assert client.post(f"/api/v1/ml/audits/{job.id}/cancel").status_code == 409  # it has ended
+        assert client.get("/api/v1/ml/selections").json() == [] and client.get("/api/v1/ml/drift").json() == []
