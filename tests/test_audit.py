@@ -283,3 +283,18 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     document = json.loads((folder / "audit.json").read_text())
     assert document["kfold"] == 2 and document["in_sample"] is False
     assert document["counts"]["images"] == sum(len(f["images"]) for f in folds)
+
+
+@pytest.mark.slow
+def test_a_model_whose_classes_differ_fails_the_audit_with_the_names(env) -> None:
+    settings = load_settings()
+    other = Path(env["ML_STUDIO_DATASET_ROOTS"]) / "renamed-for-audit"
+    if not other.exists():
+        shutil.copytree(env["data"], other)
+        (other / "data.yaml").write_text((other / "data.yaml").read_text().replace("- ferro", "- copper"))
+    job = submit_audit(AuditSpec(model_path=env["model"], dataset_path=str(other), split="val", imgsz=128,
+                                 device="cpu"), settings)  # fmt: skip
+    until_final(job.id, settings)
+    failed = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
+    assert failed.state is JobState.FAILED and "only in the model ['ferro']" in failed.error
+    assert not (Path(failed.run_dir) / "audit.json").exists()

@@ -158,6 +158,13 @@ def test_the_api_lists_reads_and_refuses_quality_jobs_with_what_to_do(studio) ->
         empty.mkdir()
         refused = client.post("/api/v1/ml/drift", json={"images": str(empty), "dataset_path": str(dataset)})
         assert refused.status_code == 400 and "holds no images" in refused.json()["detail"]
+        no_train = dataset.parent / "no-train"
+        shutil.copytree(dataset, no_train)
+        shutil.rmtree(no_train / "images" / "train")
+        (no_train / "data.yaml").write_text((no_train / "data.yaml").read_text().replace("train: images/train\n", ""))
+        images = dataset / "images" / "val"
+        unreferenced = client.post("/api/v1/ml/drift", json={"images": str(images), "dataset_path": str(no_train)})
+        assert unreferenced.status_code == 400 and "the reference has no images" in unreferenced.json()["detail"]
         untrusted = client.post("/api/v1/ml/selections", json={"model_path": "/etc/m.pt", "images": str(empty)})
         assert untrusted.status_code == 400
         assert client.post(f"/api/v1/ml/audits/{job.id}/cancel").status_code == 409  # it has ended
