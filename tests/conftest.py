@@ -97,3 +97,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "model": str(run_dir / "weights" / "best.pt"),
         "data": str(data / "small"),
     }
+
+
+@pytest.fixture
+def tiny(trained: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process's settings point at the tiny model's outputs root and data folder."""
+    for key in ("ML_STUDIO_OUTPUTS", "ML_STUDIO_DATASET_ROOTS"):
+        monkeypatch.setenv(key, trained[key])
+    return trained

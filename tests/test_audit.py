@@ -6,7 +6,6 @@ import csv
 import hashlib
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,8 @@ import pytest
 from benchmarks.planting import auroc, plant_errors
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import Settings, load_settings
+from mlcore.core.settings import load_settings
 from mlcore.evaluation.analysis import Detections
-from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.quality.audit import audit, cleanlab_inputs
 from mlcore.quality.kfold import fold_jobs
@@ -25,6 +23,7 @@ from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import assign_folds, submit_audit
 from mlcore.training.spec import SpecError
 from tests.test_cli import mlcore
+from tests.test_evaluation import until_final
 
 
 def simulated(seed: int, images: int = 80, classes: int = 3) -> tuple[Detections, np.ndarray, dict[str, set]]:
@@ -151,21 +150,6 @@ def test_specs_refuse_bad_values() -> None:
         AuditSpec.from_dict({"model_path": "m.pt", "dataset_path": "d", "folds": 3})
 
 
-def until_final(job_id: str, settings: Settings, timeout_s: float = 900) -> None:
-    store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    deadline = time.monotonic() + timeout_s
-    while not store.get(job_id).state.is_final() and time.monotonic() < deadline:
-        schedule(settings)
-        time.sleep(0.5)
-
-
-@pytest.fixture
-def env(trained: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key in ("ML_STUDIO_OUTPUTS", "ML_STUDIO_DATASET_ROOTS"):
-        monkeypatch.setenv(key, trained[key])
-    return trained
-
-
 def _digest(folder: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
@@ -175,21 +159,21 @@ def _digest(folder: Path) -> str:
 
 
 @pytest.fixture
-def planted(env: dict[str, str]) -> tuple[Path, list]:
+def planted(tiny: dict[str, str]) -> tuple[Path, list]:
     """A copy of the tiny model's dataset with errors planted in its train split (the split the model learned:
     its predictions there are its most confident)."""
-    root = Path(env["ML_STUDIO_DATASET_ROOTS"]) / "planted"
+    root = Path(tiny["ML_STUDIO_DATASET_ROOTS"]) / "planted"
     shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(env["data"], root)
+    shutil.copytree(tiny["data"], root)
     return root, plant_errors(root, "train", fraction=0.12, seed=1, classes=5)
 
 
 @pytest.mark.slow
-def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery(env, planted) -> None:
+def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery(tiny, planted) -> None:
     root, errors = planted
     before = _digest(root)
     settings = load_settings()
-    job = submit_audit(AuditSpec(model_path=env["model"], dataset_path=str(root), split="train", imgsz=128,
+    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(root), split="train", imgsz=128,
                                  device="cpu"), settings)  # fmt: skip
     until_final(job.id, settings)
     done = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
@@ -228,10 +212,10 @@ def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery
 
 
 @pytest.mark.slow
-def test_audit_command_prints_the_documented_json(env, planted) -> None:
+def test_audit_command_prints_the_documented_json(tiny, planted) -> None:
     root, _ = planted
-    proc = mlcore("audit", "--model", env["model"], "--data", str(root), "--split", "val", "--imgsz", "128",
-                  "--device", "cpu", "--wait", "--json", extra_env=env)  # fmt: skip
+    proc = mlcore("audit", "--model", tiny["model"], "--data", str(root), "--split", "val", "--imgsz", "128",
+                  "--device", "cpu", "--wait", "--json", extra_env=tiny)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     document = json.loads(proc.stdout)
     assert {"images", "issues", "counts", "output_dir"} <= set(document)
@@ -239,30 +223,33 @@ def test_audit_command_prints_the_documented_json(env, planted) -> None:
         assert {"path", "line", "type", "score", "box", "suggested_class"} <= set(issue)
 
 
-def test_bad_input_is_refused_before_any_job(env: dict[str, str], tmp_path: Path) -> None:
+def test_bad_input_is_refused_before_any_job(tiny: dict[str, str], tmp_path: Path) -> None:
     settings = load_settings()
-    roots = Path(env["ML_STUDIO_DATASET_ROOTS"])
+    roots = Path(tiny["ML_STUDIO_DATASET_ROOTS"])
     unlabelled = roots / "unlabelled"
     if not unlabelled.exists():
-        shutil.copytree(env["data"], unlabelled)
+        shutil.copytree(tiny["data"], unlabelled)
         shutil.rmtree(unlabelled / "labels" / "val")
     with pytest.raises(SubmitError, match="no image of the 'val' split has a label file"):
-        submit_audit(AuditSpec(model_path=env["model"], dataset_path=str(unlabelled), split="val"), settings)
+        submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(unlabelled), split="val"), settings)
     with pytest.raises(SubmitError, match="more folds than"):
-        submit_audit(AuditSpec(model_path=env["model"], dataset_path=env["data"], split="val", kfold=10), settings)
+        submit_audit(
+            AuditSpec(model_path=tiny["model"], dataset_path=tiny["data"], split="val", kfold=10),
+            settings,
+        )
     with pytest.raises(SubmitError, match="pickle"):
         outside = tmp_path / "m.pt"
         outside.write_bytes(b"x")
-        submit_audit(AuditSpec(model_path=str(outside), dataset_path=env["data"]), settings)
-    proc = mlcore("audit", "--model", env["model"], "--data", env["data"], "--split", "val", "--kfold", "1",
-                  extra_env=env)  # fmt: skip
+        submit_audit(AuditSpec(model_path=str(outside), dataset_path=tiny["data"]), settings)
+    proc = mlcore("audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "val", "--kfold", "1",
+                  extra_env=tiny)  # fmt: skip
     assert proc.returncode == 2 and "kfold=1" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
-def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_sample(env) -> None:
+def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_sample(tiny) -> None:
     settings = load_settings()
-    job = submit_audit(AuditSpec(model_path=env["model"], dataset_path=env["data"], split="train", kfold=2,
+    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=tiny["data"], split="train", kfold=2,
                                  kfold_epochs=1, imgsz=64, device="cpu"), settings)  # fmt: skip
     assert job.device in ("none", None) and job.spec["cost"]["trainings"] == 2
     until_final(job.id, settings)
@@ -279,20 +266,20 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     assert not set(folds[0]["images"]) & set(folds[1]["images"])
     for k, fold in enumerate(folds):  # each fold model trained on the other fold only
         trained_on = (folder / "folds" / f"fold-{k}" / "train.txt").read_text().split()
-        assert not {str(Path(env["data"]) / i) for i in fold["images"]} & set(trained_on)
+        assert not {str(Path(tiny["data"]) / i) for i in fold["images"]} & set(trained_on)
     document = json.loads((folder / "audit.json").read_text())
     assert document["kfold"] == 2 and document["in_sample"] is False
     assert document["counts"]["images"] == sum(len(f["images"]) for f in folds)
 
 
 @pytest.mark.slow
-def test_a_model_whose_classes_differ_fails_the_audit_with_the_names(env) -> None:
+def test_a_model_whose_classes_differ_fails_the_audit_with_the_names(tiny) -> None:
     settings = load_settings()
-    other = Path(env["ML_STUDIO_DATASET_ROOTS"]) / "renamed-for-audit"
+    other = Path(tiny["ML_STUDIO_DATASET_ROOTS"]) / "renamed-for-audit"
     if not other.exists():
-        shutil.copytree(env["data"], other)
+        shutil.copytree(tiny["data"], other)
         (other / "data.yaml").write_text((other / "data.yaml").read_text().replace("- ferro", "- copper"))
-    job = submit_audit(AuditSpec(model_path=env["model"], dataset_path=str(other), split="val", imgsz=128,
+    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(other), split="val", imgsz=128,
                                  device="cpu"), settings)  # fmt: skip
     until_final(job.id, settings)
     failed = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)

@@ -18,7 +18,7 @@ from mlcore.jobs.store import JobState, open_store
 from mlcore.quality.spec import DriftSpec
 from mlcore.quality.submit import submit_drift
 from tests.quality_fixture import made_audit
-from tests.test_audit import until_final
+from tests.test_evaluation import until_final
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_forms_refuse_bad_input_with_what_to_do(studio) -> None:
     at.text_input(key="quality.drift.images").set_value(str(empty)).run()
     at.button(key="quality.drift.start").click().run()
     assert not at.exception, at.exception
-    assert "holds no images" in "\n".join(e.value for e in at.error)
+    assert "holds no JPEG, PNG, WebP, BMP or TIFF images" in "\n".join(e.value for e in at.error)
 
 
 def _darkened(images: list[str], target: Path) -> Path:
@@ -157,7 +157,7 @@ def test_the_api_lists_reads_and_refuses_quality_jobs_with_what_to_do(studio) ->
         empty = dataset.parent / "empty"
         empty.mkdir()
         refused = client.post("/api/v1/ml/drift", json={"images": str(empty), "dataset_path": str(dataset)})
-        assert refused.status_code == 400 and "holds no images" in refused.json()["detail"]
+        assert refused.status_code == 400 and "holds no JPEG, PNG, WebP, BMP or TIFF images" in refused.json()["detail"]
         no_train = dataset.parent / "no-train"
         shutil.copytree(dataset, no_train)
         shutil.rmtree(no_train / "images" / "train")

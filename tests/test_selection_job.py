@@ -18,24 +18,17 @@ from mlcore.datasets.loader import load_dataset
 from mlcore.jobs.store import JobState, open_store
 from mlcore.quality.spec import SelectSpec
 from mlcore.quality.submit import submit_selection
-from tests.test_audit import until_final
 from tests.test_cli import mlcore
+from tests.test_evaluation import until_final
 
 
 @pytest.fixture
-def env(trained: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key in ("ML_STUDIO_OUTPUTS", "ML_STUDIO_DATASET_ROOTS"):
-        monkeypatch.setenv(key, trained[key])
-    return trained
-
-
-@pytest.fixture
-def unlabelled(env: dict[str, str]) -> Path:
+def unlabelled(tiny: dict[str, str]) -> Path:
     """Images without labels: the test and val images, a recompressed copy of one, and a file that is no image."""
-    folder = Path(env["ML_STUDIO_DATASET_ROOTS"]) / "unlabelled"
+    folder = Path(tiny["ML_STUDIO_DATASET_ROOTS"]) / "unlabelled"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    data = load_dataset(Path(env["data"]))
+    data = load_dataset(Path(tiny["data"]))
     for image in [*data.splits["test"], *data.splits["val"]]:
         shutil.copy(image, folder / Path(image).name)
     first = sorted(folder.glob("*.jpg"))[0]
@@ -49,10 +42,10 @@ def _digest(folder: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(env, unlabelled: Path) -> None:
+def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(tiny, unlabelled: Path) -> None:
     before = _digest(unlabelled)
     settings = load_settings()
-    job = submit_selection(SelectSpec(model_path=env["model"], images=str(unlabelled), top=3, imgsz=128,
+    job = submit_selection(SelectSpec(model_path=tiny["model"], images=str(unlabelled), top=3, imgsz=128,
                                       device="cpu"), settings)  # fmt: skip
     until_final(job.id, settings)
     done = open_store(settings).get(job.id)
@@ -74,7 +67,7 @@ def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(env, un
     assert chosen == [r["path"] for r in ranking[:3]]
     to_label = folder / paths.TO_LABEL_DIR
     assert sorted(p.name for p in (to_label / "images").iterdir()) == sorted(chosen)
-    assert (to_label / "classes.txt").read_text().split() == list(load_dataset(Path(env["data"])).names.values())
+    assert (to_label / "classes.txt").read_text().split() == list(load_dataset(Path(tiny["data"])).names.values())
     for name in chosen:
         for line in (to_label / "labels" / f"{Path(name).stem}.txt").read_text().splitlines():
             cls, *box = line.split()
@@ -83,20 +76,24 @@ def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(env, un
 
 
 @pytest.mark.slow
-def test_select_command_prints_the_ranking_and_refuses_a_folder_without_images(env, unlabelled: Path) -> None:
-    proc = mlcore("select", "--model", env["model"], "--images", str(unlabelled), "--top", "2", "--imgsz", "128",
-                  "--device", "cpu", "--wait", "--json", extra_env=env)  # fmt: skip
+def test_select_command_prints_the_ranking_and_refuses_a_folder_without_images(tiny, unlabelled: Path) -> None:
+    proc = mlcore("select", "--model", tiny["model"], "--images", str(unlabelled), "--top", "2", "--imgsz", "128",
+                  "--device", "cpu", "--wait", "--json", extra_env=tiny)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     document = json.loads(proc.stdout)
     assert len(document["chosen"]) == 2 and {"ranking", "near_duplicates", "to_label"} <= set(document)
     empty = unlabelled.parent / "no-images"
     empty.mkdir(exist_ok=True)
     (empty / "notes.txt").write_text("x")
-    proc = mlcore("select", "--model", env["model"], "--images", str(empty), extra_env=env)
-    assert proc.returncode == 2 and "holds no images" in proc.stderr and "Traceback" not in proc.stderr
+    proc = mlcore("select", "--model", tiny["model"], "--images", str(empty), extra_env=tiny)
+    assert (
+        proc.returncode == 2
+        and "holds no JPEG, PNG, WebP, BMP or TIFF images" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
-def test_a_model_outside_the_trusted_folders_is_refused(env, tmp_path: Path, unlabelled: Path) -> None:
+def test_a_model_outside_the_trusted_folders_is_refused(tiny, tmp_path: Path, unlabelled: Path) -> None:
     outside = tmp_path / "model.pt"
     outside.write_bytes(b"a pickle")
     with pytest.raises(SubmitError):

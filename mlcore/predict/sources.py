@@ -101,15 +101,20 @@ def video_rate(path: Path) -> float:
         capture.release()
 
 
-def images_in(text: str, settings: Settings, limit: int = 500) -> list[Path]:
-    """The images of a folder the user typed (under the dataset roots), at most `limit`; SourceError if none."""
+def image_folder(text: str, settings: Settings) -> tuple[Path, list[Path]]:
+    """A folder of images the user typed (under the dataset roots) and its images; SourceError if it has none."""
     try:
         folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what="folder")
     except PathNotAllowed as exc:
         raise SourceError(str(exc)) from None
     if not folder.is_dir():
         raise SourceError(f"{text} is not a folder; type the folder that holds the images.")
-    found = folder_images(folder)[:limit]
+    found = folder_images(folder)
     if not found:
-        raise SourceError(f"{folder} holds no JPEG, PNG, WebP, BMP or TIFF images.")
-    return found
+        raise SourceError(f"{folder} holds no JPEG, PNG, WebP, BMP or TIFF images; pick the folder they are in.")
+    return folder, found
+
+
+def images_in(text: str, settings: Settings, limit: int = 500) -> list[Path]:
+    """The images of a folder the user typed, at most `limit`; SourceError if none."""
+    return image_folder(text, settings)[1][:limit]

@@ -19,12 +19,13 @@ from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import TaskError
 from mlcore.core.settings import Settings
-from mlcore.datasets.loader import list_images, load_dataset
+from mlcore.datasets.loader import load_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
 from mlcore.jobs.store import Job, JobStore
 from mlcore.predict.detector import load_detector, names_of
+from mlcore.predict.sources import folder_images
 from mlcore.quality.drift import drift_report, image_statistics, prediction_statistics
 from mlcore.quality.spec import DRIFT_TASK
 
@@ -88,7 +89,7 @@ def run_drift(job: Job, settings: Settings) -> None:
     if sampled:
         reference = sorted(random.Random(0).sample(reference, REFERENCE_SAMPLE))
     root = Path(spec["images"])
-    current, _ = list_images(root)
+    current = [str(p) for p in folder_images(root)]  # the images the model reads, as the selection and predictions
     with_model = bool(spec.get("model_path"))
     share = 40.0 if with_model else 50.0
     ref_stats, ref_kept, ref_skipped = image_statistics(

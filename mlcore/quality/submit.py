@@ -19,7 +19,7 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
 from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import Dataset, DatasetError, label_path, list_images, load_dataset
+from mlcore.datasets.loader import Dataset, DatasetError, label_path, load_dataset
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
@@ -27,6 +27,7 @@ from mlcore.evaluation.submit import model_name
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
+from mlcore.predict.sources import SourceError, image_folder
 from mlcore.quality.spec import AUDIT_TASK, DRIFT_TASK, KFOLD_TASK, SELECT_TASK, AuditSpec, DriftSpec, SelectSpec
 
 AUDIT_KIND, SELECTION_KIND, DRIFT_KIND = "audit", "selection", "drift"
@@ -49,23 +50,11 @@ def _split(dataset: Dataset, split: str) -> list[str]:
     return images
 
 
-def _image_folder(text: str, settings: Settings, what: str) -> tuple[Path, int]:
+def _image_folder(text: str, settings: Settings) -> tuple[Path, int]:
     try:
-        folder = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT, what="image folder")
-    except PathNotAllowed as exc:
+        folder, images = image_folder(text, settings)
+    except SourceError as exc:
         raise SubmitError(str(exc)) from None
-    if not folder.is_dir():
-        raise SubmitError(f"{folder} is not a folder; give the folder that holds the {what}.")
-    images, unsupported = list_images(folder)
-    if not images:
-        extra = (
-            f" ({len(unsupported)} files in formats the model cannot read, e.g. {Path(unsupported[0]).name})"
-            if (unsupported)
-            else ""
-        )
-        raise SubmitError(
-            f"{folder} holds no images (JPEG, PNG, BMP, TIFF, WebP){extra}; pick the folder the images are in."
-        )
     return folder, len(images)
 
 
@@ -157,7 +146,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
 
 def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings)
-    images, count = _image_folder(spec.images, settings, "unlabelled images")
+    images, count = _image_folder(spec.images, settings)
     folder = _folder(settings, paths.SELECTIONS_DIR, model_name(model))
     record = {**spec.to_dict(), "model_path": str(model), "images": str(images), "expected_images": count}
     _record(folder, record)
@@ -172,7 +161,7 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
             f"the reference has no images: the dataset's '{spec.split}' split is empty or missing; pick the split "
             "the model was trained on (usually train)."
         )
-    images, count = _image_folder(spec.images, settings, "new images")
+    images, count = _image_folder(spec.images, settings)
     folder = _folder(settings, paths.DRIFT_DIR, images.name or "images")
     record = {**spec.to_dict(), "model_path": None if model is None else str(model), "images": str(images),
               "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
