@@ -15,7 +15,7 @@ from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
-from ui.jobs import STATE_ICONS, open_jobs_section
+from ui.jobs import DETAILS, open_jobs_section
 from ui.page_frame import dataset_select, page_start
 from ui.quality_views import audit_view, drift_view, selection_view
 
@@ -117,8 +117,10 @@ FORMS = {AUDIT_KIND: new_audit, SELECTION_KIND: new_selection, DRIFT_KIND: new_d
 
 
 def job_label(job: Job) -> str:
+    """A picker's line (plain text: a selectbox shows no icons): the folder, what it looked at, its state."""
     when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
-    return f"{STATE_ICONS.get(job.state.value, '')} {Path(job.run_dir).name} · {job.state.value} · {when}"
+    what = " · ".join(str(d) for d in DETAILS[job.kind](job.spec) if d)
+    return f"{Path(job.run_dir).name} · {what} · {job.state.value} · {when}"
 
 
 def show(job: Job) -> None:

@@ -192,5 +192,5 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
                 sure = round(float(d.pred_conf[p]), 4)
                 score = round(float(value), 5)
                 suspects.append(Suspect(n, None, "overlooked", score, box, None, int(d.pred_cls[p]), box, sure))
-    suspects.sort(key=lambda s: (s.score, s.image))
+    suspects.sort(key=lambda s: (s.score, -(s.confidence or 0.0), s.image))  # ties: the surer model first
     return AuditResult(scores, suspects, high)
