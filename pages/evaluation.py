@@ -28,6 +28,7 @@ from mlcore.evaluation.analysis import (
 )
 from mlcore.evaluation.class_names import classes_warning
 from mlcore.evaluation.gallery import cell_images, gallery_images
+from mlcore.evaluation.leakage import clean_metrics
 from mlcore.evaluation.predictions import predictions_zip
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import (
@@ -153,6 +154,25 @@ def headline(metrics: dict, result: Analysis) -> None:
         f"Ultralytics' own validation of the same predictions: mAP50 {u.get('map50', 0):.3f}, "
         f"mAP50-95 {u.get('map50_95', 0):.3f}."
     )
+
+
+def leakage(metrics: dict, d: Detections, conf: float, iou: float) -> None:
+    """When images of this split copy training images: say so, and give the numbers without them."""
+    found = metrics.get("leakage") or {}
+    if not found.get("copies"):
+        return
+    clean = clean_metrics(d, found["pairs"], conf, iou)
+    st.warning(
+        f"{found['sentence']}: the numbers above are inflated by what the model memorised. On the "
+        f"{clean['images']} other images:", icon=":material/content_copy:",
+    )  # fmt: skip
+    cols = st.columns(6)
+    for column, (label, key) in zip(cols, (("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+                                           ("Accuracy", "accuracy"), ("mAP50", "map50"), ("mAP50-95", "map50_95")),
+                                    strict=True):  # fmt: skip
+        column.metric(f"{label} (no copies)", f"{clean[key]:.3f}")
+    with st.expander("The copies and the training images they copy", icon=":material/content_copy:"):
+        st.dataframe(pd.DataFrame(found["pairs"]), hide_index=True, width="stretch")
 
 
 def per_class(metrics: dict, result: Analysis) -> None:
@@ -302,6 +322,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     stamp = folder.predictions.stat().st_mtime
     result = thresholds_applied(str(item.path), stamp, round(conf, 3), round(iou, 3))
     headline(metrics, result)
+    leakage(metrics, d, round(conf, 3), round(iou, 3))
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
         "Download predictions at these thresholds", data=lambda: predictions_zip(d, result),

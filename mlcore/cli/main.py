@@ -184,6 +184,11 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         "  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "map50", "map50_95"))
     )
     print("  errors: " + ", ".join(f"{k} {v}" for k, v in result["error_types"].items()))
+    leakage = result.get("leakage") or {}
+    if leakage.get("clean"):
+        clean = leakage["clean"]
+        print(f"Leakage: {leakage['sentence']}. On the other {clean['images']} images:")
+        print("  " + "  ".join(f"{k} {clean[k]:.3f}" for k in ("precision", "recall", "f1", "map50", "map50_95")))
     print(f"Output: {job.run_dir}")
     return 0
 

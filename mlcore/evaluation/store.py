@@ -104,7 +104,7 @@ def load_evaluation_metrics(folder: Path) -> dict[str, Any]:
 # What a script gets of a finished evaluation (the CLI's --json and the API), read from its metrics.json.
 RESULT_KEYS = (
     *("precision", "recall", "f1", "accuracy", "map50", "map50_95"),
-    *("per_class", "error_types", "by_size", "thresholds", "skipped", "images"),
+    *("per_class", "error_types", "by_size", "thresholds", "skipped", "images", "leakage"),
 )
 
 

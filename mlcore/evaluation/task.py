@@ -47,6 +47,7 @@ from mlcore.evaluation.analysis import (
 )
 from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.gallery import gallery_images
+from mlcore.evaluation.leakage import leakage_summary, training_copies
 from mlcore.evaluation.predictions import write_predictions
 from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
 from mlcore.jobs.ending import run_to_end
@@ -106,6 +107,10 @@ def evaluate(job: Job, settings: Settings) -> None:
     result = analyze(detections, spec["confidence_threshold"], spec["iou_threshold"])
     summary = evaluation_summary(detections, result, ultralytics)
     lap("analysis")
+    evaluated = set(detections.images)
+    copies = [c for c in training_copies(dataset, spec["split"]) if c["image"] in evaluated]
+    summary["leakage"] = leakage_summary(detections, copies, spec["split"], result.conf, result.iou)
+    lap("leakage")
     produced = folder / "ultralytics" / "confusion_matrix.png"
     if produced.exists():
         shutil.copyfile(produced, folder / "confusion_matrix.png")

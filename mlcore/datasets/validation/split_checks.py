@@ -151,8 +151,9 @@ def duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[Ima
                 )
 
 
-def near_duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> None:
-    """Pairs in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits."""
+def near_pairs(entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> dict[int, tuple[int, int]]:
+    """Images in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits (and whose
+    bytes differ): {index of the copy in the later split: (bits, index of its closest image in an earlier one)}."""
     bands = NEAR_DUPLICATE_BITS + 1  # pigeonhole: near pairs share at least one band exactly
     width = math.ceil(144 / bands)
     mask = (1 << width) - 1
@@ -178,8 +179,13 @@ def near_duplicates(checker: Checker, entries: list[tuple[str, str]], facts: lis
                     )
                     if later not in best or bits < best[later][0]:
                         best[later] = (bits, other)
+    return best
+
+
+def near_duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> None:
+    """Pairs in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits."""
     ds = checker.ds
-    for later, (bits, other) in sorted(best.items()):
+    for later, (bits, other) in sorted(near_pairs(entries, facts).items()):
         split, image = entries[later]
         other_split, other_image = entries[other]
         checker.warning(
