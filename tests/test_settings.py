@@ -26,8 +26,8 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
     }
     settings = load_settings(env)
     assert settings.outputs_root == tmp_path.resolve() / "out"
-    uploads = tmp_path.resolve() / "out" / "datasets" / "uploads"  # the studio's own: always readable
-    assert settings.dataset_roots == (tmp_path.resolve() / "a", tmp_path.resolve() / "b", uploads)
+    own = tmp_path.resolve() / "out" / "datasets"  # the studio's own (uploads, versions): always readable
+    assert settings.dataset_roots == (tmp_path.resolve() / "a", tmp_path.resolve() / "b", own)
     assert settings.upload_max_bytes == 4096 * 2**20 and settings.upload_max_files == 200_000
     assert settings.model_roots == (tmp_path.resolve() / "models",)
     assert settings.host == "0.0.0.0" and not settings.is_loopback
@@ -44,7 +44,7 @@ def test_symlinked_roots_are_resolved(tmp_path: Path) -> None:
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
     settings = load_settings({"ML_STUDIO_DATASET_ROOTS": str(tmp_path / "link")})
-    assert settings.dataset_roots[0] == real.resolve() and settings.dataset_roots[1] == settings.uploads_dir
+    assert settings.dataset_roots[0] == real.resolve() and settings.dataset_roots[1] == settings.uploads_dir.parent
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from mlcore import __version__
 from mlcore.cli.cluster import add_cluster_parser
+from mlcore.cli.datasets import add_dataset_parser
 from mlcore.cli.follow import EXIT_USAGE, outcome
 from mlcore.cli.follow import fail as _fail
 from mlcore.cli.follow import follow as _follow
@@ -523,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_parser(sub)
     add_tuning_parser(sub)
     add_quality_parsers(sub)
+    add_dataset_parser(sub)
 
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

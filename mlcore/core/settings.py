@@ -41,7 +41,8 @@ Variables (all optional):
     ML_STUDIO_RAY_PYTHON     the Python interpreter the cluster's nodes run the worker with (default: this
                              one's path, for the studio installed at the same path on every node)
 
-Uploaded datasets are extracted under <outputs>/datasets/uploads/, which is always a dataset root.
+The studio's own datasets lie under <outputs>/datasets/ (uploads/, dataset versions, the demo), which is always
+a dataset root.
 """
 
 from __future__ import annotations
@@ -207,9 +208,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     else:
         model_roots = (outputs / paths.MODELS_DIR,)
 
-    uploads = outputs / paths.DATASETS_DIR / paths.UPLOADS_DIR
-    if not any(uploads.is_relative_to(root) for root in dataset_roots):
-        dataset_roots = (*dataset_roots, uploads)
+    own = outputs / paths.DATASETS_DIR  # uploads, versions and the demo: written by the studio, always readable
+    if not any(own.is_relative_to(root) for root in dataset_roots):
+        dataset_roots = (*dataset_roots, own)
     return Settings(
         outputs_root=outputs,
         dataset_roots=dataset_roots,

@@ -25,6 +25,7 @@ from mlcore.charts.drawing import draw_suspect
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.settings import Settings
+from mlcore.datasets.fixes import FIX_COLUMNS
 from mlcore.datasets.labels import parse_label
 from mlcore.datasets.loader import label_path, load_dataset
 from mlcore.datasets.staging import stage_dataset
@@ -170,7 +171,6 @@ def issue_row(d: Detections, s: Suspect, root: Path) -> dict[str, Any]:
 
 SUSPECT_COLUMNS = ("path", "label_file", "line", "type", "score", "label_class", "suggested_class", "confidence",
                    "box")  # fmt: skip
-FIX_COLUMNS = ("label_file", "line", "type", "score", "as_is", "suggested")
 
 
 def write_tables(folder: Path, issues: list[dict[str, Any]]) -> None:

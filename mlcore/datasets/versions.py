@@ -1,0 +1,188 @@
+"""Dataset versions: a change to a dataset is a new dataset the studio writes under its outputs, never an edit.
+
+    manifest = make_version("/data/logos", settings, fixes=Path("fix_list.csv"), actor="ana")
+    manifest["path"]    # ml_outputs/datasets/logos/v1/: images linked, labels written fresh, data.yaml, manifest.json
+
+A version's images are hard links to the source's where the file system allows (no space used), else symbolic
+links, else copies; `links` in the manifest says which. Its labels are written from the source's with the
+changes applied. The manifest records the parent (its path, fingerprint and version), every change, who made
+it and when, and the fingerprint of the result; the version is validated when made. It is an ordinary dataset
+folder: validation, training and evaluation take its path, and every dataset picker finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
+from mlcore.datasets.loader import Dataset, DatasetError, label_path, load_dataset
+from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.saved_reports import save_report
+from mlcore.datasets.validation.validate import validate
+
+MANIFEST = "manifest.json"
+REMOVE_ERRORS = "errors"  # --remove errors: every image with a validation error
+_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
+
+
+def _source(text: str, settings: Settings) -> tuple[Path, Dataset]:
+    try:
+        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+        return path, load_dataset(path)
+    except (PathNotAllowed, DatasetError) as exc:
+        raise SubmitError(f"the source dataset cannot be used: {exc}") from None
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _removed(dataset: Dataset, source: Path, remove: str | Path) -> set[str]:
+    """The images to leave out: every image with a validation error, or those a list file names (one path per
+    line, relative to the dataset root)."""
+    images = {dataset.rel(i): dataset.rel(i) for split in dataset.splits.values() for i in split}
+    if str(remove) == REMOVE_ERRORS:
+        report = validate(source, ValidationOptions(near_duplicates=False))
+        by_label = {dataset.rel(label_path(dataset.root / i)): i for i in images}  # a label's error removes its image
+        flagged = {i.path for i in report.issues if i.severity == "error" and i.path and i.split}
+        return {images.get(p) or by_label[p] for p in flagged if p in images or p in by_label}
+    try:
+        wanted = {line.strip() for line in Path(remove).read_text().splitlines() if line.strip()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SubmitError(f"the list of images to remove cannot be read ({exc}); one path per line.") from None
+    known = set(images)
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise SubmitError(
+            f"{len(unknown)} image(s) of the list are not in this dataset, e.g. {unknown[0]}; paths are relative to "
+            f"{dataset.root} (e.g. {next(iter(sorted(known)), 'images/train/a.jpg')})."
+        )
+    return wanted
+
+
+def _link(source: str, target: Path) -> str:
+    """Hard link, else symbolic link, else copy; which one it was."""
+    try:
+        os.link(source, target)
+        return "hardlink"
+    except OSError:
+        pass
+    try:
+        target.symlink_to(os.path.realpath(source))
+        return "symlink"
+    except OSError:
+        shutil.copy2(source, target)
+        return "copy"
+
+
+def _family(name: str | None, dataset: Dataset, settings: Settings) -> str:
+    parent = read_manifest(dataset.root)
+    family = name or (parent["name"] if parent else dataset.name)
+    if not _NAME.match(family):
+        raise SubmitError(f"name={family!r}; use letters, digits, '.', '_' or '-' (e.g. 'logos-clean').")
+    base = settings.outputs_root / paths.DATASETS_DIR / family
+    if name and base.exists() and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
+        raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
+    return family
+
+
+def make_version(
+    source_text: str,
+    settings: Settings,
+    fixes: Path | None = None,
+    remove: str | Path | None = None,
+    name: str | None = None,
+    actor: str = "local",
+) -> dict[str, Any]:
+    """Write the next version of `source_text`'s dataset with the changes applied; its manifest."""
+    if fixes is None and remove is None:
+        raise SubmitError("nothing to change: give a fix list to apply, or images to remove.")
+    source, dataset = _source(source_text, settings)
+    family = _family(name, dataset, settings)
+    fingerprint = fingerprint_of(source)
+    images = {s: list(v) for s, v in dataset.splits.items()}
+    labels: dict[str, str] = {}
+    for split_images in images.values():
+        for image in split_images:
+            try:
+                labels[dataset.rel(label_path(image))] = Path(label_path(image)).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                continue  # no label (a background image), or one validation reports
+    changes: list[dict[str, Any]] = []
+    if fixes is not None:
+        try:
+            listed = read_fix_list(Path(fixes))
+            labels, counts = apply_fixes(labels, listed)
+        except FixListError as exc:
+            raise SubmitError(str(exc)) from None
+        changes.append({"kind": "apply_fixes", "file": str(fixes), "fixes": len(listed), **counts})
+    if remove is not None:
+        gone = _removed(dataset, source, remove)
+        images = {s: [i for i in v if dataset.rel(i) not in gone] for s, v in images.items()}
+        changes.append({"kind": "remove", "from": str(remove), "images": len(gone), "removed": sorted(gone)})
+    base = settings.outputs_root / paths.DATASETS_DIR / family
+    number = 1 + max([int(d[1:]) for d in (os.listdir(base) if base.is_dir() else []) if re.fullmatch(r"v\d+", d)]
+                     or [0])  # fmt: skip
+    folder = base / f"v{number}"
+    building = base / f".v{number}.building"
+    shutil.rmtree(building, ignore_errors=True)
+    links: dict[str, int] = {}
+    for split, split_images in images.items():
+        (building / paths.IMAGES_DIR / split).mkdir(parents=True, exist_ok=True)
+        (building / paths.LABELS_DIR / split).mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
+        for image in split_images:
+            stem, suffix = Path(image).stem, Path(image).suffix
+            while f"{stem}{suffix}".lower() in used:  # two folders of one split may hold the same name
+                stem = f"{stem}_"
+            used.add(f"{stem}{suffix}".lower())
+            kind = _link(image, building / paths.IMAGES_DIR / split / f"{stem}{suffix}")
+            links[kind] = links.get(kind, 0) + 1
+            text = labels.get(dataset.rel(label_path(image)))
+            if text is not None:
+                (building / paths.LABELS_DIR / split / f"{stem}.txt").write_text(text)
+    names = {int(k): v for k, v in dataset.names.items()}
+    data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in images}, "nc": len(names), "names": names}
+    (building / paths.DATA_YAML).write_text(
+        f"# Version {number} of {family}, made by ML Studio from {source}.\n" + yaml.safe_dump(data, sort_keys=False)
+    )
+    building.rename(folder)
+    report = validate(folder, ValidationOptions(), cache_path=settings.image_facts_cache)
+    saved = save_report(report, settings.outputs_root)
+    parent = read_manifest(dataset.root)
+    manifest = {
+        "name": family,
+        "version": number,
+        "path": str(folder),
+        "parent": {
+            "path": str(source),
+            "fingerprint": fingerprint,
+            "name": parent["name"] if parent else None,
+            "version": parent["version"] if parent else None,
+        },  # fmt: skip
+        "changes": changes,
+        "made_by": actor,
+        "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+        "counts": {s: len(v) for s, v in images.items()},
+        "fingerprint": fingerprint_of(folder),
+        "validation": {**report.severity_counts(), "report": str(saved.folder)},
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest

@@ -1,0 +1,154 @@
+"""Dataset versions: fixes applied exactly and nothing else changed, removals, numbering and lineage, refusals
+that say what is wrong, the source byte-identical afterwards, the command line; an audit's fix list end to end."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlcore.core.errors import SubmitError
+from mlcore.core.settings import Settings, load_settings
+from mlcore.datasets.loader import load_dataset
+from mlcore.datasets.versions import MANIFEST, make_version
+from tests.quality_fixture import made_audit
+from tests.test_cli import mlcore
+
+
+@pytest.fixture
+def studio(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path]:
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data / "logos")
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "ml_outputs"))
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(data))
+    return load_settings(), data / "logos"
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _labels(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted((root / "labels").rglob("*.txt"))}
+
+
+def _fix_list(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["label_file", "line", "type", "score", "as_is", "suggested"])
+        writer.writeheader()
+        writer.writerows({"type": "swapped", "score": 0.1, **r} for r in rows)
+    return path
+
+
+def test_fixes_are_applied_exactly_and_nothing_else_changes(studio, tmp_path: Path) -> None:
+    settings, source = studio
+    before = _digest(source)
+    labels = _labels(source)
+    changed, removed, added_to = sorted(f for f, text in labels.items() if len(text.splitlines()) >= 2)[:3]
+    first = labels[changed].splitlines()[0]
+    swapped = " ".join(["4" if first.split()[0] != "4" else "3", *first.split()[1:]])
+    fixes = _fix_list(tmp_path / "fixes.csv", [
+        {"label_file": changed, "line": 1, "as_is": first, "suggested": swapped},
+        {"label_file": removed, "line": 2, "as_is": labels[removed].splitlines()[1], "suggested": ""},
+        {"label_file": added_to, "line": "", "as_is": "", "suggested": "0 0.500000 0.500000 0.100000 0.100000"},
+    ])  # fmt: skip
+    manifest = make_version(str(source), settings, fixes=fixes, actor="ana")
+    assert _digest(source) == before, "the source dataset was written"
+    version = Path(manifest["path"])
+    assert version == settings.outputs_root / "datasets" / "logos" / "v1" and manifest["made_by"] == "ana"
+    assert manifest["changes"][0] | {"file": None} == {"kind": "apply_fixes", "file": None, "fixes": 3, "changed": 1,
+                                                      "removed": 1, "added": 1}  # fmt: skip
+    now = _labels(version)
+    assert now.keys() == labels.keys()
+    for name, text in labels.items():
+        if name == changed:
+            assert now[name].splitlines() == [swapped, *text.splitlines()[1:]]
+        elif name == removed:
+            lines = text.splitlines()
+            assert now[name].splitlines() == [lines[0], *lines[2:]]
+        elif name == added_to:
+            assert now[name].splitlines() == [*text.splitlines(), "0 0.500000 0.500000 0.100000 0.100000"]
+        else:
+            assert now[name] == text, name
+    original = next((source / "images" / "train").iterdir())
+    linked = version / "images" / "train" / original.name
+    assert linked.read_bytes() == original.read_bytes() and sum(manifest["links"].values()) == 24
+    if manifest["links"].get("hardlink"):
+        assert linked.stat().st_ino == original.stat().st_ino  # no space used
+    assert manifest["parent"]["path"] == str(source) and len(manifest["parent"]["fingerprint"]) == 40
+    assert manifest["validation"]["error"] == 0 and Path(manifest["validation"]["report"]).is_dir()
+    assert json.loads((version / MANIFEST).read_text()) == manifest
+    assert {s: len(v) for s, v in load_dataset(version).splits.items()} == manifest["counts"]
+
+
+def test_a_fix_list_that_no_longer_matches_is_refused_and_nothing_is_written(studio, tmp_path: Path) -> None:
+    settings, source = studio
+    name = sorted(_labels(source))[0]
+    stale = _fix_list(tmp_path / "stale.csv", [{"label_file": name, "line": 1, "as_is": "0 0.1 0.1 0.1 0.1",
+                                                "suggested": "1 0.1 0.1 0.1 0.1"}])  # fmt: skip
+    with pytest.raises(SubmitError, match=r"1 of 1 fixes do not match .* line 1 reads .*audit the dataset again"):
+        make_version(str(source), settings, fixes=stale)
+    other = _fix_list(tmp_path / "other.csv", [{"label_file": "labels/train/elsewhere.txt", "line": 1, "as_is": "x",
+                                                "suggested": "y"}])  # fmt: skip
+    with pytest.raises(SubmitError, match="is not a label file of this dataset"):
+        make_version(str(source), settings, fixes=other)
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(SubmitError, match="a fix list has the columns"):
+        make_version(str(source), settings, fixes=tmp_path / "empty.csv")
+    with pytest.raises(SubmitError, match="nothing to change"):
+        make_version(str(source), settings)
+    with pytest.raises(SubmitError, match="name="):
+        make_version(str(source), settings, fixes=stale, name="../escape")
+    assert not (settings.outputs_root / "datasets" / "logos").exists()
+
+
+def test_removals_by_list_or_by_validation_error_and_versions_of_versions(studio, tmp_path: Path) -> None:
+    settings, source = studio
+    broken = sorted((source / "labels" / "val").glob("*.txt"))[0]
+    broken.write_text("99 0.5 0.5 0.2 0.2\n")  # a class id the dataset does not have: a validation error
+    first = make_version(str(source), settings, remove="errors")
+    assert first["changes"][0]["removed"] == [f"images/val/{broken.stem}.jpg"]
+    assert (
+        first["validation"]["error"] == 0 and first["counts"]["val"] == len(list((source / "images/val").iterdir())) - 1
+    )
+    listed = tmp_path / "remove.txt"
+    keep_out = sorted(p.relative_to(first["path"]).as_posix() for p in Path(first["path"], "images/train").iterdir())[
+        :2
+    ]
+    listed.write_text("\n".join(keep_out) + "\n")
+    second = make_version(first["path"], settings, remove=listed)
+    assert second["version"] == 2 and second["parent"] | {"fingerprint": None} == {
+        "path": first["path"], "fingerprint": None, "name": "logos", "version": 1}  # fmt: skip
+    assert second["counts"]["train"] == first["counts"]["train"] - 2
+    listed.write_text("images/train/not-there.jpg\n")
+    with pytest.raises(SubmitError, match="not in this dataset, e.g. images/train/not-there.jpg"):
+        make_version(first["path"], settings, remove=listed)
+
+
+def test_an_audits_fix_list_becomes_a_version_from_the_command_line(studio) -> None:
+    settings, source = studio
+    job, document = made_audit(settings, source)
+    fix_list = Path(job.run_dir) / "fix_list.csv"
+    proc = mlcore("dataset", "version", str(source), "--apply-fixes", str(fix_list), "--name", "logos-fixed", "--json",
+                  extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root),
+                             "ML_STUDIO_DATASET_ROOTS": str(source.parent)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    manifest = json.loads(proc.stdout)
+    assert {"path", "parent", "changes"} <= set(manifest) and manifest["name"] == "logos-fixed"
+    version = Path(manifest["path"])
+    for issue in document["issues"]:
+        lines = (version / issue["label_file"]).read_text().splitlines()
+        if issue["suggested"]:
+            assert issue["suggested"] in lines
+    again = mlcore("dataset", "version", str(source), "--apply-fixes", str(fix_list), "--name", "bad name",
+                   extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root),
+                              "ML_STUDIO_DATASET_ROOTS": str(source.parent)})  # fmt: skip
+    assert again.returncode == 2 and "name=" in again.stderr and "Traceback" not in again.stderr
