@@ -2,12 +2,15 @@
 
 python -m mlcore dataset version SRC --apply-fixes fix_list.csv [--name N] [--json]
 python -m mlcore dataset version SRC --remove LIST.txt|errors [--name N] [--json]
+python -m mlcore dataset import-coco JSON --images DIR [--name N] [--json]     # or a Roboflow COCO export folder
+python -m mlcore dataset export-coco PATH [--split S] [--out FILE]             # without --out: to stdout
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,17 @@ def add_dataset_parser(sub: Any) -> None:
     version.add_argument("--name", help="the versions' name (default: the source's)")
     version.add_argument("--json", action="store_true", help="print the manifest as one JSON document")
     version.set_defaults(func=cmd_version)
+    coco_in = actions.add_parser("import-coco", help="a COCO detection dataset as a new YOLO dataset version")
+    coco_in.add_argument("source", metavar="JSON", help="the instances JSON, or a Roboflow COCO export's folder")
+    coco_in.add_argument("--images", help="the folder of the JSON's images (not needed for a Roboflow folder)")
+    coco_in.add_argument("--name", help="the versions' name (default: the file's or folder's)")
+    coco_in.add_argument("--json", action="store_true", help="print the manifest as one JSON document")
+    coco_in.set_defaults(func=cmd_import_coco)
+    coco_out = actions.add_parser("export-coco", help="write a dataset (or one split) as COCO detection JSON")
+    coco_out.add_argument("source", metavar="PATH", help="dataset folder or data.yaml")
+    coco_out.add_argument("--split", help="only this split (default: every split, in one file)")
+    coco_out.add_argument("--out", help="the file to write (default: standard output)")
+    coco_out.set_defaults(func=cmd_export_coco)
 
 
 def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,13 +58,51 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
         )  # fmt: skip
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
-    if args.json:
+    return _print_manifest(manifest, args.json)
+
+
+def _print_manifest(manifest: dict[str, Any], as_json: bool) -> int:
+    if as_json:
         print(json.dumps(manifest))
         return 0
     print(f"{manifest['name']} v{manifest['version']}: {manifest['path']}")
     for change in manifest["changes"]:
-        details = ", ".join(f"{k} {v}" for k, v in change.items() if k not in ("kind", "removed", "file", "from"))
+        details = ", ".join(f"{k} {v}" for k, v in change.items() if k not in ("kind", "removed", "file", "from",
+                                                                               "dropped"))  # fmt: skip
         print(f"  {change['kind']}: {details}")
     counts = manifest["validation"]
     print(f"  validated: {counts['error']} errors, {counts['warning']} warnings ({counts['report']})")
+    return 0
+
+
+def cmd_import_coco(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.datasets.coco import import_coco
+
+    try:
+        manifest = import_coco(Path(_here(args.source) or ""), Path(_here(args.images)) if args.images else None,
+                               settings, name=args.name)  # fmt: skip
+    except SubmitError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    return _print_manifest(manifest, args.json)
+
+
+def cmd_export_coco(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+    from mlcore.core.settings import PROJECT_ROOT
+    from mlcore.datasets.coco import export_coco
+    from mlcore.datasets.loader import DatasetError, load_dataset
+
+    try:
+        dataset = load_dataset(resolve_user_path(_here(args.source) or "", settings.dataset_roots, base=PROJECT_ROOT))
+    except (PathNotAllowed, DatasetError) as exc:
+        return fail(f"the dataset cannot be used: {exc}", EXIT_USAGE)
+    if args.split and not dataset.splits.get(args.split):
+        return fail(f"the dataset has no '{args.split}' split (it has: {', '.join(dataset.splits)}).", EXIT_USAGE)
+    text = json.dumps(export_coco(dataset, args.split))
+    if not args.out:
+        print(text)
+        return 0
+    Path(args.out).write_text(text)
+    print(f"COCO JSON: {args.out}", file=sys.stderr)
     return 0

@@ -93,11 +93,15 @@ def _link(source: str, target: Path) -> str:
 
 def _family(name: str | None, dataset: Dataset, settings: Settings) -> str:
     parent = read_manifest(dataset.root)
-    family = name or (parent["name"] if parent else dataset.name)
+    return checked_family(name or (parent["name"] if parent else dataset.name), bool(name), settings)
+
+
+def checked_family(family: str, chosen: bool, settings: Settings) -> str:
+    """The versions' name, if usable: a plain name, and when `chosen` by the user not a dataset of another kind."""
     if not _NAME.match(family):
         raise SubmitError(f"name={family!r}; use letters, digits, '.', '_' or '-' (e.g. 'logos-clean').")
     base = settings.outputs_root / paths.DATASETS_DIR / family
-    if name and base.exists() and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
+    if chosen and base.exists() and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
         raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
     return family
 
@@ -136,6 +140,24 @@ def make_version(
         gone = _removed(dataset, source, remove)
         images = {s: [i for i in v if dataset.rel(i) not in gone] for s, v in images.items()}
         changes.append({"kind": "remove", "from": str(remove), "images": len(gone), "removed": sorted(gone)})
+    plan = {s: [(i, labels.get(dataset.rel(label_path(i)))) for i in v] for s, v in images.items()}
+    parent = read_manifest(dataset.root)
+    lineage = {"path": str(source), "fingerprint": fingerprint, "name": parent["name"] if parent else None,
+               "version": parent["version"] if parent else None}  # fmt: skip
+    return write_version(family, plan, dataset.names, lineage, changes, settings, actor)
+
+
+def write_version(
+    family: str,
+    plan: dict[str, list[tuple[str, str | None]]],
+    names: dict[int, str],
+    parent: dict[str, Any],
+    changes: list[dict[str, Any]],
+    settings: Settings,
+    actor: str,
+) -> dict[str, Any]:
+    """Write `ml_outputs/datasets/{family}/v{next}/` from `plan` ({split: [(image file, its label text or None)]}):
+    images linked, labels written, data.yaml, then the validation and manifest.json; the manifest."""
     base = settings.outputs_root / paths.DATASETS_DIR / family
     number = 1 + max([int(d[1:]) for d in (os.listdir(base) if base.is_dir() else []) if re.fullmatch(r"v\d+", d)]
                      or [0])  # fmt: skip
@@ -143,44 +165,38 @@ def make_version(
     building = base / f".v{number}.building"
     shutil.rmtree(building, ignore_errors=True)
     links: dict[str, int] = {}
-    for split, split_images in images.items():
+    for split, entries in plan.items():
         (building / paths.IMAGES_DIR / split).mkdir(parents=True, exist_ok=True)
         (building / paths.LABELS_DIR / split).mkdir(parents=True, exist_ok=True)
         used: set[str] = set()
-        for image in split_images:
+        for image, text in entries:
             stem, suffix = Path(image).stem, Path(image).suffix
             while f"{stem}{suffix}".lower() in used:  # two folders of one split may hold the same name
                 stem = f"{stem}_"
             used.add(f"{stem}{suffix}".lower())
             kind = _link(image, building / paths.IMAGES_DIR / split / f"{stem}{suffix}")
             links[kind] = links.get(kind, 0) + 1
-            text = labels.get(dataset.rel(label_path(image)))
             if text is not None:
                 (building / paths.LABELS_DIR / split / f"{stem}.txt").write_text(text)
-    names = {int(k): v for k, v in dataset.names.items()}
-    data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in images}, "nc": len(names), "names": names}
+    classes = {int(k): v for k, v in names.items()}
+    data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan}, "nc": len(classes), "names": classes}
     (building / paths.DATA_YAML).write_text(
-        f"# Version {number} of {family}, made by ML Studio from {source}.\n" + yaml.safe_dump(data, sort_keys=False)
+        f"# Version {number} of {family}, made by ML Studio from {parent['path']}.\n"
+        + yaml.safe_dump(data, sort_keys=False)
     )
     building.rename(folder)
     report = validate(folder, ValidationOptions(), cache_path=settings.image_facts_cache)
     saved = save_report(report, settings.outputs_root)
-    parent = read_manifest(dataset.root)
     manifest = {
         "name": family,
         "version": number,
         "path": str(folder),
-        "parent": {
-            "path": str(source),
-            "fingerprint": fingerprint,
-            "name": parent["name"] if parent else None,
-            "version": parent["version"] if parent else None,
-        },  # fmt: skip
+        "parent": parent,
         "changes": changes,
         "made_by": actor,
         "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": links,
-        "counts": {s: len(v) for s, v in images.items()},
+        "counts": {s: len(v) for s, v in plan.items()},
         "fingerprint": fingerprint_of(folder),
         "validation": {**report.severity_counts(), "report": str(saved.folder)},
     }
