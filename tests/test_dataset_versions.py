@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import Settings, load_settings
+from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
 from mlcore.datasets.loader import load_dataset
+from mlcore.datasets.resplit import copy_groups
+from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.validate import validate
 from mlcore.datasets.versions import MANIFEST, make_version
 from tests.quality_fixture import made_audit
 from tests.test_cli import mlcore
@@ -152,3 +155,49 @@ def test_an_audits_fix_list_becomes_a_version_from_the_command_line(studio) -> N
                    extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root),
                               "ML_STUDIO_DATASET_ROOTS": str(source.parent)})  # fmt: skip
     assert again.returncode == 2 and "name=" in again.stderr and "Traceback" not in again.stderr
+
+
+SHARED = PROJECT_ROOT.parent / "shared" / "datasets" / "logo_tdtu"
+
+
+def _copies_across_splits(root: Path) -> int:
+    report = validate(root, ValidationOptions())
+    return sum(1 for i in report.issues if i.code in ("near_duplicate", "duplicate_image"))
+
+
+def test_a_resplit_of_the_shared_real_dataset_leaves_no_copies_across_splits(studio) -> None:
+    settings, source = studio
+    real = source.parent / "logo_tdtu"
+    shutil.copytree(SHARED, real)
+    before = _digest(real)
+    assert _copies_across_splits(real) > 40  # the export as it comes: val and test full of near-copies of train
+    manifest = make_version(str(real), settings, resplit="70/20/10")
+    assert _digest(real) == before
+    change = manifest["changes"][0]
+    assert change["kind"] == "resplit" and change["moved"] > 0 and change["largest_group"] > 1
+    assert all(abs(change["achieved"][s] - p) <= 0.05 for s, p in {"train": 0.7, "val": 0.2, "test": 0.1}.items())
+    assert _copies_across_splits(Path(manifest["path"])) == 0
+    assert sum(manifest["counts"].values()) == sum(len(v) for v in load_dataset(real).splits.values())
+    again = make_version(str(real), settings, resplit="70/20/10")  # the same seed, the same split
+    assert again["changes"][0]["achieved"] == change["achieved"] and again["counts"] == manifest["counts"]
+
+
+def test_an_impossible_resplit_says_how_close_it_got(studio) -> None:
+    settings, source = studio
+    first = sorted((source / "images" / "train").glob("*.jpg"))[0]
+    for n in range(20):  # one photo 21 times: a group no split of a third can take
+        shutil.copy(first, first.with_name(f"again_{n}.jpg"))
+        shutil.copy(source / "labels" / "train" / f"{first.stem}.txt", source / "labels" / "train" / f"again_{n}.txt")
+    with pytest.raises(SubmitError, match=r"within ±5 points of 34/33/33: the closest is .* group of copies holds 21"):
+        make_version(str(source), settings, resplit="34/33/33")
+    with pytest.raises(SubmitError, match="is not a split; write the train/val/test percentages"):
+        make_version(str(source), settings, resplit="seventy")
+
+
+def test_copies_are_grouped_transitively() -> None:
+    a = (1 << 143) | 12345
+    b = a ^ 0b1111111  # 7 bits from a
+    c = b ^ (0b1111111 << 40)  # 7 bits from b, 14 from a
+    far = ((1 << 144) - 1) ^ a  # every bit different
+    groups = copy_groups([a, b, c, far, None], [None, None, None, "x", "x"])
+    assert sorted(sorted(g) for g in groups) == [[0, 1, 2], [3, 4]]

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,18 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
+from mlcore.datasets.images import inspect_image
+from mlcore.datasets.labels import parse_label
 from mlcore.datasets.loader import Dataset, DatasetError, label_path, load_dataset
+from mlcore.datasets.resplit import parse_proportions
+from mlcore.datasets.resplit import resplit as resplit_images
 from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.saved_reports import save_report
 from mlcore.datasets.validation.validate import validate
 
 MANIFEST = "manifest.json"
+RESPLIT_TOLERANCE = 0.05  # each split's share of the images may miss the requested one by this much
 REMOVE_ERRORS = "errors"  # --remove errors: every image with a validation error
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
 
@@ -76,6 +82,41 @@ def _removed(dataset: Dataset, source: Path, remove: str | Path) -> set[str]:
     return wanted
 
 
+def _resplit(
+    dataset: Dataset, images: dict[str, list[str]], labels: dict[str, str], wanted: dict[str, float], tolerance: float
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The images assigned to splits without leaking copies across them, and the change as the manifest says it."""
+    everything = [(split, image) for split, split_images in images.items() for image in split_images]
+    facts = [inspect_image(image, with_phash=True) for _, image in everything]
+    classes = []
+    for _, image in everything:
+        rows, _ = parse_label(labels.get(dataset.rel(label_path(image)), "").encode())
+        classes.append(dict(Counter(r.cls for r in rows)))
+    plan = resplit_images([f.phash for f in facts], [f.sha for f in facts], classes, wanted)
+    achieved = {s: round(v, 4) for s, v in plan.achieved.items()}
+    if plan.worst_gap(wanted) > tolerance:
+        said = ", ".join(f"{s} {100 * v:.1f}%" for s, v in achieved.items())
+        raise SubmitError(
+            f"no split keeps copies together within ±{100 * tolerance:.0f} points of {_percent(wanted)}: the "
+            f"closest is {said} (the largest group of copies holds {plan.largest_group} of {len(everything)} "
+            "images). Remove copies first, or allow more (--tolerance)."
+        )
+    result: dict[str, list[str]] = {s: [] for s in wanted}
+    moves = []
+    for (old, image), new in zip(everything, plan.split_of, strict=True):
+        result[new].append(image)
+        if new != old:
+            moves.append({"image": dataset.rel(image), "from": old, "to": new})
+    change = {"kind": "resplit", "requested": {s: round(v, 4) for s, v in wanted.items()}, "achieved": achieved,
+              "groups": plan.groups, "largest_group": plan.largest_group, "moved": len(moves), "moves": moves[:50],
+              "class_share": plan.class_share}  # fmt: skip
+    return result, change
+
+
+def _percent(wanted: dict[str, float]) -> str:
+    return "/".join(f"{100 * v:.0f}" for v in wanted.values())
+
+
 def _link(source: str, target: Path) -> str:
     """Hard link, else symbolic link, else copy; which one it was."""
     try:
@@ -113,10 +154,17 @@ def make_version(
     remove: str | Path | None = None,
     name: str | None = None,
     actor: str = "local",
+    resplit: str | None = None,
+    tolerance: float = RESPLIT_TOLERANCE,
 ) -> dict[str, Any]:
-    """Write the next version of `source_text`'s dataset with the changes applied; its manifest."""
-    if fixes is None and remove is None:
-        raise SubmitError("nothing to change: give a fix list to apply, or images to remove.")
+    """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then a
+    re-split such as "70/20/10"); its manifest."""
+    if fixes is None and remove is None and resplit is None:
+        raise SubmitError("nothing to change: give a fix list to apply, images to remove, or a re-split.")
+    try:
+        wanted = parse_proportions(resplit) if resplit is not None else None
+    except ValueError as exc:
+        raise SubmitError(str(exc)) from None
     source, dataset = _source(source_text, settings)
     family = _family(name, dataset, settings)
     fingerprint = fingerprint_of(source)
@@ -140,6 +188,9 @@ def make_version(
         gone = _removed(dataset, source, remove)
         images = {s: [i for i in v if dataset.rel(i) not in gone] for s, v in images.items()}
         changes.append({"kind": "remove", "from": str(remove), "images": len(gone), "removed": sorted(gone)})
+    if wanted is not None:
+        images, change = _resplit(dataset, images, labels, wanted, tolerance)
+        changes.append(change)
     plan = {s: [(i, labels.get(dataset.rel(label_path(i)))) for i in v] for s, v in images.items()}
     parent = read_manifest(dataset.root)
     lineage = {"path": str(source), "fingerprint": fingerprint, "name": parent["name"] if parent else None,
