@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -105,3 +107,23 @@ def tiny(trained: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     for key in ("ML_STUDIO_OUTPUTS", "ML_STUDIO_DATASET_ROOTS"):
         monkeypatch.setenv(key, trained[key])
     return trained
+
+
+@pytest.fixture
+def data_studio(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path]:
+    """Settings whose outputs and only dataset root are this test's, with a copy of the small dataset (data/logos)
+    that the test may change."""
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data / "logos")
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "ml_outputs"))
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(data))
+    return load_settings(), data / "logos"
+
+
+def tree_digest(folder: Path) -> str:
+    """One hash of every file's path and bytes under `folder`: equal before and after means nothing was written."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -22,6 +21,7 @@ from mlcore.quality.kfold import fold_jobs
 from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import assign_folds, submit_audit
 from mlcore.training.spec import SpecError
+from tests.conftest import tree_digest
 from tests.test_cli import mlcore
 from tests.test_evaluation import until_final
 
@@ -150,14 +150,6 @@ def test_specs_refuse_bad_values() -> None:
         AuditSpec.from_dict({"model_path": "m.pt", "dataset_path": "d", "folds": 3})
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture
 def planted(tiny: dict[str, str]) -> tuple[Path, list]:
     """A copy of the tiny model's dataset with errors planted in its train split (the split the model learned:
@@ -171,7 +163,7 @@ def planted(tiny: dict[str, str]) -> tuple[Path, list]:
 @pytest.mark.slow
 def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery(tiny, planted) -> None:
     root, errors = planted
-    before = _digest(root)
+    before = tree_digest(root)
     settings = load_settings()
     job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(root), split="train", imgsz=128,
                                  device="cpu"), settings)  # fmt: skip
@@ -180,7 +172,7 @@ def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery
     assert done.state is JobState.COMPLETED, done.error
     folder = Path(done.run_dir)
     document = json.loads((folder / "audit.json").read_text())
-    assert _digest(root) == before, "the audit wrote into the dataset"
+    assert tree_digest(root) == before, "the audit wrote into the dataset"
     images = document["images"]
     assert len(images) == document["counts"]["images"] > 0 and document["in_sample"] is True
     assert [i["score"] for i in images] == sorted(i["score"] for i in images)

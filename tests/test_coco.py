@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import Settings, load_settings
 from mlcore.datasets.coco import ROBOFLOW_JSON, export_coco, import_coco
 from mlcore.datasets.loader import load_dataset
 from tests.test_cli import mlcore
-
-
-@pytest.fixture
-def studio(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path]:
-    data = tmp_path / "data"
-    shutil.copytree(small_dataset, data / "logos")
-    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "ml_outputs"))
-    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(data))
-    return load_settings(), data / "logos"
 
 
 def _boxes(root: Path, split: str) -> dict[str, list[tuple]]:
@@ -31,10 +21,10 @@ def _boxes(root: Path, split: str) -> dict[str, list[tuple]]:
             for p in sorted((root / "labels" / split).glob("*.txt"))}  # fmt: skip
 
 
-def test_yolo_to_coco_to_yolo_gives_the_same_labels_and_pycocotools_reads_it(studio, tmp_path: Path) -> None:
+def test_yolo_to_coco_to_yolo_gives_the_same_labels_and_pycocotools_reads_it(data_studio, tmp_path: Path) -> None:
     from pycocotools.coco import COCO
 
-    settings, source = studio
+    settings, source = data_studio
     dataset = load_dataset(source)
     document = export_coco(dataset)
     out = tmp_path / "logos.json"
@@ -73,8 +63,8 @@ def _roboflow_export(source: Path, target: Path) -> dict:
     return {s: len(v) for s, v in dataset.splits.items()}
 
 
-def test_a_roboflow_coco_export_imports_with_the_right_counts(studio, tmp_path: Path) -> None:
-    settings, source = studio
+def test_a_roboflow_coco_export_imports_with_the_right_counts(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
     counts = _roboflow_export(source, tmp_path / "export")
     manifest = import_coco(tmp_path / "export", None, settings)
     change = manifest["changes"][0]
@@ -102,8 +92,8 @@ def test_a_roboflow_coco_export_imports_with_the_right_counts(studio, tmp_path: 
         (lambda d: d.pop("images"), "not a COCO detection file"),
     ],
 )
-def test_bad_coco_files_are_refused_with_what_is_wrong(studio, tmp_path: Path, change, message: str) -> None:
-    settings, source = studio
+def test_bad_coco_files_are_refused_with_what_is_wrong(data_studio, tmp_path: Path, change, message: str) -> None:
+    settings, source = data_studio
     document = export_coco(load_dataset(source), "val")
     change(document)
     bad = tmp_path / "bad.json"
@@ -113,8 +103,8 @@ def test_bad_coco_files_are_refused_with_what_is_wrong(studio, tmp_path: Path, c
     assert not (settings.outputs_root / "datasets" / "bad").exists()
 
 
-def test_the_commands_import_and_export_coco(studio, tmp_path: Path) -> None:
-    settings, source = studio
+def test_the_commands_import_and_export_coco(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
     env = {"ML_STUDIO_OUTPUTS": str(settings.outputs_root), "ML_STUDIO_DATASET_ROOTS": str(source.parent)}
     out = tmp_path / "all.json"
     proc = mlcore("dataset", "export-coco", str(source), "--out", str(out), extra_env=env)

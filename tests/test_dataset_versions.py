@@ -4,7 +4,6 @@ that say what is wrong, the source byte-identical afterwards, the command line; 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,31 +11,15 @@ from pathlib import Path
 import pytest
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
+from mlcore.core.settings import PROJECT_ROOT
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.resplit import copy_groups
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.datasets.versions import MANIFEST, make_version
+from tests.conftest import tree_digest
 from tests.quality_fixture import made_audit
 from tests.test_cli import mlcore
-
-
-@pytest.fixture
-def studio(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path]:
-    data = tmp_path / "data"
-    shutil.copytree(small_dataset, data / "logos")
-    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "ml_outputs"))
-    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(data))
-    return load_settings(), data / "logos"
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 def _labels(root: Path) -> dict[str, str]:
@@ -51,9 +34,9 @@ def _fix_list(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def test_fixes_are_applied_exactly_and_nothing_else_changes(studio, tmp_path: Path) -> None:
-    settings, source = studio
-    before = _digest(source)
+def test_fixes_are_applied_exactly_and_nothing_else_changes(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
+    before = tree_digest(source)
     labels = _labels(source)
     changed, removed, added_to = sorted(f for f, text in labels.items() if len(text.splitlines()) >= 2)[:3]
     first = labels[changed].splitlines()[0]
@@ -64,7 +47,7 @@ def test_fixes_are_applied_exactly_and_nothing_else_changes(studio, tmp_path: Pa
         {"label_file": added_to, "line": "", "as_is": "", "suggested": "0 0.500000 0.500000 0.100000 0.100000"},
     ])  # fmt: skip
     manifest = make_version(str(source), settings, fixes=fixes, actor="ana")
-    assert _digest(source) == before, "the source dataset was written"
+    assert tree_digest(source) == before, "the source dataset was written"
     version = Path(manifest["path"])
     assert version == settings.outputs_root / "datasets" / "logos" / "v1" and manifest["made_by"] == "ana"
     assert manifest["changes"][0] | {"file": None} == {"kind": "apply_fixes", "file": None, "fixes": 3, "changed": 1,
@@ -92,8 +75,8 @@ def test_fixes_are_applied_exactly_and_nothing_else_changes(studio, tmp_path: Pa
     assert {s: len(v) for s, v in load_dataset(version).splits.items()} == manifest["counts"]
 
 
-def test_a_fix_list_that_no_longer_matches_is_refused_and_nothing_is_written(studio, tmp_path: Path) -> None:
-    settings, source = studio
+def test_a_fix_list_that_no_longer_matches_is_refused_and_nothing_is_written(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
     name = sorted(_labels(source))[0]
     stale = _fix_list(tmp_path / "stale.csv", [{"label_file": name, "line": 1, "as_is": "0 0.1 0.1 0.1 0.1",
                                                 "suggested": "1 0.1 0.1 0.1 0.1"}])  # fmt: skip
@@ -113,8 +96,8 @@ def test_a_fix_list_that_no_longer_matches_is_refused_and_nothing_is_written(stu
     assert not (settings.outputs_root / "datasets" / "logos").exists()
 
 
-def test_removals_by_list_or_by_validation_error_and_versions_of_versions(studio, tmp_path: Path) -> None:
-    settings, source = studio
+def test_removals_by_list_or_by_validation_error_and_versions_of_versions(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
     broken = sorted((source / "labels" / "val").glob("*.txt"))[0]
     broken.write_text("99 0.5 0.5 0.2 0.2\n")  # a class id the dataset does not have: a validation error
     first = make_version(str(source), settings, remove="errors")
@@ -136,8 +119,8 @@ def test_removals_by_list_or_by_validation_error_and_versions_of_versions(studio
         make_version(first["path"], settings, remove=listed)
 
 
-def test_an_audits_fix_list_becomes_a_version_from_the_command_line(studio) -> None:
-    settings, source = studio
+def test_an_audits_fix_list_becomes_a_version_from_the_command_line(data_studio) -> None:
+    settings, source = data_studio
     job, document = made_audit(settings, source)
     fix_list = Path(job.run_dir) / "fix_list.csv"
     proc = mlcore("dataset", "version", str(source), "--apply-fixes", str(fix_list), "--name", "logos-fixed", "--json",
@@ -165,14 +148,14 @@ def _copies_across_splits(root: Path) -> int:
     return sum(1 for i in report.issues if i.code in ("near_duplicate", "duplicate_image"))
 
 
-def test_a_resplit_of_the_shared_real_dataset_leaves_no_copies_across_splits(studio) -> None:
-    settings, source = studio
+def test_a_resplit_of_the_shared_real_dataset_leaves_no_copies_across_splits(data_studio) -> None:
+    settings, source = data_studio
     real = source.parent / "logo_tdtu"
     shutil.copytree(SHARED, real)
-    before = _digest(real)
+    before = tree_digest(real)
     assert _copies_across_splits(real) > 40  # the export as it comes: val and test full of near-copies of train
     manifest = make_version(str(real), settings, resplit="70/20/10")
-    assert _digest(real) == before
+    assert tree_digest(real) == before
     change = manifest["changes"][0]
     assert change["kind"] == "resplit" and change["moved"] > 0 and change["largest_group"] > 1
     assert all(abs(change["achieved"][s] - p) <= 0.05 for s, p in {"train": 0.7, "val": 0.2, "test": 0.1}.items())
@@ -182,8 +165,8 @@ def test_a_resplit_of_the_shared_real_dataset_leaves_no_copies_across_splits(stu
     assert again["changes"][0]["achieved"] == change["achieved"] and again["counts"] == manifest["counts"]
 
 
-def test_an_impossible_resplit_says_how_close_it_got(studio) -> None:
-    settings, source = studio
+def test_an_impossible_resplit_says_how_close_it_got(data_studio) -> None:
+    settings, source = data_studio
     first = sorted((source / "images" / "train").glob("*.jpg"))[0]
     for n in range(20):  # one photo 21 times: a group no split of a third can take
         shutil.copy(first, first.with_name(f"again_{n}.jpg"))

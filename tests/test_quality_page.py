@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from mlcore.core import paths
-from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
+from mlcore.core.settings import PROJECT_ROOT
 from mlcore.datasets.loader import load_dataset
 from mlcore.jobs.store import JobState, open_store
 from mlcore.quality.spec import DriftSpec
@@ -21,22 +21,13 @@ from tests.quality_fixture import made_audit
 from tests.test_evaluation import until_final
 
 
-@pytest.fixture
-def studio(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path]:
-    data = tmp_path / "data"
-    shutil.copytree(small_dataset, data / "small")
-    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "ml_outputs"))
-    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(data))
-    return load_settings(), data / "small"
-
-
 def _page():
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(PROJECT_ROOT / "pages" / "quality.py"), default_timeout=60)
 
 
-def test_each_tool_without_a_job_says_how_to_start_one(studio) -> None:
+def test_each_tool_without_a_job_says_how_to_start_one(data_studio) -> None:
     at = _page().run()
     assert not at.exception, at.exception
     assert "No audit yet" in "\n".join(i.value for i in at.info)
@@ -46,8 +37,8 @@ def test_each_tool_without_a_job_says_how_to_start_one(studio) -> None:
         assert words in "\n".join(i.value for i in at.info)
 
 
-def test_an_audit_shows_its_counts_gallery_and_fix_list(studio) -> None:
-    settings, dataset = studio
+def test_an_audit_shows_its_counts_gallery_and_fix_list(data_studio) -> None:
+    settings, dataset = data_studio
     job, document = made_audit(settings, dataset)
     assert document["issues"], "the made-up predictions should give suspects"
     at = _page().run()
@@ -64,8 +55,8 @@ def test_an_audit_shows_its_counts_gallery_and_fix_list(studio) -> None:
     assert any(f"{drawn} suspect(s) drawn" in c.value for c in at.caption)
 
 
-def test_a_failed_job_says_why(studio) -> None:
-    settings, dataset = studio
+def test_a_failed_job_says_why(data_studio) -> None:
+    settings, dataset = data_studio
     folder = settings.outputs_root / paths.AUDITS_DIR / "broken"
     folder.mkdir(parents=True)
     store = open_store(settings)
@@ -77,8 +68,8 @@ def test_a_failed_job_says_why(studio) -> None:
     assert "classes differ" in "\n".join(e.value for e in at.error)
 
 
-def test_forms_refuse_bad_input_with_what_to_do(studio) -> None:
-    settings, dataset = studio
+def test_forms_refuse_bad_input_with_what_to_do(data_studio) -> None:
+    settings, dataset = data_studio
     at = _page().run()
     at.segmented_control(key="quality.tool").set_value("drift").run()
     at.text_input(key="quality.drift.images").set_value(str(dataset.parent / "nothing-here")).run()
@@ -102,8 +93,8 @@ def _darkened(images: list[str], target: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_drift_flags_a_darkened_copy_and_not_an_unchanged_one_and_the_page_shows_it(studio) -> None:
-    settings, dataset = studio
+def test_drift_flags_a_darkened_copy_and_not_an_unchanged_one_and_the_page_shows_it(data_studio) -> None:
+    settings, dataset = data_studio
     train = load_dataset(dataset).splits["train"]
     unchanged = dataset.parent / "unchanged"
     unchanged.mkdir()
@@ -135,12 +126,12 @@ def test_drift_flags_a_darkened_copy_and_not_an_unchanged_one_and_the_page_shows
     assert len(at.get("plotly_chart")) == 1 + len(dark_report["features"])
 
 
-def test_the_api_lists_reads_and_refuses_quality_jobs_with_what_to_do(studio) -> None:
+def test_the_api_lists_reads_and_refuses_quality_jobs_with_what_to_do(data_studio) -> None:
     from fastapi.testclient import TestClient
 
     from mlcore.api.app import create_api
 
-    settings, dataset = studio
+    settings, dataset = data_studio
     job, document = made_audit(settings, dataset)
     with TestClient(create_api(settings)) as client:
         listed = client.get("/api/v1/ml/audits").json()

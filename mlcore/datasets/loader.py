@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.images import IMAGE_EXTENSIONS
@@ -413,6 +414,15 @@ def allowed_dataset(settings: Settings, text: str) -> Dataset | None:
         return load_dataset(resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT))
     except (PathNotAllowed, DatasetError, OSError):
         return None
+
+
+def usable_dataset(text: str, settings: Settings, what: str = "the dataset") -> tuple[Path, Dataset]:
+    """The resolved path and the dataset a job is asked to read; SubmitError saying why it cannot be used."""
+    try:
+        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+        return path, load_dataset(path)
+    except (PathNotAllowed, DatasetError) as exc:
+        raise SubmitError(f"{what} cannot be used: {exc}") from None
 
 
 def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:

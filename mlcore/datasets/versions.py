@@ -25,12 +25,11 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.settings import Settings
 from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
 from mlcore.datasets.images import inspect_image
 from mlcore.datasets.labels import parse_label
-from mlcore.datasets.loader import Dataset, DatasetError, label_path, load_dataset
+from mlcore.datasets.loader import Dataset, label_path, usable_dataset
 from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.resplit import resplit as resplit_images
 from mlcore.datasets.validation.fingerprint import fingerprint_of
@@ -42,14 +41,6 @@ MANIFEST = "manifest.json"
 RESPLIT_TOLERANCE = 0.05  # each split's share of the images may miss the requested one by this much
 REMOVE_ERRORS = "errors"  # --remove errors: every image with a validation error
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
-
-
-def _source(text: str, settings: Settings) -> tuple[Path, Dataset]:
-    try:
-        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
-        return path, load_dataset(path)
-    except (PathNotAllowed, DatasetError) as exc:
-        raise SubmitError(f"the source dataset cannot be used: {exc}") from None
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -165,7 +156,7 @@ def make_version(
         wanted = parse_proportions(resplit) if resplit is not None else None
     except ValueError as exc:
         raise SubmitError(str(exc)) from None
-    source, dataset = _source(source_text, settings)
+    source, dataset = usable_dataset(source_text, settings, "the source dataset")
     family = _family(name, dataset, settings)
     fingerprint = fingerprint_of(source)
     images = {s: list(v) for s, v in dataset.splits.items()}

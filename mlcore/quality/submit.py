@@ -17,9 +17,9 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
-from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import Dataset, DatasetError, label_path, load_dataset
+from mlcore.core.safe_paths import trusted_model
+from mlcore.core.settings import Settings
+from mlcore.datasets.loader import Dataset, label_path, usable_dataset
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
@@ -32,14 +32,6 @@ from mlcore.quality.spec import AUDIT_TASK, DRIFT_TASK, KFOLD_TASK, SELECT_TASK,
 
 AUDIT_KIND, SELECTION_KIND, DRIFT_KIND = "audit", "selection", "drift"
 KFOLD_SEED = 0
-
-
-def _dataset(text: str, settings: Settings) -> tuple[Path, Dataset]:
-    try:
-        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
-        return path, load_dataset(path)
-    except (PathNotAllowed, DatasetError) as exc:
-        raise SubmitError(f"the dataset cannot be used: {exc}") from None
 
 
 def _split(dataset: Dataset, split: str) -> list[str]:
@@ -113,7 +105,7 @@ def write_fold_datasets(dataset: Dataset, folds: list[list[str]], split: str, fo
 def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> Job:
     """Check the model, the dataset and the split, then queue the audit (or, with kfold, its coordinator)."""
     model = trusted_model(spec.model_path, settings)
-    dataset_path, dataset = _dataset(spec.dataset_path, settings)
+    dataset_path, dataset = usable_dataset(spec.dataset_path, settings)
     images = _split(dataset, spec.split)
     if not any(Path(label_path(i)).is_file() for i in images):
         raise SubmitError(
@@ -155,7 +147,7 @@ def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local")
 
 def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings) if spec.model_path else None
-    dataset_path, dataset = _dataset(spec.dataset_path, settings)
+    dataset_path, dataset = usable_dataset(spec.dataset_path, settings)
     if not dataset.splits.get(spec.split):
         raise SubmitError(
             f"the reference has no images: the dataset's '{spec.split}' split is empty or missing; pick the split "
