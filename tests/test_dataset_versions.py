@@ -8,7 +8,9 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT
@@ -184,3 +186,46 @@ def test_copies_are_grouped_transitively() -> None:
     far = ((1 << 144) - 1) ^ a  # every bit different
     groups = copy_groups([a, b, c, far, None], [None, None, None, "x", "x"])
     assert sorted(sorted(g) for g in groups) == [[0, 1, 2], [3, 4]]
+
+
+def _labelled_folder(target: Path, source: Path, names: list[str], lines: dict[str, str]) -> Path:
+    """images/, labels/, classes.txt: what the images to label next become after labelling."""
+    (target / "images").mkdir(parents=True)
+    (target / "labels").mkdir()
+    rng = np.random.default_rng(len(lines))
+    for stem, text in lines.items():
+        pixels = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(target / "images" / f"{stem}.jpg")
+        if text is not None:
+            (target / "labels" / f"{stem}.txt").write_text(text)
+    (target / "classes.txt").write_text("\n".join(names) + "\n")
+    return target
+
+
+def test_labelled_images_are_added_with_their_classes_mapped_by_name(data_studio) -> None:
+    settings, source = data_studio
+    names = list(load_dataset(source).names.values())
+    reordered = [names[2], names[0]]  # the labelling tool's own class order
+    lines = {"new_a": "0 0.5 0.5 0.2 0.2\n", "new_b": "1 0.3 0.3 0.1 0.1\n", "new_c": ""}
+    folder = _labelled_folder(source.parent / "labelled", source, reordered, lines)
+    manifest = make_version(str(source), settings, add=str(folder), add_to="val")
+    version = Path(manifest["path"])
+    assert manifest["changes"][0] == {"kind": "add", "from": str(folder), "split": "val", "images": 3}
+    assert manifest["counts"]["val"] == len(load_dataset(source).splits["val"]) + 3
+    assert (version / "labels/val/new_a.txt").read_text().split()[0] == "2"  # names[2] keeps its id
+    assert (version / "labels/val/new_b.txt").read_text().split()[0] == "0"
+    assert (version / "labels/val/new_c.txt").read_text() == "" and manifest["validation"]["error"] == 0
+
+
+def test_added_images_without_labels_or_with_other_classes_are_refused(data_studio) -> None:
+    settings, source = data_studio
+    names = list(load_dataset(source).names.values())
+    missing = _labelled_folder(source.parent / "half", source, names, {"a": "0 0.5 0.5 0.2 0.2\n", "b": None})
+    with pytest.raises(SubmitError, match="1 of 2 images to add have no label file, e.g. images/b.jpg"):
+        make_version(str(source), settings, add=str(missing))
+    other = _labelled_folder(source.parent / "other", source, ["pelican"], {"a": "0 0.5 0.5 0.2 0.2\n"})
+    with pytest.raises(SubmitError, match="classes the dataset does not have \\(pelican"):
+        make_version(str(source), settings, add=str(other))
+    with pytest.raises(SubmitError, match="split='holdout'"):
+        make_version(str(source), settings, add=str(other), add_to="holdout")
+    assert not (settings.outputs_root / "datasets" / "logos").exists()

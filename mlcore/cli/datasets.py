@@ -2,6 +2,7 @@
 
 python -m mlcore dataset version SRC --apply-fixes fix_list.csv [--name N] [--json]
 python -m mlcore dataset version SRC --remove LIST.txt|errors [--name N] [--json]
+python -m mlcore dataset version SRC --add DIR --split val   # labelled images: images/, labels/, classes.txt
 python -m mlcore dataset version SRC --resplit 70/20/10 [--tolerance 0.05]    # copies never straddle splits
 python -m mlcore dataset import-coco JSON --images DIR [--name N] [--json]     # or a Roboflow COCO export folder
 python -m mlcore dataset export-coco PATH [--split S] [--out FILE]             # without --out: to stdout
@@ -31,6 +32,8 @@ def add_dataset_parser(sub: Any) -> None:
     version.add_argument("source", metavar="SRC", help="the dataset (or an earlier version) to start from")
     version.add_argument("--apply-fixes", metavar="CSV", help="a label audit's fix_list.csv (the rows you accept)")
     version.add_argument("--remove", metavar="LIST", help="a file of image paths to leave out, or 'errors'")
+    version.add_argument("--add", metavar="DIR", help="labelled images to add (a folder with images/ and labels/)")
+    version.add_argument("--split", default="train", help="the split --add puts them in (default train)")
     version.add_argument("--resplit", metavar="70/20/10", help="assign train/val/test anew, copies kept together")
     version.add_argument("--tolerance", type=float, default=0.05, help="how far a split's share may miss (0.05)")
     version.add_argument("--name", help="the versions' name (default: the source's)")
@@ -57,7 +60,8 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     try:
         manifest = make_version(
             _here(args.source) or "", settings, fixes=Path(_here(args.apply_fixes)) if args.apply_fixes else None,
-            remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance,
+            remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=_here(args.add),
+            add_to=args.split,
         )  # fmt: skip
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)

@@ -108,6 +108,41 @@ def _percent(wanted: dict[str, float]) -> str:
     return "/".join(f"{100 * v:.0f}" for v in wanted.values())
 
 
+def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """The labelled images of a folder in YOLO layout (images/ and labels/, as the images to label next are
+    exported and a labelling tool returns them), their labels with class ids mapped to the dataset's by name
+    (classes.txt), and notes; SubmitError when an image has no label or a class is not the dataset's."""
+    folder, added = usable_dataset(folder_text, settings, "the folder of images to add")
+    found = [i for images in added.splits.values() for i in images]
+    if not found:
+        raise SubmitError(f"{folder} holds no images in images/; add a folder with images/ and labels/.")
+    unlabelled = [added.rel(i) for i in found if not Path(label_path(i)).is_file()]
+    if unlabelled:
+        raise SubmitError(
+            f"{len(unlabelled)} of {len(found)} images to add have no label file, e.g. {unlabelled[0]}: label them "
+            "(an empty .txt for an image without objects), or leave them out."
+        )
+    ours = {v: int(k) for k, v in dataset.names.items()}
+    theirs = {int(k): v for k, v in added.names.items()} if added.names_known else {k: dataset.names[k] for k in
+                                                                                     dataset.names}  # fmt: skip
+    foreign = sorted({v for v in theirs.values() if v not in ours})
+    if foreign:
+        raise SubmitError(
+            f"the images to add use classes the dataset does not have ({', '.join(foreign)}; it has "
+            f"{', '.join(ours)}): rename them in classes.txt, or merge the two datasets instead."
+        )
+    labels: dict[str, str] = {}
+    for image in found:
+        rows, problems = parse_label(Path(label_path(image)).read_bytes())
+        unknown = [r.cls for r in rows if r.cls not in theirs]
+        if problems or unknown:
+            why = problems[0].message if problems else f"class id {unknown[0]} is not in its classes"
+            raise SubmitError(f"{added.rel(label_path(image))}: {why}")
+        lines = [f"{ours[theirs[r.cls]]} {r.cx:.6f} {r.cy:.6f} {r.w:.6f} {r.h:.6f}" for r in rows]
+        labels[dataset.rel(label_path(image))] = "".join(f"{t}\n" for t in lines)
+    return found, labels
+
+
 def _link(source: str, target: Path) -> str:
     """Hard link, else symbolic link, else copy; which one it was."""
     try:
@@ -147,11 +182,15 @@ def make_version(
     actor: str = "local",
     resplit: str | None = None,
     tolerance: float = RESPLIT_TOLERANCE,
+    add: str | None = None,
+    add_to: str = "train",
 ) -> dict[str, Any]:
     """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then a
     re-split such as "70/20/10"); its manifest."""
-    if fixes is None and remove is None and resplit is None:
-        raise SubmitError("nothing to change: give a fix list to apply, images to remove, or a re-split.")
+    if fixes is None and remove is None and resplit is None and add is None:
+        raise SubmitError("nothing to change: give a fix list to apply, images to add or remove, or a re-split.")
+    if add_to not in paths.SPLITS:
+        raise SubmitError(f"split={add_to!r}; add images to one of {', '.join(paths.SPLITS)}.")
     try:
         wanted = parse_proportions(resplit) if resplit is not None else None
     except ValueError as exc:
@@ -179,6 +218,11 @@ def make_version(
         gone = _removed(dataset, source, remove)
         images = {s: [i for i in v if dataset.rel(i) not in gone] for s, v in images.items()}
         changes.append({"kind": "remove", "from": str(remove), "images": len(gone), "removed": sorted(gone)})
+    if add is not None:
+        found, added_labels = _added(dataset, add, settings)
+        images.setdefault(add_to, []).extend(found)
+        labels |= added_labels
+        changes.append({"kind": "add", "from": str(add), "split": add_to, "images": len(found)})
     if wanted is not None:
         images, change = _resplit(dataset, images, labels, wanted, tolerance)
         changes.append(change)
