@@ -25,6 +25,7 @@ from mlcore.datasets.validation.saved_reports import (
     save_report,
 )
 from mlcore.datasets.validation.validate import validate
+from ui.dataset_versions import versions_section
 from ui.page_frame import dataset_select, known_datasets, page_start
 
 TYPED = "Type a path…"
@@ -358,3 +359,5 @@ if resolved is not None:
             downloads(report_folder)
     elif not clicked:
         st.info("This dataset has not been validated yet: press **Validate**.", icon=":material/rule:")
+
+versions_section(current, resolved)

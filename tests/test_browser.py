@@ -138,13 +138,13 @@ def _choose(tab, label: str, option: str, attempts: int = 5) -> None:
         choice = tab.get_by_role("option").filter(has_text=option).first
         try:
             choice.wait_for(timeout=5_000)
+            choice.click(timeout=5_000)  # a list drawn while the page still moves can open outside the viewport
         except Exception:
             if attempt == attempts - 1:
                 raise
             tab.keyboard.press("Escape")
             tab.wait_for_timeout(1_000)
             continue
-        choice.click()
         return
 
 

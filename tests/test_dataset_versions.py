@@ -18,7 +18,8 @@ from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.resplit import copy_groups
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
-from mlcore.datasets.versions import MANIFEST, make_version
+from mlcore.datasets.version_diff import compare_datasets
+from mlcore.datasets.versions import MANIFEST, list_versions, make_version
 from tests.conftest import tree_digest
 from tests.quality_fixture import made_audit
 from tests.test_cli import mlcore
@@ -229,3 +230,49 @@ def test_added_images_without_labels_or_with_other_classes_are_refused(data_stud
     with pytest.raises(SubmitError, match="split='holdout'"):
         make_version(str(source), settings, add=str(other), add_to="holdout")
     assert not (settings.outputs_root / "datasets" / "logos").exists()
+
+
+def test_comparing_two_versions_shows_what_was_added_removed_moved_and_relabelled(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
+    labels = _labels(source)
+    name = sorted(f for f, text in labels.items() if f.startswith("labels/train/") and text.strip())[0]
+    fixes = _fix_list(tmp_path / "fixes.csv", [{"label_file": name, "line": 1, "as_is": labels[name].splitlines()[0],
+                                                "suggested": ""}])  # fmt: skip
+    v1 = make_version(str(source), settings, fixes=fixes)
+    drop = tmp_path / "drop.txt"
+    drop.write_text(sorted(p.relative_to(v1["path"]).as_posix() for p in Path(v1["path"], "images/val").iterdir())[0])
+    v2 = make_version(v1["path"], settings, remove=drop, resplit="60/30/10", tolerance=0.2)
+    diff = compare_datasets(Path(v1["path"]), Path(v2["path"]))
+    assert diff["counts"]["removed"] == 1 and diff["removed"] == [drop.read_text()]
+    assert diff["counts"]["added"] == 0 and diff["counts"]["moved"] == v2["changes"][1]["moved"] > 0
+    first = compare_datasets(source, Path(v1["path"]))
+    assert first["counts"]["relabelled"] == 1 and first["counts"]["moved"] == first["counts"]["added"] == 0
+    train_rows = [r for r in first["class_table"] if r["split"] == "train"]
+    assert sum(r["before"] for r in train_rows) - sum(r["after"] for r in train_rows) == 1
+
+
+def test_the_versions_part_of_the_dataset_page_makes_lists_and_compares(data_studio) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    settings, source = data_studio
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "datasets.py"), default_timeout=60)
+    at.session_state["datasets.pick"] = str(source)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("No version yet" in i.value for i in at.info)
+    at.text_input(key="versions.resplit").set_value("70/20/10").run()
+    at.button(key="versions.make").click().run()
+    assert not at.exception, at.exception
+    made = list_versions(settings)
+    assert len(made) == 1 and made[0]["changes"][0]["kind"] == "resplit"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Validation errors"] == "0" and metrics["Images"] == "24"
+    at.text_input(key="versions.resplit").set_value("ninety").run()
+    at.button(key="versions.make").click().run()
+    assert any("is not a split" in e.value for e in at.error)
+    at.selectbox(key="versions.a").set_value(str(source)).run()
+    at.selectbox(key="versions.b").set_value(made[0]["path"]).run()
+    at.button(key="versions.compare").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images added"] == "0" and metrics["Images removed"] == "0"

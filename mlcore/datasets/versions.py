@@ -50,6 +50,13 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def list_versions(settings: Settings) -> list[dict[str, Any]]:
+    """Every dataset version under the outputs, newest first: its manifest."""
+    base = settings.outputs_root / paths.DATASETS_DIR
+    found = [m for m in (read_manifest(f) for f in base.glob("*/v*") if f.is_dir()) if m]
+    return sorted(found, key=lambda m: (m["made_at"], m["name"], m["version"]), reverse=True)
+
+
 def _removed(dataset: Dataset, source: Path, remove: str | Path) -> set[str]:
     """The images to leave out: every image with a validation error, or those a list file names (one path per
     line, relative to the dataset root)."""
