@@ -13,6 +13,7 @@ from mlcore.core.paths import ARGS_FILE, RunFolder
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.settings import Settings
 from mlcore.datasets.validation.saved_reports import list_reports
+from mlcore.datasets.versions import version_of
 from mlcore.jobs.progress import log_tail
 from mlcore.jobs.store import JobState
 from mlcore.runs.compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_by_side
@@ -201,6 +202,11 @@ def configuration(run: RunSummary, settings: Settings) -> None:
         except (OSError, yaml.YAMLError):
             st.caption("No args.yaml yet (it is written when the training starts).")
     dataset = str(run.spec.get("dataset_path") or "")
+    if version := version_of(dataset) if dataset else None:
+        parent = version["parent"]
+        origin = f"{parent['name']} v{parent['version']}" if parent.get("name") else parent["path"]
+        st.caption(f":material/library_books: Trained on dataset version **{version['name']} v{version['version']}**, "
+                   f"made from {origin} on {version['made_at'][:10]}.")  # fmt: skip
     reports = list_reports(settings.outputs_root, source=dataset) if dataset else []
     if reports:
         summary = reports[0].summary

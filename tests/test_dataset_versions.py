@@ -276,3 +276,19 @@ def test_the_versions_part_of_the_dataset_page_makes_lists_and_compares(data_stu
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images added"] == "0" and metrics["Images removed"] == "0"
+
+
+def test_a_run_trained_on_a_version_names_it_in_the_runs_table_and_the_lineage(data_studio) -> None:
+    from mlcore.registry.lineage import lineage_of
+    from mlcore.runs.store import list_runs, runs_table
+    from tests.run_fixture import make_run
+
+    settings, source = data_studio
+    manifest = make_version(str(source), settings, resplit="70/20/10")
+    run = make_run(settings.outputs_root, dataset_path=manifest["path"])
+    make_run(settings.outputs_root, name="logos/plain", dataset_path=str(source))
+    labels = sorted(r["dataset"] for r in runs_table(list_runs(settings), {}))
+    assert labels == ["logos", "logos v1"]
+    lineage = lineage_of(run / "weights" / "best.pt", settings)
+    assert lineage["dataset"]["version"]["name"] == "logos" and lineage["dataset"]["version"]["version"] == 1
+    assert lineage["dataset"]["version"]["parent"]["path"] == str(source)

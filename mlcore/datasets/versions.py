@@ -50,6 +50,23 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def version_of(path: str | Path) -> dict[str, Any] | None:
+    """The name, number and parent of the dataset version at `path` (its folder or data.yaml); None for a
+    dataset that is no version."""
+    folder = Path(path)
+    manifest = read_manifest(folder.parent if folder.name == paths.DATA_YAML else folder)
+    return None if manifest is None else {k: manifest[k] for k in ("name", "version", "parent", "made_at")}
+
+
+def dataset_label(path: str | Path) -> str:
+    """How lists name a dataset: "logos v2" for a version, else its folder's name."""
+    version = version_of(path)
+    if version is not None:
+        return f"{version['name']} v{version['version']}"
+    folder = Path(path)
+    return (folder.parent if folder.name == paths.DATA_YAML else folder).name
+
+
 def list_versions(settings: Settings) -> list[dict[str, Any]]:
     """Every dataset version under the outputs, newest first: its manifest."""
     base = settings.outputs_root / paths.DATASETS_DIR

@@ -22,6 +22,7 @@ from mlcore.core.hashing import file_sha256
 from mlcore.core.settings import Settings
 from mlcore.datasets.loader import DatasetError, load_dataset
 from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.datasets.versions import version_of
 from mlcore.evaluation.store import EvaluationSummary, list_evaluations
 from mlcore.export.store import ExportSummary, list_exports
 from mlcore.registry.store import RegisteredModel, Version, list_models
@@ -50,7 +51,7 @@ def dataset_facts(path: str) -> dict[str, Any]:
     try:
         dataset = load_dataset(Path(path))
         return {"path": path, "names": {str(k): v for k, v in dataset.names.items()},
-                "fingerprint": fingerprint_of(Path(path))}  # fmt: skip
+                "fingerprint": fingerprint_of(Path(path)), "version": version_of(path)}  # fmt: skip
     except (DatasetError, OSError) as exc:
         return {"path": path, "names": {}, "fingerprint": "", "unreadable": str(exc)[:200]}
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings
+from mlcore.datasets.versions import dataset_label
 from mlcore.evaluation.store import EvaluationSummary, EvaluationUnreadable, load_evaluation_metrics
 from mlcore.registry.lineage import base_chain, evaluations_of, exports_of
 from mlcore.registry.store import (
@@ -120,8 +121,9 @@ def lineage_graph(settings: Settings, name: str) -> str:
             lines.append(f'{_quote("run " + run)} [shape=ellipse, fillcolor="#fef9c3"];')
             lines.append(f'{_quote(node)} -> {_quote("run " + run)} [label="trained in"];')
             if dataset:
-                lines.append(f'{_quote("data " + Path(dataset).name)} [shape=cylinder, fillcolor="#e0f2fe"];')
-                lines.append(f'{_quote("run " + run)} -> {_quote("data " + Path(dataset).name)} [label="on"];')
+                data = _quote("data " + dataset_label(dataset))  # a version by its name and number
+                lines.append(f'{data} [shape=cylinder, fillcolor="#e0f2fe"];')
+                lines.append(f'{_quote("run " + run)} -> {data} [label="on"];')
         previous = node
         for base in base_chain(version, settings):
             target = base["version"] or f"{Path(base['path']).name} ({base.get('sha256', '')[:8]})"

@@ -34,6 +34,7 @@ from mlcore.core.paths import (
 )
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.datasets.versions import dataset_label
 from mlcore.jobs.store import open_store
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
 
@@ -200,7 +201,7 @@ def runs_table(runs: list[RunSummary], states: dict[str, str]) -> list[dict[str,
             "state": states.get(str(r.path), "attached" if r.attached else "finished"),
             "mode": r.spec.get("mode"),
             "architecture": r.spec.get("model_architecture"),
-            "dataset": Path(str(r.spec.get("dataset_path") or "")).name,
+            "dataset": dataset_label(str(r.spec.get("dataset_path") or "")),
             "epochs": f"{r.epochs_done}/{r.epochs_total or '?'}",
             "best mAP50-95": r.best_map50_95,
             "best epoch": r.best,
