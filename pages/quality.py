@@ -8,9 +8,9 @@ import streamlit as st
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
-from mlcore.jobs.store import Job, open_store
+from mlcore.jobs.store import Job
 from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, SelectSpec
-from mlcore.quality.store import cancel_quality_job, quality_jobs, quality_report
+from mlcore.quality.store import cancel_quality_job, job_of, jobs_of, report_of
 from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit_audit, submit_drift, submit_selection
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import SpecError
@@ -124,7 +124,7 @@ def job_label(job: Job) -> str:
 
 
 def show(job: Job) -> None:
-    report = quality_report(job, store)
+    report = report_of(job, settings_now)
     st.caption(f"Folder `{report['folder']}` · by {job.owner}")
     if report["result"] is not None:
         VIEWS[job.kind](report)
@@ -143,20 +143,19 @@ settings_now = page_start(
     "Know your data: the labels a model doubts, the images worth labelling next, and whether new images still "
     "look like the training set. Every result is a job's; your datasets are never written.",
 )
-store = open_store(settings_now)
 wanted = st.session_state.pop("quality.show", None)  # another page started a job and sent us here
 if wanted:
-    shown_job = store.get(wanted)
+    shown_job = job_of(wanted, settings_now)
     st.session_state["quality.tool"] = shown_job.kind
     st.session_state[f"quality.pick.{shown_job.kind}"] = shown_job.id
 kind = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default=AUDIT_KIND, required=True,
                             key="quality.tool")  # fmt: skip
-jobs = quality_jobs(store, kind)
+jobs = jobs_of(settings_now, kind)
 with st.expander(f"New {TOOLS[kind].lower()}", expanded=not jobs, icon=":material/add:"):
     FORMS[kind](settings_now)
 drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
 st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
-    settings_now, lambda s: quality_jobs(open_store(s), kind), drawn_open, f"quality.{kind}.", cancel_quality_job
+    settings_now, lambda s: jobs_of(s, kind), drawn_open, f"quality.{kind}.", cancel_quality_job
 )
 if not jobs:
     st.info(EMPTY[kind], icon=":material/lightbulb:")

@@ -103,9 +103,14 @@ def selection_view(report: dict[str, Any]) -> None:
         icon=":material/label:",
     )
     chosen = document["chosen"]
-    _grid(_page_of(chosen, "quality.select.page"), lambda r: folder / "previews" / r["preview"] if r.get("preview")
-          else None, lambda r: f"#{r['rank']} · **{r['score']:.3f}** · `{r['path']}` · unsure {r['low_confidence']:.2f}"
-          f" · classes compete {r['competition']:.2f} · views disagree {r['disagreement']:.2f}")  # fmt: skip
+    previews = folder / paths.PREVIEWS_DIR
+
+    def caption(r: dict[str, Any]) -> str:
+        return (f"#{r['rank']} · **{r['score']:.3f}** · `{r['path']}` · unsure {r['low_confidence']:.2f}"
+                f" · classes compete {r['competition']:.2f} · views disagree {r['disagreement']:.2f}")  # fmt: skip
+
+    _grid(_page_of(chosen, "quality.select.page"), lambda r: previews / r["preview"] if r.get("preview") else None,
+          caption)  # fmt: skip
     if (folder / paths.SELECTION_CSV).is_file():
         st.download_button("Download the ranking (CSV)", (folder / paths.SELECTION_CSV).read_bytes(),
                            file_name=paths.SELECTION_CSV, icon=":material/download:", on_click="ignore",

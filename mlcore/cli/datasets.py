@@ -16,13 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore.cli.follow import EXIT_USAGE, fail
+from mlcore.cli.follow import EXIT_USAGE, fail, here
 from mlcore.core.settings import Settings
-
-
-def _here(text: str | None) -> str | None:
-    """A path typed in a terminal is relative to the terminal's folder."""
-    return str(Path(text).expanduser().absolute()) if text and Path(text).expanduser().exists() else text
 
 
 def add_dataset_parser(sub: Any) -> None:
@@ -56,11 +51,11 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
     from mlcore.datasets.versions import REMOVE_ERRORS, make_version
 
-    remove = args.remove if args.remove == REMOVE_ERRORS else _here(args.remove)
+    remove = args.remove if args.remove == REMOVE_ERRORS else here(args.remove)
     try:
         manifest = make_version(
-            _here(args.source) or "", settings, fixes=Path(_here(args.apply_fixes)) if args.apply_fixes else None,
-            remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=_here(args.add),
+            here(args.source) or "", settings, fixes=Path(here(args.apply_fixes)) if args.apply_fixes else None,
+            remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=here(args.add),
             add_to=args.split,
         )  # fmt: skip
     except SubmitError as exc:
@@ -87,7 +82,7 @@ def cmd_import_coco(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.datasets.coco import import_coco
 
     try:
-        manifest = import_coco(Path(_here(args.source) or ""), Path(_here(args.images)) if args.images else None,
+        manifest = import_coco(Path(here(args.source) or ""), Path(here(args.images)) if args.images else None,
                                settings, name=args.name)  # fmt: skip
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
@@ -101,7 +96,7 @@ def cmd_export_coco(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.datasets.loader import DatasetError, load_dataset
 
     try:
-        dataset = load_dataset(resolve_user_path(_here(args.source) or "", settings.dataset_roots, base=PROJECT_ROOT))
+        dataset = load_dataset(resolve_user_path(here(args.source) or "", settings.dataset_roots, base=PROJECT_ROOT))
     except (PathNotAllowed, DatasetError) as exc:
         return fail(f"the dataset cannot be used: {exc}", EXIT_USAGE)
     if args.split and not dataset.splits.get(args.split):

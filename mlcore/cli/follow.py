@@ -13,6 +13,14 @@ from mlcore.core.settings import Settings
 EXIT_USAGE = 2
 
 
+def here(text: str | None) -> str | None:
+    """A path typed in a terminal is relative to the terminal's folder (a text naming nothing stays as it is)."""
+    if not text:
+        return text
+    path = Path(text).expanduser()
+    return str(path.absolute()) if path.exists() else text
+
+
 def fail(message: str, code: int = 1) -> int:
     print(f"mlcore: error: {message}", file=sys.stderr)
     return code

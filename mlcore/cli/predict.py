@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from mlcore.cli.follow import EXIT_USAGE, fail, outcome
+from mlcore.cli.follow import EXIT_USAGE, fail, here, outcome
 from mlcore.core.settings import Settings
 
 
@@ -45,12 +45,6 @@ def _profile_arg(text: str) -> str:
     return text
 
 
-def _here(text: str) -> str:
-    """A path typed in a terminal is relative to the terminal's folder."""
-    path = Path(text).expanduser()
-    return str(path.absolute()) if path.exists() else text
-
-
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.predict.images import SUFFIXES
     from mlcore.registry.references import registered_path
@@ -60,7 +54,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
         args.model = registered_path(args.model, settings)
     except RegistryError as exc:
         return fail(str(exc), EXIT_USAGE)
-    args.model, args.source = _here(args.model), _here(args.source)
+    args.model, args.source = here(args.model), here(args.source)
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() in SUFFIXES:
         return _predict_image(args, source, settings)

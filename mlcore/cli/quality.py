@@ -13,16 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore.cli.follow import EXIT_USAGE, fail, outcome
+from mlcore.cli.follow import EXIT_USAGE, fail, here, outcome
 from mlcore.core.settings import Settings
-
-
-def _here(text: str | None) -> str | None:
-    """A path typed in a terminal is relative to the terminal's folder."""
-    if not text:
-        return text
-    path = Path(text).expanduser()
-    return str(path.absolute()) if path.exists() else text
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +74,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     def build() -> AuditSpec:
         return AuditSpec(
-            model_path=_here(args.model) or "", dataset_path=_here(args.data) or "", split=args.split,
+            model_path=here(args.model) or "", dataset_path=here(args.data) or "", split=args.split,
             kfold=args.kfold, kfold_epochs=args.kfold_epochs, imgsz=args.imgsz, device=args.device,
         )  # fmt: skip
 
@@ -109,7 +101,7 @@ def cmd_select(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.quality.submit import submit_selection
 
     def build() -> SelectSpec:
-        return SelectSpec(model_path=_here(args.model) or "", images=_here(args.images) or "", top=args.top,
+        return SelectSpec(model_path=here(args.model) or "", images=here(args.images) or "", top=args.top,
                           imgsz=args.imgsz, device=args.device)  # fmt: skip
 
     result = _submit(args, settings, build, submit_selection, selection_result)
@@ -132,8 +124,8 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.quality.submit import submit_drift
 
     def build() -> DriftSpec:
-        return DriftSpec(images=_here(args.images) or "", dataset_path=_here(args.data) or "", split=args.split,
-                         model_path=_here(args.model), imgsz=args.imgsz, device=args.device)  # fmt: skip
+        return DriftSpec(images=here(args.images) or "", dataset_path=here(args.data) or "", split=args.split,
+                         model_path=here(args.model), imgsz=args.imgsz, device=args.device)  # fmt: skip
 
     result = _submit(args, settings, build, submit_drift, drift_result)
     if isinstance(result, int):

@@ -195,6 +195,7 @@ GALLERY_DIR = "gallery"  # the worst suspects drawn: the label's box and the mod
 FOLDS_DIR = "folds"  # K-fold audits: one data.yaml per fold (train on the others, predict this one)
 SELECTION_FILE = "selection.json"
 SELECTION_CSV = "selection.csv"
+PREVIEWS_DIR = "previews"  # the chosen images to label with their pre-labels drawn
 TO_LABEL_DIR = "to_label"  # the top N with pre-labels in YOLO format (images/, labels/, classes.txt)
 DRIFT_FILE = "drift.json"
 TAILS_DIR = "tails"  # example new images from the drifted end of each feature

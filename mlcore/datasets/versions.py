@@ -209,8 +209,8 @@ def make_version(
     add: str | None = None,
     add_to: str = "train",
 ) -> dict[str, Any]:
-    """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then a
-    re-split such as "70/20/10"); its manifest."""
+    """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then the
+    added images, then a re-split such as "70/20/10"); its manifest."""
     if fixes is None and remove is None and resplit is None and add is None:
         raise SubmitError("nothing to change: give a fix list to apply, images to add or remove, or a re-split.")
     if add_to not in paths.SPLITS:

@@ -32,7 +32,6 @@ from mlcore.quality.selection import CONFIDENT, predict_views, rank_diverse, unc
 from mlcore.quality.spec import SELECT_TASK
 
 TASK = SELECT_TASK
-PREVIEWS_DIR = "previews"
 PREVIEWS = 60
 COLUMNS = ("rank", "path", "score", "low_confidence", "competition", "disagreement", "boxes", "chosen", "duplicate_of")
 
@@ -67,7 +66,7 @@ def run_selection(job: Job, settings: Settings) -> None:
     chosen = kept[: spec["top"]]
     write_prelabels(folder / paths.TO_LABEL_DIR, [(root / rows[i]["path"], rows[i]["found"], rows[i]["size"])
                                                    for i in chosen], names)  # fmt: skip
-    previews = draw_previews(folder / PREVIEWS_DIR, root, [rows[i] for i in chosen[:PREVIEWS]], names)
+    previews = draw_previews(folder / paths.PREVIEWS_DIR, root, [rows[i] for i in chosen[:PREVIEWS]], names)
     rank_of = {i: r + 1 for r, i in enumerate(kept)}
     picked = set(chosen)
     table = [

@@ -53,6 +53,20 @@ def quality_jobs(store: JobStore, kind: str) -> list[Job]:
     ]
 
 
+def jobs_of(settings: Settings, kind: str) -> list[Job]:
+    """`quality_jobs` for a caller that holds no job store (the page)."""
+    return quality_jobs(open_store(settings), kind)
+
+
+def report_of(job: Job, settings: Settings) -> dict[str, Any]:
+    """`quality_report` for a caller that holds no job store (the page)."""
+    return quality_report(job, open_store(settings))
+
+
+def job_of(job_id: str, settings: Settings) -> Job:
+    return open_store(settings).get(job_id)
+
+
 def quality_report(job: Job, store: JobStore) -> dict[str, Any]:
     """The job as the CLI, the API and the page show it."""
     folder = Path(job.run_dir)
