@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,34 +98,35 @@ def _removed(dataset: Dataset, source: Path, remove: str | Path) -> set[str]:
     return wanted
 
 
-def _resplit(
-    dataset: Dataset, images: dict[str, list[str]], labels: dict[str, str], wanted: dict[str, float], tolerance: float
-) -> tuple[dict[str, list[str]], dict[str, Any]]:
-    """The images assigned to splits without leaking copies across them, and the change as the manifest says it."""
-    everything = [(split, image) for split, split_images in images.items() for image in split_images]
-    facts = [inspect_image(image, with_phash=True) for _, image in everything]
-    classes = []
-    for _, image in everything:
-        rows, _ = parse_label(labels.get(dataset.rel(label_path(image)), "").encode())
-        classes.append(dict(Counter(r.cls for r in rows)))
-    plan = resplit_images([f.phash for f in facts], [f.sha for f in facts], classes, wanted)
-    achieved = {s: round(v, 4) for s, v in plan.achieved.items()}
-    if plan.worst_gap(wanted) > tolerance:
+Plan = dict[str, list[tuple[str, str | None]]]  # {split: [(image file, its label text or None)]}
+
+
+def resplit_plan(
+    plan: Plan, wanted: dict[str, float], tolerance: float, rel: Callable[[str], str] = str
+) -> tuple[Plan, dict[str, Any]]:
+    """The plan's images assigned to splits without leaking copies across them, and the change as the manifest
+    says it (`rel` names an image in it); SubmitError saying how close it got when the tolerance cannot be met."""
+    everything = [(split, entry) for split, entries in plan.items() for entry in entries]
+    facts = [inspect_image(image, with_phash=True) for _, (image, _) in everything]
+    classes = [dict(Counter(r.cls for r in parse_label((text or "").encode())[0])) for _, (_, text) in everything]
+    split = resplit_images([f.phash for f in facts], [f.sha for f in facts], classes, wanted)
+    achieved = {s: round(v, 4) for s, v in split.achieved.items()}
+    if split.worst_gap(wanted) > tolerance:
         said = ", ".join(f"{s} {100 * v:.1f}%" for s, v in achieved.items())
         raise SubmitError(
             f"no split keeps copies together within ±{100 * tolerance:.0f} points of {_percent(wanted)}: the "
-            f"closest is {said} (the largest group of copies holds {plan.largest_group} of {len(everything)} "
+            f"closest is {said} (the largest group of copies holds {split.largest_group} of {len(everything)} "
             "images). Remove copies first, or allow more (--tolerance)."
         )
-    result: dict[str, list[str]] = {s: [] for s in wanted}
+    result: Plan = {s: [] for s in wanted}
     moves = []
-    for (old, image), new in zip(everything, plan.split_of, strict=True):
-        result[new].append(image)
+    for (old, entry), new in zip(everything, split.split_of, strict=True):
+        result[new].append(entry)
         if new != old:
-            moves.append({"image": dataset.rel(image), "from": old, "to": new})
+            moves.append({"image": rel(entry[0]), "from": old, "to": new})
     change = {"kind": "resplit", "requested": {s: round(v, 4) for s, v in wanted.items()}, "achieved": achieved,
-              "groups": plan.groups, "largest_group": plan.largest_group, "moved": len(moves), "moves": moves[:50],
-              "class_share": plan.class_share}  # fmt: skip
+              "groups": split.groups, "largest_group": split.largest_group, "moved": len(moves), "moves": moves[:50],
+              "class_share": split.class_share}  # fmt: skip
     return result, change
 
 
@@ -247,10 +249,10 @@ def make_version(
         images.setdefault(add_to, []).extend(found)
         labels |= added_labels
         changes.append({"kind": "add", "from": str(add), "split": add_to, "images": len(found)})
-    if wanted is not None:
-        images, change = _resplit(dataset, images, labels, wanted, tolerance)
-        changes.append(change)
     plan = {s: [(i, labels.get(dataset.rel(label_path(i)))) for i in v] for s, v in images.items()}
+    if wanted is not None:
+        plan, change = resplit_plan(plan, wanted, tolerance, dataset.rel)
+        changes.append(change)
     parent = read_manifest(dataset.root)
     lineage = {"path": str(source), "fingerprint": fingerprint, "name": parent["name"] if parent else None,
                "version": parent["version"] if parent else None}  # fmt: skip
@@ -259,7 +261,7 @@ def make_version(
 
 def write_version(
     family: str,
-    plan: dict[str, list[tuple[str, str | None]]],
+    plan: Plan,
     names: dict[int, str],
     parent: dict[str, Any],
     changes: list[dict[str, Any]],
