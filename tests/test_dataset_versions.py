@@ -232,6 +232,41 @@ def test_added_images_without_labels_or_with_other_classes_are_refused(data_stud
     assert not (settings.outputs_root / "datasets" / "logos").exists()
 
 
+def test_merging_a_dataset_maps_classes_by_name_appends_others_and_follows_the_users_mapping(data_studio) -> None:
+    settings, source = data_studio
+    ours = load_dataset(source).names
+    theirs = [ours[1], "pelican", "Heron"]
+    lines = {"m_a": "0 0.5 0.5 0.2 0.2\n", "m_b": "1 0.3 0.3 0.1 0.1\n2 0.6 0.6 0.2 0.2\n", "m_c": ""}
+    other = _labelled_folder(source.parent / "other", source, theirs, lines)
+    before = tree_digest(other), tree_digest(source)
+    manifest = make_version(str(source), settings, merge=str(other), class_map={"Heron": ours[0]})
+    version = Path(manifest["path"])
+    merged = load_dataset(version)
+    assert merged.names == {**ours, len(ours): "pelican"}
+    change = manifest["changes"][0]
+    assert change["kind"] == "merge" and change["images"] == {"train": 3} and change["appended"] == ["pelican"]
+    assert change["classes"] == {ours[1]: ours[1], "pelican": "pelican", "Heron": ours[0]}
+    assert (version / "labels/train/m_a.txt").read_text().split()[0] == "1"
+    assert [line.split()[0] for line in (version / "labels/train/m_b.txt").read_text().splitlines()] == [
+        str(len(ours)), "0"]  # fmt: skip
+    assert manifest["counts"]["train"] == len(load_dataset(source).splits["train"]) + 3
+    assert manifest["validation"]["error"] == 0 and (tree_digest(other), tree_digest(source)) == before
+
+
+def test_a_merge_that_cannot_be_made_is_refused(data_studio) -> None:
+    settings, source = data_studio
+    other = _labelled_folder(source.parent / "other", source, ["pelican"], {"a": "3 0.5 0.5 0.2 0.2\n"})
+    with pytest.raises(SubmitError, match="merged with itself"):
+        make_version(str(source), settings, merge=str(source))
+    with pytest.raises(SubmitError, match="--map names Heron, which the dataset to merge does not have"):
+        make_version(str(source), settings, merge=str(other), class_map={"Heron": "x"})
+    with pytest.raises(SubmitError, match="class id 3 is not in its names"):
+        make_version(str(source), settings, merge=str(other))
+    with pytest.raises(SubmitError, match="give the dataset to merge too"):
+        make_version(str(source), settings, resplit="70/20/10", class_map={"a": "b"})
+    assert not (settings.outputs_root / "datasets" / "logos").exists()
+
+
 def test_comparing_two_versions_shows_what_was_added_removed_moved_and_relabelled(data_studio, tmp_path: Path) -> None:
     settings, source = data_studio
     labels = _labels(source)

@@ -169,6 +169,62 @@ def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list
     return found, labels
 
 
+def parse_class_map(pairs: list[str]) -> dict[str, str]:
+    """--map lines such as "Logo=logo" (their class = ours, or a new name) as {their name: the version's name}."""
+    mapping = {}
+    for pair in pairs:
+        theirs, sep, ours = pair.partition("=")
+        if not sep or not theirs.strip() or not ours.strip():
+            raise SubmitError(f"--map {pair!r}; write THEIRS=OURS, e.g. 'Logo=logo'.")
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
+def _merged(
+    dataset: Dataset, names: dict[int, str], other_text: str, class_map: dict[str, str], settings: Settings
+) -> tuple[dict[str, list[str]], dict[str, str], dict[int, str], dict[str, Any]]:
+    """The other dataset's images per split with their labels in the merged classes: a class of the same name (or
+    the name `class_map` gives it) is one class, any other is appended. Its images, labels, the merged names and
+    the change."""
+    folder, other = usable_dataset(other_text, settings, "the dataset to merge")
+    if folder == dataset.source or other.root == dataset.root:
+        raise SubmitError("a dataset cannot be merged with itself; give another dataset to merge.")
+    theirs = {int(k): str(v) for k, v in other.names.items()}
+    unknown = sorted(set(class_map) - set(theirs.values()))
+    if unknown:
+        raise SubmitError(f"--map names {', '.join(unknown)}, which the dataset to merge does not have (it has "
+                          f"{', '.join(theirs.values())}).")  # fmt: skip
+    merged = dict(names)
+    ours = {v: k for k, v in merged.items()}
+    of_theirs: dict[int, int] = {}
+    for cls, name in sorted(theirs.items()):
+        target = class_map.get(name, name)
+        if target not in ours:  # appended: the next class id
+            ours[target] = max(merged, default=-1) + 1
+            merged[ours[target]] = target
+        of_theirs[cls] = ours[target]
+    images: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for split, split_images in other.splits.items():
+        images[split] = list(split_images)
+        for image in split_images:
+            try:
+                rows, problems = parse_label(Path(label_path(image)).read_bytes())
+            except OSError:
+                continue  # a background image
+            stray = [r.cls for r in rows if r.cls not in of_theirs]
+            if problems or stray:
+                why = problems[0].message if problems else f"class id {stray[0]} is not in its names"
+                raise SubmitError(f"the dataset to merge: {other.rel(label_path(image))}: {why}; fix or remove it.")
+            lines = [f"{of_theirs[r.cls]} {r.cx:.6f} {r.cy:.6f} {r.w:.6f} {r.h:.6f}" for r in rows]
+            labels[dataset.rel(label_path(image))] = "".join(f"{t}\n" for t in lines)
+    change = {"kind": "merge", "from": str(folder), "fingerprint": fingerprint_of(folder),
+              "images": {s: len(v) for s, v in images.items()},
+              "classes": {theirs[c]: merged[k] for c, k in of_theirs.items()},
+              "appended": [merged[k] for k in sorted(merged) if k not in names]}  # fmt: skip
+    return images, labels, merged, change
+
+
 def _link(source: str, target: Path) -> str:
     """Hard link, else symbolic link, else copy; which one it was."""
     try:
@@ -210,11 +266,16 @@ def make_version(
     tolerance: float = RESPLIT_TOLERANCE,
     add: str | None = None,
     add_to: str = "train",
+    merge: str | None = None,
+    class_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then the
-    added images, then a re-split such as "70/20/10"); its manifest."""
-    if fixes is None and remove is None and resplit is None and add is None:
-        raise SubmitError("nothing to change: give a fix list to apply, images to add or remove, or a re-split.")
+    added images, then a merged dataset, then a re-split such as "70/20/10"); its manifest."""
+    if fixes is None and remove is None and resplit is None and add is None and merge is None:
+        raise SubmitError("nothing to change: give a fix list to apply, images to add or remove, a dataset to merge, "
+                          "or a re-split.")  # fmt: skip
+    if class_map and merge is None:
+        raise SubmitError("a class mapping is for merging; give the dataset to merge too (--merge DIR).")
     if add_to not in paths.SPLITS:
         raise SubmitError(f"split={add_to!r}; add images to one of {', '.join(paths.SPLITS)}.")
     try:
@@ -249,6 +310,13 @@ def make_version(
         images.setdefault(add_to, []).extend(found)
         labels |= added_labels
         changes.append({"kind": "add", "from": str(add), "split": add_to, "images": len(found)})
+    names = dict(dataset.names)
+    if merge is not None:
+        merged_images, merged_labels, names, change = _merged(dataset, names, merge, class_map or {}, settings)
+        for split, split_images in merged_images.items():
+            images.setdefault(split, []).extend(split_images)
+        labels |= merged_labels
+        changes.append(change)
     plan = {s: [(i, labels.get(dataset.rel(label_path(i)))) for i in v] for s, v in images.items()}
     if wanted is not None:
         plan, change = resplit_plan(plan, wanted, tolerance, dataset.rel)
@@ -256,7 +324,7 @@ def make_version(
     parent = read_manifest(dataset.root)
     lineage = {"path": str(source), "fingerprint": fingerprint, "name": parent["name"] if parent else None,
                "version": parent["version"] if parent else None}  # fmt: skip
-    return write_version(family, plan, dataset.names, lineage, changes, settings, actor)
+    return write_version(family, plan, names, lineage, changes, settings, actor)
 
 
 def write_version(
