@@ -6,6 +6,8 @@ python -m mlcore dataset version SRC --add DIR --split val   # labelled images: 
 python -m mlcore dataset version SRC --resplit 70/20/10 [--tolerance 0.05]    # copies never straddle splits
 python -m mlcore dataset import-coco JSON --images DIR [--name N] [--json]     # or a Roboflow COCO export folder
 python -m mlcore dataset export-coco PATH [--split S] [--out FILE]             # without --out: to stdout
+python -m mlcore dataset repair SRC [--resplit 70/20/10] [--tolerance 0.05] [--name N] [--json]  # a layout fixed
+python -m mlcore dataset repair SRC --check [--json]       # only say what a repaired version would fix
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ def add_dataset_parser(sub: Any) -> None:
     coco_out.add_argument("--split", help="only this split (default: every split, in one file)")
     coco_out.add_argument("--out", help="the file to write (default: standard output)")
     coco_out.set_defaults(func=cmd_export_coco)
+    repair = actions.add_parser("repair", help="a version of a dataset Ultralytics cannot read as it is, repaired")
+    repair.add_argument("source", metavar="SRC", help="the dataset folder or data.yaml (a CVAT or Label Studio export)")
+    repair.add_argument("--check", action="store_true", help="only say what a repaired version would fix")
+    repair.add_argument("--resplit", metavar="70/20/10", help="assign train/val/test anew, copies kept together")
+    repair.add_argument("--tolerance", type=float, default=0.05, help="how far a split's share may miss (0.05)")
+    repair.add_argument("--name", help="the versions' name (default: the source folder's)")
+    repair.add_argument("--json", action="store_true", help="print the manifest (or the diagnosis) as JSON")
+    repair.set_defaults(func=cmd_repair)
 
 
 def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,8 +80,10 @@ def _print_manifest(manifest: dict[str, Any], as_json: bool) -> int:
     print(f"{manifest['name']} v{manifest['version']}: {manifest['path']}")
     for change in manifest["changes"]:
         details = ", ".join(f"{k} {v}" for k, v in change.items() if k not in ("kind", "removed", "file", "from",
-                                                                               "dropped"))  # fmt: skip
+                                                                               "dropped", "repairs"))  # fmt: skip
         print(f"  {change['kind']}: {details}")
+        for repair in change.get("repairs", []):
+            print(f"    - {repair['message']}")
     counts = manifest["validation"]
     print(f"  validated: {counts['error']} errors, {counts['warning']} warnings ({counts['report']})")
     return 0
@@ -107,4 +119,31 @@ def cmd_export_coco(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     Path(args.out).write_text(text)
     print(f"COCO JSON: {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
+    from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+    from mlcore.core.settings import PROJECT_ROOT
+    from mlcore.datasets.repair import diagnose, repair_dataset
+
+    try:
+        if args.check:
+            try:
+                source = resolve_user_path(here(args.source) or "", settings.dataset_roots, base=PROJECT_ROOT)
+            except PathNotAllowed as exc:
+                return fail(f"the dataset cannot be used: {exc}", EXIT_USAGE)
+            repairs = diagnose(source)
+        else:
+            manifest = repair_dataset(here(args.source) or "", settings, resplit=args.resplit, name=args.name,
+                                      tolerance=args.tolerance)  # fmt: skip
+    except SubmitError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    if not args.check:
+        return _print_manifest(manifest, args.json)
+    if args.json:
+        print(json.dumps({"path": str(source), "repairs": [r.to_dict() for r in repairs]}))
+    else:
+        print("\n".join(r.message for r in repairs) or "nothing to repair")
     return 0

@@ -110,6 +110,19 @@ def list_images(folder: Path) -> tuple[list[str], list[str]]:
     return sorted(images), sorted(unsupported)
 
 
+def guess_split_folder(root: Path, split: str) -> tuple[str, int] | None:
+    """The folder beside a data.yaml (in `root`) that most likely holds `split`'s images, as (its path relative to
+    `root`, its image count): the first of {alias}/images, images/{alias}, {alias} that holds images, for each of
+    the split's names (val: val, valid, validation)."""
+    for alias in (a for a, s in SPLIT_ALIASES.items() if s == split):
+        for folder in (f"{alias}/images", f"images/{alias}", alias):
+            if (root / folder).is_dir():
+                found = len(list_images(root / folder)[0])
+                if found:
+                    return folder, found
+    return None
+
+
 def _read_list_file(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     out = []
@@ -305,11 +318,18 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
                 target = fixed
             if not target.exists():
                 severity = "warning" if split == "test" else "error"
+                guess = guess_split_folder(root, split) if isinstance(value, str) else None
+                hint = ""
+                if guess is not None:
+                    hint = (
+                        f" Did you mean '{guess[0]}'? {guess[1]} images found there; python -m mlcore dataset repair "
+                        "makes a repaired version."
+                    )
                 issues.append(
                     _issue(
                         "split_missing",
                         severity,
-                        f"{key}: '{text_entry}' does not exist ({target}); fix the path in data.yaml.",
+                        f"{key}: '{text_entry}' does not exist ({target}); fix the path in data.yaml.{hint}",
                         yaml_file.name,
                         split,
                     )
