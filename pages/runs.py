@@ -20,6 +20,7 @@ from mlcore.runs.compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_
 from mlcore.runs.measure import compute_metrics
 from mlcore.runs.metrics import MetricsError, best_f1, class_table, curve_names, read_metrics
 from mlcore.runs.store import RunSummary, attach_run, folder_files, list_runs, metrics_file, run_states, runs_table
+from mlcore.training.augmentation import run_augmentation
 from ui.auth import current_user
 from ui.cache import results
 from ui.jobs import advance_queue
@@ -189,6 +190,21 @@ def metrics_view(run: RunSummary, settings: Settings) -> None:
         st.plotly_chart(class_bars(metrics), key=f"runs.classes.{run.path}")
 
 
+def augmentation(run: RunSummary) -> None:
+    rows = run_augmentation(run.path, run.spec)
+    changed = [f"{r['setting']} {r['value']:g}" for r in rows if r["changed"]]
+    title = f"Augmentation: {', '.join(changed)}" if changed else "Augmentation: Ultralytics' defaults"
+    with st.expander(title, icon=":material/auto_fix_high:"):
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            column_config={
+                "changed": st.column_config.CheckboxColumn("changed"),
+                "what": st.column_config.TextColumn(width="large"),
+            },
+        )
+
+
 def configuration(run: RunSummary, settings: Settings) -> None:
     c1, c2 = st.columns(2)
     with c1:
@@ -201,6 +217,7 @@ def configuration(run: RunSummary, settings: Settings) -> None:
             st.json(yaml.safe_load(args.read_text()) or {}, expanded=False)
         except (OSError, yaml.YAMLError):
             st.caption("No args.yaml yet (it is written when the training starts).")
+    augmentation(run)
     dataset = str(run.spec.get("dataset_path") or "")
     if version := version_of(dataset) if dataset else None:
         parent = version["parent"]

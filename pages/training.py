@@ -23,6 +23,7 @@ from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs,
 from mlcore.training.architectures import architecture_table
 from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, SpecError, TrainSpec, parse_advanced
 from mlcore.training.submit import free_experiment_name, start
+from ui.augmentation import augmentation_fields
 from ui.auth import current_user
 from ui.cache import gpu_inventory, results
 from ui.jobs import advance_queue, job_row
@@ -168,6 +169,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
     problems: list[str] = []
     try:
         fields.update(advanced_fields())
+        fields["augmentation"] = augmentation_fields(settings, dataset)
         spec = TrainSpec.from_dict(fields)
     except SpecError as exc:
         spec, problems = None, [str(exc)]

@@ -59,6 +59,7 @@ ENTRY_POINTS = {
     "mlcore.worker",
     "mlcore.predict.service",
     "mlcore.cluster.node_check",
+    "mlcore.training.augment_sampler",
 }  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}
 

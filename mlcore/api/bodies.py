@@ -79,6 +79,21 @@ class TrainingStartRequest(Body):
     experiment: str = Field(
         TrainSpec.experiment, description="Run name under trainings/{project}/; empty: a dated one."
     )
+    augmentation: dict[str, float] = Field(
+        default_factory=dict, description="Augmentation settings that differ from Ultralytics' defaults, e.g. "
+        "{\"mosaic\": 0.5}: hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr, "
+        "mosaic, mixup, copy_paste, erasing.",
+    )  # fmt: skip
+
+
+class AugmentationPreviewRequest(Body):
+    """POST /api/v1/ml/training/augmentation-preview"""
+
+    dataset_path: str = Field(description="Dataset folder or data.yaml; its train split is sampled.")
+    augmentation: dict[str, float] = Field(default_factory=dict, description="As in /training/start.")
+    seed: int = Field(0, ge=0, description="The same seed gives the same draw.")
+    samples: int = Field(9, ge=1, le=36)
+    imgsz: int = Field(320, ge=32, le=1280)
 
 
 class VisualizeRequest(Body):

@@ -185,3 +185,21 @@ def draw_detections(picture: Image.Image, detections: Sequence[dict[str, Any]], 
     for d in detections:
         boxes.box(d["box"], class_colour(int(d["class_id"])), f"{d['class_name']} {float(d['confidence']):.2f}", 3)
     return image
+
+
+Sample = tuple[Image.Image, Sequence[tuple[int, Sequence[float]]]]  # a picture and its (class id, xyxy) boxes
+
+
+def draw_training_samples(samples: Sequence[Sample], names: dict[int, str], columns: int = 3) -> Image.Image:
+    """Training samples side by side, each with its boxes ((class id, x1, y1, x2, y2) in its pixels) drawn in the
+    class's colour and named: what an augmentation preview shows."""
+    width, height = max(s[0].width for s in samples), max(s[0].height for s in samples)
+    rows = -(-len(samples) // columns)
+    grid = Image.new("RGB", (columns * width + (columns - 1) * 4, rows * height + (rows - 1) * 4), "white")
+    for k, (picture, boxes) in enumerate(samples):
+        tile = picture.convert("RGB")
+        drawn = _Boxes(tile, 1.0)
+        for cls, xyxy in boxes:
+            drawn.box(xyxy, class_colour(cls), names.get(cls, str(cls)))
+        grid.paste(tile, ((k % columns) * (width + 4), (k // columns) * (height + 4)))
+    return grid

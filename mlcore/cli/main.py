@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mlcore import __version__
+from mlcore.cli.augmentation import add_augmentation_parser
 from mlcore.cli.cluster import add_cluster_parser
 from mlcore.cli.datasets import add_dataset_parser
 from mlcore.cli.follow import EXIT_USAGE, outcome
@@ -112,7 +113,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
-    from mlcore.training.spec import SpecError, TrainSpec
+    from mlcore.training.augmentation import parse_settings
+    from mlcore.training.spec import TrainSpec
     from mlcore.training.submit import start
 
     if not args.resume and not args.data:
@@ -134,11 +136,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                 experiment=args.experiment or "",
                 base_model_path=args.base_model,
                 workers=args.workers,
+                augmentation=parse_settings(args.augment),
             )
             for warning in spec.warnings():
                 print(f"mlcore: note: {warning}", file=sys.stderr)
         job = start(spec, settings)
-    except (SpecError, SubmitError) as exc:
+    except (ValueError, SubmitError) as exc:  # SpecError is a ValueError, as a bad --augment is
         return _fail(str(exc), EXIT_USAGE)
     print(job.id)
     return _follow(job.id, settings) if args.wait else 0
@@ -447,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--project", default="default")
     train.add_argument("--experiment", default=None, help="run name (default: dated)")
     train.add_argument("--base-model", default=None, help="transfer: a run's weights/best.pt or a trusted .pt")
+    train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
+                       help="an augmentation setting, e.g. mosaic=0.5 (repeat; see augment-preview)")  # fmt: skip
     train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
     train.set_defaults(func=cmd_train)
 
@@ -525,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tuning_parser(sub)
     add_quality_parsers(sub)
     add_dataset_parser(sub)
+    add_augmentation_parser(sub)
 
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI; OpenAPI documentation at /docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -52,6 +52,11 @@ CLUSTER_CHECK_FILE = ".cluster-check.json"  # the last check of the Ray cluster:
 STAGING_DIR = "staging"  # read-only dataset views that trainings read, one per job
 DATASET_REPORTS_DIR = "dataset_reports"
 CACHE_DIR = "cache"
+AUGMENTATION_PREVIEWS_DIR = "augmentation_previews"  # one folder per dataset: its view, then one folder per draw
+AUGMENTATION_VIEW_DIR = "view"  # the dataset's read-only view the previews read (Ultralytics caches its labels there)
+AUGMENTATION_PREVIEW = "preview.json"  # a draw: its settings, seed, samples and where they came from
+AUGMENTATION_GRID = "grid.png"  # the draw's samples with their boxes, side by side
+AUGMENTATION_SAMPLES = "samples.npz"  # the samples as Ultralytics' pipeline returned them (images, boxes, classes)
 IMAGE_FACTS_CACHE = "image_facts.sqlite"
 
 DEMO_DATASET_NAME = "demo"

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from mlcore.training.augmentation import check_augmentation
+
 MODES = ("full", "transfer", "resume", "extend")
 CONTINUING_MODES = ("resume", "extend")  # they continue a run in its own folder instead of making one
 ARCHITECTURES = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
@@ -118,6 +120,8 @@ class TrainSpec:
     project: str = "default"
     experiment: str = ""
     """Run name under trainings/{project}/; empty = chosen at submission."""
+    augmentation: dict[str, float] = field(default_factory=dict)
+    """Augmentation settings that differ from Ultralytics' defaults, e.g. {"mosaic": 0.5} (see augmentation.py)."""
     advanced: dict[str, Any] = field(default_factory=dict)
     """Other Ultralytics train arguments, e.g. {"mosaic": 0.5}; checked against Ultralytics' list."""
     trial: dict[str, Any] | None = None
@@ -193,6 +197,10 @@ class TrainSpec:
             )
         if self.project == "":
             raise SpecError("project is empty; use a short name such as 'default'.")
+        try:
+            object.__setattr__(self, "augmentation", check_augmentation(self.augmentation))  # numbers as floats
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
         check_advanced(self.advanced)
         if self.trial is not None and not (
             isinstance(self.trial, dict) and {"study", "number", "id"} <= set(self.trial)
@@ -234,7 +242,7 @@ class TrainSpec:
             args["freeze"] = self.freeze
         if self.device != "auto":
             args["device"] = self.device
-        return {**args, **self.advanced}
+        return {**args, **self.augmentation, **self.advanced}  # a tuning trial's settings come in `advanced`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+
 from fastapi import APIRouter, Query
 
-from mlcore.api.bodies import TrainingStartRequest
+from mlcore.api.bodies import AugmentationPreviewRequest, TrainingStartRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.job_report import training_status
 from mlcore.jobs.control import cancel_job, stop_job
 from mlcore.jobs.progress import tail
 from mlcore.jobs.scheduler import job_log, refresh
+from mlcore.training.augment_preview import preview_augmentation
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 from mlcore.training.submit import start
 
@@ -25,6 +28,14 @@ def router(ctx: ApiContext) -> APIRouter:
             fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
         job = start(TrainSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return training_status(job, ctx.store)  # it leads with training_id
+
+    @routes.post("/training/augmentation-preview", summary="Training samples drawn with augmentation settings")
+    def augmentation_preview(body: AugmentationPreviewRequest) -> dict:
+        preview = preview_augmentation(dataset_path(body.dataset_path, ctx.settings), ctx.settings, body.augmentation,
+                                       seed=body.seed, count=body.samples, imgsz=body.imgsz)  # fmt: skip
+        grid = base64.b64encode(preview.grid.read_bytes()).decode()  # the samples with their boxes, a PNG
+        return {"seed": preview.seed, "augmentation": preview.augmentation, "samples": preview.samples,
+                "seconds": preview.seconds, "grid_png": grid}  # fmt: skip
 
     @routes.get("/training/status", summary="Every training")
     def trainings() -> list[dict]:
