@@ -25,7 +25,7 @@ from mlcore.datasets.validation.saved_reports import (
     save_report,
 )
 from mlcore.datasets.validation.validate import validate
-from ui.dataset_versions import versions_section
+from ui.dataset_versions import NEXT_PICK, repair_offer, versions_section
 from ui.page_frame import dataset_select, known_datasets, page_start
 
 TYPED = "Type a path…"
@@ -79,6 +79,8 @@ def upload_form(settings: Settings) -> None:
 
 def choose_dataset(settings: Settings) -> str | None:
     """The dataset path the user picked or typed (not yet checked)."""
+    if NEXT_PICK in st.session_state:  # a repaired version was just made: open it
+        st.session_state["datasets.pick"] = st.session_state.pop(NEXT_PICK)
     picked = dataset_select(settings, "datasets.pick", extra=(TYPED,))
     if picked == TYPED:
         typed = st.text_input(
@@ -316,6 +318,8 @@ if not typed_path:
         icon=":material/dataset:",
     )
 
+if resolved is not None:
+    repair_offer(current, resolved)
 if clicked and resolved is not None:
     folder = run_validation(resolved, chosen_options, current)
     if folder:

@@ -327,3 +327,33 @@ def test_a_run_trained_on_a_version_names_it_in_the_runs_table_and_the_lineage(d
     lineage = lineage_of(run / "weights" / "best.pt", settings)
     assert lineage["dataset"]["version"]["name"] == "logos" and lineage["dataset"]["version"]["version"] == 1
     assert lineage["dataset"]["version"]["parent"]["path"] == str(source)
+
+
+def test_the_dataset_page_offers_a_repair_and_merges_with_a_mapping(data_studio) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    settings, source = data_studio
+    names = list(load_dataset(source).names.values())
+    export = _labelled_folder(source.parent / "studio-export", source, names[:2],
+                              {f"s{k}": f"{k % 2} 0.5 0.5 0.2 0.2\n" for k in range(10)})  # fmt: skip
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "datasets.py"), default_timeout=60)
+    at.session_state["datasets.pick"] = str(export)
+    at.run()
+    assert not at.exception, at.exception
+    offer = [w.value for w in at.warning if "can be repaired" in w.value]
+    assert offer and "no validation split" in offer[0] and "70/20/10" in offer[0]
+    at.button(key="repair.make").click().run()
+    assert not at.exception, at.exception
+    repaired = list_versions(settings)[0]
+    assert repaired["name"] == "studio-export" and repaired["counts"] == {"train": 7, "val": 2, "test": 1}
+    assert at.selectbox(key="datasets.pick").value == repaired["path"]  # the page opened the repaired version
+    assert not [w for w in at.warning if "can be repaired" in w.value]
+    at.selectbox(key="datasets.pick").set_value(str(source)).run()
+    at.selectbox(key="versions.merge").set_value(repaired["path"]).run()
+    at.text_area(key="versions.map").set_value(f"{names[1]}={names[0]}").run()
+    at.button(key="versions.make").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    merged = next(m for m in list_versions(settings) if m["name"] == "logos")
+    assert merged["changes"][0]["kind"] == "merge" and merged["changes"][0]["classes"][names[1]] == names[0]
+    assert sum(merged["counts"].values()) == 24 + 10 and merged["validation"]["error"] == 0

@@ -8,11 +8,15 @@ import streamlit as st
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.datasets.coco import import_coco
 from mlcore.datasets.loader import DatasetError
+from mlcore.datasets.repair import Repair, diagnose, repair_dataset
 from mlcore.datasets.version_diff import compare_datasets
-from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version
+from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version, parse_class_map
 from ui.auth import current_user
 from ui.page_frame import known_datasets
+
+NEXT_PICK = "datasets.pick_next"  # the dataset the Dataset validation page picks on its next run
 
 
 def _label(manifest: dict) -> str:
@@ -31,6 +35,13 @@ def new_version(settings: Settings, source: Path) -> None:
     add_to = c2.selectbox("into", ("train", "val", "test"), key="versions.add_to")
     resplit = c3.text_input("Re-split (train/val/test %)", key="versions.resplit", placeholder="70/20/10",
                             help="Copies and near copies are kept in one split.")  # fmt: skip
+    c1, c2 = st.columns(2)
+    others = [d for d in known_datasets(tuple(str(r) for r in settings.dataset_roots)) if Path(d) != source]
+    merge = c1.selectbox("Dataset to merge in (its splits into the same splits)", ["", *others], key="versions.merge",
+                         format_func=lambda d: d or "none")  # fmt: skip
+    mapping = c2.text_area("Class mapping for the merge (THEIRS=OURS, one per line)", key="versions.map",
+                           placeholder="Logo=logo", height=68,
+                           help="Classes of the same name are one class; others are appended.")  # fmt: skip
     name = st.text_input("Name of the versions (empty: the dataset's)", key="versions.name")
     if st.button("Make the version", type="primary", icon=":material/library_add:", key="versions.make"):
         try:
@@ -39,14 +50,72 @@ def new_version(settings: Settings, source: Path) -> None:
                     str(source), settings, fixes=Path(fixes.strip()) if fixes.strip() else None,
                     remove=REMOVE_ERRORS if removes else None, name=name.strip() or None,
                     resplit=resplit.strip() or None, add=add.strip() or None, add_to=add_to, actor=current_user(),
+                    merge=merge or None, class_map=parse_class_map([x for x in mapping.splitlines() if x.strip()]),
                 )  # fmt: skip
         except SubmitError as exc:
             st.error(str(exc), icon=":material/error:")
             return
-        st.session_state["versions.show"] = manifest["path"]
-        known_datasets.clear()  # the pickers list the new version
-        st.toast(f"{manifest['name']} v{manifest['version']} made", icon=":material/library_add:")
-        st.rerun()  # the versions list and the pickers show it
+        made(manifest)
+
+
+def made(manifest: dict) -> None:
+    """Show the new version in the list and in every dataset picker."""
+    st.session_state["versions.show"] = manifest["path"]
+    known_datasets.clear()  # the pickers list the new version
+    st.toast(f"{manifest['name']} v{manifest['version']} made", icon=":material/library_add:")
+    st.rerun()
+
+
+def import_part(settings: Settings) -> None:
+    st.caption(
+        "A COCO detection file and its images (or a Roboflow COCO export folder) become a YOLO dataset "
+        "version: categories by name, crowd boxes left out, boxes clipped to the image, each counted."
+    )
+    c1, c2, c3 = st.columns([2, 2, 1])
+    source = c1.text_input("COCO JSON (or a Roboflow export folder)", key="versions.coco")
+    images = c2.text_input("Its images folder (not for a Roboflow folder)", key="versions.coco_images")
+    name = c3.text_input("Name", key="versions.coco_name", placeholder="the file's")
+    if st.button("Import", icon=":material/download:", key="versions.import", disabled=not source.strip()):
+        try:
+            with st.spinner("Importing and validating…"):
+                manifest = import_coco(Path(source.strip()), Path(images.strip()) if images.strip() else None,
+                                       settings, name=name.strip() or None, actor=current_user())  # fmt: skip
+        except SubmitError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return
+        made(manifest)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _diagnosis(source: str) -> list[Repair] | str:
+    try:
+        return diagnose(Path(source))
+    except SubmitError as exc:
+        return str(exc)
+
+
+def repair_offer(settings: Settings, source: Path) -> None:
+    """When the chosen dataset's layout is one Ultralytics cannot read as it is: what a repaired version fixes, and
+    a button that makes it."""
+    repairs = _diagnosis(str(source))
+    if isinstance(repairs, str) or not repairs:
+        return
+    with st.container(border=True):
+        st.warning("**This layout can be repaired** in a new version (your folder is not changed):\n\n"
+                   + "\n".join(f"- {r.message}" for r in repairs), icon=":material/build:")  # fmt: skip
+        c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+        resplit = c1.text_input("Re-split (optional)", key="repair.resplit", placeholder="70/20/10")
+        if c2.button("Make the repaired version", type="primary", icon=":material/build:", key="repair.make"):
+            try:
+                with st.spinner("Writing and validating the repaired version…"):
+                    manifest = repair_dataset(str(source), settings, resplit=resplit.strip() or None,
+                                              actor=current_user())  # fmt: skip
+            except SubmitError as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            _diagnosis.clear()
+            st.session_state[NEXT_PICK] = manifest["path"]  # the page opens the repaired version
+            made(manifest)
 
 
 def show_version(manifest: dict) -> None:
@@ -97,7 +166,7 @@ def versions_section(settings: Settings, source: Path | None) -> None:
     """The expander under the validation: a new version of `source`, the versions made, a comparison."""
     versions = list_versions(settings)
     with st.expander(f"Dataset versions ({len(versions)})", icon=":material/library_books:"):
-        make, look, diff = st.tabs(["New version", "Versions", "Compare"])
+        make, look, diff, coco = st.tabs(["New version", "Versions", "Compare", "Import COCO"])
         with make:
             if source is None:
                 st.info("Choose a dataset above: a version starts from it.", icon=":material/dataset:")
@@ -117,3 +186,5 @@ def versions_section(settings: Settings, source: Path | None) -> None:
                 show_version(by_path[picked])
         with diff:
             compare(settings, versions)
+        with coco:
+            import_part(settings)

@@ -4,6 +4,7 @@ python -m mlcore dataset version SRC --apply-fixes fix_list.csv [--name N] [--js
 python -m mlcore dataset version SRC --remove LIST.txt|errors [--name N] [--json]
 python -m mlcore dataset version SRC --add DIR --split val   # labelled images: images/, labels/, classes.txt
 python -m mlcore dataset version SRC --resplit 70/20/10 [--tolerance 0.05]    # copies never straddle splits
+python -m mlcore dataset version SRC --merge OTHER [--map Logo=logo]           # classes joined by name or mapping
 python -m mlcore dataset import-coco JSON --images DIR [--name N] [--json]     # or a Roboflow COCO export folder
 python -m mlcore dataset export-coco PATH [--split S] [--out FILE]             # without --out: to stdout
 python -m mlcore dataset repair SRC [--resplit 70/20/10] [--tolerance 0.05] [--name N] [--json]  # a layout fixed
@@ -31,6 +32,9 @@ def add_dataset_parser(sub: Any) -> None:
     version.add_argument("--remove", metavar="LIST", help="a file of image paths to leave out, or 'errors'")
     version.add_argument("--add", metavar="DIR", help="labelled images to add (a folder with images/ and labels/)")
     version.add_argument("--split", default="train", help="the split --add puts them in (default train)")
+    version.add_argument("--merge", metavar="DIR", help="another dataset to merge in (its splits into the same splits)")
+    version.add_argument("--map", action="append", default=[], metavar="THEIRS=OURS",
+                         help="merge: their class THEIRS becomes OURS (ours, or a new name); repeat")  # fmt: skip
     version.add_argument("--resplit", metavar="70/20/10", help="assign train/val/test anew, copies kept together")
     version.add_argument("--tolerance", type=float, default=0.05, help="how far a split's share may miss (0.05)")
     version.add_argument("--name", help="the versions' name (default: the source's)")
@@ -59,14 +63,14 @@ def add_dataset_parser(sub: Any) -> None:
 
 def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
-    from mlcore.datasets.versions import REMOVE_ERRORS, make_version
+    from mlcore.datasets.versions import REMOVE_ERRORS, make_version, parse_class_map
 
     remove = args.remove if args.remove == REMOVE_ERRORS else here(args.remove)
     try:
         manifest = make_version(
             here(args.source) or "", settings, fixes=Path(here(args.apply_fixes)) if args.apply_fixes else None,
             remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=here(args.add),
-            add_to=args.split,
+            add_to=args.split, merge=here(args.merge), class_map=parse_class_map(args.map),
         )  # fmt: skip
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
