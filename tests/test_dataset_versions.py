@@ -357,3 +357,22 @@ def test_the_dataset_page_offers_a_repair_and_merges_with_a_mapping(data_studio)
     merged = next(m for m in list_versions(settings) if m["name"] == "logos")
     assert merged["changes"][0]["kind"] == "merge" and merged["changes"][0]["classes"][names[1]] == names[0]
     assert sum(merged["counts"].values()) == 24 + 10 and merged["validation"]["error"] == 0
+
+
+def test_versions_of_a_dataset_kept_under_the_outputs_go_beside_it_and_the_command_merges(data_studio) -> None:
+    settings, source = data_studio
+    kept = settings.outputs_root / "datasets" / "logos"
+    shutil.copytree(source, kept)  # as the demo dataset is kept: a dataset folder where versions would go
+    before = tree_digest(kept)
+    manifest = make_version(str(kept), settings, resplit="70/20/10", tolerance=0.2)
+    assert Path(manifest["path"]) == settings.outputs_root / "datasets" / "logos-versions" / "v1"
+    assert tree_digest(kept) == before
+    other = _labelled_folder(source.parent / "other", source, ["pelican"], {"a": "0 0.5 0.5 0.2 0.2\n"})
+    env = {"ML_STUDIO_DATASET_ROOTS": str(source.parent)}
+    bad = mlcore("dataset", "version", str(source), "--merge", str(other), "--map", "pelican",
+                 env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
+    assert bad.returncode == 2 and "write THEIRS=OURS" in bad.stderr and "Traceback" not in bad.stderr
+    done = mlcore("dataset", "version", str(source), "--merge", str(other), "--map", "pelican=bird", "--json",
+                  env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["changes"][0]["appended"] == ["bird"]

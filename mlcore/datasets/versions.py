@@ -250,8 +250,10 @@ def checked_family(family: str, chosen: bool, settings: Settings) -> str:
     if not _NAME.match(family):
         raise SubmitError(f"name={family!r}; use letters, digits, '.', '_' or '-' (e.g. 'logos-clean').")
     base = settings.outputs_root / paths.DATASETS_DIR / family
-    if chosen and base.exists() and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
-        raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
+    if base.exists() and os.listdir(base) and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
+        if chosen:
+            raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
+        return checked_family(f"{family}-versions", True, settings)  # e.g. the demo dataset's own folder there
     return family
 
 
