@@ -565,3 +565,42 @@ def test_an_audits_gallery_shows_the_suspects_and_filters_them_by_type(page, ser
     page.get_by_text(re.compile(rf"^{swapped} suspect\(s\) drawn")).wait_for(timeout=30_000)
     assert page.get_by_text(re.compile(r"swapped class · score")).count() >= 1 and before != f"{swapped} suspect"
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_the_augmentation_preview_draws_samples_and_a_new_draw_on_demand(page, server: Server) -> None:
+    _open(page, f"{server.url}/training")
+    page.locator("summary").filter(has_text="Augmentation").click()
+    mosaic = page.get_by_label("mosaic", exact=True)
+    mosaic.fill("0")
+    mosaic.press("Enter")
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name="Preview", exact=True).click()
+    page.get_by_text(re.compile(r"^Seed 0: mosaic 0$")).wait_for(timeout=120_000)
+    first = page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+    page.get_by_role("button", name="New draw").click()
+    page.get_by_text(re.compile(r"^Seed 1: mosaic 0$")).wait_for(timeout=120_000)
+    assert page.locator("[data-testid='stImage'] img").first.get_attribute("src") != first
+    assert page.get_by_text(re.compile(r"^Drawn in [\d.]+ s\. Each sample starts from")).count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_leak_free_resplit_made_on_the_dataset_page_is_listed_and_compared(page, server: Server) -> None:
+    _open(page, f"{server.url}/datasets")
+    page.locator("summary").filter(has_text="Dataset versions").click()
+    resplit = page.get_by_test_id("stTextInput").filter(has_text="Re-split").locator("input")
+    resplit.fill("70/20/10")
+    resplit.press("Enter")
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name="Make the version").click()
+    page.get_by_role("tab", name="Versions (1)").click()
+    errors = page.get_by_test_id("stMetric").filter(has_text="Validation errors")
+    errors.first.wait_for(timeout=90_000)
+    assert errors.first.get_by_test_id("stMetricValue").inner_text().strip() == "0"
+    assert _metric(page, "Images") == "100"
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    moved = page.get_by_test_id("stMetric").filter(has_text="Images moved")
+    moved.first.wait_for(timeout=60_000)
+    assert _metric(page, "Images added") == "0" and _metric(page, "Images removed") == "0"
+    assert int(_metric(page, "Images moved")) > 0  # the re-split moved images between splits
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -17,6 +17,7 @@ from ui.auth import current_user
 from ui.page_frame import known_datasets
 
 NEXT_PICK = "datasets.pick_next"  # the dataset the Dataset validation page picks on its next run
+NEXT_COMPARE = "versions.compare_next"  # the pair Compare shows on the next run: a new version and its parent
 
 
 def _label(manifest: dict) -> str:
@@ -61,6 +62,7 @@ def new_version(settings: Settings, source: Path) -> None:
 def made(manifest: dict) -> None:
     """Show the new version in the list and in every dataset picker."""
     st.session_state["versions.show"] = manifest["path"]
+    st.session_state[NEXT_COMPARE] = (manifest["parent"]["path"], manifest["path"])  # Compare: parent with it
     known_datasets.clear()  # the pickers list the new version
     st.toast(f"{manifest['name']} v{manifest['version']} made", icon=":material/library_add:")
     st.rerun()
@@ -140,6 +142,9 @@ def compare(settings: Settings, versions: list[dict]) -> None:
     options = [m["path"] for m in versions] + known_datasets(tuple(str(r) for r in settings.dataset_roots))
     options = list(dict.fromkeys(options))
     labels = {m["path"]: _label(m) for m in versions}
+    pair = st.session_state.pop(NEXT_COMPARE, None)
+    if pair and all(p in options for p in pair):
+        st.session_state["versions.a"], st.session_state["versions.b"] = pair
     c1, c2 = st.columns(2)
     a = c1.selectbox("Compare", options, key="versions.a", format_func=lambda p: labels.get(p, p))
     b = c2.selectbox("with", options, index=min(1, len(options) - 1), key="versions.b",
@@ -165,8 +170,11 @@ def compare(settings: Settings, versions: list[dict]) -> None:
 def versions_section(settings: Settings, source: Path | None) -> None:
     """The expander under the validation: a new version of `source`, the versions made, a comparison."""
     versions = list_versions(settings)
-    with st.expander(f"Dataset versions ({len(versions)})", icon=":material/library_books:"):
-        make, look, diff, coco = st.tabs(["New version", "Versions", "Compare", "Import COCO"])
+    if "versions.show" in st.session_state:
+        st.session_state["versions.open"] = True  # a version was just made: keep the part open from now on
+    with st.expander("Dataset versions", icon=":material/library_books:",
+                     expanded=st.session_state.get("versions.open", False)):  # fmt: skip
+        make, look, diff, coco = st.tabs(["New version", f"Versions ({len(versions)})", "Compare", "Import COCO"])
         with make:
             if source is None:
                 st.info("Choose a dataset above: a version starts from it.", icon=":material/dataset:")
