@@ -45,7 +45,10 @@ def test_without_runs_the_page_says_what_to_do(settings: Settings) -> None:
 def test_the_browser_lists_and_filters_runs_and_one_run_shows_its_metrics(settings: Settings) -> None:
     make_run(settings.outputs_root, "logos/v1", epochs=6)
     make_run(settings.outputs_root, "logos/v2", epochs=9, model_architecture="yolov8s")
-    make_run(settings.outputs_root, "shapes/a", epochs=3)
+    make_run(settings.outputs_root, "shapes/a", epochs=3, augmentation={"mosaic": 0.3, "degrees": 5.0})
+    at = _open(settings, "shapes/a", "Configuration")
+    titles = [e.label for e in at.expander if e.label.startswith("Augmentation")]
+    assert titles == ["Augmentation: degrees 5, mosaic 0.3"]
     at = _open(settings, "logos/v1")
     assert len(at.get("plotly_chart")) == 1  # the history: only the view looked at is drawn
     at.segmented_control(key="runs.view").set_value("Metrics").run()

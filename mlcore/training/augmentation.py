@@ -74,13 +74,14 @@ def augmentation_table(values: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_augmentation(run_folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The augmentation a run trained with: args.yaml's values once Ultralytics wrote it (they include any set
-    through the other arguments), else the spec's."""
+    """The augmentation a run trained with: its spec's settings (those in the other arguments included), and over
+    them args.yaml's values once Ultralytics wrote it."""
     try:
         args = yaml.safe_load((run_folder / paths.ARGS_FILE).read_text()) or {}
     except (OSError, yaml.YAMLError):
-        args = {**(spec.get("augmentation") or {}), **(spec.get("advanced") or {})}
-    return augmentation_table({k: v for k, v in args.items() if k in BY_NAME and isinstance(v, int | float)})
+        args = {}
+    values = {**(spec.get("augmentation") or {}), **(spec.get("advanced") or {}), **args}
+    return augmentation_table({k: v for k, v in values.items() if k in BY_NAME and isinstance(v, int | float)})
 
 
 def parse_settings(pairs: list[str]) -> dict[str, float]:
