@@ -347,6 +347,7 @@ def test_the_dataset_page_offers_a_repair_and_merges_with_a_mapping(data_studio)
     repaired = list_versions(settings)[0]
     assert repaired["name"] == "studio-export" and repaired["counts"] == {"train": 7, "val": 2, "test": 1}
     assert at.selectbox(key="datasets.pick").value == repaired["path"]  # the page opened the repaired version
+    assert f"{repaired['path']}  (studio-export v1, from studio-export)" in at.selectbox(key="datasets.pick").options
     assert not [w for w in at.warning if "can be repaired" in w.value]
     at.selectbox(key="datasets.pick").set_value(str(source)).run()
     at.selectbox(key="versions.merge").set_value(repaired["path"]).run()

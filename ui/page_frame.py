@@ -6,6 +6,7 @@ import streamlit as st
 
 from mlcore.core.settings import Settings, SettingsError, load_settings
 from mlcore.datasets.samples import discover_datasets
+from mlcore.datasets.versions import lineage_label
 
 
 def page_start(title: str, caption: str) -> Settings:
@@ -26,14 +27,23 @@ def known_datasets(roots: tuple[str, ...]) -> list[str]:
     return [str(p) for p in discover_datasets([Path(r) for r in roots])]
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def dataset_names(options: tuple[str, ...], demo: str) -> dict[str, str]:
+    """How the pickers name each dataset: its path, with "(demo dataset)" or a version's name and parent."""
+    return {p: f"{p}  (demo dataset)" if p == demo else f"{p}  ({lineage_label(p)})" if lineage_label(p) else p
+            for p in options}  # fmt: skip
+
+
 def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) -> str:
-    """A selectbox of the datasets under the allowed folders, the demo dataset first and labelled, then `extra`."""
+    """A selectbox of the datasets under the allowed folders, the demo dataset first and labelled, versions named
+    with their parent, then `extra`."""
     demo = str(settings.demo_dataset_dir)
     options = sorted(known_datasets(tuple(str(r) for r in settings.dataset_roots)), key=lambda p: (p != demo, p))
+    names = dataset_names(tuple(options), demo)
     return st.selectbox(
         "Dataset",
         [*options, *extra],
         key=key,
-        format_func=lambda p: p if p != demo else f"{p}  (demo dataset)",
+        format_func=lambda p: names.get(p, p),
         help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
     )

@@ -68,6 +68,17 @@ def dataset_label(path: str | Path) -> str:
     return (folder.parent if folder.name == paths.DATA_YAML else folder).name
 
 
+def lineage_label(path: str | Path) -> str | None:
+    """How a picker names a version beside its path: "logos v2, from logos v1" (or from its source folder's name);
+    None for a dataset that is no version."""
+    version = version_of(path)
+    if version is None:
+        return None
+    parent = version["parent"]
+    origin = f"{parent['name']} v{parent['version']}" if parent.get("name") else Path(parent["path"]).name
+    return f"{version['name']} v{version['version']}, from {origin}"
+
+
 def list_versions(settings: Settings) -> list[dict[str, Any]]:
     """Every dataset version under the outputs, newest first: its manifest."""
     base = settings.outputs_root / paths.DATASETS_DIR
