@@ -377,3 +377,16 @@ def test_versions_of_a_dataset_kept_under_the_outputs_go_beside_it_and_the_comma
                   env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["changes"][0]["appended"] == ["bird"]
+
+
+def test_a_version_name_taken_by_versions_of_another_dataset_is_refused_or_avoided(data_studio) -> None:
+    settings, source = data_studio
+    first = make_version(str(source), settings, remove="errors")
+    twin = source.parent / "elsewhere" / "logos"  # another dataset of the same folder name
+    shutil.copytree(source, twin)
+    with pytest.raises(SubmitError, match=r"versions named 'logos' exist and come from .*/data/logos, not from"):
+        make_version(str(twin), settings, remove="errors", name="logos")
+    avoided = make_version(str(twin), settings, remove="errors")
+    assert Path(avoided["path"]).parent.name == "logos-versions" and avoided["version"] == 1
+    again = make_version(first["path"], settings, resplit="70/20/10", tolerance=0.2, name="logos")  # its own family
+    assert (again["name"], again["version"]) == ("logos", 2)

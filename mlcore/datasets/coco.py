@@ -147,7 +147,7 @@ def import_coco(
             lines = by_image[image_id]
             counted["backgrounds"] += not lines
             plan.setdefault(split_of(file_name, split), []).append((str(file), "".join(f"{t}\n" for t in lines)))
-    family = checked_family(name or (source.stem if source.is_file() else source.name), bool(name), settings)
+    family = checked_family(name or (source.stem if source.is_file() else source.name), bool(name), settings, source)
     change = {"kind": "import_coco", "from": str(source), "images": sum(len(v) for v in plan.values()),
               "categories": len(of_category), "classes": len(names),
               **{k: counted.get(k, 0) for k in ("iscrowd", "clipped", "no_area", "missing_images", "backgrounds")},

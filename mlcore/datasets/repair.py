@@ -358,7 +358,7 @@ def repair_dataset(
         wanted = parse_proportions(DEFAULT_SPLIT)
     folder = _folder_of(source)
     earlier = read_manifest(folder)  # a version of the studio's own: its repair is the family's next version
-    family = checked_family(name or (earlier["name"] if earlier else folder.name), bool(name), settings)
+    family = checked_family(name or (earlier["name"] if earlier else folder.name), bool(name), settings, source)
     changes: list[dict[str, Any]] = [
         {"kind": "repair", "repairs": [r.to_dict() for r in reading.repairs], "images": sum(map(len, plan.values())),
          "missing_images": len(reading.missing), "dropped": reading.missing[:SHOWN]}

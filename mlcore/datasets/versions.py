@@ -251,21 +251,39 @@ def _link(source: str, target: Path) -> str:
         return "copy"
 
 
-def _family(name: str | None, dataset: Dataset, settings: Settings) -> str:
+def _family(name: str | None, dataset: Dataset, settings: Settings, source: Path) -> str:
     parent = read_manifest(dataset.root)
-    return checked_family(name or (parent["name"] if parent else dataset.name), bool(name), settings)
+    return checked_family(name or (parent["name"] if parent else dataset.name), bool(name), settings, source)
 
 
-def checked_family(family: str, chosen: bool, settings: Settings) -> str:
-    """The versions' name, if usable: a plain name, and when `chosen` by the user not a dataset of another kind."""
+def _related(manifests: list[dict[str, Any]], source: Path) -> bool:
+    """Whether `source` (a dataset folder or data.yaml) is one of these versions or what one was made from."""
+    folder = str(source.parent if source.name == paths.DATA_YAML else source)
+    return any(folder in (m["path"], m["parent"]["path"]) or str(source) == m["parent"]["path"] for m in manifests)
+
+
+def checked_family(family: str, chosen: bool, settings: Settings, source: Path | None = None) -> str:
+    """The versions' name, if usable: a plain name, not a dataset of another kind, and not versions of another
+    source. A name the user `chosen` is refused when it cannot be used; a default one becomes the first free
+    or related of name-versions, name-2, name-3, …"""
     if not _NAME.match(family):
         raise SubmitError(f"name={family!r}; use letters, digits, '.', '_' or '-' (e.g. 'logos-clean').")
-    base = settings.outputs_root / paths.DATASETS_DIR / family
-    if base.exists() and os.listdir(base) and not any((base / d / MANIFEST).is_file() for d in os.listdir(base)):
-        if chosen:
-            raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
-        return checked_family(f"{family}-versions", True, settings)  # e.g. the demo dataset's own folder there
-    return family
+    for candidate in [family] if chosen else [family, f"{family}-versions", *(f"{family}-{n}" for n in range(2, 100))]:
+        base = settings.outputs_root / paths.DATASETS_DIR / candidate
+        entries = os.listdir(base) if base.is_dir() else []
+        manifests = [m for m in (read_manifest(base / d) for d in entries) if m]
+        if entries and not manifests:
+            if chosen:
+                raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another "
+                                  "name.")  # fmt: skip
+            continue  # e.g. the demo dataset's own folder there
+        if manifests and source is not None and not _related(manifests, source):
+            if chosen:
+                raise SubmitError(f"versions named '{family}' exist and come from {manifests[0]['parent']['path']}, "
+                                  f"not from {source}; pick another name, or start from one of them.")  # fmt: skip
+            continue
+        return candidate
+    raise SubmitError(f"no free name for the versions of '{family}'; give one (--name).")
 
 
 def make_version(
@@ -296,7 +314,7 @@ def make_version(
     except ValueError as exc:
         raise SubmitError(str(exc)) from None
     source, dataset = usable_dataset(source_text, settings, "the source dataset")
-    family = _family(name, dataset, settings)
+    family = _family(name, dataset, settings, source)
     fingerprint = fingerprint_of(source)
     images = {s: list(v) for s, v in dataset.splits.items()}
     labels: dict[str, str] = {}
