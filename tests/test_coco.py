@@ -27,7 +27,7 @@ def test_yolo_to_coco_to_yolo_gives_the_same_labels_and_pycocotools_reads_it(dat
     settings, source = data_studio
     dataset = load_dataset(source)
     document = export_coco(dataset)
-    out = tmp_path / "logos.json"
+    out = tmp_path / "data" / "logos.json"
     out.write_text(json.dumps(document))
     coco = COCO(str(out))
     assert len(coco.getImgIds()) == sum(len(v) for v in dataset.splits.values())
@@ -65,8 +65,8 @@ def _roboflow_export(source: Path, target: Path) -> dict:
 
 def test_a_roboflow_coco_export_imports_with_the_right_counts(data_studio, tmp_path: Path) -> None:
     settings, source = data_studio
-    counts = _roboflow_export(source, tmp_path / "export")
-    manifest = import_coco(tmp_path / "export", None, settings)
+    counts = _roboflow_export(source, tmp_path / "data" / "export")
+    manifest = import_coco(tmp_path / "data" / "export", None, settings)
     change = manifest["changes"][0]
     assert manifest["counts"] == counts  # the missing image is left out, the background kept
     assert (change["iscrowd"], change["clipped"], change["no_area"], change["missing_images"]) == (1, 1, 1, 1)
@@ -96,17 +96,38 @@ def test_bad_coco_files_are_refused_with_what_is_wrong(data_studio, tmp_path: Pa
     settings, source = data_studio
     document = export_coco(load_dataset(source), "val")
     change(document)
-    bad = tmp_path / "bad.json"
+    bad = tmp_path / "data" / "bad.json"
     bad.write_text(json.dumps(document))
     with pytest.raises(SubmitError, match=message):
         import_coco(bad, source, settings)
     assert not (settings.outputs_root / "datasets" / "bad").exists()
 
 
+def test_a_coco_file_naming_images_outside_its_folder_or_malformed_is_refused(data_studio, tmp_path: Path) -> None:
+    settings, source = data_studio
+    outside = tmp_path / "private.jpg"
+    shutil.copy(next((source / "images" / "val").iterdir()), outside)
+    for file_name in ("../../private.jpg", str(outside)):  # up out of its folder, or anywhere
+        document = export_coco(load_dataset(source), "val")
+        document["images"][0]["file_name"] = file_name
+        bad = tmp_path / "data" / "escape.json"
+        bad.write_text(json.dumps(document))
+        with pytest.raises(SubmitError, match="names an image outside"):
+            import_coco(bad, source, settings)
+    document = export_coco(load_dataset(source), "val")
+    document["annotations"][0]["bbox"] = ["a", "b", "c", "d"]
+    bad.write_text(json.dumps(document))
+    with pytest.raises(SubmitError, match="is not a usable COCO detection file"):
+        import_coco(bad, source, settings)
+    with pytest.raises(SubmitError, match="outside the folders"):
+        import_coco(tmp_path / "private.jpg", source, settings)
+    assert not (settings.outputs_root / "datasets" / "escape").exists()
+
+
 def test_the_commands_import_and_export_coco(data_studio, tmp_path: Path) -> None:
     settings, source = data_studio
     env = {"ML_STUDIO_OUTPUTS": str(settings.outputs_root), "ML_STUDIO_DATASET_ROOTS": str(source.parent)}
-    out = tmp_path / "all.json"
+    out = tmp_path / "data" / "all.json"
     proc = mlcore("dataset", "export-coco", str(source), "--out", str(out), extra_env=env)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(out.read_text())["images"]) == sum(len(v) for v in load_dataset(source).splits.values())

@@ -23,7 +23,9 @@ PROBE_KEEP_S = 60.0
 def dataset_path(text: str, settings: Settings) -> str:
     """A relative path is looked up in the dataset roots in order ("demo" is <outputs>/datasets/demo)."""
     raw = text.strip()
-    if raw and "\x00" not in raw and not Path(raw).expanduser().is_absolute():
+    if raw.startswith("~"):
+        return raw  # a home folder: resolve_user_path expands it (and refuses one of no such user)
+    if raw and "\x00" not in raw and not Path(raw).is_absolute():
         for root in settings.dataset_roots:
             try:
                 if (root / raw).exists():

@@ -33,7 +33,10 @@ def resolve_user_path(
         raise PathNotAllowed(f"no {what} path given; type a folder or a data.yaml file.")
     if "\x00" in raw:
         raise PathNotAllowed(f"the {what} path contains a NUL byte; type it again without control characters.")
-    path = Path(raw).expanduser()
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:  # "~someone" of no such user
+        raise PathNotAllowed(f"{raw}: there is no such user's home folder; type the full path.") from None
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
     try:

@@ -15,12 +15,14 @@ annotations of an unknown image or category) is refused with what is wrong.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import Settings
+from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.images import inspect_image
 from mlcore.datasets.labels import parse_label
 from mlcore.datasets.loader import SPLIT_ALIASES, Dataset, label_path
@@ -102,7 +104,34 @@ def _classes(documents: list[dict[str, Any]]) -> tuple[dict[int, str], dict[int,
 def import_coco(
     source: Path, images: Path | None, settings: Settings, name: str | None = None, actor: str = "local"
 ) -> dict[str, Any]:
-    """A YOLO dataset version from COCO detection JSON; its manifest (`changes` says what was left out)."""
+    """A YOLO dataset version from COCO detection JSON; its manifest (`changes` says what was left out). The file
+    and its images are read only under the dataset roots; SubmitError saying what is wrong with the file."""
+    try:
+        source = resolve_user_path(str(source), settings.dataset_roots, base=PROJECT_ROOT, what="COCO file")
+        images = None if images is None else resolve_user_path(str(images), settings.dataset_roots, base=PROJECT_ROOT,
+                                                                what="image folder")  # fmt: skip
+    except PathNotAllowed as exc:
+        raise SubmitError(str(exc)) from None
+    try:
+        return _import(source, images, settings, name, actor)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a value of the wrong kind in the file
+        raise SubmitError(
+            f"{source.name} is not a usable COCO detection file ({type(exc).__name__}: {exc}); every "
+            "image needs an id, a file_name, width and height, every box four numbers."
+        ) from None
+
+
+def _image_file(folder: Path, file_name: str, roots: tuple[Path, ...]) -> Path:
+    """The image a COCO file names, if it lies in its folder (and, links followed, under the dataset roots)."""
+    file = Path(os.path.normpath(folder / file_name))
+    real = Path(os.path.realpath(file))
+    if not file.is_relative_to(folder) or not any(real.is_relative_to(os.path.realpath(r)) for r in roots):
+        raise SubmitError(f"the COCO file names an image outside {folder} ({file_name}); images are read only from "
+                          "the folder given, under the dataset roots.")  # fmt: skip
+    return file
+
+
+def _import(source: Path, images: Path | None, settings: Settings, name: str | None, actor: str) -> dict[str, Any]:
     splits = _splits(source, images)
     documents = {split: _read(path) for split, (path, _) in splits.items()}
     names, of_category = _classes(list(documents.values()))
@@ -139,7 +168,7 @@ def import_coco(
             by_image[image["id"]].append(f"{cls} {box}")
         for image_id in ids:
             file_name = str(info[image_id].get("file_name", ""))
-            file = folder / file_name
+            file = _image_file(folder, file_name, settings.dataset_roots)
             if not file.is_file():
                 counted["missing_images"] += 1
                 dropped.append(f"image {file_name} is not in {folder}")
