@@ -17,8 +17,17 @@ from ultralytics.utils.torch_utils import init_seeds
 
 data_yaml, seed, count, imgsz, out, augmentation = sys.argv[1:]
 seed, count, imgsz = int(seed), int(count), int(imgsz)
-trainer = DetectionTrainer(overrides={"data": data_yaml, "model": "yolov8n.yaml", "imgsz": imgsz, "seed": seed,
-                                      "workers": 0, "project": sys.argv[5] + ".run", **json.loads(augmentation)})
+trainer = DetectionTrainer(
+    overrides={
+        "data": data_yaml,
+        "model": "yolov8n.yaml",
+        "imgsz": imgsz,
+        "seed": seed,
+        "workers": 0,
+        "project": sys.argv[5] + ".run",
+        **json.loads(augmentation),
+    }
+)
 
 
 class Strides(torch.nn.Module):  # build_dataset reads only the model's stride

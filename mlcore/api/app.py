@@ -23,7 +23,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlcore import __version__
 from mlcore.api.context import PREFIX, ApiContext, TorchProbeCache
 from mlcore.api.errors import REFUSED, ApiError, StudioJSONResponse, jsonable, refusal
-from mlcore.api.routes import datasets, evaluation, export, models, predict, quality, runs, status, training, tuning
+from mlcore.api.routes import (
+    dataset_versions,
+    datasets,
+    evaluation,
+    export,
+    models,
+    predict,
+    quality,
+    runs,
+    status,
+    training,
+    tuning,
+)
 from mlcore.core.settings import LOCAL_USER, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.jobs.store import open_store
@@ -110,6 +122,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     for domain in (
         status,
         datasets,
+        dataset_versions,
         training,
         runs,
         evaluation,

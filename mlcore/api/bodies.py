@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlcore.core import paths
 from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.versions import RESPLIT_TOLERANCE
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.predict.spec import PredictSpec
@@ -266,3 +268,64 @@ class DriftRequest(Body):
     model_path: str | None = Field(None, description="Also compare the model's predictions.")
     imgsz: int = DriftSpec.imgsz
     device: str = DriftSpec.device
+
+
+VersionSplit = Literal[paths.SPLITS]  # type: ignore[valid-type]
+
+
+def _resplit() -> Any:
+    return Field(None, description='Assign train/val/test anew, e.g. "70/20/10" or "80/20"; copies stay together.')
+
+
+def _tolerance() -> Any:
+    return Field(RESPLIT_TOLERANCE, ge=0, le=1, allow_inf_nan=False,
+                 description="How far each split's share may miss the requested one (0.05: 5 points).")  # fmt: skip
+
+
+class DatasetVersionRequest(Body):
+    """POST /api/v1/ml/datasets/versions (`python -m mlcore dataset version`); at least one change."""
+
+    source: str = Field(description="The dataset (or an earlier version) to start from; it is never written.")
+    apply_fixes: str | None = Field(
+        None, description="A label audit's fix_list.csv (the rows you accept), under the dataset roots or the outputs."
+    )
+    remove: str | None = Field(
+        None, description="A file of image paths to leave out (one a line, relative to the dataset root), under the "
+        "dataset roots or the outputs; or \"errors\": every image with a validation error.",
+    )  # fmt: skip
+    add: str | None = Field(None, description="Labelled images to add: a folder with images/, labels/ and classes.txt.")
+    add_to: VersionSplit = Field("train", description="The split the added images go to.")
+    merge: str | None = Field(None, description="Another dataset to merge in; classes of the same name become one.")
+    class_map: dict[str, str] | None = Field(
+        None, description='With merge: {their class: ours or a new name}, e.g. {"Logo": "logo"}.'
+    )
+    resplit: str | None = _resplit()
+    tolerance: float = _tolerance()
+    name: str | None = Field(None, description="The versions' name (default: the source's).")
+
+
+class CocoImportRequest(Body):
+    """POST /api/v1/ml/datasets/import-coco (`python -m mlcore dataset import-coco`)"""
+
+    source: str = Field(
+        description="A COCO instances JSON, or a Roboflow COCO export's folder (train/, valid/, test/)."
+    )
+    images: str | None = Field(None, description="The folder of the JSON's images (not needed for a Roboflow folder).")
+    name: str | None = Field(None, description="The versions' name (default: the file's or folder's).")
+
+
+class DatasetRepairRequest(Body):
+    """POST /api/v1/ml/datasets/repair (`python -m mlcore dataset repair`)"""
+
+    source: str = Field(description="The dataset folder or data.yaml (e.g. a CVAT or Label Studio export).")
+    check: bool = Field(False, description="Only say what a repaired version would fix; write nothing.")
+    resplit: str | None = _resplit()
+    tolerance: float = _tolerance()
+    name: str | None = Field(None, description="The versions' name (default: the source folder's).")
+
+
+class DatasetCompareRequest(Body):
+    """POST /api/v1/ml/datasets/compare"""
+
+    a: str = Field(description="A dataset folder or data.yaml (e.g. a version's parent).")
+    b: str = Field(description="The dataset to compare it with (e.g. the version).")
