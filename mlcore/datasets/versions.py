@@ -168,16 +168,23 @@ def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list
             f"the images to add use classes the dataset does not have ({', '.join(foreign)}; it has "
             f"{', '.join(ours)}): rename them in classes.txt, or merge the two datasets instead."
         )
-    labels: dict[str, str] = {}
-    for image in found:
-        rows, problems = parse_label(Path(label_path(image)).read_bytes())
-        unknown = [r.cls for r in rows if r.cls not in theirs]
-        if problems or unknown:
-            why = problems[0].message if problems else f"class id {unknown[0]} is not in its classes"
-            raise SubmitError(f"{added.rel(label_path(image))}: {why}")
-        lines = [f"{ours[theirs[r.cls]]} {r.cx:.6f} {r.cy:.6f} {r.w:.6f} {r.h:.6f}" for r in rows]
-        labels[dataset.rel(label_path(image))] = "".join(f"{t}\n" for t in lines)
+    to_ours = {k: ours[v] for k, v in theirs.items()}
+    labels = {dataset.rel(label_path(i)): _remapped_label(i, to_ours, added, "") or "" for i in found}
     return found, labels
+
+
+def _remapped_label(image: str, to_ours: dict[int, int], owner: Dataset, what: str) -> str | None:
+    """The label of `image` with its class ids mapped by `to_ours`; None without a label file; SubmitError naming
+    the file for a bad line or a class id the mapping lacks."""
+    try:
+        rows, problems = parse_label(Path(label_path(image)).read_bytes())
+    except OSError:
+        return None
+    stray = [r.cls for r in rows if r.cls not in to_ours]
+    if problems or stray:
+        why = problems[0].message if problems else f"class id {stray[0]} is not in its names"
+        raise SubmitError(f"{what}{owner.rel(label_path(image))}: {why}; fix or remove it.")
+    return "".join(f"{to_ours[r.cls]} {r.cx:.6f} {r.cy:.6f} {r.w:.6f} {r.h:.6f}\n" for r in rows)
 
 
 def parse_class_map(pairs: list[str]) -> dict[str, str]:
@@ -219,16 +226,9 @@ def _merged(
     for split, split_images in other.splits.items():
         images[split] = list(split_images)
         for image in split_images:
-            try:
-                rows, problems = parse_label(Path(label_path(image)).read_bytes())
-            except OSError:
-                continue  # a background image
-            stray = [r.cls for r in rows if r.cls not in of_theirs]
-            if problems or stray:
-                why = problems[0].message if problems else f"class id {stray[0]} is not in its names"
-                raise SubmitError(f"the dataset to merge: {other.rel(label_path(image))}: {why}; fix or remove it.")
-            lines = [f"{of_theirs[r.cls]} {r.cx:.6f} {r.cy:.6f} {r.w:.6f} {r.h:.6f}" for r in rows]
-            labels[dataset.rel(label_path(image))] = "".join(f"{t}\n" for t in lines)
+            text = _remapped_label(image, of_theirs, other, "the dataset to merge: ")
+            if text is not None:  # else a background image
+                labels[dataset.rel(label_path(image))] = text
     change = {"kind": "merge", "from": str(folder), "fingerprint": fingerprint_of(folder),
               "images": {s: len(v) for s, v in images.items()},
               "classes": {theirs[c]: merged[k] for c, k in of_theirs.items()},
