@@ -372,6 +372,12 @@ def _load_folder(folder: Path) -> Dataset:
             if child.is_dir() and child.name.lower() in SPLIT_ALIASES and (child / "images").is_dir():
                 split_dirs[SPLIT_ALIASES[child.name.lower()]] = child / "images"
                 layout = "<split>/images"
+    if not split_dirs and (folder / "obj.data").is_file():
+        raise DatasetError(
+            f"{folder} is CVAT's \"YOLO 1.1\" export (obj.data, obj.names, train.txt), which Ultralytics cannot "
+            f"read as it is: `python -m mlcore dataset repair {folder}` (or the Dataset validation page) makes a "
+            "YOLO dataset of it."
+        )
     if not split_dirs:
         raise DatasetError(
             f"{folder} holds no data.yaml, no images/ folder and no <split>/images folders; give the "
