@@ -167,9 +167,9 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
         "Experiment", key="train.experiment", placeholder="empty = a dated name", help="Letters, digits, _ - ."
     ).strip()
     problems: list[str] = []
+    fields["augmentation"] = augmentation_fields(settings, dataset)  # drawn whatever the other arguments say
     try:
         fields.update(advanced_fields())
-        fields["augmentation"] = augmentation_fields(settings, dataset)
         spec = TrainSpec.from_dict(fields)
     except SpecError as exc:
         spec, problems = None, [str(exc)]

@@ -121,6 +121,10 @@ def test_a_coco_file_naming_images_outside_its_folder_or_malformed_is_refused(da
         import_coco(bad, source, settings)
     with pytest.raises(SubmitError, match="outside the folders"):
         import_coco(tmp_path / "private.jpg", source, settings)
+    document = export_coco(load_dataset(source), "val")
+    bad.write_text(json.dumps(document))
+    with pytest.raises(SubmitError, match=r"none of the \d+ images the file names is in .*/labels \(e.g. "):
+        import_coco(bad, source / "labels", settings)  # the wrong folder
     assert not (settings.outputs_root / "datasets" / "escape").exists()
 
 

@@ -390,3 +390,30 @@ def test_a_version_name_taken_by_versions_of_another_dataset_is_refused_or_avoid
     assert Path(avoided["path"]).parent.name == "logos-versions" and avoided["version"] == 1
     again = make_version(first["path"], settings, resplit="70/20/10", tolerance=0.2, name="logos")  # its own family
     assert (again["name"], again["version"]) == ("logos", 2)
+
+
+def test_what_a_review_found_another_tools_manifest_shared_stems_and_a_name_of_spaces(data_studio) -> None:
+    from mlcore.datasets.repair import diagnose
+    from mlcore.datasets.versions import lineage_label, version_of
+
+    settings, source = data_studio
+    (source / "manifest.json").write_text('{"files": ["a.jpg"]}')  # another tool's, not a version's
+    assert version_of(source) is None and lineage_label(source) is None
+    assert make_version(str(source), settings, resplit="70/20/10", tolerance=0.2)["name"] == "logos"
+    shared = source.parent / "shared stems (export 1)"  # the same file names in every split, test unlabelled
+    for split in ("train", "val", "test"):
+        (shared / "images" / split).mkdir(parents=True)
+        (shared / "labels" / split).mkdir(parents=True)
+        for k, image in enumerate(sorted((source / "images" / "train").iterdir())[:4]):
+            shutil.copy(image, shared / "images" / split / f"{k}.jpg")
+            if split != "test":
+                (shared / "labels" / split / f"{k}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (shared / "classes.txt").write_text("logo\n")
+    assert diagnose(shared) == [], "train's labels were offered for the unlabelled test images"
+    manifest = make_version(str(shared), settings, resplit="50/50", tolerance=0.3)
+    assert manifest["name"] == "shared-stems-export-1"
+    other = _labelled_folder(source.parent / "png", source, ["logo"], {"0": "0 0.1 0.1 0.1 0.1\n"})
+    (other / "images" / "0.jpg").rename(other / "images" / "0.png")  # 0.png beside the train split's 0.jpg
+    merged = make_version(str(shared), settings, merge=str(other))
+    labels = sorted(p.read_text() for p in Path(merged["path"], "labels", "train").glob("0*.txt"))
+    assert labels == ["0 0.100000 0.100000 0.100000 0.100000\n", "0 0.5 0.5 0.2 0.2\n"]  # one label file each

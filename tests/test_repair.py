@@ -194,7 +194,7 @@ def test_a_cvat_yolo_export_becomes_a_yolo_dataset(data_studio, with_valid: bool
     target = logos.parent / "cvat"
     _cvat_export(source, target, with_valid)
     before = tree_digest(target)
-    with pytest.raises(DatasetError, match="CVAT's \"YOLO 1.1\" export .*`python -m mlcore dataset repair"):
+    with pytest.raises(DatasetError, match='CVAT\'s "YOLO 1.1" export .*`python -m mlcore dataset repair'):
         load_dataset(target)  # no layout the loader knows: neither Ultralytics nor validation reads it
 
     repairs = diagnose(target)

@@ -93,7 +93,7 @@ class AugmentationPreviewRequest(Body):
 
     dataset_path: str = Field(description="Dataset folder or data.yaml; its train split is sampled.")
     augmentation: dict[str, float] = Field(default_factory=dict, description="As in /training/start.")
-    seed: int = Field(0, ge=0, description="The same seed gives the same draw.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="The same seed gives the same draw.")
     samples: int = Field(9, ge=1, le=36)
     imgsz: int = Field(320, ge=32, le=1280)
 

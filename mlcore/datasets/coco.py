@@ -167,7 +167,7 @@ def _import(source: Path, images: Path | None, settings: Settings, name: str | N
             box = f"{(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
             by_image[image["id"]].append(f"{cls} {box}")
         for image_id in ids:
-            file_name = str(info[image_id].get("file_name", ""))
+            file_name = str(info[image_id].get("file_name", "")).replace("\\", "/")  # a name written on Windows
             file = _image_file(folder, file_name, settings.dataset_roots)
             if not file.is_file():
                 counted["missing_images"] += 1
@@ -176,6 +176,11 @@ def _import(source: Path, images: Path | None, settings: Settings, name: str | N
             lines = by_image[image_id]
             counted["backgrounds"] += not lines
             plan.setdefault(split_of(file_name, split), []).append((str(file), "".join(f"{t}\n" for t in lines)))
+    if not any(plan.values()):
+        named = sum(len(d["images"]) for d in documents.values())
+        raise SubmitError(f"none of the {named} images the file names is in {next(iter(splits.values()))[1]} (e.g. "
+                          f"{dropped[0].split(' is not in ')[0].removeprefix('image ') if dropped else 'none'}); "
+                          "give the folder that holds them (--images).")  # fmt: skip
     family = checked_family(name or (source.stem if source.is_file() else source.name), bool(name), settings, source)
     change = {"kind": "import_coco", "from": str(source), "images": sum(len(v) for v in plan.values()),
               "categories": len(of_category), "classes": len(names),

@@ -374,7 +374,7 @@ def _load_folder(folder: Path) -> Dataset:
                 layout = "<split>/images"
     if not split_dirs and (folder / "obj.data").is_file():
         raise DatasetError(
-            f"{folder} is CVAT's \"YOLO 1.1\" export (obj.data, obj.names, train.txt), which Ultralytics cannot "
+            f'{folder} is CVAT\'s "YOLO 1.1" export (obj.data, obj.names, train.txt), which Ultralytics cannot '
             f"read as it is: `python -m mlcore dataset repair {folder}` (or the Dataset validation page) makes a "
             "YOLO dataset of it."
         )

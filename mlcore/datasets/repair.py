@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -126,7 +126,7 @@ def _read_cvat(root: Path) -> _Reading:
                 continue
             image = inside(line)
             if not image.is_file():
-                image = root / f"obj_{key}_data" / Path(line.strip()).name
+                image = root / f"obj_{key}_data" / PureWindowsPath(line.strip()).name  # splits on / and \\
             if not image.is_file() or not image.resolve().is_relative_to(real_root):  # never read past the export
                 reading.missing.append(line.strip())
                 continue
@@ -200,18 +200,19 @@ def _txt_folders(root: Path) -> dict[str, set[str]]:
 def _label_folders(reading: _Reading) -> None:
     """Labels read from the folder that holds them, for a split whose labels are mostly not where Ultralytics looks."""
     folders: dict[str, set[str]] | None = None
+    # never a folder where Ultralytics already reads some split's labels (a flat labels/ may serve several)
+    taken = {os.path.dirname(label_path(image)) for entries in reading.images.values() for image, _ in entries}
     for split, entries in reading.images.items():
         present = sum(label is not None for _, label in entries)
         if not entries or present * 2 >= len(entries):
             continue
         if folders is None:
             folders = _txt_folders(reading.root)
-        expected = {os.path.dirname(label_path(image)) for image, _ in entries}
         stems = [Path(image).stem for image, _ in entries]
         best, matched = None, 0
         for folder, held in folders.items():
             n = sum(s in held for s in stems)
-            if folder not in expected and n > matched:
+            if folder not in taken and n > matched:
                 best, matched = folder, n
         if best is None or matched < LABELS_MATCH * len(entries) or matched <= present:
             continue
@@ -272,9 +273,10 @@ def _labels(reading: _Reading) -> dict[str, list[tuple[str, str | None]]]:
         plan[split] = []
         for image, label in entries:
             try:
-                text = None if label is None else Path(label).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                text = None  # validation of the source reports it
+                # undecodable bytes kept as U+FFFD, so that the version's validation reports the line
+                text = None if label is None else Path(label).read_bytes().decode("utf-8-sig", errors="replace")
+            except OSError:
+                text = None  # unreadable: validation of the source reports it
             plan[split].append((image, text))
     return plan
 

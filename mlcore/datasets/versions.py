@@ -42,13 +42,20 @@ MANIFEST = "manifest.json"
 RESPLIT_TOLERANCE = 0.05  # each split's share of the images may miss the requested one by this much
 REMOVE_ERRORS = "errors"  # --remove errors: every image with a validation error
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
+_VERSION_DIR = re.compile(r"\.?v\d+(\.building)?")  # v3, and .v4.building while it is written
+
+
+MANIFEST_KEYS = ("name", "version", "path", "parent", "made_at", "changes")
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of the version in `folder`; None when there is none (or another tool's manifest.json)."""
     try:
-        return json.loads((folder / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+    ok = isinstance(manifest, dict) and all(k in manifest for k in MANIFEST_KEYS)
+    return manifest if ok and isinstance(manifest["parent"], dict) and "path" in manifest["parent"] else None
 
 
 def version_of(path: str | Path) -> dict[str, Any] | None:
@@ -256,23 +263,34 @@ def _family(name: str | None, dataset: Dataset, settings: Settings, source: Path
     return checked_family(name or (parent["name"] if parent else dataset.name), bool(name), settings, source)
 
 
+def _folder(path: str | Path) -> str:
+    """A dataset's folder, named by the folder or by its data.yaml."""
+    return str(Path(path).parent if Path(path).name == paths.DATA_YAML else Path(path))
+
+
 def _related(manifests: list[dict[str, Any]], source: Path) -> bool:
     """Whether `source` (a dataset folder or data.yaml) is one of these versions or what one was made from."""
-    folder = str(source.parent if source.name == paths.DATA_YAML else source)
-    return any(folder in (m["path"], m["parent"]["path"]) or str(source) == m["parent"]["path"] for m in manifests)
+    return any(_folder(source) in (m["path"], _folder(m["parent"]["path"])) for m in manifests)
+
+
+def default_family(text: str) -> str:
+    """A usable versions' name from a folder's or file's name ("task cars-2023 (yolo 1.1)" -> "task-cars-2023-yolo-
+    1.1")."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-._")[:64] or "dataset"
 
 
 def checked_family(family: str, chosen: bool, settings: Settings, source: Path | None = None) -> str:
     """The versions' name, if usable: a plain name, not a dataset of another kind, and not versions of another
     source. A name the user `chosen` is refused when it cannot be used; a default one becomes the first free
     or related of name-versions, name-2, name-3, …"""
+    family = family if chosen else default_family(family)
     if not _NAME.match(family):
         raise SubmitError(f"name={family!r}; use letters, digits, '.', '_' or '-' (e.g. 'logos-clean').")
     for candidate in [family] if chosen else [family, f"{family}-versions", *(f"{family}-{n}" for n in range(2, 100))]:
         base = settings.outputs_root / paths.DATASETS_DIR / candidate
         entries = os.listdir(base) if base.is_dir() else []
         manifests = [m for m in (read_manifest(base / d) for d in entries) if m]
-        if entries and not manifests:
+        if entries and not manifests and not any(_VERSION_DIR.fullmatch(d) for d in entries):  # one being written
             if chosen:
                 raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another "
                                   "name.")  # fmt: skip
@@ -321,9 +339,12 @@ def make_version(
     for split_images in images.values():
         for image in split_images:
             try:
-                labels[dataset.rel(label_path(image))] = Path(label_path(image)).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                continue  # no label (a background image), or one validation reports
+                # undecodable bytes kept as U+FFFD, so that the version's validation reports the line
+                labels[dataset.rel(label_path(image))] = (
+                    Path(label_path(image)).read_bytes().decode("utf-8-sig", errors="replace")
+                )
+            except OSError:
+                continue  # no label: a background image
     changes: list[dict[str, Any]] = []
     if fixes is not None:
         try:
@@ -358,6 +379,42 @@ def make_version(
     return write_version(family, plan, names, lineage, changes, settings, actor)
 
 
+def _claim(base: Path) -> tuple[int, Path, Path]:
+    """The next version's number, folder and building folder, the building folder made here: two writers (pages,
+    the API, the command line) never take one number."""
+    number = max([int(m.group(1)) for d in os.listdir(base) if (m := re.fullmatch(r"\.?v(\d+)(?:\.building)?", d))]
+                 or [0])  # fmt: skip
+    while True:
+        number += 1
+        building = base / f".v{number}.building"
+        try:
+            building.mkdir()
+        except FileExistsError:
+            continue
+        if not (base / f"v{number}").exists():
+            return number, base / f"v{number}", building
+        building.rmdir()
+
+
+def _build(building: Path, plan: Plan) -> dict[str, int]:
+    """The plan's images linked and labels written into `building`; how many images were linked each way."""
+    links: dict[str, int] = {}
+    for split, entries in plan.items():
+        (building / paths.IMAGES_DIR / split).mkdir(parents=True, exist_ok=True)
+        (building / paths.LABELS_DIR / split).mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
+        for image, text in entries:
+            stem, suffix = Path(image).stem, Path(image).suffix
+            while stem.lower() in used:  # a.jpg and a.png, or two folders' a.jpg: Ultralytics reads labels by stem
+                stem = f"{stem}_"
+            used.add(stem.lower())
+            kind = _link(image, building / paths.IMAGES_DIR / split / f"{stem}{suffix}")
+            links[kind] = links.get(kind, 0) + 1
+            if text is not None:
+                (building / paths.LABELS_DIR / split / f"{stem}.txt").write_text(text)
+    return links
+
+
 def write_version(
     family: str,
     plan: Plan,
@@ -369,33 +426,24 @@ def write_version(
 ) -> dict[str, Any]:
     """Write `ml_outputs/datasets/{family}/v{next}/` from `plan` ({split: [(image file, its label text or None)]}):
     images linked, labels written, data.yaml, then the validation and manifest.json; the manifest."""
+    if not any(plan.values()):
+        raise SubmitError("the version would hold no images; keep some (check what the changes remove or find).")
     base = settings.outputs_root / paths.DATASETS_DIR / family
-    number = 1 + max([int(d[1:]) for d in (os.listdir(base) if base.is_dir() else []) if re.fullmatch(r"v\d+", d)]
-                     or [0])  # fmt: skip
-    folder = base / f"v{number}"
-    building = base / f".v{number}.building"
-    shutil.rmtree(building, ignore_errors=True)
-    links: dict[str, int] = {}
-    for split, entries in plan.items():
-        (building / paths.IMAGES_DIR / split).mkdir(parents=True, exist_ok=True)
-        (building / paths.LABELS_DIR / split).mkdir(parents=True, exist_ok=True)
-        used: set[str] = set()
-        for image, text in entries:
-            stem, suffix = Path(image).stem, Path(image).suffix
-            while f"{stem}{suffix}".lower() in used:  # two folders of one split may hold the same name
-                stem = f"{stem}_"
-            used.add(f"{stem}{suffix}".lower())
-            kind = _link(image, building / paths.IMAGES_DIR / split / f"{stem}{suffix}")
-            links[kind] = links.get(kind, 0) + 1
-            if text is not None:
-                (building / paths.LABELS_DIR / split / f"{stem}.txt").write_text(text)
-    classes = {int(k): v for k, v in names.items()}
-    data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan}, "nc": len(classes), "names": classes}
-    (building / paths.DATA_YAML).write_text(
-        f"# Version {number} of {family}, made by ML Studio from {parent['path']}.\n"
-        + yaml.safe_dump(data, sort_keys=False)
-    )
-    building.rename(folder)
+    base.mkdir(parents=True, exist_ok=True)
+    number, folder, building = _claim(base)
+    try:
+        links = _build(building, plan)
+        classes = {int(k): v for k, v in names.items()}
+        data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan}, "nc": len(classes),
+                "names": classes}  # fmt: skip
+        (building / paths.DATA_YAML).write_text(
+            f"# Version {number} of {family}, made by ML Studio from {parent['path']}.\n"
+            + yaml.safe_dump(data, sort_keys=False)
+        )
+        building.rename(folder)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)  # nothing half-written is left to look like a version
+        raise
     report = validate(folder, ValidationOptions(), cache_path=settings.image_facts_cache)
     saved = save_report(report, settings.outputs_root)
     manifest = {

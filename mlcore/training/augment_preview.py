@@ -11,8 +11,10 @@ seed, size and dataset: the same seed gives the same draw, read back without a c
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,7 @@ SAMPLES = 9  # a 3×3 grid
 PREVIEW_IMGSZ = 320  # small enough to answer in seconds, large enough to see what each setting does
 TIMEOUT_S = 180
 _FINGERPRINT = ".fingerprint"
+_EXCEPTION = re.compile(r"^[\w.]+(Error|Exception): ")  # the line of a traceback that says what went wrong
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,17 @@ def _view(dataset_text: str, settings: Settings) -> tuple[Path, Path]:
     view = folder / paths.AUGMENTATION_VIEW_DIR
     fingerprint = fingerprint_of(source)
     marker = view / _FINGERPRINT
-    if not marker.is_file() or marker.read_text() != fingerprint:
-        shutil.rmtree(folder, ignore_errors=True)  # earlier draws were of other files
-        stage_dataset(dataset, view)
-        marker.write_text(fingerprint)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.with_name(f"{folder.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one session stages; the others wait and then use its view
+            if not marker.is_file() or marker.read_text() != fingerprint:
+                shutil.rmtree(folder, ignore_errors=True)  # earlier draws were of other files
+                stage_dataset(dataset, view)
+                marker.write_text(fingerprint)
+    except OSError as exc:
+        raise SubmitError(f"the dataset's view for the preview could not be written ({exc}); check that "
+                          f"{settings.outputs_root} is writable, and try again.") from None  # fmt: skip
     return folder, view / paths.DATA_YAML
 
 
@@ -84,8 +94,9 @@ def preview_augmentation(
         chosen = check_augmentation(augmentation)
     except ValueError as exc:
         raise SubmitError(str(exc)) from None
-    if not 1 <= count <= 36 or not 32 <= imgsz <= 1280:
-        raise SubmitError(f"count={count}, imgsz={imgsz}; preview 1 to 36 samples at 32 to 1280 px.")
+    if not 1 <= count <= 36 or not 32 <= imgsz <= 1280 or not 0 <= seed < 2**31:
+        raise SubmitError(f"count={count}, imgsz={imgsz}, seed={seed}; preview 1 to 36 samples at 32 to 1280 px, "
+                          "with a seed from 0 to 2147483647.")  # fmt: skip
     base, data_yaml = _view(dataset_text, settings)
     request = {"data_yaml": str(data_yaml), "augmentation": dict(sorted(chosen.items())), "seed": int(seed),
                "count": count, "imgsz": imgsz}  # fmt: skip
@@ -93,8 +104,11 @@ def preview_augmentation(
     if (folder / paths.AUGMENTATION_PREVIEW).is_file():
         return _read(folder)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    (folder / "request.json").write_text(json.dumps(request))
+    try:
+        folder.mkdir(parents=True)
+        (folder / "request.json").write_text(json.dumps(request))
+    except OSError as exc:
+        raise SubmitError(f"the preview cannot be written under {base} ({exc}); try again.") from None
     env = engine_environment(settings) | {"PYTHONPATH": str(PROJECT_ROOT)}
     try:
         done = subprocess.run(
@@ -104,7 +118,8 @@ def preview_augmentation(
     except subprocess.TimeoutExpired:
         raise SubmitError(f"the preview took more than {TIMEOUT_S} s; try again, or with fewer samples.") from None
     if done.returncode != 0 or not (folder / paths.AUGMENTATION_PREVIEW).is_file():
-        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        last = next((x for x in reversed(lines) if _EXCEPTION.match(x)), lines[-1] if lines else "no message")
         shutil.rmtree(folder, ignore_errors=True)
         raise SubmitError(f"the preview could not be drawn: {last}")
     return _read(folder)
