@@ -133,6 +133,10 @@ def test_the_training_page_previews_and_puts_the_settings_into_the_spec(data_stu
     assert at.number_input(key=("train.aug.seed")).value == 1 and not at.exception
     at.button(key="train.aug.reset").click().run()
     assert at.number_input(key="train.aug.mosaic").value == DEFAULTS["mosaic"]
+    at.number_input(key="train.aug.mosaic").set_value(0.5).run()
+    at.text_area(key="train.extra").set_value("mosaic 0.5").run()  # a typo in the other arguments
+    assert any("'name: value'" in e.value for e in at.error)
+    assert at.number_input(key="train.aug.mosaic").value == 0.5, "the augmentation settings were lost"
 
 
 def test_the_command_line_and_the_api_draw_a_preview(data_studio, tmp_path: Path) -> None:

@@ -390,6 +390,8 @@ def test_a_version_name_taken_by_versions_of_another_dataset_is_refused_or_avoid
     assert Path(avoided["path"]).parent.name == "logos-versions" and avoided["version"] == 1
     again = make_version(first["path"], settings, resplit="70/20/10", tolerance=0.2, name="logos")  # its own family
     assert (again["name"], again["version"]) == ("logos", 2)
+    by_yaml = make_version(str(source / "data.yaml"), settings, remove="errors", name="logos")  # the same dataset
+    assert (by_yaml["name"], by_yaml["version"]) == ("logos", 3)
 
 
 def test_what_a_review_found_another_tools_manifest_shared_stems_and_a_name_of_spaces(data_studio) -> None:
