@@ -33,7 +33,7 @@ from mlcore.datasets.labels import parse_label
 from mlcore.datasets.loader import Dataset, label_path, usable_dataset
 from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.resplit import resplit as resplit_images
-from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.datasets.validation.fingerprint import fingerprint_of, fingerprint_of_dataset
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.saved_reports import save_report
 from mlcore.datasets.validation.validate import validate
@@ -236,7 +236,7 @@ def _merged(
             text = _remapped_label(image, of_theirs, other, "the dataset to merge: ")
             if text is not None:  # else a background image
                 labels[dataset.rel(label_path(image))] = text
-    change = {"kind": "merge", "from": str(folder), "fingerprint": fingerprint_of(folder),
+    change = {"kind": "merge", "from": str(folder), "fingerprint": fingerprint_of_dataset(other),
               "images": {s: len(v) for s, v in images.items()},
               "classes": {theirs[c]: merged[k] for c, k in of_theirs.items()},
               "appended": [merged[k] for k in sorted(merged) if k not in names]}  # fmt: skip
@@ -333,7 +333,7 @@ def make_version(
         raise SubmitError(str(exc)) from None
     source, dataset = usable_dataset(source_text, settings, "the source dataset")
     family = _family(name, dataset, settings, source)
-    fingerprint = fingerprint_of(source)
+    fingerprint = fingerprint_of_dataset(dataset)
     images = {s: list(v) for s, v in dataset.splits.items()}
     labels: dict[str, str] = {}
     for split_images in images.values():

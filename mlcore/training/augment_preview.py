@@ -27,7 +27,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.loader import usable_dataset
 from mlcore.datasets.staging import stage_dataset
-from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.datasets.validation.fingerprint import fingerprint_of_dataset
 from mlcore.engine.env import engine_environment
 from mlcore.training.augmentation import check_augmentation
 
@@ -58,7 +58,7 @@ def _view(dataset_text: str, settings: Settings) -> tuple[Path, Path]:
     folder = settings.outputs_root / paths.AUGMENTATION_PREVIEWS_DIR / hashlib.sha256(
         str(source).encode()).hexdigest()[:16]  # fmt: skip
     view = folder / paths.AUGMENTATION_VIEW_DIR
-    fingerprint = fingerprint_of(source)
+    fingerprint = fingerprint_of_dataset(dataset)
     marker = view / _FINGERPRINT
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,10 @@ def fingerprint_of(source: Path) -> str:
     """The fingerprint of the dataset at `source` as a default validation sees it: what evaluations and
     registered versions record, so that results on the same files can be recognised. DatasetError when
     the dataset cannot be read."""
-    dataset = load_dataset(source)
+    return fingerprint_of_dataset(load_dataset(source))
+
+
+def fingerprint_of_dataset(dataset: Dataset) -> str:
+    """`fingerprint_of` for a dataset already read."""
     entries = [(split, image) for split, images in dataset.splits.items() for image in images]
     return dataset_fingerprint(dataset, entries, ValidationOptions())[0]
