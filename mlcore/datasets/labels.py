@@ -111,3 +111,14 @@ def read_label_file(path: Path | None) -> tuple[list[LabelRow], list[str]]:
         return [], []
     data = path.read_bytes()
     return parse_label(data)[0], data.decode("utf-8", "replace").splitlines()
+
+
+def label_text(path: str | Path | None) -> str | None:
+    """A label file's text as a new dataset version keeps it; None when it cannot be opened (no label: a background
+    image). Undecodable bytes become U+FFFD, so that the version's validation still reports the line."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError:
+        return None

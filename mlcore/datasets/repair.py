@@ -23,7 +23,7 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.labels import parse_label
+from mlcore.datasets.labels import label_text, parse_label
 from mlcore.datasets.loader import (
     SPLIT_ALIASES,
     YAML_NAMES,
@@ -33,6 +33,7 @@ from mlcore.datasets.loader import (
     label_path,
     list_images,
     load_dataset,
+    relative_to,
 )
 from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.validation.fingerprint import fingerprint_of
@@ -79,8 +80,7 @@ class _Reading:
     missing: list[str] = field(default_factory=list)  # images an image list names that are not there
 
     def rel(self, path: str | Path) -> str:
-        text, prefix = os.fspath(path), f"{self.root}{os.sep}"
-        return text[len(prefix) :] if text.startswith(prefix) else text
+        return relative_to(self.root, path)
 
 
 def _folder_of(path: Path) -> Path:
@@ -268,17 +268,8 @@ def _read_folder(path: Path) -> _Reading:
 
 def _labels(reading: _Reading) -> dict[str, list[tuple[str, str | None]]]:
     """The plan: each image with its label text (None: a background image, or a label that cannot be read)."""
-    plan: dict[str, list[tuple[str, str | None]]] = {}
-    for split, entries in reading.images.items():
-        plan[split] = []
-        for image, label in entries:
-            try:
-                # undecodable bytes kept as U+FFFD, so that the version's validation reports the line
-                text = None if label is None else Path(label).read_bytes().decode("utf-8-sig", errors="replace")
-            except OSError:
-                text = None  # unreadable: validation of the source reports it
-            plan[split].append((image, text))
-    return plan
+    return {split: [(image, label_text(label)) for image, label in entries]
+            for split, entries in reading.images.items()}  # fmt: skip
 
 
 def _names(reading: _Reading, plan: dict[str, list[tuple[str, str | None]]]) -> None:

@@ -29,7 +29,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
 from mlcore.datasets.images import inspect_image
-from mlcore.datasets.labels import parse_label
+from mlcore.datasets.labels import label_text, parse_label
 from mlcore.datasets.loader import Dataset, label_path, usable_dataset
 from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.resplit import resplit as resplit_images
@@ -338,13 +338,8 @@ def make_version(
     labels: dict[str, str] = {}
     for split_images in images.values():
         for image in split_images:
-            try:
-                # undecodable bytes kept as U+FFFD, so that the version's validation reports the line
-                labels[dataset.rel(label_path(image))] = (
-                    Path(label_path(image)).read_bytes().decode("utf-8-sig", errors="replace")
-                )
-            except OSError:
-                continue  # no label: a background image
+            if (text := label_text(label_path(image))) is not None:  # else a background image
+                labels[dataset.rel(label_path(image))] = text
     changes: list[dict[str, Any]] = []
     if fixes is not None:
         try:
