@@ -121,11 +121,12 @@ def import_coco(
         ) from None
 
 
-def _image_file(folder: Path, file_name: str, roots: tuple[Path, ...]) -> Path:
-    """The image a COCO file names, if it lies in its folder (and, links followed, under the dataset roots)."""
+def _image_file(folder: Path, file_name: str, roots: list[Path]) -> Path:
+    """The image a COCO file names, if it lies in its folder (and, links followed, under the dataset roots, given
+    resolved)."""
     file = Path(os.path.normpath(folder / file_name))
     real = Path(os.path.realpath(file))
-    if not file.is_relative_to(folder) or not any(real.is_relative_to(os.path.realpath(r)) for r in roots):
+    if not file.is_relative_to(folder) or not any(real.is_relative_to(r) for r in roots):
         raise SubmitError(f"the COCO file names an image outside {folder} ({file_name}); images are read only from "
                           "the folder given, under the dataset roots.")  # fmt: skip
     return file
@@ -133,6 +134,7 @@ def _image_file(folder: Path, file_name: str, roots: tuple[Path, ...]) -> Path:
 
 def _import(source: Path, images: Path | None, settings: Settings, name: str | None, actor: str) -> dict[str, Any]:
     splits = _splits(source, images)
+    roots = [Path(os.path.realpath(r)) for r in settings.dataset_roots]  # resolved once, not for every image
     documents = {split: _read(path) for split, (path, _) in splits.items()}
     names, of_category = _classes(list(documents.values()))
     counted: Counter[str] = Counter()
@@ -168,7 +170,7 @@ def _import(source: Path, images: Path | None, settings: Settings, name: str | N
             by_image[image["id"]].append(f"{cls} {box}")
         for image_id in ids:
             file_name = str(info[image_id].get("file_name", "")).replace("\\", "/")  # a name written on Windows
-            file = _image_file(folder, file_name, settings.dataset_roots)
+            file = _image_file(folder, file_name, roots)
             if not file.is_file():
                 counted["missing_images"] += 1
                 dropped.append(f"image {file_name} is not in {folder}")
