@@ -12,7 +12,7 @@ from mlcore.datasets.coco import import_coco
 from mlcore.datasets.loader import DatasetError
 from mlcore.datasets.repair import Repair, diagnose, repair_dataset
 from mlcore.datasets.version_diff import compare_datasets
-from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version, parse_class_map
+from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version, origin_of, parse_class_map
 from ui.auth import current_user
 from ui.page_frame import known_datasets
 
@@ -21,9 +21,7 @@ NEXT_COMPARE = "versions.compare_next"  # the pair Compare shows on the next run
 
 
 def _label(manifest: dict) -> str:
-    parent = manifest["parent"]
-    origin = f"{parent['name']} v{parent['version']}" if parent.get("name") else Path(parent["path"]).name
-    return f"{manifest['name']} v{manifest['version']} (from {origin}, {manifest['made_at'][:16]})"
+    return f"{manifest['name']} v{manifest['version']} (from {origin_of(manifest)}, {manifest['made_at'][:16]})"
 
 
 def new_version(settings: Settings, source: Path) -> None:

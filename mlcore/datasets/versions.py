@@ -79,11 +79,13 @@ def lineage_label(path: str | Path) -> str | None:
     """How a picker names a version beside its path: "logos v2, from logos v1" (or from its source folder's name);
     None for a dataset that is no version."""
     version = version_of(path)
-    if version is None:
-        return None
-    parent = version["parent"]
-    origin = f"{parent['name']} v{parent['version']}" if parent.get("name") else Path(parent["path"]).name
-    return f"{version['name']} v{version['version']}, from {origin}"
+    return None if version is None else f"{version['name']} v{version['version']}, from {origin_of(version)}"
+
+
+def origin_of(manifest: dict[str, Any]) -> str:
+    """What a version was made from, as lists name it: "logos v1", or the source folder's name."""
+    parent = manifest["parent"]
+    return f"{parent['name']} v{parent['version']}" if parent.get("name") else Path(parent["path"]).name
 
 
 def list_versions(settings: Settings) -> list[dict[str, Any]]:
