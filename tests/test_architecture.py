@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,23 @@ def test_importing_mlcore_and_the_pages_loads_no_torch_or_ultralytics() -> None:
     heavy = json.loads(proc.stdout.strip().splitlines()[-1])
     assert heavy == [], f"importing the UI side pulled in {heavy[:5]}"
     assert "mlcore.devices.torch_probe" in modules and "mlcore.engine.env" in modules  # the risky ones were covered
+
+
+# Objects handed to a Streamlit-cached function as a handle: their identity is in the other arguments.
+UNHASHED_HANDLES = {"Settings", "Detections"}
+
+
+def test_cached_readers_keep_what_identifies_a_reading_in_the_cache_key() -> None:
+    """Streamlit leaves parameters named with a leading underscore out of the cache key: a file's stamp
+    passed as `_stamp` keeps the first reading for good (live charts froze at one epoch that way)."""
+    offenders = []
+    for path in PAGES + UI:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            cached = any(re.search(r"cache_(data|resource)", ast.unparse(d)) for d in node.decorator_list)
+            for arg in node.args.args if cached else []:
+                kind = ast.unparse(arg.annotation) if arg.annotation else ""
+                if arg.arg.startswith("_") and kind not in UNHASHED_HANDLES:
+                    offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {node.name}({arg.arg}: {kind})")
+    assert not offenders, "cached readers that leave an identifying argument out of the key:\n" + "\n".join(offenders)

@@ -22,8 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from mlcore.core import paths
+from mlcore.core.settings import load_settings
 from mlcore.datasets.demo import make_demo_dataset
+from mlcore.jobs.store import JobState, JobStore
 from tests.conftest import PROJECT_ROOT, TEST_OUTPUT, free_port
+from tests.run_fixture import occupy_the_cpu, results_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -244,6 +248,43 @@ def test_a_one_epoch_training_started_from_the_page(page, server: Server) -> Non
     while epochs_done.first.inner_text().strip() != "1" and time.monotonic() < deadline:
         page.wait_for_timeout(300)  # the page redraws once more when the job has ended
     assert epochs_done.first.inner_text().strip() == "1"
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def _epochs_drawn(tab) -> int:
+    """How many epochs the run view's first chart draws (its first trace's points)."""
+    return tab.evaluate(
+        "() => { const p = document.querySelector('.js-plotly-plot');"
+        " return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0; }"
+    )
+
+
+def _wait_for_epochs(tab, count: int, seconds: float = 45) -> None:
+    done = tab.get_by_test_id("stMetric").filter(has_text="Epochs done").get_by_test_id("stMetricValue").first
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and (done.inner_text().strip(), _epochs_drawn(tab)) != (str(count), count):
+        tab.wait_for_timeout(500)
+    assert (done.inner_text().strip(), _epochs_drawn(tab)) == (str(count), count)
+
+
+def test_the_live_charts_follow_a_growing_results_csv_and_its_end(page, server: Server) -> None:
+    """A training writes results.csv epoch by epoch: the open page draws each new epoch, and the last ones
+    once the job has ended."""
+    settings = load_settings({**os.environ, "ML_STUDIO_OUTPUTS": str(Path(server.log).parent / "ml_outputs")})
+    job_id = occupy_the_cpu(settings)  # a running training held by this test: other/busy
+    run = settings.outputs_root / "trainings" / "other" / "busy"
+    try:
+        (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 6\nproject: other\n")
+        (run / "results.csv").write_text(results_csv(6).split("\n2,")[0] + "\n")
+        _open(page, f"{server.url}/training")
+        page.get_by_text("other/busy").first.wait_for(timeout=30_000)
+        _wait_for_epochs(page, 1)
+        (run / "results.csv").write_text(results_csv(6).split("\n4,")[0] + "\n")
+        _wait_for_epochs(page, 3)  # drawn by the live refresh, with no click
+    finally:
+        (run / "results.csv").write_text(results_csv(6))
+        JobStore(settings.outputs_root / paths.JOBS_DB).transition(job_id, JobState.COMPLETED)
+    _wait_for_epochs(page, 6)  # the job ended: the page reads the file once more
     assert page.locator("[data-testid='stException']").count() == 0
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -16,7 +19,7 @@ from mlcore.devices import gpus
 from mlcore.jobs.store import JobState, JobStore
 from tests.conftest import PROJECT_ROOT
 from tests.fake_nvml import FakeNvml, three_gpus
-from tests.run_fixture import occupy_the_cpu
+from tests.run_fixture import occupy_the_cpu, results_csv
 
 PAGE = str(PROJECT_ROOT / "pages" / "training.py")
 RESULTS_HEADER = (
@@ -164,6 +167,33 @@ def test_a_run_shows_its_numbers_chart_and_log(roots: Settings) -> None:
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
     assert metrics["Epochs done"][0] == "3" and metrics["Best mAP50-95"] == ("0.300", "epoch 2")
     assert at.get("plotly_chart") and "Epoch 3/3 done" in _texts(at.code)
+
+
+def test_the_live_charts_draw_every_new_epoch_of_a_running_training(roots: Settings) -> None:
+    """results.csv grows while the page is open: each rerun of the run view reads the new epochs."""
+    occupy_the_cpu(roots)  # a running training of this test's own: other/busy
+    run = roots.outputs_root / "trainings" / "other" / "busy"
+    (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 6\nproject: other\n")
+    (run / "results.csv").write_text(results_csv(6).split("\n2,")[0] + "\n")  # the first epoch
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train.run").value.endswith("other/busy")
+    assert {m.label: m.value for m in at.metric}["Epochs done"] == "1"
+    assert len(_history_points(at)) == 1
+
+    (run / "results.csv").write_text(results_csv(6).rsplit("\n4,")[0] + "\n")  # three epochs now
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Epochs done"] == "3"
+    assert _history_points(at) == [1, 2, 3]
+
+
+def _history_points(at: AppTest) -> list[int]:
+    """The epochs drawn in the run view's first training-history trace."""
+    chart = next(c for c in at.get("plotly_chart") if "epoch" in c.proto.spec.lower())
+    x = json.loads(chart.proto.spec)["data"][0]["x"]
+    if isinstance(x, dict):  # plotly's typed array: {"dtype": "i8", "bdata": base64}
+        x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist()
+    return [int(v) for v in x]
 
 
 def test_a_registered_version_is_offered_first_as_the_base_of_a_transfer(roots: Settings) -> None:

@@ -29,7 +29,9 @@ def torch_probe_answer(_settings: Settings) -> torch_probe.TorchProbe:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _results(path: str, _stamp: tuple[int, int]) -> pd.DataFrame:
+def _results(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
+    """`stamp` (modification time, size) is part of the cache key: a grown file is read again. Streamlit leaves
+    parameters whose names start with an underscore out of the key, so it must not start with one."""
     return read_results(Path(path))
 
 

@@ -21,7 +21,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=1024)
-def _file_digest(path: str, _stamp: tuple[int, int]) -> str:
+def _file_digest(path: str, stamp: tuple[int, int]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(BLOCK), b""):

@@ -68,7 +68,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8)
-def _detections(path: str, _stamp: tuple[int, int]) -> Detections:
+def _detections(path: str, stamp: tuple[int, int]) -> Detections:
     return Detections.load(Path(path))
 
 

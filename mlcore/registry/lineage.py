@@ -104,7 +104,7 @@ def base_chain(version: Version, settings: Settings) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=4096)
-def _evaluated_sha(config_path: str, _mtime: float) -> str:
+def _evaluated_sha(config_path: str, mtime: float) -> str:
     try:
         config = yaml.safe_load(Path(config_path).read_text())
     except (OSError, yaml.YAMLError):

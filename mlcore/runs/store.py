@@ -103,7 +103,10 @@ def _spec_from_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _read_run(path: str, attached: bool, _config: tuple[int, int], _results: tuple[int, int]) -> RunSummary | None:
+def _read_run(
+    path: str, attached: bool, config_stamp: tuple[int, int], results_stamp: tuple[int, int]
+) -> RunSummary | None:
+    """Keyed on both files' (mtime, size): a run is read again when either changes."""
     folder = Path(path)
     try:
         raw = yaml.safe_load((folder / (ARGS_FILE if attached else CONFIG_FILE)).read_text())
