@@ -19,8 +19,11 @@ from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.predict.spec import PredictSpec
 from mlcore.quality.spec import AUDIT_SPLITS, AuditSpec, DriftSpec, SelectSpec
+from mlcore.registry.references import MODEL_FORMS
 from mlcore.training.spec import ARCHITECTURES, MODES, TrainSpec
 from mlcore.tuning.spec import OBJECTIVES, PRUNERS, SAMPLERS, TuneSpec
+
+MODEL_NAME = "A" + MODEL_FORMS.removeprefix("Name a model as a")  # "A weights file or an export ..."
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 Mode = Literal[MODES]  # type: ignore[valid-type]
@@ -66,7 +69,7 @@ class TrainingStartRequest(Body):
         TrainSpec.learning_rate, description="Initial learning rate (lr0); null keeps the default."
     )
     base_model_path: str | None = Field(
-        TrainSpec.base_model_path, description="transfer: a run's weights or a .pt in a trusted folder."
+        TrainSpec.base_model_path, description=f"transfer: the model to start from. {MODEL_NAME}"
     )
     resume_from: str | None = Field(
         TrainSpec.resume_from, description="resume and extend: the run (project/experiment or its folder)."
@@ -114,7 +117,7 @@ class VisualizeRequest(Body):
 class ModelValidateRequest(Body):
     """POST /api/v1/ml/model/validate (defaults: EvalSpec's)"""
 
-    model_path: str = Field(description="A run's weights or a .pt in a trusted model folder.")
+    model_path: str = Field(description=MODEL_NAME)
     test_dataset_path: str = Field(description="Dataset folder or data.yaml.")
     split: Split = EvalSpec.split
     confidence_threshold: float = EvalSpec.confidence_threshold
@@ -128,7 +131,7 @@ class ModelValidateRequest(Body):
 class ModelExportRequest(Body):
     """POST /api/v1/ml/model/export (defaults: ExportSpec's)"""
 
-    model_path: str = Field(description="A run's weights or a .pt in a trusted model folder.")
+    model_path: str = Field(description=f"{MODEL_NAME} Not an export: its .pt.")
     formats: list[str] = Field(
         list(ExportSpec.formats), description="onnx, openvino, torchscript, engine (TensorRT, with a GPU)."
     )
@@ -211,7 +214,7 @@ class TuningStartRequest(Body):
     architectures: list[Architecture] = Field(
         list(TuneSpec.architectures), description="One, or several to choose from."
     )
-    base_model_path: str | None = Field(None, description="Start every trial from these weights (transfer).")
+    base_model_path: str | None = Field(None, description=f"Start every trial from this model. {MODEL_NAME}")
     epochs: int = Field(TuneSpec.epochs, description="Epochs per trial.")
     trials: int | None = Field(TuneSpec.trials, description="At most this many trials.")
     hours: float | None = Field(TuneSpec.hours, description="At most this many hours.")
@@ -240,7 +243,7 @@ AuditSplit = Literal[AUDIT_SPLITS]  # type: ignore[valid-type]
 class AuditRequest(Body):
     """POST /api/v1/ml/audits (defaults: AuditSpec's)"""
 
-    model_path: str = Field(description="A run's weights/best.pt or a .pt in a trusted model folder.")
+    model_path: str = Field(description=f"{MODEL_NAME} Not an export: its .pt.")
     dataset_path: str = Field(description="Dataset folder or data.yaml.")
     split: AuditSplit = AuditSpec.split
     kfold: int = Field(AuditSpec.kfold, description="0: predict with the model; K >= 2: K short trainings (train).")
@@ -252,7 +255,7 @@ class AuditRequest(Body):
 class SelectionRequest(Body):
     """POST /api/v1/ml/selections (defaults: SelectSpec's)"""
 
-    model_path: str = Field(description="A run's weights, a .pt or an export.")
+    model_path: str = Field(description=MODEL_NAME)
     images: str = Field(description="The folder of unlabelled images.")
     top: int = Field(SelectSpec.top, description="How many to export with pre-labels.")
     imgsz: int = SelectSpec.imgsz
@@ -265,7 +268,7 @@ class DriftRequest(Body):
     images: str = Field(description="The folder of new images.")
     dataset_path: str = Field(description="The dataset the model was trained on.")
     split: AuditSplit = DriftSpec.split
-    model_path: str | None = Field(None, description="Also compare the model's predictions.")
+    model_path: str | None = Field(None, description=f"Also compare the model's predictions. {MODEL_NAME}")
     imgsz: int = DriftSpec.imgsz
     device: str = DriftSpec.device
 

@@ -11,6 +11,7 @@ from mlcore.cli.printing import bar
 from mlcore.core.settings import Settings
 
 EXIT_USAGE = 2
+MODEL_HELP = "a run (PROJECT/EXPERIMENT), NAME:N or NAME@ALIAS of the registry, a weights file or an export"
 
 
 def here(text: str | None) -> str | None:
@@ -19,6 +20,14 @@ def here(text: str | None) -> str | None:
         return text
     path = Path(text).expanduser()
     return str(path.absolute()) if path.exists() else text
+
+
+def named_model(text: str | None, settings: Settings, weights_only: bool = False, purpose: str = "this") -> str:
+    """The model a command names (registry/references: a path, a run, NAME:N, NAME@ALIAS or an export folder);
+    ModelNameError, a SubmitError that lists those forms, when it names none."""
+    from mlcore.registry.references import model_path
+
+    return model_path(text or "", settings, weights_only, purpose)
 
 
 def fail(message: str, code: int = 1) -> int:

@@ -19,7 +19,7 @@ from mlcore import __version__
 from mlcore.cli.augmentation import add_augmentation_parser
 from mlcore.cli.cluster import add_cluster_parser
 from mlcore.cli.datasets import add_dataset_parser
-from mlcore.cli.follow import EXIT_USAGE, outcome
+from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, named_model, outcome
 from mlcore.cli.follow import fail as _fail
 from mlcore.cli.follow import follow as _follow
 from mlcore.cli.models import add_models_parser
@@ -134,7 +134,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                 device=args.device,
                 project=args.project,
                 experiment=args.experiment or "",
-                base_model_path=args.base_model,
+                base_model_path=named_model(args.base_model, settings, True, "a transfer training")
+                if args.base_model
+                else None,
                 workers=args.workers,
                 augmentation=parse_settings(args.augment),
             )
@@ -166,14 +168,16 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.evaluation.spec import EvalSpec
     from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
     from mlcore.evaluation.submit import submit_evaluation
+    from mlcore.registry.references import resolve_reference
     from mlcore.training.spec import SpecError
 
     try:
+        model = resolve_reference(args.model, settings).path
         spec = EvalSpec(
-            model_path=args.model, dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
+            model_path=str(model), dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
             iou_threshold=args.iou, imgsz=args.imgsz, device=args.device,
         )  # fmt: skip
-        job = submit_evaluation(spec, settings)
+        job = submit_evaluation(spec, settings, model=model)
     except (SpecError, SubmitError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     result = outcome(job, args.wait, settings, evaluation_result, EvaluationUnreadable)
@@ -207,9 +211,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     precision = "int8" if args.int8 else "fp16" if args.half else "fp32"
     try:
         spec = ExportSpec(
-            model_path=args.model, formats=tuple(args.format or ["onnx"]), precision=precision, imgsz=args.imgsz,
-            dynamic=args.dynamic, opset=args.opset, simplify=not args.no_simplify, dataset_path=args.data or "",
-            split=args.split, parity=not args.no_parity, tolerance=args.tolerance, device=args.device,
+            model_path=named_model(args.model, settings, True, "an export"), formats=tuple(args.format or ["onnx"]),
+            precision=precision, imgsz=args.imgsz, dynamic=args.dynamic, opset=args.opset,
+            simplify=not args.no_simplify, dataset_path=args.data or "", split=args.split, parity=not args.no_parity,
+            tolerance=args.tolerance, device=args.device,
         )  # fmt: skip
         job = submit_export(spec, settings)
     except (SpecError, SubmitError) as exc:
@@ -449,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=8, help="dataloader workers")
     train.add_argument("--project", default="default")
     train.add_argument("--experiment", default=None, help="run name (default: dated)")
-    train.add_argument("--base-model", default=None, help="transfer: a run's weights/best.pt or a trusted .pt")
+    train.add_argument("--base-model", default=None, help=f"transfer: the model to start from: {MODEL_HELP}")
     train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
                        help="an augmentation setting, e.g. mosaic=0.5 (repeat; see augment-preview)")  # fmt: skip
     train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
@@ -469,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=cmd_runs)
 
     evaluate = sub.add_parser("evaluate", help="measure a model on a dataset split: metrics, error types, samples")
-    evaluate.add_argument("--model", required=True, help="a run's weights/best.pt or a .pt in a trusted folder")
+    evaluate.add_argument("--model", required=True, help=MODEL_HELP)
     evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
     evaluate.add_argument("--split", default="test", help="test (default), val or train")
     evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
@@ -481,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     export = sub.add_parser("export", help="export a model (ONNX, OpenVINO, TorchScript) and check it against the .pt")
-    export.add_argument("model", metavar="MODEL", help="a run's weights/best.pt or a .pt in a trusted folder")
+    export.add_argument("model", metavar="MODEL", help=f"{MODEL_HELP} (not an export)")
     export.add_argument("--format", action="append", help="onnx (default), openvino, torchscript, engine; repeatable")
     export.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
     export.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")

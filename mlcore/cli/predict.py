@@ -12,15 +12,13 @@ from typing import Any
 
 import yaml
 
-from mlcore.cli.follow import EXIT_USAGE, fail, here, outcome
+from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, fail, here, named_model, outcome
 from mlcore.core.settings import Settings
 
 
 def add_predict_parser(sub: Any) -> None:
     predict = sub.add_parser("predict", help="detect objects in an image, a folder of images or a video")
-    predict.add_argument(
-        "model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION of the registry, a run's weights, a .pt or an export"
-    )
+    predict.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     predict.add_argument("source", metavar="SOURCE", help="an image, a folder of images, or a video (MP4, AVI, MOV)")
     predict.add_argument(
         "--conf", type=float, default=None, help="confidence threshold (default: the profile's, else 0.25)"
@@ -46,15 +44,14 @@ def _profile_arg(text: str) -> str:
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.core.errors import SubmitError
     from mlcore.predict.images import SUFFIXES
-    from mlcore.registry.references import registered_path
-    from mlcore.registry.store import RegistryError
 
     try:
-        args.model = registered_path(args.model, settings)
-    except RegistryError as exc:
+        args.model = named_model(args.model, settings) if args.model else args.model  # none: the default model
+    except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
-    args.model, args.source = here(args.model), here(args.source)
+    args.source = here(args.source)
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() in SUFFIXES:
         return _predict_image(args, source, settings)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore.cli.follow import EXIT_USAGE, fail, here, outcome
+from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, fail, here, named_model, outcome
 from mlcore.core.settings import Settings
 
 
@@ -26,7 +26,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def add_quality_parsers(sub: Any) -> None:
     audit = sub.add_parser("audit", help="find label errors: overlooked objects, swapped classes, badly placed boxes")
-    audit.add_argument("--model", required=True, help="a run's weights/best.pt or a trusted .pt")
+    audit.add_argument("--model", required=True, help=f"{MODEL_HELP} (not an export)")
     audit.add_argument("--data", required=True, help="dataset folder or data.yaml")
     audit.add_argument("--split", default="val", help="val (default), test, or train (with --kfold)")
     audit.add_argument(
@@ -36,7 +36,7 @@ def add_quality_parsers(sub: Any) -> None:
     _common(audit)
     audit.set_defaults(func=cmd_audit)
     select = sub.add_parser("select", help="rank unlabelled images by how much a label would teach the model")
-    select.add_argument("--model", required=True, help="a run's weights, a .pt or an export")
+    select.add_argument("--model", required=True, help=MODEL_HELP)
     select.add_argument("--images", required=True, help="the folder of unlabelled images")
     select.add_argument("--top", type=int, default=50, help="how many to export with pre-labels (default 50)")
     _common(select)
@@ -45,7 +45,7 @@ def add_quality_parsers(sub: Any) -> None:
     drift.add_argument("--images", required=True, help="the folder of new images")
     drift.add_argument("--data", required=True, help="the dataset the model was trained on")
     drift.add_argument("--split", default="train", help="the reference split (default train)")
-    drift.add_argument("--model", help="also compare the model's predictions")
+    drift.add_argument("--model", help=f"also compare the predictions of this model: {MODEL_HELP}")
     _common(drift)
     drift.set_defaults(func=cmd_drift)
 
@@ -74,8 +74,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     def build() -> AuditSpec:
         return AuditSpec(
-            model_path=here(args.model) or "", dataset_path=here(args.data) or "", split=args.split,
-            kfold=args.kfold, kfold_epochs=args.kfold_epochs, imgsz=args.imgsz, device=args.device,
+            model_path=named_model(args.model, settings, True, "a label audit"), dataset_path=here(args.data) or "",
+            split=args.split, kfold=args.kfold, kfold_epochs=args.kfold_epochs, imgsz=args.imgsz, device=args.device,
         )  # fmt: skip
 
     result = _submit(args, settings, build, submit_audit, audit_result)
@@ -101,7 +101,7 @@ def cmd_select(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.quality.submit import submit_selection
 
     def build() -> SelectSpec:
-        return SelectSpec(model_path=here(args.model) or "", images=here(args.images) or "", top=args.top,
+        return SelectSpec(model_path=named_model(args.model, settings), images=here(args.images) or "", top=args.top,
                           imgsz=args.imgsz, device=args.device)  # fmt: skip
 
     result = _submit(args, settings, build, submit_selection, selection_result)
@@ -125,7 +125,8 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> int:
 
     def build() -> DriftSpec:
         return DriftSpec(images=here(args.images) or "", dataset_path=here(args.data) or "", split=args.split,
-                         model_path=here(args.model), imgsz=args.imgsz, device=args.device)  # fmt: skip
+                         model_path=named_model(args.model, settings) if args.model else None, imgsz=args.imgsz,
+                         device=args.device)  # fmt: skip
 
     result = _submit(args, settings, build, submit_drift, drift_result)
     if isinstance(result, int):

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlcore.cli.follow import EXIT_USAGE, fail
+from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, fail, named_model
 from mlcore.core.settings import Settings
 
 ACTIONS = ("status", "stop", "cancel", "resume")
@@ -33,7 +33,7 @@ def add_tuning_parser(sub: Any) -> None:
     tune.add_argument("name", nargs="?", metavar="STUDY", help="the study to act on")
     tune.add_argument("--data", help="dataset folder or data.yaml")
     tune.add_argument("--arch", default="yolov8n", help="architecture, or several comma-separated to choose from")
-    tune.add_argument("--base-model", help="start every trial from these weights (transfer)")
+    tune.add_argument("--base-model", help=f"start every trial from this model (transfer): {MODEL_HELP}")
     tune.add_argument("--trials", type=int, help="at most this many trials (default 20 when --hours is not given)")
     tune.add_argument("--hours", type=float, help="at most this many hours")
     tune.add_argument("--epochs", type=int, default=10, help="epochs per trial (default 10)")
@@ -102,7 +102,7 @@ def _start(args: argparse.Namespace, settings: Settings) -> int:
         study=args.study or f"study-{datetime.now():%Y%m%d-%H%M%S}",
         dataset_path=args.data,
         architectures=tuple(a.strip() for a in args.arch.split(",") if a.strip()),
-        base_model_path=args.base_model,
+        base_model_path=named_model(args.base_model, settings, True, "a study") if args.base_model else None,
         epochs=args.epochs,
         trials=args.trials if args.trials is not None or args.hours is not None else 20,
         hours=args.hours,

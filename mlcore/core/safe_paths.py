@@ -57,12 +57,20 @@ def resolve_user_path(
     )
 
 
+def model_base(text: str, settings: Settings) -> Path:
+    """The folder a relative model path is read from: the outputs folder when it names something there
+    (trainings/logos/v1/weights/best.pt, as the README writes it), else the studio's own folder."""
+    relative = Path(text.strip())
+    inside = not relative.is_absolute() and (settings.outputs_root / relative).exists()
+    return settings.outputs_root if inside else PROJECT_ROOT
+
+
 def trusted_model(path: str, settings: Settings) -> Path:
     """A .pt under the outputs' trainings or registry, or in a configured model folder (a .pt file is code)."""
     roots = (settings.outputs_root / paths.TRAININGS_DIR, settings.outputs_root / paths.REGISTRY_DIR,
              *settings.model_roots)  # fmt: skip
     try:
-        model = resolve_user_path(path, roots, base=PROJECT_ROOT, what="model")
+        model = resolve_user_path(path, roots, base=model_base(path, settings), what="model")
     except PathNotAllowed as exc:
         raise SubmitError(
             f"{exc} A .pt file is a pickle, which runs code when loaded: models load only from "

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
-from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.safe_paths import PathNotAllowed, model_base, resolve_user_path, trusted_model
+from mlcore.core.settings import Settings
 from mlcore.export.store import list_exports
 from mlcore.runs.store import seed_weights, weights_label
 
@@ -59,7 +59,7 @@ def resolve_model(text: str, settings: Settings) -> Path:
         )
     exports = settings.outputs_root / paths.EXPORTS_DIR
     try:
-        candidate = resolve_user_path(wanted, (exports,), base=PROJECT_ROOT, what="model")
+        candidate = resolve_user_path(wanted, (exports,), base=model_base(wanted, settings), what="model")
     except PathNotAllowed:
         candidate = None
     if candidate is not None and is_export(candidate):

@@ -1,9 +1,14 @@
-"""What a user may name as a model to compare or deploy: `NAME:VERSION` (logo-detector:3 or :v3),
-`NAME@ALIAS` (logo-detector@production), a run (its folder, or project/experiment under trainings/),
-a trusted .pt, or an export's file.
+"""The one way to name a model, for every command, route and page that takes one:
+
+- a weights file or an export: absolute, or relative to the outputs folder or to the working folder
+  (`trainings/logos/v1/weights/best.pt`, `exports/best_20261201-101500/best.onnx`);
+- a run: its folder, or PROJECT/EXPERIMENT under trainings/ (`logos/v1`): its best.pt;
+- a registered version: NAME:VERSION (`logo-detector:3` or `:v3`) or NAME@ALIAS (`logo-detector@production`);
+- an export folder (`exports/best_20261201-101500`): its one format (several: the error names them).
 
     ref = resolve_reference("logo-detector@production", settings)
     ref.path, ref.sha256, ref.label          # registry/logo-detector/v3/best.pt, 9f2c…, "logo-detector v3"
+    spec = EvalSpec(model_path=model_path("logos/v1", settings, weights_only=True), ...)
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from pathlib import Path
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.hashing import file_sha256
-from mlcore.core.settings import Settings
-from mlcore.export.store import list_exports
-from mlcore.predict.models import ModelChoice, deployable_models, resolve_model
+from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.export.store import ExportSummary, list_exports
+from mlcore.predict.models import ModelChoice, deployable_models, is_export, resolve_model
 from mlcore.registry.lineage import dataset_facts, run_of
 from mlcore.registry.store import (
     PRODUCTION,
     RegisteredModel,
     RegistryError,
+    RegistryNotFound,
     Version,
     integrity_problem,
     list_models,
@@ -32,6 +38,19 @@ from mlcore.runs.store import read_run
 
 VERSION_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*):v?(?P<number>\d+)$")
 ALIAS_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<alias>[A-Za-z0-9_-]+)$")
+MODEL_FORMS = (
+    "Name a model as a weights file or an export (absolute, or relative to the outputs folder or to the working "
+    "folder, e.g. trainings/logos/v1/weights/best.pt), a run (PROJECT/EXPERIMENT, e.g. logos/v1), a registered "
+    "version (NAME:N or NAME@ALIAS, e.g. logo-detector@production) or an export folder (exports/NAME)."
+)
+
+
+class ModelNameError(SubmitError, RegistryError):
+    """The text names no model that may be used; the message says why and lists the ways to name one."""
+
+
+class UnknownModel(ModelNameError, RegistryNotFound):
+    """The registered model, version or alias named does not exist."""
 
 
 @dataclass(frozen=True)
@@ -65,30 +84,102 @@ def weights_facts(path: Path, settings: Settings) -> tuple[dict[str, str], int |
     return {}, None
 
 
-def resolve_reference(text: str, settings: Settings) -> ModelRef:
-    """The model `text` names; RegistryError or SubmitError (with what to do) when there is none."""
-    text = (text or "").strip()
-    if match := ALIAS_REF.match(text):
-        model = read_model(settings, match["name"])
-        return _from_version(text, model, model.by_alias(match["alias"]))
-    if match := VERSION_REF.match(text):
-        model = read_model(settings, match["name"])
-        return _from_version(text, model, model.version(int(match["number"])))
-    candidate = Path(text)
-    for folder in (candidate, settings.outputs_root / paths.TRAININGS_DIR / text):
-        if (folder / paths.CONFIG_FILE).is_file() and (folder / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS).is_file():
-            candidate = folder / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS
-            break
+def _candidates(text: str, settings: Settings) -> list[Path]:
+    """Where a typed path may point: as it is when absolute; else under the working folder, the outputs folder,
+    its trainings (PROJECT/EXPERIMENT) and the studio's own folder, in that order."""
     try:
-        path = resolve_model(str(candidate), settings)
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~someone" of no such user
+        return []
+    if path.is_absolute():
+        return [path]
+    bases = (Path.cwd(), settings.outputs_root, settings.outputs_root / paths.TRAININGS_DIR, PROJECT_ROOT)
+    return list(dict.fromkeys(base / path for base in bases))
+
+
+def _export_of(path: Path, settings: Settings) -> ExportSummary | None:
+    return next((e for e in list_exports(settings) if path == e.path or path.is_relative_to(e.path)), None)
+
+
+def _export_format(folder: Path, settings: Settings) -> Path:
+    """The model an export folder holds: its one format (a folder with several names them)."""
+    export = _export_of(folder, settings)
+    formats = [Path(f["path"]) for f in ((export.card or {}).get("formats") or [])] if export else []
+    if len(formats) == 1:
+        return formats[0]
+    if not formats:
+        raise ModelNameError(f"{folder} holds no finished export (its model card is missing). {MODEL_FORMS}")
+    listed = "; ".join(str(f) for f in formats)
+    raise ModelNameError(f"{folder} holds {len(formats)} exported models; name one of them: {listed}.")
+
+
+def _found_path(text: str, settings: Settings) -> Path:
+    """The file `text` points at: a run folder gives its best.pt, an export folder its one format."""
+    for candidate in _candidates(text, settings):
+        if not candidate.exists():
+            continue
+        weights = candidate / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS
+        if candidate.is_dir() and weights.is_file():
+            return weights
+        if candidate.is_dir() and (candidate / paths.MODEL_CARD).is_file():
+            return _export_format(candidate, settings)
+        return candidate
+    return Path(text)
+
+
+def _label(path: Path, settings: Settings) -> str:
+    if (run := run_of(path)) is not None:
+        return f"{run.parent.name}/{run.name}"
+    if (export := _export_of(path, settings)) is not None:
+        return f"{export.name}/{path.name}"
+    return path.name
+
+
+def resolve_reference(
+    text: str, settings: Settings, weights_only: bool = False, purpose: str = "this", default: str = ""
+) -> ModelRef:
+    """The model `text` names (`default` when it is empty); ModelNameError, with what to do, when there is none.
+
+    `weights_only`: refuse exports, for what needs the PyTorch weights (`purpose`: "a training", "an audit")."""
+    text = (text or "").strip() or default.strip()
+    if not text:
+        raise ModelNameError(f"no model given. {MODEL_FORMS}")
+    try:
+        if match := ALIAS_REF.match(text):
+            model = read_model(settings, match["name"])
+            return _from_version(text, model, model.by_alias(match["alias"]))
+        if match := VERSION_REF.match(text):
+            model = read_model(settings, match["name"])
+            return _from_version(text, model, model.version(int(match["number"])))
+    except ModelNameError:
+        raise
+    except RegistryNotFound as exc:
+        raise UnknownModel(f"{exc} {MODEL_FORMS}") from None
+    except RegistryError as exc:
+        raise ModelNameError(f"{exc} {MODEL_FORMS}") from None
+    try:
+        path = resolve_model(str(_found_path(text, settings)), settings)
+    except ModelNameError:
+        raise
     except SubmitError as exc:
-        raise RegistryError(
-            f"{text!r} names no model: {exc} Give NAME:VERSION, NAME@ALIAS, a run folder or a weights file."
-        ) from None
+        raise ModelNameError(f"{text!r} names no model that may be used: {exc} {MODEL_FORMS}") from None
+    label = _label(path, settings)
+    if weights_only and is_export(path):
+        source = ((_export_of(path, settings) or ExportSummary(path, {}, {}, 0)).card or {}).get("source") or {}
+        origin = source.get("run") or source.get("path") or "the run it was exported from"
+        raise ModelNameError(
+            f"{label} is an exported model; {purpose} needs the PyTorch weights (.pt) it was exported from: "
+            f"name {origin} instead."
+        )
     names, imgsz = weights_facts(path, settings)
-    run = run_of(path)
-    label = f"{run.parent.name}/{run.name}" if run else path.name
     return ModelRef(text, label, path, file_sha256(path), names, imgsz)
+
+
+def model_path(
+    text: str, settings: Settings, weights_only: bool = False, purpose: str = "this", default: str = ""
+) -> str:
+    """resolve_reference's file, as the text a job's spec records (an absolute path)."""
+    return str(resolve_reference(text, settings, weights_only, purpose, default).path)
 
 
 @dataclass(frozen=True)
@@ -107,15 +198,6 @@ def model_choices(settings: Settings) -> list[Choice]:
                   if not v.archived]  # fmt: skip
     found += [Choice(str(m.path), m.label) for m in deployable_models(settings)]
     return found
-
-
-def registered_path(text: str, settings: Settings) -> str:
-    """The weights file a NAME:VERSION or NAME@ALIAS names (checked against its sha256); any other text as it
-    is. Lets predictions name "logo-detector@production" wherever they take a model path."""
-    text = (text or "").strip()
-    if ALIAS_REF.match(text) or VERSION_REF.match(text):
-        return str(resolve_reference(text, settings).path)
-    return text
 
 
 def registered_weights(settings: Settings) -> list[ModelChoice]:

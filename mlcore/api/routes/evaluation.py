@@ -11,6 +11,7 @@ from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.scheduler import refresh
+from mlcore.registry.references import resolve_reference
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -21,7 +22,9 @@ def router(ctx: ApiContext) -> APIRouter:
     def validate_model(body: ModelValidateRequest) -> dict:
         fields = body.model_dump()
         fields["test_dataset_path"] = dataset_path(body.test_dataset_path, ctx.settings)
-        job = submit_evaluation(EvalSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        model = resolve_reference(body.model_path, ctx.settings).path
+        fields["model_path"] = str(model)
+        job = submit_evaluation(EvalSpec.from_dict(fields), ctx.settings, owner=ctx.actor, model=model)
         return evaluation_status(job, ctx.store)  # it leads with evaluation_id
 
     @routes.get("/model/validate", summary="Every evaluation")

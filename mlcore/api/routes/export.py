@@ -11,6 +11,7 @@ from mlcore.export.spec import ExportSpec
 from mlcore.export.submit import submit_export
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.scheduler import refresh
+from mlcore.registry.references import model_path
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -20,6 +21,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @routes.post("/model/export", status_code=202, summary="Queue an export (ONNX, OpenVINO, ...) with a parity check")
     def export_model(body: ModelExportRequest) -> dict:
         fields = body.model_dump()
+        fields["model_path"] = model_path(body.model_path, ctx.settings, weights_only=True, purpose="an export")
         if body.dataset_path:
             fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
         job = submit_export(ExportSpec.from_dict(fields), ctx.settings, owner=ctx.actor)

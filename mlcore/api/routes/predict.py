@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from mlcore.api.bodies import PredictionsRequest
+from mlcore.api.bodies import MODEL_NAME, PredictionsRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.errors import ApiError
 from mlcore.api.job_report import prediction_status
@@ -17,9 +17,9 @@ from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.profile import ProfileError
 from mlcore.predict.spec import PredictSpec
 from mlcore.predict.submit import PREDICTION_KIND, submit_predictions
-from mlcore.registry.references import registered_path
+from mlcore.registry.references import model_path as named_model
 
-MODEL_HELP = "A run's weights, a trusted .pt or an export; empty = ML_STUDIO_DEFAULT_MODEL."
+MODEL_HELP = f"{MODEL_NAME} Empty = ML_STUDIO_DEFAULT_MODEL."
 PROFILE_HELP = "default (the model's saved profile), none, a JSON object, or a profile.json under the outputs root."
 
 
@@ -32,7 +32,7 @@ def router(ctx: ApiContext) -> APIRouter:
         limit = ctx.settings.predict.max_image_bytes
         sent = [(f.filename or f"file {n + 1}", f.file.read(limit + 1), f.content_type) for n, f in enumerate(files)]
         try:
-            model_path = registered_path(model_path, ctx.settings)
+            model_path = named_model(model_path, ctx.settings) if model_path.strip() else model_path  # "": the default
             model, _, answers = answer_files(ctx.predictor, ctx.settings, model_path, sent, confidence, iou, profile)
         except ProfileError as exc:
             raise ApiError(422, "bad_profile", str(exc)) from None
@@ -80,7 +80,8 @@ def router(ctx: ApiContext) -> APIRouter:
     def start_predictions(body: PredictionsRequest) -> dict:
         fields = body.model_dump()
         fields["source"] = dataset_path(body.source, ctx.settings)
-        fields["model_path"] = registered_path(body.model_path, ctx.settings)
+        if body.model_path.strip():  # "": the configured default model
+            fields["model_path"] = named_model(body.model_path, ctx.settings)
         job = submit_predictions(PredictSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return prediction_status(job, ctx.store)
 

@@ -14,7 +14,7 @@ from mlcore.jobs.scheduler import refresh
 from mlcore.quality.spec import AuditSpec, DriftSpec, SelectSpec
 from mlcore.quality.store import cancel_quality_job, quality_jobs, quality_report
 from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit_audit, submit_drift, submit_selection
-from mlcore.registry.references import registered_path
+from mlcore.registry.references import model_path
 
 # kind -> (its path, its name in the summaries)
 RESOURCES = {AUDIT_KIND: ("audits", "label audit"), SELECTION_KIND: ("selections", "selection"),
@@ -24,8 +24,8 @@ RESOURCES = {AUDIT_KIND: ("audits", "label audit"), SELECTION_KIND: ("selections
 def router(ctx: ApiContext) -> APIRouter:
     routes = APIRouter()
 
-    def model(text: str | None) -> str | None:
-        return registered_path(text, ctx.settings) if text else text
+    def model(text: str | None, weights_only: bool = False) -> str | None:
+        return model_path(text, ctx.settings, weights_only, "a label audit") if text else text
 
     def started(submit: Callable[..., Any], spec: Any) -> dict:
         return quality_report(submit(spec, ctx.settings, owner=ctx.actor), ctx.store)
@@ -35,7 +35,7 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     def start_audit(body: AuditRequest) -> dict:
         fields = body.model_dump() | {"dataset_path": dataset_path(body.dataset_path, ctx.settings),
-                                      "model_path": model(body.model_path)}  # fmt: skip
+                                      "model_path": model(body.model_path, weights_only=True)}  # fmt: skip
         return started(submit_audit, AuditSpec.from_dict(fields))
 
     @routes.post("/selections", status_code=202, summary="Rank unlabelled images by what a label would teach")

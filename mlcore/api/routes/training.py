@@ -12,6 +12,7 @@ from mlcore.api.job_report import training_status
 from mlcore.jobs.control import cancel_job, stop_job
 from mlcore.jobs.progress import tail
 from mlcore.jobs.scheduler import job_log, refresh
+from mlcore.registry.references import model_path
 from mlcore.training.augment_preview import preview_augmentation
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 from mlcore.training.submit import start
@@ -26,6 +27,8 @@ def router(ctx: ApiContext) -> APIRouter:
         fields = body.model_dump(exclude_unset=True)
         if body.mode not in CONTINUING_MODES:
             fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
+        if body.base_model_path:
+            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a transfer training")
         job = start(TrainSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return training_status(job, ctx.store)  # it leads with training_id
 

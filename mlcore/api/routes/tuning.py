@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from mlcore.api.bodies import TuningStartRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.jobs.scheduler import refresh
+from mlcore.registry.references import model_path
 from mlcore.tuning.spec import TuneSpec
 from mlcore.tuning.submit import cancel_study, resume_study, start_study, stop_study, study_names, study_report
 
@@ -22,6 +23,8 @@ def router(ctx: ApiContext) -> APIRouter:
         fields = body.model_dump()
         fields["study"] = body.study.strip() or f"study-{datetime.now():%Y%m%d-%H%M%S}"
         fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
+        if body.base_model_path:
+            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a study")
         spec = TuneSpec.from_dict(fields)
         start_study(spec, ctx.settings, owner=ctx.actor)
         return study_report(spec.study, ctx.settings)
