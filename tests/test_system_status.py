@@ -1,6 +1,12 @@
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from mlcore.core.settings import Settings
 from mlcore.devices.gpus import GpuInventory, read_gpus
@@ -16,6 +22,24 @@ def test_host_reading_is_plausible(outputs_root: Path) -> None:
     assert host.disk_path == str(outputs_root)  # nearest existing folder of the outputs root
     assert 0 < host.disk_total_gb and 0 <= host.disk_pct <= 100
     assert len(host.load_avg) == 3
+
+
+def test_the_cpu_total_is_the_mean_of_the_cores_measured_with_it(outputs_root: Path) -> None:
+    """Measured over one span, in whichever thread asks: the API answers each request on a pool thread, where
+    psutil's "since the last call" per-core reading had no last call and gave 0 beside a total of 100."""
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    readings = []
+    try:
+        time.sleep(0.3)
+        reader = threading.Thread(target=lambda: readings.append(read_host(outputs_root, cpu_interval=1.0)))
+        reader.start()
+        reader.join()
+    finally:
+        busy.kill()
+        busy.wait()
+    host = readings[0]
+    assert max(host.per_core_pct) > 60  # the busy loop is seen on a core
+    assert host.cpu_pct == pytest.approx(sum(host.per_core_pct) / len(host.per_core_pct), abs=0.01)
 
 
 def test_status_without_gpu_says_training_runs_on_cpu(settings: Settings) -> None:

@@ -90,10 +90,13 @@ class SystemStatus:
         }
 
 
-def read_host(outputs_root: Path, cpu_interval: float | None = None) -> HostReading:
-    """One reading of the host. `cpu_interval=None` measures CPU since the previous call."""
-    cpu = psutil.cpu_percent(interval=cpu_interval)
-    per_core = psutil.cpu_percent(interval=None, percpu=True)
+def read_host(outputs_root: Path, cpu_interval: float = 0.25) -> HostReading:
+    """One reading of the host; the CPU measured over the next `cpu_interval` seconds (not "since the previous
+    call": psutil keeps that per thread, and the pages and the API read from ever new threads)."""
+    # one measurement of every core, the total their mean: two separate calls measured different spans (a
+    # percpu call right after an interval call reads ~0 s, and the API answered cpu 100 beside cores at 0)
+    per_core = psutil.cpu_percent(interval=cpu_interval, percpu=True) or [0.0]
+    cpu = sum(per_core) / len(per_core)
     memory = psutil.virtual_memory()
     disk_path = nearest_existing(outputs_root)
     disk = psutil.disk_usage(str(disk_path))
@@ -191,7 +194,7 @@ def status_notices(host: HostReading, gpus: GpuInventory, torch: TorchProbe | No
 def collect_status(
     settings: Settings,
     include_torch: bool = True,
-    cpu_interval: float | None = 0.3,
+    cpu_interval: float = 0.3,
     nvml: ModuleType | None = None,
     torch: TorchProbe | None = None,
 ) -> SystemStatus:
