@@ -261,7 +261,7 @@ def jobs_section(settings: Settings) -> None:
     finished = [j for j in reversed(jobs) if j.state.is_final()][:RECENT_FINISHED]
     if finished:
         st.caption("Recently finished")
-        st.dataframe(ended_table(finished), hide_index=True)
+        st.dataframe(ended_table(finished, open_store(settings).events), hide_index=True)
 
 
 def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
@@ -282,8 +282,12 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
             st.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress))
         elif job.state is JobState.FAILED:
             st.error(f"Failed: {job.error}", icon=":material/error:")
+        elif job.state is JobState.CANCELLED and frame.empty:
+            st.warning("Cancelled before its first epoch ended: there is nothing to resume. Start it again.",
+                       icon=":material/cancel:")  # fmt: skip
         elif job.state is JobState.CANCELLED:
-            st.warning("Cancelled. It can be resumed from its last completed epoch.", icon=":material/cancel:")
+            st.warning(f"Cancelled after epoch {len(frame)}: Resume (above) continues from there.",
+                       icon=":material/cancel:")  # fmt: skip
     best = best_epoch(frame)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Epochs done", len(frame))

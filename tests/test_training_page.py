@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 from mlcore.core import paths
 from mlcore.core.settings import Settings, load_settings
 from mlcore.devices import gpus
-from mlcore.jobs.store import JobState, JobStore
+from mlcore.jobs.progress import ended_table
+from mlcore.jobs.store import Job, JobState, JobStore
 from tests.conftest import PROJECT_ROOT
 from tests.fake_nvml import FakeNvml, three_gpus
 from tests.run_fixture import occupy_the_cpu, results_csv
@@ -92,6 +93,54 @@ def test_cancel_from_the_page_takes_a_queued_job_out_of_the_queue(roots: Setting
     assert not at.exception, at.exception
     assert JobStore(roots.outputs_root / paths.JOBS_DB).get(queued.id).state is JobState.CANCELLED
     assert "cancelled" in at.dataframe[-1].value["State"].tolist()
+
+
+def _ended(store: JobStore, run: Path, state: JobState, progress: dict, actor: str = "", **spec: object) -> Job:
+    """A training job that ended as `state`, with its progress.json as the worker left it."""
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "progress.json").write_text(json.dumps(progress))
+    job = store.submit("training", {"mode": "full", "epochs": progress.get("epochs", 5), **spec}, str(run))
+    if state is JobState.CANCELLED:
+        store.record(job.id, actor, "cancelled")
+        return store.transition(job.id, state)
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    store.transition(job.id, JobState.RUNNING)
+    if actor:
+        store.transition(job.id, JobState.STOPPING)
+        store.record(job.id, actor, "stopped")
+    return store.transition(job.id, state, error="out of memory\nTraceback ..." if state is JobState.FAILED else None)
+
+
+def test_every_ended_training_says_why_it_ended(roots: Settings) -> None:
+    store, runs = JobStore(roots.outputs_root / paths.JOBS_DB), roots.outputs_root / "trainings" / "p"
+    ended = [
+        _ended(store, runs / "all", JobState.COMPLETED, {"state": "completed", "epoch": 6, "epochs": 6}),
+        _ended(
+            store, runs / "early", JobState.COMPLETED, {"state": "completed", "epoch": 4, "epochs": 10}, patience=3
+        ),  # fmt: skip
+        _ended(store, runs / "stop", JobState.COMPLETED, {"state": "stopped", "epoch": 2, "epochs": 5}, "ana"),
+        _ended(store, runs / "cancel", JobState.CANCELLED, {"state": "running", "epoch": 1, "epochs": 5}, "bo"),
+        _ended(store, runs / "oom", JobState.FAILED, {"state": "failed"}),
+    ]
+    why = {row["Run"]: row["Why it ended"] for row in ended_table(ended, store.events)}
+    assert why == {
+        "p/all": "finished all 6 epochs",
+        "p/early": "early stopping after epoch 4 of 10: no better epoch in the last 3",
+        "p/stop": "stopped by ana after epoch 2 of 5",
+        "p/cancel": "cancelled by bo in epoch 1 of 5",
+        "p/oom": "out of memory",
+    }
+
+
+def test_a_training_cancelled_in_its_first_epoch_does_not_offer_to_resume(roots: Settings) -> None:
+    run = roots.outputs_root / "trainings" / "p" / "first"
+    _ended(JobStore(roots.outputs_root / paths.JOBS_DB), run, JobState.CANCELLED, {"epoch": 1, "epochs": 5}, "ana")
+    (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 5\nproject: p\n")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "Cancelled before its first epoch ended: there is nothing to resume" in _texts(at.warning)
+    assert "resume" not in _texts(at.warning).replace("nothing to resume", "")
+    assert "cancelled by ana in epoch 1 of 5" in at.dataframe[-1].value["Why it ended"].tolist()
 
 
 def test_problems_are_shown_before_anything_starts(roots: Settings) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,31 @@ def audit_line(events: list[dict[str, Any]]) -> str:
     return " · ".join(f"{e['action']} by {e['actor']} {datetime.fromtimestamp(e['at']):%Y-%m-%d %H:%M}" for e in events)
 
 
-def ended_table(jobs: list[Job]) -> list[dict[str, Any]]:
+def why_ended(job: Job, progress: dict[str, Any], events: list[dict[str, Any]]) -> str:
+    """Why a job that has ended ended, in a few words: its error, who stopped or cancelled it and when, or (a
+    training) whether it ran all its epochs or early stopping ended it."""
+    if job.state in (JobState.FAILED, JobState.LOST):
+        return (job.error or "no reason recorded").splitlines()[0]
+    by = {e["action"]: e["actor"] for e in events}
+    done, epochs = int(progress.get("epoch") or 0), int(progress.get("epochs") or job.spec.get("epochs") or 0)
+    if job.state is JobState.CANCELLED:
+        where = f" in epoch {done} of {epochs}" if job.kind == "training" and done else ""
+        return f"cancelled by {by.get('cancelled', 'someone')}{where}"
+    if job.state is not JobState.COMPLETED:
+        return ""
+    if progress.get("state") == "stopped" or "stopped" in by:
+        return f"stopped by {by.get('stopped', 'someone')}" + (f" after epoch {done} of {epochs}" if epochs else "")
+    if job.kind != "training" or not epochs:
+        return "finished"
+    if done and done < epochs:
+        patience = job.spec.get("patience")
+        return f"early stopping after epoch {done} of {epochs}" + (
+            f": no better epoch in the last {patience}" if patience else ""
+        )
+    return f"finished all {epochs} epochs"
+
+
+def ended_table(jobs: list[Job], events_of: Callable[[str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Rows for a table of ended trainings: the run, how it ended, how long it took and why it ended."""
     return [
         {
@@ -125,7 +150,7 @@ def ended_table(jobs: list[Job]) -> list[dict[str, Any]]:
             "Mode": j.spec.get("mode"),
             "State": j.state.value,
             "Took": duration((j.ended or 0) - (j.started or j.created)) if j.ended else "—",
-            "Why it ended": (j.error or "").splitlines()[0] if j.error else "",
+            "Why it ended": why_ended(j, read_progress(Path(j.run_dir)), events_of(j.id)),
         }
         for j in jobs
     ]
