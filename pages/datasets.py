@@ -193,7 +193,7 @@ def issues_tab(report: ValidationReport) -> None:
         return
     rows = issue_rows(report.issues)
     frame = pd.DataFrame(rows)
-    frame["line"] = frame["line"].astype("Int64")
+    frame["line"] = [str(int(v)) if isinstance(v, int | float) and v == v else "" for v in frame["line"]]  # no "None"
     cols = st.columns([2, 2, 1, 2])
     severities = cols[0].multiselect("Severity", ["error", "warning", "info"], ["error", "warning", "info"])
     codes = cols[1].multiselect("Code", sorted(frame["code"].unique()), placeholder="all codes")
@@ -214,7 +214,7 @@ def issues_tab(report: ValidationReport) -> None:
         hide_index=True,
         column_config={
             "message": st.column_config.TextColumn(width="large"),
-            "line": st.column_config.NumberColumn(format="%d"),
+            "line": st.column_config.TextColumn(width="small"),
         },
     )
     choices = list(view.index[:MAX_PICKER])
@@ -228,7 +228,7 @@ def issues_tab(report: ValidationReport) -> None:
         placeholder="Choose an issue to see its image",
         format_func=lambda i: (
             f"{frame.at[i, 'severity']} · {frame.at[i, 'code']} · {frame.at[i, 'path']}"
-            + (f":{int(frame.at[i, 'line'])}" if pd.notna(frame.at[i, "line"]) else "")
+            + (f":{frame.at[i, 'line']}" if frame.at[i, "line"] else "")
         ),
     )
     if picked is not None:

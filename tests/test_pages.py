@@ -147,6 +147,13 @@ def test_validation_page_finds_the_error_and_shows_its_image(broken_dataset: Pat
     assert any("→    2 | 7 0.5 0.5 0.2 0.2" in c.value for c in at.code)  # the offending line, marked
 
 
+def test_the_issues_table_leaves_the_line_empty_where_an_issue_has_none(broken_dataset: Path) -> None:
+    at = _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
+    table = next(d.value for d in at.dataframe if "line" in d.value.columns)
+    assert "2" in set(table["line"]) and "" in set(table["line"])  # the class id 7 on line 2; the background image
+    assert all(isinstance(v, str) for v in table["line"])  # nothing that a table shows as "None"
+
+
 def test_validation_page_remembers_the_last_report(broken_dataset: Path) -> None:
     _validate(AppTest.from_file(DATASETS_PAGE, default_timeout=60).run(), broken_dataset)
     again = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()  # a new session, nothing clicked
