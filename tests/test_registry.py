@@ -4,6 +4,7 @@ their hash, the promotion gate, and the A/B flow that reuses or queues evaluatio
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ from mlcore.registry.store import (
     remove_alias,
     set_archived,
 )
+from mlcore.registry.views import lineage_graph
 from tests.evaluation_fixture import made_up_detections
 from tests.registry_fixture import fake_weights, recorded_evaluation, run_with_weights, shifted
 from tests.run_fixture import occupy_the_cpu
@@ -196,6 +198,16 @@ def test_the_base_chain_leads_back_to_the_first_version(settings, world) -> None
     chain = base_chain(top, settings)
     assert [c["run_name"] for c in chain] == ["logos/v2", "logos/v1"]
     assert [c["version"] for c in chain] == [None, "logo-detector:v1"]
+
+
+def test_the_lineage_graph_writes_aliases_on_a_line_of_their_own(settings, world) -> None:
+    """DOT's \\n breaks a label's line; an escaped backslash before it showed a literal \\n on the page."""
+    register_model(str(world["v1"]), "logo-detector", settings)
+    set_alias(settings, "logo-detector", PRODUCTION, 1, "ana", "first", override=True)
+    dot = lineage_graph(settings, "logo-detector")
+    raw = re.search(r'"logo-detector:v1" \[label="((?:[^"\\]|\\.)*)"', dot)[1]
+    shown = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], raw)  # as Graphviz reads the label
+    assert shown.split("\n") == ["logo-detector:v1", "production"]
 
 
 def _gate_world(settings, world) -> tuple[int, int]:

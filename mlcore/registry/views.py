@@ -98,7 +98,8 @@ def model_document(settings: Settings, name: str) -> dict[str, Any]:
 
 
 def _quote(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string: backslashes and quotes escaped, line breaks as DOT's own \\n (centred lines)."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def lineage_graph(settings: Settings, name: str) -> str:
@@ -111,7 +112,7 @@ def lineage_graph(settings: Settings, name: str) -> str:
         node = f"{model.name}:v{version.number}"
         aliases = model.aliases_of(version.number)
         label = (
-            f"{node}" + (f"\\n{', '.join(aliases)}" if aliases else "") + ("\\n(archived)" if version.archived else "")
+            f"{node}" + (f"\n{', '.join(aliases)}" if aliases else "") + ("\n(archived)" if version.archived else "")
         )
         colour = "#dcfce7" if "production" in aliases else "#f3f4f6" if version.archived else "#eef2ff"
         lines.append(f"{_quote(node)} [label={_quote(label)}, fillcolor={_quote(colour)}];")
