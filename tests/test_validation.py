@@ -394,6 +394,20 @@ def test_labels_in_a_similar_folder_are_pointed_to(dataset: Path) -> None:
     assert "labels/val-labels/" in issue.message and "move them to labels/val/" in issue.message
 
 
+def test_the_labels_hint_counts_every_matching_label_file(tmp_path: Path) -> None:
+    """Not only those of the first 200 images: a split of 260 said "Found 200" before."""
+    root = tmp_path / "many"
+    for split, count in (("train", 260), ("val", 2)):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / f"{split}-labels").mkdir(parents=True)
+        for n in range(count):
+            Image.new("RGB", (32, 32), (n % 255, 0, 0)).save(root / "images" / split / f"{split}_{n}.png")
+            (root / "labels" / f"{split}-labels" / f"{split}_{n}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    write_yaml(root, {"train": "images/train", "val": "images/val", "names": ["logo"]})
+    issue = found(run(root), "missing_label", "error", "labels/train")
+    assert "Found 260 matching label files in labels/train-labels/" in issue.message
+
+
 def test_links_that_loop_or_dangle_are_reported_and_the_rest_is_checked(dataset: Path) -> None:
     images = dataset / "images" / "train"
     (images / "loop.jpg").symlink_to(images / "loop.jpg")

@@ -81,7 +81,7 @@ def orphans(checker: Checker, entries: list[tuple[str, str]]) -> None:
 def _labels_hint(dataset: Dataset, images: list[str]) -> str:
     """Where the labels of a split probably are, when none is where Ultralytics looks."""
     expected = Path(label_path(images[0])).parent
-    stems = {Path(p).stem for p in images[:200]}
+    stems = {Path(p).stem for p in images}  # all of them: the count the hint gives is the count that match
     candidates: list[tuple[int, Path]] = []
     for parent in {expected.parent, expected.parent.parent}:
         if not parent.is_dir():
