@@ -50,6 +50,7 @@ from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
+from ui.image_size import image_size_input
 from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, known_datasets, page_start
 from ui.profile_advisor import advisor
@@ -103,8 +104,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
         c1, c2, c3, c4 = st.columns(4)
         conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")
         iou = c2.slider("IoU to match", 0.1, 0.95, 0.45, 0.05, key="eval.new_iou")
-        imgsz = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="eval.imgsz",
-                                    help="The size the model was trained at is usually best."))  # fmt: skip
+        imgsz = image_size_input(c3, Path(model), settings, "eval.imgsz")
         devices = ["auto", "cpu", *(str(g.index) for g in gpu_inventory().gpus)]
         device = c4.selectbox("Device", devices, key="eval.device")
         c1, c2 = st.columns(2)
@@ -270,7 +270,7 @@ def retrain(item: EvaluationSummary) -> None:
 def audit_labels(item: EvaluationSummary, settings: Settings) -> None:
     """The improvement loop's first step: an audit of this split's labels with this model, on the Data quality page."""
     spec = AuditSpec(model_path=item.model, dataset_path=item.dataset, split=item.split,
-                     imgsz=int(item.spec.get("imgsz", 640)), device=str(item.spec.get("device", "auto")))  # fmt: skip
+                     imgsz=int(item.spec.get("imgsz") or 0), device=str(item.spec.get("device", "auto")))  # fmt: skip
     try:
         job = submit_audit(spec, settings, owner=current_user())
     except (SpecError, SubmitError) as exc:
@@ -284,7 +284,10 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     if not item.path.is_dir():
         st.warning(f"The folder of {item.name} is gone (deleted or moved).", icon=":material/folder_off:")
         return
-    st.caption(f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}** · folder `{item.path}`")
+    size = f" · {item.size.describe()}" if item.size else ""
+    st.caption(f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}**{size} · folder `{item.path}`")
+    if item.size and item.size.warning:
+        st.warning(item.size.warning, icon=":material/photo_size_select_large:")
     if not item.finished:
         state = states.get(str(item.path))
         if state == "failed" and (failed := failure(item, settings)):

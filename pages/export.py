@@ -10,6 +10,7 @@ from mlcore.charts.deployment import latency_bars
 from mlcore.charts.drawing import draw_two_models
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.export.formats import FORMATS, NOT_OFFERED, available
 from mlcore.export.spec import AUTO_SPLIT, DEFAULT_TOLERANCE, ExportSpec
 from mlcore.export.store import ExportSummary, ExportUnreadable, export_jobs, export_zip, list_exports, load_parity
@@ -133,7 +134,11 @@ def parity_view(item: ExportSummary, entry: dict) -> None:
 
 
 def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) -> None:
-    st.caption(f"Model `{item.config.get('model_path')}` · folder `{item.path}`")
+    size = SizeChoice.of(item.config)
+    where = f" · exported {size.describe()}" if size else ""
+    st.caption(f"Model `{item.config.get('model_path')}`{where} · folder `{item.path}`")
+    if size and size.warning:
+        st.warning(size.warning, icon=":material/photo_size_select_large:")
     if item.card is None:
         state = states.get(str(item.path), "not finished")
         if state == "failed":

@@ -13,6 +13,7 @@ from mlcore.compare.verdict import LABELS
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.store import evaluation_jobs
 from mlcore.registry.ab import THRESHOLD_MODES, ComparisonRequest, start_comparison
 from mlcore.registry.promotion import GateRefused, promotion_checks, set_alias, unset_alias
@@ -23,7 +24,7 @@ from mlcore.registry.views import lineage_graph, model_document
 from mlcore.runs.store import list_runs
 from ui.auth import current_user
 from ui.jobs import open_jobs_section
-from ui.page_frame import dataset_select, page_start
+from ui.page_frame import dataset_select, known_datasets, page_start
 
 VIEWS = ("Registry", "Register a model", "Compare (A/B)")
 REFRESH_S = 2.0
@@ -167,6 +168,12 @@ def comparison_view(settings: Settings, doc: dict) -> None:
     VERDICT_STYLE.get(doc["verdict"], st.info)(doc["summary"], icon=":material/balance:")
     st.caption(f"A = {doc['a']['label']} · B = {doc['b']['label']} · {doc['images']} images of the {doc['split']} "
                f"split · {doc['resamples']} paired bootstrap resamples (seed {doc['seed']})")  # fmt: skip
+    sizes = {side.upper(): SizeChoice.of(record) for side, record in (doc.get("sizes") or {}).items()}
+    if sizes:
+        st.caption(" · ".join(f"{side} evaluated {size.describe()}" for side, size in sizes.items() if size))
+    for side, size in sizes.items():
+        if size and size.warning:
+            st.warning(f"{side}: {size.warning}", icon=":material/photo_size_select_large:")
     left, right = st.columns([3, 2])
     rows = [{"metric": LABELS.get(m, m), "A": r["a"], "B": r["b"], "B − A": r["delta"], "95% low": r["ci_low"],
              "95% high": r["ci_high"]} for m, r in doc["metrics"].items()]  # fmt: skip
@@ -196,6 +203,16 @@ def comparison_view(settings: Settings, doc: dict) -> None:
                            icon=":material/download:", key="models.report")  # fmt: skip
 
 
+def follow_comparison(doc: dict, texts: list[str], datasets: list[str]) -> None:
+    """Fill the form with what the comparison on show compared, so that Compare repeats it (not the defaults)."""
+    for key, value, options in (("models.a", doc["a"].get("reference"), texts),
+                                ("models.b", doc["b"].get("reference"), texts),
+                                ("models.dataset", doc.get("dataset"), datasets),
+                                ("models.split", doc.get("split"), ("test", "val"))):  # fmt: skip
+        if value in options:
+            st.session_state[key] = value
+
+
 def compare_view(settings: Settings) -> None:
     choices = model_choices(settings)
     if len(choices) < 1:
@@ -210,6 +227,12 @@ def compare_view(settings: Settings) -> None:
     for key, default in (("models.a", current), ("models.b", newest)):  # production (or the one before) vs newest
         if st.session_state.get(key) not in texts:
             st.session_state[key] = default
+    earlier = {c.name: c.document for c in list_comparisons(settings)}
+    shown = st.session_state.get("models.earlier")
+    shown = shown if shown in earlier else next(iter(earlier), None)
+    if shown is not None and st.session_state.get("models.followed") != shown:  # a comparison newly on show
+        follow_comparison(earlier[shown], texts, known_datasets(tuple(str(r) for r in settings.dataset_roots)))
+        st.session_state["models.followed"] = shown
     c1, c2 = st.columns(2)
     a = c1.selectbox("A (the current model)", texts, format_func=labels.get, key="models.a")
     b = c2.selectbox("B (the challenger)", texts, format_func=labels.get, key="models.b")
@@ -243,8 +266,8 @@ def compare_view(settings: Settings) -> None:
             )
             return
         st.session_state.pop("models.request", None)
-        st.session_state["models.earlier"] = Path(outcome.folder or "").name
-    earlier = {c.name: c.document for c in list_comparisons(settings)}
+        st.session_state["models.earlier"] = st.session_state["models.followed"] = Path(outcome.folder or "").name
+        earlier = {c.name: c.document for c in list_comparisons(settings)}  # with the new one
     if not earlier:
         st.caption("Pick two models and a dataset, then Compare: missing evaluations are queued first.")
         return

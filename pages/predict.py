@@ -11,6 +11,7 @@ import streamlit as st
 from mlcore.charts.drawing import draw_detections
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.predict.answers import Answer, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.images import SUFFIXES
@@ -159,7 +160,13 @@ def batch_form(model: Path, settings: Settings) -> None:
 
 
 def show_run(run: PredictionRun, errors: dict[str, str]) -> None:
-    st.caption(f"Model `{run.config.get('model_path')}` · source `{run.config.get('source')}` · folder `{run.path}`")
+    size = SizeChoice.of(run.config)
+    where = f" · {size.describe()}" if size else ""
+    st.caption(
+        f"Model `{run.config.get('model_path')}` · source `{run.config.get('source')}`{where} · folder `{run.path}`"
+    )
+    if size and size.warning:
+        st.warning(size.warning, icon=":material/photo_size_select_large:")
     s = run.summary
     if s is None:
         if error := errors.get(str(run.path)):

@@ -8,6 +8,7 @@ import streamlit as st
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.store import Job
 from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, SelectSpec
 from mlcore.quality.store import cancel_quality_job, job_of, jobs_of, report_of
@@ -15,6 +16,7 @@ from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
+from ui.image_size import image_size_input
 from ui.jobs import DETAILS, open_jobs_section
 from ui.page_frame import dataset_select, page_start
 from ui.quality_views import audit_view, drift_view, selection_view
@@ -69,7 +71,7 @@ def new_audit(settings: Settings) -> None:
     kfold = int(c1.number_input("K-fold (0 = off)", 0, MAX_KFOLD, 0, key="quality.audit.kfold",
                                 help="K short trainings, each predicting the fold it did not see."))  # fmt: skip
     epochs = int(c2.number_input("Epochs per fold", 1, 1000, 10, key="quality.audit.epochs", disabled=not kfold))
-    imgsz = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="quality.audit.imgsz"))
+    imgsz = image_size_input(c3, Path(model), settings, "quality.audit.imgsz")
     device = c4.selectbox("Device", ("auto", "cpu"), key="quality.audit.device")
     if split == "train" and not kfold:
         st.caption(":material/info: The model learned the train split: without K-fold it repeats many label errors.")
@@ -89,7 +91,7 @@ def new_selection(settings: Settings) -> None:
                            placeholder="/data/unlabelled (under the allowed dataset folders)")  # fmt: skip
     c1, c2, c3 = st.columns(3)
     top = int(c1.number_input("How many to label", 1, 100_000, 50, key="quality.select.top"))
-    imgsz = int(c2.number_input("Image size", 32, 4096, 640, step=32, key="quality.select.imgsz"))
+    imgsz = image_size_input(c2, Path(model), settings, "quality.select.imgsz")
     device = c3.selectbox("Device", ("auto", "cpu"), key="quality.select.device")
     if st.button("Rank the images", type="primary", icon=":material/label:", key="quality.select.start"):
         submitted(submit_selection, lambda: SelectSpec(model_path=str(model), images=images.strip(), top=top,
@@ -105,7 +107,7 @@ def new_drift(settings: Settings) -> None:
     split = c2.selectbox("Reference split", ("train", "val", "test"), key="quality.drift.split")
     model = model_select(settings, "quality.drift.model", optional=True)
     c1, c2 = st.columns(2)
-    imgsz = int(c1.number_input("Image size", 32, 4096, 640, step=32, key="quality.drift.imgsz"))
+    imgsz = image_size_input(c1, Path(model) if model else None, settings, "quality.drift.imgsz")
     device = c2.selectbox("Device", ("auto", "cpu"), key="quality.drift.device")
     if st.button("Compare", type="primary", icon=":material/query_stats:", key="quality.drift.start"):
         submitted(submit_drift, lambda: DriftSpec(images=images.strip(), dataset_path=dataset, split=split,
@@ -125,7 +127,10 @@ def job_label(job: Job) -> str:
 
 def show(job: Job) -> None:
     report = report_of(job, settings_now)
-    st.caption(f"Folder `{report['folder']}` · by {job.owner}")
+    size = SizeChoice.of(job.spec)
+    st.caption(f"Folder `{report['folder']}` · by {job.owner}" + (f" · {size.describe()}" if size else ""))
+    if size and size.warning:
+        st.warning(size.warning, icon=":material/photo_size_select_large:")
     if report["result"] is not None:
         VIEWS[job.kind](report)
     elif job.state.value == "failed":

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -67,13 +70,27 @@ def make_run(outputs: Path, name: str = "logos/v1", epochs: int = 6, metrics: bo
     config = {"mode": "full", "dataset_path": "/data/logos", "model_architecture": "yolov8n", "epochs": epochs,
               "imgsz": 640, "batch_size": 16, "project": run.parent.name, "experiment": run.name, **spec}  # fmt: skip
     (run / "training_config.yaml").write_text(yaml.safe_dump(config))
-    (run / "args.yaml").write_text(yaml.safe_dump({"model": "yolov8n.yaml", "epochs": epochs, "imgsz": 640}))
+    (run / "args.yaml").write_text(
+        yaml.safe_dump({"model": "yolov8n.yaml", "epochs": epochs, "imgsz": config["imgsz"]})
+    )
     (run / "results.csv").write_text(results_csv(epochs))
     (run / "weights" / "best.pt").write_bytes(b"weights")
     (run / "train.log").write_text(f"{epochs} epochs completed\n")
     if metrics:
         (run / "metrics.json").write_text(json.dumps(metrics_json()))
     return run
+
+
+@contextmanager
+def cpu_held(settings: Settings) -> Iterator[str]:
+    """occupy_the_cpu for the block only: new CPU jobs stay queued in it, and the outputs are as before after it
+    (for a test on an outputs root that other tests share)."""
+    job_id = occupy_the_cpu(settings)
+    try:
+        yield job_id
+    finally:
+        JobStore(settings.outputs_root / paths.JOBS_DB).transition(job_id, JobState.COMPLETED)
+        shutil.rmtree(settings.outputs_root / paths.TRAININGS_DIR / "other" / "busy", ignore_errors=True)
 
 
 def occupy_the_cpu(settings: Settings) -> str:

@@ -106,3 +106,19 @@ def test_comparing_two_versions_shows_the_verdict_and_the_intervals(registry: Pa
     assert set(metrics["metric"]) == {"mAP50", "mAP50-95", "precision", "recall", "F1"}
     assert (metrics["95% low"] <= metrics["B − A"]).all() and (metrics["B − A"] <= metrics["95% high"]).all()
     assert len(at.image) >= 1, "the disagreeing images are drawn"
+
+
+def test_the_form_follows_the_comparison_on_show(settings: Settings, registry: Path) -> None:
+    """Compare again repeats what is shown: the demo dataset, first in the picker, is not silently taken instead."""
+    make_demo_dataset(settings.demo_dataset_dir, images=12, imgsz=64, seed=1)
+    at = _view(_open(), "Compare (A/B)")
+    assert at.selectbox(key="models.dataset").value == str(settings.demo_dataset_dir)  # a fresh form's default
+    at.selectbox(key="models.b").set_value("logo-detector:2").run()
+    at.selectbox(key="models.dataset").set_value(str(registry)).run()
+    at.button(key="models.compare").click().run()
+    assert "B is better" in _texts(at.success)
+
+    later = _view(_open(), "Compare (A/B)")  # another session: the comparison on logos is shown
+    assert later.selectbox(key="models.dataset").value == str(registry)
+    assert (later.selectbox(key="models.a").value, later.selectbox(key="models.b").value) == (
+        "logo-detector:1", "logo-detector:2")  # fmt: skip

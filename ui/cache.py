@@ -12,6 +12,7 @@ import streamlit as st
 from mlcore.core.settings import Settings
 from mlcore.devices import torch_probe
 from mlcore.devices.gpus import GpuInventory, read_gpus
+from mlcore.engine.trained_size import trained_imgsz
 from mlcore.predict.client import PredictorClient
 from mlcore.runs.results import read_results
 
@@ -42,6 +43,20 @@ def results(path: Path) -> pd.DataFrame:
     except OSError:
         return pd.DataFrame()
     return _results(str(path), (info.st_mtime_ns, info.st_size))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _trained_size(_settings: Settings, path: str, stamp: tuple[int, int]) -> int | None:
+    return trained_imgsz(Path(path), _settings)
+
+
+def trained_size(model: Path, settings: Settings) -> int | None:
+    """The size a model was trained at (read again when the file changes); None when nothing says."""
+    try:
+        info = model.stat()
+    except OSError:
+        return None
+    return _trained_size(settings, str(model), (info.st_mtime_ns, info.st_size))
 
 
 @st.cache_resource(show_spinner=False)

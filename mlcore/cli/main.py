@@ -165,6 +165,7 @@ def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.engine.trained_size import SizeChoice
     from mlcore.evaluation.spec import EvalSpec
     from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
     from mlcore.evaluation.submit import submit_evaluation
@@ -187,7 +188,11 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"Evaluated on {result['images']} images at confidence {args.conf} and IoU {args.iou}:")
+    size = SizeChoice.of(result)
+    where = f", {size.describe()}" if size else ""
+    print(f"Evaluated on {result['images']} images at confidence {args.conf} and IoU {args.iou}{where}:")
+    if result.get("imgsz_warning"):
+        print(f"mlcore: warning: {result['imgsz_warning']}", file=sys.stderr)
     print(
         "  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "map50", "map50_95"))
     )
@@ -479,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="test (default), val or train")
     evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
     evaluate.add_argument("--iou", type=float, default=0.45, help="IoU a match needs (0.45)")
-    evaluate.add_argument("--imgsz", type=int, default=640)
+    evaluate.add_argument("--imgsz", type=int, default=0, help="default 0: the size the model was trained at")
     evaluate.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
     evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")

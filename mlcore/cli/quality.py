@@ -18,7 +18,7 @@ from mlcore.core.settings import Settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--imgsz", type=int, default=640, help="the size the model sees (default 640)")
+    parser.add_argument("--imgsz", type=int, default=0, help="the size the model sees (default 0: its trained size)")
     parser.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
     parser.add_argument("--wait", action="store_true", help="follow the job to its end and print its result")
     parser.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
@@ -52,6 +52,7 @@ def add_quality_parsers(sub: Any) -> None:
 
 def _submit(args: argparse.Namespace, settings: Settings, build: Any, submit: Any, read: Any) -> dict | int:
     from mlcore.core.errors import SubmitError
+    from mlcore.engine.trained_size import SizeChoice
     from mlcore.quality.store import QualityUnreadable
     from mlcore.training.spec import SpecError
 
@@ -59,6 +60,8 @@ def _submit(args: argparse.Namespace, settings: Settings, build: Any, submit: An
         job = submit(build(), settings)
     except (SpecError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)
+    if (size := SizeChoice.of(job.spec)) and size.warning:
+        print(f"mlcore: warning: {size.warning}", file=sys.stderr)
     if job.spec.get("cost"):
         print(f"K-fold audit: {job.spec['cost']['sentence']}", file=sys.stderr)
     result = outcome(job, args.wait, settings, read, QualityUnreadable)

@@ -32,7 +32,8 @@ class EvalSpec:
     """Predictions below it do not count (the page can move it later without the model)."""
     iou_threshold: float = 0.45
     """Overlap a prediction needs with a ground-truth box to be a match."""
-    imgsz: int = 640
+    imgsz: int = 0
+    """0: the size the model was trained at (Ultralytics' val does the same); another size is run with a warning."""
     device: str = "auto"
     save_predictions: bool = True
     """Write predictions/ (YOLO txt with confidences per image, and one COCO JSON)."""
@@ -50,8 +51,12 @@ class EvalSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
                 raise SpecError(f"{name}={value!r}; use a number between 0 and 1 (e.g. 0.25).")
-        if isinstance(self.imgsz, bool) or not isinstance(self.imgsz, int) or not STRIDE <= self.imgsz <= 4096:
-            raise SpecError(f"imgsz={self.imgsz!r}; use a whole number from {STRIDE} to 4096 (e.g. 640).")
+        whole = isinstance(self.imgsz, int) and not isinstance(self.imgsz, bool)
+        if not whole or not (self.imgsz == 0 or STRIDE <= self.imgsz <= 4096):
+            raise SpecError(
+                f"imgsz={self.imgsz!r}; use 0 (the size the model was trained at) or a whole number from {STRIDE} to "
+                "4096 (e.g. 640)."
+            )
         if not DEVICE_PATTERN.match(str(self.device)) or "," in str(self.device):
             raise SpecError(f"device={self.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
         for name in ("save_predictions", "analyze_errors"):

@@ -19,6 +19,7 @@ from mlcore.core import paths
 from mlcore.core.folders import config_folders
 from mlcore.core.paths import EVAL_CONFIG, METRICS_FILE, PREDICTIONS_FILE
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.analysis import Detections
 from mlcore.evaluation.spec import EVALUATE_TASK
 from mlcore.jobs.progress import log_tail
@@ -50,6 +51,11 @@ class EvaluationSummary:
     @property
     def split(self) -> str:
         return str(self.spec.get("split", ""))
+
+    @property
+    def size(self) -> SizeChoice | None:
+        """The image size it ran at beside the model's trained one (None for evaluations that predate both)."""
+        return SizeChoice.of(self.spec)
 
     @property
     def finished(self) -> bool:
@@ -105,6 +111,7 @@ def load_evaluation_metrics(folder: Path) -> dict[str, Any]:
 RESULT_KEYS = (
     *("precision", "recall", "f1", "accuracy", "map50", "map50_95"),
     *("per_class", "error_types", "by_size", "thresholds", "skipped", "images", "leakage"),
+    *("imgsz", "trained_imgsz", "imgsz_warning"),
 )
 
 

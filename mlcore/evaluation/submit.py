@@ -26,6 +26,7 @@ from mlcore.datasets.loader import DatasetError, load_dataset
 from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
+from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
@@ -59,11 +60,12 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     if not dataset.splits.get(spec.split):
         present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
         raise SubmitError(f"the dataset has no '{spec.split}' split (it has: {present}); pick one of those.")
-    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz))
+    size = image_size(spec.imgsz, model, settings)
+    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
     folder = settings.outputs_root / paths.VALIDATIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
     folder.mkdir(parents=True)
-    final = replace(spec, model_path=str(model), dataset_path=str(dataset_path))
-    recorded = {**final.to_dict(), "skipped": skipped, **identity(model, dataset_path)}
+    final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used)
+    recorded = {**final.to_dict(), "trained_imgsz": size.trained, "skipped": skipped, **identity(model, dataset_path)}
     (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(recorded, sort_keys=False))
     return enqueue(settings, "evaluation", {"task": EVALUATE_TASK, **recorded}, folder, owner, made=folder)

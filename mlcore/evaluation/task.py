@@ -36,6 +36,7 @@ from mlcore.datasets.loader import Dataset, label_path, load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.analysis import (
     ERROR_TYPES,
     Analysis,
@@ -120,6 +121,8 @@ def evaluate(job: Job, settings: Settings) -> None:
     if spec.get("analyze_errors", True):
         write_error_samples(detections, result, Path(str(dataset.root)), folder / "error_samples")
         lap("error_samples")
+    if size := SizeChoice.of(spec):
+        summary |= size.to_dict()
     summary |= {"skipped": sorted(skipped), "val_seconds": timings["validation"], "timings_s": timings,
                 "output_dir": str(folder), "dataset_root": str(dataset.root)}  # fmt: skip
     write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete

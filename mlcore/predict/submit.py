@@ -14,6 +14,7 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.submit import model_name
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
@@ -38,8 +39,11 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
     folder = settings.outputs_root / paths.PREDICTIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
     folder.mkdir(parents=True)
     expected = count if kind == "folder" else -(-count // spec.every_nth_frame)
+    size = image_size(spec.imgsz, model, settings)  # 0: the model's own, which Ultralytics' predictor takes too
     record = {
         **spec.to_dict(),
+        "imgsz": size.used,
+        "trained_imgsz": size.trained,
         "model_path": str(model),
         "source": str(source),
         "source_kind": kind,

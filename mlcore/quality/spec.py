@@ -25,7 +25,8 @@ def _whole(name: str, value: Any, low: int, high: int, example: int) -> None:
 
 def _common(spec: Any) -> None:
     """The checks every data-quality spec shares: imgsz and a single device."""
-    _whole("imgsz", spec.imgsz, STRIDE, 4096, 640)
+    if spec.imgsz != 0:  # 0: the size the model was trained at
+        _whole("imgsz", spec.imgsz, STRIDE, 4096, 640)
     if not DEVICE_PATTERN.match(str(spec.device)) or "," in str(spec.device):
         raise SpecError(f"device={spec.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
 
@@ -56,7 +57,8 @@ class AuditSpec(_Spec):
     """0: predict with `model_path` (right for val and test). K >= 2: K short trainings from `model_path`'s
     weights, each on the split without one fold, predict that fold (the out-of-sample way for train)."""
     kfold_epochs: int = 10
-    imgsz: int = 640
+    imgsz: int = 0
+    """0: the size the model was trained at; another size is run with a warning."""
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -77,7 +79,8 @@ class SelectSpec(_Spec):
     model_path: str = ""
     images: str = ""
     top: int = 50
-    imgsz: int = 640
+    imgsz: int = 0
+    """0: the size the model was trained at; another size is run with a warning."""
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -95,7 +98,8 @@ class DriftSpec(_Spec):
     dataset_path: str = ""
     split: str = "train"
     model_path: str | None = None
-    imgsz: int = 640
+    imgsz: int = 0
+    """0: the size the model was trained at; another size is run with a warning."""
     device: str = "auto"
 
     def __post_init__(self) -> None:

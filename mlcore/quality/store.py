@@ -13,6 +13,7 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition
 from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobStore, open_store
@@ -74,6 +75,7 @@ def quality_report(job: Job, store: JobStore) -> dict[str, Any]:
         "id": job.id, "kind": job.kind, "state": job.state.value, "error": job.error, "folder": str(folder),
         "created": job.created, "spec": {k: v for k, v in job.spec.items() if k not in ("fold_images", "folds")},
         "progress": read_progress(folder), "result": None,
+        "size": size.to_dict() if (size := SizeChoice.of(job.spec)) else None,
     }  # fmt: skip
     if job.kind == AUDIT_KIND and job.spec.get("fold_datasets"):
         folds = fold_jobs(folder)

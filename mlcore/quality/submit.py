@@ -23,6 +23,7 @@ from mlcore.datasets.loader import Dataset, label_path, usable_dataset
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
+from mlcore.engine.trained_size import SizeChoice, image_size
 from mlcore.evaluation.submit import model_name
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
@@ -58,6 +59,11 @@ def _folder(settings: Settings, kind_dir: str, stem: str) -> Path:
 
 def _record(folder: Path, record: dict[str, Any]) -> None:
     (folder / paths.QUALITY_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+
+
+def _sizes(size: SizeChoice) -> dict[str, int | None]:
+    """What a job records of its image size: the one it runs at, and the model's trained one."""
+    return {"imgsz": size.used, "trained_imgsz": size.trained}
 
 
 def kfold_cost(spec: AuditSpec, images: int) -> dict[str, Any]:
@@ -112,7 +118,8 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
             f"no image of the '{spec.split}' split has a label file (labels/{spec.split}/*.txt): there is nothing "
             "to audit. Label the split first, or pick a labelled one."
         )
-    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=spec.imgsz))
+    size = image_size(spec.imgsz, model, settings)
+    report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
     usable = [dataset.rel(i) for i in images if dataset.rel(i) not in skipped and dataset.rel(label_path(i))
               not in skipped]  # fmt: skip
@@ -122,8 +129,8 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
             f"{len(usable)}, e.g. 5."
         )
     folder = _folder(settings, paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
-    record: dict[str, Any] = {**spec.to_dict(), "model_path": str(model), "dataset_path": str(dataset_path),
-                              "skipped": skipped}  # fmt: skip
+    record: dict[str, Any] = {**spec.to_dict(), **_sizes(size), "model_path": str(model),
+                              "dataset_path": str(dataset_path), "skipped": skipped}  # fmt: skip
     if not spec.kfold:
         _record(folder, record)
         return enqueue(settings, AUDIT_KIND, {"task": AUDIT_TASK, **record}, folder, owner, made=folder)
@@ -140,7 +147,8 @@ def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local")
     model = resolve_model(spec.model_path, settings)
     images, count = _image_folder(spec.images, settings)
     folder = _folder(settings, paths.SELECTIONS_DIR, model_name(model))
-    record = {**spec.to_dict(), "model_path": str(model), "images": str(images), "expected_images": count}
+    record = {**spec.to_dict(), **_sizes(image_size(spec.imgsz, model, settings)), "model_path": str(model),
+              "images": str(images), "expected_images": count}  # fmt: skip
     _record(folder, record)
     return enqueue(settings, SELECTION_KIND, {"task": SELECT_TASK, **record}, folder, owner, made=folder)
 
@@ -155,7 +163,8 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
         )
     images, count = _image_folder(spec.images, settings)
     folder = _folder(settings, paths.DRIFT_DIR, images.name or "images")
-    record = {**spec.to_dict(), "model_path": None if model is None else str(model), "images": str(images),
+    sizes = _sizes(image_size(spec.imgsz, model, settings)) if model else {}
+    record = {**spec.to_dict(), **sizes, "model_path": None if model is None else str(model), "images": str(images),
               "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
     _record(folder, record)
     return enqueue(settings, DRIFT_KIND, {"task": DRIFT_TASK, **record}, folder, owner, made=folder)

@@ -24,6 +24,7 @@ from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.loader import DatasetError, load_dataset
 from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.engine.trained_size import DEFAULT_IMGSZ, SizeChoice, trained_imgsz
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary, evaluation_jobs
 from mlcore.evaluation.submit import submit_evaluation
@@ -35,7 +36,6 @@ from mlcore.registry.references import ModelRef, resolve_reference
 from mlcore.training.spec import SpecError
 
 THRESHOLD_MODES = ("profile", "common")  # each model's deployment profile, or the same thresholds for both
-DEFAULT_IMGSZ = 640
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class ComparisonRequest:
     dataset_path: str
     split: str = "test"
     imgsz: int | None = None
-    """None = the size model A was trained or exported at (else 640)."""
+    """None = each model at the size it was trained or exported at (what it is deployed with)."""
     thresholds: str = "profile"
     confidence: float = 0.25
     """With thresholds='common': the confidence both models are held to."""
@@ -120,14 +120,21 @@ def _thresholds(ref: ModelRef, request: ComparisonRequest, settings: Settings) -
         return DeploymentProfile(objective="profile unreadable: defaults")
 
 
+def _size(ref: ModelRef, request: ComparisonRequest, settings: Settings) -> SizeChoice:
+    """The size `ref` is evaluated at: the request's, else the one it was trained (an export: exported) at."""
+    trained = ref.imgsz or trained_imgsz(ref.path, settings)
+    return SizeChoice(int(request.imgsz or trained or DEFAULT_IMGSZ), trained)
+
+
 def start_comparison(request: ComparisonRequest, settings: Settings, owner: str = "local") -> Outcome:
     """Resolve both models, reuse or queue their evaluations, and compare when both are there."""
     a, b = resolve_reference(request.a, settings), resolve_reference(request.b, settings)
     _same_classes(a, b)
     dataset = _dataset(request.dataset_path, request.split, settings)
     fingerprint = fingerprint_of(dataset)
-    imgsz = int(request.imgsz or a.imgsz or DEFAULT_IMGSZ)
+    sizes = {ref.sha256: _size(ref, request, settings) for ref in (a, b)}
     for key, ref in (("A", a), ("B", b)):
+        imgsz = sizes[ref.sha256].used
         if is_export(ref.path) and ref.imgsz and int(ref.imgsz) != imgsz:
             raise ComparisonError(
                 f"model {key} ({ref.label}) is an export with a fixed input of {ref.imgsz} px; compare at that size "
@@ -138,6 +145,7 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     for key, ref in (("a", a), ("b", b)):
         if ref.sha256 in found:
             continue
+        imgsz = sizes[ref.sha256].used
         item = _matching(ref, fingerprint, request.split, imgsz, settings)
         if item is not None:
             found[ref.sha256] = item
@@ -169,5 +177,6 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     ]  # fmt: skip
     document = compare_evaluations(sides[0], sides[1], request.resamples, request.seed)
     document["dataset_fingerprint"] = fingerprint
+    document["sizes"] = {side: sizes[ref.sha256].to_dict() for side, ref in (("a", a), ("b", b))}
     folder = save_comparison(document, settings)
     return Outcome(a, b, [], {**document, "output_dir": str(folder)}, folder)

@@ -1,0 +1,27 @@
+"""The image-size field of every form that runs a model: 0, the size the model was trained at, by default; the
+trained size said beside it, and a warning when another size is typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from mlcore.core.settings import Settings
+from mlcore.engine.trained_size import SizeChoice
+from ui.cache import trained_size
+
+
+def image_size_input(column: Any, model: Path | None, settings: Settings, key: str) -> int:
+    """The size asked for (0: the model's trained size), in `column`."""
+    value = int(column.number_input("Image size (0 = the trained size)", 0, 4096, 0, step=32, key=key,
+                                    help="The size the model was trained at, as Ultralytics' own validation takes "
+                                         "it; another size gives other numbers."))  # fmt: skip
+    trained = trained_size(model, settings) if model else None
+    if trained:
+        column.caption(f"Trained at {trained} px.")
+    warning = SizeChoice(value, trained).warning if value else None
+    if warning and trained:
+        st.warning(warning, icon=":material/photo_size_select_large:")
+    return value
