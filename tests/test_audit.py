@@ -277,3 +277,13 @@ def test_a_model_whose_classes_differ_fails_the_audit_with_the_names(tiny) -> No
     failed = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
     assert failed.state is JobState.FAILED and "only in the model ['ferro']" in failed.error
     assert not (Path(failed.run_dir) / "audit.json").exists()
+
+
+def test_overlooked_objects_are_ranked_by_the_models_confidence_not_tied_at_zero() -> None:
+    d, lines, _ = simulated(2)
+    overlooked = [s for s in audit(d, lines).suspects if s.type == "overlooked"]
+    assert len(overlooked) >= 5
+    assert len({s.score for s in overlooked}) > len(overlooked) // 2  # they no longer share one score
+    assert all(s.score > 0 for s in overlooked)
+    alone = [s for s in overlooked if abs(s.score - 0.5 * (1 - s.confidence)) < 1e-4]  # no label of its class near
+    assert alone and [s.confidence for s in alone] == sorted((s.confidence for s in alone), reverse=True)

@@ -147,7 +147,8 @@ def overlooked_scores(aux: list[dict[str, Any]], high: float) -> list[np.ndarray
     cleanlab scores a confident prediction that no label overlaps at all by its similarity to the nearest label
     of its class; a prediction that touches a neighbour's box is never a candidate, so an unlabelled object beside
     another is never found. Here a prediction is a candidate when no label overlaps it by COVERED_IOU or more,
-    and its score is also at most 1 - its confidence (the surer the model, the likelier the label is missing)."""
+    and its score is also at most 1 - its confidence (the surer the model, the likelier the label is missing),
+    and at least half of that."""
     scores = []
     for image in aux:
         probs, classes = image["pred_label_probs"], image["pred_labels"]
@@ -157,8 +158,11 @@ def overlooked_scores(aux: list[dict[str, Any]], high: float) -> list[np.ndarray
             if probs[j] < high or (len(lab) and iou[:, j].max() >= COVERED_IOU):
                 continue
             same = similarity[lab == k, j]
-            nearest = same.max() if len(same) else image["min_possible_similarity"] * (1 - probs[j])
-            mine[j] = min(float(nearest), 1.0 - float(probs[j]))
+            unsure = 1.0 - float(probs[j])
+            # no label of its class near it (similarity 0, or none in the image): the confidence alone ranks it,
+            # within [0, SUSPECT_SCORE) so that it is listed as before (it scored 0.000 like every other such box)
+            nearest = max(float(same.max()) if len(same) else 0.0, SUSPECT_SCORE * unsure)
+            mine[j] = min(nearest, unsure)
         scores.append(mine)
     return scores
 
