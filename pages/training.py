@@ -4,6 +4,7 @@ Trainings run in detached worker processes; this page only writes the request an
 database and the run folders, so closing the browser never stops a training.
 """
 
+import json
 from pathlib import Path
 
 import psutil
@@ -21,6 +22,7 @@ from mlcore.registry.references import registered_weights
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch
 from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs, seed_weights
 from mlcore.training.architectures import architecture_table
+from mlcore.training.estimate import TIMED_BATCHES, time_a_few_batches
 from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, SpecError, TrainSpec, parse_advanced
 from mlcore.training.submit import free_experiment_name, start
 from ui.augmentation import augmentation_fields
@@ -180,13 +182,7 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
             free = free_experiment_name(spec.project, spec.experiment, settings)
             problems.append(f"Experiment '{spec.experiment}' already exists in project '{spec.project}'.")
             st.button(f"Use '{free}'", on_click=use_free_name, args=(free,), key="train.free_name")
-        estimate = epoch_seconds(runs, spec.model_architecture, spec.imgsz)
-        if estimate:
-            per_epoch, count = estimate
-            st.caption(
-                f":material/timer: About {duration(per_epoch)} per epoch, {duration(per_epoch * spec.epochs)} in "
-                f"all (from {count} earlier run(s) of {spec.model_architecture} at {spec.imgsz} px here)."
-            )
+        time_estimate(spec, runs, settings)
     for problem in problems:
         st.error(problem, icon=":material/error:")
     if st.button(
@@ -242,6 +238,37 @@ def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_d
                 return
         st.session_state["train.view"] = job.run_dir
         st.toast(f"{run.name} is {job.state.value}.", icon=":material/rocket_launch:")
+
+
+def time_estimate(spec: TrainSpec, runs: list[RunSummary], settings: Settings) -> None:
+    """From earlier runs of the architecture at this size; for a first one, from a few batches timed on demand."""
+    estimate = epoch_seconds(runs, spec.model_architecture, spec.imgsz)
+    if estimate:
+        per_epoch, count = estimate
+        st.caption(
+            f":material/timer: About {duration(per_epoch)} per epoch, {duration(per_epoch * spec.epochs)} in "
+            f"all (from {count} earlier run(s) of {spec.model_architecture} at {spec.imgsz} px here)."
+        )
+        return
+    key = json.dumps([spec.dataset_path, spec.mode, spec.model_architecture, spec.base_model_path, spec.imgsz,
+                      spec.batch_size, spec.device, spec.workers, spec.cache])  # fmt: skip
+    timed = st.session_state.setdefault("train.timings", {}).get(key)
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    if timed is not None:
+        sentence = timed.sentence(spec.epochs)
+        c1.caption(f":material/timer: {sentence[0].upper()}{sentence[1:]}.")
+    else:
+        c1.caption(f":material/timer: No earlier run of {spec.model_architecture} at {spec.imgsz} px here to estimate "
+                   "from: time a few batches (about a minute on a CPU).")  # fmt: skip
+    if c2.button("Time a few batches", icon=":material/timer:", key="train.time"):
+        with st.spinner(f"Timing {TIMED_BATCHES} batches of {spec.model_architecture} at {spec.imgsz} px…"):
+            try:
+                timing = time_a_few_batches(spec, settings)
+            except SubmitError as exc:
+                st.warning(str(exc), icon=":material/timer_off:")
+                return
+        st.session_state["train.timings"][key] = timing
+        st.rerun()
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -61,6 +61,7 @@ ENTRY_POINTS = {
     "mlcore.predict.service",
     "mlcore.cluster.node_check",
     "mlcore.training.augment_sampler",
+    "mlcore.training.batch_timer",
 }  # processes start here; nothing imports them
 TOP = {"mlcore", *ENTRY_POINTS}
 

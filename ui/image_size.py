@@ -1,8 +1,6 @@
 """The image-size field of every form that runs a model: 0, the size the model was trained at, by default; the
 trained size said beside it, and a warning when another size is typed."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

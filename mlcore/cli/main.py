@@ -142,6 +142,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             )
             for warning in spec.warnings():
                 print(f"mlcore: note: {warning}", file=sys.stderr)
+        if args.estimate:
+            from mlcore.training.estimate import time_a_few_batches
+
+            timing = time_a_few_batches(spec, settings)
+            sentence = timing.sentence(spec.epochs)
+            print(json.dumps(timing.to_dict() | {"sentence": sentence}) if args.json else f"Training {sentence}.")
+            return 0
         job = start(spec, settings)
     except (ValueError, SubmitError) as exc:  # SpecError is a ValueError, as a bad --augment is
         return _fail(str(exc), EXIT_USAGE)
@@ -463,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
                        help="an augmentation setting, e.g. mosaic=0.5 (repeat; see augment-preview)")  # fmt: skip
     train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
+    train.add_argument(
+        "--estimate",
+        action="store_true",
+        help="start nothing: time a few batches here and print how long the training would take",
+    )
+    train.add_argument("--json", action="store_true", help="with --estimate: the timing as JSON")  # fmt: skip
     train.set_defaults(func=cmd_train)
 
     extend = sub.add_parser("extend", help="train N more epochs on a finished or stopped run, in the same folder")

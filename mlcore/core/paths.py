@@ -57,6 +57,7 @@ AUGMENTATION_VIEW_DIR = "view"  # the dataset's read-only view the previews read
 AUGMENTATION_PREVIEW = "preview.json"  # a draw: its settings, seed, samples and where they came from
 AUGMENTATION_GRID = "grid.png"  # the draw's samples with their boxes, side by side
 AUGMENTATION_SAMPLES = "samples.npz"  # the samples as Ultralytics' pipeline returned them (images, boxes, classes)
+BATCH_TIMING = "timing.json"  # a time estimate's timed batches (under staging/timing-*/, removed after)
 IMAGE_FACTS_CACHE = "image_facts.sqlite"
 
 DEMO_DATASET_NAME = "demo"

@@ -14,6 +14,7 @@ from mlcore.jobs.progress import tail
 from mlcore.jobs.scheduler import job_log, refresh
 from mlcore.registry.references import model_path
 from mlcore.training.augment_preview import preview_augmentation
+from mlcore.training.estimate import time_a_few_batches
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 from mlcore.training.submit import start
 
@@ -31,6 +32,16 @@ def router(ctx: ApiContext) -> APIRouter:
             fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a transfer training")
         job = start(TrainSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return training_status(job, ctx.store)  # it leads with training_id
+
+    @routes.post("/training/estimate", summary="How long a training would take: a few of its batches timed here")
+    def estimate(body: TrainingStartRequest) -> dict:
+        fields = body.model_dump(exclude_unset=True)
+        fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
+        if body.base_model_path:
+            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a transfer training")
+        spec = TrainSpec.from_dict(fields)
+        timing = time_a_few_batches(spec, ctx.settings)
+        return timing.to_dict() | {"epochs": spec.epochs, "sentence": timing.sentence(spec.epochs)}
 
     @routes.post("/training/augmentation-preview", summary="Training samples drawn with augmentation settings")
     def augmentation_preview(body: AugmentationPreviewRequest) -> dict:
