@@ -59,3 +59,15 @@ def test_bad_port_says_what_to_use(port: str, fragment: str) -> None:
 def test_blank_host_is_refused() -> None:
     with pytest.raises(SettingsError, match="ML_STUDIO_HOST"):
         load_settings({"ML_STUDIO_HOST": "  "})
+
+
+def test_the_quick_start_says_how_to_use_ones_own_data_and_its_line_works() -> None:
+    """A new user's first question: where do my datasets go? The Quick start answers with a line that works."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start") : readme.index("## Pages")]
+    line = next(x.strip() for x in quick_start.splitlines() if x.strip().startswith("ML_STUDIO_DATASET_ROOTS="))
+    value = line.split("=", 1)[1].split()[0]
+    settings = load_settings({"ML_STUDIO_DATASET_ROOTS": value})
+    assert Path("/data/datasets") in settings.dataset_roots
+    assert settings.outputs_root / "datasets" in settings.dataset_roots  # the demo dataset stays in the pickers
+    assert "ML_STUDIO_MODEL_ROOTS" in quick_start
