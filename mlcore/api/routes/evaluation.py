@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter
 
 from mlcore.api.bodies import ModelValidateRequest
@@ -22,9 +24,9 @@ def router(ctx: ApiContext) -> APIRouter:
     def validate_model(body: ModelValidateRequest) -> dict:
         fields = body.model_dump()
         fields["test_dataset_path"] = dataset_path(body.test_dataset_path, ctx.settings)
-        model = resolve_reference(body.model_path, ctx.settings).path
-        fields["model_path"] = str(model)
-        job = submit_evaluation(EvalSpec.from_dict(fields), ctx.settings, owner=ctx.actor, model=model)
+        spec = EvalSpec.from_dict(fields)  # a bad field is refused first (422), then a model of no name (400)
+        model = resolve_reference(spec.model_path, ctx.settings).path
+        job = submit_evaluation(replace(spec, model_path=str(model)), ctx.settings, owner=ctx.actor, model=model)
         return evaluation_status(job, ctx.store)  # it leads with evaluation_id
 
     @routes.get("/model/validate", summary="Every evaluation")

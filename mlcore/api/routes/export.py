@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter
 
 from mlcore.api.bodies import ModelExportRequest
@@ -21,10 +23,11 @@ def router(ctx: ApiContext) -> APIRouter:
     @routes.post("/model/export", status_code=202, summary="Queue an export (ONNX, OpenVINO, ...) with a parity check")
     def export_model(body: ModelExportRequest) -> dict:
         fields = body.model_dump()
-        fields["model_path"] = model_path(body.model_path, ctx.settings, weights_only=True, purpose="an export")
         if body.dataset_path:
             fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
-        job = submit_export(ExportSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        spec = ExportSpec.from_dict(fields)  # a bad field is refused first (422), then a model of no name (400)
+        spec = replace(spec, model_path=model_path(spec.model_path, ctx.settings, True, "an export"))
+        job = submit_export(spec, ctx.settings, owner=ctx.actor)
         return export_status(job, ctx.store)  # it leads with export_id
 
     @routes.get("/model/export", summary="Every export")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,31 +25,28 @@ RESOURCES = {AUDIT_KIND: ("audits", "label audit"), SELECTION_KIND: ("selections
 def router(ctx: ApiContext) -> APIRouter:
     routes = APIRouter()
 
-    def model(text: str | None, weights_only: bool = False) -> str | None:
-        return model_path(text, ctx.settings, weights_only, "a label audit") if text else text
-
-    def started(submit: Callable[..., Any], spec: Any) -> dict:
+    def started(submit: Callable[..., Any], spec: Any, weights_only: bool = False) -> dict:
+        """The spec checked first (422 for a bad field), then its model named (400 when it names none)."""
+        if spec.model_path:
+            spec = replace(spec, model_path=model_path(spec.model_path, ctx.settings, weights_only, "a label audit"))
         return quality_report(submit(spec, ctx.settings, owner=ctx.actor), ctx.store)
 
     @routes.post(
         "/audits", status_code=202, summary="Audit a split's labels with a model (overlooked, swapped, badly located)"
     )
     def start_audit(body: AuditRequest) -> dict:
-        fields = body.model_dump() | {"dataset_path": dataset_path(body.dataset_path, ctx.settings),
-                                      "model_path": model(body.model_path, weights_only=True)}  # fmt: skip
-        return started(submit_audit, AuditSpec.from_dict(fields))
+        fields = body.model_dump() | {"dataset_path": dataset_path(body.dataset_path, ctx.settings)}
+        return started(submit_audit, AuditSpec.from_dict(fields), weights_only=True)
 
     @routes.post("/selections", status_code=202, summary="Rank unlabelled images by what a label would teach")
     def start_selection(body: SelectionRequest) -> dict:
-        fields = body.model_dump() | {"images": dataset_path(body.images, ctx.settings),
-                                      "model_path": model(body.model_path)}  # fmt: skip
+        fields = body.model_dump() | {"images": dataset_path(body.images, ctx.settings)}
         return started(submit_selection, SelectSpec.from_dict(fields))
 
     @routes.post("/drift", status_code=202, summary="Compare new images (and predictions) with a dataset's split")
     def start_drift(body: DriftRequest) -> dict:
         fields = body.model_dump() | {"images": dataset_path(body.images, ctx.settings),
-                                      "dataset_path": dataset_path(body.dataset_path, ctx.settings),
-                                      "model_path": model(body.model_path)}  # fmt: skip
+                                      "dataset_path": dataset_path(body.dataset_path, ctx.settings)}  # fmt: skip
         return started(submit_drift, DriftSpec.from_dict(fields))
 
     for kind, (path, noun) in RESOURCES.items():

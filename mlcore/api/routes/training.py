@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from fastapi import APIRouter, Query
 
@@ -23,23 +24,25 @@ def router(ctx: ApiContext) -> APIRouter:
     """The training routes; the jobs run in workers, and reading them advances the queue."""
     routes = APIRouter()
 
+    def named_base(spec: TrainSpec) -> TrainSpec:
+        """A transfer's base model named (after the spec's own checks: a bad field is a 422, a bad name a 400)."""
+        if not spec.base_model_path:
+            return spec
+        return replace(spec, base_model_path=model_path(spec.base_model_path, ctx.settings, True, "a training"))
+
     @routes.post("/training/start", status_code=202, summary="Queue a training (full, transfer, resume, extend)")
     def start_training(body: TrainingStartRequest) -> dict:
         fields = body.model_dump(exclude_unset=True)
         if body.mode not in CONTINUING_MODES:
             fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
-        if body.base_model_path:
-            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a transfer training")
-        job = start(TrainSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
+        job = start(named_base(TrainSpec.from_dict(fields)), ctx.settings, owner=ctx.actor)
         return training_status(job, ctx.store)  # it leads with training_id
 
     @routes.post("/training/estimate", summary="How long a training would take: a few of its batches timed here")
     def estimate(body: TrainingStartRequest) -> dict:
         fields = body.model_dump(exclude_unset=True)
         fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
-        if body.base_model_path:
-            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a transfer training")
-        spec = TrainSpec.from_dict(fields)
+        spec = named_base(TrainSpec.from_dict(fields))
         timing = time_a_few_batches(spec, ctx.settings)
         return timing.to_dict() | {"epochs": spec.epochs, "sentence": timing.sentence(spec.epochs)}
 

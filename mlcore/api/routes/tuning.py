@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from fastapi import APIRouter
@@ -23,9 +24,9 @@ def router(ctx: ApiContext) -> APIRouter:
         fields = body.model_dump()
         fields["study"] = body.study.strip() or f"study-{datetime.now():%Y%m%d-%H%M%S}"
         fields["dataset_path"] = dataset_path(body.dataset_path, ctx.settings)
-        if body.base_model_path:
-            fields["base_model_path"] = model_path(body.base_model_path, ctx.settings, True, "a study")
-        spec = TuneSpec.from_dict(fields)
+        spec = TuneSpec.from_dict(fields)  # a bad field is refused first (422), then a model of no name (400)
+        if spec.base_model_path:
+            spec = replace(spec, base_model_path=model_path(spec.base_model_path, ctx.settings, True, "a study"))
         start_study(spec, ctx.settings, owner=ctx.actor)
         return study_report(spec.study, ctx.settings)
 
