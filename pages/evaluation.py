@@ -239,7 +239,7 @@ def gallery(root: Path, d: Detections, result: Analysis) -> None:
     names = [None, *[d.names[k] for k in sorted(d.names)]]
     name = c2.selectbox("Class", names, key="eval.class", format_func=lambda n: "all classes" if n is None else n)
     legend()
-    thumbnails(root, d, result, gallery_images(d, result, kind, name), "eval.gallery")
+    thumbnails(root, d, result, gallery_images(d, result, kind, name), "eval.gallery", kind, name)
 
 
 def worst(root: Path, d: Detections, result: Analysis) -> None:

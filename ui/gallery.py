@@ -1,12 +1,14 @@
 """Image galleries the pages share: pages of drawn thumbnails, worst first, a larger view, and the legend."""
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from mlcore.charts.drawing import GROUND_TRUTH, MATCHED, MISSED, WRONG, draw_comparison
 from mlcore.evaluation.analysis import Analysis, Detections, image_boxes
+from mlcore.evaluation.gallery import focus_box
 
 PER_PAGE = 12
 THUMB_SIDE = 360
@@ -18,8 +20,17 @@ LEGEND = (
 )
 
 
-def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], key: str) -> None:
-    """A page of drawn images, worst first, each with a button for a larger view."""
+def thumbnails(
+    root: Path,
+    d: Detections,
+    result: Analysis,
+    images: list[int],
+    key: str,
+    kind: str | None = None,
+    class_name: str | None = None,
+) -> None:
+    """A page of drawn images, worst first, each with a button for a larger view; an image whose error of `kind`
+    (of `class_name`) is too small to see gets a close-up of it beside it."""
     if not images:
         st.info("No image matches: nothing of this kind at these thresholds.", icon=":material/image_search:")
         return
@@ -35,19 +46,20 @@ def thumbnails(root: Path, d: Detections, result: Analysis, images: list[int], k
     for slot, n in enumerate(shown):
         with columns[slot % 4]:
             try:
-                st.image(draw_comparison(root / d.images[n], d, result, n, max_side=THUMB_SIDE))
+                focus = focus_box(d, result, n, kind, class_name)
+                st.image(draw_comparison(root / d.images[n], d, result, n, max_side=THUMB_SIDE, focus=focus))
             except OSError:
                 st.warning(f"{d.images[n]} cannot be read any more.")
                 continue
             st.caption(f"{Path(d.images[n]).name} · {int(result.image_errors[n])} error(s)")
             if st.button("Larger", key=f"{key}.open.{n}", icon=":material/zoom_in:"):
-                larger(root, d, result, n)
+                larger(root, d, result, n, focus)
 
 
 @st.dialog("Image", width="large")
-def larger(root: Path, d: Detections, result: Analysis, n: int) -> None:
+def larger(root: Path, d: Detections, result: Analysis, n: int, focus: Any = None) -> None:
     try:
-        st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400))
+        st.image(draw_comparison(root / d.images[n], d, result, n, max_side=1400, focus=focus))
     except OSError:
         st.warning(f"{d.images[n]} cannot be read any more (moved or deleted); its boxes are listed below.")
     st.caption(d.images[n])

@@ -3,6 +3,7 @@
 result = analyze(detections, conf, iou)
 gallery_images(detections, result, kind="localization", class_name="ferro")   # image indices
 cell_images(detections, result, predicted=2, true=5)                          # a clicked cell
+focus_box(detections, result, image=4, kind="missed")                         # the box to show close up
 """
 
 from __future__ import annotations
@@ -38,6 +39,25 @@ def gallery_images(
         fp &= d.pred_cls == wanted
         missed &= d.gt_cls == wanted
     return _worst_first(result, np.concatenate([d.pred_image[fp], d.gt_image[missed]]))
+
+
+def focus_box(
+    d: Detections, result: Analysis, image: int, kind: str | None = None, class_name: str | None = None
+) -> np.ndarray | None:
+    """The smallest error box of `kind` (any error when None) and of `class_name` in `image`, in pixels: the one
+    a drawn thumbnail shows close up when it would be too small to see. None when the image has none."""
+    ids = {name: c for c, name in d.names.items()}
+    wanted = ids.get(class_name, -1) if class_name is not None else None
+    fp = (d.pred_image == image) & (np.isin(result.pred_type, FP_TYPES) if kind is None else result.pred_type == kind)
+    missed = (d.gt_image == image) & (result.gt_type != "tp" if kind is None else result.gt_type == kind)
+    if wanted is not None:
+        fp &= d.pred_cls == wanted
+        missed &= d.gt_cls == wanted
+    boxes = np.concatenate([d.pred_box[fp], d.gt_box[missed]]).reshape(-1, 4)
+    if not len(boxes):
+        return None
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    return boxes[int(np.argmin(sides))]
 
 
 def cell_images(d: Detections, result: Analysis, predicted: int, true: int) -> list[int]:

@@ -47,7 +47,7 @@ from mlcore.evaluation.analysis import (
     with_ap,
 )
 from mlcore.evaluation.class_names import names_mismatch
-from mlcore.evaluation.gallery import gallery_images
+from mlcore.evaluation.gallery import focus_box, gallery_images
 from mlcore.evaluation.leakage import leakage_summary, training_copies
 from mlcore.evaluation.predictions import write_predictions
 from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
@@ -274,7 +274,8 @@ def write_error_samples(d: Detections, result: Analysis, root: Path, folder: Pat
             if n not in drawn:
                 try:
                     buffer = io.BytesIO()
-                    draw_comparison(root / d.images[n], d, result, n).save(buffer, "JPEG", quality=88)
+                    focus = focus_box(d, result, n)  # a close-up beside the image when its smallest error is tiny
+                    draw_comparison(root / d.images[n], d, result, n, focus=focus).save(buffer, "JPEG", quality=88)
                     drawn[n] = buffer.getvalue()
                 except OSError:
                     drawn[n] = None

@@ -187,14 +187,17 @@ def write_tables(folder: Path, issues: list[dict[str, Any]]) -> None:
 
 
 def draw_gallery(folder: Path, root: Path, d: Detections, issues: list[dict[str, Any]]) -> dict[int, str]:
-    """Each suspect drawn on its image (the label's box, the model's suggestion); {id(issue): file name}."""
+    """Each suspect drawn on its image (the label's box, the model's suggestion, the image's other labels, a
+    close-up when the box is small); {id(issue): file name}."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = d.names
+    names, index = d.names, {image: n for n, image in enumerate(d.images)}
     drawn: dict[int, str] = {}
     for rank, issue in enumerate(issues, start=1):
         name = f"{rank:03d}_{issue['type']}_{Path(issue['path']).stem[:60]}.jpg"
+        mine = np.flatnonzero(d.gt_image == index[issue["path"]])  # the image's labels: what is already there
+        labels = [(int(d.gt_cls[k]), d.gt_box[k]) for k in mine]
         try:
-            draw_suspect(root / issue["path"], issue, names).save(folder / name, "JPEG", quality=88)
+            draw_suspect(root / issue["path"], issue, names, labels).save(folder / name, "JPEG", quality=88)
         except OSError:
             continue
         drawn[id(issue)] = name
