@@ -17,7 +17,7 @@ from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.jobs import DETAILS, open_jobs_section
 from ui.page_frame import dataset_select, page_start
-from ui.quality_views import audit_view, drift_view, selection_view
+from ui.quality_views import audit_view, drift_view, fold_check_view, selection_view
 
 REFRESH_S = 2.0
 TOOLS = {AUDIT_KIND: "Label audit", SELECTION_KIND: "Images to label next", DRIFT_KIND: "Drift report"}
@@ -130,6 +130,8 @@ def show(job: Job) -> None:
         VIEWS[job.kind](report)
     elif job.state.value == "failed":
         st.error(f"It failed: {job.error}", icon=":material/error:")
+        if report.get("fold_check"):
+            fold_check_view(report["fold_check"])
     elif not job.state.is_final():
         st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
         if report.get("folds"):
