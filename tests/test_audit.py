@@ -31,7 +31,7 @@ from mlcore.quality.kfold import (
     too_weak,
 )
 from mlcore.quality.spec import AuditSpec
-from mlcore.quality.submit import assign_folds, submit_audit
+from mlcore.quality.submit import assign_folds, kfold_cost, kfold_cost_sentence, seconds_per_image, submit_audit
 from mlcore.training.spec import SpecError
 from tests.conftest import tree_digest
 from tests.test_cli import mlcore
@@ -302,6 +302,35 @@ def test_fold_models_far_below_the_audited_model_are_refused_with_their_figures_
     assert fold_check_of(folder)["weak"] is False  # the refusal's figures were replaced by these
 
 
+def test_the_kfold_cost_says_how_much_training_it_is_in_epochs_over_the_split() -> None:
+    small = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=2, kfold_epochs=1), 16)
+    assert "0.0×" not in small["sentence"] and small["split_epochs"] == 1
+    assert "2 trainings of 1 epoch on 8 of the split's 16 images each" in small["sentence"]
+    uneven = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=2, kfold_epochs=1), 17)
+    assert "on 8-9 of the split's 17 images each" in uneven["sentence"] and uneven["image_epochs"] == 17
+    assert "as much training as 1 epoch over the whole split" in small["sentence"]
+    usual = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=5), 1000, pace=0.01)
+    assert "as much training as 40 epochs over the whole split" in usual["sentence"] and usual["seconds"] == 400.0
+    assert "about 6.7 min at the pace of the model's own training" in usual["sentence"]
+    assert "as much training as 40 epochs over the whole split" in kfold_cost_sentence(5, 10)  # the page's, no count
+
+
+def test_the_kfold_cost_takes_its_pace_from_the_models_own_training_on_the_same_data_and_size(tmp_path) -> None:
+    dataset = tmp_path / "data" / "logos"
+    dataset.mkdir(parents=True)
+    run = tmp_path / "trainings" / "p" / "e"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"")
+    config = {"dataset_path": str(dataset / "data.yaml"), "imgsz": 640}
+    (run / "training_config.yaml").write_text(yaml.safe_dump(config))
+    (run / "results.csv").write_text("epoch,time\n1,10.0\n2,20.0\n3,30.0\n")  # 10 s an epoch
+    model = run / "weights" / "best.pt"
+    assert seconds_per_image(model, dataset, 640, 50) == pytest.approx(0.2)  # its folder or its data.yaml: the same
+    assert seconds_per_image(model, dataset, 320, 50) is None  # another size: no fair guess
+    assert seconds_per_image(model, tmp_path / "data" / "other", 640, 50) is None
+    assert seconds_per_image(tmp_path / "loose.pt", dataset, 640, 50) is None
+
+
 @pytest.mark.slow
 def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_sample(tiny) -> None:
     settings = load_settings()
@@ -341,6 +370,9 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     table = next(d.value for d in at.dataframe if "Fold mAP50" in d.value.columns)
     assert list(table["Fold mAP50"]) == [r["map50"] for r in check["folds"]]
     assert list(table["Audited mAP50"]) == [r["source_map50"] for r in check["folds"]]
+    at.number_input(key="quality.audit.kfold").set_value(3).run()
+    at.number_input(key="quality.audit.epochs").set_value(4).run()
+    assert any("as much training as 8 epochs over the whole split" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
@@ -349,6 +381,7 @@ def test_a_kfold_audit_with_fold_models_too_weak_ranks_nothing_and_says_why(tiny
     proc = mlcore("audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "train", "--kfold", "2",
                   "--kfold-epochs", "1", "--imgsz", "64", "--device", "cpu", "--wait", extra_env=tiny)  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "K-fold audit: 2 trainings of 1 epoch on" in proc.stderr and "0.0×" not in proc.stderr
     settings = load_settings()
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     done = next(j for j in reversed(store.list(kind="audit")) if j.spec.get("task") == "kfold")
