@@ -12,14 +12,22 @@ from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.store import Job
 from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, SelectSpec
 from mlcore.quality.store import cancel_quality_job, job_of, jobs_of, report_of
-from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit_audit, submit_drift, submit_selection
+from mlcore.quality.submit import (
+    AUDIT_KIND,
+    DRIFT_KIND,
+    SELECTION_KIND,
+    kfold_cost_sentence,
+    submit_audit,
+    submit_drift,
+    submit_selection,
+)
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.image_size import image_size_input
 from ui.jobs import DETAILS, open_jobs_section
 from ui.page_frame import dataset_select, page_start
-from ui.quality_views import audit_view, drift_view, selection_view
+from ui.quality_views import audit_view, drift_view, fold_check_view, selection_view
 
 REFRESH_S = 2.0
 TOOLS = {AUDIT_KIND: "Label audit", SELECTION_KIND: "Images to label next", DRIFT_KIND: "Drift report"}
@@ -76,8 +84,7 @@ def new_audit(settings: Settings) -> None:
     if split == "train" and not kfold:
         st.caption(":material/info: The model learned the train split: without K-fold it repeats many label errors.")
     if kfold:
-        cost = f"{kfold} trainings of {epochs} epochs on {kfold - 1}/{kfold} of the split"
-        st.caption(f":material/schedule: K-fold costs {cost}, then one prediction of every image.")
+        st.caption(f":material/schedule: K-fold costs {kfold_cost_sentence(kfold, epochs)}")
     if st.button("Audit the labels", type="primary", icon=":material/fact_check:", key="quality.audit.start"):
         fields = {"split": split, "kfold": kfold, "kfold_epochs": epochs, "imgsz": imgsz, "device": device}
         submitted(submit_audit, lambda: AuditSpec(model_path=str(model), dataset_path=dataset, **fields))
@@ -135,6 +142,8 @@ def show(job: Job) -> None:
         VIEWS[job.kind](report)
     elif job.state.value == "failed":
         st.error(f"It failed: {job.error}", icon=":material/error:")
+        if report.get("fold_check"):
+            fold_check_view(report["fold_check"])
     elif not job.state.is_final():
         st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
         if report.get("folds"):

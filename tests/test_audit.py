@@ -9,17 +9,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
 
 from benchmarks.planting import auroc, plant_errors
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.settings import load_settings
+from mlcore.core.settings import PROJECT_ROOT, load_settings
 from mlcore.evaluation.analysis import Detections
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.quality.audit import audit, cleanlab_inputs
-from mlcore.quality.kfold import fold_jobs
+from mlcore.quality.kfold import (
+    FOLD_LR0,
+    FOLD_OPTIMIZER,
+    MIN_FOLD_MAP50,
+    FoldsTooWeak,
+    fold_check,
+    fold_check_of,
+    fold_jobs,
+    fold_spec,
+    too_weak,
+)
 from mlcore.quality.spec import AuditSpec
-from mlcore.quality.submit import assign_folds, submit_audit
+from mlcore.quality.submit import assign_folds, kfold_cost, kfold_cost_sentence, seconds_per_image, submit_audit
 from mlcore.training.spec import SpecError
 from tests.conftest import tree_digest
 from tests.test_cli import mlcore
@@ -238,11 +250,92 @@ def test_bad_input_is_refused_before_any_job(tiny: dict[str, str], tmp_path: Pat
     assert proc.returncode == 2 and "kfold=1" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_fold_trainings_fine_tune_the_audited_model_instead_of_training_it_again(tmp_path: Path) -> None:
+    spec = {"fold_datasets": [str(tmp_path / "fold-0.yaml"), str(tmp_path / "fold-1.yaml")], "model_path": "m.pt",
+            "kfold_epochs": 3, "imgsz": 128, "fold_device": "cpu"}  # fmt: skip
+    training = fold_spec(spec, 1, tmp_path / "audit")
+    assert training.mode == "transfer" and training.base_model_path == "m.pt" and training.epochs == 3
+    args = training.to_ultralytics()
+    # optimizer=auto would ignore lr0 and pick AdamW at 0.001-0.002 for a short run (it wrecked 1-epoch folds);
+    # warm-up would ramp lr from 0 over most of a few epochs; nbs 64 would step once every 4 batches of 16; mosaic
+    # would switch off mid-training
+    assert args["optimizer"] == FOLD_OPTIMIZER == "AdamW" and args["lr0"] == FOLD_LR0 <= 3e-4
+    assert args["warmup_epochs"] == 0 and args["warmup_bias_lr"] == 0 and args["nbs"] == args["batch"]
+    assert args["mosaic"] == 0 and args["close_mosaic"] == 0 and args["val"] is True
+
+
+def _fold_run(root: Path, k: int, map50: float, map50_95: float) -> dict:
+    """A fold training's folder as the worker leaves it: weights/best.pt and metrics.json (recorded figures)."""
+    run = root / f"fold-{k}"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"")
+    (run / "metrics.json").write_text(json.dumps({"map50": map50, "map50_95": map50_95, "classes": []}))
+    return {"model": str(run / "weights" / "best.pt"), "images": []}
+
+
+def test_fold_models_far_below_the_audited_model_are_refused_with_their_figures_and_what_to_change(tmp_path) -> None:
+    # the figures a user met: 1 epoch per fold with Ultralytics' defaults, against 0.93 for the audited model
+    assert too_weak(0.14, 0.93) and too_weak(0.01, 0.93) and too_weak(None, 0.93)
+    assert not too_weak(0.90, 0.93) and not too_weak(0.47, 0.93)
+    assert too_weak(0.04, 0.06) and not too_weak(MIN_FOLD_MAP50, 0.0)  # the floor, whatever the audited model scores
+    folder = tmp_path / "audit"
+    (folder / "folds").mkdir(parents=True)
+    spec = {"folds": [_fold_run(tmp_path, 0, 0.14, 0.08), _fold_run(tmp_path, 1, 0.01, 0.004)], "imgsz": 640,
+            "kfold_epochs": 1}  # fmt: skip
+    source = [{"map50": 0.93, "map50_95": 0.71, "images": 120}] * 2
+    with pytest.raises(FoldsTooWeak) as refused:
+        fold_check(spec, folder, source, shared=True)
+    message = str(refused.value)
+    assert "too weak to audit with (all of them)" in message and "no label was ranked" in message
+    assert "On the val split, at imgsz 640" in message
+    assert "fold 1 mAP50 0.14 against 0.93" in message and "fold 2 mAP50 0.01 against 0.93" in message
+    assert "epochs per fold: 1 now, try 10" in message and "more folds" in message
+    check = fold_check_of(folder)  # recorded for the page, which shows the table beside the error
+    assert check["weak"] and [r["weak"] for r in check["folds"]] == [True, True]
+    figures = [(r["map50"], r["source_map50"], r["images"]) for r in check["folds"]]
+    assert figures == [(0.14, 0.93, 120), (0.01, 0.93, 120)]
+    one = {**spec, "folds": [_fold_run(tmp_path / "one", 0, 0.88, 0.6), _fold_run(tmp_path / "one", 1, 0.2, 0.1)]}
+    with pytest.raises(FoldsTooWeak, match=r"too weak to audit with \(fold 2 of 2\)"):
+        fold_check(one, folder, source, shared=False)
+    good = {**spec, "folds": [_fold_run(tmp_path / "good", 0, 0.88, 0.6), _fold_run(tmp_path / "good", 1, 0.9, 0.62)]}
+    assert fold_check(good, folder, source, shared=True)["weak"] is False
+    assert fold_check_of(folder)["weak"] is False  # the refusal's figures were replaced by these
+
+
+def test_the_kfold_cost_says_how_much_training_it_is_in_epochs_over_the_split() -> None:
+    small = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=2, kfold_epochs=1), 16)
+    assert "0.0×" not in small["sentence"] and small["split_epochs"] == 1
+    assert "2 trainings of 1 epoch on 8 of the split's 16 images each" in small["sentence"]
+    uneven = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=2, kfold_epochs=1), 17)
+    assert "on 8-9 of the split's 17 images each" in uneven["sentence"] and uneven["image_epochs"] == 17
+    assert "as much training as 1 epoch over the whole split" in small["sentence"]
+    usual = kfold_cost(AuditSpec(model_path="m.pt", dataset_path="d", split="train", kfold=5), 1000, pace=0.01)
+    assert "as much training as 40 epochs over the whole split" in usual["sentence"] and usual["seconds"] == 400.0
+    assert "about 6.7 min at the pace of the model's own training" in usual["sentence"]
+    assert "as much training as 40 epochs over the whole split" in kfold_cost_sentence(5, 10)  # the page's, no count
+
+
+def test_the_kfold_cost_takes_its_pace_from_the_models_own_training_on_the_same_data_and_size(tmp_path) -> None:
+    dataset = tmp_path / "data" / "logos"
+    dataset.mkdir(parents=True)
+    run = tmp_path / "trainings" / "p" / "e"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"")
+    config = {"dataset_path": str(dataset / "data.yaml"), "imgsz": 640}
+    (run / "training_config.yaml").write_text(yaml.safe_dump(config))
+    (run / "results.csv").write_text("epoch,time\n1,10.0\n2,20.0\n3,30.0\n")  # 10 s an epoch
+    model = run / "weights" / "best.pt"
+    assert seconds_per_image(model, dataset, 640, 50) == pytest.approx(0.2)  # its folder or its data.yaml: the same
+    assert seconds_per_image(model, dataset, 320, 50) is None  # another size: no fair guess
+    assert seconds_per_image(model, tmp_path / "data" / "other", 640, 50) is None
+    assert seconds_per_image(tmp_path / "loose.pt", dataset, 640, 50) is None
+
+
 @pytest.mark.slow
 def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_sample(tiny) -> None:
     settings = load_settings()
     job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=tiny["data"], split="train", kfold=2,
-                                 kfold_epochs=1, imgsz=64, device="cpu"), settings)  # fmt: skip
+                                 kfold_epochs=1, imgsz=128, device="cpu"), settings)  # fmt: skip
     assert job.device in ("none", None) and job.spec["cost"]["trainings"] == 2
     until_final(job.id, settings)
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
@@ -254,6 +347,9 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     analysis = store.get(record["audit"])
     models = [f["model"] for f in analysis.spec["folds"]]
     assert len(set(models)) == 2 and all(Path(m).is_file() for m in models)
+    for model in models:  # what Ultralytics was given: the fine-tuning recipe, not its training defaults
+        used = yaml.safe_load((Path(model).parent.parent / "args.yaml").read_text())
+        assert (used["optimizer"], used["lr0"], used["warmup_epochs"], used["nbs"]) == ("AdamW", FOLD_LR0, 0, 16)
     folds = analysis.spec["folds"]
     assert not set(folds[0]["images"]) & set(folds[1]["images"])
     for k, fold in enumerate(folds):  # each fold model trained on the other fold only
@@ -262,6 +358,45 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     document = json.loads((folder / "audit.json").read_text())
     assert document["kfold"] == 2 and document["in_sample"] is False
     assert document["counts"]["images"] == sum(len(f["images"]) for f in folds)
+    check = document["fold_check"]  # each fold model's figures beside the audited model's on the same images
+    assert check["validated_on"] == "val split" and check["weak"] is False and len(check["folds"]) == 2
+    for k, row in enumerate(check["folds"]):
+        recorded = json.loads((Path(models[k]).parent.parent / "metrics.json").read_text())
+        assert row["map50"] == round(recorded["map50"], 4) and row["source_map50"] > 0.3
+        assert row["images"] == len((folder / "folds" / f"fold-{k}" / "val.txt").read_text().split())
+    assert check["folds"][0]["source_map50"] == check["folds"][1]["source_map50"]  # one set, measured once
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "quality.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Fold mAP50" in d.value.columns)
+    assert list(table["Fold mAP50"]) == [r["map50"] for r in check["folds"]]
+    assert list(table["Audited mAP50"]) == [r["source_map50"] for r in check["folds"]]
+    at.number_input(key="quality.audit.kfold").set_value(3).run()
+    at.number_input(key="quality.audit.epochs").set_value(4).run()
+    assert any("as much training as 8 epochs over the whole split" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_a_kfold_audit_with_fold_models_too_weak_ranks_nothing_and_says_why(tiny) -> None:
+    # the tiny model learned at 128 px: at 64 it and its folds find nothing, and a ranking would be all noise
+    proc = mlcore("audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "train", "--kfold", "2",
+                  "--kfold-epochs", "1", "--imgsz", "64", "--device", "cpu", "--wait", extra_env=tiny)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "K-fold audit: 2 trainings of 1 epoch on" in proc.stderr and "0.0×" not in proc.stderr
+    settings = load_settings()
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    done = next(j for j in reversed(store.list(kind="audit")) if j.spec.get("task") == "kfold")
+    assert done.state is JobState.FAILED
+    assert done.error.startswith("the fold models are too weak to audit with") and done.error in proc.stderr
+    assert "fold 1 mAP50 0.00 against 0.00" in done.error and "at imgsz 64" in done.error
+    assert "audit a stronger model, or at the image size it was trained at" in done.error
+    folder = Path(done.run_dir)
+    assert store.get(fold_jobs(folder)["audit"]).error == done.error  # said once, as the audit job said it
+    assert not (folder / "audit.json").exists() and fold_check_of(folder)["weak"] is True
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "quality.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "too weak to audit with" in "\n".join(e.value for e in at.error)
+    table = next(d.value for d in at.dataframe if "Fold mAP50" in d.value.columns)
+    assert list(table["Verdict"]) == ["too weak", "too weak"]
 
 
 @pytest.mark.slow

@@ -45,6 +45,20 @@ def _issue_caption(issue: dict[str, Any], names: dict[str, str]) -> str:
     return f"**{TYPE_LABELS[issue['type']]}** · score {issue['score']:.3f} · {where} · {change}"
 
 
+def fold_check_view(check: dict[str, Any]) -> None:
+    """Each fold model's validation beside the audited model's on the same images: the K-fold audit's check."""
+    where = "the val split" if check["validated_on"] == "val split" else "each fold's held-out images"
+    st.caption(
+        f"Fold models ({check['epochs']} epoch(s) each) against the audited model, on {where} at imgsz "
+        f"{check['imgsz']}: a fold model must reach {check['fraction']:g} of its mAP50 and at least "
+        f"{check['floor']:g}."
+    )
+    rows = [{"Fold": r["fold"], "Images": r["images"], "Fold mAP50": r["map50"], "Audited mAP50": r["source_map50"],
+             "Fold mAP50-95": r["map50_95"], "Audited mAP50-95": r["source_map50_95"],
+             "Verdict": "too weak" if r["weak"] else "ok"} for r in check["folds"]]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
 def audit_view(report: dict[str, Any]) -> None:
     document, folder = report["result"], Path(report["folder"])
     counts, names = document["counts"], document["names"]
@@ -64,6 +78,8 @@ def audit_view(report: dict[str, Any]) -> None:
         f"prediction {document['timings_s']['prediction']:.1f} s, analysis {document['timings_s']['analysis']:.2f} s"
         + (f" · {document['kfold']} folds" if document.get("kfold") else "")
     )
+    if document.get("fold_check"):
+        fold_check_view(document["fold_check"])
     if not document["issues"]:
         st.success("No suspect box: the labels agree with the model everywhere it is sure.", icon=":material/verified:")
     else:

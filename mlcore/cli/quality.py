@@ -91,6 +91,12 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Audited {counts['images']} images ({counts['labels']} labels) of {result['split']}: "
           f"{counts['suspects']} suspect boxes ({counts['overlooked']} overlooked, {counts['swapped']} swapped, "
           f"{counts['badly_located']} badly located).")  # fmt: skip
+    if result.get("fold_check"):
+        check = result["fold_check"]
+        print(f"Fold models against the audited model on the {check['validated_on']} (mAP50, mAP50-95):")
+        for row in check["folds"]:
+            print(f"  fold {row['fold']}: {row['map50']:.2f}, {row['map50_95']:.2f} against "
+                  f"{row['source_map50']:.2f}, {row['source_map50_95']:.2f}")  # fmt: skip
     for issue in result["issues"][:10]:
         where = f"{issue['label_file']}:{issue['line']}" if issue["line"] else f"{issue['path']} (no label)"
         print(f"  {issue['score']:.3f}  {issue['type']:<13} {where}  -> {issue['suggested'] or 'remove?'}")

@@ -2,7 +2,9 @@
 
 Each fold of the spec (one for val and test: the model and the whole split; K for a K-fold audit of train:
 each fold's model and its held-out images) is predicted with Ultralytics' validator, as an evaluation does,
-and the folds' detections are read together. The job writes, in its folder:
+and the folds' detections are read together. A K-fold audit first measures the audited model on the images the
+fold models were validated on and ends there, with the figures, when a fold model is too weak (kfold.fold_check).
+The job writes, in its folder:
 
     audit.json      images worst first, typed suspects worst first, counts, timings
     suspects.csv    one row per suspect box
@@ -37,6 +39,7 @@ from mlcore.jobs.progress import write_progress
 from mlcore.jobs.store import Job, JobStore
 from mlcore.quality.audit import ISSUE_TYPES, AuditResult, Suspect, audit
 from mlcore.quality.detections import merge_detections
+from mlcore.quality.kfold import fold_check
 from mlcore.quality.spec import AUDIT_TASK
 
 TASK = AUDIT_TASK
@@ -59,8 +62,31 @@ def label_lines(dataset: Any, images: list[str]) -> np.ndarray:
     return np.array(lines, dtype=int)
 
 
+def source_figures(job: Job, settings: Settings) -> tuple[list[dict[str, Any]], bool]:
+    """The audited model's validation on each fold's validation images, measured as the fold trainings measured
+    theirs (once for a set the folds share); (per fold {"map50", "map50_95", "images"}, whether they share one)."""
+    folder, spec = Path(job.run_dir), job.spec
+    measured: dict[tuple[str, ...], dict[str, Any]] = {}
+    figures = []
+    for k, data_yaml in enumerate(spec["fold_datasets"]):
+        data = load_dataset(Path(data_yaml))
+        images = list(data.splits.get("val") or [])
+        key = tuple(images)
+        if key not in measured:
+            write_progress(folder, 0, "measuring the audited model on the fold models' validation images")
+            staged = stage_dataset(data, settings.outputs_root / paths.STAGING_DIR / f"{job.id}-source-{k}")
+            _, numbers = predict_split(
+                spec["model_path"], data, images, staged, "val", spec["imgsz"], ultralytics_device(job.device),
+                folder / "ultralytics" / f"source-{k}",
+            )  # fmt: skip
+            measured[key] = {"map50": numbers["map50"], "map50_95": numbers["map50_95"], "images": len(images)}
+        figures.append(measured[key])
+    return figures, len(measured) == 1
+
+
 def run_audit(job: Job, settings: Settings) -> None:
     folder, spec = Path(job.run_dir), job.spec
+    checked = fold_check(spec, folder, *source_figures(job, settings)) if spec.get("folds") else None
     dataset = load_dataset(Path(spec["dataset_path"]))
     split = spec["split"]
     folds = spec.get("folds") or [{"model": spec["model_path"], "images": None}]
@@ -107,6 +133,8 @@ def run_audit(job: Job, settings: Settings) -> None:
     meta = {"split": split, "model_path": spec["model_path"], "dataset_path": spec["dataset_path"],
             "kfold": len(folds) if spec.get("folds") else 0, "in_sample": split == "train" and not spec.get("folds"),
             "skipped": sorted(skipped), "timings_s": timings}  # fmt: skip
+    if checked:
+        meta["fold_check"] = checked
     write_audit(folder, detections, result, Path(str(dataset.root)), meta)
     write_progress(folder, 100, state="completed")
 

@@ -17,7 +17,7 @@ from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobStore, open_store
-from mlcore.quality.kfold import fold_jobs
+from mlcore.quality.kfold import fold_check_of, fold_jobs
 from mlcore.quality.spec import AUDIT_TASK
 from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND
 
@@ -80,6 +80,7 @@ def quality_report(job: Job, store: JobStore) -> dict[str, Any]:
     if job.kind == AUDIT_KIND and job.spec.get("fold_datasets"):
         folds = fold_jobs(folder)
         report["folds"] = [{"job": i, "state": store.get(i).state.value} for i in folds["trainings"]]
+        report["fold_check"] = fold_check_of(folder)  # the fold models' figures beside the audited model's
     try:
         report["result"] = _read(folder, RESULT_FILES[job.kind])
     except QualityUnreadable:

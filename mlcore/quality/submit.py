@@ -25,11 +25,13 @@ from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.engine.trained_size import SizeChoice, image_size
 from mlcore.evaluation.submit import model_name
+from mlcore.jobs.progress import duration
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
 from mlcore.predict.sources import SourceError, image_folder
 from mlcore.quality.spec import AUDIT_TASK, DRIFT_TASK, KFOLD_TASK, SELECT_TASK, AuditSpec, DriftSpec, SelectSpec
+from mlcore.runs.store import read_run
 
 AUDIT_KIND, SELECTION_KIND, DRIFT_KIND = "audit", "selection", "drift"
 KFOLD_SEED = 0
@@ -66,18 +68,55 @@ def _sizes(size: SizeChoice) -> dict[str, int | None]:
     return {"imgsz": size.used, "trained_imgsz": size.trained}
 
 
-def kfold_cost(spec: AuditSpec, images: int) -> dict[str, Any]:
-    """What a K-fold audit costs before it starts: K trainings, each of `kfold_epochs` epochs over (K-1)/K of
-    the split, then one prediction of each fold."""
-    per_training = round(images * (spec.kfold - 1) / spec.kfold)
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
+def kfold_cost_sentence(k: int, epochs: int, images: int | None = None, seconds_per_image: float | None = None) -> str:
+    """What the K fold trainings cost, in epochs over the whole split (a unit a user knows): each of the K trainings
+    sees the split without one fold, so together they are (K-1) x `epochs` epochs over it. With the split's image
+    count, the sizes; with the seconds an image took in the model's own training, a time too."""
+    if images is None:
+        return (
+            f"{k} trainings of {_epochs(epochs)} on {k - 1}/{k} of the split each: as much training as "
+            f"{_epochs((k - 1) * epochs)} over the whole split, then one prediction of every image."
+        )
+    low, high = images - -(-images // k), images - images // k  # the folds differ by one image at most
+    each = str(low) if low == high else f"{low}-{high}"
+    guess = "" if seconds_per_image is None else (
+        f", about {duration((k - 1) * epochs * images * seconds_per_image)} at the pace of the model's own training"
+    )  # fmt: skip
+    return (
+        f"{k} trainings of {_epochs(epochs)} on {each} of the split's {images} images each: as much training as "
+        f"{_epochs((k - 1) * epochs)} over the whole split{guess}; then the {images} images predicted once."
+    )
+
+
+def seconds_per_image(model: Path, dataset_path: Path, imgsz: int, train_images: int) -> float | None:
+    """Seconds per image of an epoch of the model's own training (its results.csv's time, validation included),
+    when a studio run trained it on this dataset at this image size; None otherwise (no fair guess)."""
+    if model.parent.name != paths.WEIGHTS_DIR or train_images < 1:
+        return None
+    run = read_run(model.parent.parent)
+    if run is None or not run.seconds or not run.epochs_done or run.spec.get("imgsz") != imgsz:
+        return None
+    trained = Path(str(run.spec.get("dataset_path") or "")).resolve()
+    folders = {p.parent if p.suffix in (".yaml", ".yml") else p for p in (trained, dataset_path.resolve())}
+    return run.seconds / run.epochs_done / train_images if len(folders) == 1 else None
+
+
+def kfold_cost(spec: AuditSpec, images: int, pace: float | None = None) -> dict[str, Any]:
+    """What a K-fold audit costs before it starts: K trainings, each of `kfold_epochs` epochs over the split's
+    `images` without one fold, then one prediction of each fold (`pace`: seconds_per_image, if known)."""
+    passes = (spec.kfold - 1) * spec.kfold_epochs * images  # each image is in K-1 of the trainings
     return {
         "trainings": spec.kfold,
         "epochs_each": spec.kfold_epochs,
-        "images_each": per_training,
-        "image_epochs": spec.kfold * spec.kfold_epochs * per_training,
-        "sentence": f"{spec.kfold} trainings of {spec.kfold_epochs} epochs on {per_training} images each "
-        f"(about {spec.kfold * spec.kfold_epochs / 100:.1f}× a 100-epoch training of the split), then "
-        f"{images} images predicted once.",
+        "images_each": round(images * (spec.kfold - 1) / spec.kfold),
+        "image_epochs": passes,
+        "split_epochs": (spec.kfold - 1) * spec.kfold_epochs,
+        "seconds": None if pace is None else round(passes * pace, 1),
+        "sentence": kfold_cost_sentence(spec.kfold, spec.kfold_epochs, images, pace),
     }
 
 
@@ -135,8 +174,9 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
         _record(folder, record)
         return enqueue(settings, AUDIT_KIND, {"task": AUDIT_TASK, **record}, folder, owner, made=folder)
     folds = assign_folds(usable, spec.kfold)
+    pace = seconds_per_image(model, dataset_path, size.used, len(dataset.splits.get("train") or []))
     record |= {"fold_images": folds, "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
-               "cost": kfold_cost(spec, len(usable))}  # fmt: skip
+               "cost": kfold_cost(spec, len(usable), pace)}  # fmt: skip
     _record(folder, record)
     # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
     return enqueue(settings, AUDIT_KIND, {**record, "task": KFOLD_TASK, "device": NO_DEVICE,
