@@ -200,6 +200,17 @@ def test_the_base_chain_leads_back_to_the_first_version(settings, world) -> None
     assert [c["version"] for c in chain] == [None, "logo-detector:v1"]
 
 
+def test_the_audit_trail_is_written_to_audit_jsonl_and_an_older_trail_is_still_read(settings, world) -> None:
+    """A label audit's file name (audit.json) once shadowed the trail's, so trails went there: both are read."""
+    register_model(str(world["v1"]), "logo-detector", settings, "ana", "first")
+    folder = read_model(settings, "logo-detector").folder
+    assert json.loads((folder / "audit.jsonl").read_text().splitlines()[0])["reason"] == "first"
+    assert not (folder / "audit.json").exists()
+    older = {"time": 1.0, "user": "bo", "action": "registered v0", "reason": "before the fix"}
+    (folder / "audit.json").write_text(json.dumps(older) + "\n")
+    assert [e["reason"] for e in audit_trail(settings, "logo-detector")] == ["before the fix", "first"]
+
+
 def test_the_lineage_graph_writes_aliases_on_a_line_of_their_own(settings, world) -> None:
     """DOT's \\n breaks a label's line; an escaped backslash before it showed a literal \\n on the page."""
     register_model(str(world["v1"]), "logo-detector", settings)

@@ -107,7 +107,8 @@ REPORT_FILE = "report.html"  # the comparison as one self-contained page
 
 # Inside the registry (registry/{name}/): the model's versions, aliases and audit trail; v{n}/ per version.
 REGISTRY_FILE = "model.json"
-AUDIT_FILE = "audit.jsonl"
+AUDIT_TRAIL = "audit.jsonl"  # every change: who, when, why (one JSON object per line)
+AUDIT_TRAIL_BEFORE = "audit.json"  # where it went while a label audit's file name shadowed this one
 REGISTRY_LOCK = ".lock"
 
 # Beside a model (a run's weights, an export folder): the thresholds it is deployed with.

@@ -152,7 +152,7 @@ def _save(model: RegisteredModel) -> None:
 
 def _audit(model: RegisteredModel, user: str, action: str, reason: str, **details: Any) -> None:
     entry = {"time": time.time(), "user": user, "action": action, "reason": reason, **details}
-    with open(model.folder / paths.AUDIT_FILE, "a") as log:
+    with open(model.folder / paths.AUDIT_TRAIL, "a") as log:
         log.write(json.dumps(entry) + "\n")
 
 
@@ -192,11 +192,13 @@ def read_model(settings: Settings, name: str) -> RegisteredModel:
 
 def audit_trail(settings: Settings, name: str) -> list[dict[str, Any]]:
     """Every change to the model, oldest first."""
-    path = read_model(settings, name).folder / paths.AUDIT_FILE
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
+    folder = read_model(settings, name).folder
+    lines = []
+    for trail in (paths.AUDIT_TRAIL_BEFORE, paths.AUDIT_TRAIL):  # the older entries first
+        try:
+            lines += (folder / trail).read_text().splitlines()
+        except FileNotFoundError:
+            continue
     entries = []
     for line in lines:
         try:
