@@ -189,3 +189,12 @@ def test_cached_readers_keep_what_identifies_a_reading_in_the_cache_key() -> Non
                 if arg.arg.startswith("_") and kind not in UNHASHED_HANDLES:
                     offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {node.name}({arg.arg}: {kind})")
     assert not offenders, "cached readers that leave an identifying argument out of the key:\n" + "\n".join(offenders)
+
+
+def test_every_file_name_has_one_home_and_one_name() -> None:
+    """core/paths is the one home of file names: a name assigned twice silently sends one writer to the other's
+    file (the registry's audit trail once went to the label audit's audit.json)."""
+    tree = ast.parse((MLCORE / "core" / "paths.py").read_text())
+    assigned = [node.targets for node in tree.body if isinstance(node, ast.Assign)]
+    names = [t.id for targets in assigned for t in targets if isinstance(t, ast.Name)]
+    assert not {n for n in names if names.count(n) > 1}
