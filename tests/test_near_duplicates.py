@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mlcore.core.settings import PROJECT_ROOT
+from mlcore.datasets import images
 from mlcore.datasets.images import ImageFacts, inspect_image, near_copy_signature
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.near_copies import (
@@ -74,17 +75,22 @@ def test_validation_calls_only_the_real_copies_of_low_texture_frames_near_copies
     assert kinds == set(COPY_KINDS)  # re-encoded, shifted, resized and brightened copies are all found
 
 
-def test_the_facts_cache_keeps_the_foreground_maps(game, tmp_path: Path) -> None:
+def test_the_facts_cache_keeps_the_foreground_maps(game, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(shutil.copytree(game[0], tmp_path / "game"))
     cache = tmp_path / "facts.sqlite"
     first = validate(root, FAST, cache_path=cache)
     label = next((root / "labels" / "train").iterdir())
     label.write_text(label.read_text() + "\n")  # a changed label: the report is made again, the image facts reused
-    second = validate(root, FAST, cache_path=cache)
-    assert second.cache_hits == sum(c["images"] for c in second.counts.values())
-    assert _near(second) == _near(first) == game[1]
     facts = inspect_image(next((root / "images" / "val").glob("frame_*")), with_phash=True)
     assert facts.foreground is not None and ImageFacts.from_row(facts.to_row()) == facts
+
+    def no_decoding(data: bytes) -> None:
+        raise AssertionError("an image was decoded again although its facts and its map are cached")
+
+    monkeypatch.setattr(images, "_grey", no_decoding)
+    second = validate(root, FAST, cache_path=cache)
+    assert second.cache_hits == sum(c["images"] for c in second.counts.values())
+    assert _near(second) == _near(first) == game[1]  # with the maps: no different frame called a copy
 
 
 def test_the_shared_logo_dataset_keeps_its_53_near_copies() -> None:
