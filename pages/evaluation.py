@@ -162,15 +162,21 @@ def leakage(metrics: dict, d: Detections, conf: float, iou: float) -> None:
     if not found.get("copies"):
         return
     clean = clean_metrics(d, found["pairs"], conf, iou)
-    st.warning(
-        f"{found['sentence']}: the numbers above are inflated by what the model memorised. On the "
-        f"{clean['images']} other images:", icon=":material/content_copy:",
-    )  # fmt: skip
-    cols = st.columns(6)
-    for column, (label, key) in zip(cols, (("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
-                                           ("Accuracy", "accuracy"), ("mAP50", "map50"), ("mAP50-95", "map50_95")),
-                                    strict=True):  # fmt: skip
-        column.metric(f"{label} (no copies)", f"{clean[key]:.3f}")
+    if not clean["measured"]:
+        st.warning(
+            f"{found['sentence']}: the numbers above are inflated by what the model memorised. Without the copies: "
+            f"{clean['note']}.", icon=":material/content_copy:",
+        )  # fmt: skip
+    else:
+        st.warning(
+            f"{found['sentence']}: the numbers above are inflated by what the model memorised. On the "
+            f"{clean['images']} other images:", icon=":material/content_copy:",
+        )  # fmt: skip
+        cols = st.columns(6)
+        for column, (label, key) in zip(cols, (("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+                                               ("Accuracy", "accuracy"), ("mAP50", "map50"),
+                                               ("mAP50-95", "map50_95")), strict=True):  # fmt: skip
+            column.metric(f"{label} (no copies)", f"{clean[key]:.3f}")
     with st.expander("The copies and the training images they copy", icon=":material/content_copy:"):
         st.dataframe(pd.DataFrame(found["pairs"]), hide_index=True, width="stretch")
 

@@ -204,13 +204,22 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         "  " + "  ".join(f"{k} {result[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "map50", "map50_95"))
     )
     print("  errors: " + ", ".join(f"{k} {v}" for k, v in result["error_types"].items()))
-    leakage = result.get("leakage") or {}
-    if leakage.get("clean"):
-        clean = leakage["clean"]
-        print(f"Leakage: {leakage['sentence']}. On the other {clean['images']} images:")
-        print("  " + "  ".join(f"{k} {clean[k]:.3f}" for k in ("precision", "recall", "f1", "map50", "map50_95")))
+    for line in leakage_lines(result.get("leakage")):
+        print(line)
     print(f"Output: {job.run_dir}")
     return 0
+
+
+def leakage_lines(leakage: dict | None) -> list[str]:
+    """What `evaluate` prints of copies of training images: the sentence and the copy-free numbers, or why
+    there are none (too few images left)."""
+    if not leakage or not leakage.get("clean"):
+        return []
+    clean, said = leakage["clean"], f"Leakage: {leakage['sentence']}."
+    if not clean["measured"]:
+        return [f"{said} Without the copies: {clean['note']}."]
+    numbers = "  ".join(f"{k} {clean[k]:.3f}" for k in ("precision", "recall", "f1", "map50", "map50_95"))
+    return [f"{said} On the other {clean['images']} images:", f"  {numbers}"]
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:

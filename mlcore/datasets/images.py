@@ -1,8 +1,9 @@
 """What validation needs to know about one image file, read once: size, format, EXIF, hashes.
 
 JPEG and PNG headers are parsed directly from the bytes (no decode); other formats go through
-Pillow. Pillow's decompression-bomb limit is applied to every image. The perceptual hash (for
-near-duplicates) decodes JPEGs at 1/8 scale through Pillow's draft mode.
+Pillow. Pillow's decompression-bomb limit is applied to every image. The perceptual hash and the
+foreground map (for near copies, see near_copies) come from one grey decode, of JPEGs at 1/8 scale
+through Pillow's draft mode.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+
+from mlcore.datasets.near_copies import foreground_map
 
 # Ultralytics' IMG_FORMATS (8.4.190): files with other extensions are ignored by training.
 IMAGE_EXTENSIONS = frozenset(
@@ -59,6 +62,9 @@ class ImageFacts:
     crc: int | None = None
     """CRC-32 of the bytes read (the whole file when small, else its first 64 KiB): with the size, a
     cheap key that only byte-identical files share, so only those get a full content hash."""
+    foreground: bytes | None = None
+    """A mostly flat image's foreground map (near_copies.foreground_map); None for a textured image, or when
+    the perceptual hash was not asked for."""
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -82,6 +88,7 @@ class ImageFacts:
             self.error,
             None if self.phash is None else format(self.phash, "x"),
             self.crc,
+            None if self.foreground is None else self.foreground.hex(),
         ]
 
     @classmethod
@@ -89,6 +96,8 @@ class ImageFacts:
         values = list(row)
         if values[8] is not None:
             values[8] = int(values[8], 16)
+        if len(values) > 10 and values[10] is not None:
+            values[10] = bytes.fromhex(values[10])
         return cls(*values)
 
 
@@ -175,12 +184,26 @@ def _pillow_header(data: bytes) -> tuple[str | None, int, int, int | None]:
     return fmt, width, height, orientation
 
 
+def _grey(data: bytes) -> Image.Image:
+    """The picture in grey, small: JPEGs decode at 1/8 scale (or the least reduction keeping 64 pixels a side)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("L", (64, 64))
+        return im.convert("L")
+
+
 def perceptual_hash(data: bytes) -> int:
     """144-bit difference hash (rows and columns of a 9x9 grey thumbnail)."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("L", (64, 64))  # JPEG: decode at 1/8 scale or smaller
-        small = im.convert("L").resize((9, 9), Image.Resampling.BILINEAR)
-        px = small.tobytes()
+    return _difference_hash(_grey(data))
+
+
+def near_copy_signature(data: bytes) -> tuple[int, bytes | None]:
+    """The perceptual hash and the foreground map (None for a textured image) from one decode."""
+    grey = _grey(data)
+    return _difference_hash(grey), foreground_map(grey)
+
+
+def _difference_hash(grey: Image.Image) -> int:
+    px = grey.resize((9, 9), Image.Resampling.BILINEAR).tobytes()
     bits = 0
     for r in range(9):
         for c in range(8):
@@ -274,10 +297,10 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
         )
     if fmt == "png" and b"IEND" not in tail[-12:]:
         return ImageFacts(**base, **facts, error="truncated: the PNG ends before its IEND chunk; re-export the image.")
-    phash = None
+    phash = foreground = None
     if with_phash:
         try:
-            phash = perceptual_hash(data)
+            phash, foreground = near_copy_signature(data)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             return ImageFacts(**base, **facts, error=f"the pixels cannot be decoded ({exc}); re-export the image.")
-    return ImageFacts(**base, **facts, phash=phash)
+    return ImageFacts(**base, **facts, phash=phash, foreground=foreground)

@@ -1,11 +1,12 @@
 """A leak-free re-split: images assigned to train/val/test so that copies never straddle splits.
 
-Images that are byte-identical or near copies (the validation's own perceptual hash, within NEAR_DUPLICATE_BITS
-of 144 bits) form groups, joined transitively; a group goes to one split whole. Groups are placed largest
-first, each into the split that most needs its images and its classes, so that the split proportions and each
-split's class balance come as close as possible to the requested ones:
+Images that are byte-identical or near copies (the validation's own test, near_copies: perceptual hashes within
+NEAR_DUPLICATE_BITS of 144 bits and, for mostly flat images, the same foreground map) form groups, joined
+transitively; a group goes to one split whole. Groups are placed largest first, each into the split that most
+needs its images and its classes, so that the split proportions and each split's class balance come as close as
+possible to the requested ones:
 
-    plan = resplit(hashes, classes, {"train": 0.7, "val": 0.2, "test": 0.1}, seed=0)
+    plan = resplit(hashes, shas, classes, {"train": 0.7, "val": 0.2, "test": 0.1}, seed=0, maps=maps)
     plan.split_of[n]      # the split of image n
     plan.achieved         # each split's share of the images
 """
@@ -15,13 +16,12 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlcore.datasets.validation.split_checks import NEAR_DUPLICATE_BITS
-
-FLAT_BUCKET = 200  # a band shared by this many images is a flat image's (sky, a blank page), not a near copy
+from mlcore.datasets.near_copies import near_copies
 
 
 @dataclass
@@ -45,9 +45,12 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
-def copy_groups(hashes: list[int | None], shas: list[str | None]) -> list[list[int]]:
-    """Images joined by exact copies (same content hash) and near copies (perceptual hashes within
-    NEAR_DUPLICATE_BITS), transitively; every image is in exactly one group."""
+def copy_groups(
+    hashes: Sequence[int | None], shas: Sequence[str | None], maps: Sequence[bytes | None] | None = None
+) -> list[list[int]]:
+    """Images joined by exact copies (same content hash) and near copies (near_copies: perceptual hashes within
+    NEAR_DUPLICATE_BITS and, where `maps` gives both images a foreground map, the same map), transitively; every
+    image is in exactly one group. Without `maps`, close hashes alone join images."""
     parent = list(range(len(hashes)))
 
     def join(a: int, b: int) -> None:
@@ -59,21 +62,12 @@ def copy_groups(hashes: list[int | None], shas: list[str | None]) -> list[list[i
     for n, sha in enumerate(shas):
         if sha is not None:
             join(n, first_of.setdefault(sha, n))
-    bands = NEAR_DUPLICATE_BITS + 1  # pigeonhole: two hashes within 8 bits share at least one of 9 bands exactly
-    width = math.ceil(144 / bands)
-    mask = (1 << width) - 1
-    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for n, h in enumerate(hashes):
-        if h is not None:
-            for b in range(bands):
-                buckets[(b, (h >> (b * width)) & mask)].append(n)
-    for members in buckets.values():
-        if 1 < len(members) <= FLAT_BUCKET:
-            for x in range(len(members)):
-                hx = hashes[members[x]]
-                for y in range(x + 1, len(members)):
-                    if (hx ^ hashes[members[y]]).bit_count() <= NEAR_DUPLICATE_BITS:  # type: ignore[operator]
-                        join(members[x], members[y])
+
+    def apart(a: int, b: int) -> bool:  # images already in one group need no maps compared
+        return _find(parent, a) != _find(parent, b)
+
+    for a, b, _ in near_copies(hashes, maps if maps is not None else [None] * len(hashes), apart):
+        join(a, b)
     groups: dict[int, list[int]] = defaultdict(list)
     for n in range(len(hashes)):
         groups[_find(parent, n)].append(n)
@@ -86,9 +80,11 @@ def resplit(
     classes: list[dict[int, int]],
     wanted: dict[str, float],
     seed: int = 0,
+    maps: list[bytes | None] | None = None,
 ) -> ResplitPlan:
-    """Assign every image a split; `classes[n]` is image n's instance count per class."""
-    groups = copy_groups(hashes, shas)
+    """Assign every image a split; `classes[n]` is image n's instance count per class, `maps[n]` its foreground
+    map (ImageFacts.foreground)."""
+    groups = copy_groups(hashes, shas, maps)
     random.Random(seed).shuffle(groups)  # ties in size are broken by the seed, the same seed the same split
     groups.sort(key=len, reverse=True)
     splits = list(wanted)

@@ -129,7 +129,9 @@ def resplit_plan(
     everything = [(split, entry) for split, entries in plan.items() for entry in entries]
     facts = [inspect_image(image, with_phash=True) for _, (image, _) in everything]
     classes = [dict(Counter(r.cls for r in parse_label((text or "").encode())[0])) for _, (_, text) in everything]
-    split = resplit_images([f.phash for f in facts], [f.sha for f in facts], classes, wanted)
+    split = resplit_images(
+        [f.phash for f in facts], [f.sha for f in facts], classes, wanted, maps=[f.foreground for f in facts]
+    )
     achieved = {s: round(v, 4) for s, v in split.achieved.items()}
     if split.worst_gap(wanted) > tolerance:
         said = ", ".join(f"{s} {100 * v:.1f}%" for s, v in achieved.items())

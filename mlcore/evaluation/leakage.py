@@ -1,11 +1,14 @@
 """Leakage: images of an evaluated split that are copies of training images, and the metrics without them.
 
 A test image that is the same photo as a training image (byte-identical, or a near copy by the validation's own
-perceptual hash: resized, recompressed, slightly brightened) measures memory, not generalisation. The
+test, near_copies: resized, recompressed, slightly shifted or brightened) measures memory, not generalisation. The
 evaluation says how many there are, and gives its numbers on the clean rest too:
 
     copies = training_copies(dataset, "test")   # [{"image", "copy_of", "kind": "exact"|"near", "bits"}]
     clean = without_images(detections, {c["image"] for c in copies})
+
+Copy-free numbers on a handful of images say nothing (on one image each is 0 or 1): below MIN_CLEAN_IMAGES the clean
+block carries no numbers, only `measured: false` and a `note` that starts with TOO_FEW.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from mlcore.datasets.validation.split_checks import near_pairs
 from mlcore.evaluation.analysis import Detections, analyze, average_precision
 
 TRAIN = "train"
+MIN_CLEAN_IMAGES = 10  # copy-free metrics on fewer images than this are not shown
+TOO_FEW = "too few images left to measure"
 
 
 def training_copies(dataset: Dataset, split: str) -> list[dict[str, Any]]:
@@ -65,16 +70,41 @@ def sentence(copies: int, images: int, split: str) -> str:
 
 
 def clean_metrics(d: Detections, copies: list[dict[str, Any]], conf: float, iou: float) -> dict[str, Any]:
-    """The headline numbers on the images that copy no training image, at these thresholds."""
+    """The headline numbers on the images that copy no training image, at these thresholds (`measured`), or,
+    on fewer than MIN_CLEAN_IMAGES of them, why there are none (too_few)."""
     clean = without_images(d, {c["image"] for c in copies})
+    if len(clean.images) < MIN_CLEAN_IMAGES:
+        return too_few(len(clean.images), len(d.images))
     result, ap = analyze(clean, conf, iou), average_precision(clean)
-    return {"images": len(clean.images), **{k: result.overall[k] for k in ("precision", "recall", "f1", "accuracy")},
+    return {"images": len(clean.images), "measured": True,
+            **{k: result.overall[k] for k in ("precision", "recall", "f1", "accuracy")},
             "map50": ap["map50"], "map50_95": ap["map50_95"]}  # fmt: skip
+
+
+def too_few(left: int, images: int) -> dict[str, Any]:
+    """The clean block when only `left` of the `images` evaluated copy no training image: no numbers, a note."""
+    return {
+        "images": left,
+        "measured": False,
+        "note": f"{TOO_FEW} (only {left} of the {images} images {'copies' if left == 1 else 'copy'} no training "
+        f"image; copy-free metrics need at least {MIN_CLEAN_IMAGES})",
+    }
+
+
+def as_shown(leakage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A leakage block read from an evaluation's metrics.json, as it is shown now: one written before the
+    MIN_CLEAN_IMAGES rule, with numbers measured on fewer images, gets the note instead of them."""
+    if not leakage or not isinstance(leakage.get("clean"), dict) or "measured" in leakage["clean"]:
+        return leakage
+    clean = leakage["clean"]
+    if clean.get("images", 0) < MIN_CLEAN_IMAGES:
+        return {**leakage, "clean": too_few(clean.get("images", 0), leakage.get("images", 0))}
+    return {**leakage, "clean": {**clean, "measured": True}}
 
 
 def leakage_summary(d: Detections, copies: list[dict[str, Any]], split: str, conf: float, iou: float) -> dict:
     """What metrics.json says of leakage: the count, the sentence, the pairs, and the clean numbers (None when
-    nothing leaked)."""
+    nothing leaked; a note instead of numbers when too few images are left: clean_metrics)."""
     return {
         "split": split,
         "images": len(d.images),

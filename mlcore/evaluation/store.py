@@ -21,6 +21,7 @@ from mlcore.core.paths import EVAL_CONFIG, METRICS_FILE, PREDICTIONS_FILE
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.analysis import Detections
+from mlcore.evaluation.leakage import as_shown
 from mlcore.evaluation.spec import EVALUATE_TASK
 from mlcore.jobs.progress import log_tail
 from mlcore.jobs.store import Job, open_store
@@ -118,7 +119,7 @@ RESULT_KEYS = (
 def evaluation_result(folder: Path) -> dict[str, Any]:
     """The headline numbers of a finished evaluation (RESULT_KEYS); EvaluationUnreadable if it has none."""
     data = load_evaluation_metrics(folder)
-    return {key: data.get(key) for key in RESULT_KEYS}
+    return {key: data.get(key) for key in RESULT_KEYS} | {"leakage": as_shown(data.get("leakage"))}
 
 
 def evaluation_jobs(settings: Settings) -> list[Job]:

@@ -3,8 +3,9 @@
 The model is run on four test-time views of each unlabelled image (the original, a horizontal flip,
 and the image shown at 0.75 and 1.25 of its size). Its doubt shows three ways, each scored in [0, 1]:
 weak confidence on the original, two classes competing for the same place, and views that disagree.
-`rank_diverse` orders images by the combined score and drops near-duplicates (by perceptual hash),
-so the top N are diverse; `write_prelabels` exports them with the model's boxes as pre-labels.
+`rank_diverse` orders images by the combined score and drops near-duplicates (the validation's near-copy
+test: perceptual hash, and foreground map for mostly flat images), so the top N are diverse; `write_prelabels`
+exports them with the model's boxes as pre-labels.
 
 Ultralytics letterboxes every input to `imgsz`, so a merely resized image would reach the network at
 the same size. The scale views therefore keep the original canvas size: at 0.75 the shrunk image is
@@ -21,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mlcore.datasets.validation.split_checks import NEAR_DUPLICATE_BITS
+from mlcore.datasets.near_copies import NEAR_DUPLICATE_BITS, same_picture
 
 
 class Box(NamedTuple):
@@ -275,15 +276,20 @@ def _hash_words(h: int) -> tuple[int, int, int]:
 
 
 def rank_diverse(
-    scores: list[float], hashes: list[int | None], max_bits: int = NEAR_DUPLICATE_BITS
+    scores: list[float],
+    hashes: list[int | None],
+    max_bits: int = NEAR_DUPLICATE_BITS,
+    maps: list[bytes | None] | None = None,
 ) -> tuple[list[int], dict[int, int]]:
     """Image indices by score, highest first (ties by index), without near-duplicates of a kept image.
 
-    An image whose hash is within `max_bits` Hamming distance of a kept image's is dropped, mapped to the
-    nearest such kept image (the higher-scored on a tie); an image without a hash is always kept.
-    Each image is compared with the kept set at once (numpy popcount), O(N * kept) at worst."""
-    if len(scores) != len(hashes):
-        raise ValueError(f"{len(scores)} scores but {len(hashes)} hashes")
+    An image whose hash is within `max_bits` Hamming distance of a kept image's (and, where `maps` gives both a
+    foreground map, whose map matches too: near_copies) is dropped, mapped to the nearest such kept image (the
+    higher-scored on a tie); an image without a hash is always kept. Each image is compared with the kept set
+    at once (numpy popcount), O(N * kept) at worst."""
+    if len(scores) != len(hashes) or (maps is not None and len(maps) != len(hashes)):
+        raise ValueError(f"{len(scores)} scores but {len(hashes)} hashes" + (f" and {len(maps)} maps" if maps else ""))
+    map_of: list[bytes | None] = list(maps) if maps is not None else [None] * len(hashes)
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     kept: list[int] = []
     dropped: dict[int, int] = {}
@@ -297,9 +303,11 @@ def rank_diverse(
         row = np.array(_hash_words(h), dtype=np.uint64)
         if owners:
             bits = np.bitwise_count(words[: len(owners)] ^ row).sum(axis=1)
-            nearest = int(np.argmin(bits))
-            if bits[nearest] <= max_bits:
-                dropped[index] = owners[nearest]
+            close = np.flatnonzero(bits <= max_bits)
+            copied = next((owners[k] for k in close[np.argsort(bits[close], kind="stable")]
+                           if same_picture(map_of[index], map_of[owners[k]])), None)  # fmt: skip
+            if copied is not None:
+                dropped[index] = copied
                 continue
         words[len(owners)] = row
         owners.append(index)

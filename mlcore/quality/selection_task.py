@@ -1,8 +1,9 @@
 """The selection job, run by the worker: which unlabelled images to label next.
 
 Every image of the folder is predicted in four views (quality.selection): how unsure the model is, how classes
-compete, how much the views disagree give its score. Images are ranked by it with near-duplicates (the studio's
-perceptual hash, the validation's threshold) left out, and the top N are exported for labelling:
+compete, how much the views disagree give its score. Images are ranked by it with near-duplicates (the
+validation's near-copy test: perceptual hash, and foreground map for mostly flat images) left out, and the top N
+are exported for labelling:
 
     selection.json   the ranking, the chosen, the near-duplicates left out, the skipped files
     selection.csv    one row per image
@@ -20,7 +21,7 @@ from mlcore.charts.drawing import draw_detections
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.settings import Settings
-from mlcore.datasets.images import perceptual_hash
+from mlcore.datasets.images import near_copy_signature
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
@@ -59,10 +60,11 @@ def run_selection(job: Job, settings: Settings) -> None:
             continue
         views = predict_views(model, image.pixels, spec["imgsz"], device)
         parts = uncertainty(views, (image.width, image.height))
-        rows.append({"path": name, **{k: round(float(v), 5) for k, v in parts.items()}, "hash": perceptual_hash(data),
-                     "found": views[0], "size": (image.width, image.height)})  # fmt: skip
+        phash, foreground = near_copy_signature(data)
+        rows.append({"path": name, **{k: round(float(v), 5) for k, v in parts.items()}, "hash": phash,
+                     "map": foreground, "found": views[0], "size": (image.width, image.height)})  # fmt: skip
         write_progress(folder, 95 * (n + 1) / len(files), f"{n + 1} of {len(files)} images")
-    kept, dropped = rank_diverse([r["score"] for r in rows], [r["hash"] for r in rows])
+    kept, dropped = rank_diverse([r["score"] for r in rows], [r["hash"] for r in rows], maps=[r["map"] for r in rows])
     chosen = kept[: spec["top"]]
     write_prelabels(folder / paths.TO_LABEL_DIR, [(root / rows[i]["path"], rows[i]["found"], rows[i]["size"])
                                                    for i in chosen], names)  # fmt: skip

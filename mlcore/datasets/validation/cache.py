@@ -17,14 +17,21 @@ from typing import Any
 
 from mlcore.datasets.images import ImageFacts
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS image_facts_v2 (
+# New names when the stored facts or the checks change, so that nothing an older version stored is read: v3 facts
+# carry the foreground map, v2 reports find near copies of flat images with it. (Not the dataset fingerprint's
+# REPORT_SCHEMA: that names a dataset for evaluations and versions too.)
+FACTS_TABLE = "image_facts_v3"
+REPORTS_TABLE = "reports_v2"
+SCHEMA = f"""
+DROP TABLE IF EXISTS image_facts_v2;
+DROP TABLE IF EXISTS reports;
+CREATE TABLE IF NOT EXISTS {FACTS_TABLE} (
     path BLOB PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     data TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS reports (
+CREATE TABLE IF NOT EXISTS {REPORTS_TABLE} (
     fingerprint TEXT PRIMARY KEY,
     stored REAL NOT NULL,
     data TEXT NOT NULL
@@ -49,7 +56,7 @@ class FactsCache:
         Paths are stored as bytes, so file names that are not valid UTF-8 are cached too."""
         prefix = os.fsencode(root).rstrip(b"/") + b"/"
         rows = self._db.execute(
-            "SELECT path, size, mtime_ns, data FROM image_facts_v2 WHERE path >= ? AND path < ?",
+            f"SELECT path, size, mtime_ns, data FROM {FACTS_TABLE} WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' sorts right after '/'
         )
         return {os.fsdecode(p): (s, m, d) for p, s, m, d in rows}
@@ -61,22 +68,23 @@ class FactsCache:
             if f.mtime_ns  # facts from a file that could not even be opened are not kept
         ]
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO image_facts_v2 VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO {FACTS_TABLE} VALUES (?, ?, ?, ?)", rows)
 
     def report(self, fingerprint: str) -> dict[str, Any] | None:
         """The report stored for exactly these inputs, if any."""
-        row = self._db.execute("SELECT data FROM reports WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        row = self._db.execute(f"SELECT data FROM {REPORTS_TABLE} WHERE fingerprint = ?", (fingerprint,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def store_report(self, fingerprint: str, report: dict[str, Any]) -> None:
         """Keep the report for these inputs (and only the most recent few reports)."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO reports VALUES (?, ?, ?)", (fingerprint, time.time(), json.dumps(report))
+                f"INSERT OR REPLACE INTO {REPORTS_TABLE} VALUES (?, ?, ?)",
+                (fingerprint, time.time(), json.dumps(report)),
             )
             self._db.execute(
-                "DELETE FROM reports WHERE fingerprint NOT IN "
-                "(SELECT fingerprint FROM reports ORDER BY stored DESC LIMIT ?)",
+                f"DELETE FROM {REPORTS_TABLE} WHERE fingerprint NOT IN "
+                f"(SELECT fingerprint FROM {REPORTS_TABLE} ORDER BY stored DESC LIMIT ?)",
                 (KEEP_REPORTS,),
             )
 

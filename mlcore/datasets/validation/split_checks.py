@@ -3,7 +3,6 @@ files, exact and near duplicates, and the class balance of the splits."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -11,10 +10,9 @@ from pathlib import Path
 
 from mlcore.datasets.images import ImageFacts, content_hash
 from mlcore.datasets.loader import Dataset, label_path
+from mlcore.datasets.near_copies import near_copies
 from mlcore.datasets.validation.image_checks import Checker
 from mlcore.datasets.validation.options import SPLIT_ORDER, ValidationOptions
-
-NEAR_DUPLICATE_BITS = 8  # of the 144-bit difference hash
 
 
 def missing_labels(checker: Checker) -> None:
@@ -152,38 +150,26 @@ def duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[Ima
 
 
 def near_pairs(entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> dict[int, tuple[int, int]]:
-    """Images in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits (and whose
-    bytes differ): {index of the copy in the later split: (bits, index of its closest image in an earlier one)}."""
-    bands = NEAR_DUPLICATE_BITS + 1  # pigeonhole: near pairs share at least one band exactly
-    width = math.ceil(144 / bands)
-    mask = (1 << width) - 1
-    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    """Images in different splits that are near copies (near_copies: difference hashes at most NEAR_DUPLICATE_BITS
+    bits apart and, for mostly flat images, the same foreground map) and whose bytes differ: {index of the copy in
+    the later split: (hash bits apart, index of its closest image in an earlier one)}."""
     hashed = [i for i, f in enumerate(facts) if f is not None and f.phash is not None and not f.error]
-    for i in hashed:
-        h = facts[i].phash  # type: ignore[union-attr]
-        for b in range(bands):
-            buckets[(b, (h >> (b * width)) & mask)].append(i)
+    known: list[ImageFacts] = [facts[i] for i in hashed]  # type: ignore[misc]
+
+    def apart(x: int, y: int) -> bool:
+        return entries[hashed[x]][0] != entries[hashed[y]][0] and known[x].sha != known[y].sha
+
     best: dict[int, tuple[int, int]] = {}
-    for members in buckets.values():
-        if len(members) < 2 or len(members) > 200:  # huge buckets are flat images, not near-duplicates
-            continue
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                i, j = members[x], members[y]
-                if entries[i][0] == entries[j][0] or facts[i].sha == facts[j].sha:  # type: ignore[union-attr]
-                    continue
-                bits = (facts[i].phash ^ facts[j].phash).bit_count()  # type: ignore[union-attr, operator]
-                if bits <= NEAR_DUPLICATE_BITS:
-                    later, other = (
-                        (j, i) if SPLIT_ORDER.get(entries[j][0], 9) > SPLIT_ORDER.get(entries[i][0], 9) else (i, j)
-                    )
-                    if later not in best or bits < best[later][0]:
-                        best[later] = (bits, other)
+    for x, y, bits in near_copies([f.phash for f in known], [f.foreground for f in known], apart):
+        i, j = hashed[x], hashed[y]
+        later, other = (j, i) if SPLIT_ORDER.get(entries[j][0], 9) > SPLIT_ORDER.get(entries[i][0], 9) else (i, j)
+        if later not in best or bits < best[later][0]:
+            best[later] = (bits, other)
     return best
 
 
 def near_duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> None:
-    """Pairs in different splits whose difference hashes differ in at most NEAR_DUPLICATE_BITS bits."""
+    """Near copies in different splits (near_pairs)."""
     ds = checker.ds
     for later, (bits, other) in sorted(near_pairs(entries, facts).items()):
         split, image = entries[later]
