@@ -68,11 +68,13 @@ def _causes(ctx: ParityContext, delta: float, rows: list[dict[str, Any]]) -> lis
     causes = []
     asked = INFERENCE_HINTS.get(ctx.precision)
     if ctx.ran_at is not None and ctx.ran_at != asked:
+        ran = f"OpenVINO ran this {ctx.precision} export at {ctx.ran_at}, not at the {asked} its precision asks for"
         causes.append(
-            f"OpenVINO ran this {ctx.precision} export at {ctx.ran_at}, not at the {asked} its precision asks for: "
-            "its CPU plugin lowers the precision on its own (to bf16 on CPUs with AVX512-BF16 or AMX) unless the "
-            f"compile asks for INFERENCE_PRECISION_HINT={asked}; run it with that hint (the studio's predictor does), "
-            "or export at bf16 and check it with that precision's tolerance."
+            f"{ran}: its CPU plugin lowers the precision on its own (to bf16 on CPUs with AVX512-BF16 or AMX) unless "
+            f"the compile asks for INFERENCE_PRECISION_HINT={asked}; run it with that hint (the studio's predictor "
+            "does), or export at bf16 and check it with that precision's tolerance."
+            if ctx.ran_at == BF16
+            else f"{ran} (this CPU cannot compute at {asked}): the check measured it at {ctx.ran_at}."
         )
     elif ctx.ran_at == BF16:
         causes.append(
