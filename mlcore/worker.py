@@ -19,6 +19,7 @@ from mlcore.devices.leases import CPU, NO_DEVICE, Lease
 from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
 from mlcore.export import task as export_task
+from mlcore.export.openvino_runtime import install as pin_openvino_precision
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
 from mlcore.predict import task as predict_task
@@ -89,6 +90,8 @@ def run_job(job_id: str, settings: Settings) -> int:
         message = f"this studio cannot run a {job.kind} job with task {job.spec.get('task')!r} (it runs {known})."
         store.transition(job_id, JobState.FAILED, error=message)
         return 1
+    if job.device != NO_DEVICE:  # a job that runs a model: an OpenVINO export (an A/B evaluation, an audit)
+        pin_openvino_precision()  # computes at its card's precision, not the CPU's bfloat16 default
     code = task(store.get(job_id), settings, store)
     refresh(settings)  # a finishing worker advances the queue: the device it held may start the next job
     return code

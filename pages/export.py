@@ -12,6 +12,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.export.formats import FORMATS, NOT_OFFERED, available
+from mlcore.export.precision import bf16_missing, offered_precisions
 from mlcore.export.spec import AUTO_SPLIT, DEFAULT_TOLERANCE, ExportSpec
 from mlcore.export.store import ExportSummary, ExportUnreadable, export_jobs, export_zip, list_exports, load_parity
 from mlcore.export.submit import submit_export
@@ -55,8 +56,9 @@ def new_export(settings: Settings, expanded: bool) -> bool:
         gpu = gpu_inventory().available
         formats = choose_formats(gpu)
         c1, c2, c3, c4 = st.columns(4)
-        precision = c1.radio("Precision", ("fp32", "fp16", "int8"), key="export.precision", horizontal=True,
-                             help="int8: OpenVINO, calibrated on the dataset's val images.")  # fmt: skip
+        bf16_note = bf16_missing() or "bf16: OpenVINO computing in bfloat16, which this CPU has."
+        precision = c1.radio("Precision", offered_precisions(), key="export.precision", horizontal=True,
+                             help=f"int8: OpenVINO, calibrated on the dataset's val images. {bf16_note}")  # fmt: skip
         imgsz = int(c2.number_input("Image size (0 = trained size)", 0, 4096, 0, step=32, key="export.imgsz"))
         dynamic = c3.checkbox("Dynamic shapes", key="export.dynamic", help="Any batch and size; batch throughput too.")
         parity = c4.checkbox("Parity check", True, key="export.parity", help="Compare with the .pt on the dataset.")
@@ -88,12 +90,29 @@ def new_export(settings: Settings, expanded: bool) -> bool:
     return False
 
 
+def runtime_precision(entry: dict) -> None:
+    """What the runtime computes at: OpenVINO's hint (which the predictor uses too) and what it reported."""
+    hint = entry.get("inference_precision")
+    ran = (entry.get("latency") or {}).get("ran_at") or (entry.get("parity") or {}).get("ran_at")
+    if hint is None:
+        if ran:
+            st.caption(f"{entry['runtime']} computes at {ran}.")
+        return
+    if ran and ran != hint:
+        lacking = " (this CPU has no bfloat16)" if hint == "bf16" else ""
+        st.warning(f"{entry['runtime']} was asked to compute at {hint} and reported {ran}{lacking}: the figures "
+                   f"here are at {ran}.", icon=":material/warning:")  # fmt: skip
+        return
+    st.caption(f"{entry['runtime']} computes at {hint} (INFERENCE_PRECISION_HINT, which the predictor uses too).")
+
+
 def parity_view(item: ExportSummary, entry: dict) -> None:
     parity = entry["parity"]
     (st.success if parity["passed"] else st.error)(
         f"{entry['format']} {entry['precision']}: {parity['verdict']}",
         icon=VERDICT_ICONS["passed" if parity["passed"] else "failed"],
     )
+    runtime_precision(entry)
     for cause in parity["causes"][1:]:
         st.caption(f"Also possible: {cause}")
     st.dataframe(
@@ -156,6 +175,7 @@ def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) ->
             parity_view(item, entry)
         else:
             st.info(f"{entry['format']} {entry['precision']}: not checked against the source.", icon=":material/info:")
+            runtime_precision(entry)
     st.plotly_chart(latency_bars(card), key="export.latency")
     source = card.get("latency_source") or {}
     st.caption(

@@ -89,6 +89,10 @@ def test_onnx_openvino_and_torchscript_behave_like_the_pt_and_are_timed(exported
     )
     assert not (model.parent / "best.onnx").exists()  # nothing is written beside the source model
     assert export_result(folder) == {k: exported[k] for k in ("output_dir", "stopped", "formats")}
+    openvino = next(f for f in card["formats"] if f["format"] == "openvino")
+    assert openvino["inference_precision"] == "f32" and openvino["parity"]["ran_at"] == "f32"  # not the CPU's bf16
+    assert [f["ran_at"] for f in exported["formats"]] == ["f32", "f32", "f32"]
+    assert card["latency_source"]["ran_at"] == "f32" and "FP32" in card["cpu_capabilities"]
 
 
 @pytest.mark.slow
@@ -105,11 +109,30 @@ def test_openvino_int8_is_calibrated_on_the_dataset_and_checked_with_its_toleran
     card = json.loads((Path(job.run_dir) / paths.MODEL_CARD).read_text())
     assert card["formats"][0]["parity"]["tolerance"] == 0.02
     assert _dataset_files(Path(studio["data"])) == before  # calibration read a staged view, wrote nothing
+    assert entry["inference_precision"] == "f32"  # the layers left in floating point, as nncf calibrated them
     half = submit_export(ExportSpec(model_path=studio["model"], formats=("openvino",), precision="fp16",
                                     parity=False), settings)  # fmt: skip
     until_final(half.id, settings)
     (entry,) = export_result(Path(half.run_dir))["formats"]
     assert entry["precision"] == "fp16" and Path(entry["path"]).is_dir()
+    assert entry["inference_precision"] == "f32" and entry["ran_at"] == "f32"  # fp16 weights, computed in f32
+
+
+@pytest.mark.slow
+def test_openvino_bf16_is_exported_where_the_cpu_has_it_and_the_card_says_what_ran(studio: dict, monkeypatch) -> None:
+    from mlcore.export import precision
+
+    settings = load_settings()
+    monkeypatch.setattr(precision, "cpu_capabilities", lambda: ("FP32", "BF16", "INT8"))  # offered, as with AMX
+    job = submit_export(ExportSpec(model_path=studio["model"], formats=("openvino",), precision="bf16", parity=False),
+                        settings)  # fmt: skip
+    until_final(job.id, settings)
+    assert open_store(settings).get(job.id).state is JobState.COMPLETED, open_store(settings).get(job.id).error
+    card = json.loads((Path(job.run_dir) / paths.MODEL_CARD).read_text())
+    (openvino,) = card["formats"]
+    assert (openvino["precision"], openvino["inference_precision"]) == ("bf16", "bf16")
+    could = "BF16" in card["cpu_capabilities"]  # what the worker's OpenVINO read of the real CPU
+    assert openvino["latency"]["ran_at"] == ("bf16" if could else "f32")  # honest where the CPU lacks it
 
 
 @pytest.mark.slow
@@ -238,6 +261,7 @@ def test_the_page_shows_the_verdicts_latency_and_the_disagreement_gallery(export
     assert "Download the export (zip)" in [b.label for b in at.get("download_button")]
     picked = at.selectbox(key="export.pick")
     assert "passed" in picked.format_func(picked.value)
+    assert any(c.value.startswith("OpenVINO computes at f32 (INFERENCE_PRECISION_HINT") for c in at.caption)
 
 
 def test_the_page_without_models_says_what_to_do(settings: Settings) -> None:

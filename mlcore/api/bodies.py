@@ -16,6 +16,7 @@ from mlcore.core import paths
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.versions import RESPLIT_TOLERANCE
 from mlcore.evaluation.spec import SPLITS, EvalSpec
+from mlcore.export.formats import PRECISIONS
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.predict.spec import PredictSpec
 from mlcore.quality.spec import AUDIT_SPLITS, AuditSpec, DriftSpec, SelectSpec
@@ -135,7 +136,9 @@ class ModelExportRequest(Body):
     formats: list[str] = Field(
         list(ExportSpec.formats), description="onnx, openvino, torchscript, engine (TensorRT, with a GPU)."
     )
-    precision: Literal["fp32", "fp16", "int8"] = ExportSpec.precision
+    precision: Literal[PRECISIONS] = Field(  # type: ignore[valid-type]
+        ExportSpec.precision, description="fp32, fp16, int8 or bf16 (OpenVINO in bfloat16, where the CPU has it)."
+    )
     imgsz: int = Field(ExportSpec.imgsz, description="A multiple of 32; 0 = the size the model was trained at.")
     dynamic: bool = ExportSpec.dynamic
     simplify: bool = ExportSpec.simplify

@@ -229,7 +229,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.export.submit import submit_export
     from mlcore.training.spec import SpecError
 
-    precision = "int8" if args.int8 else "fp16" if args.half else "fp32"
+    precision = "int8" if args.int8 else "fp16" if args.half else "bf16" if args.bf16 else "fp32"
     try:
         spec = ExportSpec(
             model_path=named_model(args.model, settings, True, "an export"), formats=tuple(args.format or ["onnx"]),
@@ -250,7 +250,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         parity = entry["parity"]
         check = "not checked" if parity is None else parity["verdict"]
         latency = entry["latency_ms"]
-        print(f"{entry['format']:<12} {entry['path']}")
+        runs = f" (runs at {entry['ran_at']})" if entry.get("ran_at") else ""
+        print(f"{entry['format']:<12} {entry['precision']}{runs} {entry['path']}")
         print(f"{'':<12} latency {latency['export']:.1f} ms per image (source {latency['source']:.1f} ms); {check}")
     print(f"Output: {result['output_dir']}")
     return 0 if all(e["parity"] is None or e["parity"]["passed"] for e in result["formats"]) else 1
@@ -515,8 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a model (ONNX, OpenVINO, TorchScript) and check it against the .pt")
     export.add_argument("model", metavar="MODEL", help=f"{MODEL_HELP} (not an export)")
     export.add_argument("--format", action="append", help="onnx (default), openvino, torchscript, engine; repeatable")
-    export.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
-    export.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
+    precision = export.add_mutually_exclusive_group()  # one precision a job; without any: fp32
+    precision.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
+    precision.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
+    precision.add_argument("--bf16", action="store_true", help="OpenVINO in bfloat16 (CPUs with AVX512-BF16/AMX)")
     export.add_argument("--imgsz", type=int, default=0, help="input size, a multiple of 32 (default: the trained size)")
     export.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest)")

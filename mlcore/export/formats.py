@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
+from mlcore.export.precision import BF16, INFERENCE_HINTS, bf16_missing
+
 
 @dataclass(frozen=True)
 class ExportFormat:
@@ -28,12 +30,12 @@ FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
         ExportFormat("onnx", "ONNX", "onnxruntime", ("onnx", "onnxslim", "onnxruntime"), ("fp32", "fp16")),
-        ExportFormat("openvino", "OpenVINO", "OpenVINO", ("openvino",), ("fp32", "fp16", "int8")),
+        ExportFormat("openvino", "OpenVINO", "OpenVINO", ("openvino",), ("fp32", "fp16", "int8", BF16)),
         ExportFormat("torchscript", "TorchScript", "PyTorch (TorchScript)", (), ("fp32",)),
         ExportFormat("engine", "TensorRT", "TensorRT", ("tensorrt",), ("fp32", "fp16", "int8"), needs_gpu=True),
     )
 }
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = tuple(INFERENCE_HINTS)  # fp32, fp16, int8, bf16
 INT8_PACKAGE = "nncf"  # OpenVINO's INT8 calibration
 
 # Formats Ultralytics has that the studio does not offer, and why (an offline machine cannot make them).
@@ -67,6 +69,8 @@ def why_unavailable(name: str, precision: str = "fp32", gpu: bool = False) -> st
         return f"{fmt.title} is exported at {' or '.join(fmt.precisions)}, not {precision}."
     if fmt.needs_gpu and not gpu:
         return f"{fmt.title} is built for one NVIDIA GPU and needs one: this job has none (use onnx or openvino)."
+    if precision == BF16 and (why := bf16_missing()):
+        return f"{fmt.title} at bf16 is not offered on this machine: {why}"
     if name == "onnx" and precision == "fp16" and not gpu:
         return "ONNX at fp16 is exported on a GPU only; on the CPU choose openvino with fp16."
     missing = [m for m in fmt.packages if not _installed(m)]

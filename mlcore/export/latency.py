@@ -5,7 +5,8 @@ Each model is timed through Ultralytics' own predictor, which runs a .pt in PyTo
 onnxruntime, an OpenVINO folder in OpenVINO and a .torchscript in TorchScript; the figure is the
 predictor's `inference` time (the runtime alone), so pre- and post-processing, the same for all,
 do not blur the comparison. Its total per image is kept beside it. Every runtime gets all the CPU
-cores (PyTorch too: Ultralytics sets it to one core fewer at import).
+cores (PyTorch too: Ultralytics sets it to one core fewer at import). Each figure says the precision the
+runtime computed at (`ran_at`): an OpenVINO model compiles at its export's hint and reports what it got.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.export.openvino_runtime import compiled_precision, install
+
 WARM_UP = 5
 BATCH = 8
 
@@ -23,11 +26,23 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median_ms": round(float(np.median(values)), 3), "p90_ms": round(float(np.percentile(values, 90)), 3)}
 
 
+def ran_at(backend: Any) -> str | None:
+    """The precision a loaded model (Ultralytics' AutoBackend) computes at: OpenVINO's own reading; the input
+    type for PyTorch and ONNX Runtime, which compute at the model's type on the CPU; None for a TensorRT
+    engine (its layers' precisions were fixed when it was built)."""
+    if backend.format == "openvino":
+        return compiled_precision(backend.ov_compiled_model)
+    if backend.format == "engine":
+        return None
+    return "f16" if backend.fp16 else "f32"
+
+
 def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str = "cpu", dynamic: bool = False) -> dict:
     """Latency of the model at `path` on `images` (cycled), on `device`."""
     import torch
     from ultralytics import YOLO
 
+    install()
     model = YOLO(path, task="detect")
     kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1}
     for n in range(WARM_UP):
@@ -47,6 +62,7 @@ def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str 
         "device": device,
         "threads": torch.get_num_threads() if device == "cpu" else None,
         "cores": os.cpu_count(),
+        "ran_at": ran_at(model.predictor.model),
     }
     if dynamic:
         batch = [images[n % len(images)] for n in range(BATCH)]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.evaluation.analysis import Detections, average_precision, box_iou
+from mlcore.export.precision import BF16, INFERENCE_HINTS
 
 PAIR_IOU = 0.9
 GALLERY_IMAGES = 24  # images that disagree most, kept for the page's gallery
@@ -31,6 +32,8 @@ class ParityContext:
     check_imgsz: int
     trained_imgsz: int | None
     calibration_images: int = 0
+    ran_at: str | None = None
+    """The precision OpenVINO reported computing at (f32, bf16, f16); None for the other runtimes."""
 
 
 def _kept(d: Detections, n: int, conf: float) -> np.ndarray:
@@ -63,6 +66,21 @@ def image_agreement(a: Detections, b: Detections, conf: float, pair_iou: float =
 def _causes(ctx: ParityContext, delta: float, rows: list[dict[str, Any]]) -> list[str]:
     """Likely causes of a failed check, most likely first, each with what to do."""
     causes = []
+    asked = INFERENCE_HINTS.get(ctx.precision)
+    if ctx.ran_at is not None and ctx.ran_at != asked:
+        ran = f"OpenVINO ran this {ctx.precision} export at {ctx.ran_at}, not at the {asked} its precision asks for"
+        causes.append(
+            f"{ran}: its CPU plugin lowers the precision on its own (to bf16 on CPUs with AVX512-BF16 or AMX) unless "
+            f"the compile asks for INFERENCE_PRECISION_HINT={asked}; run it with that hint (the studio's predictor "
+            "does), or export at bf16 and check it with that precision's tolerance."
+            if ctx.ran_at == BF16
+            else f"{ran} (this CPU cannot compute at {asked}): the check measured it at {ctx.ran_at}."
+        )
+    elif ctx.ran_at == BF16:
+        causes.append(
+            "it ran in bfloat16 (8 significant bits), which rounds every weight and activation: export at fp32 if the "
+            "difference matters, or accept a larger tolerance."
+        )
     if ctx.check_imgsz != ctx.export_imgsz:
         causes.append(
             f"image size mismatch: the export was made at imgsz={ctx.export_imgsz} and checked at "
@@ -131,4 +149,5 @@ def compare(source: Detections, export: Detections, ctx: ParityContext, toleranc
         "worst_images": worst,
         "confidence_threshold": conf,
         "pair_iou": PAIR_IOU,
+        "ran_at": ctx.ran_at,
     }

@@ -12,7 +12,8 @@ from mlcore.evaluation.spec import SPLITS
 from mlcore.export.formats import FORMATS, PRECISIONS
 from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
-DEFAULT_TOLERANCE = {"fp32": 0.005, "fp16": 0.005, "int8": 0.02}  # mAP difference a parity check accepts
+# mAP difference a parity check accepts; bfloat16 keeps 8 significant bits, and moves mAP50-95 by about 0.01-0.02
+DEFAULT_TOLERANCE = {"fp32": 0.005, "fp16": 0.005, "int8": 0.02, "bf16": 0.02}
 AUTO_SPLIT = "auto"  # test when the dataset has one, else val
 MIN_TIMED_RUNS = 50
 
@@ -25,7 +26,8 @@ class ExportSpec:
     """A run's best.pt/last.pt, or a .pt in a trusted model folder."""
     formats: tuple[str, ...] = ("onnx",)
     precision: str = "fp32"
-    """fp32, fp16 or int8 (int8: OpenVINO or TensorRT, calibrated on images of the dataset)."""
+    """fp32, fp16, int8 (OpenVINO or TensorRT, calibrated on images of the dataset) or bf16 (OpenVINO computing in
+    bfloat16, on CPUs that have it). Other formats of the same export stay at fp32."""
     imgsz: int = 0
     """Input size of the export; 0 = the size the model was trained at."""
     dynamic: bool = False
@@ -41,7 +43,7 @@ class ExportSpec:
     parity: bool = True
     """Run the source model and each export through the studio's evaluation and compare them."""
     tolerance: float | None = None
-    """Largest mAP difference that passes; None = 0.005 (fp32, fp16) or 0.02 (int8)."""
+    """Largest mAP difference that passes; None = 0.005 (fp32, fp16) or 0.02 (int8, bf16)."""
     check_imgsz: int = 0
     """Image size the parity check runs the export at; 0 = the export's own size."""
     confidence_threshold: float = 0.25
@@ -63,6 +65,8 @@ class ExportSpec:
             raise SpecError(f"precision={self.precision!r}; use one of {', '.join(PRECISIONS)} (e.g. 'fp32').")
         if self.precision == "int8" and not any(f in ("openvino", "engine") for f in self.formats):
             raise SpecError("precision='int8' is calibrated for OpenVINO (or TensorRT); add formats=['openvino'].")
+        if self.precision == "bf16" and "openvino" not in self.formats:
+            raise SpecError("precision='bf16' is what OpenVINO computes at on the CPU; add formats=['openvino'].")
         for name in ("imgsz", "check_imgsz"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (value and value < STRIDE):

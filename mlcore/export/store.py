@@ -63,6 +63,17 @@ def _read_card(folder: Path) -> dict[str, Any] | None:
     return card if isinstance(card, dict) and isinstance(card.get("formats"), list) else None
 
 
+def card_entry(model: Path) -> dict[str, Any] | None:
+    """The model card's entry of an exported model (a file or an OpenVINO folder), found by its name in the card
+    of the export folder it lies in (so it still matches after the export folder was moved or unzipped elsewhere);
+    None for a model that no finished export describes."""
+    try:
+        card = _read_card(model.parent)
+    except ExportUnreadable:
+        return None
+    return next((e for e in (card or {}).get("formats", []) if Path(str(e.get("path", ""))).name == model.name), None)
+
+
 def list_exports(settings: Settings) -> list[ExportSummary]:
     """Every folder under exports/ with a readable request, newest first."""
     found = []
@@ -82,7 +93,8 @@ def export_jobs(settings: Settings) -> list[Job]:
 
 
 def export_result(folder: Path) -> dict[str, Any]:
-    """The export as scripts read it: its folder, and per format the parity numbers and the latency."""
+    """The export as scripts read it: its folder, and per format the precision it ran at, the parity numbers and
+    the latency."""
     card = _read_card(folder)
     if card is None:
         raise ExportUnreadable(f"{folder} has no {paths.MODEL_CARD}: the export did not finish.")
@@ -96,6 +108,8 @@ def export_result(folder: Path) -> dict[str, Any]:
                 "format": entry["format"],
                 "path": entry["path"],
                 "precision": entry["precision"],
+                "inference_precision": entry.get("inference_precision"),  # OpenVINO's hint; None for the others
+                "ran_at": (entry.get("latency") or {}).get("ran_at"),
                 "parity": {k: parity[k] for k in keys} if parity else None,
                 "latency_ms": {"source": source_ms, "export": (entry.get("latency") or {}).get("median_ms")},
             }

@@ -5,8 +5,11 @@ In `exports/{model_name}_{timestamp}/`:
     best.onnx, best_openvino_model/, best.torchscript ...   the exported models
     parity/source.npz, parity/{format}.npz                  both models' predictions on the checked split
     model_card.json   classes, imgsz, shapes, source sha256, run and dataset, the export arguments,
-                      library versions, each format's parity verdict and latency (its presence means
-                      the export is complete: a crashed or cancelled job leaves none, and is not listed)
+                      library versions, the CPU's capabilities, each format's precision, the precision
+                      its runtime is told to compute at (`inference_precision`, OpenVINO's hint, which
+                      every consumer compiles with) and the one it reported (`ran_at`), its parity
+                      verdict and latency (its presence means the export is complete: a crashed or
+                      cancelled job leaves none, and is not listed)
     export_config.yaml, export.log, progress.json
 
 Conversions run in a staging folder and move in when they succeed. Stop ends after the current step:
@@ -34,7 +37,9 @@ from mlcore.devices.leases import Lease
 from mlcore.evaluation.task import predict_split
 from mlcore.export.formats import FORMATS
 from mlcore.export.latency import time_model
+from mlcore.export.openvino_runtime import install, pin, ran_at
 from mlcore.export.parity import ParityContext, compare
+from mlcore.export.precision import INFERENCE_HINTS, cpu_capabilities
 from mlcore.export.spec import ExportSpec
 from mlcore.export.submit import EXPORT_TASK, format_precision
 from mlcore.jobs.ending import run_to_end
@@ -177,6 +182,7 @@ def export(job: Job, settings: Settings) -> None:
         "export_args": spec.to_dict(),
         "versions": versions(),
         "device": str(lease),
+        "cpu_capabilities": list(cpu_capabilities()),  # OpenVINO's reading: BF16 there means bf16 can run
         "formats": [],
         "stopped": False,
     }
@@ -185,6 +191,9 @@ def export(job: Job, settings: Settings) -> None:
         for name in spec.formats:
             progress.step(f"converting to {FORMATS[name].title}")
             made[name] = convert(source, name, spec, data_yaml, device, Path(folder.path))
+            if (hint := inference_precision(name, spec.precision)) is not None:
+                pin(made[name], hint)  # the checks and the timing compile at it (the card is written last)
+        install()
         parity: dict[str, dict] = {}
         if spec.parity and dataset is not None and data_yaml is not None:
             checked = (dataset, split, images, data_yaml)
@@ -212,12 +221,19 @@ def export(job: Job, settings: Settings) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def inference_precision(name: str, precision: str) -> str | None:
+    """The INFERENCE_PRECISION_HINT an OpenVINO export compiles with; None for runtimes that have no such hint
+    (they compute at the precision the model is stored at)."""
+    return INFERENCE_HINTS[format_precision(name, precision)] if name == "openvino" else None
+
+
 def _format_entry(name: str, path: Path, spec: ExportSpec, names: dict[int, str], parity: dict | None) -> dict:
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     return {
         "format": name,
         "path": str(path),
         "precision": format_precision(name, spec.precision),
+        "inference_precision": inference_precision(name, spec.precision),
         "runtime": FORMATS[name].runtime,
         "bytes": size,
         "shapes": io_shapes(path, name, spec.imgsz, len(names)),
@@ -256,9 +272,10 @@ def check_parity(
             str(path), dataset, images, data_yaml, split, imgsz, device, runs / f"{name}_val", rect=False
         )
         predicted.save(runs / f"{name}.npz")
+        ran = ran_at(path) if name == "openvino" else None  # as the compile of this check reported it
         context = ParityContext(
             precision=format_precision(name, spec.precision), dynamic=spec.dynamic, export_imgsz=spec.imgsz,
-            check_imgsz=imgsz, trained_imgsz=trained_imgsz, calibration_images=calibration,
+            check_imgsz=imgsz, trained_imgsz=trained_imgsz, calibration_images=calibration, ran_at=ran,
         )  # fmt: skip
         checked[name] = compare(reference, predicted, context, spec.allowed_difference, spec.confidence_threshold)
     for leftover in runs.glob("*_val"):

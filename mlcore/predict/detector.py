@@ -6,6 +6,8 @@
 
 A detection is {"class_id", "class_name", "confidence", "box": [x1, y1, x2, y2]} in original-image
 pixels. Per-class thresholds are applied after NMS: the model runs at the profile's lowest threshold.
+An OpenVINO export computes at the precision its model card records (OpenVINO's own default on a CPU with
+bfloat16 would be bf16, whatever the export was checked at).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from mlcore.core.errors import TaskError
 from mlcore.engine.env import restore_pillow_open
+from mlcore.export.openvino_runtime import install
 from mlcore.predict.profile import DeploymentProfile
 
 
@@ -30,6 +33,7 @@ def load_detector(path: Path, device: str) -> Any:
     from ultralytics import YOLO
 
     restore_pillow_open()
+    install()  # OpenVINO exports compile at their card's inference precision
     try:
         model = YOLO(str(path), task="detect")
     except Exception as exc:  # Ultralytics raises several kinds for files that are not models
