@@ -48,10 +48,12 @@ def _export(folder: Path, source: Path, formats: list[str]) -> Path:
     return folder
 
 
-def test_every_form_names_the_same_model(settings: Settings, world: dict[str, Path], tmp_path: Path) -> None:
+def test_every_form_names_the_same_model(
+    settings: Settings, world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     weights, registered = world["weights"], read_model(settings, "logo-detector")
     copy = registered.weights(registered.version(1))
-    os.chdir(tmp_path)  # the working folder is neither the outputs folder nor the studio's
+    monkeypatch.chdir(tmp_path)  # the working folder is neither the outputs folder nor the studio's
     named = {
         str(weights): weights,
         "trainings/logos/v1/weights/best.pt": weights,  # relative to the outputs folder, as the README writes it

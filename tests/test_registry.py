@@ -330,8 +330,13 @@ def test_an_export_is_compared_at_its_fixed_input_size(settings, world) -> None:
     entry = {"format": "onnx", "path": str(onnx), "precision": "fp32", "parity": {"passed": True}}
     card = {"classes": names, "imgsz": 320, "source": {"sha256": file_sha256(world["v1"])}, "formats": [entry]}
     (folder / paths.MODEL_CARD).write_text(json.dumps(card))
-    request = ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"]))
+    request = ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"]), imgsz=640)
     with pytest.raises(ComparisonError, match=r"fixed input of 320 px; compare at that size \(--imgsz 320\)"):
         start_comparison(request, settings)
     queued = start_comparison(ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"]), imgsz=320), settings)
     assert len(queued.pending) == 2  # both evaluated at 320, the export at its own size
+    own = start_comparison(ComparisonRequest(str(world["v1"]), str(onnx), str(world["data"])), settings)
+    sizes = {
+        open_store(settings).get(j).spec["model_path"]: open_store(settings).get(j).spec["imgsz"] for j in own.pending
+    }
+    assert sizes == {str(world["v1"]): 640, str(onnx): 320}  # no size asked: each model at its own

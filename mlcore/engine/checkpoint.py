@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlcore.core.settings import Settings
+from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.env import engine_environment
 
 
@@ -48,7 +48,7 @@ def inspect_checkpoint(path: Path, settings: Settings, timeout: float = 120) -> 
         raise CheckpointError(f"{path} does not exist: the run has no checkpoint to resume from.")
     proc = subprocess.run(
         [sys.executable, "-m", "mlcore.engine.checkpoint", str(path)],
-        env=engine_environment(settings),
+        env=engine_environment(settings) | {"PYTHONPATH": str(PROJECT_ROOT)},  # from any working folder
         capture_output=True,
         text=True,
         timeout=timeout,
