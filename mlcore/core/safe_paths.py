@@ -75,6 +75,16 @@ def is_under(real: str, roots: Sequence[Path | str]) -> bool:
     return False
 
 
+class _Every:
+    """Every name: the files of a folder that cannot be listed are each followed on their own."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_UNLISTED, _UNSEEN = _Every(), object()
+
+
 class Confinement:
     """Which files a dataset names may be read: those whose real path (links followed, existing or not) lies under
     the allowed roots. Made for many files in few folders: each folder is resolved and listed once, and a file is
@@ -82,8 +92,7 @@ class Confinement:
 
     def __init__(self, roots: Sequence[Path | str]) -> None:
         self.roots = tuple(os.fspath(r) for r in roots)
-        self._folders: dict[str, bool] = {}
-        self._links: dict[str, frozenset[str] | None] = {}  # None: the folder cannot be listed
+        self._links: dict[str, frozenset[str] | _Every | None] = {}  # folder -> its links; None: it leads outside
 
     def allows(self, path: str | os.PathLike[str]) -> bool:
         """Whether `path` (a file or folder, existing or not) leads under the roots, links followed."""
@@ -94,25 +103,24 @@ class Confinement:
         folder, _, name = path.rpartition(os.sep)
         if not folder or not name or name in (".", ".."):
             return self.allows(path)
-        allowed = self._folders.get(folder)
-        if allowed is None:
-            allowed = self._folders[folder] = self.allows(folder)
-            self._links[folder] = _links_in(folder) if allowed else None
-        if not allowed:
+        links = self._links.get(folder, _UNSEEN)
+        if links is _UNSEEN:
+            links = self._links[folder] = _links_in(folder) if self.allows(folder) else None
+        if links is None:
             return False
-        links = self._links[folder]
-        return (links is not None and name not in links) or self.allows(path)
+        return name not in links or self.allows(path)
 
 
-def _links_in(folder: str) -> frozenset[str] | None:
-    """The names of the symbolic links in `folder` (none when it does not exist); None when it cannot be listed."""
+def _links_in(folder: str) -> frozenset[str] | _Every:
+    """The names of the symbolic links in `folder` (none when it does not exist); every name when it cannot be
+    listed."""
     try:
         with os.scandir(folder) as entries:
             return frozenset(e.name for e in entries if e.is_symlink())
     except (FileNotFoundError, NotADirectoryError):
         return frozenset()  # nothing in it to read
     except OSError:
-        return None
+        return _UNLISTED
 
 
 def trusted_model(path: str, settings: Settings) -> Path:

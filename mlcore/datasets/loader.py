@@ -519,12 +519,16 @@ def _load_folder(folder: Path, allowed: Confinement) -> Dataset:
 def _leave_out_outside(dataset: Dataset, allowed: Confinement) -> None:
     """Images that are links to files outside the allowed folders, or whose label file is, left out of their
     split and reported (so that nothing reads them: validation, previews, exports, versions, training)."""
+    label_dirs: dict[str, str] = {}  # image folder -> its label folder (label_path, once per folder)
     for split, images in dataset.splits.items():
         kept, refused = [], []
         for image in images:
+            folder, _, name = image.rpartition(os.sep)
+            if (label_dir := label_dirs.get(folder)) is None:
+                label_dir = label_dirs[folder] = os.path.dirname(label_path(image))
             if not allowed.allows_file(image):
                 refused.append(dataset.rel(image))
-            elif not allowed.allows_file(label := label_path(image)):
+            elif not allowed.allows_file(label := f"{label_dir}{os.sep}{name.rpartition('.')[0]}.txt"):
                 refused.append(f"{dataset.rel(label)} (the label file of {dataset.rel(image)}, left out too)")
             else:
                 kept.append(image)
