@@ -149,10 +149,10 @@ def headline(report: ValidationReport) -> None:
     st.dataframe(pd.DataFrame(split_rows), hide_index=True)
 
 
-def show_issue(report: ValidationReport, issue_index: int) -> None:
+def show_issue(report: ValidationReport, issue_index: int, settings: Settings) -> None:
     issue = report.issues[issue_index]
     root = Path(report.dataset["root"])
-    image, label = issue_files(root, issue.path) if issue.path else (None, None)
+    image, label = issue_files(root, issue.path, settings.dataset_roots) if issue.path else (None, None)
     rows, lines = read_label_file(label)
     picture, problem = None, None
     if image is not None and image.exists():  # drawn before anything is written: text and picture arrive together
@@ -187,7 +187,7 @@ def show_issue(report: ValidationReport, issue_index: int) -> None:
             st.caption("No label file, or an empty one (a background image).")
 
 
-def issues_tab(report: ValidationReport) -> None:
+def issues_tab(report: ValidationReport, settings: Settings) -> None:
     if not report.issues:
         st.success("No issue at all.", icon=":material/check_circle:")
         return
@@ -232,7 +232,7 @@ def issues_tab(report: ValidationReport) -> None:
         ),
     )
     if picked is not None:
-        show_issue(report, int(picked))
+        show_issue(report, int(picked), settings)
 
 
 def charts_tab(report: ValidationReport) -> None:
@@ -354,7 +354,7 @@ if resolved is not None:
         headline(shown_report)
         issues, graphs, gallery, files = st.tabs(["Issues", "Charts", "Gallery", "Download"])
         with issues:
-            issues_tab(shown_report)
+            issues_tab(shown_report, current)
         with graphs:
             charts_tab(shown_report)
         with gallery:

@@ -12,6 +12,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.paths import ARGS_FILE, RunFolder
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.settings import Settings
+from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.validation.saved_reports import list_reports
 from mlcore.datasets.versions import version_of
 from mlcore.jobs.progress import log_tail
@@ -214,8 +215,8 @@ def configuration(run: RunSummary, settings: Settings) -> None:
         args = run.path / ARGS_FILE
         st.markdown("**Arguments as Ultralytics resolved them** (`args.yaml`)")
         try:
-            st.json(yaml.safe_load(args.read_text()) or {}, expanded=False)
-        except (OSError, yaml.YAMLError):
+            st.json(read_yaml_file(args) or {}, expanded=False)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             st.caption("No args.yaml yet (it is written when the training starts).")
     augmentation(run)
     dataset = str(run.spec.get("dataset_path") or "")

@@ -77,6 +77,14 @@ def test_legal_variations_stay_silent(dataset: Path) -> None:
     assert report.counts["train"]["boxes"] == 24
 
 
+def _link_out(image: Path) -> None:
+    """`image` made a link to a copy of itself outside the dataset's folder."""
+    elsewhere = image.parent.parent.parent.parent / f"elsewhere-{image.name}"
+    shutil.copyfile(image, elsewhere)
+    image.unlink()
+    image.symlink_to(elsewhere)
+
+
 def _label(root: Path, name: str, text: str | bytes, split: str = "train") -> None:
     path = root / "labels" / split / f"{name}.txt"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -148,6 +156,14 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None, int | Non
         "split_missing",
         "error",
         "data.yaml",
+        None,
+    ),
+    (
+        "image outside",
+        lambda r: _link_out(r / "images" / "train" / "train_0.jpg"),
+        "outside_roots",
+        "error",
+        "images/train/train_0.jpg",
         None,
     ),
     (

@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mlcore import __version__
+from mlcore.api.access_log import has_credentials, install_access_log_filter
 from mlcore.api.context import PREFIX, ApiContext, TorchProbeCache
 from mlcore.api.errors import REFUSED, ApiError, StudioJSONResponse, jsonable, refusal
 from mlcore.api.routes import (
@@ -98,12 +99,19 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
     )
     bearer = HTTPBearer(auto_error=False, description="The API token (ML_STUDIO_API_TOKEN).")
 
-    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
+    def authorised(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
         if token is None:
             return
         given = credentials.credentials if credentials else ""
         if not hmac.compare_digest(given.encode(), token.encode()):
-            raise ApiError(401, "unauthorised", "a valid API token is needed: send 'Authorization: Bearer <token>'.")
+            hint = ""
+            if not given and has_credentials(list(request.query_params)):
+                hint = " A token in the URL is never accepted (URLs end up in logs and browser histories)."
+            raise ApiError(
+                401, "unauthorised", f"a valid API token is needed: send 'Authorization: Bearer <token>'.{hint}"
+            )
+
+    install_access_log_filter(token)  # a token sent in a URL anyway stays out of the access log
 
     if cors_origins:
         api.add_middleware(

@@ -3,14 +3,17 @@ caller's name in the audit trail, the dataset checks, the PyTorch probe and the 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlcore.api.errors import ApiError
 from mlcore.core.errors import JobNotFound
-from mlcore.core.settings import Settings
+from mlcore.core.safe_paths import is_under
+from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.devices.torch_probe import TorchProbe, probe_torch
 from mlcore.jobs.store import Job, JobStore
@@ -20,18 +23,25 @@ PREFIX = "/api/v1/ml"
 PROBE_KEEP_S = 60.0
 
 
-def dataset_path(text: str, settings: Settings) -> str:
-    """A relative path is looked up in the dataset roots in order ("demo" is <outputs>/datasets/demo)."""
-    raw = text.strip()
+def dataset_path(text: str, settings: Settings, roots: Sequence[Path] | None = None) -> str:
+    """A relative path is looked up in the dataset roots (or `roots`) in order ("demo" is <outputs>/datasets/demo).
+    One found in
+    none is read from the project folder when it leads under the roots from there ("ml_outputs/datasets/demo"),
+    else from the first root, so that a misspelt name is answered "does not exist" rather than "outside"; whether
+    anything exists is never asked outside the roots."""
+    raw, roots = text.strip(), settings.dataset_roots if roots is None else roots
     if raw.startswith("~"):
         return raw  # a home folder: resolve_user_path expands it (and refuses one of no such user)
     if raw and "\x00" not in raw and not Path(raw).is_absolute():
-        for root in settings.dataset_roots:
+        for root in roots:
             try:
                 if (root / raw).exists():
                     return str(root / raw)
             except (OSError, ValueError):
                 continue
+        for base in (PROJECT_ROOT, *roots[:1]):
+            if is_under(os.path.realpath(base / raw), roots):
+                return str(base / raw)
     return raw
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, fail, named_model
 from mlcore.core.settings import Settings
+from mlcore.core.user_yaml import read_yaml_file, read_yaml_text
 
 ACTIONS = ("status", "stop", "cancel", "resume")
 
@@ -96,7 +97,10 @@ def _start(args: argparse.Namespace, settings: Settings) -> int:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             return fail(f"--set {item!r}: write ARG=VALUE, e.g. --set nbs=8", EXIT_USAGE)
-        fixed[key.strip()] = yaml.safe_load(value)
+        try:
+            fixed[key.strip()] = read_yaml_text(value, f"--set {key.strip()}")
+        except yaml.YAMLError as exc:
+            return fail(f"--set {item!r}: the value cannot be read ({str(exc).splitlines()[0]}).", EXIT_USAGE)
     first = _read_first(args.first) if args.first else ()
     spec = TuneSpec(
         study=args.study or f"study-{datetime.now():%Y%m%d-%H%M%S}",
@@ -130,8 +134,8 @@ def _read_first(path: str) -> tuple[dict[str, Any], ...]:
     from mlcore.training.spec import SpecError
 
     try:
-        data = yaml.safe_load(open(path).read())
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml_file(path, f"--first {path}")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"--first {path}: cannot be read as YAML ({str(exc).splitlines()[0]}).") from None
     if isinstance(data, dict):
         data = [data]

@@ -1,5 +1,6 @@
 """Paths typed by users: resolved (symlinks included) and accepted only under configured roots; models
-only from trusted folders (a .pt file is a pickle, which runs code when loaded)."""
+only from trusted folders (a .pt file is a pickle, which runs code when loaded); and `Confinement`, the same
+check for the many files a dataset names."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class PathNotAllowed(ValueError):
 def resolve_user_path(
     text: str | os.PathLike[str], roots: Sequence[Path], base: Path | None = None, what: str = "dataset"
 ) -> Path:
-    """The real, existing path for `text`, if it lies under one of `roots` (after resolving links)."""
+    """The real, existing path for `text`, if it lies under one of `roots` (after resolving links). A path outside
+    the roots is refused in the same words whether or not anything is there; one inside may be "does not exist"."""
     raw = os.fspath(text).strip()
     if not raw:
         raise PathNotAllowed(f"no {what} path given; type a folder or a data.yaml file.")
@@ -39,6 +41,10 @@ def resolve_user_path(
         raise PathNotAllowed(f"{raw}: there is no such user's home folder; type the full path.") from None
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
+    # The roots first, on the path with its links followed as far as they exist: a path outside gets the same
+    # answer whether or not there is anything there, so the refusals tell nobody which files exist.
+    if not is_under(os.path.realpath(path), roots):
+        raise _outside(raw, roots, what)
     try:
         real = Path(os.path.realpath(path, strict=True))
     except OSError as exc:
@@ -47,11 +53,14 @@ def resolve_user_path(
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise PathNotAllowed(f"no permission to open {raw}; make it readable for this user.") from None
         raise PathNotAllowed(f"{raw} does not exist; check the spelling, or pick one of the known {what}s.") from None
-    for root in roots:
-        if real.is_relative_to(root):
-            return real
+    if not is_under(str(real), roots):  # changed in between
+        raise _outside(raw, roots, what)
+    return real
+
+
+def _outside(raw: str, roots: Sequence[Path], what: str) -> PathNotAllowed:
     listed = ", ".join(str(r) for r in roots) or "(none configured)"
-    raise PathNotAllowed(
+    return PathNotAllowed(
         f"{raw} is outside the folders {what}s may be read from ({listed}); move it under one of them, "
         f"or add its folder to {'ML_STUDIO_MODEL_ROOTS' if what == 'model' else 'ML_STUDIO_DATASET_ROOTS'}."
     )
@@ -63,6 +72,63 @@ def model_base(text: str, settings: Settings) -> Path:
     relative = Path(text.strip())
     inside = not relative.is_absolute() and (settings.outputs_root / relative).exists()
     return settings.outputs_root if inside else PROJECT_ROOT
+
+
+def is_under(real: str, roots: Sequence[Path | str]) -> bool:
+    """Whether the resolved path `real` is one of `roots` (real paths) or lies under one."""
+    for root in roots:
+        top = os.fspath(root)
+        if real == top or real.startswith(top if top.endswith(os.sep) else top + os.sep):
+            return True
+    return False
+
+
+class _Every:
+    """Every name: the files of a folder that cannot be listed are each followed on their own."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_UNLISTED, _UNSEEN = _Every(), object()
+
+
+class Confinement:
+    """Which files a dataset names may be read: those whose real path (links followed, existing or not) lies under
+    the allowed roots. Made for many files in few folders: each folder is resolved and listed once, and a file is
+    followed on its own only when it is a link."""
+
+    def __init__(self, roots: Sequence[Path | str]) -> None:
+        self.roots = tuple(os.fspath(r) for r in roots)
+        self._links: dict[str, frozenset[str] | _Every | None] = {}  # folder -> its links; None: it leads outside
+
+    def allows(self, path: str | os.PathLike[str]) -> bool:
+        """Whether `path` (a file or folder, existing or not) leads under the roots, links followed."""
+        return is_under(os.path.realpath(path), self.roots)
+
+    def allows_file(self, path: str) -> bool:
+        """`allows` for a file, its folder's answer reused for its neighbours."""
+        folder, _, name = path.rpartition(os.sep)
+        if not folder or not name or name in (".", ".."):
+            return self.allows(path)
+        links = self._links.get(folder, _UNSEEN)
+        if links is _UNSEEN:
+            links = self._links[folder] = _links_in(folder) if self.allows(folder) else None
+        if links is None:
+            return False
+        return name not in links or self.allows(path)
+
+
+def _links_in(folder: str) -> frozenset[str] | _Every:
+    """The names of the symbolic links in `folder` (none when it does not exist); every name when it cannot be
+    listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(e.name for e in entries if e.is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()  # nothing in it to read
+    except OSError:
+        return _UNLISTED
 
 
 def trusted_model(path: str, settings: Settings) -> Path:

@@ -15,6 +15,7 @@ CODES: dict[str, str] = {
     "split_missing": "a split path that does not exist",
     "download_key": "data.yaml has a download: key (never run by the studio)",
     "path_resolution": "how a data.yaml path was resolved (Roboflow-style ../ paths)",
+    "outside_roots": "a path:, split entry, list line, image or label leading outside the allowed folders (not read)",
     "unused_class": "a named class with no instance",
     "class_imbalance": "largest/smallest class ratio above the threshold",
     "few_samples": "a class with too few instances in train, or none in val",

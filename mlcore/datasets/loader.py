@@ -3,11 +3,19 @@
 Accepted: a `data.yaml` (Ultralytics semantics, including Roboflow's `../train/images` paths), a
 folder holding one, a folder with `images/<split>` + `labels/<split>`, or split-first
 `<split>/images` + `<split>/labels`. Nothing is written, and `download:` is never run.
+
+A dataset's own contents are paths too: data.yaml's `path:`, its split entries (folders, image lists and their
+lines), classes.txt, and every image and label file, links followed, are read only under the allowed roots (the
+dataset roots of the settings, which hold the studio's own datasets, and the dataset's own folder). What leads
+elsewhere is left out, unread, and reported as an `outside_roots` error naming the entry, in the same words whether
+or not anything is there.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +23,9 @@ from typing import Any
 import yaml
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.safe_paths import Confinement, PathNotAllowed, resolve_user_path
+from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
+from mlcore.core.user_yaml import UnsafeYaml, read_yaml_file
 from mlcore.datasets.images import IMAGE_EXTENSIONS
 from mlcore.datasets.issues import Issue
 
@@ -45,6 +54,8 @@ UNSUPPORTED_IMAGE_EXTENSIONS = frozenset(
     }
 )
 CLASSES_FILES = ("classes.txt", "labels/classes.txt", "obj.names")
+OUTSIDE = "outside the allowed folders"
+SHOWN_OUTSIDE = 20  # files of a split refused by name; the rest are counted in one more issue
 
 
 class DatasetError(ValueError):
@@ -119,26 +130,46 @@ def guess_split_folder(root: Path, split: str) -> tuple[str, int] | None:
     """The folder beside a data.yaml (in `root`) that most likely holds `split`'s images, as (its path relative to
     `root`, its image count): the first of {alias}/images, images/{alias}, {alias} that holds images, for each of
     the split's names (val: val, valid, validation)."""
+    real_root = os.path.realpath(root)
     for alias in (a for a, s in SPLIT_ALIASES.items() if s == split):
         for folder in (f"{alias}/images", f"images/{alias}", alias):
-            if (root / folder).is_dir():
+            if (root / folder).is_dir() and os.path.realpath(root / folder).startswith(real_root + os.sep):
                 found = len(list_images(root / folder)[0])
                 if found:
                     return folder, found
     return None
 
 
-def _read_list_file(path: Path) -> list[str]:
+def _read_list_file(path: Path, allowed: Confinement, root: Path, split: str, issues: list[Issue]) -> list[str]:
+    """The images an image list names; lines that lead outside the allowed folders are left out and reported."""
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    out = []
-    for line in (x.strip() for x in lines):
+    out, refused = [], []
+    for number, line in enumerate((x.strip() for x in lines), start=1):
         if not line:
             continue
         p = Path(line[2:]) if line.startswith("./") else Path(line)
         p = p if p.is_absolute() else path.parent / p
         if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
-            out.append(os.path.normpath(p))
+            image = os.path.normpath(p)
+            if allowed.allows_file(image):
+                out.append(image)
+            else:
+                refused.append(f"line {number} ('{line}')")
+    if refused:
+        more = f" and {len(refused) - 3:,} more lines" if len(refused) > 3 else ""
+        issues.append(_outside(f"{relative_to(root, path)}: {', '.join(refused[:3])}{more}", relative_to(root, path),
+                               split, plural=len(refused) > 1))  # fmt: skip
     return out
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks and other control characters written as escapes (a newline as \\n): a class
+    name that reaches a log (Ultralytics prints each class's metrics) stays on its line and writes no fake one."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text
+    )
 
 
 def _names_from(value: Any) -> dict[int, str] | None:
@@ -156,14 +187,30 @@ def _issue(code: str, severity: str, message: str, path: str | None = None, spli
     return Issue(code=code, severity=severity, split=split, path=path, line=None, message=message)  # type: ignore[arg-type]
 
 
-def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
+def _outside(entry: str, path: str | None, split: str | None = None, plural: bool = False) -> Issue:
+    """The refusal of an entry that leads outside the allowed folders: the same words whether or not anything is
+    there, so that nobody learns which files exist by pointing a dataset at them."""
+    return _issue(
+        "outside_roots",
+        "error",
+        f"{entry} {'point' if plural else 'points'} {OUTSIDE} (links followed) and {'are' if plural else 'is'} not "
+        "read; keep a dataset's files under the dataset folders (ML_STUDIO_DATASET_ROOTS) and point to them there.",
+        path,
+        split,
+    )
+
+
+def _load_yaml(yaml_file: Path, source: Path, allowed: Confinement) -> Dataset:
     root = yaml_file.parent
     issues: list[Issue] = []
     broken = Dataset(
         source=source, root=root, layout="data.yaml", names={}, names_known=False, yaml_path=yaml_file, issues=issues
     )
+    if not allowed.allows_file(str(yaml_file)):  # a link in the dataset's folder to a file elsewhere
+        issues.append(_outside(yaml_file.name, yaml_file.name))
+        return broken
     try:
-        text = yaml_file.read_text(encoding="utf-8-sig")
+        data = read_yaml_file(yaml_file, yaml_file.name)
     except PermissionError:
         raise DatasetError(f"no permission to read {yaml_file}; make it readable for this user.") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -176,8 +223,9 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
             )
         )
         return broken
-    try:
-        data = yaml.safe_load(text)
+    except UnsafeYaml as exc:
+        issues.append(_issue("yaml_error", "error", f"{exc} It was not read.", yaml_file.name))
+        return broken
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -204,6 +252,22 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
 
     names = _names_from(data.get("names"))
     names_known = names is not None
+    if names:
+        shown = {k: one_line(v) for k, v in names.items()}
+        odd = [k for k in names if shown[k] != names[k]]
+        if odd:
+            written = ", ".join(f"'{shown[k]}'" for k in odd[:3])
+            issues.append(
+                _issue(
+                    "yaml_error",
+                    "warning",
+                    f"the names of classes {', '.join(map(str, odd))} hold line breaks or other control characters; "
+                    f"they are used written out ({written}). Rename them in "
+                    f"{yaml_file.name}.",
+                    yaml_file.name,
+                )
+            )
+        names = shown
     nc = data.get("nc")
     if names is None:
         if isinstance(nc, int) and nc > 0:
@@ -249,10 +313,22 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
             )
         )
 
+    dataset = Dataset(
+        source=source,
+        root=root,
+        layout="data.yaml",
+        names=names,
+        names_known=names_known,
+        yaml_path=yaml_file,
+        issues=issues,
+    )
     base = root
     if data.get("path"):
         given = Path(str(data["path"])).expanduser()
-        base = given if given.is_absolute() else (root / given).resolve()
+        base = Path(os.path.realpath(given if given.is_absolute() else root / given))
+        if not allowed.allows(base):  # no split is read from there, nor told to exist or not
+            issues.append(_outside(f"{yaml_file.name}'s path: '{data['path']}'", yaml_file.name))
+            return dataset
         if not given.is_absolute():
             issues.append(
                 _issue(
@@ -275,15 +351,6 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
                 )
             )
 
-    dataset = Dataset(
-        source=source,
-        root=root,
-        layout="data.yaml",
-        names=names,
-        names_known=names_known,
-        yaml_path=yaml_file,
-        issues=issues,
-    )
     if not data.get("val") and data.get("validation"):
         data["val"] = data["validation"]  # Ultralytics renames validation: to val: too
     for key in ("train", "val", "test"):
@@ -305,23 +372,26 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
         unsupported: list[str] = []
         for entry in entries:
             text_entry = str(entry)
-            target = (base / text_entry).resolve()
-            if not target.exists() and isinstance(value, str) and text_entry.startswith("../"):
-                fixed = (base / text_entry[3:]).resolve()
-                if fixed.exists():
+            target = Path(os.path.realpath(base / text_entry))
+            inside = allowed.allows(target)  # whether it exists is asked only inside
+            if (not inside or not target.exists()) and isinstance(value, str) and text_entry.startswith("../"):
+                fixed = Path(os.path.realpath(base / text_entry[3:]))
+                if allowed.allows(fixed) and fixed.exists():
                     issues.append(
                         _issue(
                             "path_resolution",
                             "info",
-                            f"{key}: '{text_entry}' does not exist from the "
-                            f"data.yaml folder; read as '{text_entry[3:]}' instead, as Ultralytics does "
-                            "for Roboflow exports.",
+                            f"{key}: '{text_entry}' "
+                            + ("does not exist from the data.yaml folder" if inside else f"leads {OUTSIDE}")
+                            + f"; read as '{text_entry[3:]}' instead, as Ultralytics does for Roboflow exports.",
                             yaml_file.name,
                             split,
                         )
                     )
-                target = fixed
-            if not target.exists():
+                    target, inside = fixed, True
+            if not inside:
+                issues.append(_outside(f"{yaml_file.name}'s {key}: '{text_entry}'", yaml_file.name, split))
+            elif not target.exists():
                 severity = "warning" if split == "test" else "error"
                 guess = guess_split_folder(root, split) if isinstance(value, str) else None
                 hint = ""
@@ -344,7 +414,7 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
                 images += found
                 unsupported += odd
             elif target.suffix == ".txt":
-                images += _read_list_file(target)
+                images += _read_list_file(target, allowed, root, split, issues)
             else:
                 images.append(str(target))
         dataset.splits[split] = images
@@ -352,45 +422,70 @@ def _load_yaml(yaml_file: Path, source: Path) -> Dataset:
     return dataset
 
 
-def _names_from_classes_file(root: Path) -> dict[int, str] | None:
+def _names_from_classes_file(root: Path, allowed: Confinement, issues: list[Issue]) -> dict[int, str] | None:
     for candidate in CLASSES_FILES:
         path = root / candidate
+        if not allowed.allows(path):
+            if os.path.lexists(root / Path(candidate).parts[0]):  # a link in the dataset: refused, there or not
+                issues.append(_outside(candidate, candidate))
+            continue
         if path.is_file():
             lines = [x.strip() for x in path.read_text(encoding="utf-8-sig", errors="replace").splitlines()]
-            return {i: n for i, n in enumerate(x for x in lines if x)}
+            return {i: one_line(n) for i, n in enumerate(x for x in lines if x)}
     return None
 
 
-def _load_folder(folder: Path) -> Dataset:
+def _split_folders(folder: Path, allowed: Confinement) -> tuple[str, dict[str, Path], list[str]]:
+    """(layout, {split: its images folder}, the split folders refused because they lead outside the allowed
+    folders); a link is judged before anything is asked of where it leads."""
     split_dirs: dict[str, Path] = {}
+    refused: list[str] = []
     layout = ""
     images_dir = folder / "images"
+    if os.path.lexists(images_dir) and not allowed.allows(images_dir):
+        return "images/<split>", {}, ["images"]
     if images_dir.is_dir():
         layout = "images/<split>"
         for child in sorted(images_dir.iterdir()):
-            if child.is_dir() and child.name.lower() in SPLIT_ALIASES:
+            if child.name.lower() not in SPLIT_ALIASES:
+                continue
+            if not allowed.allows(child):
+                refused.append(f"images/{child.name}")
+            elif child.is_dir():
                 split_dirs[SPLIT_ALIASES[child.name.lower()]] = child
-        if not split_dirs:
+        if not split_dirs and not refused:
             split_dirs["train"] = images_dir
-    else:
-        for child in sorted(folder.iterdir()):
-            if child.is_dir() and child.name.lower() in SPLIT_ALIASES and (child / "images").is_dir():
-                split_dirs[SPLIT_ALIASES[child.name.lower()]] = child / "images"
-                layout = "<split>/images"
-    if not split_dirs and (folder / "obj.data").is_file():
+        return layout, split_dirs, refused
+    for child in sorted(folder.iterdir()):
+        if child.name.lower() not in SPLIT_ALIASES:
+            continue
+        if not allowed.allows(child / "images"):
+            refused.append(f"{child.name}/images")
+            layout = "<split>/images"
+        elif (child / "images").is_dir():
+            split_dirs[SPLIT_ALIASES[child.name.lower()]] = child / "images"
+            layout = "<split>/images"
+    return layout, split_dirs, refused
+
+
+def _load_folder(folder: Path, allowed: Confinement) -> Dataset:
+    layout, split_dirs, refused = _split_folders(folder, allowed)
+    if not split_dirs and not refused and (folder / "obj.data").is_file():
         raise DatasetError(
             f'{folder} is CVAT\'s "YOLO 1.1" export (obj.data, obj.names, train.txt), which Ultralytics cannot '
             f"read as it is: `python -m mlcore dataset repair {folder}` (or the Dataset validation page) makes a "
             "YOLO dataset of it."
         )
-    if not split_dirs:
+    if not split_dirs and not refused:
         raise DatasetError(
             f"{folder} holds no data.yaml, no images/ folder and no <split>/images folders; give the "
             "folder of a YOLO dataset (images/train + labels/train, or train/images + train/labels), "
             "or its data.yaml."
         )
-    names = _names_from_classes_file(folder)
-    issues = [
+    issues: list[Issue] = [_outside(entry, entry) for entry in refused]
+    names = _names_from_classes_file(folder, allowed, issues)
+    issues.insert(
+        0,
         _issue(
             "yaml_error",
             "info",
@@ -400,8 +495,8 @@ def _load_folder(folder: Path) -> Dataset:
                 if names
                 else "No classes.txt either: classes are shown as numbers."
             ),
-        )
-    ]
+        ),
+    )
     dataset = Dataset(
         source=folder, root=folder, layout=layout, names=names or {}, names_known=names is not None, issues=issues
     )
@@ -421,39 +516,97 @@ def _load_folder(folder: Path) -> Dataset:
     return dataset
 
 
-def load_dataset(path: Path) -> Dataset:
-    """Read the dataset at `path` (a resolved, allowed path). Raises DatasetError when unreadable."""
+def _leave_out_outside(dataset: Dataset, allowed: Confinement) -> None:
+    """Images that are links to files outside the allowed folders, or whose label file is, left out of their
+    split and reported (so that nothing reads them: validation, previews, exports, versions, training)."""
+    label_dirs: dict[str, str] = {}  # image folder -> its label folder (label_path, once per folder)
+    for split, images in dataset.splits.items():
+        kept, refused = [], []
+        for image in images:
+            folder, _, name = image.rpartition(os.sep)
+            if (label_dir := label_dirs.get(folder)) is None:
+                label_dir = label_dirs[folder] = os.path.dirname(label_path(image))
+            if not allowed.allows_file(image):
+                refused.append(dataset.rel(image))
+            elif not allowed.allows_file(label := f"{label_dir}{os.sep}{name.rpartition('.')[0]}.txt"):
+                refused.append(f"{dataset.rel(label)} (the label file of {dataset.rel(image)}, left out too)")
+            else:
+                kept.append(image)
+        if not refused:
+            continue
+        dataset.splits[split] = kept
+        for entry in refused[:SHOWN_OUTSIDE]:
+            dataset.issues.append(_outside(entry, entry.split(" (", 1)[0], split))
+        if len(refused) > SHOWN_OUTSIDE:
+            more = len(refused) - SHOWN_OUTSIDE
+            dataset.issues.append(_outside(f"{more:,} more images or labels of {split}", None, split, plural=True))
+
+
+def dataset_confinement(path: Path, roots: Sequence[Path] | None = None) -> Confinement:
+    """What the dataset at `path` may read: `roots` (default: the settings' dataset roots, which hold the studio's
+    own datasets) and the dataset's own folder (a caller may read a dataset it placed itself anywhere)."""
+    own = os.path.realpath(path.parent if path.is_file() else path)
+    return Confinement((*(load_settings().dataset_roots if roots is None else roots), own))
+
+
+def load_dataset(path: Path, roots: Sequence[Path] | None = None) -> Dataset:
+    """Read the dataset at `path` (a resolved, allowed path), its contents only under `roots` (see
+    `dataset_confinement`; entries leading elsewhere are `outside_roots` errors). Raises DatasetError when
+    unreadable."""
     try:
+        allowed = dataset_confinement(path, roots)
         if path.is_file():
             if path.suffix.lower() not in (".yaml", ".yml"):
                 raise DatasetError(f"{path} is a file, not a dataset; give the dataset folder or its data.yaml.")
-            return _load_yaml(path, path)
-        if not path.is_dir():
+            dataset = _load_yaml(path, path, allowed)
+        elif not path.is_dir():
             raise DatasetError(f"{path} is neither a folder nor a data.yaml file.")
-        for name in YAML_NAMES:
-            if (path / name).is_file():
-                dataset = _load_yaml(path / name, path)
-                return dataset
-        return _load_folder(path)
+        else:
+            yaml_name = next(
+                (n for n in YAML_NAMES if os.path.lexists(path / n) and not _is_allowed_folder(path / n, allowed)), None
+            )
+            dataset = _load_yaml(path / yaml_name, path, allowed) if yaml_name else _load_folder(path, allowed)
+        _leave_out_outside(dataset, allowed)
+        return dataset
     except PermissionError as exc:
         raise DatasetError(f"no permission to read {exc.filename or path}; make it readable for this user.") from None
+
+
+def _is_allowed_folder(path: Path, allowed: Confinement) -> bool:
+    return allowed.allows(path) and path.is_dir()  # where a link outside leads is never asked
+
+
+def outside_entries(dataset: Dataset) -> list[str]:
+    """The messages of the dataset's entries that lead outside the allowed folders (left out when it was read)."""
+    return [i.message for i in dataset.issues if i.code == "outside_roots"]
+
+
+def refuse_outside(dataset: Dataset, what: str = "the dataset") -> Dataset:
+    """`dataset`, unless an entry of it leads outside the allowed folders: then SubmitError naming the first. For
+    what is made of a dataset's files (a version, an export, a preview): leaving some out would be silently wrong."""
+    if refused := outside_entries(dataset):
+        more = f" ({len(refused) - 1} more such entries)" if len(refused) > 1 else ""
+        raise SubmitError(f"{what} cannot be used: {refused[0]}{more}")
+    return dataset
 
 
 def allowed_dataset(settings: Settings, text: str) -> Dataset | None:
     """The dataset at `text` when it lies under the allowed folders and can be read, else None."""
     try:
-        return load_dataset(resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT))
+        return load_dataset(resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT), settings.dataset_roots)
     except (PathNotAllowed, DatasetError, OSError):
         return None
 
 
 def usable_dataset(text: str, settings: Settings, what: str = "the dataset") -> tuple[Path, Dataset]:
-    """The resolved path and the dataset a job is asked to read; SubmitError saying why it cannot be used."""
+    """The resolved path and the dataset a job is asked to read; SubmitError saying why it cannot be used (among
+    the reasons: an entry that leads outside the allowed folders)."""
     try:
         path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
-        return path, load_dataset(path)
+        dataset = load_dataset(path, settings.dataset_roots)
     except (PathNotAllowed, DatasetError) as exc:
         raise SubmitError(f"{what} cannot be used: {exc}") from None
+    return path, refuse_outside(dataset, what)
 
 
 def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:
@@ -466,12 +619,17 @@ def same_folder(settings: Settings, text: str, options: list[str]) -> str | None
     return next((o for o in options if Path(o).resolve() == folder), None)
 
 
-def issue_files(root: Path, path: str) -> tuple[Path | None, Path | None]:
+def issue_files(root: Path, path: str, roots: Sequence[Path]) -> tuple[Path | None, Path | None]:
     """(image, label) files that an issue's path names, when they exist: an image brings its label file,
-    a label file the image beside its images/ folder."""
+    a label file the image beside its images/ folder. Neither leads outside `roots` (the refused files of an
+    `outside_roots` issue are never shown)."""
+    allowed = Confinement(roots)
     target = Path(path) if Path(path).is_absolute() else root / path
+    if not allowed.allows(target):
+        return None, None
     if target.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
-        return target, Path(label_path(target))
+        label = Path(label_path(target))
+        return target, label if allowed.allows(label) else None
     if target.suffix != ".txt":
         return None, None
     halves = str(target).rsplit(f"{os.sep}labels{os.sep}", 1)
@@ -479,6 +637,6 @@ def issue_files(root: Path, path: str) -> tuple[Path | None, Path | None]:
         stem = Path(f"{os.sep}images{os.sep}".join(halves)).with_suffix("")
         for ext in sorted(IMAGE_EXTENSIONS):
             for candidate in (stem.with_suffix(f".{ext}"), stem.with_suffix(f".{ext.upper()}")):
-                if candidate.exists():
+                if allowed.allows(candidate) and candidate.exists():
                     return candidate, target
     return None, target

@@ -23,16 +23,19 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.labels import label_text, parse_label
 from mlcore.datasets.loader import (
     SPLIT_ALIASES,
     YAML_NAMES,
     Dataset,
     DatasetError,
+    dataset_confinement,
     guess_split_folder,
     label_path,
     list_images,
     load_dataset,
+    outside_entries,
     relative_to,
 )
 from mlcore.datasets.resplit import parse_proportions
@@ -95,7 +98,12 @@ def _read_cvat(root: Path) -> _Reading:
     """CVAT "YOLO 1.1": obj.data names the image lists (data/train.txt, data/valid.txt) and obj.names, all relative
     to the folder above the export (data/); each image's label is beside it."""
     settings: dict[str, str] = {}
-    if (root / CVAT_DATA).is_file():
+    real_root = root.resolve()
+
+    def within(path: Path) -> bool:  # never read past the export: its lines would end up in the manifest
+        return path.resolve().is_relative_to(real_root)
+
+    if within(root / CVAT_DATA) and (root / CVAT_DATA).is_file():
         for line in (root / CVAT_DATA).read_text(encoding="utf-8-sig", errors="replace").splitlines():
             key, sep, value = line.partition("=")
             if sep:
@@ -105,17 +113,20 @@ def _read_cvat(root: Path) -> _Reading:
         text = text.strip().replace("\\", "/")
         return root / (text[5:] if text.startswith("data/") else text.lstrip("/"))
 
-    real_root = root.resolve()
     names_file = inside(settings.get("names", CVAT_NAMES))
-    if not names_file.is_file() or not names_file.resolve().is_relative_to(real_root):
+    if not within(names_file) or not names_file.is_file():
         names_file = root / CVAT_NAMES
-    lines = names_file.read_text(encoding="utf-8-sig", errors="replace").splitlines() if names_file.is_file() else []
+    lines = (
+        names_file.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        if within(names_file) and names_file.is_file()
+        else []
+    )
     names = {i: n for i, n in enumerate(x.strip() for x in lines if x.strip())}
     reading = _Reading(root, names, bool(names), {}, tool="CVAT")
     for key in ("train", "valid", "val", "test"):
         split = SPLIT_ALIASES[key]
         listed = inside(settings.get(key, f"{key}.txt"))
-        if split in reading.images or not listed.is_file():
+        if split in reading.images or not within(listed) or not listed.is_file():
             folder = root / f"obj_{key}_data"  # no list: the images of the folder CVAT writes
             if split not in reading.images and folder.is_dir():
                 reading.images[split] = [(i, _beside(i)) for i in list_images(folder)[0]]
@@ -127,7 +138,7 @@ def _read_cvat(root: Path) -> _Reading:
             image = inside(line)
             if not image.is_file():
                 image = root / f"obj_{key}_data" / PureWindowsPath(line.strip()).name  # splits on / and \\
-            if not image.is_file() or not image.resolve().is_relative_to(real_root):  # never read past the export
+            if not within(image) or not image.is_file():  # never read past the export
                 reading.missing.append(line.strip())
                 continue
             found.append((str(image), _beside(str(image))))
@@ -151,7 +162,7 @@ def _yaml_splits(dataset: Dataset) -> tuple[dict[str, list[str]], list[Repair]]:
     """The images of each split, with a missing data.yaml split path read from the split folder beside it."""
     assert dataset.yaml_path is not None
     try:
-        data = yaml.safe_load(dataset.yaml_path.read_text(encoding="utf-8-sig"))
+        data = read_yaml_file(dataset.yaml_path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     data = data if isinstance(data, dict) else {}
@@ -235,16 +246,18 @@ def _existing(path: str) -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def _read_folder(path: Path) -> _Reading:
+def _read_folder(path: Path, roots: tuple[Path, ...] | None = None) -> _Reading:
     """A dataset the loader knows (data.yaml or a folder layout), split paths and label folders repaired."""
     try:
-        dataset = load_dataset(path)
+        dataset = load_dataset(path, roots)
     except DatasetError as exc:
         if not list_images(_folder_of(path))[0]:
             raise SubmitError(
                 f"{path} holds no images; give the folder of a dataset (images and their labels)."
             ) from None
         raise SubmitError(f"{path} cannot be repaired: {exc}") from None
+    if refused := outside_entries(dataset):
+        raise SubmitError(f"{path} cannot be repaired: {refused[0]}")
     repairs: list[Repair] = []
     if dataset.yaml_path is not None:
         splits, repairs = _yaml_splits(dataset)
@@ -292,14 +305,30 @@ def _names(reading: _Reading, plan: dict[str, list[tuple[str, str | None]]]) -> 
     )
 
 
-def _read(path: Path, split_text: str) -> tuple[_Reading, dict[str, list[tuple[str, str | None]]]]:
+def _confined(reading: _Reading, path: Path, roots: tuple[Path, ...] | None) -> None:
+    """SubmitError naming the first image or label file the repair found (beside images, in a folder it guessed)
+    that leads outside the allowed folders, links followed: a version would keep a copy of it for good."""
+    allowed = dataset_confinement(path, roots)
+    for entries in reading.images.values():
+        for image, label in entries:
+            for file in (image, label):
+                if file is not None and not allowed.allows_file(file):
+                    raise SubmitError(f"{path} cannot be repaired: {reading.rel(file)} points outside the allowed "
+                                      "folders (links followed); keep a dataset's files under the dataset folders "
+                                      "(ML_STUDIO_DATASET_ROOTS).")  # fmt: skip
+
+
+def _read(
+    path: Path, split_text: str, roots: tuple[Path, ...] | None = None
+) -> tuple[_Reading, dict[str, list[tuple[str, str | None]]]]:
     folder = _folder_of(path)
     if path.is_file():
         cvat = path.name == CVAT_DATA
     else:
         cvat = not any((folder / n).is_file() for n in YAML_NAMES) and _is_cvat(folder)
-    reading = _read_cvat(folder) if cvat else _read_folder(path)
+    reading = _read_cvat(folder) if cvat else _read_folder(path, roots)
     reading.images = {s: v for s, v in reading.images.items() if v}
+    _confined(reading, path, roots)
     if not reading.images:
         raise SubmitError(f"{path} holds no images; give the folder of a dataset (images and their labels).")
     plan = _labels(reading)
@@ -342,7 +371,7 @@ def repair_dataset(
         source = resolve_user_path(source_text, settings.dataset_roots, base=PROJECT_ROOT)
     except PathNotAllowed as exc:
         raise SubmitError(f"the source dataset cannot be used: {exc}") from None
-    reading, plan = _read(source, resplit or DEFAULT_SPLIT)
+    reading, plan = _read(source, resplit or DEFAULT_SPLIT, settings.dataset_roots)
     if not reading.repairs and wanted is None:
         raise SubmitError(
             f"{source} can be read as it is; nothing to repair (make a version with --resplit to split it anew)."

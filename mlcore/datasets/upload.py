@@ -4,7 +4,9 @@ Every member is checked before anything is written: no absolute path, drive lett
 NUL byte or link (zip-slip), and at most `upload_max_files` members of at most
 `upload_max_bytes` together, counting the bytes actually written, since a zip can understate its
 sizes (zip bomb). Extraction goes to a temporary folder that is moved into place only when
-complete, so a refused or broken upload leaves nothing behind.
+complete, so a refused or broken upload leaves nothing behind. Before it is moved, every data.yaml in it is read
+as the loader reads it, with the upload as the only allowed folder: a `path:`, split entry or image list line
+that leads out of the upload refuses the archive.
 
     folder = extract_dataset_zip(open("logos.zip", "rb"), "logos", settings)
 """
@@ -20,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from mlcore.core.settings import Settings
+from mlcore.datasets.loader import YAML_NAMES, DatasetError, load_dataset, outside_entries
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHUNK = 1 << 20
@@ -76,6 +79,7 @@ def extract_dataset_zip(
         staging.mkdir(parents=True)
         try:
             _write_members(archive, planned, staging, settings, progress)
+            _check_datasets(staging, [relative for _, relative in planned if relative is not None])
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -101,6 +105,24 @@ def _write_members(archive, planned, staging: Path, settings: Settings, progress
             raise UploadRefused(f"{info.filename} cannot be extracted ({exc}); the archive is damaged.") from None
         if progress:
             progress(written, total)
+
+
+def _check_datasets(folder: Path, members: list[PurePosixPath]) -> None:
+    """UploadRefused naming the first entry of a data.yaml in the archive that leads out of it."""
+    real = folder.resolve()
+    for member in members:
+        if member.name not in YAML_NAMES:
+            continue
+        try:
+            dataset = load_dataset(folder.joinpath(*member.parts), roots=(real,))
+        except DatasetError:
+            continue  # not readable as a dataset at all: validation says why
+        if refused := outside_entries(dataset):
+            why = refused[0].split("; ")[0]
+            raise UploadRefused(
+                f"the archive's {member} leads out of the archive: {why}; an uploaded dataset may point only at "
+                "its own files. It is refused as a whole."
+            )
 
 
 def _too_large(size: int, settings: Settings) -> str:

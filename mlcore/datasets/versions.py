@@ -26,6 +26,7 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import Confinement
 from mlcore.core.settings import Settings
 from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
 from mlcore.datasets.images import inspect_image
@@ -427,6 +428,10 @@ def write_version(
     images linked, labels written, data.yaml, then the validation and manifest.json; the manifest."""
     if not any(plan.values()):
         raise SubmitError("the version would hold no images; keep some (check what the changes remove or find).")
+    allowed = Confinement(settings.dataset_roots)  # a link made now would keep the file for good
+    if stray := next((i for entries in plan.values() for i, _ in entries if not allowed.allows_file(i)), None):
+        raise SubmitError(f"{stray} points outside the allowed folders (links followed); a version links only "
+                          "images under the dataset folders (ML_STUDIO_DATASET_ROOTS).")  # fmt: skip
     base = settings.outputs_root / paths.DATASETS_DIR / family
     base.mkdir(parents=True, exist_ok=True)
     number, folder, building = _claim(base)

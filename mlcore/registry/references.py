@@ -124,7 +124,8 @@ def _found_path(text: str, settings: Settings) -> Path:
         if candidate.is_dir() and (candidate / paths.MODEL_CARD).is_file():
             return _export_format(candidate, settings)
         return candidate
-    return Path(text)
+    typed = Path(text)  # nothing there: a relative name is most likely meant under the outputs folder
+    return typed if typed.is_absolute() or text.startswith("~") else settings.outputs_root / typed
 
 
 def _label(path: Path, settings: Settings) -> str:

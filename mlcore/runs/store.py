@@ -34,6 +34,7 @@ from mlcore.core.paths import (
 )
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.versions import dataset_label
 from mlcore.jobs.store import open_store
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
@@ -109,8 +110,8 @@ def _read_run(
     """Keyed on both files' (mtime, size): a run is read again when either changes."""
     folder = Path(path)
     try:
-        raw = yaml.safe_load((folder / (ARGS_FILE if attached else CONFIG_FILE)).read_text())
-    except (OSError, yaml.YAMLError):
+        raw = read_yaml_file(folder / (ARGS_FILE if attached else CONFIG_FILE))  # args.yaml: made elsewhere
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     if not isinstance(raw, dict):
         return None

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mlcore.core import paths
+from mlcore.core.user_yaml import read_yaml_file
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def run_augmentation(run_folder: Path, spec: dict[str, Any]) -> list[dict[str, A
     """The augmentation a run trained with: its spec's settings (those in the other arguments included), and over
     them args.yaml's values once Ultralytics wrote it."""
     try:
-        args = yaml.safe_load((run_folder / paths.ARGS_FILE).read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        args = read_yaml_file(run_folder / paths.ARGS_FILE) or {}  # an attached run's: made elsewhere
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         args = {}
     values = {**(spec.get("augmentation") or {}), **(spec.get("advanced") or {}), **args}
     return augmentation_table({k: v for k, v in values.items() if k in BY_NAME and isinstance(v, int | float)})

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from mlcore.core.user_yaml import UnsafeYaml, read_yaml_text
 from mlcore.training.augmentation import check_augmentation
 
 MODES = ("full", "transfer", "resume", "extend")
@@ -290,7 +291,9 @@ def _int_at_least(name: str, value: Any, minimum: int, example: str) -> None:
 def parse_advanced(text: str) -> dict[str, Any]:
     """Other Ultralytics train arguments typed as YAML lines of 'name: value' (checked later by TrainSpec)."""
     try:
-        advanced = yaml.safe_load(text) if text.strip() else {}
+        advanced = read_yaml_text(text, "the other arguments") if text.strip() else {}
+    except UnsafeYaml as exc:
+        raise SpecError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"the other arguments are not valid YAML ({str(exc).splitlines()[0]}).") from None
     if not isinstance(advanced, dict):

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from mlcore.core.user_yaml import UnsafeYaml, read_yaml_file, read_yaml_text
 from mlcore.training.spec import (
     MANAGED_ARGS,
     OPTIMIZERS,
@@ -186,9 +187,11 @@ def parse_space(mapping: Any) -> dict[str, Param]:
 def load_space_file(path: Path) -> dict[str, Param]:
     """A space from a YAML file (see the module's docstring for its shape)."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise SpaceError(f"the space file {path} cannot be read ({exc.strerror or exc}).") from None
+        data = read_yaml_file(path, f"the space file {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpaceError(f"the space file {path} cannot be read ({getattr(exc, 'strerror', None) or exc}).") from None
+    except UnsafeYaml as exc:
+        raise SpaceError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise SpaceError(f"the space file {path} is not valid YAML ({str(exc).splitlines()[0]}).") from None
     return parse_space(data)
@@ -246,7 +249,7 @@ _OFFERED = {p.name for p in (*DEFAULT_SPACE, *OPTIONAL_SPACE)}
 
 
 def _choice_value(text: str) -> Any:
-    value = yaml.safe_load(text)
+    value = read_yaml_text(text, "a choice")
     return value if isinstance(value, int | float | str | bool) else text
 
 

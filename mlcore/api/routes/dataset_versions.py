@@ -22,7 +22,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT
 from mlcore.datasets.coco import export_coco, import_coco
-from mlcore.datasets.loader import Dataset, DatasetError, load_dataset
+from mlcore.datasets.loader import Dataset, DatasetError, load_dataset, refuse_outside
 from mlcore.datasets.repair import diagnose, repair_dataset
 from mlcore.datasets.version_diff import compare_datasets
 from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version
@@ -39,11 +39,8 @@ def router(ctx: ApiContext) -> APIRouter:
     def found(text: str, what: str = "dataset", outputs: bool = False) -> Path:
         """The real path `text` names under the dataset roots (and with `outputs` the outputs root), a relative one
         looked up in them as the other routes do; PathNotAllowed (400) saying why if there is none."""
-        raw = dataset_path(text.strip(), settings)
         roots = (*settings.dataset_roots, settings.outputs_root) if outputs else settings.dataset_roots
-        if outputs and raw and "\x00" not in raw and not raw.startswith("~") and not Path(raw).is_absolute():
-            raw = str(settings.outputs_root / raw) if _exists(settings.outputs_root / raw) else raw
-        return resolve_user_path(raw, roots, base=PROJECT_ROOT, what=what)
+        return resolve_user_path(dataset_path(text, settings, roots), roots, base=PROJECT_ROOT, what=what)
 
     def listed(text: str, what: str) -> Path:
         """A fix list or removal list: a file under the dataset roots or the outputs (audits write fix_list.csv
@@ -56,7 +53,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def loaded(text: str) -> tuple[Path, Dataset]:
         path = found(text)
         try:
-            return path, load_dataset(path)
+            return path, refuse_outside(load_dataset(path, settings.dataset_roots))
         except DatasetError as exc:
             raise SubmitError(f"the dataset cannot be used: {exc}") from None
 
@@ -128,10 +125,3 @@ def router(ctx: ApiContext) -> APIRouter:
         return compare_datasets(a, b)
 
     return routes
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):
-        return False
