@@ -19,6 +19,7 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings
+from mlcore.core.user_yaml import read_yaml_file
 from mlcore.engine.checkpoint import CheckpointError, inspect_checkpoint
 
 DEFAULT_IMGSZ = 640  # Ultralytics' default: used only when a model's trained size cannot be read
@@ -97,7 +98,7 @@ def _from_run(model: Path) -> int | None:
     if model.parent.name != paths.WEIGHTS_DIR:
         return None
     try:
-        args = yaml.safe_load((model.parent.parent / paths.ARGS_FILE).read_text())
+        args = read_yaml_file(model.parent.parent / paths.ARGS_FILE)  # an attached run's: written elsewhere
     except (OSError, yaml.YAMLError):
         return None
     return _whole(args.get("imgsz")) if isinstance(args, dict) else None
