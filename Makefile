@@ -7,7 +7,7 @@ HOST ?=
 PORT ?=
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run api test venv dev ray demo-data chromium lint fmt bench clean-venv
+.PHONY: run api test test-fast venv dev ray demo-data chromium lint fmt bench clean-venv
 
 # Create the virtualenv and install the runtime requirements (again only when they change).
 $(VENV)/.installed: requirements.txt
@@ -57,6 +57,10 @@ chromium:
 # The whole suite: unit, integration (real CPU training), AppTest pages and browser tests.
 test: dev ray chromium
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast part while you work: no real training beyond the shared tiny model, no browser, no Ray cluster.
+test-fast: dev
+	$(PY) -m pytest -m "not slow and not browser and not ray" $(PYTEST_ARGS)
 
 lint: dev
 	$(PY) -m ruff check .
