@@ -410,6 +410,15 @@ def test_labels_in_a_similar_folder_are_pointed_to(dataset: Path) -> None:
     assert "labels/val-labels/" in issue.message and "move them to labels/val/" in issue.message
 
 
+def test_a_dataset_reached_through_a_link_reports_paths_relative_to_it(tmp_path: Path) -> None:
+    """Its splits are read resolved; its issues still name files relative to the dataset, not absolute paths."""
+    root = clean_dataset(tmp_path / "real" / "shapes")
+    _near_copy(root)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    issue = found(run(tmp_path / "link" / "shapes", ValidationOptions()), "near_duplicate", "warning")
+    assert issue.path == "images/val/val_0.jpg" and "images/train/train_3.jpg" in issue.message
+
+
 def test_the_labels_hint_counts_every_matching_label_file(tmp_path: Path) -> None:
     """Not only those of the first 200 images: a split of 260 said "Found 200" before."""
     root = tmp_path / "many"

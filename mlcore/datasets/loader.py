@@ -550,9 +550,10 @@ def dataset_confinement(path: Path, roots: Sequence[Path] | None = None) -> Conf
 
 
 def load_dataset(path: Path, roots: Sequence[Path] | None = None) -> Dataset:
-    """Read the dataset at `path` (a resolved, allowed path), its contents only under `roots` (see
+    """Read the dataset at `path` (an allowed path; links are followed), its contents only under `roots` (see
     `dataset_confinement`; entries leading elsewhere are `outside_roots` errors). Raises DatasetError when
     unreadable."""
+    path = Path(os.path.realpath(path))  # its splits are read resolved: so is the root their paths are relative to
     try:
         allowed = dataset_confinement(path, roots)
         if path.is_file():
