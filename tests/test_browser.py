@@ -445,14 +445,14 @@ def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server:
     dataset = page.get_by_role("combobox", name="Dataset")
     expect(dataset).to_have_value(re.compile(r"\(demo dataset\)$"), timeout=30_000)  # the one it was trained on
     _choose(page, "Split", "test")
-    size = page.get_by_label("Image size", exact=True)
-    size.fill("64")
-    size.press("Enter")
+    expect(page.get_by_label("Image size (0 = the trained size)", exact=True)).to_have_value("0")
+    page.get_by_text("Trained at 64 px.").wait_for(timeout=30_000)  # 0: the evaluation runs at the trained size
     _choose(page, "Device", "cpu")
     page.wait_for_timeout(1_000)
     page.get_by_role("button", name="Evaluate").click()
     page.locator("code").filter(has_text="default/journey/weights/best.pt").first.wait_for(timeout=60_000)  # shown
     _wait_or_explain(page, page.get_by_test_id("stMetric").filter(has_text="Recall").first, outputs, 300)  # evaluated
+    page.get_by_text("at 64 px, the size the model was trained at").first.wait_for(timeout=10_000)
     thresholds = page.get_by_test_id("stSlider").filter(has_text="Confidence threshold").last
     thresholds.get_by_role("slider").focus()
     thresholds.get_by_role("slider").press("Home")  # to 0.01 (a one-epoch model's numbers may not move)
