@@ -136,15 +136,8 @@ def _label(path: Path, settings: Settings) -> str:
     return path.name
 
 
-def resolve_reference(
-    text: str, settings: Settings, weights_only: bool = False, purpose: str = "this", default: str = ""
-) -> ModelRef:
-    """The model `text` names (`default` when it is empty); ModelNameError, with what to do, when there is none.
-
-    `weights_only`: refuse exports, for what needs the PyTorch weights (`purpose`: "a training", "an audit")."""
-    text = (text or "").strip() or default.strip()
-    if not text:
-        raise ModelNameError(f"no model given. {MODEL_FORMS}")
+def _registered(text: str, settings: Settings) -> ModelRef | None:
+    """The registered version NAME:N or NAME@ALIAS names; None when `text` is not of that form."""
     try:
         if match := ALIAS_REF.match(text):
             model = read_model(settings, match["name"])
@@ -158,29 +151,58 @@ def resolve_reference(
         raise UnknownModel(f"{exc} {MODEL_FORMS}") from None
     except RegistryError as exc:
         raise ModelNameError(f"{exc} {MODEL_FORMS}") from None
+    return None
+
+
+def _named_file(text: str, settings: Settings, weights_only: bool, purpose: str) -> Path:
+    """The file a path, a run or an export folder names, if it may be loaded (and is weights, when asked)."""
     try:
         path = resolve_model(str(_found_path(text, settings)), settings)
     except ModelNameError:
         raise
     except SubmitError as exc:
         raise ModelNameError(f"{text!r} names no model that may be used: {exc} {MODEL_FORMS}") from None
-    label = _label(path, settings)
     if weights_only and is_export(path):
         source = ((_export_of(path, settings) or ExportSummary(path, {}, {}, 0)).card or {}).get("source") or {}
         origin = source.get("run") or source.get("path") or "the run it was exported from"
         raise ModelNameError(
-            f"{label} is an exported model; {purpose} needs the PyTorch weights (.pt) it was exported from: "
-            f"name {origin} instead."
+            f"{_label(path, settings)} is an exported model; {purpose} needs the PyTorch weights (.pt) it was "
+            f"exported from: name {origin} instead."
         )
+    return path
+
+
+def _text(text: str, default: str) -> str:
+    named = (text or "").strip() or default.strip()
+    if not named:
+        raise ModelNameError(f"no model given. {MODEL_FORMS}")
+    return named
+
+
+def resolve_reference(
+    text: str, settings: Settings, weights_only: bool = False, purpose: str = "this", default: str = ""
+) -> ModelRef:
+    """The model `text` names (`default` when it is empty), with its sha256, label, classes and size;
+    ModelNameError, with what to do, when there is none.
+
+    `weights_only`: refuse exports, for what needs the PyTorch weights (`purpose`: "a training", "an audit")."""
+    text = _text(text, default)
+    if (ref := _registered(text, settings)) is not None:
+        return ref
+    path = _named_file(text, settings, weights_only, purpose)
     names, imgsz = weights_facts(path, settings)
-    return ModelRef(text, label, path, file_sha256(path), names, imgsz)
+    return ModelRef(text, _label(path, settings), path, file_sha256(path), names, imgsz)
 
 
 def model_path(
     text: str, settings: Settings, weights_only: bool = False, purpose: str = "this", default: str = ""
 ) -> str:
-    """resolve_reference's file, as the text a job's spec records (an absolute path)."""
-    return str(resolve_reference(text, settings, weights_only, purpose, default).path)
+    """The file `text` names, as a job's spec records it (an absolute path): resolve_reference without the facts
+    (no hashing, no reading of runs and exports: it sits on the prediction routes' path)."""
+    text = _text(text, default)
+    if (ref := _registered(text, settings)) is not None:
+        return str(ref.path)
+    return str(_named_file(text, settings, weights_only, purpose))
 
 
 @dataclass(frozen=True)
