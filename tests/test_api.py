@@ -80,7 +80,7 @@ def test_a_symlink_leaving_the_roots_is_refused(client: TestClient, settings: Se
     (settings.outputs_root / "datasets").mkdir(exist_ok=True)
     (settings.outputs_root / "datasets" / "link").symlink_to(outside)
     answer = client.post(f"{API}/dataset/validate", json={"dataset_path": "link"})
-    assert answer.status_code == 400 and "outside the folders" in answer.json()["detail"]
+    assert answer.status_code == 400 and "outside the allowed folders" in answer.json()["detail"]
 
 
 def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
@@ -114,10 +114,10 @@ def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
 @pytest.mark.parametrize(
     ("endpoint", "body", "status", "words"),
     [
-        ("dataset/validate", {"dataset_path": "/etc"}, 400, "outside the folders"),
+        ("dataset/validate", {"dataset_path": "/etc"}, 400, "outside the allowed folders"),
         ("dataset/validate", {"dataset_path": "no/such/dataset"}, 400, "does not exist"),
         ("dataset/validate", {"dataset_path": "logos/\x00evil"}, 400, "NUL byte"),
-        ("dataset/validate", {"dataset_path": "../../../../etc"}, 400, "outside the folders"),
+        ("dataset/validate", {"dataset_path": "../../../../etc"}, 400, "outside the allowed folders"),
         ("dataset/validate", {"dataset_path": "x", "check_image": True}, 422, "check_image"),
         ("dataset/validate", {"check_images": True}, 422, "dataset_path"),
         ("dataset/validate", {"dataset_path": "x", "check_images": "maybe"}, 422, "check_images"),
@@ -131,7 +131,7 @@ def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
         ("training/start", {"mode": "full", "dataset_path": "logos", "batch_size": 0}, 422, "batch_size"),
         ("training/start", {"mode": "full", "dataset_path": "logos", "project": "../escape"}, 422, "project"),
         ("training/start", {"mode": "sideways", "dataset_path": "logos"}, 422, "mode"),
-        ("training/start", {"mode": "full", "dataset_path": "/etc"}, 400, "outside the folders"),
+        ("training/start", {"mode": "full", "dataset_path": "/etc"}, 400, "outside the allowed folders"),
         (
             "training/start",
             {"mode": "transfer", "dataset_path": "logos", "base_model_path": "/tmp/evil.pt"},

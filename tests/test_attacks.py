@@ -317,7 +317,7 @@ def test_a_refusal_reads_the_same_whether_or_not_the_outside_file_exists(data_st
         answers = [client.post(f"{API}/dataset/validate", json={"dataset_path": str(p)}) for p in (there, missing)]
     assert [a.status_code for a in answers] == [400, 400]
     details = [a.json()["detail"].replace(str(p), "PATH") for a, p in zip(answers, (there, missing), strict=True)]
-    assert details[0] == details[1] and "outside the folders" in details[0]
+    assert details[0] == details[1] and "outside the allowed folders" in details[0]
     crafted = logos.parent / "probe"
     crafted.mkdir()
     messages = []

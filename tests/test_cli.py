@@ -155,7 +155,7 @@ def test_validate_json_is_one_report_and_errors_exit_1(tmp_path: Path) -> None:
     [
         ("missing", "does not exist"),
         ("file.txt", "not a dataset"),
-        ("/etc", "outside the folders"),
+        ("/etc", "outside the allowed folders"),
         ("empty", "no data.yaml"),
     ],
 )

@@ -119,7 +119,7 @@ def test_a_coco_file_naming_images_outside_its_folder_or_malformed_is_refused(da
     bad.write_text(json.dumps(document))
     with pytest.raises(SubmitError, match="is not a usable COCO detection file"):
         import_coco(bad, source, settings)
-    with pytest.raises(SubmitError, match="outside the folders"):
+    with pytest.raises(SubmitError, match="outside the allowed folders"):
         import_coco(tmp_path / "private.jpg", source, settings)
     document = export_coco(load_dataset(source), "val")
     bad.write_text(json.dumps(document))

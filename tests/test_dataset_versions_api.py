@@ -102,11 +102,11 @@ def test_a_fix_list_under_the_outputs_is_applied_and_one_outside_the_roots_is_re
     outside = _fix_list(tmp_path / "elsewhere" / "fix_list.csv", name, first)
     made = _versions_made(settings)
     _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "apply_fixes": str(outside)}), 400,
-             "outside the folders fix lists may be read from")  # fmt: skip
+             "outside the allowed folders (fix lists are read only from")  # fmt: skip
     drop = tmp_path / "elsewhere" / "drop.txt"
     drop.write_text("images/train/x.jpg\n")
     _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(drop)}), 400,
-             "outside the folders")  # fmt: skip
+             "outside the allowed folders")  # fmt: skip
     _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(audit.parent)}), 400,
              "is a folder")  # fmt: skip
     assert _versions_made(settings) == made, "a refused request wrote a version"
@@ -227,8 +227,9 @@ def test_bad_input_is_answered_with_what_is_wrong_never_500(studio, tmp_path: Pa
     _refused(client.get(f"{versions}/logos/1"), 404, "none has been made yet")
     outside = tmp_path / "elsewhere"
     shutil.copytree(source, outside)
-    _refused(client.post(versions, json={"source": str(outside), "resplit": "80/20"}), 400, "outside the folders")
-    _refused(client.get(f"{API}/datasets/export-coco", params={"path": str(outside)}), 400, "outside the folders")
+    refused_outside = "outside the allowed folders"
+    _refused(client.post(versions, json={"source": str(outside), "resplit": "80/20"}), 400, refused_outside)
+    _refused(client.get(f"{API}/datasets/export-coco", params={"path": str(outside)}), 400, refused_outside)
     _refused(client.post(f"{API}/datasets/compare", json={"a": "logos", "b": str(outside)}), 400, "outside")
     _refused(client.post(f"{API}/datasets/repair", json={"source": str(outside), "check": True}), 400, "outside")
     _refused(client.post(f"{API}/datasets/import-coco", json={"source": str(outside)}), 400, "outside")

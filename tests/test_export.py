@@ -195,7 +195,7 @@ def test_a_conversion_that_crashes_fails_the_job_and_lists_nothing_as_an_export(
 def test_bad_requests_are_refused_before_anything_starts(studio: dict, tmp_path: Path) -> None:
     settings = load_settings()
     model, data = studio["model"], studio["data"]
-    with pytest.raises(SubmitError, match="outside the folders"):
+    with pytest.raises(SubmitError, match="outside the allowed folders"):
         submit_export(ExportSpec(model_path=str(Path(data) / "data.yaml")), settings)
     junk = Path(settings.model_roots[0]) / "junk.pt"
     junk.write_text("this is not a checkpoint")

@@ -164,7 +164,11 @@ def test_validation_page_remembers_the_last_report(broken_dataset: Path) -> None
 
 @pytest.mark.parametrize(
     ("typed", "fragment"),
-    [("/etc", "outside the folders"), ("/no/such/place", "outside the folders"), ("{roots}/nothere", "does not exist")],
+    [
+        ("/etc", "outside the allowed folders"),
+        ("/no/such/place", "outside the allowed folders"),
+        ("{roots}/nothere", "does not exist"),
+    ],
 )  # a missing path outside the roots is refused like any other there: refusals never tell what exists
 def test_validation_page_refuses_bad_paths_with_a_message(broken_dataset: Path, typed: str, fragment: str) -> None:
     at = AppTest.from_file(DATASETS_PAGE, default_timeout=60).run()

@@ -184,7 +184,7 @@ def test_every_bad_input_gets_a_4xx_that_says_what_is_wrong_and_the_predictor_go
     assert too_many.status_code == 413 and "at most 4" in too_many.json()["detail"]
     assert post(f"{api}/predict", [("a.png", good, "image/png")], model_path=model).status_code == 200
     outside = requests.post(f"{api}/predictions", json={"model_path": str(model), "source": "/etc"}, timeout=60)
-    assert outside.status_code == 400 and "outside the folders" in outside.json()["detail"]
+    assert outside.status_code == 400 and "outside the allowed folders" in outside.json()["detail"]
     broken = deployed["video"].with_name("broken.mp4")
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(5000))
     undecodable = requests.post(
@@ -349,7 +349,7 @@ def test_the_page_predicts_on_images_of_a_folder_and_draws_them(deployed: dict, 
     predictor(load_settings()).close()
     st.cache_resource.clear()
     at.text_input(key="predict.folder").set_value("/etc").run()
-    assert any("outside the folders" in w.value for w in at.warning)
+    assert any("outside the allowed folders" in w.value for w in at.warning)
 
 
 def test_the_page_without_models_says_what_to_do(settings) -> None:

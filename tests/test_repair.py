@@ -291,7 +291,7 @@ def test_refusals_say_what_is_wrong(data_studio, tmp_path: Path) -> None:
         repair_dataset(str(lost), settings)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    with pytest.raises(SubmitError, match="outside the folders"):
+    with pytest.raises(SubmitError, match="outside the allowed folders"):
         repair_dataset(str(outside), settings)
     with pytest.raises(SubmitError, match="is not a split"):
         repair_dataset(str(logos), settings, resplit="most/some")

@@ -31,8 +31,8 @@ def test_paths_under_the_root_are_resolved(tree) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("escape", "outside the folders"),
-        ("../outside", "outside the folders"),
+        ("escape", "outside the allowed folders"),
+        ("../outside", "outside the allowed folders"),
         ("loop", "symbolic link loop"),
         ("nope", "does not exist"),
         ("", "no dataset path"),

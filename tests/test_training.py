@@ -49,7 +49,7 @@ def tiny(dataset: Path, **changes) -> TrainSpec:
 def test_submission_errors_come_before_any_process(tmp_path: Path, roots: dict) -> None:
     settings = load_settings()
     small = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
-    with pytest.raises(SubmitError, match="outside the folders"):
+    with pytest.raises(SubmitError, match="outside the allowed folders"):
         submit_training(tiny(tmp_path), settings)
     broken = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "broken"
     shutil.copytree(small, broken)

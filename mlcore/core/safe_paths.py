@@ -21,6 +21,9 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
+OUTSIDE = "outside the allowed folders"  # every refusal of a path says it so, whether or not anything is there
+
+
 class PathNotAllowed(ValueError):
     """The path is unusable or outside the allowed roots; the message says why and what to do."""
 
@@ -61,7 +64,7 @@ def resolve_user_path(
 def _outside(raw: str, roots: Sequence[Path], what: str) -> PathNotAllowed:
     listed = ", ".join(str(r) for r in roots) or "(none configured)"
     return PathNotAllowed(
-        f"{raw} is outside the folders {what}s may be read from ({listed}); move it under one of them, "
+        f"{raw} is {OUTSIDE} ({what}s are read only from {listed}); move it under one of them, "
         f"or add its folder to {'ML_STUDIO_MODEL_ROOTS' if what == 'model' else 'ML_STUDIO_DATASET_ROOTS'}."
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import Confinement, PathNotAllowed, resolve_user_path
+from mlcore.core.safe_paths import OUTSIDE, Confinement, PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
 from mlcore.core.user_yaml import UnsafeYaml, read_yaml_file
 from mlcore.datasets.images import IMAGE_EXTENSIONS
@@ -54,7 +54,6 @@ UNSUPPORTED_IMAGE_EXTENSIONS = frozenset(
     }
 )
 CLASSES_FILES = ("classes.txt", "labels/classes.txt", "obj.names")
-OUTSIDE = "outside the allowed folders"
 SHOWN_OUTSIDE = 20  # files of a split refused by name; the rest are counted in one more issue
 
 
