@@ -48,3 +48,13 @@ def test_seed_weights_are_runs_weights_then_trusted_model_files(settings: Settin
     (models / "yolov8n.pt").write_bytes(b"w")
     (models / "notes.txt").write_text("not weights")
     assert seed_weights(settings) == [run / "weights" / "best.pt", models / "yolov8n.pt"]
+
+
+def test_the_resolved_arguments_are_none_until_args_yaml_is_written_and_then_read(settings: Settings) -> None:
+    run = make_run(settings, "p/a", 1, 5.0)
+    (summary,) = list_runs(settings)
+    assert summary.resolved_args() is None
+    (run / "args.yaml").write_text("imgsz: 320\nbatch: 8\n")
+    assert summary.resolved_args() == {"imgsz": 320, "batch": 8}
+    (run / "args.yaml").write_text("imgsz: [unclosed\n")
+    assert summary.resolved_args() is None
