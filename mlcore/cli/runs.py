@@ -33,7 +33,7 @@ def add_visualize_parser(sub: Any) -> None:
 
 
 def cmd_visualize(args: argparse.Namespace, settings: Settings) -> int:
-    from mlcore.charts.export import FLAGS, export_visualizations, find_run
+    from mlcore.charts.report import FLAGS, export_visualizations, find_run
     from mlcore.core.safe_paths import PathNotAllowed
 
     try:
@@ -49,7 +49,7 @@ def cmd_visualize(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
-    from mlcore.charts.export import find_run
+    from mlcore.charts.report import find_run
     from mlcore.core.errors import SubmitError
     from mlcore.core.safe_paths import PathNotAllowed
     from mlcore.jobs.scheduler import refresh
