@@ -50,12 +50,11 @@ from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.gallery import focus_box, gallery_images
 from mlcore.evaluation.leakage import leakage_summary, training_copies
 from mlcore.evaluation.predictions import write_predictions
-from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
+from mlcore.evaluation.spec import NMS_IOU
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore
 from mlcore.tracking.evaluation import log_evaluation
 
-TASK = EVALUATE_TASK
 SAMPLES_PER_TYPE = 24
 
 

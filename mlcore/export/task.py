@@ -41,11 +41,10 @@ from mlcore.export.openvino_runtime import install, pin, ran_at
 from mlcore.export.parity import ParityContext, compare
 from mlcore.export.precision import INFERENCE_HINTS, cpu_capabilities
 from mlcore.export.spec import ExportSpec
-from mlcore.export.submit import EXPORT_TASK, format_precision
+from mlcore.export.submit import format_precision
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore
 
-TASK = EXPORT_TASK
 LIBRARIES = ("ultralytics", "torch", "onnx", "onnxruntime", "openvino", "nncf", "tensorrt")
 LATENCY_IMAGES = 16
 RECORDED = ("task", "names", "trained_imgsz")  # in the job's spec beside the ExportSpec fields

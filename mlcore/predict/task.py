@@ -27,9 +27,7 @@ from mlcore.predict.detector import detect, load_detector, names_of, warm_up
 from mlcore.predict.outputs import PredictionWriter
 from mlcore.predict.profile import DeploymentProfile, ProfileError
 from mlcore.predict.sources import SourceItem, read_source, video_rate
-from mlcore.predict.spec import PREDICT_TASK
 
-TASK = PREDICT_TASK
 CHUNK = 8
 T = TypeVar("T")
 

@@ -40,9 +40,7 @@ from mlcore.jobs.store import Job, JobStore
 from mlcore.quality.audit import ISSUE_TYPES, AuditResult, Suspect, audit
 from mlcore.quality.detections import merge_detections
 from mlcore.quality.kfold import fold_check
-from mlcore.quality.spec import AUDIT_TASK
 
-TASK = AUDIT_TASK
 GALLERY_SIZE = 60  # suspects drawn, worst first; the CSV and audit.json list them all
 
 

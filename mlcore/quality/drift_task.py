@@ -27,9 +27,7 @@ from mlcore.jobs.store import Job, JobStore
 from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.sources import folder_images
 from mlcore.quality.drift import drift_report, image_statistics, prediction_statistics
-from mlcore.quality.spec import DRIFT_TASK
 
-TASK = DRIFT_TASK
 REFERENCE_SAMPLE = 2000  # reference images read at most: enough for ten PSI bins, bounded on large datasets
 PREDICTION_CONFIDENCE = 0.1  # boxes counted in the prediction statistics (lower than a deployment's threshold, so
 # that a model growing unsure shows as lower confidences rather than as boxes gone)

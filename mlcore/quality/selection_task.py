@@ -30,9 +30,7 @@ from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.images import ImageRejected, decode_image
 from mlcore.predict.sources import folder_images
 from mlcore.quality.selection import CONFIDENT, predict_views, rank_diverse, uncertainty, write_prelabels
-from mlcore.quality.spec import SELECT_TASK
 
-TASK = SELECT_TASK
 PREVIEWS = 60
 COLUMNS = ("rank", "path", "score", "low_confidence", "competition", "disagreement", "boxes", "chosen", "duplicate_of")
 

@@ -22,6 +22,7 @@ from mlcore.core.errors import JobNotFound, SubmitError
 from mlcore.core.paths import PRUNED_FILE, RunFolder
 from mlcore.core.settings import Settings
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.scheduler import target_executor
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
@@ -40,8 +41,6 @@ from mlcore.tuning.study import (
     trial_project,
 )
 
-KIND = "tuning"
-TASK = "study"
 POLL_S = 1.0
 FAIL_FAST = 3  # when the first this-many trials all fail, the study ends with their common cause
 TRIAL_DEFAULTS = {"plots": False}  # a trial's charts come from results.csv; Ultralytics' plots cost seconds per trial
@@ -187,7 +186,7 @@ class Coordinator:
             except JobNotFound:
                 return None
         run = trial.user_attrs.get(RUN_ATTR)  # queued just before the coordinator was killed: adopt its job
-        job = self.store.latest(run, "training") if run else None
+        job = self.store.latest(run, JobKind.TRAINING) if run else None
         if job is not None:
             self.study._storage.set_trial_user_attr(trial._trial_id, JOB_ATTR, job.id)
         return job
