@@ -26,7 +26,6 @@ STATE_ICONS = {
 }
 
 
-
 def advance_queue(settings: Settings) -> None:
     """The page is one of the callers that advance the queue; a step that cannot run now is said."""
     if problem := refresh(settings):

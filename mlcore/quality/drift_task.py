@@ -23,7 +23,7 @@ from mlcore.datasets.loader import load_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.sources import folder_images
 from mlcore.quality.drift import drift_report, image_statistics, prediction_statistics
@@ -127,4 +127,4 @@ def run_drift(job: Job, settings: Settings) -> None:
         + [{"path": p, "reason": r, "set": "reference"} for p, r in ref_skipped],
     }
     write_json_atomically(folder / paths.DRIFT_FILE, document)  # last: its presence means the report is complete
-    write_progress(folder, 100, state="completed")
+    write_progress(folder, 100, state=ProgressState.COMPLETED)

@@ -25,7 +25,7 @@ from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.scheduler import target_executor
-from mlcore.jobs.store import Job, JobState, JobStore, open_store
+from mlcore.jobs.store import Job, JobState, JobStore, ProgressState, open_store
 from mlcore.training.spec import SpecError, TrainSpec
 from mlcore.training.submit import submit_training
 from mlcore.tuning.space import suggest, train_fields
@@ -238,7 +238,7 @@ class Coordinator:
             RunFolder(self.folder.path).progress,
             {
                 "step": step + (f", best {best:.4f}" if best is not None else ""),
-                "state": "stopping" if self.holding() else "running",
+                "state": ProgressState.STOPPING if self.holding() else ProgressState.RUNNING,
                 "percent": round(100 * min(1.0, max(fractions or [0.0])), 1),
                 "trials": asked,
                 "running": running,
@@ -255,7 +255,7 @@ class Coordinator:
         ok = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
         failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
         progress = {
-            "state": "completed",
+            "state": ProgressState.COMPLETED,
             "percent": 100.0,
             "trials": len(trials),
             "running": 0,
@@ -264,7 +264,7 @@ class Coordinator:
         }
         if failed and not ok:
             cause = common_cause([t.user_attrs.get(ERROR_ATTR, "") for t in failed])
-            write_json_atomically(RunFolder(self.folder.path).progress, {**progress, "state": "failed"})
+            write_json_atomically(RunFolder(self.folder.path).progress, {**progress, "state": ProgressState.FAILED})
             raise TuningFailed(f"every trial of study {self.spec.study} failed: {cause}")
         write_json_atomically(RunFolder(self.folder.path).progress, progress)
         print(f"Study {self.spec.study}: {len(trials)} trial(s) done.", flush=True)
