@@ -20,12 +20,11 @@ from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
 from mlcore.export import task as export_task
 from mlcore.export.openvino_runtime import install as pin_openvino_precision
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
 from mlcore.predict import task as predict_task
-from mlcore.predict.submit import PREDICTION_KIND
 from mlcore.quality import audit_task, drift_task, kfold, selection_task
-from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND
 from mlcore.runs import measure
 from mlcore.training import task as training_task
 from mlcore.tuning import coordinator
@@ -34,23 +33,23 @@ from mlcore.tuning import trial as trial_task
 Task = Callable[[Job, Settings, JobStore], int]
 
 # (job kind, the spec's "task") -> the function that runs it
-TASKS: dict[tuple[str, str | None], Task] = {
-    ("training", None): training_task.run,
-    ("evaluation", evaluation_task.TASK): evaluation_task.run,
-    ("evaluation", measure.TASK): measure.run,
-    ("export", export_task.TASK): export_task.run,
-    (PREDICTION_KIND, predict_task.TASK): predict_task.run,
-    (coordinator.KIND, coordinator.TASK): coordinator.run,
-    (AUDIT_KIND, audit_task.TASK): audit_task.run,
-    (AUDIT_KIND, kfold.TASK): kfold.run,
-    (SELECTION_KIND, selection_task.TASK): selection_task.run,
-    (DRIFT_KIND, drift_task.TASK): drift_task.run,
+TASKS: dict[tuple[JobKind, JobTask | None], Task] = {
+    (JobKind.TRAINING, None): training_task.run,
+    (JobKind.EVALUATION, JobTask.EVALUATE): evaluation_task.run,
+    (JobKind.EVALUATION, JobTask.RUN_METRICS): measure.run,
+    (JobKind.EXPORT, JobTask.EXPORT): export_task.run,
+    (JobKind.PREDICTION, JobTask.PREDICT): predict_task.run,
+    (JobKind.TUNING, JobTask.STUDY): coordinator.run,
+    (JobKind.AUDIT, JobTask.AUDIT): audit_task.run,
+    (JobKind.AUDIT, JobTask.KFOLD): kfold.run,
+    (JobKind.SELECTION, JobTask.SELECT): selection_task.run,
+    (JobKind.DRIFT, JobTask.DRIFT): drift_task.run,
 }
 
 
 def task_for(job: Job) -> Task | None:
     """The function that runs `job`: its kind's and task's, and for a tuning trial the training that reports."""
-    if job.kind == "training" and job.spec.get("trial"):
+    if job.kind == JobKind.TRAINING and job.spec.get("trial"):
         return trial_task.run
     return TASKS.get((job.kind, job.spec.get("task")))
 

@@ -1,5 +1,6 @@
 """Model evaluation: a model measured on a dataset split; every error typed and shown, at thresholds the user moves."""
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +35,6 @@ from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import (
     EvaluationSummary,
     EvaluationUnreadable,
-    evaluation_jobs,
     failure,
     list_evaluations,
     load_detections,
@@ -42,6 +42,8 @@ from mlcore.evaluation.store import (
     open_evaluations,
 )
 from mlcore.evaluation.submit import submit_evaluation
+from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
 from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import submit_audit
 from mlcore.runs.metrics import curve_names
@@ -296,10 +298,10 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         st.warning(item.size.warning, icon=":material/photo_size_select_large:")
     if not item.finished:
         state = states.get(str(item.path))
-        if state == "failed" and (failed := failure(item, settings)):
+        if state == JobState.FAILED and (failed := failure(item, settings)):
             st.error(f"The evaluation failed: {failed[0]}", icon=":material/error:")
             st.code(failed[1], language=None)
-        elif state in ("queued", "starting", "running"):
+        elif state in OPEN_STATES:
             st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
         else:
             st.warning("This evaluation did not finish (cancelled or interrupted). Start it again.")
@@ -370,6 +372,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         advisor(item.path, stamp, Path(item.model), d, settings)
 
 
+evaluation_jobs = partial(jobs_of, kind=JobKind.EVALUATION, task=JobTask.EVALUATE)
 settings_now = page_start(
     "Model evaluation",
     "Where does the model fail, and why? The standard metrics (equal to Ultralytics' own), every error typed, "

@@ -1,6 +1,7 @@
 """Export: a model converted for deployment (ONNX, OpenVINO, TorchScript), checked against the source model on
 its own test data, and timed in each runtime."""
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +15,10 @@ from mlcore.engine.trained_size import SizeChoice
 from mlcore.export.formats import FORMATS, NOT_OFFERED, available
 from mlcore.export.precision import bf16_missing, offered_precisions
 from mlcore.export.spec import AUTO_SPLIT, DEFAULT_TOLERANCE, ExportSpec
-from mlcore.export.store import ExportSummary, ExportUnreadable, export_jobs, export_zip, list_exports, load_parity
+from mlcore.export.store import ExportSummary, ExportUnreadable, export_zip, list_exports, load_parity
 from mlcore.export.submit import submit_export
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
 from mlcore.runs.store import seed_weights, trained_on, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
@@ -160,9 +163,9 @@ def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) ->
         st.warning(size.warning, icon=":material/photo_size_select_large:")
     if item.card is None:
         state = states.get(str(item.path), "not finished")
-        if state == "failed":
+        if state == JobState.FAILED:
             st.error(f"The export failed: {errors.get(str(item.path), '')}", icon=":material/error:")
-        elif state in ("queued", "starting", "running", "stopping"):
+        elif state in OPEN_STATES:
             st.info("Still running: its progress is shown above.", icon=":material/hourglass_top:")
         else:
             st.warning("This export did not finish (cancelled or interrupted): nothing in it is listed as usable.")
@@ -198,6 +201,7 @@ settings_now = page_start(
 exports = list_exports(settings_now)
 if new_export(settings_now, expanded=not exports):
     exports = list_exports(settings_now)  # the form has just added one
+export_jobs = partial(jobs_of, kind=JobKind.EXPORT)
 jobs = export_jobs(settings_now)
 drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
 st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(

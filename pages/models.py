@@ -1,6 +1,7 @@
 """Models: the registry (versions, aliases, lineage, the promotion gate, the audit trail) and A/B comparisons
 of two models on one split, with paired bootstrap intervals and the images where they disagree."""
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,8 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
-from mlcore.evaluation.store import evaluation_jobs
+from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.store import jobs_of
 from mlcore.registry.ab import THRESHOLD_MODES, ComparisonRequest, start_comparison
 from mlcore.registry.promotion import GateRefused, promotion_checks, set_alias, unset_alias
 from mlcore.registry.references import model_choices
@@ -261,8 +263,9 @@ def compare_view(settings: Settings) -> None:
         if outcome.pending:
             st.info(f"Evaluating {len(outcome.pending)} model(s) on the {request.split} split first; the comparison "
                     "appears when they have finished.", icon=":material/hourglass_top:")  # fmt: skip
+            evaluations = partial(jobs_of, kind=JobKind.EVALUATION, task=JobTask.EVALUATE)
             st.fragment(open_jobs_section, run_every=REFRESH_S)(
-                settings, evaluation_jobs, frozenset(outcome.pending), "models"
+                settings, evaluations, frozenset(outcome.pending), "models"
             )
             return
         st.session_state.pop("models.request", None)

@@ -2,6 +2,7 @@
 video, at the thresholds of its deployment profile or ones moved here."""
 
 import json
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 
@@ -12,13 +13,15 @@ from mlcore.charts.drawing import draw_detections
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.store import jobs_of
 from mlcore.predict.answers import Answer, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.images import SUFFIXES
 from mlcore.predict.profile import DEFAULT_CONFIDENCE, DEFAULT_IOU, DeploymentProfile, ProfileError, read_profile
 from mlcore.predict.sources import SourceError, images_in
 from mlcore.predict.spec import VIDEO_SUFFIXES, PredictSpec
-from mlcore.predict.store import PredictionRun, list_prediction_runs, prediction_jobs
+from mlcore.predict.store import PredictionRun, list_prediction_runs
 from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import deployable_with_registry
 from mlcore.training.spec import SpecError
@@ -199,6 +202,7 @@ def show_run(run: PredictionRun, errors: dict[str, str]) -> None:
 
 def batch(model: Path, settings: Settings) -> None:
     batch_form(model, settings)
+    prediction_jobs = partial(jobs_of, kind=JobKind.PREDICTION)
     jobs = prediction_jobs(settings)
     drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
     st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(

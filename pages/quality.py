@@ -9,36 +9,29 @@ import streamlit as st
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
-from mlcore.jobs.store import Job
+from mlcore.jobs.kinds import KINDS, JobKind
+from mlcore.jobs.store import Job, JobState
 from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, SelectSpec
-from mlcore.quality.store import cancel_quality_job, job_of, jobs_of, report_of
-from mlcore.quality.submit import (
-    AUDIT_KIND,
-    DRIFT_KIND,
-    SELECTION_KIND,
-    kfold_cost_sentence,
-    submit_audit,
-    submit_drift,
-    submit_selection,
-)
+from mlcore.quality.store import cancel_quality_job, job_of, quality_jobs, report_of
+from mlcore.quality.submit import kfold_cost_sentence, submit_audit, submit_drift, submit_selection
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.image_size import image_size_input
-from ui.jobs import DETAILS, open_jobs_section
+from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, page_start
 from ui.quality_views import audit_view, drift_view, fold_check_view, selection_view
 
 REFRESH_S = 2.0
-TOOLS = {AUDIT_KIND: "Label audit", SELECTION_KIND: "Images to label next", DRIFT_KIND: "Drift report"}
-VIEWS = {AUDIT_KIND: audit_view, SELECTION_KIND: selection_view, DRIFT_KIND: drift_view}
+TOOLS = {JobKind.AUDIT: "Label audit", JobKind.SELECTION: "Images to label next", JobKind.DRIFT: "Drift report"}
+VIEWS = {JobKind.AUDIT: audit_view, JobKind.SELECTION: selection_view, JobKind.DRIFT: drift_view}
 EMPTY = {
-    AUDIT_KIND: "No audit yet. Pick a model and a labelled split above (or run `python -m mlcore audit --model PT "
+    JobKind.AUDIT: "No audit yet. Pick a model and a labelled split above (or run `python -m mlcore audit --model PT "
     "--data PATH`); the model's confident predictions point at boxes a person should look at.",
-    SELECTION_KIND: "No selection yet. Point it at a folder of unlabelled images (or run `python -m mlcore select "
+    JobKind.SELECTION: "No selection yet. Point it at a folder of unlabelled images (or run `python -m mlcore select "
     "--model PT --images DIR`): the images the model is least sure about come first, near-copies left out.",
-    DRIFT_KIND: "No drift report yet. Compare a folder of new images with the training set (or run `python -m mlcore "
-    "drift --images DIR --data PATH`).",
+    JobKind.DRIFT: "No drift report yet. Compare a folder of new images with the training set (or run `python -m "
+    "mlcore drift --images DIR --data PATH`).",
 }
 
 
@@ -122,13 +115,13 @@ def new_drift(settings: Settings) -> None:
                                                   device=device))  # fmt: skip
 
 
-FORMS = {AUDIT_KIND: new_audit, SELECTION_KIND: new_selection, DRIFT_KIND: new_drift}
+FORMS = {JobKind.AUDIT: new_audit, JobKind.SELECTION: new_selection, JobKind.DRIFT: new_drift}
 
 
 def job_label(job: Job) -> str:
     """A picker's line (plain text: a selectbox shows no icons): the folder, what it looked at, its state."""
     when = datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M")
-    what = " · ".join(str(d) for d in DETAILS[job.kind](job.spec) if d)
+    what = " · ".join(str(d) for d in KINDS[job.kind].details(job.spec) if d)
     return f"{Path(job.run_dir).name} · {what} · {job.state.value} · {when}"
 
 
@@ -140,7 +133,7 @@ def show(job: Job) -> None:
         st.warning(size.warning, icon=":material/photo_size_select_large:")
     if report["result"] is not None:
         VIEWS[job.kind](report)
-    elif job.state.value == "failed":
+    elif job.state is JobState.FAILED:
         st.error(f"It failed: {job.error}", icon=":material/error:")
         if report.get("fold_check"):
             fold_check_view(report["fold_check"])
@@ -162,14 +155,14 @@ if wanted:
     shown_job = job_of(wanted, settings_now)
     st.session_state["quality.tool"] = shown_job.kind
     st.session_state[f"quality.pick.{shown_job.kind}"] = shown_job.id
-kind = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default=AUDIT_KIND, required=True,
+kind = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default=JobKind.AUDIT, required=True,
                             key="quality.tool")  # fmt: skip
-jobs = jobs_of(settings_now, kind)
+jobs = quality_jobs(settings_now, kind)
 with st.expander(f"New {TOOLS[kind].lower()}", expanded=not jobs, icon=":material/add:"):
     FORMS[kind](settings_now)
 drawn_open = frozenset(j.id for j in jobs if not j.state.is_final())
 st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
-    settings_now, lambda s: jobs_of(s, kind), drawn_open, f"quality.{kind}.", cancel_quality_job
+    settings_now, lambda s: quality_jobs(s, kind), drawn_open, f"quality.{kind}.", cancel_quality_job
 )
 if not jobs:
     st.info(EMPTY[kind], icon=":material/lightbulb:")

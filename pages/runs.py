@@ -14,7 +14,7 @@ from mlcore.core.settings import Settings
 from mlcore.datasets.validation.saved_reports import list_reports
 from mlcore.datasets.versions import version_of
 from mlcore.jobs.progress import log_tail
-from mlcore.jobs.store import JobState
+from mlcore.jobs.store import OPEN_STATES
 from mlcore.runs.compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_by_side
 from mlcore.runs.measure import compute_metrics
 from mlcore.runs.metrics import MetricsError, best_f1, class_table, curve_names, read_metrics
@@ -28,7 +28,6 @@ from ui.page_frame import page_start
 REFRESH_S = 2.0
 VIEWS = ("History", "Metrics", "Configuration", "Log and files", "Export")
 METRIC_VIEWS = ("Confusion matrix", "Curves", "Per class")
-OPEN_STATES = {s.value for s in JobState if not s.is_final()}
 FLAG_LABELS = {
     "include_training_history": "Training history",
     "include_class_metrics": "Per-class metrics",

@@ -16,13 +16,15 @@ from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
 from mlcore.datasets.validation.saved_reports import latest_verdict
 from mlcore.devices.leases import Lease
-from mlcore.jobs.progress import audit_line, describe, duration, ended_table, log_tail, read_progress
-from mlcore.jobs.store import Job, JobState, open_store
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.progress import describe, duration, log_tail, read_progress
+from mlcore.jobs.store import Job, JobState
 from mlcore.registry.references import registered_weights
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch
 from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs, seed_weights
 from mlcore.training.architectures import architecture_table
 from mlcore.training.estimate import TIMED_BATCHES, time_a_few_batches
+from mlcore.training.jobs import busy_folders, latest_training, training_queue
 from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, SpecError, TrainSpec, parse_advanced
 from mlcore.training.submit import free_experiment_name, start
 from ui.augmentation import augmentation_fields
@@ -275,20 +277,17 @@ def time_estimate(spec: TrainSpec, runs: list[RunSummary], settings: Settings) -
 def jobs_section(settings: Settings) -> None:
     st.subheader("Jobs")
     advance_queue(settings)
-    jobs = open_store(settings).list(kind="training")
-    open_jobs = [j for j in jobs if not j.state.is_final()]
-    queued = [j.id for j in open_jobs if j.state is JobState.QUEUED]
-    if not jobs:
+    queue = training_queue(settings, recent=RECENT_FINISHED)
+    if not queue.submitted:
         st.info("No training yet: start one above, and it appears here with its progress.", icon=":material/work:")
         return
-    if not open_jobs:
+    if not queue.open:
         st.caption("Nothing running or queued.")
-    for job in open_jobs:
-        job_row(job, settings, queued.index(job.id) + 1 if job.id in queued else None)
-    finished = [j for j in reversed(jobs) if j.state.is_final()][:RECENT_FINISHED]
-    if finished:
+    for job in queue.open:
+        job_row(job, settings, queue.positions.get(job.id))
+    if queue.ended:
         st.caption("Recently finished")
-        st.dataframe(ended_table(finished, open_store(settings).events), hide_index=True)
+        st.dataframe(queue.ended, hide_index=True)
 
 
 def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
@@ -296,11 +295,10 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
 
     Refreshed every few seconds while the job is open; once it ends, one whole-page rerun turns the
     refresh off."""
-    store = open_store(settings)
-    job = store.latest(run_dir, "training")
-    live = job is not None and not job.state.is_final()
+    latest = latest_training(settings, run_dir)
+    job, live = latest.job, latest.live
     if job is not None:
-        st.caption(audit_line(store.events(job.id)))
+        st.caption(latest.audit)
     folder = RunFolder(run_dir)
     frame = results(folder.results_csv)
     if job is not None:
@@ -335,7 +333,7 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
     if live and job is not None:
         device_use(job, read_progress(run_dir))
     with st.expander("Log (last lines)", expanded=job is not None and job.state is JobState.FAILED):
-        st.code(log_tail(str(run_dir), 40, kind="training"), language=None)
+        st.code(log_tail(str(run_dir), 40, kind=JobKind.TRAINING), language=None)
     if started_live and not live:
         st.rerun()
 
@@ -369,8 +367,7 @@ def run_section(settings: Settings, runs: list[RunSummary]) -> None:
     chosen = st.selectbox(
         "Run", paths_, key="train.run", format_func=lambda p: "/".join(Path(p).parts[-2:]), label_visibility="collapsed"
     )
-    job = open_store(settings).latest(chosen, "training")
-    live = job is not None and not job.state.is_final()
+    live = latest_training(settings, chosen).live
     st.fragment(run_view, run_every=REFRESH_S if live else None)(settings, Path(chosen), live)
 
 
@@ -381,7 +378,7 @@ current_settings = page_start(
 )
 
 all_runs = list_runs(current_settings)
-active = open_store(current_settings).open_folders()
+active = busy_folders(current_settings)
 with st.container(border=True):
     new_training(current_settings, all_runs, active)
 jobs_section(current_settings)

@@ -11,6 +11,7 @@ import yaml
 from mlcore.charts.tuning import importances, optimization_history, parallel_coordinates
 from mlcore.core.errors import JobRefused, SubmitError
 from mlcore.core.settings import Settings
+from mlcore.jobs.store import OPEN_STATES
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import ARCHITECTURES, SpecError
 from mlcore.tuning.space import space_from_table, space_table, space_to_dict
@@ -30,7 +31,6 @@ from ui.jobs import STATE_ICONS, advance_queue
 from ui.page_frame import dataset_select, page_start
 
 REFRESH_S = 2.0
-OPEN = ("queued", "starting", "running", "stopping")
 TRIAL_ICONS = {"running": "🏃", "complete": "✅", "pruned": "✂️", "failed": "❌", "waiting": "⏳"}
 OBJECTIVE_HELP = "fitness = 0.1·mAP50 + 0.9·mAP50-95 (Ultralytics' own); each trial counts its best epoch."
 
@@ -95,16 +95,16 @@ def controls(report: dict, settings: Settings) -> None:
     name, state = report["study"], report["state"]
     c1, c2, c3, c4 = st.columns(4)
     try:
-        if c1.button("Stop", icon=":material/stop:", key="tune.stop", disabled=state not in OPEN,
+        if c1.button("Stop", icon=":material/stop:", key="tune.stop", disabled=state not in OPEN_STATES,
                      help="Queue no more trials; the running trials finish their epochs."):  # fmt: skip
             stop_study(name, settings, actor=current_user())
             st.rerun()
-        if c2.button("Cancel", icon=":material/cancel:", key="tune.cancel", disabled=state not in OPEN,
+        if c2.button("Cancel", icon=":material/cancel:", key="tune.cancel", disabled=state not in OPEN_STATES,
                      help="End the study and its running trials now."):  # fmt: skip
             with st.spinner("Cancelling the study and its trials…"):
                 cancel_study(name, settings, actor=current_user())
             st.rerun()
-        if c3.button("Resume", icon=":material/play_arrow:", key="tune.resume", disabled=state in OPEN,
+        if c3.button("Resume", icon=":material/play_arrow:", key="tune.resume", disabled=state in OPEN_STATES,
                      help="Go on where the study was, until its budget is spent."):  # fmt: skip
             resume_study(name, settings, owner=current_user())
             st.rerun()
@@ -234,13 +234,13 @@ if not names:
 if st.session_state.get("tune.pick") not in names:
     st.session_state["tune.pick"] = names[0]
 picked = st.selectbox("Study", names, key="tune.pick")
-running = study_report(picked, settings)["state"] in OPEN
+running = study_report(picked, settings)["state"] in OPEN_STATES
 
 
 @st.fragment(run_every=REFRESH_S if running else None)
 def live() -> None:
     report = study_view(picked, settings)
-    if running and report["state"] not in OPEN:
+    if running and report["state"] not in OPEN_STATES:
         st.rerun()  # the study ended: a whole-page run stops the refreshing
 
 

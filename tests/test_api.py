@@ -160,6 +160,25 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
         assert "abc" in answer.json()["detail"]
 
 
+def test_a_runs_metrics_job_is_not_an_evaluation_on_the_evaluation_routes(
+    client: TestClient, settings: Settings
+) -> None:
+    """An evaluation job of another task (a run's metrics) is listed nowhere there, and read or cancelled by id there
+    it answers as an unknown id does; once it was read there as an evaluation of no model and no split."""
+    occupy_the_cpu(settings)
+    run = make_run(settings.outputs_root, "logos/v1", epochs=4)
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    metrics = store.submit("evaluation", {"task": "run_metrics", "weights": str(run / "weights" / "best.pt")}, str(run))
+    unknown = client.get(f"{API}/model/validate/no-such-job")
+    assert unknown.status_code == 404
+    for method, path in (("get", f"model/validate/{metrics.id}"), ("post", f"model/validate/{metrics.id}/cancel")):
+        answer = getattr(client, method)(f"{API}/{path}")
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["detail"] == unknown.json()["detail"].replace("no-such-job", metrics.id)
+    assert client.get(f"{API}/model/validate").json() == []
+    assert store.get(metrics.id).state is JobState.QUEUED  # the refused cancel left it alone
+
+
 def test_runs_are_listed_and_their_weights_downloaded(client: TestClient, settings: Settings) -> None:
     make_run(settings.outputs_root, "logos/v1", epochs=4)
     runs = client.get(f"{API}/runs").json()

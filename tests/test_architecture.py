@@ -207,3 +207,50 @@ def test_every_package_says_what_it_holds_and_the_map_in_mlcore_init_lists_the_f
     for package in LAYERS:
         face = ast.get_docstring(ast.parse((MLCORE / package / "__init__.py").read_text()))
         assert face and len(face.split()) >= 8, f"mlcore/{package}/__init__.py does not say what lives there"
+
+
+KIND_CALLS = {"enqueue", "submit", "list", "latest", "jobs_of", "job"}  # functions whose arguments name a job kind
+
+
+def _bare_kinds(path: Path, kinds: set[str]) -> list[str]:
+    """Where `path` names a job kind by its bare string: job.kind compared with one, kind="...", or a call that
+    takes a kind (enqueue, store.submit/list/latest, jobs_of, ctx.job) given one."""
+    found = []
+
+    def literal(node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in kinds
+        return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(literal(e) for e in node.elts)
+
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        named = None
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides):
+                named = next((s for s in sides if literal(s)), None)
+        elif isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            given = [k.value for k in node.keywords if k.arg == "kind"]
+            given += node.args if called in KIND_CALLS else []
+            named = next((a for a in given if literal(a)), None)
+        if named is not None:
+            found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {ast.unparse(node)[:90]}")
+    return found
+
+
+def test_every_job_kind_has_one_entry_in_the_kinds_table() -> None:
+    """jobs/kinds.py is the one home of the kinds: each JobKind has its KindInfo, every runner of worker.TASKS runs
+    a JobKind's declared task and every declared task has a runner, and no module names a kind by a bare string
+    (a kind added without its entry, or a runner of an unknown kind, once failed only when a user started one)."""
+    from mlcore.jobs.kinds import KINDS, JobKind
+    from mlcore.worker import TASKS
+
+    assert set(KINDS) == set(JobKind), f"JobKind members without a KindInfo: {set(JobKind) - set(KINDS)}"
+    assert all(isinstance(kind, JobKind) for kind, _ in TASKS), f"runners of unknown kinds: {list(TASKS)}"
+    declared = {(kind, task) for kind, info in KINDS.items() for task in info.tasks}
+    missing, undeclared = declared - set(TASKS), set(TASKS) - declared
+    assert not missing and not undeclared, f"tasks without a runner: {missing}; runners of other tasks: {undeclared}"
+    home = MLCORE / "jobs" / "kinds.py"
+    offenders = [hit for path in [*MLCORE.rglob("*.py"), *PAGES, *UI] if path != home
+                 for hit in _bare_kinds(path, {k.value for k in JobKind})]  # fmt: skip
+    assert not offenders, "job kinds named by a bare string (use JobKind):\n" + "\n".join(offenders)

@@ -185,6 +185,28 @@ def test_a_failed_evaluation_shows_the_end_of_its_own_log(settings: Settings, sm
     assert "loading the model" in shown_log and "(no log)" not in shown_log
 
 
+def test_an_evaluation_being_stopped_is_shown_as_still_running(settings: Settings, small_dataset: Path) -> None:
+    """A job in "stopping" has not ended: the page once told the user it did not finish and to start it again."""
+    import psutil
+
+    from mlcore.core.paths import EVAL_CONFIG
+    from mlcore.jobs.store import JobState, open_store
+
+    folder = settings.outputs_root / "validations" / "v1_best_20260101-000000-000000"
+    folder.mkdir(parents=True)
+    spec = {"task": "evaluate", "model_path": "m.pt", "dataset_path": str(small_dataset), "split": "val"}
+    (folder / EVAL_CONFIG).write_text(json.dumps(spec))
+    store = open_store(settings)
+    job = store.submit("evaluation", spec, str(folder))
+    store.transition(job.id, JobState.STARTING, expect=JobState.QUEUED, device="cpu")
+    me = psutil.Process()  # the worker looks alive: this test process
+    store.transition(job.id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time())
+    store.transition(job.id, JobState.STOPPING, expect=JobState.RUNNING)
+    at = _open()
+    assert "Still running: its progress is shown above." in _texts(at.info)
+    assert "did not finish" not in _texts(at.warning)
+
+
 def test_the_deployment_profile_view_advises_thresholds_and_saves_them_beside_the_model(
     evaluation: Path, settings: Settings
 ) -> None:

@@ -7,7 +7,8 @@ import streamlit as st
 
 from mlcore.core.errors import JobRefused
 from mlcore.core.settings import Settings
-from mlcore.jobs.control import STOPPABLE, cancel_job, stop_job
+from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.jobs.kinds import KINDS, JobKind
 from mlcore.jobs.progress import describe, read_progress
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState
@@ -25,22 +26,6 @@ STATE_ICONS = {
 }
 
 
-DETAILS = {  # what a job row says about the job, by kind
-    "training": lambda spec: (spec.get("mode"), spec.get("model_architecture")),
-    "prediction": lambda spec: (Path(str(spec.get("source", ""))).name, spec.get("source_kind")),
-    "tuning": lambda spec: (f"study {spec.get('study')}",),
-    "audit": lambda spec: (spec.get("split"), f"{spec['kfold']}-fold" if spec.get("kfold") else "one model"),
-    "selection": lambda spec: (Path(str(spec.get("images", ""))).name, f"top {spec.get('top')}"),
-    "drift": lambda spec: (Path(str(spec.get("images", ""))).name, "with the model" if spec.get("model_path") else ""),
-}
-STOP_HELP = {
-    "training": "Finish after the current batch: validate and keep best.pt and last.pt.",
-    "export": "End after the current step, keeping the formats already made and checked.",
-    "prediction": "End after the current images, keeping every file written so far and a summary.",
-    "tuning": "Queue no more trials; the running trials finish their epochs.",
-}
-
-
 def advance_queue(settings: Settings) -> None:
     """The page is one of the callers that advance the queue; a step that cannot run now is said."""
     if problem := refresh(settings):
@@ -49,22 +34,22 @@ def advance_queue(settings: Settings) -> None:
 
 def run_name(job: Job) -> str:
     """project/experiment of a training, the folder's name for other jobs."""
-    return "/".join(Path(job.run_dir).parts[-2:]) if job.kind == "training" else Path(job.run_dir).name
+    return "/".join(Path(job.run_dir).parts[-2:]) if job.kind == JobKind.TRAINING else Path(job.run_dir).name
 
 
 def job_row(job: Job, settings: Settings, position: int | None, key: str = "", cancel: Callable = cancel_job) -> None:
     """One open job with its progress bar; Stop where the job keeps its work (a training, an export), Cancel always."""
     progress = read_progress(Path(job.run_dir))
-    training, stoppable = job.kind == "training", job.kind in STOPPABLE
+    training, kind = job.kind == JobKind.TRAINING, KINDS[job.kind]
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([3, 5, 1.2, 1.2], vertical_alignment="center")
         c1.markdown(f"{STATE_ICONS.get(job.state.value, '')} **{run_name(job)}**")
-        details = DETAILS.get(job.kind, lambda spec: (spec.get("split"),))(job.spec)
+        details = kind.details(job.spec)
         c1.caption(" · ".join(str(d) for d in (*details, job.device or "no device yet", f"by {job.owner}")))
         c2.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress, position))
-        if stoppable and c3.button(
+        if kind.stoppable and c3.button(
             "Stop", key=f"{key}stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
-            help=STOP_HELP.get(job.kind, ""),
+            help=kind.stop_help,
         ):  # fmt: skip
             act(stop_job, job.id, settings)
         if c4.button(

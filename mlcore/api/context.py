@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from mlcore.core.safe_paths import is_under
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.datasets.validation.tasks import DatasetChecks
 from mlcore.devices.torch_probe import TorchProbe, probe_torch
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.store import Job, JobStore
 from mlcore.predict.client import PredictorClient
 
@@ -73,15 +74,12 @@ class ApiContext:
     predictor: PredictorClient
     """Talks to the predictor process (started with the first prediction), which keeps models loaded."""
 
-    def job(self, job_id: str, kind: str) -> Job:
-        """The job `job_id` if it is a `kind` (training, evaluation or export); else a 404 naming the listing."""
+    def job(self, job_id: str, kind: JobKind, tasks: Collection[JobTask] | None = None) -> Job:
+        """The job `job_id` if it is a `kind` (and, given `tasks`, of one of them); else a 404 naming the listing."""
         try:
             job = self.store.get(job_id)
         except JobNotFound:
             job = None
-        if job is None or job.kind != kind:
-            listing = {"training": "training/status", "evaluation": "model/validate", "export": "model/export",
-                       "prediction": "predictions", "audit": "audits", "selection": "selections",
-                       "drift": "drift"}[kind]  # fmt: skip
-            raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{listing}.")
+        if job is None or job.kind != kind or (tasks is not None and job.spec.get("task") not in tasks):
+            raise ApiError(404, "unknown_id", f"no {kind} {job_id!r}; see GET {PREFIX}/{KINDS[kind].listing}.")
         return job

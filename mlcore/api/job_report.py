@@ -7,6 +7,7 @@ The job database knows more states than the original API had; scripts written fo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,18 @@ def _common(job: Job, store: JobStore, progress: dict[str, Any]) -> dict[str, An
     }
 
 
+def _completed_result(
+    job: Job, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+) -> dict[str, Any] | None:
+    """What a completed job left in its folder (`read`); None before it completed or when it cannot be read."""
+    if job.state is not JobState.COMPLETED:
+        return None
+    try:
+        return read(Path(job.run_dir))
+    except unreadable:
+        return None
+
+
 def training_status(job: Job, store: JobStore) -> dict[str, Any]:
     """A training: status, progress (%), epoch, the last epoch's metrics, the best epoch, its folder."""
     progress = _progress(job)
@@ -101,12 +114,7 @@ def evaluation_status(job: Job, store: JobStore) -> dict[str, Any]:
     """An evaluation: status, progress (%), and its metrics once it has completed."""
     progress = _progress(job)
     data = _common(job, store, progress)
-    metrics = None
-    if job.state is JobState.COMPLETED:
-        try:
-            metrics = evaluation_result(Path(job.run_dir))
-        except EvaluationUnreadable:
-            metrics = None
+    metrics = _completed_result(job, evaluation_result, EvaluationUnreadable)
     return {
         "evaluation_id": job.id,
         **data,
@@ -123,12 +131,7 @@ def export_status(job: Job, store: JobStore) -> dict[str, Any]:
     """An export: status, progress (%), and once it has completed its formats with parity and latency."""
     progress = _progress(job)
     data = _common(job, store, progress)
-    result = None
-    if job.state is JobState.COMPLETED:
-        try:
-            result = export_result(Path(job.run_dir))
-        except ExportUnreadable:
-            result = None
+    result = _completed_result(job, export_result, ExportUnreadable)
     return {
         "export_id": job.id,
         **data,

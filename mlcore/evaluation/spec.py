@@ -15,7 +15,6 @@ from typing import Any
 from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
 SPLITS = ("test", "val", "train")
-EVALUATE_TASK = "evaluate"  # the evaluation job's `task` in its spec (a run's metrics are another task)
 ALIASES = {"test_dataset_path": "dataset_path"}
 NMS_IOU = 0.7  # the NMS overlap of Ultralytics' validator and predictor: the stored predictions are made with it
 

@@ -22,9 +22,9 @@ from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.analysis import Detections
 from mlcore.evaluation.leakage import as_shown
-from mlcore.evaluation.spec import EVALUATE_TASK
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.progress import log_tail
-from mlcore.jobs.store import Job, open_store
+from mlcore.jobs.store import Job, JobState, jobs_of
 
 
 class EvaluationUnreadable(ValueError):
@@ -122,21 +122,15 @@ def evaluation_result(folder: Path) -> dict[str, Any]:
     return {key: data.get(key) for key in RESULT_KEYS} | {"leakage": as_shown(data.get("leakage"))}
 
 
-def evaluation_jobs(settings: Settings) -> list[Job]:
-    """The jobs of model evaluations (not a run's metrics), oldest first; [] before any job exists."""
-    if not (settings.outputs_root / paths.JOBS_DB).exists():
-        return []
-    return [j for j in open_store(settings).list(kind="evaluation") if j.spec.get("task") == EVALUATE_TASK]
-
-
 def open_evaluations(settings: Settings) -> list[Job]:
     """Evaluations queued or running."""
-    return [j for j in evaluation_jobs(settings) if not j.state.is_final()]
+    return [j for j in jobs_of(settings, JobKind.EVALUATION, JobTask.EVALUATE) if not j.state.is_final()]
 
 
 def failure(item: EvaluationSummary, settings: Settings) -> tuple[str, str] | None:
     """(why, the end of its log) when the evaluation in `item`'s folder failed, else None."""
-    job = next((j for j in reversed(evaluation_jobs(settings)) if j.run_dir == str(item.path)), None)
-    if job is None or job.state.value != "failed":
+    jobs = jobs_of(settings, JobKind.EVALUATION, JobTask.EVALUATE)
+    job = next((j for j in reversed(jobs) if j.run_dir == str(item.path)), None)
+    if job is None or job.state is not JobState.FAILED:
         return None
     return job.error or "", log_tail(str(item.path), 30, kind=job.kind)

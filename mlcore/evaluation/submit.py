@@ -27,7 +27,8 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.engine.trained_size import image_size
-from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
+from mlcore.evaluation.spec import EvalSpec
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 
@@ -68,4 +69,4 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used)
     recorded = {**final.to_dict(), "trained_imgsz": size.trained, "skipped": skipped, **identity(model, dataset_path)}
     (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(recorded, sort_keys=False))
-    return enqueue(settings, "evaluation", {"task": EVALUATE_TASK, **recorded}, folder, owner, made=folder)
+    return enqueue(settings, JobKind.EVALUATION, {"task": JobTask.EVALUATE, **recorded}, folder, owner, made=folder)

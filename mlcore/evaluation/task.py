@@ -50,12 +50,11 @@ from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.gallery import focus_box, gallery_images
 from mlcore.evaluation.leakage import leakage_summary, training_copies
 from mlcore.evaluation.predictions import write_predictions
-from mlcore.evaluation.spec import EVALUATE_TASK, NMS_IOU
+from mlcore.evaluation.spec import NMS_IOU
 from mlcore.jobs.ending import run_to_end
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.tracking.evaluation import log_evaluation
 
-TASK = EVALUATE_TASK
 SAMPLES_PER_TYPE = 24
 
 
@@ -93,8 +92,8 @@ def evaluate(job: Job, settings: Settings) -> None:
     def progress(done: int, total: int) -> None:
         write_json_atomically(
             folder / PROGRESS_FILE,
-            {"state": "running", "batch": done, "batches": total, "percent": round(100 * done / max(1, total), 1),
-             "updated": time.time()},
+            {"state": ProgressState.RUNNING, "batch": done, "batches": total,
+             "percent": round(100 * done / max(1, total), 1), "updated": time.time()},
         )  # fmt: skip
 
     detections, ultralytics = predict_split(
@@ -128,7 +127,8 @@ def evaluate(job: Job, settings: Settings) -> None:
     write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
     log_evaluation(settings, folder, spec, summary)  # to MLflow, when the bridge is on; never raises
     print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
-    write_json_atomically(folder / PROGRESS_FILE, {"state": "completed", "percent": 100.0, "updated": time.time()})
+    finished = {"state": ProgressState.COMPLETED, "percent": 100.0, "updated": time.time()}
+    write_json_atomically(folder / PROGRESS_FILE, finished)
 
 
 def predict_split(

@@ -18,7 +18,6 @@ from mlcore.core import paths
 from mlcore.core.folders import config_folders
 from mlcore.core.settings import Settings
 from mlcore.evaluation.analysis import Detections
-from mlcore.jobs.store import Job, open_store
 
 
 class ExportUnreadable(ValueError):
@@ -83,13 +82,6 @@ def list_exports(settings: Settings) -> list[ExportSummary]:
         except ExportUnreadable:
             continue
     return found
-
-
-def export_jobs(settings: Settings) -> list[Job]:
-    """Export jobs, oldest first; [] before any job exists."""
-    if not (settings.outputs_root / paths.JOBS_DB).exists():
-        return []
-    return open_store(settings).list(kind="export")
 
 
 def export_result(folder: Path) -> dict[str, Any]:

@@ -29,11 +29,11 @@ from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.submit import model_name
 from mlcore.export.formats import FORMATS, why_unavailable
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.runs.store import trained_on
 
-EXPORT_TASK = "export"
 MIN_FREE_DISK_GB = 0.5
 
 
@@ -106,4 +106,4 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     final = replace(spec, model_path=str(model), imgsz=imgsz, dataset_path=dataset_text, split=split or spec.split)
     record = {**final.to_dict(), "names": info.names, "trained_imgsz": info.imgsz}
     (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
-    return enqueue(settings, "export", {"task": EXPORT_TASK, **record}, folder, owner, made=folder)
+    return enqueue(settings, JobKind.EXPORT, {"task": JobTask.EXPORT, **record}, folder, owner, made=folder)

@@ -41,11 +41,10 @@ from mlcore.export.openvino_runtime import install, pin, ran_at
 from mlcore.export.parity import ParityContext, compare
 from mlcore.export.precision import INFERENCE_HINTS, cpu_capabilities
 from mlcore.export.spec import ExportSpec
-from mlcore.export.submit import EXPORT_TASK, format_precision
+from mlcore.export.submit import format_precision
 from mlcore.jobs.ending import run_to_end
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 
-TASK = EXPORT_TASK
 LIBRARIES = ("ultralytics", "torch", "onnx", "onnxruntime", "openvino", "nncf", "tensorrt")
 LATENCY_IMAGES = 16
 RECORDED = ("task", "names", "trained_imgsz")  # in the job's spec beside the ExportSpec fields
@@ -114,7 +113,7 @@ class Progress:
         write_json_atomically(
             self.folder.progress,
             {
-                "state": "running",
+                "state": ProgressState.RUNNING,
                 "step": text,
                 "percent": round(100 * self.done / self.steps, 1),
                 "updated": time.time(),
@@ -216,7 +215,7 @@ def export(job: Job, settings: Settings) -> None:
     card["timings_s"] = progress.timings
     if card["formats"]:
         write_json_atomically(folder.path / paths.MODEL_CARD, card)  # last: its presence means the export is usable
-    state = "stopped" if card["stopped"] else "completed"
+    state = ProgressState.STOPPED if card["stopped"] else ProgressState.COMPLETED
     write_json_atomically(folder.progress, {"state": state, "percent": 100.0, "updated": time.time()})
     shutil.rmtree(staging, ignore_errors=True)
 

@@ -11,12 +11,11 @@ from pathlib import Path
 from mlcore.core.errors import InvalidTransition, NotYourJob
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
+from mlcore.jobs.kinds import KINDS
 from mlcore.jobs.scheduler import executor_of, schedule
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 
 CANCEL_GRACE_S = 10.0
-# kinds whose worker reads the stop request and ends cleanly, keeping its work
-STOPPABLE = ("training", "export", "prediction", "tuning")  # a study queues no more trials
 
 
 def check_actor(job: Job, actor: str, settings: Settings, action: str) -> None:
@@ -35,7 +34,7 @@ def stop_job(job_id: str, settings: Settings, actor: str = "local") -> Job:
     check_actor(job, actor, settings, "stop")
     if job.state is JobState.QUEUED:
         return cancel_job(job_id, settings, actor=actor)
-    if job.kind not in STOPPABLE:
+    if not KINDS[job.kind].stoppable:
         raise InvalidTransition(
             f"job {job_id} is an {job.kind}, which has nothing to keep half-way: cancel it instead."
         )

@@ -19,7 +19,7 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import InvalidTransition
 from mlcore.core.paths import RunFolder
 from mlcore.engine.metrics import failure_message
-from mlcore.jobs.store import Job, JobState, JobStore
+from mlcore.jobs.store import Job, JobState, JobStore, ProgressState
 
 
 def fail_job(store: JobStore, job: Job, exc: BaseException, batch_size: Any = 16, progress: bool = True) -> int:
@@ -31,9 +31,8 @@ def fail_job(store: JobStore, job: Job, exc: BaseException, batch_size: Any = 16
     except InvalidTransition:
         pass  # cancelled meanwhile: that state stands
     if progress:
-        write_json_atomically(
-            RunFolder(Path(job.run_dir)).progress, {"state": "failed", "error": message, "updated": time.time()}
-        )
+        failed = {"state": ProgressState.FAILED, "error": message, "updated": time.time()}
+        write_json_atomically(RunFolder(Path(job.run_dir)).progress, failed)
     return 1
 
 

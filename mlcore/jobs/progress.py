@@ -16,12 +16,15 @@ from typing import Any
 
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.paths import RunFolder
-from mlcore.jobs.store import Job, JobState
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.store import Job, JobState, ProgressState
 
 LOG_TAIL_LINES = 20
 
 
-def write_progress(run_dir: Path, percent: float, step: str | None = None, state: str = "running") -> None:
+def write_progress(
+    run_dir: Path, percent: float, step: str | None = None, state: ProgressState = ProgressState.RUNNING
+) -> None:
     """progress.json of a job that is not a training: how far (0-100) and the step it is at, in words."""
     progress = {"state": state, "percent": round(float(percent), 1), "updated": time.time()}
     write_json_atomically(RunFolder(run_dir).progress, progress | ({"step": step} if step else {}))
@@ -41,7 +44,7 @@ def with_finished_epochs(run_dir: Path, progress: dict[str, Any]) -> dict[str, A
     lags behind them: a multi-GPU training runs in Ultralytics' DDP ranks, and releases that drop custom
     callbacks there (ultralytics#6168) leave progress.json standing while rank 0 still writes results.csv."""
     epochs = progress.get("epochs")
-    if progress.get("state") not in ("running", "stopping") or not epochs:
+    if progress.get("state") not in (ProgressState.RUNNING, ProgressState.STOPPING) or not epochs:
         return progress
     try:
         finished = len(RunFolder(run_dir).results_csv.read_text().splitlines()) - 1
@@ -71,7 +74,7 @@ def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:]) if text else "(no log)"
 
 
-def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES, kind: str = "training") -> str:
+def log_tail(run_dir: str, lines: int = LOG_TAIL_LINES, kind: str = JobKind.TRAINING) -> str:
     """The last `lines` lines of the log that a job of `kind` writes in `run_dir`."""
     try:
         text = RunFolder(Path(run_dir)).log(kind).read_text(errors="replace")
@@ -93,7 +96,7 @@ def describe(job: Job, progress: dict[str, Any], position: int | None = None) ->
     """Where the job is, in a few words: its queue position, epoch or batch, and the time left."""
     if job.state is JobState.QUEUED:
         return f"queued, position {position}: waiting for a free {job.spec.get('device', 'auto')} device"
-    if job.kind != "training":
+    if job.kind != JobKind.TRAINING:
         text = job.state.value
         if progress.get("step"):
             text += f" · {progress['step']}"
@@ -125,13 +128,13 @@ def why_ended(job: Job, progress: dict[str, Any], events: list[dict[str, Any]]) 
     by = {e["action"]: e["actor"] for e in events}
     done, epochs = int(progress.get("epoch") or 0), int(progress.get("epochs") or job.spec.get("epochs") or 0)
     if job.state is JobState.CANCELLED:
-        where = f" in epoch {done} of {epochs}" if job.kind == "training" and done else ""
+        where = f" in epoch {done} of {epochs}" if job.kind == JobKind.TRAINING and done else ""
         return f"cancelled by {by.get('cancelled', 'someone')}{where}"
     if job.state is not JobState.COMPLETED:
         return ""
-    if progress.get("state") == "stopped" or "stopped" in by:
+    if progress.get("state") == ProgressState.STOPPED or "stopped" in by:
         return f"stopped by {by.get('stopped', 'someone')}" + (f" after epoch {done} of {epochs}" if epochs else "")
-    if job.kind != "training" or not epochs:
+    if job.kind != JobKind.TRAINING or not epochs:
         return "finished"
     if done and done < epochs:
         patience = job.spec.get("patience")

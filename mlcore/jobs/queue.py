@@ -1,6 +1,6 @@
 """Putting a job in the queue, for every kind: the executor's check at submit, the row, the first step.
 
-    job = enqueue(settings, "export", spec, folder, owner, made=folder)
+    job = enqueue(settings, JobKind.EXPORT, spec, folder, owner, made=folder)
 
 A job the executor could never run (more GPUs than any node of the cluster has) is refused here, before it
 is queued, and the folder the caller made for it (`made`) is removed again.
@@ -14,12 +14,13 @@ from typing import Any
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.scheduler import schedule, target_executor
 from mlcore.jobs.store import Job, open_store
 
 
 def enqueue(
-    settings: Settings, kind: str, spec: dict[str, Any], run_dir: Path | str, owner: str, made: Path | None = None
+    settings: Settings, kind: JobKind, spec: dict[str, Any], run_dir: Path | str, owner: str, made: Path | None = None
 ) -> Job:
     """Queue the job and take a scheduling step (which may start it at once); the job as it is then."""
     refusal = target_executor(settings).refusal(spec)

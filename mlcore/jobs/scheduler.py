@@ -24,6 +24,7 @@ from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition
 from mlcore.core.settings import Settings
 from mlcore.jobs.executor import Executor
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.local import Launcher, LocalExecutor, launch_worker
 from mlcore.jobs.progress import run_folder_log, tail
 from mlcore.jobs.ray_executor import RayExecutor
@@ -111,7 +112,7 @@ def reconcile(store: JobStore, book: Executors) -> list[str]:
                 expect=current.state,
                 error=(
                     seen.ended
-                    + (" Resume from the last completed epoch." if job.kind == "training" else "")
+                    + (" Resume from the last completed epoch." if job.kind == JobKind.TRAINING else "")
                     + f" Last log lines:\n{tail(executor.log(job))}"
                 ),
             )

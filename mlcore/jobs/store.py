@@ -1,4 +1,4 @@
-"""The job database: one row per job (training, evaluation, export, prediction).
+"""The job database: one row per job of any kind (jobs/kinds.py: training, evaluation, export, prediction, ...).
 
 SQLite under the outputs root (WAL on one machine, a rollback journal when workers on a cluster's
 nodes share it), short transactions, and a busy timeout, so the app, the CLI and finishing workers
@@ -7,7 +7,7 @@ transition is a compare-and-set inside one `BEGIN IMMEDIATE` transaction, so two
 never both start the same job.
 
     store = open_store(settings)
-    job = store.submit("training", spec.to_dict(), run_dir)
+    job = store.submit(JobKind.TRAINING, spec.to_dict(), run_dir)
     store.transition(job.id, JobState.STARTING)
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition, JobNotFound
 from mlcore.core.settings import Settings
+from mlcore.jobs.kinds import JobKind, JobTask
 
 
 class JobState(StrEnum):
@@ -46,8 +47,20 @@ class JobState(StrEnum):
         return self in FINAL_STATES
 
 
+class ProgressState(StrEnum):
+    """The state a worker writes in its job's progress.json. Not a JobState: "stopped" is a job that completed
+    early at the user's request (it kept its work), and the database knows it as completed."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST})
 ACTIVE_STATES = frozenset({JobState.STARTING, JobState.RUNNING, JobState.STOPPING})
+OPEN_STATES = ACTIVE_STATES | {JobState.QUEUED}  # a job that may still change: queued or active, not final
 ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.STARTING, JobState.CANCELLED}),
     JobState.STARTING: frozenset({JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.LOST}),
@@ -57,7 +70,6 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.STOPPING: frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}),
     **{state: frozenset() for state in FINAL_STATES},
 }
-KINDS = ("training", "evaluation", "export", "prediction", "tuning", "audit", "selection", "drift")
 UPDATABLE = ("pid", "pid_started", "device", "error", "executor", "node")
 LOCAL_EXECUTOR = "local"
 # columns added after the first release, added to an older database when it is opened
@@ -97,7 +109,7 @@ class Job:
     """One row of the job database."""
 
     id: str
-    kind: str
+    kind: JobKind
     state: JobState
     spec: dict[str, Any]
     run_dir: str
@@ -121,6 +133,7 @@ class Job:
 
 def _row(row: sqlite3.Row) -> Job:
     data = dict(row)
+    data["kind"] = JobKind(data["kind"])
     data["state"] = JobState(data["state"])
     data["spec"] = json.loads(data["spec"])
     return Job(**data)
@@ -161,17 +174,17 @@ class JobStore:
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    def submit(self, kind: str, spec: dict[str, Any], run_dir: str, owner: str = "local") -> Job:
+    def submit(self, kind: JobKind | str, spec: dict[str, Any], run_dir: str, owner: str = "local") -> Job:
         """A new queued job."""
-        if kind not in KINDS:
-            raise ValueError(f"kind={kind!r}; use one of {', '.join(KINDS)}.")
+        if kind not in list(JobKind):
+            raise ValueError(f"kind={kind!r}; use one of {', '.join(JobKind)}.")
         now = time.time()
         job_id = f"{datetime.fromtimestamp(now):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute(
                 "INSERT INTO jobs (id, kind, state, spec, run_dir, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, kind, JobState.QUEUED.value, json.dumps(spec, sort_keys=True), run_dir, owner, now),
+                (job_id, str(kind), JobState.QUEUED.value, json.dumps(spec, sort_keys=True), run_dir, owner, now),
             )
             db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)", (job_id, now, owner, "submitted"))
             db.execute("COMMIT")
@@ -195,7 +208,9 @@ class JobStore:
             raise JobNotFound(job_id)
         return _row(row)
 
-    def list(self, states: set[JobState] | frozenset[JobState] | None = None, kind: str | None = None) -> list[Job]:
+    def list(
+        self, states: set[JobState] | frozenset[JobState] | None = None, kind: JobKind | str | None = None
+    ) -> list[Job]:
         """Jobs oldest first, optionally only in `states` and of one `kind`."""
         query, params = "SELECT * FROM jobs WHERE 1=1", []
         if states is not None:
@@ -203,18 +218,18 @@ class JobStore:
             params += [s.value for s in states]
         if kind is not None:
             query += " AND kind = ?"
-            params.append(kind)
+            params.append(str(kind))
         with closing(self._connect()) as db:
             return [_row(r) for r in db.execute(query + " ORDER BY created, id", params)]
 
-    def latest(self, run_dir: Path | str, kind: str) -> Job | None:
+    def latest(self, run_dir: Path | str, kind: JobKind | str) -> Job | None:
         """The newest job of `kind` that wrote into `run_dir` (a run is resumed and extended by several)."""
         jobs = [j for j in self.list(kind=kind) if Path(j.run_dir) == Path(run_dir)]
         return jobs[-1] if jobs else None
 
     def open_folders(self) -> set[str]:
         """Folders of the jobs that are queued or running: a run there cannot be continued now."""
-        return {j.run_dir for j in self.list(ACTIVE_STATES | {JobState.QUEUED})}
+        return {j.run_dir for j in self.list(OPEN_STATES)}
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to start; None when the job is not queued."""
@@ -273,3 +288,12 @@ def open_store(settings: Settings) -> JobStore:
     """The studio's job database under its outputs root (created on first use); shared between machines
     when a Ray cluster is configured."""
     return JobStore(settings.outputs_root / paths.JOBS_DB, shared=bool(settings.ray_address))
+
+
+def jobs_of(settings: Settings, kind: JobKind, task: JobTask | None = None) -> list[Job]:
+    """The jobs of `kind` (and, given one, of the spec's `task`), oldest first; [] before any job exists (the
+    database is not created by a page that only looks)."""
+    if not (settings.outputs_root / paths.JOBS_DB).exists():
+        return []
+    jobs = open_store(settings).list(kind=kind)
+    return jobs if task is None else [j for j in jobs if j.spec.get("task") == task]

@@ -15,7 +15,6 @@ from typing import Any
 
 from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
-PREDICT_TASK = "predict"  # the job's kind is "prediction", its spec's task this
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov")
 
 

@@ -14,8 +14,6 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.folders import config_folders
 from mlcore.core.settings import Settings
-from mlcore.jobs.store import Job, open_store
-from mlcore.predict.submit import PREDICTION_KIND
 
 
 @dataclass(frozen=True)
@@ -53,13 +51,6 @@ def list_prediction_runs(settings: Settings) -> list[PredictionRun]:
     root = settings.outputs_root / paths.PREDICTIONS_DIR
     return [PredictionRun(f, config, read_summary(f), created) for f, config, created in config_folders(root,
             paths.PREDICT_CONFIG)]  # fmt: skip
-
-
-def prediction_jobs(settings: Settings) -> list[Job]:
-    """Batch prediction jobs, oldest first; [] before any job exists."""
-    if not (settings.outputs_root / paths.JOBS_DB).exists():
-        return []
-    return open_store(settings).list(kind=PREDICTION_KIND)
 
 
 def prediction_result(folder: Path) -> dict[str, Any] | None:

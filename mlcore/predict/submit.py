@@ -16,14 +16,13 @@ from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.submit import model_name
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import ProfileError, choose_profile, with_overrides
 from mlcore.predict.sources import SourceError, describe_source
-from mlcore.predict.spec import PREDICT_TASK, PredictSpec
-
-PREDICTION_KIND = "prediction"
+from mlcore.predict.spec import PredictSpec
 
 
 def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "local") -> Job:
@@ -51,4 +50,4 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         "thresholds": profile.to_dict(),  # what the job uses: the profile chosen, with the thresholds given
     }
     (folder / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
-    return enqueue(settings, PREDICTION_KIND, {"task": PREDICT_TASK, **record}, folder, owner, made=folder)
+    return enqueue(settings, JobKind.PREDICTION, {"task": JobTask.PREDICT, **record}, folder, owner, made=folder)

@@ -22,14 +22,12 @@ from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.predict.detector import detect, load_detector, names_of, warm_up
 from mlcore.predict.outputs import PredictionWriter
 from mlcore.predict.profile import DeploymentProfile, ProfileError
 from mlcore.predict.sources import SourceItem, read_source, video_rate
-from mlcore.predict.spec import PREDICT_TASK
 
-TASK = PREDICT_TASK
 CHUNK = 8
 T = TypeVar("T")
 
@@ -94,7 +92,8 @@ def predict_source(job: Job, settings: Settings) -> None:
         done += len(chunk)
         write_json_atomically(
             folder.progress,
-            {"state": "running", "done": done, "total": total, "percent": round(100 * done / max(total, done, 1), 1),
+            {"state": ProgressState.RUNNING, "done": done, "total": total,
+             "percent": round(100 * done / max(total, done, 1), 1),
              "step": f"{done}/{total} {'frames' if video else 'images'}", "updated": time.time()},
         )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -104,8 +103,9 @@ def predict_source(job: Job, settings: Settings) -> None:
          "images_per_second": round(done / seconds, 2) if seconds else None}
     )  # fmt: skip
     print(f"predicted {summary['images']} images, {summary['detections']} detections in {seconds:.1f} s", flush=True)
-    write_json_atomically(folder.progress, {"state": "stopped" if stopped else "completed", "percent": 100.0,
-                                            "done": done, "total": total, "updated": time.time()})  # fmt: skip
+    state = ProgressState.STOPPED if stopped else ProgressState.COMPLETED
+    write_json_atomically(folder.progress, {"state": state, "percent": 100.0, "done": done, "total": total,
+                                            "updated": time.time()})  # fmt: skip
 
 
 def _predict_chunk(

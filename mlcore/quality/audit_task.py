@@ -36,13 +36,11 @@ from mlcore.evaluation.analysis import Detections
 from mlcore.evaluation.task import predict_split
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.quality.audit import ISSUE_TYPES, AuditResult, Suspect, audit
 from mlcore.quality.detections import merge_detections
 from mlcore.quality.kfold import fold_check
-from mlcore.quality.spec import AUDIT_TASK
 
-TASK = AUDIT_TASK
 GALLERY_SIZE = 60  # suspects drawn, worst first; the CSV and audit.json list them all
 
 
@@ -136,7 +134,7 @@ def run_audit(job: Job, settings: Settings) -> None:
     if checked:
         meta["fold_check"] = checked
     write_audit(folder, detections, result, Path(str(dataset.root)), meta)
-    write_progress(folder, 100, state="completed")
+    write_progress(folder, 100, state=ProgressState.COMPLETED)
 
 
 def write_audit(folder: Path, d: Detections, result: AuditResult, root: Path, meta: dict[str, Any]) -> dict:

@@ -23,13 +23,11 @@ from mlcore.datasets.loader import load_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.sources import folder_images
 from mlcore.quality.drift import drift_report, image_statistics, prediction_statistics
-from mlcore.quality.spec import DRIFT_TASK
 
-TASK = DRIFT_TASK
 REFERENCE_SAMPLE = 2000  # reference images read at most: enough for ten PSI bins, bounded on large datasets
 PREDICTION_CONFIDENCE = 0.1  # boxes counted in the prediction statistics (lower than a deployment's threshold, so
 # that a model growing unsure shows as lower confidences rather than as boxes gone)
@@ -129,4 +127,4 @@ def run_drift(job: Job, settings: Settings) -> None:
         + [{"path": p, "reason": r, "set": "reference"} for p, r in ref_skipped],
     }
     write_json_atomically(folder / paths.DRIFT_FILE, document)  # last: its presence means the report is complete
-    write_progress(folder, 100, state="completed")
+    write_progress(folder, 100, state=ProgressState.COMPLETED)

@@ -21,16 +21,15 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import TaskError
 from mlcore.core.settings import Settings
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.progress import write_progress
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job, JobState, JobStore
-from mlcore.quality.spec import AUDIT_TASK, KFOLD_TASK
 from mlcore.runs.metrics import MetricsError, read_metrics
 from mlcore.runs.store import read_run
 from mlcore.training.spec import TrainSpec
 from mlcore.training.submit import submit_training
 
-TASK = KFOLD_TASK
 POLL_S = 1.0
 FOLD_JOBS = "jobs.json"  # under folds/: {"trainings": [job ids], "audit": job id}
 FOLD_FIGURES = "figures.json"  # under folds/: each fold model's validation figures beside the audited model's
@@ -223,8 +222,8 @@ def coordinate(job: Job, settings: Settings, store: JobStore) -> None:
     if not record.get("audit"):
         folds = [{"model": str(fold_run(folder, n, settings) / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS),
                   "images": images} for n, images in enumerate(spec["fold_images"])]  # fmt: skip
-        analysis = {**spec, "task": AUDIT_TASK, "device": spec["fold_device"], "folds": folds}
-        record["audit"] = enqueue(settings, "audit", analysis, folder, job.owner).id
+        analysis = {**spec, "task": JobTask.AUDIT, "device": spec["fold_device"], "folds": folds}
+        record["audit"] = enqueue(settings, JobKind.AUDIT, analysis, folder, job.owner).id
         write_json_atomically(folder / paths.FOLDS_DIR / FOLD_JOBS, record)
     (audited,) = _wait(store, [record["audit"]])
     if audited.state != JobState.COMPLETED and (fold_check_of(folder) or {}).get("weak"):

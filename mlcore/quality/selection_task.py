@@ -25,14 +25,12 @@ from mlcore.datasets.images import near_copy_signature
 from mlcore.devices.leases import ultralytics_device
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.images import ImageRejected, decode_image
 from mlcore.predict.sources import folder_images
 from mlcore.quality.selection import CONFIDENT, predict_views, rank_diverse, uncertainty, write_prelabels
-from mlcore.quality.spec import SELECT_TASK
 
-TASK = SELECT_TASK
 PREVIEWS = 60
 COLUMNS = ("rank", "path", "score", "low_confidence", "competition", "disagreement", "boxes", "chosen", "duplicate_of")
 
@@ -99,7 +97,7 @@ def run_selection(job: Job, settings: Settings) -> None:
         "to_label": str(folder / paths.TO_LABEL_DIR),
     }
     write_json_atomically(folder / paths.SELECTION_FILE, document)  # last: its presence means the job is complete
-    write_progress(folder, 100, state="completed")
+    write_progress(folder, 100, state=ProgressState.COMPLETED)
 
 
 def draw_previews(folder: Path, root: Path, rows: list[dict[str, Any]], names: dict[int, str]) -> dict[str, str]:

@@ -15,7 +15,6 @@ from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unkno
 
 AUDIT_SPLITS = ("val", "test", "train")
 MAX_KFOLD = 10
-AUDIT_TASK, KFOLD_TASK, SELECT_TASK, DRIFT_TASK = "audit", "kfold", "select", "drift"  # each job's `task`
 
 
 def _whole(name: str, value: Any, low: int, high: int, example: int) -> None:

@@ -1,6 +1,7 @@
 """Reading data-quality jobs back: each one's state and progress, then its result file once it completed.
 
 report = quality_report(job, store)   # {"id", "kind", "state", "progress", "result": {...} or None, ...}
+quality_jobs(settings, JobKind.AUDIT)  # the audits a user started, newest first
 audit_result(folder)                  # audit.json; QualityUnreadable while the audit has not completed
 """
 
@@ -10,18 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlcore.core import paths
 from mlcore.core.errors import InvalidTransition
 from mlcore.core.settings import Settings
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.control import cancel_job
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.progress import read_progress
-from mlcore.jobs.store import Job, JobStore, open_store
+from mlcore.jobs.store import Job, JobStore, jobs_of, open_store
 from mlcore.quality.kfold import fold_check_of, fold_jobs
-from mlcore.quality.spec import AUDIT_TASK
-from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND
-
-RESULT_FILES = {AUDIT_KIND: paths.AUDIT_FILE, SELECTION_KIND: paths.SELECTION_FILE, DRIFT_KIND: paths.DRIFT_FILE}
 
 
 class QualityUnreadable(Exception):
@@ -36,27 +33,23 @@ def _read(folder: Path, name: str) -> dict[str, Any]:
 
 
 def audit_result(folder: Path) -> dict[str, Any]:
-    return _read(folder, paths.AUDIT_FILE)
+    return _read(folder, KINDS[JobKind.AUDIT].result)
 
 
 def selection_result(folder: Path) -> dict[str, Any]:
-    return _read(folder, paths.SELECTION_FILE)
+    return _read(folder, KINDS[JobKind.SELECTION].result)
 
 
 def drift_result(folder: Path) -> dict[str, Any]:
-    return _read(folder, paths.DRIFT_FILE)
+    return _read(folder, KINDS[JobKind.DRIFT].result)
 
 
-def quality_jobs(store: JobStore, kind: str) -> list[Job]:
+def quality_jobs(settings: Settings, kind: JobKind) -> list[Job]:
     """The jobs a user started, newest first: for a K-fold audit its coordinator, not the audit it queued."""
     return [
-        j for j in reversed(store.list(kind=kind)) if not (j.spec.get("task") == AUDIT_TASK and j.spec.get("folds"))
-    ]
-
-
-def jobs_of(settings: Settings, kind: str) -> list[Job]:
-    """`quality_jobs` for a caller that holds no job store (the page)."""
-    return quality_jobs(open_store(settings), kind)
+        j for j in reversed(jobs_of(settings, kind))
+        if not (j.spec.get("task") == JobTask.AUDIT and j.spec.get("folds"))
+    ]  # fmt: skip
 
 
 def report_of(job: Job, settings: Settings) -> dict[str, Any]:
@@ -77,12 +70,12 @@ def quality_report(job: Job, store: JobStore) -> dict[str, Any]:
         "progress": read_progress(folder), "result": None,
         "size": size.to_dict() if (size := SizeChoice.of(job.spec)) else None,
     }  # fmt: skip
-    if job.kind == AUDIT_KIND and job.spec.get("fold_datasets"):
+    if job.kind == JobKind.AUDIT and job.spec.get("fold_datasets"):
         folds = fold_jobs(folder)
         report["folds"] = [{"job": i, "state": store.get(i).state.value} for i in folds["trainings"]]
         report["fold_check"] = fold_check_of(folder)  # the fold models' figures beside the audited model's
     try:
-        report["result"] = _read(folder, RESULT_FILES[job.kind])
+        report["result"] = _read(folder, KINDS[job.kind].result)
     except QualityUnreadable:
         pass
     return report
@@ -92,7 +85,7 @@ def cancel_quality_job(job_id: str, settings: Settings, actor: str = "local") ->
     """Cancel the job; for a K-fold audit also its fold trainings and the audit it queued."""
     store = open_store(settings)
     job = cancel_job(job_id, settings, actor=actor)
-    children = fold_jobs(Path(job.run_dir)) if job.kind == AUDIT_KIND else {"trainings": [], "audit": None}
+    children = fold_jobs(Path(job.run_dir)) if job.kind == JobKind.AUDIT else {"trainings": [], "audit": None}
     for child in [*children["trainings"], children.get("audit")]:
         if child and not store.get(child).state.is_final():
             try:

@@ -25,15 +25,15 @@ from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.engine.trained_size import SizeChoice, image_size
 from mlcore.evaluation.submit import model_name
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.progress import duration
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
 from mlcore.predict.sources import SourceError, image_folder
-from mlcore.quality.spec import AUDIT_TASK, DRIFT_TASK, KFOLD_TASK, SELECT_TASK, AuditSpec, DriftSpec, SelectSpec
+from mlcore.quality.spec import AuditSpec, DriftSpec, SelectSpec
 from mlcore.runs.store import read_run
 
-AUDIT_KIND, SELECTION_KIND, DRIFT_KIND = "audit", "selection", "drift"
 KFOLD_SEED = 0
 
 
@@ -172,14 +172,14 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
                               "dataset_path": str(dataset_path), "skipped": skipped}  # fmt: skip
     if not spec.kfold:
         _record(folder, record)
-        return enqueue(settings, AUDIT_KIND, {"task": AUDIT_TASK, **record}, folder, owner, made=folder)
+        return enqueue(settings, JobKind.AUDIT, {"task": JobTask.AUDIT, **record}, folder, owner, made=folder)
     folds = assign_folds(usable, spec.kfold)
     pace = seconds_per_image(model, dataset_path, size.used, len(dataset.splits.get("train") or []))
     record |= {"fold_images": folds, "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
                "cost": kfold_cost(spec, len(usable), pace)}  # fmt: skip
     _record(folder, record)
     # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
-    return enqueue(settings, AUDIT_KIND, {**record, "task": KFOLD_TASK, "device": NO_DEVICE,
+    return enqueue(settings, JobKind.AUDIT, {**record, "task": JobTask.KFOLD, "device": NO_DEVICE,
                                           "fold_device": spec.device}, folder, owner, made=folder)  # fmt: skip
 
 
@@ -190,7 +190,7 @@ def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local")
     record = {**spec.to_dict(), **_sizes(image_size(spec.imgsz, model, settings)), "model_path": str(model),
               "images": str(images), "expected_images": count}  # fmt: skip
     _record(folder, record)
-    return enqueue(settings, SELECTION_KIND, {"task": SELECT_TASK, **record}, folder, owner, made=folder)
+    return enqueue(settings, JobKind.SELECTION, {"task": JobTask.SELECT, **record}, folder, owner, made=folder)
 
 
 def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> Job:
@@ -207,4 +207,4 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
     record = {**spec.to_dict(), **sizes, "model_path": None if model is None else str(model), "images": str(images),
               "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
     _record(folder, record)
-    return enqueue(settings, DRIFT_KIND, {"task": DRIFT_TASK, **record}, folder, owner, made=folder)
+    return enqueue(settings, JobKind.DRIFT, {"task": JobTask.DRIFT, **record}, folder, owner, made=folder)

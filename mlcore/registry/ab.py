@@ -26,9 +26,10 @@ from mlcore.datasets.loader import DatasetError, load_dataset
 from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.engine.trained_size import DEFAULT_IMGSZ, SizeChoice, trained_imgsz
 from mlcore.evaluation.spec import SPLITS, EvalSpec
-from mlcore.evaluation.store import EvaluationSummary, evaluation_jobs
+from mlcore.evaluation.store import EvaluationSummary
 from mlcore.evaluation.submit import submit_evaluation
-from mlcore.jobs.store import Job, JobState
+from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.store import Job, JobState, jobs_of
 from mlcore.predict.models import is_export
 from mlcore.predict.profile import DeploymentProfile, ProfileError, read_profile
 from mlcore.registry.lineage import evaluations_of
@@ -100,7 +101,7 @@ def _matching(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings:
 
 def _last_job(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> Job | None:
     """The newest evaluation job of this model, dataset, split and size, whatever its state."""
-    for job in reversed(evaluation_jobs(settings)):
+    for job in reversed(jobs_of(settings, JobKind.EVALUATION, JobTask.EVALUATE)):
         spec = job.spec
         if (spec.get("model_sha256") == ref.sha256 and spec.get("split") == split
                 and spec.get("dataset_fingerprint") == fingerprint and spec.get("imgsz") == imgsz):  # fmt: skip

@@ -12,7 +12,8 @@ from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import trusted_model
 from mlcore.core.settings import Settings
-from mlcore.jobs.store import open_store
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.store import jobs_of
 from mlcore.predict.profile import ProfileError, profile_path, read_profile
 from mlcore.registry.lineage import lineage_of, run_of
 from mlcore.registry.store import RegistryError, Version, check_name, read_model, record_mlflow, register
@@ -41,9 +42,7 @@ def _weights(text: str, settings: Settings) -> Path:
 
 
 def _still_training(run: Path, settings: Settings) -> bool:
-    if not (settings.outputs_root / paths.JOBS_DB).exists():
-        return False
-    return any(j.run_dir == str(run) and not j.state.is_final() for j in open_store(settings).list(kind="training"))
+    return any(j.run_dir == str(run) and not j.state.is_final() for j in jobs_of(settings, JobKind.TRAINING))
 
 
 def register_model(text: str, name: str, settings: Settings, user: str = "local", reason: str = "") -> Version:

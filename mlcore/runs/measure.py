@@ -19,11 +19,10 @@ from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, JobStore, open_store
 from mlcore.runs.store import RunSummary, metrics_file
-
-TASK = "run_metrics"  # the evaluation job's `task` in its spec
 
 
 def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -> Job:
@@ -40,12 +39,12 @@ def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -
         ) from None
     target = metrics_file(run, settings)
     store = open_store(settings)
-    pending = store.list({JobState.QUEUED} | ACTIVE_STATES, kind="evaluation")
+    pending = store.list({JobState.QUEUED} | ACTIVE_STATES, kind=JobKind.EVALUATION)
     if any(j.spec.get("metrics_file") == str(target) for j in pending):
         raise SubmitError(f"the metrics of {run.name} are already being computed.")
     target.parent.mkdir(parents=True, exist_ok=True)
     spec = {
-        "task": TASK,
+        "task": JobTask.RUN_METRICS,
         "weights": str(model),
         "dataset_path": str(dataset),
         "imgsz": int(run.spec.get("imgsz") or 640),
@@ -53,7 +52,7 @@ def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -
         "metrics_file": str(target),
         "run": run.name,
     }
-    return enqueue(settings, "evaluation", spec, target.parent, owner)
+    return enqueue(settings, JobKind.EVALUATION, spec, target.parent, owner)
 
 
 def run(job: Job, settings: Settings, store: JobStore) -> int:

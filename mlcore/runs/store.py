@@ -36,7 +36,8 @@ from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.versions import dataset_label
-from mlcore.jobs.store import open_store
+from mlcore.jobs.kinds import JobKind
+from mlcore.jobs.store import jobs_of
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
 
 ARCH_PATTERN = re.compile(r"yolov8[nsmlx]")
@@ -198,9 +199,7 @@ def metrics_file(run: RunSummary, settings: Settings) -> Path:
 
 def run_states(settings: Settings) -> dict[str, str]:
     """The state of each run folder's latest training job ("finished" for a run without one)."""
-    if not (settings.outputs_root / paths.JOBS_DB).exists():  # reading runs never creates the database
-        return {}
-    return {job.run_dir: job.state.value for job in open_store(settings).list(kind="training")}
+    return {job.run_dir: job.state.value for job in jobs_of(settings, JobKind.TRAINING)}  # never creates the database
 
 
 def runs_table(runs: list[RunSummary], states: dict[str, str]) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from mlcore.datasets.loader import DatasetError
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
 from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
 from mlcore.training.spec import CONTINUING_MODES, SpecError, TrainSpec
@@ -107,7 +108,7 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
     )
     run_dir.mkdir(parents=True)
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(final.to_dict(), sort_keys=False))
-    return enqueue(settings, "training", final.to_dict(), run_dir, owner, made=run_dir)
+    return enqueue(settings, JobKind.TRAINING, final.to_dict(), run_dir, owner, made=run_dir)
 
 
 def _continuable(run: str, settings: Settings) -> tuple[Path, TrainSpec, Path, CheckpointInfo]:
@@ -145,7 +146,7 @@ def resume_training(run: str, settings: Settings, owner: str = "local") -> Job:
             f"epochs, extend it: python -m mlcore extend {run} --epochs N"
         )
     resumed = replace(spec, mode="resume", resume_from=str(run_dir))
-    return enqueue(settings, "training", resumed.to_dict(), run_dir, owner)
+    return enqueue(settings, JobKind.TRAINING, resumed.to_dict(), run_dir, owner)
 
 
 def extend_training(run: str, more_epochs: int, settings: Settings, owner: str = "local") -> Job:
@@ -171,4 +172,4 @@ def extend_training(run: str, more_epochs: int, settings: Settings, owner: str =
     write_atomically(
         run_dir / CONFIG_FILE, yaml.safe_dump(replace(spec, epochs=total).to_dict(), sort_keys=False).encode()
     )
-    return enqueue(settings, "training", extended.to_dict(), run_dir, owner)
+    return enqueue(settings, JobKind.TRAINING, extended.to_dict(), run_dir, owner)

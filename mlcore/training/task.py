@@ -32,7 +32,7 @@ from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import read_progress
-from mlcore.jobs.store import Job, JobStore
+from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.tracking.training import TrainingTracker
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 
@@ -54,7 +54,7 @@ class ProgressReporter:
         self.batch = 0
         self.last_write = 0.0
         self.started = time.time()
-        self.state = "running"
+        self.state = ProgressState.RUNNING
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -108,7 +108,7 @@ class ProgressReporter:
     def _stop_requested(self, trainer: Any) -> bool:
         if (self.run_dir / STOP_FILE).exists() and not trainer.stop:
             trainer.stop = True  # finish, validate, save and end normally
-            self.state = "stopping"
+            self.state = ProgressState.STOPPING
             return True
         return False
 
@@ -177,7 +177,7 @@ def run(job: Job, settings: Settings, store: JobStore, callbacks: dict[str, Any]
         try:
             train(job, settings, reporter, callbacks or {})
         except BaseException:
-            reporter.state = "failed"
+            reporter.state = ProgressState.FAILED
             raise
 
     return run_to_end(store, job, work, batch_size=job.spec.get("batch_size"))
@@ -226,7 +226,7 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
         metrics = best.val(data=str(data_yaml), device=device.split(",")[0], batch=16, plots=False)
     if metrics is not None and hasattr(metrics, "box"):
         write_json_atomically(folder.metrics, metrics_to_dict(metrics, dataset.names))
-    reporter.state = "stopped" if folder.stop_request.exists() else "completed"
+    reporter.state = ProgressState.STOPPED if folder.stop_request.exists() else ProgressState.COMPLETED
     progress = read_progress(run_dir)
     write_json_atomically(
         folder.progress,

@@ -22,9 +22,10 @@ from mlcore.core.errors import JobNotFound, SubmitError
 from mlcore.core.paths import PRUNED_FILE, RunFolder
 from mlcore.core.settings import Settings
 from mlcore.jobs.ending import run_to_end
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.scheduler import target_executor
-from mlcore.jobs.store import Job, JobState, JobStore, open_store
+from mlcore.jobs.store import Job, JobState, JobStore, ProgressState, open_store
 from mlcore.training.spec import SpecError, TrainSpec
 from mlcore.training.submit import submit_training
 from mlcore.tuning.space import suggest, train_fields
@@ -40,8 +41,6 @@ from mlcore.tuning.study import (
     trial_project,
 )
 
-KIND = "tuning"
-TASK = "study"
 POLL_S = 1.0
 FAIL_FAST = 3  # when the first this-many trials all fail, the study ends with their common cause
 TRIAL_DEFAULTS = {"plots": False}  # a trial's charts come from results.csv; Ultralytics' plots cost seconds per trial
@@ -187,7 +186,7 @@ class Coordinator:
             except JobNotFound:
                 return None
         run = trial.user_attrs.get(RUN_ATTR)  # queued just before the coordinator was killed: adopt its job
-        job = self.store.latest(run, "training") if run else None
+        job = self.store.latest(run, JobKind.TRAINING) if run else None
         if job is not None:
             self.study._storage.set_trial_user_attr(trial._trial_id, JOB_ATTR, job.id)
         return job
@@ -239,7 +238,7 @@ class Coordinator:
             RunFolder(self.folder.path).progress,
             {
                 "step": step + (f", best {best:.4f}" if best is not None else ""),
-                "state": "stopping" if self.holding() else "running",
+                "state": ProgressState.STOPPING if self.holding() else ProgressState.RUNNING,
                 "percent": round(100 * min(1.0, max(fractions or [0.0])), 1),
                 "trials": asked,
                 "running": running,
@@ -256,7 +255,7 @@ class Coordinator:
         ok = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
         failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
         progress = {
-            "state": "completed",
+            "state": ProgressState.COMPLETED,
             "percent": 100.0,
             "trials": len(trials),
             "running": 0,
@@ -265,7 +264,7 @@ class Coordinator:
         }
         if failed and not ok:
             cause = common_cause([t.user_attrs.get(ERROR_ATTR, "") for t in failed])
-            write_json_atomically(RunFolder(self.folder.path).progress, {**progress, "state": "failed"})
+            write_json_atomically(RunFolder(self.folder.path).progress, {**progress, "state": ProgressState.FAILED})
             raise TuningFailed(f"every trial of study {self.spec.study} failed: {cause}")
         write_json_atomically(RunFolder(self.folder.path).progress, progress)
         print(f"Study {self.spec.study}: {len(trials)} trial(s) done.", flush=True)

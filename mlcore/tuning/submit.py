@@ -23,16 +23,14 @@ from mlcore.core.safe_paths import trusted_model
 from mlcore.core.settings import LOCAL_USER, Settings
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.jobs.control import cancel_job, check_actor, stop_job
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.queue import enqueue
-from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
+from mlcore.jobs.store import OPEN_STATES, Job, open_store
 from mlcore.training.spec import NAME_PATTERN
 from mlcore.training.submit import checked_dataset
-from mlcore.tuning.coordinator import KIND, TASK
 from mlcore.tuning.spec import TuneSpec
 from mlcore.tuning.study import JOB_ATTR, StudyFolder, best_row, create_study, open_study, record_failure, trial_rows
-
-OPEN_STATES = ACTIVE_STATES | {JobState.QUEUED}
 
 
 class StudyNotFound(SubmitError):
@@ -66,7 +64,7 @@ def free_study_name(name: str, settings: Settings) -> str:
 
 def coordinator_of(folder: StudyFolder, settings: Settings, states: frozenset | set | None = None) -> Job | None:
     """The study's newest coordinator job (in `states`, when given)."""
-    job = open_store(settings).latest(folder.path, KIND)
+    job = open_store(settings).latest(folder.path, JobKind.TUNING)
     return job if job is not None and (states is None or job.state in states) else None
 
 
@@ -105,8 +103,8 @@ def resume_study(name: str, settings: Settings, owner: str = LOCAL_USER) -> Job:
 
 
 def _queue(folder: StudyFolder, settings: Settings, owner: str, made: Path | None = None) -> Job:
-    spec = {"task": TASK, "device": NO_DEVICE, "study": folder.name}
-    return enqueue(settings, KIND, spec, folder.path, owner, made=made)
+    spec = {"task": JobTask.STUDY, "device": NO_DEVICE, "study": folder.name}
+    return enqueue(settings, JobKind.TUNING, spec, folder.path, owner, made=made)
 
 
 def stop_study(name: str, settings: Settings, actor: str = LOCAL_USER) -> Job:

@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from mlcore.api.bodies import ModelValidateRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.job_report import evaluation_status
-from mlcore.evaluation.spec import EVALUATE_TASK, EvalSpec
+from mlcore.api.routes.jobs import add_job_routes
+from mlcore.evaluation.spec import EvalSpec
 from mlcore.evaluation.submit import submit_evaluation
-from mlcore.jobs.control import cancel_job
-from mlcore.jobs.scheduler import refresh
+from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.registry.references import resolve_reference
 
 
@@ -29,23 +29,9 @@ def router(ctx: ApiContext) -> APIRouter:
         job = submit_evaluation(replace(spec, model_path=str(model)), ctx.settings, owner=ctx.actor, model=model)
         return evaluation_status(job, ctx.store)  # it leads with evaluation_id
 
-    @routes.get("/model/validate", summary="Every evaluation")
-    def evaluations() -> list[dict]:
-        refresh(ctx.settings)
-        return [
-            evaluation_status(j, ctx.store)
-            for j in ctx.store.list(kind="evaluation")
-            if j.spec.get("task") == EVALUATE_TASK
-        ]
-
-    @routes.get("/model/validate/{evaluation_id}", summary="One evaluation: status, progress, and metrics when done")
-    def evaluation(evaluation_id: str) -> dict:
-        refresh(ctx.settings)
-        return evaluation_status(ctx.job(evaluation_id, "evaluation"), ctx.store)
-
-    @routes.post("/model/validate/{evaluation_id}/cancel", summary="Cancel an evaluation")
-    def cancel_evaluation(evaluation_id: str) -> dict:
-        ctx.job(evaluation_id, "evaluation")
-        return evaluation_status(cancel_job(evaluation_id, ctx.settings, actor=ctx.actor), ctx.store)
-
+    # a run's metrics job is an evaluation too, of another task: these routes neither list nor find it
+    add_job_routes(routes, ctx, JobKind.EVALUATION, evaluation_status, "evaluation_id",
+                   listing=("evaluations", "Every evaluation"),
+                   read=("evaluation", "One evaluation: status, progress, and metrics when done"),
+                   cancel=("cancel_evaluation", "Cancel an evaluation"), tasks=(JobTask.EVALUATE,))  # fmt: skip
     return routes

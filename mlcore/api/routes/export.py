@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from mlcore.api.bodies import ModelExportRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.job_report import export_status
+from mlcore.api.routes.jobs import add_job_routes
 from mlcore.export.spec import ExportSpec
 from mlcore.export.submit import submit_export
-from mlcore.jobs.control import cancel_job
-from mlcore.jobs.scheduler import refresh
+from mlcore.jobs.kinds import JobKind
 from mlcore.registry.references import model_path
 
 
@@ -30,21 +30,7 @@ def router(ctx: ApiContext) -> APIRouter:
         job = submit_export(spec, ctx.settings, owner=ctx.actor)
         return export_status(job, ctx.store)  # it leads with export_id
 
-    @routes.get("/model/export", summary="Every export")
-    def exports() -> list[dict]:
-        refresh(ctx.settings)
-        return [export_status(j, ctx.store) for j in ctx.store.list(kind="export")]
-
-    @routes.get(
-        "/model/export/{export_id}", summary="One export: status, progress, and each format's parity and latency"
-    )
-    def export(export_id: str) -> dict:
-        refresh(ctx.settings)
-        return export_status(ctx.job(export_id, "export"), ctx.store)
-
-    @routes.post("/model/export/{export_id}/cancel", summary="Cancel an export")
-    def cancel_export(export_id: str) -> dict:
-        ctx.job(export_id, "export")
-        return export_status(cancel_job(export_id, ctx.settings, actor=ctx.actor), ctx.store)
-
+    add_job_routes(routes, ctx, JobKind.EXPORT, export_status, "export_id", listing=("exports", "Every export"),
+                   read=("export", "One export: status, progress, and each format's parity and latency"),
+                   cancel=("cancel_export", "Cancel an export"))  # fmt: skip
     return routes

@@ -9,14 +9,14 @@ from mlcore.api.bodies import MODEL_NAME, PredictionsRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.errors import ApiError
 from mlcore.api.job_report import prediction_status
+from mlcore.api.routes.jobs import add_job_routes
 from mlcore.core.errors import SubmitError
-from mlcore.jobs.control import cancel_job, stop_job
-from mlcore.jobs.scheduler import refresh
+from mlcore.jobs.kinds import JobKind
 from mlcore.predict.answers import Answer, TooManyFiles, answer_files
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
 from mlcore.predict.profile import ProfileError
 from mlcore.predict.spec import PredictSpec
-from mlcore.predict.submit import PREDICTION_KIND, submit_predictions
+from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import model_path as named_model
 
 MODEL_HELP = f"{MODEL_NAME} Empty = ML_STUDIO_DEFAULT_MODEL."
@@ -85,24 +85,9 @@ def router(ctx: ApiContext) -> APIRouter:
         job = submit_predictions(PredictSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return prediction_status(job, ctx.store)
 
-    @routes.get("/predictions", summary="Every batch prediction")
-    def predictions() -> list[dict]:
-        refresh(ctx.settings)
-        return [prediction_status(j, ctx.store) for j in ctx.store.list(kind=PREDICTION_KIND)]
-
-    @routes.get("/predictions/{prediction_id}", summary="One batch prediction: progress, then its summary and files")
-    def prediction(prediction_id: str) -> dict:
-        refresh(ctx.settings)
-        return prediction_status(ctx.job(prediction_id, PREDICTION_KIND), ctx.store)
-
-    @routes.post("/predictions/{prediction_id}/stop", summary="Stop a batch prediction, keeping what it wrote")
-    def stop_prediction(prediction_id: str) -> dict:
-        ctx.job(prediction_id, PREDICTION_KIND)
-        return prediction_status(stop_job(prediction_id, ctx.settings, actor=ctx.actor), ctx.store)
-
-    @routes.post("/predictions/{prediction_id}/cancel", summary="Cancel a batch prediction")
-    def cancel_prediction(prediction_id: str) -> dict:
-        ctx.job(prediction_id, PREDICTION_KIND)
-        return prediction_status(cancel_job(prediction_id, ctx.settings, actor=ctx.actor), ctx.store)
-
+    add_job_routes(routes, ctx, JobKind.PREDICTION, prediction_status, "prediction_id",
+                   listing=("predictions", "Every batch prediction"),
+                   read=("prediction", "One batch prediction: progress, then its summary and files"),
+                   stop=("stop_prediction", "Stop a batch prediction, keeping what it wrote"),
+                   cancel=("cancel_prediction", "Cancel a batch prediction"))  # fmt: skip
     return routes

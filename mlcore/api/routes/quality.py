@@ -11,15 +11,14 @@ from fastapi import APIRouter
 
 from mlcore.api.bodies import AuditRequest, DriftRequest, SelectionRequest
 from mlcore.api.context import ApiContext, dataset_path
-from mlcore.jobs.scheduler import refresh
+from mlcore.api.routes.jobs import add_job_routes
+from mlcore.jobs.kinds import KINDS, JobKind
 from mlcore.quality.spec import AuditSpec, DriftSpec, SelectSpec
 from mlcore.quality.store import cancel_quality_job, quality_jobs, quality_report
-from mlcore.quality.submit import AUDIT_KIND, DRIFT_KIND, SELECTION_KIND, submit_audit, submit_drift, submit_selection
+from mlcore.quality.submit import submit_audit, submit_drift, submit_selection
 from mlcore.registry.references import model_path
 
-# kind -> (its path, its name in the summaries)
-RESOURCES = {AUDIT_KIND: ("audits", "label audit"), SELECTION_KIND: ("selections", "selection"),
-             DRIFT_KIND: ("drift", "drift report")}  # fmt: skip
+QUALITY_KINDS = (JobKind.AUDIT, JobKind.SELECTION, JobKind.DRIFT)
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -49,31 +48,14 @@ def router(ctx: ApiContext) -> APIRouter:
                                       "dataset_path": dataset_path(body.dataset_path, ctx.settings)}  # fmt: skip
         return started(submit_drift, DriftSpec.from_dict(fields))
 
-    for kind, (path, noun) in RESOURCES.items():
-        add_job_routes(routes, ctx, kind, path, noun)
+    for kind in QUALITY_KINDS:
+        path, noun = KINDS[kind].listing, KINDS[kind].noun
+        kfold = " (and a K-fold audit's trainings)" if kind == JobKind.AUDIT else ""
+        add_job_routes(routes, ctx, kind, quality_report, "job_id",
+                       listing=(f"list_{path}", f"Every {noun}, newest first"),
+                       read=(f"read_{path}", f"One {noun}: its state and progress, then its result"),
+                       cancel=(f"cancel_{path}", f"Cancel a {noun}{kfold}"),
+                       jobs=lambda settings, kind=kind: quality_jobs(settings, kind),
+                       row=lambda shown: {k: v for k, v in shown.items() if k != "result"},
+                       cancelling=cancel_quality_job)  # fmt: skip
     return routes
-
-
-def add_job_routes(routes: APIRouter, ctx: ApiContext, kind: str, path: str, noun: str) -> None:
-    """GET /{path} (every job, newest first), GET /{path}/{id} (with its result once completed), POST .../cancel."""
-
-    def listing() -> list[dict]:
-        refresh(ctx.settings)
-        return [{k: v for k, v in quality_report(j, ctx.store).items() if k != "result"}
-                for j in quality_jobs(ctx.store, kind)]  # fmt: skip
-
-    def one(job_id: str) -> dict:
-        refresh(ctx.settings)
-        return quality_report(ctx.job(job_id, kind), ctx.store)
-
-    def cancel(job_id: str) -> dict:
-        ctx.job(job_id, kind)
-        return quality_report(cancel_quality_job(job_id, ctx.settings, actor=ctx.actor), ctx.store)
-
-    routes.add_api_route(f"/{path}", listing, methods=["GET"], summary=f"Every {noun}, newest first",
-                         name=f"list_{path}")  # fmt: skip
-    routes.add_api_route(f"/{path}/{{job_id}}", one, methods=["GET"], name=f"read_{path}",
-                         summary=f"One {noun}: its state and progress, then its result")  # fmt: skip
-    routes.add_api_route(f"/{path}/{{job_id}}/cancel", cancel, methods=["POST"], name=f"cancel_{path}",
-                         summary=f"Cancel a {noun}" + (" (and a K-fold audit's trainings)" if kind == AUDIT_KIND
-                                                        else ""))  # fmt: skip

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from mlcore.api.bodies import AugmentationPreviewRequest, TrainingStartRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.job_report import training_status
-from mlcore.jobs.control import cancel_job, stop_job
+from mlcore.api.routes.jobs import add_job_routes
+from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import tail
-from mlcore.jobs.scheduler import job_log, refresh
+from mlcore.jobs.scheduler import job_log
 from mlcore.registry.references import model_path
 from mlcore.training.augment_preview import preview_augmentation
 from mlcore.training.estimate import time_a_few_batches
@@ -54,30 +55,17 @@ def router(ctx: ApiContext) -> APIRouter:
         return {"seed": preview.seed, "augmentation": preview.augmentation, "samples": preview.samples,
                 "seconds": preview.seconds, "grid_png": grid}  # fmt: skip
 
-    @routes.get("/training/status", summary="Every training")
-    def trainings() -> list[dict]:
-        refresh(ctx.settings)
-        return [training_status(j, ctx.store) for j in ctx.store.list(kind="training")]
-
     # before /training/{training_id}/log, so that /training/status/log stays a training's status
-    @routes.get("/training/status/{training_id}", summary="One training: status, progress (%), epoch, metrics")
-    def training(training_id: str) -> dict:
-        refresh(ctx.settings)  # the API is one of the callers that advance the queue
-        return training_status(ctx.job(training_id, "training"), ctx.store)
-
-    @routes.post("/training/{training_id}/stop", summary="Stop after the current batch, keeping the weights")
-    def stop(training_id: str) -> dict:
-        ctx.job(training_id, "training")
-        return training_status(stop_job(training_id, ctx.settings, actor=ctx.actor), ctx.store)
-
-    @routes.post("/training/{training_id}/cancel", summary="Cancel now (queued or running)")
-    def cancel(training_id: str) -> dict:
-        ctx.job(training_id, "training")
-        return training_status(cancel_job(training_id, ctx.settings, actor=ctx.actor), ctx.store)
+    add_job_routes(routes, ctx, JobKind.TRAINING, training_status, "training_id",
+                   listing=("trainings", "Every training"),
+                   read=("training", "One training: status, progress (%), epoch, metrics"),
+                   stop=("stop", "Stop after the current batch, keeping the weights"),
+                   cancel=("cancel", "Cancel now (queued or running)"),
+                   actions_at="/training/{training_id}")  # fmt: skip
 
     @routes.get("/training/{training_id}/log", summary="The last lines of a training's log")
     def training_log(training_id: str, lines: int = Query(100, ge=1, le=5000)) -> dict:  # noqa: B008
-        job = ctx.job(training_id, "training")
+        job = ctx.job(training_id, JobKind.TRAINING)
         return {"training_id": job.id, "log": tail(job_log(job, ctx.settings), lines)}
 
     return routes
