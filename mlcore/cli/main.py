@@ -183,7 +183,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         model = resolve_reference(args.model, settings).path
         spec = EvalSpec(
             model_path=str(model), dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
-            iou_threshold=args.iou, imgsz=args.imgsz, device=args.device,
+            match_iou=args.iou, imgsz=args.imgsz, device=args.device,
         )  # fmt: skip
         job = submit_evaluation(spec, settings, model=model)
     except (SpecError, SubmitError) as exc:
