@@ -158,7 +158,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
-    from mlcore.training.spec import SpecError, TrainSpec
+    from mlcore.core.spec import SpecError
+    from mlcore.training.spec import TrainSpec
     from mlcore.training.submit import start
 
     try:
@@ -172,12 +173,12 @@ def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.engine.trained_size import SizeChoice
     from mlcore.evaluation.spec import EvalSpec
     from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
     from mlcore.evaluation.submit import submit_evaluation
     from mlcore.registry.references import resolve_reference
-    from mlcore.training.spec import SpecError
 
     try:
         model = resolve_reference(args.model, settings).path
@@ -224,10 +225,10 @@ def leakage_lines(leakage: dict | None) -> list[str]:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.export.spec import ExportSpec
     from mlcore.export.store import ExportUnreadable, export_result
     from mlcore.export.submit import submit_export
-    from mlcore.training.spec import SpecError
 
     precision = "int8" if args.int8 else "fp16" if args.half else "bf16" if args.bf16 else "fp32"
     try:
@@ -435,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlcore", description="ML Studio: validate datasets, train and evaluate YOLO models.")
     parser.add_argument("--version", action="version", version=f"mlcore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from mlcore.datasets.validation.options import ValidationOptions  # the defaults, written once on the specs
+    from mlcore.evaluation.spec import EvalSpec
+    from mlcore.export.spec import ExportSpec
+    from mlcore.training.spec import TrainSpec
 
     status = sub.add_parser("status", help="CPU, memory, disk, GPUs, PyTorch and jobs of this machine")
     status.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
@@ -458,7 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-labels", action="store_true", help="do not check label contents")
     check.add_argument("--no-format", action="store_true", help="do not check pairing, orphans and file formats")
     check.add_argument("--no-near-duplicates", action="store_true", help="skip perceptual hashing (faster)")
-    check.add_argument("--imgsz", type=int, default=640, help="training image size for tiny-box checks (640)")
+    check.add_argument(
+        "--imgsz",
+        type=int,
+        default=ValidationOptions.imgsz,
+        help=f"training image size for tiny-box checks ({ValidationOptions.imgsz})",
+    )
     check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
     check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
     check.set_defaults(func=cmd_validate)
@@ -466,15 +476,19 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
     train.add_argument("--data", help="dataset folder or data.yaml")
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
-    train.add_argument("--arch", default="yolov8n", help="yolov8n|s|m|l|x (default yolov8n)")
-    train.add_argument("--mode", default="full", help="full (from scratch) or transfer (from --base-model)")
-    train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--imgsz", type=int, default=640)
-    train.add_argument("--batch", type=int, default=16, help="images per batch; -1 = automatic (one GPU)")
+    train.add_argument(
+        "--arch", default=TrainSpec.model_architecture, help=f"yolov8n|s|m|l|x (default {TrainSpec.model_architecture})"
+    )
+    train.add_argument("--mode", default=TrainSpec.mode, help="full (from scratch) or transfer (from --base-model)")
+    train.add_argument("--epochs", type=int, default=TrainSpec.epochs)
+    train.add_argument("--imgsz", type=int, default=TrainSpec.imgsz)
+    train.add_argument(
+        "--batch", type=int, default=TrainSpec.batch_size, help="images per batch; -1 = automatic (one GPU)"
+    )
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (with an explicit optimizer)")
-    train.add_argument("--device", default="auto", help="auto, cpu, 0, or 0,1")
-    train.add_argument("--workers", type=int, default=8, help="dataloader workers")
-    train.add_argument("--project", default="default")
+    train.add_argument("--device", default=TrainSpec.device, help="auto, cpu, 0, or 0,1")
+    train.add_argument("--workers", type=int, default=TrainSpec.workers, help="dataloader workers")
+    train.add_argument("--project", default=TrainSpec.project)
     train.add_argument("--experiment", default=None, help="run name (default: dated)")
     train.add_argument("--base-model", default=None, help=f"transfer: the model to start from: {MODEL_HELP}")
     train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
@@ -504,11 +518,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="measure a model on a dataset split: metrics, error types, samples")
     evaluate.add_argument("--model", required=True, help=MODEL_HELP)
     evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
-    evaluate.add_argument("--split", default="test", help="test (default), val or train")
-    evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
-    evaluate.add_argument("--iou", type=float, default=0.45, help="IoU a match needs (0.45)")
-    evaluate.add_argument("--imgsz", type=int, default=0, help="default 0: the size the model was trained at")
-    evaluate.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    evaluate.add_argument("--split", default=EvalSpec.split, help="test (default), val or train")
+    evaluate.add_argument(
+        "--conf",
+        type=float,
+        default=EvalSpec.confidence_threshold,
+        help=f"confidence threshold ({EvalSpec.confidence_threshold})",
+    )
+    evaluate.add_argument(
+        "--iou", type=float, default=EvalSpec.match_iou, help=f"IoU a match needs ({EvalSpec.match_iou})"
+    )
+    evaluate.add_argument(
+        "--imgsz", type=int, default=EvalSpec.imgsz, help="default 0: the size the model was trained at"
+    )
+    evaluate.add_argument("--device", default=EvalSpec.device, help="auto, cpu or a GPU index")
     evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -520,15 +543,19 @@ def build_parser() -> argparse.ArgumentParser:
     precision.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
     precision.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
     precision.add_argument("--bf16", action="store_true", help="OpenVINO in bfloat16 (CPUs with AVX512-BF16/AMX)")
-    export.add_argument("--imgsz", type=int, default=0, help="input size, a multiple of 32 (default: the trained size)")
+    export.add_argument(
+        "--imgsz", type=int, default=ExportSpec.imgsz, help="input size, a multiple of 32 (default: the trained size)"
+    )
     export.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest)")
     export.add_argument("--no-simplify", action="store_true", help="ONNX: keep the graph as exported")
     export.add_argument("--data", help="dataset for the parity check and INT8 (default: the one it was trained on)")
-    export.add_argument("--split", default="auto", help="split checked: auto (test, else val), test, val, train")
+    export.add_argument(
+        "--split", default=ExportSpec.split, help="split checked: auto (test, else val), test, val, train"
+    )
     export.add_argument("--tolerance", type=float, default=None, help="mAP difference that passes (0.005; 0.02 int8)")
     export.add_argument("--no-parity", action="store_true", help="skip the parity check")
-    export.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    export.add_argument("--device", default=ExportSpec.device, help="auto, cpu or a GPU index")
     export.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     export.add_argument("--wait", action="store_true", help="follow the job; exit 1 if it fails or parity fails")
     export.set_defaults(func=cmd_export)
