@@ -188,15 +188,13 @@ def show_run(run: PredictionRun, errors: dict[str, str]) -> None:
     if s["unreadable"]:
         with st.expander(f"{len(s['unreadable'])} file(s) skipped", icon=":material/broken_image:"):
             st.dataframe(pd.DataFrame(s["unreadable"]), hide_index=True)
-    drawn = sorted((run.path / "annotated").rglob("*.jpg"))[:8]
-    if drawn:
+    if drawn := run.drawn_images(8):
         columns = st.columns(4)
         for n, path in enumerate(drawn):
             columns[n % 4].image(str(path), caption=path.name)
-    for name, mime in (("detections.csv", "text/csv"), ("predictions_coco.json", "application/json")):
-        if (run.path / name).is_file():
-            st.download_button(f"Download {name}", (run.path / name).read_bytes(), f"{run.name}_{name}", mime,
-                               icon=":material/download:", key=f"predict.dl.{name}", on_click="ignore")  # fmt: skip
+    for path, mime in run.downloads():
+        st.download_button(f"Download {path.name}", path.read_bytes(), f"{run.name}_{path.name}", mime,
+                           icon=":material/download:", key=f"predict.dl.{path.name}", on_click="ignore")  # fmt: skip
 
 
 def batch(model: Path, settings: Settings) -> None:

@@ -2,17 +2,15 @@
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from mlcore.charts.compare import overlay
-from mlcore.charts.export import FLAGS, export_visualizations
+from mlcore.charts.report import FLAGS, export_visualizations
 from mlcore.charts.metrics import class_bars, confusion_matrix, curve
 from mlcore.charts.training import training_history
 from mlcore.core.errors import SubmitError
-from mlcore.core.paths import ARGS_FILE, RunFolder
+from mlcore.core.paths import RunFolder
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.settings import Settings
-from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.validation.saved_reports import list_reports
 from mlcore.datasets.versions import version_of
 from mlcore.jobs.progress import log_tail
@@ -212,12 +210,11 @@ def configuration(run: RunSummary, settings: Settings) -> None:
         st.markdown("**The training as submitted**" if not run.attached else "**Main arguments**")
         st.json(run.spec, expanded=True)
     with c2:
-        args = run.path / ARGS_FILE
         st.markdown("**Arguments as Ultralytics resolved them** (`args.yaml`)")
-        try:
-            st.json(read_yaml_file(args) or {}, expanded=False)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        if (resolved := run.resolved_args()) is None:
             st.caption("No args.yaml yet (it is written when the training starts).")
+        else:
+            st.json(resolved, expanded=False)
     augmentation(run)
     dataset = str(run.spec.get("dataset_path") or "")
     if version := version_of(dataset) if dataset else None:

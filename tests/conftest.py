@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mlcore.core import paths
@@ -127,3 +128,53 @@ def tree_digest(folder: Path) -> str:
         if p.is_file():
             h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
     return h.hexdigest()
+
+
+@pytest.fixture
+def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(small_dataset, data / "small")
+    env = {"ML_STUDIO_OUTPUTS": str(tmp_path / "out"), "ML_STUDIO_DATASET_ROOTS": str(data)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def page_roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The small dataset as the only dataset under the roots; no GPU."""
+    import streamlit as st
+
+    from mlcore.devices import gpus
+    from tests.fake_nvml import FakeNvml
+
+    st.cache_data.clear()
+    shutil.copytree(small_dataset, tmp_path / "data" / "small")
+    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setattr(gpus, "_load_nvml", lambda: FakeNvml([], init_error="NVML Shared Library Not Found"))
+    return load_settings()
+
+
+def tiny_spec(dataset: Path, **changes) -> TrainSpec:
+    """A one-epoch training at 64 px on the CPU: the smallest real training."""
+    return TrainSpec(
+        **{
+            "dataset_path": str(dataset),
+            "epochs": 1,
+            "imgsz": 64,
+            "batch_size": 8,
+            "workers": 0,
+            "device": "cpu",
+            "project": "t",
+            **changes,
+        }
+    )
+
+
+def process_group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None

@@ -63,8 +63,17 @@ def metrics_json(names: tuple[str, ...] = NAMES) -> dict:
     }  # fmt: skip
 
 
-def make_run(outputs: Path, name: str = "logos/v1", epochs: int = 6, metrics: bool = True, **spec: object) -> Path:
-    """A finished studio run under outputs/trainings/{name}."""
+def make_run(
+    outputs: Path,
+    name: str = "logos/v1",
+    epochs: int = 6,
+    metrics: bool = True,
+    done: int | None = None,
+    seconds_per_epoch: float = 10.0,
+    **spec: object,
+) -> Path:
+    """A studio run under outputs/trainings/{name} of `epochs` epochs, `done` of them in results.csv (default all:
+    a finished run)."""
     run = outputs / "trainings" / name
     (run / "weights").mkdir(parents=True)
     config = {"mode": "full", "dataset_path": "/data/logos", "model_architecture": "yolov8n", "epochs": epochs,
@@ -73,7 +82,7 @@ def make_run(outputs: Path, name: str = "logos/v1", epochs: int = 6, metrics: bo
     (run / "args.yaml").write_text(
         yaml.safe_dump({"model": "yolov8n.yaml", "epochs": epochs, "imgsz": config["imgsz"]})
     )
-    (run / "results.csv").write_text(results_csv(epochs))
+    (run / "results.csv").write_text(results_csv(epochs if done is None else done, seconds_per_epoch))
     (run / "weights" / "best.pt").write_bytes(b"weights")
     (run / "train.log").write_text(f"{epochs} epochs completed\n")
     if metrics:

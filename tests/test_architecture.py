@@ -198,3 +198,12 @@ def test_every_file_name_has_one_home_and_one_name() -> None:
     assigned = [node.targets for node in tree.body if isinstance(node, ast.Assign)]
     names = [t.id for targets in assigned for t in targets if isinstance(t, ast.Name)]
     assert not {n for n in names if names.count(n) > 1}
+
+
+def test_every_package_says_what_it_holds_and_the_map_in_mlcore_init_lists_the_floors_enforced_here() -> None:
+    the_map = ast.get_docstring(ast.parse((MLCORE / "__init__.py").read_text())) or ""
+    listed = {match[2]: int(match[1]) for match in re.finditer(r"^\s{4}(\d+)\s+([a-z]+)\s", the_map, re.M)}
+    assert listed == LAYERS, "mlcore/__init__.py's map of floors differs from LAYERS: write the same in both"
+    for package in LAYERS:
+        face = ast.get_docstring(ast.parse((MLCORE / package / "__init__.py").read_text()))
+        assert face and len(face.split()) >= 8, f"mlcore/{package}/__init__.py does not say what lives there"

@@ -36,9 +36,9 @@ from mlcore.jobs.store import JobState, JobStore
 from mlcore.runs.measure import compute_metrics
 from mlcore.runs.store import attach_run
 from mlcore.training.submit import submit_training
+from tests.conftest import tiny_spec
 from tests.test_cli import mlcore
 from tests.test_evaluation import until_final
-from tests.test_training import roots, tiny  # noqa: F401 (a fixture)
 
 
 class Payload:
@@ -60,7 +60,7 @@ def marker(tmp_path: Path) -> Path:
     return tmp_path / "payload-ran"
 
 
-def test_a_download_key_is_reported_and_never_run(roots: dict, marker: Path) -> None:  # noqa: F811
+def test_a_download_key_is_reported_and_never_run(roots: dict, marker: Path) -> None:
     settings = load_settings()
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     crafted = data / "crafted"
@@ -71,7 +71,7 @@ def test_a_download_key_is_reported_and_never_run(roots: dict, marker: Path) -> 
     codes = {issue.code for issue in validate(crafted, ValidationOptions(near_duplicates=False)).issues}
     assert {"download_key", "split_missing"} <= codes
     with pytest.raises(SubmitError):
-        submit_training(tiny(crafted), settings)
+        submit_training(tiny_spec(crafted), settings)
     staged = stage_dataset(load_dataset(crafted), settings.outputs_root / "staging" / "check")
     assert "download" not in yaml.safe_load(staged.read_text())
     check = "import sys; from ultralytics.data.utils import check_det_dataset as c; c(sys.argv[1], autodownload=True)"
@@ -83,14 +83,14 @@ def test_a_download_key_is_reported_and_never_run(roots: dict, marker: Path) -> 
     assert marker.exists()
 
 
-def test_weights_outside_the_trusted_folders_are_never_unpickled(roots: dict, marker: Path) -> None:  # noqa: F811
+def test_weights_outside_the_trusted_folders_are_never_unpickled(roots: dict, marker: Path) -> None:
     settings = load_settings()
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     weights = data / "elsewhere" / "weights" / "best.pt"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(SubmitError, match="pickle"):
-        submit_training(tiny(data / "small", mode="transfer", base_model_path=str(weights)), settings)
+        submit_training(tiny_spec(data / "small", mode="transfer", base_model_path=str(weights)), settings)
     with pytest.raises(SubmitError, match="pickle"):
         submit_evaluation(EvalSpec(model_path=str(weights), dataset_path=str(data / "small")), settings)
     for through in ("..", "sym"):  # a path that climbs, or a link, out of the outputs' trainings folder
@@ -117,7 +117,7 @@ def test_weights_outside_the_trusted_folders_are_never_unpickled(roots: dict, ma
 
 @pytest.mark.slow
 def test_a_crafted_label_cache_and_a_download_key_do_not_run_during_a_training(
-    roots: dict,  # noqa: F811
+    roots: dict,
     marker: Path,
 ) -> None:
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
@@ -130,7 +130,7 @@ def test_a_crafted_label_cache_and_a_download_key_do_not_run_during_a_training(
     (crafted / "data.yaml").write_text(yaml.safe_dump(spec))
     before = sorted(p.relative_to(crafted) for p in crafted.rglob("*"))
     settings = load_settings()
-    job = submit_training(tiny(crafted, experiment="crafted"), settings)
+    job = submit_training(tiny_spec(crafted, experiment="crafted"), settings)
     until_final(job.id, settings, 600)
     final = JobStore(settings.outputs_root / "jobs.db").get(job.id)
     assert final.state is JobState.COMPLETED, final.error
@@ -155,7 +155,7 @@ def _png_header_only(width: int, height: int) -> bytes:
     )
 
 
-def test_a_decompression_bomb_image_is_reported_not_decoded(roots: dict) -> None:  # noqa: F811
+def test_a_decompression_bomb_image_is_reported_not_decoded(roots: dict) -> None:
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     crafted = data / "bomb"
     shutil.copytree(data / "small", crafted)
@@ -167,7 +167,7 @@ def test_a_decompression_bomb_image_is_reported_not_decoded(roots: dict) -> None
     found = [i for i in report.issues if i.code == "corrupt_image" and i.path.endswith(bomb.name)]
     assert found and "pixel" in found[0].message.lower()
     with pytest.raises(SubmitError, match="validation error"):
-        submit_training(tiny(crafted), load_settings())
+        submit_training(tiny_spec(crafted), load_settings())
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,7 @@ def test_a_decompression_bomb_image_is_reported_not_decoded(roots: dict) -> None
         ["visualize", "{outputs}/trainings/../../escape"],
     ],
 )
-def test_every_path_field_refuses_climbing_and_links_out(roots: dict, command: list[str]) -> None:  # noqa: F811
+def test_every_path_field_refuses_climbing_and_links_out(roots: dict, command: list[str]) -> None:
     data, outputs = Path(roots["ML_STUDIO_DATASET_ROOTS"]), Path(roots["ML_STUDIO_OUTPUTS"])
     escape = data.parent / "escape"
     (escape / "images").mkdir(parents=True)
@@ -348,7 +348,7 @@ def _in_bounded_python(code: str, *args: str, gib: int = 3) -> subprocess.Comple
                           text=True, timeout=300, preexec_fn=cap)  # fmt: skip
 
 
-def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: dict) -> None:  # noqa: F811
+def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: dict) -> None:
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     laughs = data / "laughs"
     shutil.copytree(data / "small", laughs)
@@ -387,7 +387,7 @@ def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: 
         load_space_file(data / "space.yaml")
 
 
-def test_a_yaml_file_past_the_size_cap_is_not_parsed(roots: dict) -> None:  # noqa: F811
+def test_a_yaml_file_past_the_size_cap_is_not_parsed(roots: dict) -> None:
     from mlcore.core.spec import SpecError
     from mlcore.training.spec import parse_advanced
 
@@ -403,7 +403,7 @@ def test_a_yaml_file_past_the_size_cap_is_not_parsed(roots: dict) -> None:  # no
 
 
 @pytest.mark.slow
-def test_a_class_name_with_a_line_break_writes_no_line_of_its_own_into_train_log(roots: dict) -> None:  # noqa: F811
+def test_a_class_name_with_a_line_break_writes_no_line_of_its_own_into_train_log(roots: dict) -> None:
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     crafted = data / "newline"
     shutil.copytree(data / "small", crafted)
@@ -411,7 +411,7 @@ def test_a_class_name_with_a_line_break_writes_no_line_of_its_own_into_train_log
     spec["names"] = [f"{n}\nFAKE all images verified, model approved ({n})" for n in spec["names"]]
     (crafted / "data.yaml").write_text(yaml.safe_dump(spec))
     settings = load_settings()
-    job = submit_training(tiny(crafted, experiment="newline"), settings)
+    job = submit_training(tiny_spec(crafted, experiment="newline"), settings)
     until_final(job.id, settings, 600)
     final = JobStore(settings.outputs_root / "jobs.db").get(job.id)
     assert final.state is JobState.COMPLETED, final.error

@@ -59,6 +59,7 @@ def test_the_preview_is_what_ultralytics_trainer_builds_for_the_same_seed(data_s
     assert sum(len(ours[f"boxes_{k}"]) for k in range(6)) > 0, "the samples should hold boxes"
 
 
+@pytest.mark.slow  # several Ultralytics dataset builds in child processes
 def test_the_same_seed_gives_the_same_draw_in_a_new_process_and_another_seed_another(data_studio) -> None:
     settings, source = data_studio
     first = preview_augmentation(str(source), settings, CHOSEN, seed=2, count=4, imgsz=128)
@@ -110,6 +111,7 @@ def test_a_runs_augmentation_is_read_from_args_yaml_else_from_its_spec(tmp_path:
     assert [r for r in rows.values() if r["changed"]] == [rows["mosaic"]]
 
 
+@pytest.mark.slow  # several Ultralytics dataset builds in child processes
 def test_the_training_page_previews_and_puts_the_settings_into_the_spec(data_studio, monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 

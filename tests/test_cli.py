@@ -98,12 +98,14 @@ def test_app_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch, capsy
 def test_app_on_another_address_needs_a_login_or_an_explicit_opt_in(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
+    import os
+
     from mlcore.cli import main as cli
 
     monkeypatch.setenv("ML_STUDIO_HOST", "0.0.0.0")
     monkeypatch.setattr("mlcore.core.access.login_configured", lambda: False)
     launched: list = []
-    monkeypatch.setattr(cli.os, "execv", lambda *a: launched.append(a))
+    monkeypatch.setattr(os, "execv", lambda *a: launched.append(a))
     assert cli.main(["app"]) == 2 and not launched
     assert "refusing to listen on 0.0.0.0 without a login" in capsys.readouterr().err
     argv = _captured_app_launch(monkeypatch, "--port", "8600", "--allow-unauthenticated")

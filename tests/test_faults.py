@@ -26,9 +26,8 @@ from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.runs.store import run_states
 from mlcore.training.submit import submit_training
-from tests.conftest import PROJECT_ROOT, engine_env_for
+from tests.conftest import PROJECT_ROOT, engine_env_for, process_group, tiny_spec
 from tests.test_evaluation import until_final
-from tests.test_training import _group, roots, tiny  # noqa: F401 (roots: a fixture)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -60,7 +59,7 @@ def test_a_long_writer_on_the_job_database_does_not_break_the_pages(settings: Se
 
 
 @pytest.mark.slow
-def test_a_read_only_dataset_is_validated_and_trained_on_and_never_written(roots: dict) -> None:  # noqa: F811
+def test_a_read_only_dataset_is_validated_and_trained_on_and_never_written(roots: dict) -> None:
     dataset = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
     before = snapshot(dataset)
     for path in [dataset, *dataset.rglob("*")]:
@@ -69,7 +68,7 @@ def test_a_read_only_dataset_is_validated_and_trained_on_and_never_written(roots
         report = validate(dataset, ValidationOptions(near_duplicates=True))
         assert report.verdict != "not_ready"
         settings = load_settings()
-        job = submit_training(tiny(dataset, experiment="readonly"), settings)
+        job = submit_training(tiny_spec(dataset, experiment="readonly"), settings)
         until_final(job.id, settings, 300)
         done = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
         assert done.state is JobState.COMPLETED, done.error
@@ -88,10 +87,10 @@ def _file_size_limit(limit: int):
 
 
 @pytest.mark.slow
-def test_a_full_disk_fails_the_job_cleanly_and_nothing_looks_complete(roots: dict) -> None:  # noqa: F811
+def test_a_full_disk_fails_the_job_cleanly_and_nothing_looks_complete(roots: dict) -> None:
     settings = load_settings()
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    spec = tiny(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", experiment="full")
+    spec = tiny_spec(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", experiment="full")
     run_dir = settings.outputs_root / paths.TRAININGS_DIR / "t" / "full"
     job = store.submit("training", spec.to_dict(), str(run_dir))
     store.transition(job.id, JobState.STARTING, device="cpu")
@@ -136,7 +135,7 @@ def test_cancel_empties_the_group_of_a_worker_that_ignores_sigterm(settings: Set
     assert cancelled.state is JobState.CANCELLED
     worker.wait(timeout=10)
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
-    left = [p for p in psutil.process_iter() if _group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
+    left = [p for p in psutil.process_iter() if process_group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
 
 
@@ -160,7 +159,7 @@ def test_scheduling_steps_at_the_same_moment_never_lease_one_device_twice(settin
 
 
 @pytest.mark.slow
-def test_two_sessions_start_trainings_one_runs_one_queues_both_finish(roots: dict) -> None:  # noqa: F811
+def test_two_sessions_start_trainings_one_runs_one_queues_both_finish(roots: dict) -> None:
     sessions = []
     for name in ("first", "second"):
         at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "training.py"), default_timeout=60).run()

@@ -16,7 +16,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from mlcore.api.app import create_api
-from mlcore.cli.main import leakage_lines
+from mlcore.cli.evaluate import leakage_lines
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.settings import PROJECT_ROOT, Settings

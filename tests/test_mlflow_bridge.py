@@ -26,9 +26,8 @@ from mlcore.tracking import delete_alias, register_version, set_alias
 from mlcore.tracking.client import tracking_uri
 from mlcore.tracking.names import flat_params, metric_name
 from mlcore.training.spec import TrainSpec
-from tests.conftest import free_port
+from tests.conftest import free_port, tiny_spec
 from tests.test_evaluation import until_final
-from tests.test_training import tiny
 
 CHILD = str(PROJECT_ROOT / "tests" / "offline_child.py")
 MLFLOW_MODULES = "import sys; print('MLFLOW-MODULES', sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
@@ -88,7 +87,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory, small_dataset: Path) -> di
     (work / "mlflow").mkdir()
     uri = f"sqlite:///{work}/mlflow/mlflow.db"
     settings = _settings(work, data, uri)
-    spec = tiny(data / "small", epochs=2, experiment="tracked")
+    spec = tiny_spec(data / "small", epochs=2, experiment="tracked")
     run_dir, _ = _run_worker(settings, replace(spec, dataset_path=str((data / "small").resolve())))
     return {"settings": settings, "uri": uri, "run_dir": run_dir, "data": data}
 
@@ -175,7 +174,7 @@ def test_an_unreachable_mlflow_is_recorded_and_never_fails_the_training(tmp_path
     settings = _settings(tmp_path, _data(tmp_path, small_dataset), uri)
     from mlcore.training.submit import submit_training
 
-    job = submit_training(tiny(tmp_path / "data" / "small", experiment="offline"), settings)
+    job = submit_training(tiny_spec(tmp_path / "data" / "small", experiment="offline"), settings)
     until_final(job.id, settings)
     done = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
     assert done.state is JobState.COMPLETED, done.error
@@ -193,7 +192,7 @@ def test_without_the_uri_a_training_never_imports_mlflow_and_leaves_no_mlflow_da
 
     assert importlib.util.find_spec("mlflow") is not None  # importable: Ultralytics' own callback could run
     settings = _settings(tmp_path, _data(tmp_path, small_dataset))
-    spec = tiny((tmp_path / "data" / "small").resolve(), experiment="plain")
+    spec = tiny_spec((tmp_path / "data" / "small").resolve(), experiment="plain")
     run_dir, proc = _run_worker(settings, spec, probe=True)
     assert "MLFLOW-MODULES []" in proc.stdout, proc.stdout[-2000:]
     engine = json.loads((settings.outputs_root / ".ultralytics" / "Ultralytics" / "settings.json").read_text())

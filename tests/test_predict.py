@@ -391,3 +391,16 @@ def test_stop_ends_a_batch_job_after_its_current_images_and_keeps_what_it_wrote(
     assert status["status"] == "completed" and summary["stopped"] and summary["images"] < 240
     labels = list((Path(status["output_dir"]) / paths.PREDICTED_LABELS_DIR).glob("*.txt"))
     assert len(labels) == summary["images"]
+
+
+def test_a_batch_prediction_offers_its_drawn_images_and_its_result_files(tmp_path: Path) -> None:
+    from mlcore.predict.store import PredictionRun
+
+    run = PredictionRun(tmp_path, {}, {"images": 1}, 0.0)
+    assert run.drawn_images(8) == [] and run.downloads() == []
+    (tmp_path / paths.ANNOTATED_DIR / "sub").mkdir(parents=True)
+    for n in range(10):
+        Image.new("RGB", (8, 8)).save(tmp_path / paths.ANNOTATED_DIR / "sub" / f"{n}.jpg")
+    (tmp_path / paths.DETECTIONS_CSV).write_text("image,class\n")
+    assert [p.name for p in run.drawn_images(8)] == [f"{n}.jpg" for n in range(8)]
+    assert run.downloads() == [(tmp_path / paths.DETECTIONS_CSV, "text/csv")]

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from mlcore.charts.compare import overlay
-from mlcore.charts.export import export_visualizations, find_run
 from mlcore.charts.metrics import class_bars, confusion_matrix, curve
+from mlcore.charts.report import export_visualizations, find_run
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.settings import Settings, load_settings

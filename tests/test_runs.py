@@ -6,18 +6,19 @@ from pathlib import Path
 
 from mlcore.core.settings import Settings
 from mlcore.runs.store import epoch_seconds, list_runs, seed_weights
+from tests import run_fixture
 
 
-def make_run(settings: Settings, name: str, epochs_done: int, seconds_per_epoch: float, imgsz: int = 640) -> Path:
-    run = settings.outputs_root / "trainings" / name
-    (run / "weights").mkdir(parents=True)
-    (run / "training_config.yaml").write_text(
-        f"mode: full\ndataset_path: d\nmodel_architecture: yolov8n\nepochs: 10\nimgsz: {imgsz}\n"
+def make_run(settings: Settings, name: str, done: int, seconds_per_epoch: float, imgsz: int = 640) -> Path:
+    return run_fixture.make_run(
+        settings.outputs_root,
+        name,
+        epochs=10,
+        metrics=False,
+        done=done,
+        seconds_per_epoch=seconds_per_epoch,
+        imgsz=imgsz,
     )
-    rows = "".join(f"{e},{seconds_per_epoch * e}\n" for e in range(1, epochs_done + 1))
-    (run / "results.csv").write_text("epoch,time\n" + rows)
-    (run / "weights" / "best.pt").write_bytes(b"w")
-    return run
 
 
 def test_runs_are_read_from_their_files_and_odd_folders_are_skipped(settings: Settings) -> None:
@@ -48,3 +49,14 @@ def test_seed_weights_are_runs_weights_then_trusted_model_files(settings: Settin
     (models / "yolov8n.pt").write_bytes(b"w")
     (models / "notes.txt").write_text("not weights")
     assert seed_weights(settings) == [run / "weights" / "best.pt", models / "yolov8n.pt"]
+
+
+def test_the_resolved_arguments_are_none_until_args_yaml_is_written_and_then_read(settings: Settings) -> None:
+    run = make_run(settings, "p/a", 1, 5.0)
+    (run / "args.yaml").unlink()
+    (summary,) = list_runs(settings)
+    assert summary.resolved_args() is None
+    (run / "args.yaml").write_text("imgsz: 320\nbatch: 8\n")
+    assert summary.resolved_args() == {"imgsz": 320, "batch": 8}
+    (run / "args.yaml").write_text("imgsz: [unclosed\n")
+    assert summary.resolved_args() is None

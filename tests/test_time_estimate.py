@@ -18,7 +18,6 @@ from mlcore.training.spec import TrainSpec
 from tests.conftest import PROJECT_ROOT, tree_digest
 from tests.run_fixture import occupy_the_cpu
 from tests.test_cli import mlcore
-from tests.test_training_page import roots  # noqa: F401 (a fixture)
 
 
 def _spec(data: Path, **changes: object) -> TrainSpec:
@@ -26,23 +25,23 @@ def _spec(data: Path, **changes: object) -> TrainSpec:
                         "device": "cpu", **changes})  # fmt: skip
 
 
-def test_timing_beside_a_running_job_is_refused_with_the_reason(roots: Settings) -> None:  # noqa: F811
-    occupy_the_cpu(roots)
-    data = roots.dataset_roots[0] / "small"
+def test_timing_beside_a_running_job_is_refused_with_the_reason(page_roots: Settings) -> None:
+    occupy_the_cpu(page_roots)
+    data = page_roots.dataset_roots[0] / "small"
     with pytest.raises(SubmitError, match="a job is using the CPU now: batches timed beside it would be slower"):
-        time_a_few_batches(_spec(data), roots)
-    refused = mlcore("train", "--data", str(data), "--device", "cpu", "--estimate", env_outputs=roots.outputs_root)
+        time_a_few_batches(_spec(data), page_roots)
+    refused = mlcore("train", "--data", str(data), "--device", "cpu", "--estimate", env_outputs=page_roots.outputs_root)
     assert refused.returncode == 2 and "a job is using the CPU now" in refused.stderr
     from mlcore.api.app import create_api
 
-    answer = TestClient(create_api(roots)).post("/api/v1/ml/training/estimate",
+    answer = TestClient(create_api(page_roots)).post("/api/v1/ml/training/estimate",
                                                 json={"dataset_path": "small", "device": "cpu"})  # fmt: skip
     assert answer.status_code == 400 and "a job is using the CPU now" in answer.json()["detail"]
 
 
 @pytest.mark.slow
-def test_a_first_training_on_the_page_is_estimated_from_timed_batches(roots: Settings) -> None:  # noqa: F811
-    data = roots.dataset_roots[0] / "small"
+def test_a_first_training_on_the_page_is_estimated_from_timed_batches(page_roots: Settings) -> None:
+    data = page_roots.dataset_roots[0] / "small"
     before = tree_digest(data)
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "training.py"), default_timeout=300).run()
     at.number_input(key="train.epochs").set_value(30)
@@ -57,4 +56,4 @@ def test_a_first_training_on_the_page_is_estimated_from_timed_batches(roots: Set
     caption = next(c.value for c in at.caption if "per batch" in c.value)
     assert f"s per batch × {batches} batches" in caption and "for 30 epochs on the CPU" in caption
     assert tree_digest(data) == before  # the dataset was only read
-    assert not list((roots.outputs_root / paths.STAGING_DIR).glob("timing-*"))  # the scratch folder is gone
+    assert not list((page_roots.outputs_root / paths.STAGING_DIR).glob("timing-*"))  # the scratch folder is gone

@@ -15,54 +15,28 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings, load_settings
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.store import JobState, JobStore
-from mlcore.training.spec import TrainSpec
 from mlcore.training.submit import submit_training
+from tests.conftest import process_group, tiny_spec
 from tests.test_cli import mlcore
-
-
-@pytest.fixture
-def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copytree(small_dataset, data / "small")
-    env = {"ML_STUDIO_OUTPUTS": str(tmp_path / "out"), "ML_STUDIO_DATASET_ROOTS": str(data)}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
-
-
-def tiny(dataset: Path, **changes) -> TrainSpec:
-    return TrainSpec(
-        **{
-            "dataset_path": str(dataset),
-            "epochs": 1,
-            "imgsz": 64,
-            "batch_size": 8,
-            "workers": 0,
-            "device": "cpu",
-            "project": "t",
-            **changes,
-        }
-    )
 
 
 def test_submission_errors_come_before_any_process(tmp_path: Path, roots: dict) -> None:
     settings = load_settings()
     small = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
     with pytest.raises(SubmitError, match="outside the allowed folders"):
-        submit_training(tiny(tmp_path), settings)
+        submit_training(tiny_spec(tmp_path), settings)
     broken = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "broken"
     shutil.copytree(small, broken)
     next((broken / "labels" / "train").iterdir()).write_text("9 0.5 0.5 0.2 0.2\n")
     with pytest.raises(SubmitError, match="validation error"):
-        submit_training(tiny(broken), settings)
+        submit_training(tiny_spec(broken), settings)
     outside = tmp_path / "weights.pt"
     outside.write_bytes(b"not really")
     with pytest.raises(SubmitError, match="pickle"):
-        submit_training(tiny(small, mode="transfer", base_model_path=str(outside)), settings)
+        submit_training(tiny_spec(small, mode="transfer", base_model_path=str(outside)), settings)
     (settings.outputs_root / "trainings" / "t" / "taken").mkdir(parents=True)
     with pytest.raises(SubmitError, match="already exists"):
-        submit_training(tiny(small, experiment="taken"), settings)
+        submit_training(tiny_spec(small, experiment="taken"), settings)
     assert not (settings.outputs_root / "jobs.db").exists() or JobStore(settings.outputs_root / "jobs.db").list() == []
 
 
@@ -124,7 +98,7 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
 @pytest.mark.slow
 def test_cancel_ends_the_worker_and_its_whole_group(roots: dict) -> None:
     settings: Settings = load_settings()
-    job = submit_training(tiny(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=200), settings)
+    job = submit_training(tiny_spec(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=200), settings)
     store = JobStore(settings.outputs_root / "jobs.db")
     deadline = time.monotonic() + 120
     while store.get(job.id).state is not JobState.RUNNING and time.monotonic() < deadline:
@@ -135,15 +109,8 @@ def test_cancel_ends_the_worker_and_its_whole_group(roots: dict) -> None:
     cancelled = cancel_job(job.id, settings, grace_s=5)
     assert cancelled.state is JobState.CANCELLED and cancelled.ended
     time.sleep(0.5)
-    left = [p.pid for p in psutil.process_iter() if _group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
+    left = [p.pid for p in psutil.process_iter() if process_group(p) == pgid and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
-
-
-def _group(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except (ProcessLookupError, PermissionError):
-        return None
 
 
 def _wait(predicate, seconds: float) -> bool:
@@ -179,7 +146,7 @@ def test_kill_9_after_an_epoch_then_resume_completes_the_run(roots: dict) -> Non
 
     settings = load_settings()
     job = submit_training(
-        tiny(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=3, experiment="crash"), settings
+        tiny_spec(Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small", epochs=3, experiment="crash"), settings
     )
     store = JobStore(settings.outputs_root / "jobs.db")
     run_dir = Path(job.run_dir)
@@ -213,7 +180,7 @@ def test_resume_refuses_a_damaged_checkpoint_or_an_unknown_run(roots: dict) -> N
     settings = load_settings()
     run_dir = settings.outputs_root / "trainings" / "t" / "broken"
     (run_dir / "weights").mkdir(parents=True)
-    (run_dir / "training_config.yaml").write_text(json.dumps(tiny(Path("d")).to_dict()))
+    (run_dir / "training_config.yaml").write_text(json.dumps(tiny_spec(Path("d")).to_dict()))
     (run_dir / "weights" / "last.pt").write_bytes(b"half a checkpoint")
     with pytest.raises(SubmitError, match="cannot be read"):
         resume_training("t/broken", settings)
@@ -229,7 +196,7 @@ def test_a_worker_killed_with_kill_9_is_failed_at_the_next_cli_look_and_resumes_
     device and can resume the run (it once refused with 'is already running or queued')."""
     settings = load_settings()
     dataset = Path(roots["ML_STUDIO_DATASET_ROOTS"]) / "small"
-    job = submit_training(tiny(dataset, epochs=50, experiment="killed"), settings)
+    job = submit_training(tiny_spec(dataset, epochs=50, experiment="killed"), settings)
     store = JobStore(settings.outputs_root / "jobs.db")
     _kill_9_after_an_epoch(store, job.id)
     assert store.get(job.id).state is JobState.RUNNING  # nobody has looked yet

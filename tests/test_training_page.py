@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +13,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from mlcore.core import paths
-from mlcore.core.settings import Settings, load_settings
+from mlcore.core.settings import Settings
 from mlcore.devices import gpus
 from mlcore.jobs.progress import ended_table
 from mlcore.jobs.store import Job, JobState, JobStore
 from tests.conftest import PROJECT_ROOT
-from tests.fake_nvml import FakeNvml, three_gpus
+from tests.fake_nvml import three_gpus
 from tests.run_fixture import occupy_the_cpu, results_csv
 
 PAGE = str(PROJECT_ROOT / "pages" / "training.py")
@@ -27,17 +26,6 @@ RESULTS_HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
     "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n"
 )
-
-
-@pytest.fixture
-def roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The small dataset as the only dataset under the roots; no GPU."""
-    st.cache_data.clear()
-    shutil.copytree(small_dataset, tmp_path / "data" / "small")
-    monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(tmp_path / "out"))
-    monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path / "data"))
-    monkeypatch.setattr(gpus, "_load_nvml", lambda: FakeNvml([], init_error="NVML Shared Library Not Found"))
-    return load_settings()
 
 
 def _texts(elements) -> str:
@@ -65,16 +53,16 @@ def test_empty_outputs_say_what_to_do_next(tmp_path: Path, monkeypatch: pytest.M
     assert "No GPU on this machine" in _texts(at.caption)  # the page says that trainings run on the CPU
 
 
-def test_a_started_training_waits_behind_a_busy_cpu_and_a_restarted_page_shows_it(roots: Settings) -> None:
-    occupy_the_cpu(roots)
+def test_a_started_training_waits_behind_a_busy_cpu_and_a_restarted_page_shows_it(page_roots: Settings) -> None:
+    occupy_the_cpu(page_roots)
     at = _start(AppTest.from_file(PAGE, default_timeout=120).run(), "first")
     assert not at.exception, at.exception
     assert "Not validated yet" in _texts(at.info)
     assert at.text_input(key="train.experiment").value == "" and not at.error  # ready for the next one
-    jobs = JobStore(roots.outputs_root / paths.JOBS_DB).list()
+    jobs = JobStore(page_roots.outputs_root / paths.JOBS_DB).list()
     assert [(Path(j.run_dir).name, j.state) for j in jobs] == [("busy", JobState.RUNNING), ("first", JobState.QUEUED)]
     assert jobs[1].spec["epochs"] == 1 and jobs[1].spec["imgsz"] == 64 and jobs[1].spec["device"] == "cpu"
-    assert (roots.outputs_root / "trainings" / "default" / "first" / "training_config.yaml").exists()
+    assert (page_roots.outputs_root / "trainings" / "default" / "first" / "training_config.yaml").exists()
 
     again = AppTest.from_file(PAGE, default_timeout=60).run()  # a new session, as after a server restart
     assert not again.exception, again.exception
@@ -84,14 +72,14 @@ def test_a_started_training_waits_behind_a_busy_cpu_and_a_restarted_page_shows_i
     assert again.selectbox(key="train.run").value.endswith("default/first")
 
 
-def test_cancel_from_the_page_takes_a_queued_job_out_of_the_queue(roots: Settings) -> None:
-    occupy_the_cpu(roots)
+def test_cancel_from_the_page_takes_a_queued_job_out_of_the_queue(page_roots: Settings) -> None:
+    occupy_the_cpu(page_roots)
     at = _start(AppTest.from_file(PAGE, default_timeout=120).run(), "second")
-    queued = JobStore(roots.outputs_root / paths.JOBS_DB).list({JobState.QUEUED})[0]
+    queued = JobStore(page_roots.outputs_root / paths.JOBS_DB).list({JobState.QUEUED})[0]
     assert at.button(key=f"stop.{queued.id}").disabled  # only a running job can be stopped
     at.button(key=f"cancel.{queued.id}").click().run()
     assert not at.exception, at.exception
-    assert JobStore(roots.outputs_root / paths.JOBS_DB).get(queued.id).state is JobState.CANCELLED
+    assert JobStore(page_roots.outputs_root / paths.JOBS_DB).get(queued.id).state is JobState.CANCELLED
     assert "cancelled" in at.dataframe[-1].value["State"].tolist()
 
 
@@ -111,8 +99,8 @@ def _ended(store: JobStore, run: Path, state: JobState, progress: dict, actor: s
     return store.transition(job.id, state, error="out of memory\nTraceback ..." if state is JobState.FAILED else None)
 
 
-def test_every_ended_training_says_why_it_ended(roots: Settings) -> None:
-    store, runs = JobStore(roots.outputs_root / paths.JOBS_DB), roots.outputs_root / "trainings" / "p"
+def test_every_ended_training_says_why_it_ended(page_roots: Settings) -> None:
+    store, runs = JobStore(page_roots.outputs_root / paths.JOBS_DB), page_roots.outputs_root / "trainings" / "p"
     ended = [
         _ended(store, runs / "all", JobState.COMPLETED, {"state": "completed", "epoch": 6, "epochs": 6}),
         _ended(
@@ -132,9 +120,9 @@ def test_every_ended_training_says_why_it_ended(roots: Settings) -> None:
     }
 
 
-def test_a_training_cancelled_in_its_first_epoch_does_not_offer_to_resume(roots: Settings) -> None:
-    run = roots.outputs_root / "trainings" / "p" / "first"
-    _ended(JobStore(roots.outputs_root / paths.JOBS_DB), run, JobState.CANCELLED, {"epoch": 1, "epochs": 5}, "ana")
+def test_a_training_cancelled_in_its_first_epoch_does_not_offer_to_resume(page_roots: Settings) -> None:
+    run = page_roots.outputs_root / "trainings" / "p" / "first"
+    _ended(JobStore(page_roots.outputs_root / paths.JOBS_DB), run, JobState.CANCELLED, {"epoch": 1, "epochs": 5}, "ana")
     (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 5\nproject: p\n")
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
@@ -143,8 +131,8 @@ def test_a_training_cancelled_in_its_first_epoch_does_not_offer_to_resume(roots:
     assert "cancelled by ana in epoch 1 of 5" in at.dataframe[-1].value["Why it ended"].tolist()
 
 
-def test_problems_are_shown_before_anything_starts(roots: Settings) -> None:
-    (roots.outputs_root / "trainings" / "default" / "taken").mkdir(parents=True)
+def test_problems_are_shown_before_anything_starts(page_roots: Settings) -> None:
+    (page_roots.outputs_root / "trainings" / "default" / "taken").mkdir(parents=True)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.text_input(key="train.experiment").set_value("taken").run()
     assert "already exists" in _texts(at.error) and at.button(key="train.start").disabled
@@ -158,23 +146,25 @@ def test_problems_are_shown_before_anything_starts(roots: Settings) -> None:
     assert "Ultralytics will use 128" in _texts(at.warning)
     at.text_area(key="train.extra").set_value("mosiac: 0.5").run()
     assert "not an Ultralytics train argument" in _texts(at.error)
-    assert JobStore(roots.outputs_root / paths.JOBS_DB).list() == []
+    assert JobStore(page_roots.outputs_root / paths.JOBS_DB).list() == []
 
 
-def test_a_dataset_with_validation_errors_blocks_the_start(roots: Settings) -> None:
+def test_a_dataset_with_validation_errors_blocks_the_start(page_roots: Settings) -> None:
     from mlcore.datasets.validation.options import ValidationOptions
     from mlcore.datasets.validation.saved_reports import save_report
     from mlcore.datasets.validation.validate import validate
 
-    dataset = Path(roots.dataset_roots[0]) / "small"
+    dataset = Path(page_roots.dataset_roots[0]) / "small"
     next((dataset / "labels" / "train").iterdir()).write_text("9 0.5 0.5 0.2 0.2\n")
-    save_report(validate(dataset, ValidationOptions(near_duplicates=False)), roots.outputs_root)
+    save_report(validate(dataset, ValidationOptions(near_duplicates=False)), page_roots.outputs_root)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
     assert "1 error(s)" in _texts(at.error) and at.button(key="train.start").disabled
 
 
-def test_the_device_picker_lists_gpus_with_their_free_memory(roots: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_device_picker_lists_gpus_with_their_free_memory(
+    page_roots: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(gpus, "_load_nvml", lambda: three_gpus(os.getpid()))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     picker = at.selectbox(key="train.device")
@@ -182,14 +172,14 @@ def test_the_device_picker_lists_gpus_with_their_free_memory(roots: Settings, mo
     assert len(picker.options) == 6 and "GiB free" in picker.options[2] and "multi-GPU" in picker.options[-1]
 
 
-def test_transfer_without_weights_names_the_folder_and_extend_lists_finished_runs(roots: Settings) -> None:
+def test_transfer_without_weights_names_the_folder_and_extend_lists_finished_runs(page_roots: Settings) -> None:
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.segmented_control(key="train.mode").set_value("transfer").run()
-    assert str(roots.model_roots[0]) in _texts(at.info) and "offline" in _texts(at.info)
+    assert str(page_roots.model_roots[0]) in _texts(at.info) and "offline" in _texts(at.info)
     at.segmented_control(key="train.mode").set_value("extend").run()
     assert "No run to extend yet" in _texts(at.info)
 
-    run = roots.outputs_root / "trainings" / "logos" / "v1"
+    run = page_roots.outputs_root / "trainings" / "logos" / "v1"
     (run / "weights").mkdir(parents=True)
     (run / "weights" / "resumable.pt").write_bytes(b"checkpoint")
     (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 2\nproject: logos\n")
@@ -200,8 +190,8 @@ def test_transfer_without_weights_names_the_folder_and_extend_lists_finished_run
     assert "No run can be resumed" in _texts(at.info)  # it finished all its epochs
 
 
-def test_a_run_shows_its_numbers_chart_and_log(roots: Settings) -> None:
-    run = roots.outputs_root / "trainings" / "logos" / "v1"
+def test_a_run_shows_its_numbers_chart_and_log(page_roots: Settings) -> None:
+    run = page_roots.outputs_root / "trainings" / "logos" / "v1"
     run.mkdir(parents=True)
     (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 3\nproject: logos\n")
     (run / "results.csv").write_text(
@@ -218,10 +208,10 @@ def test_a_run_shows_its_numbers_chart_and_log(roots: Settings) -> None:
     assert at.get("plotly_chart") and "Epoch 3/3 done" in _texts(at.code)
 
 
-def test_the_live_charts_draw_every_new_epoch_of_a_running_training(roots: Settings) -> None:
+def test_the_live_charts_draw_every_new_epoch_of_a_running_training(page_roots: Settings) -> None:
     """results.csv grows while the page is open: each rerun of the run view reads the new epochs."""
-    occupy_the_cpu(roots)  # a running training of this test's own: other/busy
-    run = roots.outputs_root / "trainings" / "other" / "busy"
+    occupy_the_cpu(page_roots)  # a running training of this test's own: other/busy
+    run = page_roots.outputs_root / "trainings" / "other" / "busy"
     (run / "training_config.yaml").write_text("mode: full\ndataset_path: d\nepochs: 6\nproject: other\n")
     (run / "results.csv").write_text(results_csv(6).split("\n2,")[0] + "\n")  # the first epoch
     at = AppTest.from_file(PAGE, default_timeout=60).run()
@@ -245,25 +235,25 @@ def _history_points(at: AppTest) -> list[int]:
     return [int(v) for v in x]
 
 
-def test_a_registered_version_is_offered_first_as_the_base_of_a_transfer(roots: Settings) -> None:
+def test_a_registered_version_is_offered_first_as_the_base_of_a_transfer(page_roots: Settings) -> None:
     from mlcore.jobs.store import open_store
     from mlcore.registry.promotion import set_alias
     from mlcore.registry.registration import register_model
     from mlcore.registry.store import PRODUCTION, read_model
     from tests.registry_fixture import run_with_weights
 
-    weights = run_with_weights(roots.outputs_root, "logos/v1", roots.dataset_roots[0] / "small", seed=3)
-    register_model(str(weights), "logo-detector", roots, "ana")
-    set_alias(roots, "logo-detector", PRODUCTION, 1, "ana", "first", override=True)
-    occupy_the_cpu(roots)  # the training stays queued: only its request is checked
+    weights = run_with_weights(page_roots.outputs_root, "logos/v1", page_roots.dataset_roots[0] / "small", seed=3)
+    register_model(str(weights), "logo-detector", page_roots, "ana")
+    set_alias(page_roots, "logo-detector", PRODUCTION, 1, "ana", "first", override=True)
+    occupy_the_cpu(page_roots)  # the training stays queued: only its request is checked
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.segmented_control(key="train.mode").set_value("transfer").run()
     base = at.selectbox(key="train.base")
-    copy = read_model(roots, "logo-detector").weights(read_model(roots, "logo-detector").version(1))
+    copy = read_model(page_roots, "logo-detector").weights(read_model(page_roots, "logo-detector").version(1))
     assert base.value == copy and base.format_func(base.value) == "logo-detector v1 (production)"
     _start(at, "from-production")
     assert not at.exception, at.exception
-    job = next(j for j in open_store(roots).list(kind="training") if j.state.value == "queued")
+    job = next(j for j in open_store(page_roots).list(kind="training") if j.state.value == "queued")
     assert job.spec["mode"] == "transfer" and job.spec["base_model_path"] == str(copy)
 
 

@@ -1,3 +1,3 @@
-"""The HTTP API (FastAPI): app.py wires the app, routes/ holds one router per domain, context.py and errors.py
-what they share. It may import any mlcore package below it (core, engine, datasets, devices, jobs, training,
-runs, system, charts, evaluation, export, predict); never mlcore.cli, mlcore.worker or streamlit."""
+"""The HTTP API (FastAPI): app.py wires the app, routes/ holds one router per domain, context.py, bodies.py,
+errors.py, job_report.py and access_log.py what they share. It may import every mlcore package below it (core …
+registry); never mlcore.cli, mlcore.worker or streamlit."""

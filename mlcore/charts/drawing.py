@@ -51,7 +51,8 @@ def draw_boxes(
         factor = 320 / max(image.size)
         image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(11, image.width // 45))
+    font_size = max(11, image.width // 45)
+    font = ImageFont.load_default(size=font_size)
     w, h = image.size
     for row in rows:
         marked = highlight is not None and row.line in highlight
@@ -60,7 +61,7 @@ def draw_boxes(
         x1, y1 = (row.cx + row.w / 2) * w, (row.cy + row.h / 2) * h
         draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=4 if marked else 2)
         text = f"{names.get(row.cls, str(row.cls))} (line {row.line})"
-        tx, ty = max(0, x0), max(0, y0 - font.size - 4)
+        tx, ty = max(0, x0), max(0, y0 - font_size - 4)
         box = draw.textbbox((tx, ty), text, font=font)
         draw.rectangle(box, fill=colour)
         draw.text((tx, ty), text, font=font, fill="black" if marked else "white")
@@ -99,7 +100,8 @@ class _Boxes:
     def __init__(self, picture: Image.Image, factor: float, origin: tuple[float, float] = (0.0, 0.0)) -> None:
         self.picture, self.factor, self.origin = picture, factor, origin
         self.draw = ImageDraw.Draw(picture)
-        self.font = ImageFont.load_default(size=max(11, picture.width // 50))
+        self.font_size = max(11, picture.width // 50)
+        self.font = ImageFont.load_default(size=self.font_size)
 
     def box(self, xyxy: Any, colour: str, text: str, width: int = 2, below: bool = False) -> None:
         ox, oy = self.origin
@@ -108,15 +110,15 @@ class _Boxes:
             return  # outside a close-up's region
         self.draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=colour, width=width)
         tx = max(0.0, x0)
-        ty = min(self.picture.height - self.font.size - 4, y1 + 2) if below else max(0.0, y0 - self.font.size - 4)
+        ty = min(self.picture.height - self.font_size - 4, y1 + 2) if below else max(0.0, y0 - self.font_size - 4)
         self.draw.rectangle(self.draw.textbbox((tx, ty), text, font=self.font), fill=colour)
         self.draw.text((tx, ty), text, font=self.font, fill="white")
 
     def legend(self, entries: Sequence[tuple[str, str]]) -> None:
-        x, y = 6, self.picture.height - self.font.size - 10
+        x, y = 6.0, float(self.picture.height - self.font_size - 10)
         for text, colour in entries:
             right = self.draw.textbbox((x + 16, y), text, font=self.font)[2]
-            self.draw.rectangle([x - 2, y - 3, right + 4, y + self.font.size + 4], fill="white")
+            self.draw.rectangle([x - 2, y - 3, right + 4, y + self.font_size + 4], fill="white")
             self.draw.rectangle([x, y + 2, x + 11, y + 13], fill=colour)
             self.draw.text((x + 16, y), text, font=self.font, fill="black")
             x = right + 12

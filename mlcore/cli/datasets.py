@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore.cli.follow import EXIT_USAGE, fail, here
+from mlcore.cli.follow import EXIT_USAGE, fail, here, typed_path
 from mlcore.core.settings import Settings
 
 
@@ -68,7 +68,7 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     remove = args.remove if args.remove == REMOVE_ERRORS else here(args.remove)
     try:
         manifest = make_version(
-            here(args.source) or "", settings, fixes=Path(here(args.apply_fixes)) if args.apply_fixes else None,
+            here(args.source) or "", settings, fixes=Path(typed_path(args.apply_fixes)) if args.apply_fixes else None,
             remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=here(args.add),
             add_to=args.split, merge=here(args.merge), class_map=parse_class_map(args.map),
         )  # fmt: skip
@@ -98,7 +98,7 @@ def cmd_import_coco(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.datasets.coco import import_coco
 
     try:
-        manifest = import_coco(Path(here(args.source) or ""), Path(here(args.images)) if args.images else None,
+        manifest = import_coco(Path(here(args.source) or ""), Path(typed_path(args.images)) if args.images else None,
                                settings, name=args.name)  # fmt: skip
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)

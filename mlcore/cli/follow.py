@@ -18,6 +18,11 @@ def here(text: str | None) -> str | None:
     """A path typed in a terminal is relative to the terminal's folder (a text naming nothing stays as it is)."""
     if not text:
         return text
+    return typed_path(text)
+
+
+def typed_path(text: str) -> str:
+    """A path typed in a terminal, from the terminal's folder when something is there."""
     path = Path(text).expanduser()
     return str(path.absolute()) if path.exists() else text
 
@@ -65,7 +70,7 @@ def follow(job_id: str, settings: Settings) -> int:
 
 
 def result_of(
-    job_id: str, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+    job_id: str, settings: Settings, read: Callable[[Path], dict[str, Any] | None], unreadable: type[Exception]
 ) -> tuple[Any, dict[str, Any] | None]:
     """Follow the job on stderr (with --json, stdout carries the one JSON document only), then read its result
     from its folder; (the job as it ended, its result or None when it did not complete)."""
@@ -84,7 +89,11 @@ def result_of(
 
 
 def outcome(
-    job: Any, wait: bool, settings: Settings, read: Callable[[Path], dict[str, Any]], unreadable: type[Exception]
+    job: Any,
+    wait: bool,
+    settings: Settings,
+    read: Callable[[Path], dict[str, Any] | None],
+    unreadable: type[Exception],
 ) -> dict[str, Any] | int:
     """What a job command shows: without --wait the job id is printed (exit code 0); with it, the job is
     followed to its end and its result returned, or the exit code 1 after saying why it has none."""

@@ -11,10 +11,9 @@ import argparse
 import getpass
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from mlcore.cli.follow import fail, follow
+from mlcore.cli.follow import fail, follow, typed_path
 from mlcore.core.settings import Settings
 
 
@@ -172,8 +171,7 @@ def _archive(args: argparse.Namespace, settings: Settings) -> int:
 def _compare(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.registry.ab import ComparisonRequest, start_comparison
 
-    data = Path(args.data).expanduser()
-    data = str(data.absolute()) if data.exists() else args.data  # a path typed in a terminal: from its folder
+    data = typed_path(args.data)  # a path typed in a terminal: from its folder
     request = ComparisonRequest(args.a, args.b, data, args.split, args.imgsz, args.thresholds, args.conf,
                                 args.iou, args.resamples, args.seed)  # fmt: skip
     stdout, sys.stdout = sys.stdout, sys.stderr  # progress on stderr: stdout carries the one document

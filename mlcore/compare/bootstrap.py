@@ -192,9 +192,9 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
     metrics: dict[str, dict[str, float]] = {}
     with np.errstate(invalid="ignore"):
         for name, column in (("map50", 0), ("map50_95", slice(None))):
-            draws = {k: np.nanmean(np.nanmean(v[:, :, column], axis=2) if name == "map50_95" else v[:, :, column],
+            drawn = {k: np.nanmean(np.nanmean(v[:, :, column], axis=2) if name == "map50_95" else v[:, :, column],
                                    axis=1) for k, v in ap_draws.items()}  # fmt: skip
-            metrics[name] = _summary(ap_points["a"][name], ap_points["b"][name], draws["b"] - draws["a"])
+            metrics[name] = _summary(ap_points["a"][name], ap_points["b"][name], drawn["b"] - drawn["a"])
     totals = {k: _rates(*(x.sum(1) for x in v)) for k, v in rate_draws.items()}
     points = {k: _rates(*(np.array([x.sum()]) for x in v)) for k, v in rate_points.items()}
     for name in RATE_METRICS:
@@ -208,10 +208,10 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
         if c in classes:
             i = int(np.flatnonzero(classes == c)[0])
             with np.errstate(invalid="ignore"):
-                draws = {k: (v[:, i, 0], np.nanmean(v[:, i], 1)) for k, v in ap_draws.items()}
+                class_draws = {k: (v[:, i, 0], np.nanmean(v[:, i], 1)) for k, v in ap_draws.items()}
                 for j, metric in enumerate(("ap50", "ap50_95")):
                     point = {k: ap_points[k]["per_class"].get(name, {}).get(metric, 0.0) for k in ap_points}
-                    row[metric] = _summary(point["a"], point["b"], draws["b"][j] - draws["a"][j])
+                    row[metric] = _summary(point["a"], point["b"], class_draws["b"][j] - class_draws["a"][j])
         for metric in RATE_METRICS:
             row[metric] = _summary(class_points["a"][metric][c], class_points["b"][metric][c],
                                    class_rates["b"][metric][:, c] - class_rates["a"][metric][:, c])  # fmt: skip

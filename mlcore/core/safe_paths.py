@@ -93,7 +93,7 @@ class _Every:
         return True
 
 
-_UNLISTED, _UNSEEN = _Every(), object()
+_UNLISTED = _Every()
 
 
 class Confinement:
@@ -114,9 +114,9 @@ class Confinement:
         folder, _, name = path.rpartition(os.sep)
         if not folder or not name or name in (".", ".."):
             return self.allows(path)
-        links = self._links.get(folder, _UNSEEN)
-        if links is _UNSEEN:
-            links = self._links[folder] = _links_in(folder) if self.allows(folder) else None
+        if folder not in self._links:
+            self._links[folder] = _links_in(folder) if self.allows(folder) else None
+        links = self._links[folder]
         if links is None:
             return False
         return name not in links or self.allows(path)

@@ -34,7 +34,8 @@ SHOWN = 20  # problems listed by name in a manifest; the counts are complete
 
 def export_coco(dataset: Dataset, split: str | None = None) -> dict[str, Any]:
     """The dataset (or one split) as a COCO detection document; categories keep the class ids + 1."""
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for name in [split] if split else list(dataset.splits):
         for path in dataset.splits.get(name, []):
             width, height = inspect_image(path).display_size or (0, 0)

@@ -248,7 +248,7 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
         return ImageFacts(0, 0, error="no permission to read the file; make it readable (chmod a+r).")
     except OSError as exc:
         return ImageFacts(0, 0, error=f"cannot be read: {exc.strerror or exc}.")
-    base = {"size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    base: dict[str, Any] = {"size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if not data:
         return ImageFacts(**base, error="empty file (0 bytes); re-export or remove it.")
     sha = hashlib.blake2b(data, digest_size=16).hexdigest() if len(data) == stat.st_size and with_phash else None
@@ -268,7 +268,7 @@ def inspect_image(path: str | Path, with_phash: bool = False) -> ImageFacts:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError):
         what = "not an image Pillow can read" if fmt is None else f"a damaged {fmt.upper()} file"
         return ImageFacts(**base, sha=sha, format=fmt, error=f"{what}; re-export it or remove it.")
-    facts = {
+    facts: dict[str, Any] = {
         "sha": sha,
         "format": fmt,
         "width": width,

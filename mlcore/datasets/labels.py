@@ -93,7 +93,7 @@ def parse_label(data: bytes) -> tuple[list[LabelRow], list[LineProblem]]:
             x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
             rows.append(LabelRow(number, int(values[0]), (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, True))
         else:
-            rows.append(LabelRow(number, int(values[0]), *values[1:5]))
+            rows.append(LabelRow(number, int(values[0]), values[1], values[2], values[3], values[4]))
     return rows, problems
 
 

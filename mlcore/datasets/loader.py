@@ -200,225 +200,176 @@ def _outside(entry: str, path: str | None, split: str | None = None, plural: boo
 
 
 def _load_yaml(yaml_file: Path, source: Path, allowed: Confinement) -> Dataset:
-    root = yaml_file.parent
+    """A data.yaml read in four steps: the mapping, its class names, the folder its splits are read from, then
+    each split's entries. Every problem is an issue of the dataset; only an unreadable file is an exception."""
     issues: list[Issue] = []
-    broken = Dataset(
-        source=source, root=root, layout="data.yaml", names={}, names_known=False, yaml_path=yaml_file, issues=issues
-    )
-    if not allowed.allows_file(str(yaml_file)):  # a link in the dataset's folder to a file elsewhere
-        issues.append(_outside(yaml_file.name, yaml_file.name))
-        return broken
-    try:
-        data = read_yaml_file(yaml_file, yaml_file.name)
-    except PermissionError:
-        raise DatasetError(f"no permission to read {yaml_file}; make it readable for this user.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(
-            _issue(
-                "yaml_error",
-                "error",
-                f"{yaml_file.name} cannot be read ({exc}); save it as UTF-8 text.",
-                yaml_file.name,
-            )
-        )
-        return broken
-    except UnsafeYaml as exc:
-        issues.append(_issue("yaml_error", "error", f"{exc} It was not read.", yaml_file.name))
-        return broken
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        issues.append(
-            _issue(
-                "yaml_error",
-                "error",
-                f"{yaml_file.name} is not valid YAML{where}: "
-                f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
-                yaml_file.name,
-            )
-        )
-        return broken
-    if not isinstance(data, dict):
-        issues.append(
-            _issue(
-                "yaml_error",
-                "error",
-                f"{yaml_file.name} holds no mapping; a data.yaml has keys train, val, test and names.",
-                yaml_file.name,
-            )
-        )
-        return broken
-
-    names = _names_from(data.get("names"))
-    names_known = names is not None
-    if names:
-        shown = {k: one_line(v) for k, v in names.items()}
-        odd = [k for k in names if shown[k] != names[k]]
-        if odd:
-            written = ", ".join(f"'{shown[k]}'" for k in odd[:3])
-            issues.append(
-                _issue(
-                    "yaml_error",
-                    "warning",
-                    f"the names of classes {', '.join(map(str, odd))} hold line breaks or other control characters; "
-                    f"they are used written out ({written}). Rename them in "
-                    f"{yaml_file.name}.",
-                    yaml_file.name,
-                )
-            )
-        names = shown
-    nc = data.get("nc")
-    if names is None:
-        if isinstance(nc, int) and nc > 0:
-            names = {i: str(i) for i in range(nc)}
-            issues.append(
-                _issue(
-                    "yaml_error",
-                    "warning",
-                    f"{yaml_file.name} has no names list; classes are shown as "
-                    "numbers. Add 'names: [...]' with one name per class.",
-                    yaml_file.name,
-                )
-            )
-        else:
-            names = {}
-            issues.append(
-                _issue(
-                    "yaml_error",
-                    "error",
-                    f"{yaml_file.name} has neither names nor nc; add 'names: [cat, dog]' listing your classes.",
-                    yaml_file.name,
-                )
-            )
-    elif nc is not None and nc != len(names):
-        issues.append(
-            _issue(
-                "nc_mismatch",
-                "error",
-                f"nc: {nc} but {len(names)} names are listed; make nc equal to "
-                f"the number of names ({len(names)}) or fix the names list.",
-                yaml_file.name,
-            )
-        )
-    if "download" in data:
-        issues.append(
-            _issue(
-                "download_key",
-                "warning",
-                f"{yaml_file.name} has a download: key. The studio never "
-                "runs it; Ultralytics would execute it (as Python or shell) when a split is missing. "
-                "Remove it.",
-                yaml_file.name,
-            )
-        )
-
+    data = _read_mapping(yaml_file, allowed, issues)
+    names, names_known = _class_names(data or {}, yaml_file.name, issues) if data is not None else ({}, False)
     dataset = Dataset(
-        source=source,
-        root=root,
-        layout="data.yaml",
-        names=names,
-        names_known=names_known,
-        yaml_path=yaml_file,
-        issues=issues,
-    )
-    base = root
-    if data.get("path"):
-        given = Path(str(data["path"])).expanduser()
-        base = Path(os.path.realpath(given if given.is_absolute() else root / given))
-        if not allowed.allows(base):  # no split is read from there, nor told to exist or not
-            issues.append(_outside(f"{yaml_file.name}'s path: '{data['path']}'", yaml_file.name))
-            return dataset
-        if not given.is_absolute():
-            issues.append(
-                _issue(
-                    "path_resolution",
-                    "info",
-                    f"path: '{data['path']}' is relative; the studio reads it "
-                    f"from the data.yaml folder ({base}). Ultralytics resolves it from the current folder "
-                    "or its datasets_dir: write an absolute path to make both agree.",
-                    yaml_file.name,
-                )
-            )
-        if not base.exists():
-            issues.append(
-                _issue(
-                    "split_missing",
-                    "error",
-                    f"path: '{data['path']}' does not exist ({base}); fix it "
-                    "or remove the key to use the data.yaml folder.",
-                    yaml_file.name,
-                )
-            )
-
+        source=source, root=yaml_file.parent, layout="data.yaml", names=names, names_known=names_known,
+        yaml_path=yaml_file, issues=issues,
+    )  # fmt: skip
+    if data is None:
+        return dataset
+    if "download" in data:
+        issues.append(_yaml_issue(
+            yaml_file.name, f"{yaml_file.name} has a download: key. The studio never runs it; Ultralytics would "
+            "execute it (as Python or shell) when a split is missing. Remove it.", "warning", "download_key",
+        ))  # fmt: skip
+    base = _base_folder(data, yaml_file, allowed, issues)
+    if base is None:
+        return dataset
     if not data.get("val") and data.get("validation"):
         data["val"] = data["validation"]  # Ultralytics renames validation: to val: too
-    for key in ("train", "val", "test"):
-        value, split = data.get(key), key
+    for split in ("train", "val", "test"):
+        value = data.get(split)
         if not value:
-            if key != "test":
-                issues.append(
-                    _issue(
-                        "yaml_error",
-                        "error",
-                        f"{yaml_file.name} has no '{key}:' entry; add the folder "
-                        f"of the {key} images (e.g. '{key}: images/{key}').",
-                        yaml_file.name,
-                    )
-                )
+            if split != "test":
+                issues.append(_yaml_issue(
+                    yaml_file.name, f"{yaml_file.name} has no '{split}:' entry; add the folder "
+                    f"of the {split} images (e.g. '{split}: images/{split}').",
+                ))  # fmt: skip
             continue
-        entries = value if isinstance(value, list) else [value]
         images: list[str] = []
         unsupported: list[str] = []
-        for entry in entries:
-            text_entry = str(entry)
-            target = Path(os.path.realpath(base / text_entry))
-            inside = allowed.allows(target)  # whether it exists is asked only inside
-            if (not inside or not target.exists()) and isinstance(value, str) and text_entry.startswith("../"):
-                fixed = Path(os.path.realpath(base / text_entry[3:]))
-                if allowed.allows(fixed) and fixed.exists():
-                    issues.append(
-                        _issue(
-                            "path_resolution",
-                            "info",
-                            f"{key}: '{text_entry}' "
-                            + ("does not exist from the data.yaml folder" if inside else f"leads {OUTSIDE}")
-                            + f"; read as '{text_entry[3:]}' instead, as Ultralytics does for Roboflow exports.",
-                            yaml_file.name,
-                            split,
-                        )
-                    )
-                    target, inside = fixed, True
-            if not inside:
-                issues.append(_outside(f"{yaml_file.name}'s {key}: '{text_entry}'", yaml_file.name, split))
-            elif not target.exists():
-                severity = "warning" if split == "test" else "error"
-                guess = guess_split_folder(root, split) if isinstance(value, str) else None
-                hint = ""
-                if guess is not None:
-                    hint = (
-                        f" Did you mean '{guess[0]}'? {guess[1]} images found there; python -m mlcore dataset repair "
-                        "makes a repaired version."
-                    )
-                issues.append(
-                    _issue(
-                        "split_missing",
-                        severity,
-                        f"{key}: '{text_entry}' does not exist ({target}); fix the path in data.yaml.{hint}",
-                        yaml_file.name,
-                        split,
-                    )
-                )
-            elif target.is_dir():
+        for entry in value if isinstance(value, list) else [value]:
+            target = _split_target(str(entry), split, isinstance(value, str), base, yaml_file, allowed, issues)
+            if target is None:
+                continue
+            if target.is_dir():
                 found, odd = list_images(target)
                 images += found
                 unsupported += odd
             elif target.suffix == ".txt":
-                images += _read_list_file(target, allowed, root, split, issues)
+                images += _read_list_file(target, allowed, yaml_file.parent, split, issues)
             else:
                 images.append(str(target))
         dataset.splits[split] = images
         dataset.unsupported[split] = unsupported
     return dataset
+
+
+def _yaml_issue(name: str, message: str, severity: str = "error", code: str = "yaml_error") -> Issue:
+    return _issue(code, severity, message, name)
+
+
+def _read_mapping(yaml_file: Path, allowed: Confinement, issues: list[Issue]) -> dict | None:
+    """The data.yaml's mapping, or None with the issue saying why it cannot be used."""
+    name = yaml_file.name
+    if not allowed.allows_file(str(yaml_file)):  # a link in the dataset's folder to a file elsewhere
+        issues.append(_outside(name, name))
+        return None
+    try:
+        data = read_yaml_file(yaml_file, name)
+    except PermissionError:
+        raise DatasetError(f"no permission to read {yaml_file}; make it readable for this user.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(_yaml_issue(name, f"{name} cannot be read ({exc}); save it as UTF-8 text."))
+        return None
+    except UnsafeYaml as exc:
+        issues.append(_yaml_issue(name, f"{exc} It was not read."))
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        issues.append(_yaml_issue(
+            name, f"{name} is not valid YAML{where}: "
+            f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
+        ))  # fmt: skip
+        return None
+    if not isinstance(data, dict):
+        issues.append(_yaml_issue(name, f"{name} holds no mapping; a data.yaml has keys train, val, test and names."))
+        return None
+    return data
+
+
+def _class_names(data: dict, name: str, issues: list[Issue]) -> tuple[dict[int, str], bool]:
+    """The classes from names: (written out on one line each), else numbered from nc:, and whether names: gave
+    them."""
+    names = _names_from(data.get("names"))
+    nc = data.get("nc")
+    if names is None:
+        if isinstance(nc, int) and nc > 0:
+            issues.append(_yaml_issue(
+                name, f"{name} has no names list; classes are shown as numbers. Add 'names: [...]' with one name "
+                "per class.", "warning",
+            ))  # fmt: skip
+            return {i: str(i) for i in range(nc)}, False
+        missing = f"{name} has neither names nor nc; add 'names: [cat, dog]' listing your classes."
+        issues.append(_yaml_issue(name, missing))
+        return {}, False
+    shown = {k: one_line(v) for k, v in names.items()}
+    if odd := [k for k in names if shown[k] != names[k]]:
+        written = ", ".join(f"'{shown[k]}'" for k in odd[:3])
+        issues.append(_yaml_issue(
+            name, f"the names of classes {', '.join(map(str, odd))} hold line breaks or other control characters; "
+            f"they are used written out ({written}). Rename them in {name}.", "warning",
+        ))  # fmt: skip
+    if nc is not None and nc != len(names):
+        issues.append(_yaml_issue(
+            name, f"nc: {nc} but {len(names)} names are listed; make nc equal to the number of names ({len(names)}) "
+            "or fix the names list.", "error", "nc_mismatch",
+        ))  # fmt: skip
+    return shown, True
+
+
+def _base_folder(data: dict, yaml_file: Path, allowed: Confinement, issues: list[Issue]) -> Path | None:
+    """The folder the splits are read from: path: when given, else the data.yaml's folder; None when path: leads
+    outside the allowed folders (no split is read from there, nor told to exist or not)."""
+    root, name = yaml_file.parent, yaml_file.name
+    if not data.get("path"):
+        return root
+    given = Path(str(data["path"])).expanduser()
+    base = Path(os.path.realpath(given if given.is_absolute() else root / given))
+    if not allowed.allows(base):
+        issues.append(_outside(f"{name}'s path: '{data['path']}'", name))
+        return None
+    if not given.is_absolute():
+        issues.append(_yaml_issue(
+            name, f"path: '{data['path']}' is relative; the studio reads it from the data.yaml folder ({base}). "
+            "Ultralytics resolves it from the current folder or its datasets_dir: write an absolute path to make "
+            "both agree.", "info", "path_resolution",
+        ))  # fmt: skip
+    if not base.exists():
+        issues.append(_yaml_issue(
+            name, f"path: '{data['path']}' does not exist ({base}); fix it or remove the key to use the data.yaml "
+            "folder.", "error", "split_missing",
+        ))  # fmt: skip
+    return base
+
+
+def _split_target(
+    entry: str, split: str, single: bool, base: Path, yaml_file: Path, allowed: Confinement, issues: list[Issue]
+) -> Path | None:
+    """Where one entry of a split leads, or None with the issue that says why it is not read. A single entry
+    starting with ../ that leads nowhere is read one folder lower, as Ultralytics does for Roboflow exports."""
+    name = yaml_file.name
+    target = Path(os.path.realpath(base / entry))
+    inside = allowed.allows(target)  # whether it exists is asked only inside
+    if (not inside or not target.exists()) and single and entry.startswith("../"):
+        fixed = Path(os.path.realpath(base / entry[3:]))
+        if allowed.allows(fixed) and fixed.exists():
+            issues.append(_issue(
+                "path_resolution", "info", f"{split}: '{entry}' "
+                + ("does not exist from the data.yaml folder" if inside else f"leads {OUTSIDE}")
+                + f"; read as '{entry[3:]}' instead, as Ultralytics does for Roboflow exports.", name, split,
+            ))  # fmt: skip
+            target, inside = fixed, True
+    if not inside:
+        issues.append(_outside(f"{name}'s {split}: '{entry}'", name, split))
+        return None
+    if target.exists():
+        return target
+    guess = guess_split_folder(yaml_file.parent, split) if single else None
+    hint = "" if guess is None else (
+        f" Did you mean '{guess[0]}'? {guess[1]} images found there; python -m mlcore dataset repair makes a "
+        "repaired version."
+    )  # fmt: skip
+    issues.append(_issue(
+        "split_missing", "warning" if split == "test" else "error",
+        f"{split}: '{entry}' does not exist ({target}); fix the path in data.yaml.{hint}", name, split,
+    ))  # fmt: skip
+    return None
 
 
 def _names_from_classes_file(root: Path, allowed: Confinement, issues: list[Issue]) -> dict[int, str] | None:

@@ -21,7 +21,7 @@ SHOWN = 200  # images listed per kind of difference; the counts are complete
 
 def _contents(dataset: Dataset) -> dict[str, tuple[str, str, str]]:
     """content hash -> (split, image path relative to the root, label text)."""
-    found = {}
+    found: dict[str, tuple[str, str, str]] = {}
     for split, images in dataset.splits.items():
         for image in images:
             try:

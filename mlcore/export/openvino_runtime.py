@@ -74,6 +74,7 @@ def install() -> None:
         its own compile has no hook for the config, and copying its loader would drift from Ultralytics'."""
 
         studio_pinned = True
+        compile_model: partial  # set by Ultralytics' load_model
 
         def load_model(self, weight: str | Path) -> None:
             super().load_model(weight)

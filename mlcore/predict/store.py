@@ -30,6 +30,15 @@ class PredictionRun:
     def name(self) -> str:
         return self.path.name
 
+    def drawn_images(self, limit: int) -> list[Path]:
+        """The first images drawn with their boxes, when they were asked for."""
+        return sorted((self.path / paths.ANNOTATED_DIR).rglob("*.jpg"))[:limit]
+
+    def downloads(self) -> list[tuple[Path, str]]:
+        """The result files a person downloads, with their media types."""
+        files = ((paths.DETECTIONS_CSV, "text/csv"), (paths.COCO_PREDICTIONS, "application/json"))
+        return [(self.path / name, mime) for name, mime in files if (self.path / name).is_file()]
+
 
 def read_summary(folder: Path) -> dict[str, Any] | None:
     try:

@@ -120,7 +120,8 @@ def _predict_chunk(
             by_shape[item.image.pixels.shape].append(item)
     found: dict[str, list[dict]] = {}
     for items in by_shape.values():
-        for item, boxes in zip(items, detect(model, [i.image.pixels for i in items], profile, imgsz), strict=True):
+        pictures = [i.image.pixels for i in items if i.image is not None]  # all of them: grouped by their shape
+        for item, boxes in zip(items, detect(model, pictures, profile, imgsz), strict=True):
             found[item.name] = boxes
     for item in chunk:
         if item.image is not None:

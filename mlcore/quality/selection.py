@@ -319,7 +319,7 @@ def _yolo_lines(boxes: Iterable[Sequence[float]], width: int, height: int, min_c
     """YOLO label lines (cls cx cy w h, normalised, 6 decimals) of the boxes at or above min_conf, clipped."""
     lines = []
     for raw in boxes:
-        b = Box(*raw)
+        b = Box(int(raw[0]), raw[1], raw[2], raw[3], raw[4], raw[5])
         if b.conf < min_conf:
             continue
         x1, x2 = min(max(b.x1, 0.0), width), min(max(b.x2, 0.0), width)

@@ -79,6 +79,13 @@ class RunSummary:
         folder = RunFolder(self.path)
         return [w for w in (folder.best, folder.last) if w.is_file()]
 
+    def resolved_args(self) -> dict[str, Any] | None:
+        """args.yaml: every argument as Ultralytics resolved it; None until the training has started."""
+        try:
+            return read_yaml_file(self.path / ARGS_FILE) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+
 
 def _stamp(path: Path) -> tuple[int, int]:
     try:

@@ -47,6 +47,13 @@ class Param:
     def is_choice(self) -> bool:
         return bool(self.choices)
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """[low, high] of a range (parse_space sets both for every parameter that is not a choice)."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.name} is a choice, not a range")
+        return self.low, self.high
+
     def describe(self) -> str:
         if self.is_choice:
             return f"{self.name} in {list(self.choices)}"
@@ -202,9 +209,9 @@ def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
         if p.is_choice:
             values[name] = trial.suggest_categorical(name, list(p.choices))
         elif p.integer:
-            values[name] = trial.suggest_int(name, int(p.low), int(p.high), log=p.log)
+            values[name] = trial.suggest_int(name, int(p.bounds[0]), int(p.bounds[1]), log=p.log)
         else:
-            values[name] = trial.suggest_float(name, p.low, p.high, log=p.log)
+            values[name] = trial.suggest_float(name, *p.bounds, log=p.log)
     return values
 
 
@@ -276,6 +283,6 @@ def baseline(space: dict[str, Param]) -> dict[str, Any]:
         if p.is_choice:
             values[name] = default if default in p.choices else p.choices[0]
         elif isinstance(default, int | float) and not isinstance(default, bool):
-            clipped = min(max(float(default), p.low), p.high)
+            clipped = min(max(float(default), p.bounds[0]), p.bounds[1])
             values[name] = int(round(clipped)) if p.integer else clipped
     return values

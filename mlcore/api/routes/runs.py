@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from mlcore.api.bodies import VisualizeRequest
 from mlcore.api.context import PREFIX, ApiContext
 from mlcore.api.errors import ApiError
-from mlcore.charts.export import FLAGS, export_visualizations, find_run
+from mlcore.charts.report import FLAGS, export_visualizations, find_run
 from mlcore.core import paths
 from mlcore.core.paths import RunFolder
 from mlcore.jobs.scheduler import refresh

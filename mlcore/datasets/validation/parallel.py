@@ -79,12 +79,12 @@ def run_checks(
     slim = replace(dataset, splits={}, unsupported={}, issues=[])  # what workers need, small to send
     to_read = sum(1 for item in items if item[2] is None) if options.check_images else 0
     if workers == 1 or total < PARALLEL_FROM or (to_read < PARALLEL_FROM and total < 20 * PARALLEL_FROM):
-        results = []
+        inline: list[BatchResult] = []
         for start in range(0, total, 500):
-            results.append(_check_batch(slim, options, items[start : start + 500]))
+            inline.append(_check_batch(slim, options, items[start : start + 500]))
             if progress:
                 progress("Checking images", min(total, start + 500), total)
-        return results
+        return inline
     size = max(32, min(512, total // (workers * 6) or 32))
     batches = [items[i : i + size] for i in range(0, total, size)]
     results: list[BatchResult | None] = [None] * len(batches)
@@ -101,4 +101,4 @@ def run_checks(
             done += len(batches[n])
             if progress:
                 progress("Checking images", done, total)
-    return results  # type: ignore[return-value]
+    return [r for r in results if r is not None]  # every batch is done once the pool has closed

@@ -31,7 +31,7 @@ class ValidationReport:
     cache_hits: int = 0
 
     def severity_counts(self) -> dict[str, int]:
-        counts = Counter(i.severity for i in self.issues)
+        counts: Counter[str] = Counter(i.severity for i in self.issues)
         return {s: counts.get(s, 0) for s in SEVERITY_ORDER}
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,12 +120,14 @@ def duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[Ima
             continue
         for index in group:
             f = facts[index]
-            if f.sha is None:  # type: ignore[union-attr]
+            if f is None:  # unreadable files are in no group
+                continue
+            if f.sha is None:
                 try:
-                    f = facts[index] = replace(f, sha=content_hash(entries[index][1]))  # type: ignore[arg-type]
+                    f = facts[index] = replace(f, sha=content_hash(entries[index][1]))
                 except OSError:
                     continue
-            by_sha[f.sha].append(index)  # type: ignore[union-attr, index]
+            by_sha[str(f.sha)].append(index)
     for group in by_sha.values():
         if len(group) < 2:
             continue
@@ -149,7 +152,7 @@ def duplicates(checker: Checker, entries: list[tuple[str, str]], facts: list[Ima
                 )
 
 
-def near_pairs(entries: list[tuple[str, str]], facts: list[ImageFacts | None]) -> dict[int, tuple[int, int]]:
+def near_pairs(entries: list[tuple[str, str]], facts: Sequence[ImageFacts | None]) -> dict[int, tuple[int, int]]:
     """Images in different splits that are near copies (near_copies: difference hashes at most NEAR_DUPLICATE_BITS
     bits apart and, for mostly flat images, the same foreground map) and whose bytes differ: {index of the copy in
     the later split: (hash bits apart, index of its closest image in an earlier one)}."""
@@ -188,7 +191,7 @@ def class_checks(checker: Checker, options: ValidationOptions) -> None:
     ds, stats = checker.ds, checker.stats
     train = stats.instances.get("train", Counter())
     val = stats.instances.get("val", Counter())
-    total = Counter()
+    total: Counter[int] = Counter()
     for counter in stats.instances.values():
         total.update(counter)
     for cid, name in ds.names.items():

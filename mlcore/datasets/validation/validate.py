@@ -195,6 +195,6 @@ def _box_figures(stats: Stats) -> dict[str, Any]:
                 for i, k in enumerate(("w_rel", "h_rel", "w_px", "h_px", "cls", "split"))
             },
             "area_rel": [b[0] * b[1] for b in stats.box_sample],
-            "area_px": [None if b[2] is None else b[2] * b[3] for b in stats.box_sample],
+            "area_px": [None if b[2] is None or b[3] is None else b[2] * b[3] for b in stats.box_sample],
         },
     }

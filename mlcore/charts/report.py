@@ -94,12 +94,13 @@ def export_visualizations(run: RunSummary, settings: Settings, **flags: bool) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    drawn = metrics or {}  # the metric figures are drawn only when there are metrics
     drawers = {
         "include_training_history": (lambda: _training_curves(plt, frame), "the run has no completed epoch."),
-        "include_class_metrics": (lambda: _class_metrics(plt, metrics), reason),
-        "include_confusion_matrix": (lambda: _confusion(plt, metrics), reason),
-        "include_pr_curve": (lambda: _curve(plt, metrics, PR_CURVE), reason),
-        "include_f1_curve": (lambda: _curve(plt, metrics, F1_CURVE), reason),
+        "include_class_metrics": (lambda: _class_metrics(plt, drawn), reason),
+        "include_confusion_matrix": (lambda: _confusion(plt, drawn), reason),
+        "include_pr_curve": (lambda: _curve(plt, drawn, PR_CURVE), reason),
+        "include_f1_curve": (lambda: _curve(plt, drawn, F1_CURVE), reason),
     }
     for flag, (draw, why) in drawers.items():
         if not chosen[flag]:
