@@ -9,6 +9,7 @@ from mlcore.charts import datasets as charts
 from mlcore.charts.drawing import draw_boxes
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.spec import MAX_IMGSZ, STRIDE
 from mlcore.datasets.issues import issue_rows, matches, shown
 from mlcore.datasets.labels import read_label_file
 from mlcore.datasets.loader import DatasetError, issue_files, label_path
@@ -98,7 +99,9 @@ def options_form() -> ValidationOptions:
     check_labels = cols[1].checkbox("Check labels", True, help="Every label line: syntax, classes, box geometry")
     validate_format = cols[2].checkbox("Check layout", True, help="Pairing, orphan labels, file formats")
     near = cols[3].checkbox("Near-duplicates", True, help="Perceptual hashes across splits (decodes every image)")
-    imgsz = cols[4].number_input("Training imgsz", 32, 8192, 640, step=32, help="For tiny-box checks")
+    imgsz = cols[4].number_input(
+        "Training imgsz", STRIDE, MAX_IMGSZ, ValidationOptions.imgsz, step=STRIDE, help="For tiny-box checks"
+    )
     return ValidationOptions(
         check_images=check_images,
         check_labels=check_labels,

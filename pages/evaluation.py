@@ -18,6 +18,7 @@ from mlcore.charts.evaluation import (
 from mlcore.core.errors import SubmitError
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
+from mlcore.core.spec import SpecError
 from mlcore.datasets.loader import allowed_dataset, same_folder
 from mlcore.evaluation.analysis import (
     ERROR_TYPES,
@@ -48,7 +49,6 @@ from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import submit_audit
 from mlcore.runs.metrics import curve_names
 from mlcore.runs.store import seed_weights, trained_on, weights_label
-from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
@@ -104,8 +104,8 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             st.warning(warning, icon=":material/warning:")
         split = c2.selectbox("Split", splits, key="eval.split", help="test when the dataset has one: unseen images.")
         c1, c2, c3, c4 = st.columns(4)
-        conf = c1.slider("Confidence threshold", 0.01, 0.99, 0.25, 0.01, key="eval.new_conf")
-        iou = c2.slider("IoU to match", 0.1, 0.95, 0.45, 0.05, key="eval.new_iou")
+        conf = c1.slider("Confidence threshold", 0.01, 0.99, EvalSpec.confidence_threshold, 0.01, key="eval.new_conf")
+        iou = c2.slider("IoU to match", 0.1, 0.95, EvalSpec.match_iou, 0.05, key="eval.new_iou")
         imgsz = image_size_input(c3, Path(model), settings, "eval.imgsz")
         devices = ["auto", "cpu", *(str(g.index) for g in gpu_inventory().gpus)]
         device = c4.selectbox("Device", devices, key="eval.device")
@@ -117,7 +117,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             try:
                 spec = EvalSpec(
                     model_path=str(model), dataset_path=dataset, split=split, confidence_threshold=conf,
-                    iou_threshold=iou, imgsz=imgsz, device=device, save_predictions=save, analyze_errors=samples,
+                    match_iou=iou, imgsz=imgsz, device=device, save_predictions=save, analyze_errors=samples,
                 )  # fmt: skip
                 job = submit_evaluation(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
@@ -318,8 +318,8 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     thresholds = metrics.get("thresholds", {})
     if st.session_state.get("eval.thresholds_of") != str(item.path):  # a new evaluation starts at its own thresholds
         st.session_state["eval.thresholds_of"] = str(item.path)
-        st.session_state["eval.conf"] = float(thresholds.get("confidence", 0.25))
-        st.session_state["eval.iou"] = float(thresholds.get("iou", 0.45))
+        st.session_state["eval.conf"] = float(thresholds.get("confidence", EvalSpec.confidence_threshold))
+        st.session_state["eval.iou"] = float(thresholds.get("iou", EvalSpec.match_iou))
     c1, c2 = st.columns(2)
     conf = c1.slider(
         "Confidence threshold", 0.01, 0.99, step=0.01, key="eval.conf",

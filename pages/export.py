@@ -11,6 +11,7 @@ from mlcore.charts.deployment import latency_bars
 from mlcore.charts.drawing import draw_two_models
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.export.formats import FORMATS, NOT_OFFERED, available
 from mlcore.export.precision import bf16_missing, offered_precisions
@@ -20,7 +21,6 @@ from mlcore.export.submit import submit_export
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
 from mlcore.runs.store import seed_weights, trained_on, weights_label
-from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.jobs import open_jobs_section
@@ -62,9 +62,11 @@ def new_export(settings: Settings, expanded: bool) -> bool:
         bf16_note = bf16_missing() or "bf16: OpenVINO computing in bfloat16, which this CPU has."
         precision = c1.radio("Precision", offered_precisions(), key="export.precision", horizontal=True,
                              help=f"int8: OpenVINO, calibrated on the dataset's val images. {bf16_note}")  # fmt: skip
-        imgsz = int(c2.number_input("Image size (0 = trained size)", 0, 4096, 0, step=32, key="export.imgsz"))
+        imgsz = int(c2.number_input("Image size (0 = trained size)", 0, MAX_IMGSZ, ExportSpec.imgsz, step=STRIDE,
+                                    key="export.imgsz"))  # fmt: skip
         dynamic = c3.checkbox("Dynamic shapes", key="export.dynamic", help="Any batch and size; batch throughput too.")
-        parity = c4.checkbox("Parity check", True, key="export.parity", help="Compare with the .pt on the dataset.")
+        parity = c4.checkbox("Parity check", ExportSpec.parity, key="export.parity",
+                             help="Compare with the .pt on the dataset.")  # fmt: skip
         dataset, split, tolerance = "", AUTO_SPLIT, None
         if parity or precision == "int8":
             if trained := trained_on(Path(model)):

@@ -244,11 +244,11 @@ def compare_view(settings: Settings) -> None:
     split = c2.selectbox("Split", ("test", "val"), key="models.split")
     mode = c3.radio("Thresholds", THRESHOLD_MODES, horizontal=True, key="models.thresholds",
                     format_func={"profile": "each model's profile", "common": "the same for both"}.get)  # fmt: skip
-    conf, iou = 0.25, 0.7
+    conf, iou = ComparisonRequest.confidence, ComparisonRequest.iou
     if mode == "common":
         c1, c2 = st.columns(2)
-        conf = c1.slider("Confidence", 0.01, 0.99, 0.25, 0.01, key="models.conf")
-        iou = c2.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key="models.iou")
+        conf = c1.slider("Confidence", 0.01, 0.99, conf, 0.01, key="models.conf")
+        iou = c2.slider("NMS IoU", 0.1, 0.95, iou, 0.05, key="models.iou")
     if st.button("Compare", type="primary", icon=":material/compare_arrows:", key="models.compare"):
         st.session_state["models.request"] = ComparisonRequest(a, b, dataset, split, None, mode, conf, iou)
     request = st.session_state.get("models.request")

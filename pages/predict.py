@@ -12,6 +12,7 @@ import streamlit as st
 from mlcore.charts.drawing import draw_detections
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.core.spec import SpecError
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.store import jobs_of
@@ -24,7 +25,6 @@ from mlcore.predict.spec import VIDEO_SUFFIXES, PredictSpec
 from mlcore.predict.store import PredictionRun, list_prediction_runs
 from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import deployable_with_registry
-from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.cache import predictor
 from ui.jobs import open_jobs_section

@@ -8,6 +8,7 @@ import streamlit as st
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.core.spec import SpecError
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.kinds import KINDS, JobKind
 from mlcore.jobs.store import Job, JobState
@@ -15,7 +16,6 @@ from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, S
 from mlcore.quality.store import cancel_quality_job, job_of, quality_jobs, report_of
 from mlcore.quality.submit import kfold_cost_sentence, submit_audit, submit_drift, submit_selection
 from mlcore.runs.store import seed_weights, weights_label
-from mlcore.training.spec import SpecError
 from ui.auth import current_user
 from ui.image_size import image_size_input
 from ui.jobs import open_jobs_section
@@ -69,9 +69,10 @@ def new_audit(settings: Settings) -> None:
     split = c2.selectbox("Split", AUDIT_SPLITS, key="quality.audit.split",
                          help="val and test: the model never learned them. train: use K-fold.")  # fmt: skip
     c1, c2, c3, c4 = st.columns(4)
-    kfold = int(c1.number_input("K-fold (0 = off)", 0, MAX_KFOLD, 0, key="quality.audit.kfold",
+    kfold = int(c1.number_input("K-fold (0 = off)", 0, MAX_KFOLD, AuditSpec.kfold, key="quality.audit.kfold",
                                 help="K short trainings, each predicting the fold it did not see."))  # fmt: skip
-    epochs = int(c2.number_input("Epochs per fold", 1, 1000, 10, key="quality.audit.epochs", disabled=not kfold))
+    epochs = int(c2.number_input("Epochs per fold", 1, 1000, AuditSpec.kfold_epochs, key="quality.audit.epochs",
+                                 disabled=not kfold))  # fmt: skip
     imgsz = image_size_input(c3, Path(model), settings, "quality.audit.imgsz")
     device = c4.selectbox("Device", ("auto", "cpu"), key="quality.audit.device")
     if split == "train" and not kfold:
@@ -90,7 +91,7 @@ def new_selection(settings: Settings) -> None:
     images = st.text_input("Folder of unlabelled images", key="quality.select.images",
                            placeholder="/data/unlabelled (under the allowed dataset folders)")  # fmt: skip
     c1, c2, c3 = st.columns(3)
-    top = int(c1.number_input("How many to label", 1, 100_000, 50, key="quality.select.top"))
+    top = int(c1.number_input("How many to label", 1, 100_000, SelectSpec.top, key="quality.select.top"))
     imgsz = image_size_input(c2, Path(model), settings, "quality.select.imgsz")
     device = c3.selectbox("Device", ("auto", "cpu"), key="quality.select.device")
     if st.button("Rank the images", type="primary", icon=":material/label:", key="quality.select.start"):

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from mlcore.charts.compare import overlay
-from mlcore.charts.report import FLAGS, export_visualizations
 from mlcore.charts.metrics import class_bars, confusion_matrix, curve
+from mlcore.charts.report import FLAGS, export_visualizations
 from mlcore.charts.training import training_history
 from mlcore.core.errors import SubmitError
 from mlcore.core.paths import RunFolder

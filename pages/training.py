@@ -14,6 +14,7 @@ from mlcore.charts.training import training_history
 from mlcore.core.errors import SubmitError
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
+from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
 from mlcore.datasets.validation.saved_reports import latest_verdict
 from mlcore.devices.leases import Lease
 from mlcore.jobs.kinds import JobKind
@@ -25,7 +26,7 @@ from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs,
 from mlcore.training.architectures import architecture_table
 from mlcore.training.estimate import TIMED_BATCHES, time_a_few_batches
 from mlcore.training.jobs import busy_folders, latest_training, training_queue
-from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, SpecError, TrainSpec, parse_advanced
+from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, TrainSpec, parse_advanced
 from mlcore.training.submit import free_experiment_name, start
 from ui.augmentation import augmentation_fields
 from ui.auth import current_user
@@ -92,10 +93,12 @@ def advanced_fields() -> dict:
         lr = c2.number_input(
             "Learning rate (lr0)", 0.00001, 0.99, 0.01, format="%.5f", key="train.lr", disabled=not set_lr
         )
-        patience = c3.number_input("Patience (epochs without improvement)", 0, 10_000, 100, key="train.patience")
-        workers = c1.number_input("Data loader workers", 0, 64, 8, key="train.workers")
+        patience = c3.number_input(
+            "Patience (epochs without improvement)", 0, 10_000, TrainSpec.patience, key="train.patience"
+        )
+        workers = c1.number_input("Data loader workers", 0, 64, TrainSpec.workers, key="train.workers")
         cache = c2.selectbox("Cache images", [False, "ram", "disk"], key="train.cache")
-        seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
+        seed = c3.number_input("Seed", 0, 2**31 - 1, TrainSpec.seed, key="train.seed")
         extra = st.text_area(
             "Other Ultralytics train arguments (YAML)",
             key="train.extra",
@@ -158,15 +161,16 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
         if st.checkbox("Freeze the backbone (the first 10 layers)", key="train.freeze"):
             fields["freeze"] = 10
     c1, c2, c3, c4 = st.columns(4)
-    fields["epochs"] = int(c1.number_input("Epochs", 1, 10_000, 50, key="train.epochs"))
+    fields["epochs"] = int(c1.number_input("Epochs", 1, 10_000, TrainSpec.epochs, key="train.epochs"))
     auto_batch = c2.checkbox("Automatic batch (one GPU)", key="train.auto_batch")
-    batch = c2.number_input("Batch size", 1, 1024, 16, key="train.batch", disabled=auto_batch)
+    batch = c2.number_input("Batch size", 1, 1024, TrainSpec.batch_size, key="train.batch", disabled=auto_batch)
     fields["batch_size"] = -1 if auto_batch else int(batch)
-    fields["imgsz"] = int(c3.number_input("Image size", 32, 4096, 640, step=32, key="train.imgsz"))
+    size = c3.number_input("Image size", STRIDE, MAX_IMGSZ, TrainSpec.imgsz, step=STRIDE, key="train.imgsz")
+    fields["imgsz"] = int(size)
     with c4:
         fields["device"] = pick_device()
     c1, c2 = st.columns(2)
-    fields["project"] = c1.text_input("Project", "default", key="train.project").strip()
+    fields["project"] = c1.text_input("Project", TrainSpec.project, key="train.project").strip()
     fields["experiment"] = c2.text_input(
         "Experiment", key="train.experiment", placeholder="empty = a dated name", help="Letters, digits, _ - ."
     ).strip()

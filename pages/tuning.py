@@ -11,9 +11,10 @@ import yaml
 from mlcore.charts.tuning import importances, optimization_history, parallel_coordinates
 from mlcore.core.errors import JobRefused, SubmitError
 from mlcore.core.settings import Settings
+from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
 from mlcore.jobs.store import OPEN_STATES
 from mlcore.runs.store import seed_weights, weights_label
-from mlcore.training.spec import ARCHITECTURES, SpecError
+from mlcore.training.spec import ARCHITECTURES
 from mlcore.tuning.space import space_from_table, space_table, space_to_dict
 from mlcore.tuning.spec import OBJECTIVES, PRUNERS, TuneSpec
 from mlcore.tuning.study import StudyFolder, open_study, trial_project
@@ -42,20 +43,21 @@ def new_study(settings: Settings) -> None:
             dataset = dataset_select(settings, "tune.dataset")
         name = c2.text_input("Study name", key="tune.name", placeholder="empty = a dated name")
         c1, c2, c3 = st.columns(3)
-        architectures = c1.multiselect("Architectures", ARCHITECTURES, default=["yolov8n"], key="tune.archs",
-                                       help="Several: each trial picks one.")  # fmt: skip
+        architectures = c1.multiselect("Architectures", ARCHITECTURES, default=list(TuneSpec.architectures),
+                                       key="tune.archs", help="Several: each trial picks one.")  # fmt: skip
         weights = seed_weights(settings)
         base = c2.selectbox("Start every trial from", [None, *weights], key="tune.base",
                             format_func=lambda w: "scratch" if w is None else weights_label(w))  # fmt: skip
         objective = c3.selectbox("Objective", list(OBJECTIVES), key="tune.objective", help=OBJECTIVE_HELP)
         c1, c2, c3, c4 = st.columns(4)
-        trials = int(c1.number_input("Trials (budget)", 1, 10_000, 20, key="tune.trials"))
+        trials = int(c1.number_input("Trials (budget)", 1, 10_000, TuneSpec.trials, key="tune.trials"))
         hours = float(c2.number_input("Hours (0 = no limit)", 0.0, 1000.0, 0.0, 0.5, key="tune.hours"))
-        epochs = int(c3.number_input("Epochs per trial", 1, 1000, 10, key="tune.epochs"))
-        parallel = int(c4.number_input("Trials at once (0 = one per free device)", 0, 64, 0, key="tune.parallel"))
+        epochs = int(c3.number_input("Epochs per trial", 1, 1000, TuneSpec.epochs, key="tune.epochs"))
+        parallel = int(c4.number_input("Trials at once (0 = one per free device)", 0, 64, TuneSpec.parallel,
+                                       key="tune.parallel"))  # fmt: skip
         c1, c2, c3, c4 = st.columns(4)
-        imgsz = int(c1.number_input("Image size", 32, 4096, 640, step=32, key="tune.imgsz"))
-        batch = int(c2.number_input("Batch size", 1, 1024, 16, key="tune.batch"))
+        imgsz = int(c1.number_input("Image size", STRIDE, MAX_IMGSZ, TuneSpec.imgsz, step=STRIDE, key="tune.imgsz"))
+        batch = int(c2.number_input("Batch size", 1, 1024, TuneSpec.batch_size, key="tune.batch"))
         pruner = c3.selectbox("Pruner", PRUNERS, key="tune.pruner",
                               help="median: a trial below the median of earlier ones at an epoch stops.")  # fmt: skip
         device = c4.selectbox("Device", ("auto", "cpu"), key="tune.device")

@@ -371,8 +371,9 @@ def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: 
         done = _in_bounded_python(code, str(laughs))
         assert done.returncode == 0, done.stderr[-2000:]
         assert "anchors and aliases" in done.stdout and "billion laughs" in done.stdout, done.stdout
+    from mlcore.core.spec import SpecError
     from mlcore.core.user_yaml import UnsafeYaml, read_yaml_text
-    from mlcore.training.spec import SpecError, parse_advanced
+    from mlcore.training.spec import parse_advanced
     from mlcore.tuning.space import SpaceError, load_space_file
 
     merged = read_yaml_text("base: &b {mosaic: 0.5}\nrun: {<<: *b, degrees: 10}", "x")
@@ -387,7 +388,8 @@ def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: 
 
 
 def test_a_yaml_file_past_the_size_cap_is_not_parsed(roots: dict) -> None:
-    from mlcore.training.spec import SpecError, parse_advanced
+    from mlcore.core.spec import SpecError
+    from mlcore.training.spec import parse_advanced
 
     data = Path(roots["ML_STUDIO_DATASET_ROOTS"])
     padded = data / "padded"

@@ -16,6 +16,7 @@ from benchmarks.planting import auroc, plant_errors
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT, load_settings
+from mlcore.core.spec import SpecError
 from mlcore.evaluation.analysis import Detections
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.quality.audit import audit, cleanlab_inputs
@@ -32,7 +33,6 @@ from mlcore.quality.kfold import (
 )
 from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import assign_folds, kfold_cost, kfold_cost_sentence, seconds_per_image, submit_audit
-from mlcore.training.spec import SpecError
 from tests.conftest import tree_digest
 from tests.test_cli import mlcore
 from tests.test_evaluation import until_final

@@ -18,9 +18,10 @@ import yaml
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT
+from mlcore.core.spec import SpecError
 from mlcore.training.augment_preview import preview_augmentation
 from mlcore.training.augmentation import DEFAULTS, check_augmentation, parse_settings, run_augmentation
-from mlcore.training.spec import SpecError, TrainSpec
+from mlcore.training.spec import TrainSpec
 from tests.conftest import engine_env_for, tree_digest
 from tests.test_cli import mlcore
 

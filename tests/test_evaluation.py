@@ -14,12 +14,12 @@ import pytest
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings, load_settings
+from mlcore.core.spec import SpecError
 from mlcore.evaluation.analysis import Detections, analyze
 from mlcore.evaluation.spec import EvalSpec
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
-from mlcore.training.spec import SpecError
 from tests.test_cli import mlcore
 
 

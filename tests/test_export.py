@@ -17,13 +17,13 @@ from streamlit.testing.v1 import AppTest
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings, load_settings
+from mlcore.core.spec import SpecError
 from mlcore.export.formats import available, why_unavailable
 from mlcore.export.spec import ExportSpec
 from mlcore.export.store import export_result, list_exports
 from mlcore.export.submit import submit_export
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, open_store
-from mlcore.training.spec import SpecError
 from tests.conftest import PROJECT_ROOT, engine_env_for
 from tests.run_fixture import occupy_the_cpu
 from tests.test_cli import mlcore

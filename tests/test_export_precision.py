@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
+from mlcore.core.spec import SpecError
 from mlcore.evaluation.analysis import Detections
 from mlcore.export import openvino_runtime, precision
 from mlcore.export.formats import why_unavailable
@@ -24,7 +25,6 @@ from mlcore.export.parity import ParityContext, compare
 from mlcore.export.spec import ExportSpec
 from mlcore.export.submit import format_precision, submit_export
 from mlcore.export.task import inference_precision
-from mlcore.training.spec import SpecError
 from tests.conftest import PROJECT_ROOT, engine_env_for
 
 WITHOUT_BF16 = ("FP32", "INT8", "BIN", "EXPORT_IMPORT")  # an AMD EPYC without AVX-512, as OpenVINO reads it

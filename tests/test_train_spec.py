@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlcore.training.spec import ARCHITECTURES, SpecError, TrainSpec, ultralytics_train_args
+from mlcore.core.spec import SpecError
+from mlcore.training.spec import ARCHITECTURES, TrainSpec, ultralytics_train_args
 
 
 def test_the_original_request_bodies_load_as_they_are() -> None:

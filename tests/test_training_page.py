@@ -255,3 +255,15 @@ def test_a_registered_version_is_offered_first_as_the_base_of_a_transfer(page_ro
     assert not at.exception, at.exception
     job = next(j for j in open_store(page_roots).list(kind="training") if j.state.value == "queued")
     assert job.spec["mode"] == "transfer" and job.spec["base_model_path"] == str(copy)
+
+
+def test_the_form_starts_from_the_spec_defaults(roots: Settings) -> None:
+    """The page and the CLI start from TrainSpec's values (100 epochs, Ultralytics' own default), not from a
+    number of their own: the page used to offer 50 while the CLI and the spec said 100."""
+    from mlcore.training.spec import TrainSpec
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    shown = {key: at.number_input(key=f"train.{key}").value for key in ("epochs", "batch", "imgsz")}
+    assert shown == {"epochs": TrainSpec.epochs, "batch": TrainSpec.batch_size, "imgsz": TrainSpec.imgsz}
+    assert TrainSpec.epochs == 100

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings, load_settings
+from mlcore.core.spec import SpecError
 from mlcore.jobs import scheduler
 from mlcore.jobs.control import cancel_job
 from mlcore.jobs.local import LocalExecutor
 from mlcore.jobs.store import JobState, open_store
-from mlcore.training.spec import SpecError
 from mlcore.tuning.coordinator import Coordinator, TuningFailed
 from mlcore.tuning.space import (
     DEFAULT_SPACE,

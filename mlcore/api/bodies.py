@@ -122,7 +122,7 @@ class ModelValidateRequest(Body):
     test_dataset_path: str = Field(description="Dataset folder or data.yaml.")
     split: Split = EvalSpec.split
     confidence_threshold: float = EvalSpec.confidence_threshold
-    iou_threshold: float = EvalSpec.iou_threshold
+    iou_threshold: float = EvalSpec.match_iou
     imgsz: int = EvalSpec.imgsz
     device: str = EvalSpec.device
     save_predictions: bool = EvalSpec.save_predictions

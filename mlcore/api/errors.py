@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from mlcore.compare.pairing import ComparisonError
 from mlcore.core.errors import InvalidTransition, JobNotFound, NotYourJob, SubmitError
 from mlcore.core.safe_paths import PathNotAllowed
+from mlcore.core.spec import SpecError
 from mlcore.registry.promotion import GateRefused
 from mlcore.registry.store import RegistryError, RegistryNotFound
-from mlcore.training.spec import SpecError
 from mlcore.tuning.submit import StudyNotFound
 
 REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed, SubmitError, RegistryError,

@@ -23,6 +23,7 @@ import pandas as pd
 from mlcore.charts.metrics import class_bars, confusion_matrix, curve
 from mlcore.charts.training import training_history
 from mlcore.core import paths
+from mlcore.core.folders import stamped_folder
 from mlcore.core.paths import RunFolder
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.settings import Settings
@@ -78,8 +79,7 @@ def export_visualizations(run: RunSummary, settings: Settings, **flags: bool) ->
         raise ValueError(f"unknown flag(s) {sorted(unknown)}; use {', '.join(FLAGS)}.")
     chosen = {flag: flags.get(flag, True) for flag in FLAGS}
     name = re.sub(r"[^\w.-]+", "_", run.experiment)[:60] or "run"
-    folder = settings.outputs_root / paths.VISUALIZATIONS_DIR / f"{name}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-    folder.mkdir(parents=True)
+    folder = stamped_folder(settings.outputs_root / paths.VISUALIZATIONS_DIR, name)
     export = Export(folder)
     frame = read_results(RunFolder(run.path).results_csv)
     try:

@@ -106,17 +106,14 @@ def cmd_import_coco(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_coco(args: argparse.Namespace, settings: Settings) -> int:
-    from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
-    from mlcore.core.settings import PROJECT_ROOT
+    from mlcore.core.errors import SubmitError
     from mlcore.datasets.coco import export_coco
-    from mlcore.datasets.loader import DatasetError, load_dataset
+    from mlcore.datasets.loader import usable_split
 
     try:
-        dataset = load_dataset(resolve_user_path(here(args.source) or "", settings.dataset_roots, base=PROJECT_ROOT))
-    except (PathNotAllowed, DatasetError) as exc:
-        return fail(f"the dataset cannot be used: {exc}", EXIT_USAGE)
-    if args.split and not dataset.splits.get(args.split):
-        return fail(f"the dataset has no '{args.split}' split (it has: {', '.join(dataset.splits)}).", EXIT_USAGE)
+        _, dataset = usable_split(here(args.source) or "", settings, args.split or None, partial=True)
+    except SubmitError as exc:
+        return fail(str(exc), EXIT_USAGE)
     text = json.dumps(export_coco(dataset, args.split))
     if not args.out:
         print(text)

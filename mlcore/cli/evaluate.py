@@ -12,14 +12,21 @@ from mlcore.core.settings import Settings
 
 
 def add_evaluate_parser(sub: Any) -> None:
+    from mlcore.evaluation.spec import EvalSpec  # the defaults, written once on the spec
+
     evaluate = sub.add_parser("evaluate", help="measure a model on a dataset split: metrics, error types, samples")
     evaluate.add_argument("--model", required=True, help=MODEL_HELP)
     evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
-    evaluate.add_argument("--split", default="test", help="test (default), val or train")
-    evaluate.add_argument("--conf", type=float, default=0.25, help="confidence threshold (0.25)")
-    evaluate.add_argument("--iou", type=float, default=0.45, help="IoU a match needs (0.45)")
-    evaluate.add_argument("--imgsz", type=int, default=0, help="default 0: the size the model was trained at")
-    evaluate.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    evaluate.add_argument("--split", default=EvalSpec.split, help="test (default), val or train")
+    evaluate.add_argument("--conf", type=float, default=EvalSpec.confidence_threshold,
+                          help=f"confidence threshold ({EvalSpec.confidence_threshold})")  # fmt: skip
+    evaluate.add_argument(
+        "--iou", type=float, default=EvalSpec.match_iou, help=f"IoU a match needs ({EvalSpec.match_iou})"
+    )
+    evaluate.add_argument(
+        "--imgsz", type=int, default=EvalSpec.imgsz, help="default 0: the size the model was trained at"
+    )
+    evaluate.add_argument("--device", default=EvalSpec.device, help="auto, cpu or a GPU index")
     evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -27,18 +34,18 @@ def add_evaluate_parser(sub: Any) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.engine.trained_size import SizeChoice
     from mlcore.evaluation.spec import EvalSpec
     from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
     from mlcore.evaluation.submit import submit_evaluation
     from mlcore.registry.references import resolve_reference
-    from mlcore.training.spec import SpecError
 
     try:
         model = resolve_reference(args.model, settings).path
         spec = EvalSpec(
             model_path=str(model), dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
-            iou_threshold=args.iou, imgsz=args.imgsz, device=args.device,
+            match_iou=args.iou, imgsz=args.imgsz, device=args.device,
         )  # fmt: skip
         job = submit_evaluation(spec, settings, model=model)
     except (SpecError, SubmitError) as exc:

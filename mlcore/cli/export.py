@@ -11,6 +11,8 @@ from mlcore.core.settings import Settings
 
 
 def add_export_parser(sub: Any) -> None:
+    from mlcore.export.spec import ExportSpec  # the defaults, written once on the spec
+
     export = sub.add_parser("export", help="export a model (ONNX, OpenVINO, TorchScript) and check it against the .pt")
     export.add_argument("model", metavar="MODEL", help=f"{MODEL_HELP} (not an export)")
     export.add_argument("--format", action="append", help="onnx (default), openvino, torchscript, engine; repeatable")
@@ -18,15 +20,18 @@ def add_export_parser(sub: Any) -> None:
     precision.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
     precision.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
     precision.add_argument("--bf16", action="store_true", help="OpenVINO in bfloat16 (CPUs with AVX512-BF16/AMX)")
-    export.add_argument("--imgsz", type=int, default=0, help="input size, a multiple of 32 (default: the trained size)")
+    export.add_argument("--imgsz", type=int, default=ExportSpec.imgsz,
+                        help="input size, a multiple of 32 (default: the trained size)")  # fmt: skip
     export.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest)")
     export.add_argument("--no-simplify", action="store_true", help="ONNX: keep the graph as exported")
     export.add_argument("--data", help="dataset for the parity check and INT8 (default: the one it was trained on)")
-    export.add_argument("--split", default="auto", help="split checked: auto (test, else val), test, val, train")
+    export.add_argument(
+        "--split", default=ExportSpec.split, help="split checked: auto (test, else val), test, val, train"
+    )
     export.add_argument("--tolerance", type=float, default=None, help="mAP difference that passes (0.005; 0.02 int8)")
     export.add_argument("--no-parity", action="store_true", help="skip the parity check")
-    export.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
+    export.add_argument("--device", default=ExportSpec.device, help="auto, cpu or a GPU index")
     export.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     export.add_argument("--wait", action="store_true", help="follow the job; exit 1 if it fails or parity fails")
     export.set_defaults(func=cmd_export)
@@ -34,10 +39,10 @@ def add_export_parser(sub: Any) -> None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.export.spec import ExportSpec
     from mlcore.export.store import ExportUnreadable, export_result
     from mlcore.export.submit import submit_export
-    from mlcore.training.spec import SpecError
 
     precision = "int8" if args.int8 else "fp16" if args.half else "bf16" if args.bf16 else "fp32"
     try:

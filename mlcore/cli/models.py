@@ -18,6 +18,8 @@ from mlcore.core.settings import Settings
 
 
 def add_models_parser(sub: Any) -> None:
+    from mlcore.predict.profile import DEFAULT_CONFIDENCE, DEFAULT_IOU  # a comparison's common thresholds by default
+
     models = sub.add_parser("models", help="the model registry: versions, aliases, lineage, A/B comparisons")
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -59,8 +61,10 @@ def add_models_parser(sub: Any) -> None:
     compare.add_argument("--split", default="test", help="test (default), val or train")
     compare.add_argument("--imgsz", type=int, default=None, help="image size (default: the size A was trained at)")
     compare.add_argument("--thresholds", default="profile", help="profile (each model's, default) or common")
-    compare.add_argument("--conf", type=float, default=0.25, help="with --thresholds common: the confidence")
-    compare.add_argument("--iou", type=float, default=0.7, help="with --thresholds common: the NMS IoU")
+    compare.add_argument(
+        "--conf", type=float, default=DEFAULT_CONFIDENCE, help="with --thresholds common: the confidence"
+    )
+    compare.add_argument("--iou", type=float, default=DEFAULT_IOU, help="with --thresholds common: the NMS IoU")
     compare.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     compare.add_argument("--no-wait", action="store_true", help="queue missing evaluations and return")

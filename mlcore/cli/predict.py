@@ -6,11 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from mlcore.cli.follow import EXIT_USAGE, MODEL_HELP, fail, here, named_model, outcome
 from mlcore.core.settings import Settings
@@ -61,6 +58,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -> int:
     from mlcore.core import paths
     from mlcore.core.errors import SubmitError
+    from mlcore.core.folders import stamped_folder, write_request
     from mlcore.evaluation.submit import model_name
     from mlcore.predict.answers import answer_files
     from mlcore.predict.client import PredictorClient, PredictorUnavailable
@@ -83,11 +81,10 @@ def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -
         return fail(answer.error, EXIT_USAGE)
     saved = None
     if args.save_images and answer.image is not None:
-        saved = settings.outputs_root / paths.PREDICTIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-        saved.mkdir(parents=True)
+        saved = stamped_folder(settings.outputs_root / paths.PREDICTIONS_DIR, model_name(model))
         record = {"model_path": str(model), "source": str(source), "source_kind": "image",
                   "thresholds": profile.to_dict()}  # fmt: skip
-        (saved / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+        write_request(saved, paths.PREDICT_CONFIG, record)
         writer = PredictionWriter(saved, {d["class_id"]: d["class_name"] for d in answer.detections}, True)
         writer.add(source.name, answer.image, answer.detections)
         writer.close({"source": str(source), "source_kind": "image", "model": str(model),
@@ -106,14 +103,14 @@ def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -
 
 def _predict_job(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.predict.spec import PredictSpec
     from mlcore.predict.store import prediction_result
     from mlcore.predict.submit import submit_predictions
-    from mlcore.training.spec import SpecError
 
     try:
         spec = PredictSpec(
-            model_path=args.model, source=args.source, confidence_threshold=args.conf, iou_threshold=args.iou,
+            model_path=args.model, source=args.source, confidence_threshold=args.conf, nms_iou=args.iou,
             profile=_profile_arg(args.profile), every_nth_frame=args.every, save_images=args.save_images,
             device=args.device,
         )  # fmt: skip

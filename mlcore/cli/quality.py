@@ -25,26 +25,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_quality_parsers(sub: Any) -> None:
+    from mlcore.quality.spec import AuditSpec, DriftSpec, SelectSpec  # the defaults, written once on the specs
+
     audit = sub.add_parser("audit", help="find label errors: overlooked objects, swapped classes, badly placed boxes")
     audit.add_argument("--model", required=True, help=f"{MODEL_HELP} (not an export)")
     audit.add_argument("--data", required=True, help="dataset folder or data.yaml")
-    audit.add_argument("--split", default="val", help="val (default), test, or train (with --kfold)")
+    audit.add_argument("--split", default=AuditSpec.split, help="val (default), test, or train (with --kfold)")
     audit.add_argument(
-        "--kfold", type=int, default=0, help="K short trainings so that every prediction is out of sample"
+        "--kfold", type=int, default=AuditSpec.kfold, help="K short trainings so that every prediction is out of sample"
     )
-    audit.add_argument("--kfold-epochs", type=int, default=10, help="epochs of each fold's training (default 10)")
+    audit.add_argument("--kfold-epochs", type=int, default=AuditSpec.kfold_epochs,
+                       help=f"epochs of each fold's training (default {AuditSpec.kfold_epochs})")  # fmt: skip
     _common(audit)
     audit.set_defaults(func=cmd_audit)
     select = sub.add_parser("select", help="rank unlabelled images by how much a label would teach the model")
     select.add_argument("--model", required=True, help=MODEL_HELP)
     select.add_argument("--images", required=True, help="the folder of unlabelled images")
-    select.add_argument("--top", type=int, default=50, help="how many to export with pre-labels (default 50)")
+    select.add_argument("--top", type=int, default=SelectSpec.top,
+                        help=f"how many to export with pre-labels (default {SelectSpec.top})")  # fmt: skip
     _common(select)
     select.set_defaults(func=cmd_select)
     drift = sub.add_parser("drift", help="compare new images (and the model's predictions on them) with a dataset")
     drift.add_argument("--images", required=True, help="the folder of new images")
     drift.add_argument("--data", required=True, help="the dataset the model was trained on")
-    drift.add_argument("--split", default="train", help="the reference split (default train)")
+    drift.add_argument("--split", default=DriftSpec.split, help=f"the reference split (default {DriftSpec.split})")
     drift.add_argument("--model", help=f"also compare the predictions of this model: {MODEL_HELP}")
     _common(drift)
     drift.set_defaults(func=cmd_drift)
@@ -52,9 +56,9 @@ def add_quality_parsers(sub: Any) -> None:
 
 def _submit(args: argparse.Namespace, settings: Settings, build: Any, submit: Any, read: Any) -> dict | int:
     from mlcore.core.errors import SubmitError
+    from mlcore.core.spec import SpecError
     from mlcore.engine.trained_size import SizeChoice
     from mlcore.quality.store import QualityUnreadable
-    from mlcore.training.spec import SpecError
 
     try:
         job = submit(build(), settings)

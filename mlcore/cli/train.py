@@ -17,18 +17,22 @@ from mlcore.core.settings import Settings
 
 
 def add_train_parsers(sub: Any) -> None:
+    from mlcore.training.spec import TrainSpec  # the defaults, written once on the spec
+
     train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
     train.add_argument("--data", help="dataset folder or data.yaml")
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
-    train.add_argument("--arch", default="yolov8n", help="yolov8n|s|m|l|x (default yolov8n)")
-    train.add_argument("--mode", default="full", help="full (from scratch) or transfer (from --base-model)")
-    train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--imgsz", type=int, default=640)
-    train.add_argument("--batch", type=int, default=16, help="images per batch; -1 = automatic (one GPU)")
+    train.add_argument("--arch", default=TrainSpec.model_architecture,
+                       help=f"yolov8n|s|m|l|x (default {TrainSpec.model_architecture})")  # fmt: skip
+    train.add_argument("--mode", default=TrainSpec.mode, help="full (from scratch) or transfer (from --base-model)")
+    train.add_argument("--epochs", type=int, default=TrainSpec.epochs)
+    train.add_argument("--imgsz", type=int, default=TrainSpec.imgsz)
+    train.add_argument("--batch", type=int, default=TrainSpec.batch_size,
+                       help="images per batch; -1 = automatic (one GPU)")  # fmt: skip
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (with an explicit optimizer)")
-    train.add_argument("--device", default="auto", help="auto, cpu, 0, or 0,1")
-    train.add_argument("--workers", type=int, default=8, help="dataloader workers")
-    train.add_argument("--project", default="default")
+    train.add_argument("--device", default=TrainSpec.device, help="auto, cpu, 0, or 0,1")
+    train.add_argument("--workers", type=int, default=TrainSpec.workers, help="dataloader workers")
+    train.add_argument("--project", default=TrainSpec.project)
     train.add_argument("--experiment", default=None, help="run name (default: dated)")
     train.add_argument("--base-model", default=None, help=f"transfer: the model to start from: {MODEL_HELP}")
     train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
@@ -96,7 +100,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_extend(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
-    from mlcore.training.spec import SpecError, TrainSpec
+    from mlcore.core.spec import SpecError
+    from mlcore.training.spec import TrainSpec
     from mlcore.training.submit import start
 
     try:

@@ -27,29 +27,47 @@ ACTIONS = ("status", "stop", "cancel", "resume")
 
 
 def add_tuning_parser(sub: Any) -> None:
+    from mlcore.tuning.spec import TuneSpec  # the defaults, written once on the spec
+
     tune = sub.add_parser(
         "tune", help="search hyperparameters with Optuna (each trial a training job, bad ones pruned)"
     )
     tune.add_argument("action", nargs="?", choices=ACTIONS, help="act on an existing study (leave out to start one)")
     tune.add_argument("name", nargs="?", metavar="STUDY", help="the study to act on")
     tune.add_argument("--data", help="dataset folder or data.yaml")
-    tune.add_argument("--arch", default="yolov8n", help="architecture, or several comma-separated to choose from")
+    tune.add_argument(
+        "--arch",
+        default=",".join(TuneSpec.architectures),
+        help="architecture, or several comma-separated to choose from",
+    )
     tune.add_argument("--base-model", help=f"start every trial from this model (transfer): {MODEL_HELP}")
-    tune.add_argument("--trials", type=int, help="at most this many trials (default 20 when --hours is not given)")
+    tune.add_argument(
+        "--trials", type=int, help=f"at most this many trials (default {TuneSpec.trials} when --hours is not given)"
+    )
     tune.add_argument("--hours", type=float, help="at most this many hours")
-    tune.add_argument("--epochs", type=int, default=10, help="epochs per trial (default 10)")
-    tune.add_argument("--imgsz", type=int, default=640)
-    tune.add_argument("--batch", type=int, default=16)
-    tune.add_argument("--device", default="auto", help="auto, cpu, or a GPU index")
-    tune.add_argument("--workers", type=int, default=8, help="data loader processes per trial")
+    tune.add_argument(
+        "--epochs", type=int, default=TuneSpec.epochs, help=f"epochs per trial (default {TuneSpec.epochs})"
+    )
+    tune.add_argument("--imgsz", type=int, default=TuneSpec.imgsz)
+    tune.add_argument("--batch", type=int, default=TuneSpec.batch_size)
+    tune.add_argument("--device", default=TuneSpec.device, help="auto, cpu, or a GPU index")
+    tune.add_argument("--workers", type=int, default=TuneSpec.workers, help="data loader processes per trial")
     tune.add_argument("--space", help="search space as YAML (name: {low, high[, log]} or name: [choices])")
-    tune.add_argument("--objective", default="fitness", help="fitness (default), map50-95 or map50")
-    tune.add_argument("--pruner", default="median", help="median (default), hyperband or none")
-    tune.add_argument("--sampler", default="tpe", help="tpe (default) or random")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--parallel", type=int, default=0, help="trials at once (default: as many as free devices)")
-    tune.add_argument("--pruner-startup", type=int, default=3, help="trials that finish before any is pruned")
-    tune.add_argument("--pruner-warmup", type=int, default=1, help="epochs of each trial before it may be pruned")
+    tune.add_argument("--objective", default=TuneSpec.objective, help="fitness (default), map50-95 or map50")
+    tune.add_argument("--pruner", default=TuneSpec.pruner, help="median (default), hyperband or none")
+    tune.add_argument("--sampler", default=TuneSpec.sampler, help="tpe (default) or random")
+    tune.add_argument("--seed", type=int, default=TuneSpec.seed)
+    tune.add_argument(
+        "--parallel", type=int, default=TuneSpec.parallel, help="trials at once (default: as many as free devices)"
+    )
+    tune.add_argument(
+        "--pruner-startup", type=int, default=TuneSpec.pruner_startup_trials,
+        help="trials that finish before any is pruned",
+    )  # fmt: skip
+    tune.add_argument(
+        "--pruner-warmup", type=int, default=TuneSpec.pruner_warmup_epochs,
+        help="epochs of each trial before it may be pruned",
+    )  # fmt: skip
     tune.add_argument("--first", help="YAML list of settings to try first, e.g. today's: [{lr0: 0.01}]")
     tune.add_argument(
         "--set",
@@ -68,7 +86,7 @@ def add_tuning_parser(sub: Any) -> None:
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import JobRefused, SubmitError
-    from mlcore.training.spec import SpecError
+    from mlcore.core.spec import SpecError
 
     try:
         if args.action:
@@ -108,7 +126,7 @@ def _start(args: argparse.Namespace, settings: Settings) -> int:
         architectures=tuple(a.strip() for a in args.arch.split(",") if a.strip()),
         base_model_path=named_model(args.base_model, settings, True, "a study") if args.base_model else None,
         epochs=args.epochs,
-        trials=args.trials if args.trials is not None or args.hours is not None else 20,
+        trials=args.trials if args.trials is not None or args.hours is not None else TuneSpec.trials,
         hours=args.hours,
         objective=args.objective,
         space=space,
@@ -131,7 +149,7 @@ def _start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _read_first(path: str) -> tuple[dict[str, Any], ...]:
-    from mlcore.training.spec import SpecError
+    from mlcore.core.spec import SpecError
 
     try:
         data = read_yaml_file(path, f"--first {path}")

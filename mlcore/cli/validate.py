@@ -14,6 +14,8 @@ from mlcore.core.settings import Settings
 
 
 def add_validate_parser(sub: Any) -> None:
+    from mlcore.datasets.validation.options import ValidationOptions  # the defaults, written once on the options
+
     check = sub.add_parser("validate", help="find every problem of a YOLO dataset (never modifies it)")
     check.add_argument("path", help="dataset folder or data.yaml (under ML_STUDIO_DATASET_ROOTS)")
     check.add_argument("--json", action="store_true", help="print exactly one JSON report on stdout")
@@ -21,7 +23,8 @@ def add_validate_parser(sub: Any) -> None:
     check.add_argument("--no-labels", action="store_true", help="do not check label contents")
     check.add_argument("--no-format", action="store_true", help="do not check pairing, orphans and file formats")
     check.add_argument("--no-near-duplicates", action="store_true", help="skip perceptual hashing (faster)")
-    check.add_argument("--imgsz", type=int, default=640, help="training image size for tiny-box checks (640)")
+    check.add_argument("--imgsz", type=int, default=ValidationOptions.imgsz,
+                       help=f"training image size for tiny-box checks ({ValidationOptions.imgsz})")  # fmt: skip
     check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
     check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
     check.set_defaults(func=cmd_validate)

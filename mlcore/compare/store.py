@@ -10,7 +10,6 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from mlcore.compare.pairing import ComparisonError
 from mlcore.compare.report import comparison_html
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_atomically, write_json_atomically
+from mlcore.core.folders import stamped_folder
 from mlcore.core.settings import Settings
 
 REPORT_PICTURES = 12
@@ -62,9 +62,8 @@ def gallery_pictures(document: dict[str, Any], limit: int = REPORT_PICTURES) -> 
 
 def save_comparison(document: dict[str, Any], settings: Settings) -> Path:
     """Write the comparison and its HTML report under comparisons/; the folder."""
-    name = f"{_slug(document['a']['label'])}_vs_{_slug(document['b']['label'])}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-    folder = settings.outputs_root / paths.COMPARISONS_DIR / name
-    folder.mkdir(parents=True)
+    stem = f"{_slug(document['a']['label'])}_vs_{_slug(document['b']['label'])}"
+    folder = stamped_folder(settings.outputs_root / paths.COMPARISONS_DIR, stem)
     document = {**document, "output_dir": str(folder)}
     write_atomically(folder / paths.REPORT_FILE, comparison_html(document, gallery_pictures(document)).encode())
     write_json_atomically(folder / paths.COMPARISON_FILE, document)

@@ -549,15 +549,28 @@ def allowed_dataset(settings: Settings, text: str) -> Dataset | None:
         return None
 
 
-def usable_dataset(text: str, settings: Settings, what: str = "the dataset") -> tuple[Path, Dataset]:
-    """The resolved path and the dataset a job is asked to read; SubmitError saying why it cannot be used (among
-    the reasons: an entry that leads outside the allowed folders)."""
+def usable_split(text: str, settings: Settings, split: str | None = None, *, what: str = "the dataset",
+                 partial: bool = False, advice: str = "pick one of those",
+                 error: type[Exception] = SubmitError) -> tuple[Path, Dataset]:  # fmt: skip
+    """The resolved path and the dataset a job is asked to read, with images in `split` when one is named; `error`
+    saying why it cannot be used. An entry that leads outside the allowed folders refuses the dataset (SubmitError),
+    unless `partial`: a measurement that leaves such files out and lists them (an evaluation)."""
     try:
         path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
         dataset = load_dataset(path, settings.dataset_roots)
     except (PathNotAllowed, DatasetError) as exc:
-        raise SubmitError(f"{what} cannot be used: {exc}") from None
-    return path, refuse_outside(dataset, what)
+        raise error(f"{what} cannot be used: {exc}") from None
+    if not partial:
+        refuse_outside(dataset, what)
+    if split is not None and not dataset.splits.get(split):
+        raise error(missing_split(dataset, f"'{split}' split", advice))
+    return path, dataset
+
+
+def missing_split(dataset: Dataset, wanted: str, advice: str = "pick one of those") -> str:
+    """'the dataset has no {wanted} (it has: train, val); {advice}.': the splits named are those with images."""
+    present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
+    return f"the dataset has no {wanted} (it has: {present}); {advice}."
 
 
 def same_folder(settings: Settings, text: str, options: list[str]) -> str | None:

@@ -31,7 +31,7 @@ from mlcore.core.settings import Settings
 from mlcore.datasets.fixes import FixListError, apply_fixes, read_fix_list
 from mlcore.datasets.images import inspect_image
 from mlcore.datasets.labels import label_text, parse_label
-from mlcore.datasets.loader import Dataset, label_path, usable_dataset
+from mlcore.datasets.loader import Dataset, label_path, usable_split
 from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.resplit import resplit as resplit_images
 from mlcore.datasets.validation.fingerprint import fingerprint_of, fingerprint_of_dataset
@@ -161,7 +161,7 @@ def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list
     """The labelled images of a folder in YOLO layout (images/ and labels/, as the images to label next are
     exported and a labelling tool returns them), their labels with class ids mapped to the dataset's by name
     (classes.txt), and notes; SubmitError when an image has no label or a class is not the dataset's."""
-    folder, added = usable_dataset(folder_text, settings, "the folder of images to add")
+    folder, added = usable_split(folder_text, settings, what="the folder of images to add")
     found = [i for images in added.splits.values() for i in images]
     if not found:
         raise SubmitError(f"{folder} holds no images in images/; add a folder with images/ and labels/.")
@@ -216,7 +216,7 @@ def _merged(
     """The other dataset's images per split with their labels in the merged classes: a class of the same name (or
     the name `class_map` gives it) is one class, any other is appended. Its images, labels, the merged names and
     the change."""
-    folder, other = usable_dataset(other_text, settings, "the dataset to merge")
+    folder, other = usable_split(other_text, settings, what="the dataset to merge")
     if folder == dataset.source or other.root == dataset.root:
         raise SubmitError("a dataset cannot be merged with itself; give another dataset to merge.")
     theirs = {int(k): str(v) for k, v in other.names.items()}
@@ -336,7 +336,7 @@ def make_version(
         wanted = parse_proportions(resplit) if resplit is not None else None
     except ValueError as exc:
         raise SubmitError(str(exc)) from None
-    source, dataset = usable_dataset(source_text, settings, "the source dataset")
+    source, dataset = usable_split(source_text, settings, what="the source dataset")
     family = _family(name, dataset, settings, source)
     fingerprint = fingerprint_of_dataset(dataset)
     images = {s: list(v) for s, v in dataset.splits.items()}

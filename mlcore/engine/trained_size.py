@@ -19,10 +19,10 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings
+from mlcore.core.spec import DEFAULT_IMGSZ  # used only when a model's trained size cannot be read
 from mlcore.core.user_yaml import read_yaml_file
 from mlcore.engine.checkpoint import CheckpointError, inspect_checkpoint
 
-DEFAULT_IMGSZ = 640  # Ultralytics' default: used only when a model's trained size cannot be read
 _READ: dict[tuple[str, int, int], int | None] = {}  # checkpoints read, keyed on (path, mtime, size)
 
 

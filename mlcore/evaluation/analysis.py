@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.core.spec import DEFAULT_IMGSZ
+
 BACKGROUND_IOU = 0.1
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 FP_TYPES = ("duplicate", "classification", "localization", "both", "background")
@@ -50,7 +52,7 @@ class Detections:
     pred_cls: np.ndarray
     pred_conf: np.ndarray
     pred_box: np.ndarray
-    imgsz: int = 640
+    imgsz: int = DEFAULT_IMGSZ
 
     def save(self, path: Path) -> None:
         np.savez_compressed(

@@ -1,7 +1,8 @@
 """What an evaluation is asked to do: EvalSpec, validated when it is built, JSON in and out.
 
 The original request body's names load as they are (`model_path`, `test_dataset_path`,
-`confidence_threshold`, `iou_threshold`, `save_predictions`, `analyze_errors`):
+`confidence_threshold`, `iou_threshold`, `save_predictions`, `analyze_errors`). The match IoU is `match_iou` in
+code (the predictor's NMS IoU is another number) and `iou_threshold` in requests, job records and messages:
 
     spec = EvalSpec.from_dict({"model_path": "trainings/logos/v1/weights/best.pt",
                                "test_dataset_path": "/data/logos", "confidence_threshold": 0.3})
@@ -12,10 +13,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
+from mlcore.core.spec import (
+    DEFAULT_IMGSZ,
+    MAX_IMGSZ,
+    STRIDE,
+    device,
+    flag,
+    fraction,
+    non_empty,
+    one_of,
+    refuse_unknown,
+    whole,
+)
 
 SPLITS = ("test", "val", "train")
-ALIASES = {"test_dataset_path": "dataset_path"}
+ALIASES = {"test_dataset_path": "dataset_path", "iou_threshold": "match_iou"}  # request name -> field
+RECORDED = {"match_iou": "iou_threshold"}  # field -> its name in requests, job records and messages
 NMS_IOU = 0.7  # the NMS overlap of Ultralytics' validator and predictor: the stored predictions are made with it
 
 
@@ -29,8 +42,8 @@ class EvalSpec:
     split: str = "test"
     confidence_threshold: float = 0.25
     """Predictions below it do not count (the page can move it later without the model)."""
-    iou_threshold: float = 0.45
-    """Overlap a prediction needs with a ground-truth box to be a match."""
+    match_iou: float = 0.45
+    """Overlap a prediction needs with a ground-truth box to be a match (`iou_threshold` in requests)."""
     imgsz: int = 0
     """0: the size the model was trained at (Ultralytics' val does the same); another size is run with a warning."""
     device: str = "auto"
@@ -40,34 +53,25 @@ class EvalSpec:
     """Write error_samples/: images with ground truth and predictions drawn, by error type."""
 
     def __post_init__(self) -> None:
-        if not str(self.model_path).strip():
-            raise SpecError("model_path is empty; give a run's weights/best.pt or a .pt in a trusted model folder.")
-        if not str(self.dataset_path).strip():
-            raise SpecError("dataset_path is empty; give a dataset folder or data.yaml.")
-        if self.split not in SPLITS:
-            raise SpecError(f"split={self.split!r}; use one of {', '.join(SPLITS)}.")
-        for name in ("confidence_threshold", "iou_threshold"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-                raise SpecError(f"{name}={value!r}; use a number between 0 and 1 (e.g. 0.25).")
-        whole = isinstance(self.imgsz, int) and not isinstance(self.imgsz, bool)
-        if not whole or not (self.imgsz == 0 or STRIDE <= self.imgsz <= 4096):
-            raise SpecError(
-                f"imgsz={self.imgsz!r}; use 0 (the size the model was trained at) or a whole number from {STRIDE} to "
-                "4096 (e.g. 640)."
-            )
-        if not DEVICE_PATTERN.match(str(self.device)) or "," in str(self.device):
-            raise SpecError(f"device={self.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
-        for name in ("save_predictions", "analyze_errors"):
-            if not isinstance(getattr(self, name), bool):
-                raise SpecError(f"{name}={getattr(self, name)!r}; use true or false.")
+        non_empty("model_path", self.model_path, "a run's weights/best.pt or a .pt in a trusted model folder")
+        non_empty("dataset_path", self.dataset_path, "a dataset folder or data.yaml")
+        one_of("split", self.split, SPLITS)
+        fraction("confidence_threshold", self.confidence_threshold, 0.25)
+        fraction("iou_threshold", self.match_iou, 0.25)
+        whole("imgsz", self.imgsz, STRIDE, MAX_IMGSZ, zero=True, use=f"use 0 (the size the model was trained at) or a "
+              f"whole number from {STRIDE} to {MAX_IMGSZ} (e.g. {DEFAULT_IMGSZ})")  # fmt: skip
+        device("device", self.device)
+        flag("save_predictions", self.save_predictions)
+        flag("analyze_errors", self.analyze_errors)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The request as recorded: `iou_threshold`, as requests name it."""
+        return {RECORDED.get(k, k): v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalSpec:
-        """Build from a mapping; `test_dataset_path` is taken as `dataset_path`; unknown keys are refused."""
+        """Build from a mapping (a request, or a record of `to_dict`); `test_dataset_path` is taken as `dataset_path`,
+        `iou_threshold` as `match_iou`; unknown keys are refused."""
         renamed = {ALIASES.get(k, k): v for k, v in data.items()}
         refuse_unknown(cls, renamed, tuple(ALIASES))
         return cls(**renamed)

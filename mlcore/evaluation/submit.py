@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from mlcore.core import paths
-from mlcore.core.errors import SubmitError
+from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.hashing import file_sha256
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
-from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.core.safe_paths import trusted_model
+from mlcore.core.settings import Settings
+from mlcore.datasets.loader import usable_split
 from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.spec import EvalSpec
@@ -53,20 +51,12 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     """Queue the evaluation. `model`: the model file already checked by the caller (an export may be
     evaluated that way); else `spec.model_path` must be a trusted .pt."""
     model = model or trusted_model(spec.model_path, settings)
-    try:
-        dataset_path = resolve_user_path(spec.dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
-        dataset = load_dataset(dataset_path)
-    except (PathNotAllowed, DatasetError) as exc:
-        raise SubmitError(f"the dataset cannot be used: {exc}") from None
-    if not dataset.splits.get(spec.split):
-        present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
-        raise SubmitError(f"the dataset has no '{spec.split}' split (it has: {present}); pick one of those.")
+    dataset_path, _ = usable_split(spec.dataset_path, settings, spec.split, partial=True)
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
-    skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
-    folder = settings.outputs_root / paths.VALIDATIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-    folder.mkdir(parents=True)
+    skipped = skipped_files(report, spec.split)
+    folder = stamped_folder(settings.outputs_root / paths.VALIDATIONS_DIR, model_name(model))
     final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used)
     recorded = {**final.to_dict(), "trained_imgsz": size.trained, "skipped": skipped, **identity(model, dataset_path)}
-    (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(recorded, sort_keys=False))
+    write_request(folder, paths.EVAL_CONFIG, recorded)
     return enqueue(settings, JobKind.EVALUATION, {"task": JobTask.EVALUATE, **recorded}, folder, owner, made=folder)

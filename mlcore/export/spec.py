@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlcore.core.spec import DEFAULT_IMGSZ, STRIDE, SpecError, device, fraction, non_empty, refuse_unknown, whole
 from mlcore.evaluation.spec import SPLITS
 from mlcore.export.formats import FORMATS, PRECISIONS
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
 
 # mAP difference a parity check accepts; bfloat16 keeps 8 significant bits, and moves mAP50-95 by about 0.01-0.02
 DEFAULT_TOLERANCE = {"fp32": 0.005, "fp16": 0.005, "int8": 0.02, "bf16": 0.02}
@@ -53,8 +53,7 @@ class ExportSpec:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if not str(self.model_path).strip():
-            raise SpecError("model_path is empty; give a run's weights/best.pt or a .pt in a trusted model folder.")
+        non_empty("model_path", self.model_path, "a run's weights/best.pt or a .pt in a trusted model folder")
         if isinstance(self.formats, str):
             object.__setattr__(self, "formats", (self.formats,))
         if not self.formats:
@@ -68,27 +67,24 @@ class ExportSpec:
         if self.precision == "bf16" and "openvino" not in self.formats:
             raise SpecError("precision='bf16' is what OpenVINO computes at on the CPU; add formats=['openvino'].")
         for name in ("imgsz", "check_imgsz"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (value and value < STRIDE):
-                raise SpecError(f"{name}={value!r}; use a whole number of at least {STRIDE} (e.g. 640), or 0.")
+            value = whole(name, getattr(self, name), STRIDE, zero=True,
+                          use=f"use a whole number of at least {STRIDE} (e.g. {DEFAULT_IMGSZ}), or 0")  # fmt: skip
             if value % STRIDE:
                 up = (value // STRIDE + 1) * STRIDE
                 raise SpecError(
                     f"{name}={value} is not a multiple of the model's stride {STRIDE}: the export would be made at "
                     f"{up} and disagree with what you asked for. Use {value - value % STRIDE or STRIDE} or {up}."
                 )
-        if self.opset is not None and (not isinstance(self.opset, int) or not 11 <= self.opset <= 23):
-            raise SpecError(f"opset={self.opset!r}; use an ONNX opset from 11 to 23, or leave it empty (the newest).")
+        if self.opset is not None:
+            whole("opset", self.opset, 11, 23, use="use an ONNX opset from 11 to 23, or leave it empty (the newest)")
         if self.split not in (AUTO_SPLIT, *SPLITS):
             raise SpecError(f"split={self.split!r}; use {AUTO_SPLIT} (test, else val), test, val or train.")
-        if self.tolerance is not None and not (isinstance(self.tolerance, int | float) and 0 <= self.tolerance < 1):
-            raise SpecError(f"tolerance={self.tolerance!r}; use an mAP difference from 0 to 1 (e.g. 0.005).")
-        if not (isinstance(self.confidence_threshold, int | float) and 0 < self.confidence_threshold < 1):
-            raise SpecError(f"confidence_threshold={self.confidence_threshold!r}; use a number between 0 and 1.")
-        if not isinstance(self.timed_runs, int) or not MIN_TIMED_RUNS <= self.timed_runs <= 10_000:
-            raise SpecError(f"timed_runs={self.timed_runs!r}; use {MIN_TIMED_RUNS} to 10000 (the median needs enough).")
-        if not DEVICE_PATTERN.match(str(self.device)):
-            raise SpecError(f"device={self.device!r}; use auto, cpu or a GPU index such as 0.")
+        if self.tolerance is not None:
+            fraction("tolerance", self.tolerance, zero=True, use="use an mAP difference from 0 to 1 (e.g. 0.005)")
+        fraction("confidence_threshold", self.confidence_threshold)
+        whole("timed_runs", self.timed_runs, MIN_TIMED_RUNS, 10_000,
+              use=f"use {MIN_TIMED_RUNS} to 10000 (the median needs enough)")  # fmt: skip
+        device("device", self.device, several=True, use="use auto, cpu or a GPU index such as 0")
 
     @property
     def allowed_difference(self) -> float:

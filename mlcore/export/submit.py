@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-
-import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path, trusted_model
-from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.core.folders import stamped_folder, write_request
+from mlcore.core.safe_paths import nearest_existing, trusted_model
+from mlcore.core.settings import Settings
+from mlcore.core.spec import DEFAULT_IMGSZ
+from mlcore.datasets.loader import missing_split, usable_split
 from mlcore.devices.gpus import read_gpus
 from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
 from mlcore.evaluation.class_names import names_mismatch
@@ -71,7 +70,7 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     if problems:
         raise SubmitError(" ".join(problems))
     info = check_model(model, settings)
-    imgsz = spec.imgsz or info.imgsz or 640
+    imgsz = spec.imgsz or info.imgsz or DEFAULT_IMGSZ
     dataset_text = spec.dataset_path or trained_on(model)
     split = None
     if spec.parity or spec.precision == "int8":
@@ -80,16 +79,11 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
                 "the parity check and INT8 calibration need the model's own dataset, and this model was not "
                 "trained by the studio: give its dataset (--data PATH), or turn the parity check off."
             )
-        try:
-            dataset_path = resolve_user_path(dataset_text, settings.dataset_roots, base=PROJECT_ROOT)
-            dataset = load_dataset(dataset_path)
-        except (PathNotAllowed, DatasetError) as exc:
-            raise SubmitError(f"the dataset cannot be used: {exc}") from None
+        dataset_path, dataset = usable_split(dataset_text, settings, partial=True)
         split = parity_split(dataset.splits, spec.split)
         if split is None:
-            present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
             wanted = "test or val" if spec.split == AUTO_SPLIT else spec.split
-            raise SubmitError(f"the dataset has no images in {wanted} (it has: {present}); pick one of those.")
+            raise SubmitError(missing_split(dataset, f"images in {wanted}"))
         if spec.precision == "int8" and not dataset.splits.get("val"):
             raise SubmitError("INT8 calibration reads the dataset's val images, and it has none; add a val split.")
         if mismatch := names_mismatch(info.names, {int(k): str(v) for k, v in dataset.names.items()}):
@@ -98,12 +92,11 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     free_gb = shutil.disk_usage(nearest_existing(settings.outputs_root)).free / 1024**3
     if free_gb < MIN_FREE_DISK_GB:
         raise SubmitError(f"only {free_gb:.1f} GiB free under {settings.outputs_root}; free some space first.")
-    folder = settings.outputs_root / paths.EXPORTS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
     try:
-        folder.mkdir(parents=True)
-    except FileExistsError:
-        raise SubmitError(f"{folder} exists already; submit the export again in a moment.") from None
+        folder = stamped_folder(settings.outputs_root / paths.EXPORTS_DIR, model_name(model))
+    except FileExistsError as exc:
+        raise SubmitError(f"{exc.filename} exists already; submit the export again in a moment.") from None
     final = replace(spec, model_path=str(model), imgsz=imgsz, dataset_path=dataset_text, split=split or spec.split)
     record = {**final.to_dict(), "names": info.names, "trained_imgsz": info.imgsz}
-    (folder / paths.EXPORT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+    write_request(folder, paths.EXPORT_CONFIG, record)
     return enqueue(settings, JobKind.EXPORT, {"task": JobTask.EXPORT, **record}, folder, owner, made=folder)

@@ -30,6 +30,7 @@ import yaml
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.settings import Settings
+from mlcore.core.spec import fraction
 
 DEFAULT_CONFIDENCE = 0.25  # Ultralytics' predict defaults, used when a model has no profile
 DEFAULT_IOU = 0.7
@@ -37,12 +38,6 @@ DEFAULT_IOU = 0.7
 
 class ProfileError(ValueError):
     """A profile is unreadable or does not fit the model; the message says what to do."""
-
-
-def _threshold(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ProfileError(f"{what}={value!r}; use a number between 0 and 1 (e.g. 0.25).")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -68,12 +63,12 @@ class DeploymentProfile:
     created: float = 0.0
 
     def __post_init__(self) -> None:
-        _threshold(self.confidence, "confidence")
-        _threshold(self.iou, "iou")
+        fraction("confidence", self.confidence, 0.25, error=ProfileError)
+        fraction("iou", self.iou, 0.25, error=ProfileError)
         if not isinstance(self.per_class, dict):
             raise ProfileError('per_class must map class names to thresholds, e.g. {"logo": 0.4}.')
         for name, value in self.per_class.items():
-            _threshold(value, f"per_class[{name!r}]")
+            fraction(f"per_class[{name!r}]", value, 0.25, error=ProfileError)
         object.__setattr__(self, "names", {int(k): str(v) for k, v in (self.names or {}).items()})
 
     @property

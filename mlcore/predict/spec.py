@@ -5,7 +5,8 @@
 
 Thresholds left empty come from the deployment profile (by default the model's saved one; without one,
 Ultralytics' defaults 0.25 and 0.7); a threshold given here replaces the profile's (a confidence given
-replaces its per-class ones too).
+replaces its per-class ones too). The NMS IoU is `nms_iou` in code (an evaluation's match IoU is another
+number) and `iou_threshold` in requests, job records and messages.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
+from mlcore.core.spec import DEFAULT_IMGSZ, STRIDE, SpecError, device, flag, fraction, non_empty, refuse_unknown, whole
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov")
+ALIASES = {"iou_threshold": "nms_iou"}  # request name -> field
+RECORDED = {"nms_iou": "iou_threshold"}  # field -> its name in requests, job records and messages
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class PredictSpec:
     source: str = ""
     """A folder of images (searched with its sub-folders) or a video file (MP4, AVI, MOV), under the dataset roots."""
     confidence_threshold: float | None = None
-    iou_threshold: float | None = None
+    nms_iou: float | None = None
+    """`iou_threshold` in requests."""
     profile: str = "default"
     """default (the model's saved profile), none, a JSON object, or a profile.json under the outputs root."""
     every_nth_frame: int = 1
@@ -37,37 +41,26 @@ class PredictSpec:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if not str(self.model_path).strip():
-            raise SpecError("model_path is empty; give a run's weights/best.pt, a trusted .pt or an export.")
-        if not str(self.source).strip():
-            raise SpecError("source is empty; give a folder of images or a video file.")
-        for name in ("confidence_threshold", "iou_threshold"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1
-            ):
-                raise SpecError(f"{name}={value!r}; use a number between 0 and 1, or leave it empty (the profile's).")
-        if (
-            isinstance(self.every_nth_frame, bool)
-            or not isinstance(self.every_nth_frame, int)
-            or self.every_nth_frame < 1
-        ):
-            raise SpecError(
-                f"every_nth_frame={self.every_nth_frame!r}; use a whole number of at least 1 (1 = every frame)."
-            )
-        if not isinstance(self.imgsz, int) or isinstance(self.imgsz, bool) or self.imgsz < 0 or self.imgsz % STRIDE:
-            raise SpecError(f"imgsz={self.imgsz!r}; use 0 (the model's own) or a multiple of {STRIDE} such as 640.")
-        if not isinstance(self.save_images, bool):
-            raise SpecError(f"save_images={self.save_images!r}; use true or false.")
+        non_empty("model_path", self.model_path, "a run's weights/best.pt, a trusted .pt or an export")
+        non_empty("source", self.source, "a folder of images or a video file")
+        for name, value in (("confidence_threshold", self.confidence_threshold), ("iou_threshold", self.nms_iou)):
+            if value is not None:
+                fraction(name, value, use="use a number between 0 and 1, or leave it empty (the profile's)")
+        whole("every_nth_frame", self.every_nth_frame, 1, use="use a whole number of at least 1 (1 = every frame)")
+        whole("imgsz", self.imgsz, 0, step=STRIDE,
+              use=f"use 0 (the model's own) or a multiple of {STRIDE} such as {DEFAULT_IMGSZ}")  # fmt: skip
+        flag("save_images", self.save_images)
         if not isinstance(self.profile, str):
             raise SpecError(f"profile={self.profile!r}; use default, none, a JSON object or a profile.json path.")
-        if not DEVICE_PATTERN.match(str(self.device)) or "," in str(self.device):
-            raise SpecError(f"device={self.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
+        device("device", self.device)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The request as recorded: `iou_threshold`, as requests name it."""
+        return {RECORDED.get(k, k): v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictSpec:
-        refuse_unknown(cls, data)
-        return cls(**data)
+        """Build from a mapping (a request, or a record of `to_dict`); unknown keys are refused."""
+        renamed = {ALIASES.get(k, k): v for k, v in data.items()}
+        refuse_unknown(cls, renamed, tuple(ALIASES))
+        return cls(**renamed)

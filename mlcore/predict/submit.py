@@ -6,12 +6,9 @@ job = submit_predictions(PredictSpec(model_path=..., source="/data/new_photos"),
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import yaml
-
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
+from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.trained_size import image_size
@@ -34,9 +31,8 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         saved = choose_profile(model, settings, spec.profile)
     except (PathNotAllowed, SourceError, ProfileError) as exc:
         raise SubmitError(str(exc)) from None
-    profile = with_overrides(saved, spec.confidence_threshold, spec.iou_threshold)
-    folder = settings.outputs_root / paths.PREDICTIONS_DIR / f"{model_name(model)}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-    folder.mkdir(parents=True)
+    profile = with_overrides(saved, spec.confidence_threshold, spec.nms_iou)
+    folder = stamped_folder(settings.outputs_root / paths.PREDICTIONS_DIR, model_name(model))
     expected = count if kind == "folder" else -(-count // spec.every_nth_frame)
     size = image_size(spec.imgsz, model, settings)  # 0: the model's own, which Ultralytics' predictor takes too
     record = {
@@ -49,5 +45,5 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         "expected_items": expected,
         "thresholds": profile.to_dict(),  # what the job uses: the profile chosen, with the thresholds given
     }
-    (folder / paths.PREDICT_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
+    write_request(folder, paths.PREDICT_CONFIG, record)
     return enqueue(settings, JobKind.PREDICTION, {"task": JobTask.PREDICT, **record}, folder, owner, made=folder)

@@ -11,28 +11,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.training.spec import DEVICE_PATTERN, STRIDE, SpecError, refuse_unknown
+from mlcore.core.spec import DEFAULT_IMGSZ, MAX_IMGSZ, STRIDE, device, non_empty, one_of, refuse_unknown, whole
 
 AUDIT_SPLITS = ("val", "test", "train")
 MAX_KFOLD = 10
 
 
-def _whole(name: str, value: Any, low: int, high: int, example: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SpecError(f"{name}={value!r}; use a whole number from {low} to {high} (e.g. {example}).")
+MODEL_HINT = "a run's weights/best.pt or a .pt in a trusted model folder"
 
 
 def _common(spec: Any) -> None:
-    """The checks every data-quality spec shares: imgsz and a single device."""
-    if spec.imgsz != 0:  # 0: the size the model was trained at
-        _whole("imgsz", spec.imgsz, STRIDE, 4096, 640)
-    if not DEVICE_PATTERN.match(str(spec.device)) or "," in str(spec.device):
-        raise SpecError(f"device={spec.device!r}; use 'auto', 'cpu' or one GPU index like '0'.")
-
-
-def _required(spec: Any, name: str, what: str) -> None:
-    if not str(getattr(spec, name) or "").strip():
-        raise SpecError(f"{name} is empty; give {what}.")
+    """The checks every data-quality spec shares: imgsz (0: the size the model was trained at) and a single device."""
+    whole("imgsz", spec.imgsz, STRIDE, MAX_IMGSZ, DEFAULT_IMGSZ, zero=True)
+    device("device", spec.device)
 
 
 class _Spec:
@@ -61,13 +52,11 @@ class AuditSpec(_Spec):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _required(self, "model_path", "a run's weights/best.pt or a .pt in a trusted model folder")
-        _required(self, "dataset_path", "a dataset folder or data.yaml")
-        if self.split not in AUDIT_SPLITS:
-            raise SpecError(f"split={self.split!r}; use one of {', '.join(AUDIT_SPLITS)}.")
-        if self.kfold != 0:
-            _whole("kfold", self.kfold, 2, MAX_KFOLD, 5)
-        _whole("kfold_epochs", self.kfold_epochs, 1, 1000, 10)
+        non_empty("model_path", self.model_path, MODEL_HINT)
+        non_empty("dataset_path", self.dataset_path, "a dataset folder or data.yaml")
+        one_of("split", self.split, AUDIT_SPLITS)
+        whole("kfold", self.kfold, 2, MAX_KFOLD, 5, zero=True)
+        whole("kfold_epochs", self.kfold_epochs, 1, 1000, 10)
         _common(self)
 
 
@@ -83,9 +72,9 @@ class SelectSpec(_Spec):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _required(self, "model_path", "a run's weights/best.pt or a .pt in a trusted model folder")
-        _required(self, "images", "a folder of images")
-        _whole("top", self.top, 1, 100_000, 50)
+        non_empty("model_path", self.model_path, MODEL_HINT)
+        non_empty("images", self.images, "a folder of images")
+        whole("top", self.top, 1, 100_000, 50)
         _common(self)
 
 
@@ -102,10 +91,9 @@ class DriftSpec(_Spec):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _required(self, "images", "the folder of new images")
-        _required(self, "dataset_path", "the dataset the model was trained on")
-        if self.split not in AUDIT_SPLITS:
-            raise SpecError(f"split={self.split!r}; use one of {', '.join(AUDIT_SPLITS)}.")
+        non_empty("images", self.images, "the folder of new images")
+        non_empty("dataset_path", self.dataset_path, "the dataset the model was trained on")
+        one_of("split", self.split, AUDIT_SPLITS)
         if self.model_path is not None and not str(self.model_path).strip():
             object.__setattr__(self, "model_path", None)
         _common(self)

@@ -9,7 +9,6 @@ job = submit_drift(DriftSpec(images=..., dataset_path=...), settings)
 from __future__ import annotations
 
 import random
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,12 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
+from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.safe_paths import trusted_model
 from mlcore.core.settings import Settings
-from mlcore.datasets.loader import Dataset, label_path, usable_dataset
+from mlcore.datasets.loader import Dataset, label_path, usable_split
 from mlcore.datasets.validation.options import ValidationOptions
+from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.engine.trained_size import SizeChoice, image_size
@@ -37,30 +38,12 @@ from mlcore.runs.store import read_run
 KFOLD_SEED = 0
 
 
-def _split(dataset: Dataset, split: str) -> list[str]:
-    images = dataset.splits.get(split) or []
-    if not images:
-        present = ", ".join(s for s, i in dataset.splits.items() if i) or "none"
-        raise SubmitError(f"the dataset has no '{split}' split (it has: {present}); pick one of those.")
-    return images
-
-
 def _image_folder(text: str, settings: Settings) -> tuple[Path, int]:
     try:
         folder, images = image_folder(text, settings)
     except SourceError as exc:
         raise SubmitError(str(exc)) from None
     return folder, len(images)
-
-
-def _folder(settings: Settings, kind_dir: str, stem: str) -> Path:
-    folder = settings.outputs_root / kind_dir / f"{stem}_{datetime.now():%Y%m%d-%H%M%S-%f}"
-    folder.mkdir(parents=True)
-    return folder
-
-
-def _record(folder: Path, record: dict[str, Any]) -> None:
-    (folder / paths.QUALITY_CONFIG).write_text(yaml.safe_dump(record, sort_keys=False))
 
 
 def _sizes(size: SizeChoice) -> dict[str, int | None]:
@@ -150,8 +133,8 @@ def write_fold_datasets(dataset: Dataset, folds: list[list[str]], split: str, fo
 def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> Job:
     """Check the model, the dataset and the split, then queue the audit (or, with kfold, its coordinator)."""
     model = trusted_model(spec.model_path, settings)
-    dataset_path, dataset = usable_dataset(spec.dataset_path, settings)
-    images = _split(dataset, spec.split)
+    dataset_path, dataset = usable_split(spec.dataset_path, settings, spec.split)
+    images = dataset.splits[spec.split]
     if not any(Path(label_path(i)).is_file() for i in images):
         raise SubmitError(
             f"no image of the '{spec.split}' split has a label file (labels/{spec.split}/*.txt): there is nothing "
@@ -159,7 +142,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
         )
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
-    skipped = sorted({i.path for i in report.issues if i.severity == "error" and i.split == spec.split and i.path})
+    skipped = skipped_files(report, spec.split)
     usable = [dataset.rel(i) for i in images if dataset.rel(i) not in skipped and dataset.rel(label_path(i))
               not in skipped]  # fmt: skip
     if spec.kfold and spec.kfold > len(usable):
@@ -167,17 +150,17 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
             f"kfold={spec.kfold} is more folds than the split has usable images ({len(usable)}); use at most "
             f"{len(usable)}, e.g. 5."
         )
-    folder = _folder(settings, paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
+    folder = stamped_folder(settings.outputs_root / paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
     record: dict[str, Any] = {**spec.to_dict(), **_sizes(size), "model_path": str(model),
                               "dataset_path": str(dataset_path), "skipped": skipped}  # fmt: skip
     if not spec.kfold:
-        _record(folder, record)
+        write_request(folder, paths.QUALITY_CONFIG, record)
         return enqueue(settings, JobKind.AUDIT, {"task": JobTask.AUDIT, **record}, folder, owner, made=folder)
     folds = assign_folds(usable, spec.kfold)
     pace = seconds_per_image(model, dataset_path, size.used, len(dataset.splits.get("train") or []))
     record |= {"fold_images": folds, "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
                "cost": kfold_cost(spec, len(usable), pace)}  # fmt: skip
-    _record(folder, record)
+    write_request(folder, paths.QUALITY_CONFIG, record)
     # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
     return enqueue(settings, JobKind.AUDIT, {**record, "task": JobTask.KFOLD, "device": NO_DEVICE,
                                           "fold_device": spec.device}, folder, owner, made=folder)  # fmt: skip
@@ -186,25 +169,25 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
 def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings)
     images, count = _image_folder(spec.images, settings)
-    folder = _folder(settings, paths.SELECTIONS_DIR, model_name(model))
+    folder = stamped_folder(settings.outputs_root / paths.SELECTIONS_DIR, model_name(model))
     record = {**spec.to_dict(), **_sizes(image_size(spec.imgsz, model, settings)), "model_path": str(model),
               "images": str(images), "expected_images": count}  # fmt: skip
-    _record(folder, record)
+    write_request(folder, paths.QUALITY_CONFIG, record)
     return enqueue(settings, JobKind.SELECTION, {"task": JobTask.SELECT, **record}, folder, owner, made=folder)
 
 
 def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings) if spec.model_path else None
-    dataset_path, dataset = usable_dataset(spec.dataset_path, settings)
+    dataset_path, dataset = usable_split(spec.dataset_path, settings)
     if not dataset.splits.get(spec.split):
         raise SubmitError(
             f"the reference has no images: the dataset's '{spec.split}' split is empty or missing; pick the split "
             "the model was trained on (usually train)."
         )
     images, count = _image_folder(spec.images, settings)
-    folder = _folder(settings, paths.DRIFT_DIR, images.name or "images")
+    folder = stamped_folder(settings.outputs_root / paths.DRIFT_DIR, images.name or "images")
     sizes = _sizes(image_size(spec.imgsz, model, settings)) if model else {}
     record = {**spec.to_dict(), **sizes, "model_path": None if model is None else str(model), "images": str(images),
               "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
-    _record(folder, record)
+    write_request(folder, paths.QUALITY_CONFIG, record)
     return enqueue(settings, JobKind.DRIFT, {"task": JobTask.DRIFT, **record}, folder, owner, made=folder)

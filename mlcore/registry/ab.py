@@ -16,25 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcore.compare.bootstrap import RESAMPLES, SEED
 from mlcore.compare.comparison import Side, compare_evaluations
 from mlcore.compare.pairing import ComparisonError, class_difference
 from mlcore.compare.store import save_comparison
 from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
-from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import DatasetError, load_dataset
+from mlcore.core.settings import Settings
+from mlcore.core.spec import DEFAULT_IMGSZ, SpecError, one_of, whole
+from mlcore.datasets.loader import usable_split
 from mlcore.datasets.validation.fingerprint import fingerprint_of
-from mlcore.engine.trained_size import DEFAULT_IMGSZ, SizeChoice, trained_imgsz
+from mlcore.engine.trained_size import SizeChoice, trained_imgsz
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.store import Job, JobState, jobs_of
 from mlcore.predict.models import is_export
-from mlcore.predict.profile import DeploymentProfile, ProfileError, read_profile
+from mlcore.predict.profile import DEFAULT_CONFIDENCE, DEFAULT_IOU, DeploymentProfile, ProfileError, read_profile
 from mlcore.registry.lineage import evaluations_of
 from mlcore.registry.references import ModelRef, resolve_reference
-from mlcore.training.spec import SpecError
 
 THRESHOLD_MODES = ("profile", "common")  # each model's deployment profile, or the same thresholds for both
 
@@ -48,20 +48,18 @@ class ComparisonRequest:
     imgsz: int | None = None
     """None = each model at the size it was trained or exported at (what it is deployed with)."""
     thresholds: str = "profile"
-    confidence: float = 0.25
+    confidence: float = DEFAULT_CONFIDENCE
     """With thresholds='common': the confidence both models are held to."""
-    iou: float = 0.7
+    iou: float = DEFAULT_IOU
     """With thresholds='common': the NMS IoU of both."""
-    resamples: int = 1000
-    seed: int = 0
+    resamples: int = RESAMPLES
+    seed: int = SEED
 
     def __post_init__(self) -> None:
-        if self.split not in SPLITS:
-            raise ComparisonError(f"split={self.split!r}; use one of {', '.join(SPLITS)}.")
-        if self.thresholds not in THRESHOLD_MODES:
-            raise ComparisonError(f"thresholds={self.thresholds!r}; use one of {', '.join(THRESHOLD_MODES)}.")
-        if not 100 <= int(self.resamples) <= 100_000:
-            raise ComparisonError(f"resamples={self.resamples}; use 100 to 100000 (1000 is the default).")
+        one_of("split", self.split, SPLITS, ComparisonError)
+        one_of("thresholds", self.thresholds, THRESHOLD_MODES, ComparisonError)
+        whole("resamples", self.resamples, 100, 100_000, use=f"use 100 to 100000 ({RESAMPLES} is the default)",
+              error=ComparisonError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,18 +70,6 @@ class Outcome:
     """Job ids of evaluations still to finish (empty when the comparison is made)."""
     document: dict[str, Any] | None = None
     folder: Path | None = None
-
-
-def _dataset(text: str, split: str, settings: Settings) -> Path:
-    try:
-        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
-        dataset = load_dataset(path)
-    except (PathNotAllowed, DatasetError) as exc:
-        raise ComparisonError(f"the dataset cannot be used: {exc}") from None
-    if not dataset.splits.get(split):
-        present = ", ".join(s for s, images in dataset.splits.items() if images) or "none"
-        raise ComparisonError(f"the dataset has no '{split}' split (it has: {present}); compare on one of those.")
-    return path
 
 
 def _same_classes(a: ModelRef, b: ModelRef) -> None:
@@ -131,7 +117,8 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     """Resolve both models, reuse or queue their evaluations, and compare when both are there."""
     a, b = resolve_reference(request.a, settings), resolve_reference(request.b, settings)
     _same_classes(a, b)
-    dataset = _dataset(request.dataset_path, request.split, settings)
+    dataset, _ = usable_split(request.dataset_path, settings, request.split, partial=True,
+                              advice="compare on one of those", error=ComparisonError)  # fmt: skip
     fingerprint = fingerprint_of(dataset)
     sizes = {ref.sha256: _size(ref, request, settings) for ref in (a, b)}
     for key, ref in (("A", a), ("B", b)):

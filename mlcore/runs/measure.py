@@ -14,6 +14,7 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
 from mlcore.core.settings import PROJECT_ROOT, Settings
+from mlcore.core.spec import DEFAULT_IMGSZ
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
@@ -47,7 +48,7 @@ def compute_metrics(run: RunSummary, settings: Settings, owner: str = "local") -
         "task": JobTask.RUN_METRICS,
         "weights": str(model),
         "dataset_path": str(dataset),
-        "imgsz": int(run.spec.get("imgsz") or 640),
+        "imgsz": int(run.spec.get("imgsz") or DEFAULT_IMGSZ),
         "device": "auto",
         "metrics_file": str(target),
         "run": run.name,

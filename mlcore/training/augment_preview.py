@@ -25,7 +25,7 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import usable_dataset
+from mlcore.datasets.loader import usable_split
 from mlcore.datasets.staging import stage_dataset
 from mlcore.datasets.validation.fingerprint import fingerprint_of_dataset
 from mlcore.engine.env import engine_environment
@@ -52,7 +52,7 @@ class AugmentationPreview:
 
 def _view(dataset_text: str, settings: Settings) -> tuple[Path, Path]:
     """The dataset's folder of previews and its staged view's data.yaml (staged again when the dataset changed)."""
-    source, dataset = usable_dataset(dataset_text, settings)
+    source, dataset = usable_split(dataset_text, settings)
     if not dataset.splits.get("train"):
         raise SubmitError(f"{source} has no training images to preview; pick a dataset with a train split.")
     folder = settings.outputs_root / paths.AUGMENTATION_PREVIEWS_DIR / hashlib.sha256(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.datasets.loader import usable_dataset
+from mlcore.datasets.loader import usable_split
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.gpus import read_gpus
 from mlcore.devices.leases import CPU
@@ -86,7 +86,7 @@ def time_a_few_batches(spec: TrainSpec, settings: Settings, batches: int = TIMED
     """Time `batches` batches of `spec` (after one to warm up); SubmitError saying why when it cannot."""
     if spec.mode in CONTINUING_MODES:
         raise SubmitError("a resumed or extended run is estimated from its own epochs; see its run on this page.")
-    _, dataset = usable_dataset(spec.dataset_path, settings)
+    _, dataset = usable_split(spec.dataset_path, settings)
     if not dataset.splits.get("train"):
         raise SubmitError("the dataset has no train split to time; pick a dataset with training images.")
     device = _device(spec)

@@ -12,13 +12,25 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlcore.core.spec import (
+    DEFAULT_IMGSZ,
+    MAX_IMGSZ,
+    STRIDE,
+    SpecError,
+    at_most,
+    device,
+    fraction,
+    non_empty,
+    refuse_unknown,
+    whole,
+)
 from mlcore.core.user_yaml import UnsafeYaml, read_yaml_text
 from mlcore.training.augmentation import check_augmentation
 
@@ -27,9 +39,8 @@ CONTINUING_MODES = ("resume", "extend")  # they continue a run in its own folder
 ARCHITECTURES = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")  # Ultralytics 8.4.190
 CACHE_VALUES = (False, True, "ram", "disk")
+DATASET_HINT = "a dataset folder or data.yaml (e.g. 'ml_outputs/datasets/demo')"  # what an empty dataset_path is told
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|\d+(,\d+)*)$")
-STRIDE = 32  # YOLOv8's largest stride: Ultralytics rounds imgsz up to a multiple of it
 # Train arguments the spec sets itself or the studio must own (paths, resuming, output folders).
 MANAGED_ARGS = frozenset(
     {
@@ -58,18 +69,6 @@ MANAGED_ARGS = frozenset(
         "source",
     }
 )
-
-
-class SpecError(ValueError):
-    """A field has a bad value; the message names the field, the value and a good one."""
-
-
-def refuse_unknown(spec: type, data: dict[str, Any], aliases: tuple[str, ...] = ()) -> None:
-    """Refuse keys of `data` that are no field of the dataclass `spec`: a typo is reported, not ignored."""
-    known = {f.name for f in fields(spec)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SpecError(f"unknown field(s) {unknown}; known fields are {sorted(known | set(aliases))}.")
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +100,7 @@ class TrainSpec:
     epochs: int = 100
     batch_size: int = 16
     """Images per batch; -1 lets Ultralytics pick (AutoBatch, single GPU only)."""
-    imgsz: int = 640
+    imgsz: int = DEFAULT_IMGSZ
     learning_rate: float | None = None
     """Initial learning rate (lr0); None keeps Ultralytics' default. Ignored by optimizer=auto."""
     optimizer: str = "auto"
@@ -136,11 +135,9 @@ class TrainSpec:
                 f"model_architecture={self.model_architecture!r} is unknown; use one of "
                 f"{', '.join(ARCHITECTURES)} (e.g. 'yolov8n')."
             )
-        if self.mode not in CONTINUING_MODES and not str(self.dataset_path).strip():
-            raise SpecError(
-                "dataset_path is empty; give a dataset folder or data.yaml (e.g. 'ml_outputs/datasets/demo')."
-            )
-        _int_at_least("epochs", self.epochs, 1, "epochs=50")
+        if self.mode not in CONTINUING_MODES:
+            non_empty("dataset_path", self.dataset_path, DATASET_HINT)
+        whole("epochs", self.epochs, 1, example="epochs=50")
         if (
             not isinstance(self.batch_size, int)
             or isinstance(self.batch_size, bool)
@@ -150,20 +147,16 @@ class TrainSpec:
                 f"batch_size={self.batch_size!r}; use a positive whole number (e.g. 16), or -1 to let "
                 "Ultralytics choose on a single GPU."
             )
-        _int_at_least("imgsz", self.imgsz, STRIDE, "imgsz=640")
-        if self.imgsz > 4096:
-            raise SpecError(f"imgsz={self.imgsz} is too large; use at most 4096 (e.g. 640 or 1280).")
-        if self.learning_rate is not None and not (
-            isinstance(self.learning_rate, int | float) and 0 < self.learning_rate < 1
-        ):
-            raise SpecError(f"learning_rate={self.learning_rate!r}; use a number between 0 and 1 (e.g. 0.01).")
+        whole("imgsz", self.imgsz, STRIDE, example=f"imgsz={DEFAULT_IMGSZ}")
+        at_most("imgsz", self.imgsz, MAX_IMGSZ, f"{DEFAULT_IMGSZ} or 1280")
+        if self.learning_rate is not None:
+            fraction("learning_rate", self.learning_rate, 0.01)
         if self.optimizer not in OPTIMIZERS:
             raise SpecError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}.")
-        _int_at_least("patience", self.patience, 0, "patience=50")
-        _int_at_least("workers", self.workers, 0, "workers=8")
-        _int_at_least("seed", self.seed, 0, "seed=0")
-        if not DEVICE_PATTERN.match(str(self.device)):
-            raise SpecError(f"device={self.device!r}; use 'auto', 'cpu', a GPU index like '0', or several like '0,1'.")
+        whole("patience", self.patience, 0, example="patience=50")
+        whole("workers", self.workers, 0, example="workers=8")
+        whole("seed", self.seed, 0, example="seed=0")
+        device("device", self.device, several=True)
         if self.batch_size == -1 and "," in str(self.device):
             raise SpecError(
                 "batch_size=-1 (automatic) works on a single GPU only; give a number (e.g. 32) for "
@@ -172,7 +165,7 @@ class TrainSpec:
         if self.cache not in CACHE_VALUES:
             raise SpecError(f"cache={self.cache!r}; use false, true (= 'ram') or 'disk'.")
         if self.freeze is not None:
-            _int_at_least("freeze", self.freeze, 1, "freeze=10 (the backbone)")
+            whole("freeze", self.freeze, 1, example="freeze=10 (the backbone)")
             if self.freeze > 22:
                 raise SpecError(
                     f"freeze={self.freeze} would freeze the detection head too; use at most 22 "
@@ -281,11 +274,6 @@ def check_advanced(advanced: Any) -> None:
             close = sorted(k for k in known if k[:3] == str(key)[:3])[:5]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise SpecError(f"advanced[{key!r}] is not an Ultralytics train argument{hint}.")
-
-
-def _int_at_least(name: str, value: Any, minimum: int, example: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise SpecError(f"{name}={value!r}; use a whole number of at least {minimum} (e.g. {example}).")
 
 
 def parse_advanced(text: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from mlcore.core.errors import SubmitError
 from mlcore.core.paths import CONFIG_FILE, RunFolder
 from mlcore.core.safe_paths import PathNotAllowed, nearest_existing, resolve_user_path, trusted_model
 from mlcore.core.settings import LOCAL_USER, PROJECT_ROOT, Settings
+from mlcore.core.spec import SpecError
 from mlcore.datasets.loader import DatasetError
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.validate import validate
@@ -31,7 +32,7 @@ from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_ch
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
-from mlcore.training.spec import CONTINUING_MODES, SpecError, TrainSpec
+from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 
 MIN_FREE_DISK_GB = 1.0
 

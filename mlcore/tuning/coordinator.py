@@ -21,12 +21,13 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import JobNotFound, SubmitError
 from mlcore.core.paths import PRUNED_FILE, RunFolder
 from mlcore.core.settings import Settings
+from mlcore.core.spec import SpecError
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.scheduler import target_executor
 from mlcore.jobs.store import Job, JobState, JobStore, ProgressState, open_store
-from mlcore.training.spec import SpecError, TrainSpec
+from mlcore.training.spec import TrainSpec
 from mlcore.training.submit import submit_training
 from mlcore.tuning.space import suggest, train_fields
 from mlcore.tuning.spec import ARCHITECTURE_PARAM, TuneSpec

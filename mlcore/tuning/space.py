@@ -19,15 +19,9 @@ from typing import Any
 
 import yaml
 
+from mlcore.core.spec import STRIDE, SpecError
 from mlcore.core.user_yaml import UnsafeYaml, read_yaml_file, read_yaml_text
-from mlcore.training.spec import (
-    MANAGED_ARGS,
-    OPTIMIZERS,
-    STRIDE,
-    SpecError,
-    ultralytics_defaults,
-    ultralytics_train_args,
-)
+from mlcore.training.spec import MANAGED_ARGS, OPTIMIZERS, ultralytics_defaults, ultralytics_train_args
 
 # Train arguments of the spec's own fields that a study may search, and the TrainSpec field each sets.
 SPEC_FIELDS = {"lr0": "learning_rate", "optimizer": "optimizer", "batch": "batch_size", "imgsz": "imgsz"}

@@ -12,15 +12,19 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlcore.training.spec import (
-    ARCHITECTURES,
-    DEVICE_PATTERN,
-    NAME_PATTERN,
+from mlcore.core.spec import (
+    DEFAULT_IMGSZ,
+    MAX_IMGSZ,
     STRIDE,
     SpecError,
-    check_advanced,
+    at_most,
+    device,
+    non_empty,
+    one_of,
     refuse_unknown,
+    whole,
 )
+from mlcore.training.spec import ARCHITECTURES, DATASET_HINT, NAME_PATTERN, TrainSpec, check_advanced
 from mlcore.tuning.space import Param, parse_space, space_to_dict
 
 # The objective of a trial, from a row of its results.csv; the value of a finished trial is its best epoch's.
@@ -65,10 +69,10 @@ class TuneSpec:
     """Epochs of every trial before the pruner may stop it."""
     parallel: int = 0
     """Trials at once; 0 means as many as there are devices (GPUs free now, else 1)."""
-    batch_size: int = 16
-    imgsz: int = 640
-    device: str = "auto"
-    workers: int = 8
+    batch_size: int = TrainSpec.batch_size
+    imgsz: int = TrainSpec.imgsz
+    device: str = TrainSpec.device
+    workers: int = TrainSpec.workers
     advanced: dict[str, Any] = field(default_factory=dict)
     """Other Ultralytics train arguments every trial uses (e.g. {"nbs": 8}); the trial's own values win."""
     first_trials: tuple[dict[str, Any], ...] = ()
@@ -79,10 +83,7 @@ class TuneSpec:
             raise SpecError(
                 f"study={self.study!r}; name the study with letters, digits, '_', '-' and '.' (e.g. 'logos-lr')."
             )
-        if not str(self.dataset_path).strip():
-            raise SpecError(
-                "dataset_path is empty; give a dataset folder or data.yaml (e.g. 'ml_outputs/datasets/demo')."
-            )
+        non_empty("dataset_path", self.dataset_path, DATASET_HINT)
         architectures = tuple(self.architectures) if not isinstance(self.architectures, str) else (self.architectures,)
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "first_trials", tuple(self.first_trials))
@@ -91,34 +92,28 @@ class TuneSpec:
         unknown = [a for a in architectures if a not in ARCHITECTURES]
         if unknown:
             raise SpecError(f"architecture(s) {unknown} unknown; use {', '.join(ARCHITECTURES)}.")
-        _whole("epochs", self.epochs, 1)
+        whole("epochs", self.epochs, 1)
         if self.trials is None and self.hours is None:
             raise SpecError("the study has no budget; give trials (e.g. 20) or hours (e.g. 8), or both.")
         if self.trials is not None:
-            _whole("trials", self.trials, 1, "a budget of 0 trials runs nothing; give at least 1 (e.g. 20)")
+            whole("trials", self.trials, 1, use="a budget of 0 trials runs nothing; give at least 1 (e.g. 20)")
         if self.hours is not None and (
             isinstance(self.hours, bool) or not isinstance(self.hours, int | float) or not self.hours > 0
         ):
             raise SpecError(f"hours={self.hours!r}; a budget of 0 hours runs nothing; give a positive number (e.g. 8).")
-        if self.objective not in OBJECTIVES:
-            raise SpecError(f"objective={self.objective!r}; use one of {', '.join(OBJECTIVES)}.")
-        if self.sampler not in SAMPLERS:
-            raise SpecError(f"sampler={self.sampler!r}; use one of {', '.join(SAMPLERS)}.")
-        if self.pruner not in PRUNERS:
-            raise SpecError(f"pruner={self.pruner!r}; use one of {', '.join(PRUNERS)}.")
-        _whole("seed", self.seed, 0)
-        if self.seed >= 2**32:
+        one_of("objective", self.objective, tuple(OBJECTIVES))
+        one_of("sampler", self.sampler, SAMPLERS)
+        one_of("pruner", self.pruner, PRUNERS)
+        if whole("seed", self.seed, 0) >= 2**32:
             raise SpecError(f"seed={self.seed}; use a whole number below 2**32 (e.g. 0).")
-        if self.imgsz > 4096:
-            raise SpecError(f"imgsz={self.imgsz} is too large; use at most 4096 (e.g. 640).")
-        _whole("pruner_startup_trials", self.pruner_startup_trials, 0)
-        _whole("pruner_warmup_epochs", self.pruner_warmup_epochs, 0)
-        _whole("parallel", self.parallel, 0)
-        _whole("batch_size", self.batch_size, 1)
-        _whole("imgsz", self.imgsz, STRIDE)
-        _whole("workers", self.workers, 0)
-        if not DEVICE_PATTERN.match(str(self.device)):
-            raise SpecError(f"device={self.device!r}; use 'auto', 'cpu', a GPU index like '0', or several like '0,1'.")
+        whole("pruner_startup_trials", self.pruner_startup_trials, 0)
+        whole("pruner_warmup_epochs", self.pruner_warmup_epochs, 0)
+        whole("parallel", self.parallel, 0)
+        whole("batch_size", self.batch_size, 1)
+        whole("imgsz", self.imgsz, STRIDE)
+        at_most("imgsz", self.imgsz, MAX_IMGSZ, DEFAULT_IMGSZ)
+        whole("workers", self.workers, 0)
+        device("device", self.device, several=True)
         if self.space:
             parse_space(self.space)  # raises SpaceError with the parameter's name
         space = self.parsed_space()
@@ -159,8 +154,3 @@ class TuneSpec:
         if isinstance(values.get("first_trials"), list):
             values["first_trials"] = tuple(values["first_trials"])
         return cls(**values)
-
-
-def _whole(name: str, value: Any, minimum: int, why: str | None = None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise SpecError(f"{name}={value!r}; " + (why or f"use a whole number of at least {minimum}") + ".")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from mlcore.core.spec import DEFAULT_IMGSZ, MAX_IMGSZ, STRIDE
+
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}  # report order; of two copies, the earlier split keeps its own
 
 
@@ -20,7 +22,7 @@ class ValidationOptions:
     """Dataset structure: image/label pairing, orphan labels, backgrounds, file formats."""
     near_duplicates: bool = True
     """Perceptual hashes to find near-identical images across splits (decodes every image)."""
-    imgsz: int = 640
+    imgsz: int = DEFAULT_IMGSZ
     """Training image size, for tiny-box checks and recommendations."""
     workers: int = 0
     """Processes reading images; 0 = one per CPU core."""
@@ -30,8 +32,8 @@ class ValidationOptions:
     """Fewer train instances than this for a class gives `few_samples`."""
 
     def __post_init__(self) -> None:
-        if not 32 <= self.imgsz <= 8192:
-            raise ValueError(f"imgsz={self.imgsz} is out of range; use 32 to 8192 (e.g. 640).")
+        if not STRIDE <= self.imgsz <= MAX_IMGSZ:  # the sizes a training accepts
+            raise ValueError(f"imgsz={self.imgsz} is out of range; use {STRIDE} to {MAX_IMGSZ} (e.g. {DEFAULT_IMGSZ}).")
         if self.workers < 0:
             raise ValueError(f"workers={self.workers}; use 0 for one per core, or a positive number.")
         if self.imbalance_ratio <= 1:

@@ -64,3 +64,8 @@ class ValidationReport:
                 [i.code, i.severity, i.split or "", i.path or "", "" if i.line is None else i.line, i.message]
             )
         return out.getvalue()
+
+
+def skipped_files(report: ValidationReport, split: str) -> list[str]:
+    """The files of `split` that a measurement leaves out: those with an error (sorted, each once)."""
+    return sorted({i.path for i in report.issues if i.severity == "error" and i.split == split and i.path})

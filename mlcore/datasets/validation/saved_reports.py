@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mlcore.core.atomic_file import write_atomically
+from mlcore.core.folders import stamped_folder
 from mlcore.core.paths import DATASET_REPORTS_DIR as REPORTS_DIR
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
@@ -45,9 +45,7 @@ def _write(path: Path, text: str) -> None:
 def save_report(report: ValidationReport, outputs_root: Path) -> SavedReport:
     """Write the report's three files into a new timestamped folder."""
     name = re.sub(r"[^\w.-]+", "_", report.dataset.get("name") or "dataset")[:60]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    folder = outputs_root / REPORTS_DIR / f"{name}_{stamp}"
-    folder.mkdir(parents=True)
+    folder = stamped_folder(outputs_root / REPORTS_DIR, name)
     summary = {
         "source": report.dataset["source"],
         "created": report.created,
