@@ -7,6 +7,7 @@ import streamlit as st
 
 from mlcore.charts import datasets as charts
 from mlcore.charts.drawing import draw_boxes
+from mlcore.core.class_names import class_names
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.core.spec import MAX_IMGSZ, STRIDE
@@ -159,7 +160,7 @@ def show_issue(report: ValidationReport, issue_index: int, settings: Settings) -
     rows, lines = read_label_file(label)
     picture, problem = None, None
     if image is not None and image.exists():  # drawn before anything is written: text and picture arrive together
-        names = {int(k): v for k, v in report.dataset["names"].items()}
+        names = class_names(report.dataset["names"])
         try:
             picture = draw_boxes(image, rows, names, highlight={issue.line} if issue.line else None)
         except (OSError, ValueError) as exc:
@@ -259,7 +260,7 @@ def charts_tab(report: ValidationReport) -> None:
 
 
 def gallery_tab(report: ValidationReport) -> None:
-    names = {int(k): v for k, v in report.dataset["names"].items()}
+    names = class_names(report.dataset["names"])
     if not names:
         st.info("The dataset defines no class.", icon=":material/category:")
         return

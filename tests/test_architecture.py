@@ -171,6 +171,36 @@ def test_importing_mlcore_and_the_pages_loads_no_torch_or_ultralytics() -> None:
     assert "mlcore.devices.torch_probe" in modules and "mlcore.engine.env" in modules  # the risky ones were covered
 
 
+# The modules outside mlcore/engine that import torch or Ultralytics themselves, and why; all run in a worker, the
+# predictor or a child process. Everything else loads models, sets threads and asks torch through mlcore.engine.
+ENGINE_USERS = {
+    "mlcore.worker": "asks torch whether the GPU Ray gave a job is there",
+    "mlcore.training.task": "builds a new model from its architecture's yaml; raises a checkpoint's epoch total",
+    "mlcore.training.augment_sampler": "runs Ultralytics' own augmentation pipeline, in a child process",
+    "mlcore.training.batch_timer": "times Ultralytics' training batches, in a child process",
+    "mlcore.devices.torch_probe": "asks torch which GPUs it sees, in a child process",
+    "mlcore.export.openvino_runtime": "gives Ultralytics' OpenVINO backend the export's precision hint",
+}
+
+
+def test_only_the_engine_and_the_listed_modules_import_torch_or_ultralytics() -> None:
+    found = {}
+    for path in MLCORE.rglob("*.py"):
+        module = _module_name(path)
+        heavy = sorted(n for n in _imported_modules(path) if n.split(".")[0] in {"torch", "ultralytics"})
+        if heavy and module.split(".")[:2] != ["mlcore", "engine"]:
+            found[module] = heavy
+    new = sorted(set(found) - set(ENGINE_USERS))
+    assert not new, (
+        "imports of torch or Ultralytics outside mlcore.engine: "
+        + "; ".join(f"{m} ({', '.join(found[m])})" for m in new)
+        + ". Go through mlcore.engine (models.load_yolo, env.set_cpu_threads, ...), or add the module to "
+        "ENGINE_USERS with the reason it must import them itself."
+    )
+    stale = sorted(set(ENGINE_USERS) - set(found))
+    assert not stale, f"{stale} no longer import torch or Ultralytics: take them off ENGINE_USERS"
+
+
 # Objects handed to a Streamlit-cached function as a handle: their identity is in the other arguments.
 UNHASHED_HANDLES = {"Settings", "Detections"}
 

@@ -150,3 +150,18 @@ def test_openvino_compiles_an_fp32_export_at_f32_and_the_predictor_at_its_cards_
     assert predictor["ran_at"] == ("bf16" if "BF16" in answer["capabilities"] else "f32")  # what OpenVINO can do
     validator = answer["validator"]  # an evaluation job (an A/B comparison) validates through Ultralytics
     assert validator["configs"][-1]["INFERENCE_PRECISION_HINT"] == "bf16" and validator["ran_at"] == predictor["ran_at"]
+
+
+def test_the_card_times_each_format_with_the_cpu_threads_the_predictor_serves_it_with(tmp_path: Path) -> None:
+    """The latency on an export card describes how the predictor will run that format: the timer once gave
+    every runtime all the cores while the predictor gives them to PyTorch alone."""
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "tests" / "cpu_threads_child.py"), str(tmp_path / "work")],
+        env=engine_env_for(outputs), capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["pt"] == {"timer": answer["cores"], "predictor": answer["cores"]}, answer  # PyTorch: every core
+    assert answer["onnx"]["timer"] == answer["onnx"]["predictor"], answer  # ONNX Runtime: as the predictor has it

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import OUTSIDE, Confinement, PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
@@ -176,7 +177,7 @@ def _names_from(value: Any) -> dict[int, str] | None:
         return {i: str(n) for i, n in enumerate(value)}
     if isinstance(value, dict):
         try:
-            return {int(k): str(v) for k, v in sorted(value.items(), key=lambda kv: int(kv[0]))}
+            return dict(sorted(class_names(value).items()))
         except (TypeError, ValueError):
             return None
     return None

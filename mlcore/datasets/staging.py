@@ -60,7 +60,7 @@ def stage_dataset(dataset: Dataset, target: Path) -> Path:
         "path": str(target.resolve()),
         **{split: f"{paths.IMAGES_DIR}/{split}" for split in dataset.splits},
         "nc": len(dataset.names),
-        "names": {int(k): v for k, v in dataset.names.items()},
+        "names": dataset.names,
     }
     data_yaml = target / paths.DATA_YAML
     data_yaml.write_text(

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from mlcore.core import paths
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import Confinement
 from mlcore.core.settings import Settings
@@ -171,8 +172,8 @@ def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list
             f"{len(unlabelled)} of {len(found)} images to add have no label file, e.g. {unlabelled[0]}: label them "
             "(an empty .txt for an image without objects), or leave them out."
         )
-    ours = {v: int(k) for k, v in dataset.names.items()}
-    theirs = {int(k): v for k, v in added.names.items()} if added.names_known else {k: dataset.names[k] for k in
+    ours = {v: k for k, v in dataset.names.items()}
+    theirs = added.names if added.names_known else {k: dataset.names[k] for k in
                                                                                      dataset.names}  # fmt: skip
     foreign = sorted({v for v in theirs.values() if v not in ours})
     if foreign:
@@ -219,7 +220,7 @@ def _merged(
     folder, other = usable_split(other_text, settings, what="the dataset to merge")
     if folder == dataset.source or other.root == dataset.root:
         raise SubmitError("a dataset cannot be merged with itself; give another dataset to merge.")
-    theirs = {int(k): str(v) for k, v in other.names.items()}
+    theirs = other.names
     unknown = sorted(set(class_map) - set(theirs.values()))
     if unknown:
         raise SubmitError(f"--map names {', '.join(unknown)}, which the dataset to merge does not have (it has "
@@ -437,7 +438,7 @@ def write_version(
     number, folder, building = _claim(base)
     try:
         links = _build(building, plan)
-        classes = {int(k): v for k, v in names.items()}
+        classes = class_names(names)
         data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan}, "nc": len(classes),
                 "names": classes}  # fmt: skip
         (building / paths.DATA_YAML).write_text(

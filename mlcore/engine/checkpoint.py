@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlcore.core.class_names import class_names
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.env import engine_environment
 
@@ -66,7 +67,7 @@ def inspect_checkpoint(path: Path, settings: Settings, timeout: float = 120) -> 
         epoch=int(data["epoch"]),
         epochs=int(data["epochs"]),
         has_optimizer=data["has_optimizer"],
-        names={int(k): str(v) for k, v in (data.get("names") or {}).items()},
+        names=class_names(data.get("names") or {}),
         imgsz=int(imgsz) if isinstance(imgsz, int | float) else None,
         task=str(data.get("task") or "detect"),
     )
@@ -87,7 +88,7 @@ def _describe(path: str) -> dict[str, object]:
         "epoch": int(ckpt.get("epoch", -1)),
         "epochs": int(args.get("epochs", 0)),
         "has_optimizer": ckpt.get("optimizer") is not None,
-        "names": {int(k): str(v) for k, v in names.items()},
+        "names": class_names(names),
         "imgsz": imgsz
         if isinstance(imgsz, int)
         else (max(imgsz) if isinstance(imgsz, list | tuple) and imgsz else None),

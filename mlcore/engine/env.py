@@ -119,16 +119,41 @@ def engine_variables(settings: Settings) -> dict[str, str]:
     )
 
 
-def use_all_cpu_cores(trainer: object) -> None:
-    """Trainer callback (on_train_start): train on every CPU core.
+PYTORCH_SUFFIXES = (".pt", ".torchscript")  # models PyTorch runs; ONNX Runtime and OpenVINO have threads of their own
 
-    Ultralytics sets torch to `cpu_count - 1` threads for CPU training, which leaves one core of
-    two idle on a small machine; the studio runs one training per machine on CPU, so it takes all.
-    """
+
+def set_cpu_threads(device: str, model: str | Path | None = None) -> None:
+    """The studio's one CPU-thread policy, set once Ultralytics has set the device up (it gives torch one core
+    fewer, at most 8, which on a two-core machine halves PyTorch's speed): on the CPU, a model PyTorch runs (and
+    every training) gets every core; ONNX Runtime and OpenVINO keep Ultralytics' setting, as their own thread
+    pools would compete with torch's. `model`: the file being run; None for a training.
+
+    The predictor serves with this policy and the export card's latency is timed under it, so the figure on the
+    card describes how the predictor will run that format."""
+    if device != "cpu" or (model is not None and Path(model).suffix not in PYTORCH_SUFFIXES):
+        return
     import torch
 
-    if getattr(getattr(trainer, "device", None), "type", "") == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(os.cpu_count() or 1)
+
+
+def use_all_cpu_cores(trainer: object) -> None:
+    """Trainer callback (on_train_start): the CPU-thread policy for a training (one per machine on the CPU)."""
+    set_cpu_threads(getattr(getattr(trainer, "device", None), "type", ""))
+
+
+def torch_threads() -> int:
+    """The threads torch computes with in this process (what a CPU timing ran with)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA device in this process (imports torch: workers and the predictor only)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def restore_pillow_open() -> None:

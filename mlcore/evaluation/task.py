@@ -27,6 +27,7 @@ import numpy as np
 from mlcore.charts.drawing import draw_comparison
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import TaskError
 from mlcore.core.paths import METRICS_FILE, PREDICTIONS_FILE, PROGRESS_FILE
 from mlcore.core.settings import Settings
@@ -36,6 +37,7 @@ from mlcore.datasets.loader import Dataset, label_path, load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
+from mlcore.engine.models import UnusableModel, load_yolo
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.evaluation.analysis import (
     ERROR_TYPES,
@@ -151,12 +153,9 @@ def predict_split(
     Ultralytics writes its own files into `folder`. `progress(done, total)` is called after each batch.
     `rect=True` is Ultralytics' own validation of a .pt (rectangular batches padded by half a stride);
     `rect=False` letterboxes every image to the same imgsz square, as a fixed-size export sees it."""
-    from ultralytics import YOLO
-
-    model = _load_model(YOLO, model_path)
-    model_names = {int(k): str(v) for k, v in model.names.items()}
-    data_names = {int(k): str(v) for k, v in dataset.names.items()}
-    if mismatch := names_mismatch(model_names, data_names):
+    model = _load_model(model_path)
+    model_names = class_names(model.names)
+    if mismatch := names_mismatch(model_names, dataset.names):
         raise EvaluationError(mismatch)
     recorded: dict[str, list[Any]] = {}
     model.add_callback("on_val_start", lambda v: _record_files(v, recorded))
@@ -169,18 +168,18 @@ def predict_split(
     return _detections(dataset, images, recorded, imgsz), metrics_to_dict(metrics, model_names)
 
 
-def _load_model(yolo: Any, path: str) -> Any:
+def _load_model(path: str) -> Any:
     try:
-        model = yolo(path)
-    except Exception as exc:  # Ultralytics raises several kinds for files that are not checkpoints
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EvaluationError(
-            f"{path} cannot be loaded as a YOLO checkpoint ({reason[:300]}). Pick a best.pt or last.pt that a "
-            "training wrote, or an official detection model file."
-        ) from exc
-    if model.task != "detect":
-        raise EvaluationError(f"{path} is a {model.task} model; the studio evaluates detection models.")
-    return model
+        return load_yolo(path, task=None)  # an export is run as the task its metadata records
+    except UnusableModel as exc:
+        if exc.task:
+            message = f"{path} is a {exc.task} model; the studio evaluates detection models."
+        else:
+            message = (
+                f"{path} cannot be loaded as a YOLO checkpoint ({exc.reason[:300]}). Pick a best.pt or last.pt that a "
+                "training wrote, or an official detection model file."
+            )
+        raise EvaluationError(message) from exc.__cause__  # Ultralytics' own error, if any
 
 
 def _record_files(validator: Any, recorded: dict[str, list[Any]]) -> None:
@@ -234,7 +233,7 @@ def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]],
     g = np.array(gt_rows, dtype=float).reshape(-1, 6)
     pr = np.concatenate(pred_rows).astype(float)
     return Detections(
-        images=[dataset.rel(i) for i in images], sizes=sizes, names={int(k): v for k, v in dataset.names.items()},
+        images=[dataset.rel(i) for i in images], sizes=sizes, names=dataset.names,
         gt_image=g[:, 0].astype(int), gt_cls=g[:, 1].astype(int), gt_box=g[:, 2:],
         pred_image=pr[:, 0].astype(int), pred_cls=pr[:, 1].astype(int), pred_conf=pr[:, 2], pred_box=pr[:, 3:],
         imgsz=imgsz,

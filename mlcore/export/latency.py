@@ -4,9 +4,10 @@ runs after a warm-up), and images per second at batch 8 for a dynamic export. Ru
 Each model is timed through Ultralytics' own predictor, which runs a .pt in PyTorch, an .onnx in
 onnxruntime, an OpenVINO folder in OpenVINO and a .torchscript in TorchScript; the figure is the
 predictor's `inference` time (the runtime alone), so pre- and post-processing, the same for all,
-do not blur the comparison. Its total per image is kept beside it. Every runtime gets all the CPU
-cores (PyTorch too: Ultralytics sets it to one core fewer at import). Each figure says the precision the
-runtime computed at (`ran_at`): an OpenVINO model compiles at its export's hint and reports what it got.
+do not blur the comparison. Its total per image is kept beside it. Each runtime gets the CPU threads the
+studio's predictor gives it (engine.env.set_cpu_threads), so the figure says how the predictor will run that
+format. Each figure says the precision the runtime computed at (`ran_at`): an OpenVINO model compiles at its
+export's hint and reports what it got.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.engine.env import set_cpu_threads, torch_threads
+from mlcore.engine.models import load_yolo
 from mlcore.export.openvino_runtime import compiled_precision, install
 
 WARM_UP = 5
@@ -39,16 +42,13 @@ def ran_at(backend: Any) -> str | None:
 
 def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str = "cpu", dynamic: bool = False) -> dict:
     """Latency of the model at `path` on `images` (cycled), on `device`."""
-    import torch
-    from ultralytics import YOLO
-
     install()
-    model = YOLO(path, task="detect")
+    model = load_yolo(path)
     kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1}
     for n in range(WARM_UP):
         model.predict(images[n % len(images)], **kwargs)
-        if n == 0 and device == "cpu":  # the predictor's set-up leaves torch one core short; the other runtimes
-            torch.set_num_threads(os.cpu_count() or 1)  # take every core, so PyTorch gets them all too
+        if n == 0:  # once the predictor's set-up has set torch's threads, as the studio's predictor does
+            set_cpu_threads(device, path)
     inference, total = [], []
     for n in range(runs):
         speed = model.predict(images[n % len(images)], **kwargs)[0].speed
@@ -60,7 +60,7 @@ def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str 
         "runs": runs,
         "batch": 1,
         "device": device,
-        "threads": torch.get_num_threads() if device == "cpu" else None,
+        "threads": torch_threads() if device == "cpu" else None,
         "cores": os.cpu_count(),
         "ran_at": ran_at(model.predictor.model),
     }

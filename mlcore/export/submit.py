@@ -86,7 +86,7 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
             raise SubmitError(missing_split(dataset, f"images in {wanted}"))
         if spec.precision == "int8" and not dataset.splits.get("val"):
             raise SubmitError("INT8 calibration reads the dataset's val images, and it has none; add a val split.")
-        if mismatch := names_mismatch(info.names, {int(k): str(v) for k, v in dataset.names.items()}):
+        if mismatch := names_mismatch(info.names, dataset.names):
             raise SubmitError(f"the parity check would be wrong: {mismatch}")
         dataset_text = str(dataset_path)
     free_gb = shutil.disk_usage(nearest_existing(settings.outputs_root)).free / 1024**3

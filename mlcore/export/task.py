@@ -27,6 +27,7 @@ from typing import Any
 
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import TaskError
 from mlcore.core.hashing import file_sha256
 from mlcore.core.paths import RunFolder
@@ -34,6 +35,7 @@ from mlcore.core.settings import Settings
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import Lease
+from mlcore.engine.models import load_yolo
 from mlcore.evaluation.task import predict_split
 from mlcore.export.formats import FORMATS
 from mlcore.export.latency import time_model
@@ -129,8 +131,6 @@ def run(job: Job, settings: Settings, store: JobStore) -> int:
 
 def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, device: str, into: Path) -> Path:
     """One conversion with Ultralytics' exporter, moved into `into` once it succeeded."""
-    from ultralytics import YOLO
-
     precision = format_precision(name, spec.precision)
     args: dict[str, Any] = {"format": name, "imgsz": spec.imgsz, "device": device, "batch": 1, "dynamic": spec.dynamic}
     if name == "onnx":
@@ -140,7 +140,7 @@ def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, d
     if precision == "int8":
         args |= {"int8": True, "data": str(data_yaml)}  # calibrated on the staged view of the model's own dataset
     try:
-        made = Path(YOLO(str(source)).export(**args))
+        made = Path(load_yolo(source).export(**args))
     except Exception as exc:
         raise TaskError(
             f"the {FORMATS[name].title} conversion failed ({type(exc).__name__}: {str(exc)[:300]}); the end of "
@@ -156,7 +156,7 @@ def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, d
 def export(job: Job, settings: Settings) -> None:
     folder = RunFolder(Path(job.run_dir))
     spec = ExportSpec.from_dict({k: v for k, v in job.spec.items() if k not in RECORDED})
-    names = {int(k): str(v) for k, v in job.spec["names"].items()}
+    names = class_names(job.spec["names"])
     lease = Lease.parse(job.device)
     device = lease.ultralytics_device
     staging = settings.outputs_root / paths.STAGING_DIR / job.id

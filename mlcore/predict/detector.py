@@ -12,14 +12,15 @@ bfloat16 would be bf16, whatever the export was checked at).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import TaskError
-from mlcore.engine.env import restore_pillow_open
+from mlcore.engine.env import set_cpu_threads
+from mlcore.engine.models import UnusableModel, load_yolo
 from mlcore.export.openvino_runtime import install
 from mlcore.predict.profile import DeploymentProfile
 
@@ -30,19 +31,17 @@ class ModelUnusable(TaskError):
 
 def load_detector(path: Path, device: str) -> Any:
     """A YOLO detection model from a .pt or an export, on `device` ('cpu' or a GPU index)."""
-    from ultralytics import YOLO
-
-    restore_pillow_open()
     install()  # OpenVINO exports compile at their card's inference precision
     try:
-        model = YOLO(str(path), task="detect")
-    except Exception as exc:  # Ultralytics raises several kinds for files that are not models
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ModelUnusable(
-            f"{path.name} cannot be loaded as a YOLO model ({reason[:200]}); pick a run's best.pt or an export."
-        ) from exc
-    if model.task != "detect":
-        raise ModelUnusable(f"{path.name} is a {model.task} model; the studio predicts with detection models.")
+        model = load_yolo(path)
+    except UnusableModel as exc:
+        if exc.task:
+            message = f"{path.name} is a {exc.task} model; the studio predicts with detection models."
+        else:
+            message = (
+                f"{path.name} cannot be loaded as a YOLO model ({exc.reason[:200]}); pick a run's best.pt or an export."
+            )
+        raise ModelUnusable(message) from exc.__cause__  # Ultralytics' own error, if any
     model.studio_device, model.studio_path = device, path
     return model
 
@@ -50,22 +49,15 @@ def load_detector(path: Path, device: str) -> Any:
 WARM_UP = np.zeros((64, 64, 3), dtype=np.uint8)
 
 
-PYTORCH_SUFFIXES = (".pt", ".torchscript")  # models PyTorch runs; ONNX Runtime and OpenVINO have threads of their own
-
-
 def warm_up(model: Any) -> None:
-    """One prediction builds Ultralytics' predictor; then, on the CPU, a PyTorch model may use every core
-    (Ultralytics' device set-up leaves one idle, which on a two-core machine halves its speed). Other runtimes
-    keep Ultralytics' setting: their own threads would compete with PyTorch's."""
+    """One prediction builds Ultralytics' predictor (which sets torch's threads); then the studio's CPU-thread
+    policy, the one the export card's latency was timed under."""
     detect(model, [WARM_UP], DeploymentProfile())
-    if model.studio_device == "cpu" and model.studio_path.suffix in PYTORCH_SUFFIXES:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
+    set_cpu_threads(model.studio_device, model.studio_path)
 
 
 def names_of(model: Any) -> dict[int, str]:
-    return {int(k): str(v) for k, v in model.names.items()}
+    return class_names(model.names)
 
 
 def detect(

@@ -29,6 +29,7 @@ import yaml
 
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.class_names import class_names
 from mlcore.core.settings import Settings
 from mlcore.core.spec import fraction
 
@@ -69,7 +70,7 @@ class DeploymentProfile:
             raise ProfileError('per_class must map class names to thresholds, e.g. {"logo": 0.4}.')
         for name, value in self.per_class.items():
             fraction(f"per_class[{name!r}]", value, 0.25, error=ProfileError)
-        object.__setattr__(self, "names", {int(k): str(v) for k, v in (self.names or {}).items()})
+        object.__setattr__(self, "names", class_names(self.names or {}))
 
     @property
     def floor(self) -> float:

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlcore.core.errors import TaskError
 from mlcore.core.settings import load_settings
-from mlcore.engine.env import silence_runtime_telemetry
+from mlcore.engine.env import cuda_available, silence_runtime_telemetry
 from mlcore.predict.detector import ModelUnusable, detect, names_of
 from mlcore.predict.model_cache import ModelCache
 from mlcore.predict.profile import DeploymentProfile, ProfileError
@@ -31,9 +31,7 @@ def predictor_device(wanted: str) -> str:
     """auto: the first GPU when PyTorch sees one, else the CPU."""
     if wanted != "auto":
         return wanted
-    import torch
-
-    return "0" if torch.cuda.is_available() else "cpu"
+    return "0" if cuda_available() else "cpu"
 
 
 def answer(tasks: list[dict[str, Any]], cache: ModelCache) -> list[dict[str, Any]]:

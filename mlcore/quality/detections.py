@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlcore.core.class_names import class_names
 from mlcore.evaluation.analysis import Detections
 
 
@@ -19,7 +20,7 @@ def merge_detections(parts: list[Detections], names: dict[int, str], imgsz: int)
     return Detections(
         images=[i for p in parts for i in p.images],
         sizes=joined("sizes", width=2).astype(np.int32),
-        names={int(k): str(v) for k, v in names.items()},
+        names=class_names(names),
         gt_image=joined("gt_image", shift=True).astype(int),
         gt_cls=joined("gt_cls").astype(int),
         gt_box=joined("gt_box", width=4),

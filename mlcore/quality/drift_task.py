@@ -102,7 +102,7 @@ def run_drift(job: Job, settings: Settings) -> None:
         raise DriftError(f"none of the reference images of the '{spec['split']}' split could be read.")
     kept = [current[i] for i in cur_kept]
     ref_predictions = cur_predictions = None
-    names = {int(k): str(v) for k, v in dataset.names.items()}
+    names = dataset.names
     if with_model:
         device = ultralytics_device(job.device)
         model = load_detector(Path(spec["model_path"]), device)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mlcore.core.class_names import class_names
 from mlcore.datasets.near_copies import NEAR_DUPLICATE_BITS, same_picture
 
 
@@ -347,7 +348,7 @@ def write_prelabels(
     """
     folder = Path(folder)
     images_dir, labels_dir = folder / "images", folder / "labels"
-    names = {int(k): str(v) for k, v in names.items()}
+    names = class_names(names)
     stems: set[str] = set()  # case-folded: a.jpg, A.png and a.png would share a label file somewhere
     plan: list[tuple[Path, Path, list[str]]] = []
     for source, boxes, (width, height) in chosen:

@@ -114,7 +114,7 @@ def write_fold_datasets(dataset: Dataset, folds: list[list[str]], split: str, fo
     """folds/fold-{k}/data.yaml per fold: train on the other folds, validate on the dataset's val split (or,
     auditing val, on the held-out fold), never on the images the fold model will predict for the audit."""
     root = Path(str(dataset.root))
-    names = {int(k): v for k, v in dataset.names.items()}
+    names = dataset.names
     validation = dataset.splits.get("val") if split != "val" else None
     written = []
     for k, held_out in enumerate(folds):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.class_names import class_names
 from mlcore.core.errors import SubmitError
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path, trusted_model
 from mlcore.core.settings import PROJECT_ROOT, Settings
@@ -19,6 +20,7 @@ from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
 from mlcore.engine.metrics import metrics_to_dict
+from mlcore.engine.models import load_yolo
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.queue import enqueue
@@ -67,9 +69,7 @@ def measure(job: Job, settings: Settings) -> None:
     dataset = load_dataset(Path(spec["dataset_path"]))
     staging = settings.outputs_root / paths.STAGING_DIR / job.id
     data_yaml = stage_dataset(dataset, staging)
-    from ultralytics import YOLO
-
-    model = YOLO(spec["weights"])
+    model = load_yolo(spec["weights"])
     metrics = model.val(
         data=str(data_yaml),
         imgsz=spec["imgsz"],
@@ -80,5 +80,5 @@ def measure(job: Job, settings: Settings) -> None:
         name="val",
         exist_ok=True,
     )
-    names = {int(k): v for k, v in (getattr(model, "names", None) or dataset.names).items()}
+    names = class_names(getattr(model, "names", None) or dataset.names)
     write_json_atomically(Path(spec["metrics_file"]), metrics_to_dict(metrics, names))

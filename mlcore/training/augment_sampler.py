@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.core import paths
+from mlcore.core.class_names import class_names
 from mlcore.engine.env import silence_runtime_telemetry
 
 
@@ -70,7 +71,7 @@ def main(request_file: Path) -> int:
         **{f"boxes_{k}": v for k, v in enumerate(found["boxes"])},
         **{f"classes_{k}": v for k, v in enumerate(found["classes"])},
     )
-    names = {int(k): str(v) for k, v in found["names"].items()}
+    names = class_names(found["names"])
     drawn = zip(found["images"], found["boxes"], found["classes"], strict=True)
     tiles = [(Image.fromarray(image), [(int(c), box) for c, box in zip(classes, boxes, strict=True)])
              for image, boxes, classes in drawn]  # fmt: skip

@@ -190,20 +190,21 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
     dataset = load_dataset(Path(spec.dataset_path))
     data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
 
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # a new model from its architecture's yaml; weights load through the engine
 
     from mlcore.engine.env import use_all_cpu_cores
+    from mlcore.engine.models import load_yolo
 
     continuing = spec.mode in CONTINUING_MODES
     if continuing:
         checkpoint = folder.resumable_checkpoint()
         if spec.mode == "extend":
             raise_epoch_count(checkpoint, spec.epochs)
-        model = YOLO(str(checkpoint))
+        model = load_yolo(checkpoint)
     elif spec.mode == "full":
         model = YOLO(f"{spec.model_architecture}.yaml")
     else:
-        model = YOLO(spec.base_model_path)
+        model = load_yolo(spec.base_model_path)
     for event, callback in reporter.callbacks().items():
         model.add_callback(event, callback)
     model.add_callback("on_train_start", use_all_cpu_cores)
@@ -222,7 +223,7 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
         )
     if (metrics is None or not hasattr(metrics, "box")) and folder.best.exists():
         # multi-GPU training validates in its ranks, not here: measure best.pt once more
-        best = YOLO(str(folder.best))
+        best = load_yolo(folder.best)
         metrics = best.val(data=str(data_yaml), device=device.split(",")[0], batch=16, plots=False)
     if metrics is not None and hasattr(metrics, "box"):
         write_json_atomically(folder.metrics, metrics_to_dict(metrics, dataset.names))
