@@ -54,17 +54,19 @@ chromium:
 		exit 1; \
 	fi
 
-# The whole suite: unit, integration (real CPU training), AppTest pages and browser tests.
-test: dev ray chromium
+# The whole suite: lint and types first, then unit, integration (real CPU training), AppTest pages and browser tests.
+test: dev ray chromium lint
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fast part while you work: no real training beyond the shared tiny model, no browser, no Ray cluster.
 test-fast: dev
 	$(PY) -m pytest -m "not slow and not browser and not ray" $(PYTEST_ARGS)
 
+# ruff, then mypy over mlcore/ (its settings in pyproject.toml).
 lint: dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 fmt: dev
 	$(PY) -m ruff check --fix .

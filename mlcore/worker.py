@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlcore.cluster.environment import RAY_EXECUTOR, RAY_THREAD_LIMITS
 from mlcore.core.settings import ENV_EXECUTOR, Settings, drop_environment, load_settings
@@ -82,7 +83,7 @@ def run_job(job_id: str, settings: Settings) -> int:
 
     me = psutil.Process()
     on_ray = settings.environment.get(ENV_EXECUTOR) == RAY_EXECUTOR
-    placed = {"device": device_on_node(job, settings)} if on_ray else {}
+    placed: dict[str, Any] = {"device": device_on_node(job, settings)} if on_ray else {}
     store.transition(job_id, JobState.RUNNING, pid=me.pid, pid_started=me.create_time(), **placed)
     if task is None:
         known = ", ".join(f"{kind}/{name or '-'}" for kind, name in TASKS)

@@ -36,7 +36,7 @@ def silence_runtime_telemetry() -> None:
     Both fall back to a silent stub when it cannot be imported, so the worker blocks the module before any
     engine import (nothing is written into the user's home)."""
     for name in TELEMETRY_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[assignment]  # import now raises ImportError
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # import now raises ImportError
 
 
 def engine_settings(outputs_root: Path) -> dict[str, object]:

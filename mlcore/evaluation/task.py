@@ -226,10 +226,10 @@ def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]],
                             (r.cy + r.h / 2) * h))  # fmt: skip
     pred_rows = [np.empty((0, 7))]
     for file, blocks in recorded.items():
-        n = index.get(file)
-        if n is not None:
-            rows = np.concatenate(blocks)
-            pred_rows.append(np.column_stack([np.full(len(rows), n), rows]))
+        at = index.get(file)
+        if at is not None:
+            block = np.concatenate(blocks)
+            pred_rows.append(np.column_stack([np.full(len(block), at), block]))
     g = np.array(gt_rows, dtype=float).reshape(-1, 6)
     pr = np.concatenate(pred_rows).astype(float)
     return Detections(
@@ -273,12 +273,13 @@ def write_error_samples(d: Detections, result: Analysis, root: Path, folder: Pat
             if n not in drawn:
                 try:
                     buffer = io.BytesIO()
-                    focus = focus_box(d, result, n)  # a close-up beside the image when its smallest error is tiny
+                    box = focus_box(d, result, n)  # a close-up beside the image when its smallest error is tiny
+                    focus = None if box is None else box.tolist()
                     draw_comparison(root / d.images[n], d, result, n, focus=focus).save(buffer, "JPEG", quality=88)
                     drawn[n] = buffer.getvalue()
                 except OSError:
                     drawn[n] = None
-            if drawn[n] is not None:
+            if (picture := drawn[n]) is not None:
                 (folder / kind / f"{Path(d.images[n]).with_suffix('').as_posix().replace('/', '__')}.jpg").write_bytes(
-                    drawn[n]
+                    picture
                 )

@@ -153,7 +153,7 @@ class LocalExecutor:
 
     def cancel(self, job: Job, grace_s: float) -> None:
         """SIGTERM to the worker's process group, SIGKILL to what is left after the grace period."""
-        if not is_alive(job.pid, job.pid_started):
+        if job.pid is None or not is_alive(job.pid, job.pid_started):
             return
         pgid = os.getpgid(job.pid)  # the worker leads its own session and group
         os.killpg(pgid, signal.SIGTERM)

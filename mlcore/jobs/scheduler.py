@@ -158,7 +158,8 @@ def _step(settings: Settings, book: Executors) -> StepReport:
     if not queued:
         return StepReport(reconciled=tuple(reconciled), problem=book.problem)
     active = store.list(ACTIVE_STATES)
-    started, failed = [], []
+    started: list[str] = []
+    failed: list[str] = []
     target = book.target
     for job in queued:
         try:

@@ -90,7 +90,7 @@ def submit_training(spec: TrainSpec, settings: Settings, owner: str = "local", a
     if spec.mode in CONTINUING_MODES:
         raise SubmitError(f"mode={spec.mode!r} continues a run: start it with start(), which names the run.")
     dataset = checked_dataset(spec.dataset_path, spec.imgsz, settings, allow_warnings)
-    base_model = str(trusted_model(spec.base_model_path, settings)) if spec.mode == "transfer" else None
+    base_model = str(trusted_model(str(spec.base_model_path), settings)) if spec.mode == "transfer" else None
     experiment = spec.experiment or f"exp-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = settings.outputs_root / paths.TRAININGS_DIR / spec.project / experiment
     if run_dir.exists():

@@ -204,7 +204,7 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
     elif spec.mode == "full":
         model = YOLO(f"{spec.model_architecture}.yaml")
     else:
-        model = load_yolo(spec.base_model_path)
+        model = load_yolo(str(spec.base_model_path))  # a transfer's spec always names it
     for event, callback in reporter.callbacks().items():
         model.add_callback(event, callback)
     model.add_callback("on_train_start", use_all_cpu_cores)

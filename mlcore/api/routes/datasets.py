@@ -25,7 +25,9 @@ def router(ctx: ApiContext) -> APIRouter:
             options = ValidationOptions.from_dict(body.model_dump())  # dataset_path is not an option
         except (PathNotAllowed, ValueError) as exc:
             raise refusal(exc) from None
-        check = ctx.checks.wait(ctx.checks.start(path, options).id, wait)
+        started = ctx.checks.start(path, options).id
+        if (check := ctx.checks.wait(started, wait)) is None:  # forgotten meanwhile: too many checks at once
+            raise ApiError(404, "unknown_id", f"no validation {started!r} (ids live until the API restarts).")
         return StudioJSONResponse(check.to_dict(), status_code=202 if check.status == "running" else 200)
 
     @routes.get("/dataset/validate/{validation_id}", summary="A dataset validation's progress, and its report")

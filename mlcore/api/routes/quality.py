@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -55,7 +56,7 @@ def router(ctx: ApiContext) -> APIRouter:
                        listing=(f"list_{path}", f"Every {noun}, newest first"),
                        read=(f"read_{path}", f"One {noun}: its state and progress, then its result"),
                        cancel=(f"cancel_{path}", f"Cancel a {noun}{kfold}"),
-                       jobs=lambda settings, kind=kind: quality_jobs(settings, kind),
+                       jobs=partial(quality_jobs, kind=kind),
                        row=lambda shown: {k: v for k, v in shown.items() if k != "result"},
                        cancelling=cancel_quality_job)  # fmt: skip
     return routes
