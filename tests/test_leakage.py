@@ -133,8 +133,8 @@ def _finished_evaluation(settings: Settings, dataset: Path, leakage: dict, name:
     metrics = json.loads((folder / "metrics.json").read_text())
     write_json_atomically(folder / "metrics.json", metrics | {"leakage": leakage})
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
-    job = store.submit("evaluation", {"model_path": "best.pt", "dataset_path": str(dataset), "split": "val"},
-                       str(folder))  # fmt: skip
+    spec = {"task": "evaluate", "model_path": "best.pt", "dataset_path": str(dataset), "split": "val"}
+    job = store.submit("evaluation", spec, str(folder))
     store.transition(job.id, JobState.STARTING, device="cpu")
     store.transition(job.id, JobState.RUNNING)
     store.transition(job.id, JobState.COMPLETED)
