@@ -420,6 +420,7 @@ def test_a_class_name_with_a_line_break_writes_no_line_of_its_own_into_train_log
     assert "\\nFAKE all images verified" in log  # the names did reach the log (per-class metrics), written out
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_a_token_sent_in_the_query_string_is_refused_and_kept_out_of_the_access_log(tmp_path: Path) -> None:
     import os
     import signal

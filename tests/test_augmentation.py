@@ -33,6 +33,7 @@ def _arrays(folder: Path) -> dict[str, np.ndarray]:
         return {k: samples[k] for k in samples.files}
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_the_preview_is_what_ultralytics_trainer_builds_for_the_same_seed(data_studio, tmp_path: Path) -> None:
     settings, source = data_studio
     before = tree_digest(source)
@@ -142,6 +143,7 @@ def test_the_training_page_previews_and_puts_the_settings_into_the_spec(data_stu
     assert at.number_input(key="train.aug.mosaic").value == 0.5, "the augmentation settings were lost"
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_the_command_line_and_the_api_draw_a_preview(data_studio, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

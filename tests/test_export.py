@@ -192,6 +192,7 @@ def test_a_conversion_that_crashes_fails_the_job_and_lists_nothing_as_an_export(
     assert [e.complete for e in list_exports(settings)] == [False]
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_bad_requests_are_refused_before_anything_starts(studio: dict, tmp_path: Path) -> None:
     settings = load_settings()
     model, data = studio["model"], studio["data"]

@@ -152,6 +152,7 @@ def test_openvino_compiles_an_fp32_export_at_f32_and_the_predictor_at_its_cards_
     assert validator["configs"][-1]["INFERENCE_PRECISION_HINT"] == "bf16" and validator["ran_at"] == predictor["ran_at"]
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_the_card_times_each_format_with_the_cpu_threads_the_predictor_serves_it_with(tmp_path: Path) -> None:
     """The latency on an export card describes how the predictor will run that format: the timer once gave
     every runtime all the cores while the predictor gives them to PyTorch alone."""

@@ -34,6 +34,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_a_long_writer_on_the_job_database_does_not_break_the_pages(settings: Settings) -> None:
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     store.submit("training", {"epochs": 1}, str(settings.outputs_root / "trainings" / "p" / "a"))

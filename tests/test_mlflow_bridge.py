@@ -112,6 +112,7 @@ CI_MARKERS = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKI
               "CLOUD_RUN_EXECUTION", "DO_NOT_TRACK")  # fmt: skip
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_mlflow_telemetry_is_off_in_the_workers_and_before_the_bridge_imports_mlflow(tmp_path: Path) -> None:
     assert engine_environment(_settings(tmp_path, tmp_path))["MLFLOW_DISABLE_TELEMETRY"] == "true"
     env = {k: v for k, v in os.environ.items() if k not in CI_MARKERS and not k.startswith("MLFLOW_")}

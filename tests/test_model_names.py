@@ -91,6 +91,7 @@ def test_a_name_that_fits_no_form_gets_one_message_listing_the_forms(
         model_path("exports/v1_best_1", settings, weights_only=True, purpose="an export")
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_the_cli_and_the_api_take_every_form(settings: Settings, world: dict[str, Path]) -> None:
     occupy_the_cpu(settings)  # the jobs stay queued: only their requests are checked
     copy = str(resolve_reference("logo-detector@production", settings).path)

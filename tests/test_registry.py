@@ -300,6 +300,7 @@ def test_models_of_different_classes_are_not_compared(settings, world) -> None:
         start_comparison(request, settings)
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_with_mlflow_on_versions_and_aliases_are_mirrored_in_mlflows_registry(
     settings, world, tmp_path, monkeypatch
 ) -> None:

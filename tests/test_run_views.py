@@ -168,6 +168,7 @@ def test_export_without_metrics_says_what_it_skipped(settings: Settings) -> None
         find_run("logos/nope", settings)
 
 
+@pytest.mark.slow  # child processes or a real server: the full suite runs it
 def test_visualize_and_runs_commands(settings: Settings) -> None:
     make_run(settings.outputs_root, "logos/v1")
     env = {"ML_STUDIO_OUTPUTS": str(settings.outputs_root)}
