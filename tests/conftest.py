@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -16,6 +17,7 @@ import pytest
 from mlcore.core import paths
 from mlcore.core.settings import Settings, load_settings
 from mlcore.datasets.demo import make_demo_dataset
+from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.training.spec import TrainSpec
 
@@ -178,3 +180,23 @@ def process_group(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except (ProcessLookupError, PermissionError):
         return None
+
+
+def mlcore(*args: str, env_outputs: Path | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m mlcore ARGS` from the project root, as a user types it."""
+    env = dict(os.environ)
+    if env_outputs is not None:
+        env["ML_STUDIO_OUTPUTS"] = str(env_outputs)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mlcore", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def until_final(job_id: str, settings: Settings, timeout_s: float = 600) -> None:
+    """Advance the queue, as the pages and the CLI do, until the job has ended."""
+    store = JobStore(settings.outputs_root / paths.JOBS_DB)
+    deadline = time.monotonic() + timeout_s
+    while not store.get(job_id).state.is_final() and time.monotonic() < deadline:
+        schedule(settings)
+        time.sleep(0.5)

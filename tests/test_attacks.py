@@ -36,9 +36,7 @@ from mlcore.jobs.store import JobState, JobStore
 from mlcore.runs.measure import compute_metrics
 from mlcore.runs.store import attach_run
 from mlcore.training.submit import submit_training
-from tests.conftest import tiny_spec
-from tests.test_cli import mlcore
-from tests.test_evaluation import until_final
+from tests.conftest import mlcore, tiny_spec, until_final
 
 
 class Payload:
@@ -294,7 +292,7 @@ def test_an_uploaded_zip_whose_data_yaml_leads_out_of_it_is_refused(
     data_studio: tuple, tmp_path: Path, form: str
 ) -> None:
     from mlcore.datasets.upload import UploadRefused, extract_dataset_zip
-    from tests.test_dataset_upload import folder_zip
+    from tests.datasets.test_dataset_upload import folder_zip
 
     settings, logos = data_studio
     crafted, entry = _crafted(form, logos, _private(tmp_path))

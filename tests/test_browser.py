@@ -496,7 +496,7 @@ def test_exporting_from_the_page_shows_the_parity_verdict_and_the_latency(
 def test_uploading_an_image_on_the_predict_page_draws_its_boxes(page, server: Server, trained: dict[str, str]) -> None:
     from mlcore.core.settings import load_settings
     from mlcore.predict.profile import DeploymentProfile, save_profile
-    from tests.test_predict import direct
+    from tests.predict.test_predict import direct
 
     outputs = server.log.parent / "ml_outputs"
     model = outputs / "models" / "fitted.pt"

@@ -26,8 +26,7 @@ from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.runs.store import run_states
 from mlcore.training.submit import submit_training
-from tests.conftest import PROJECT_ROOT, engine_env_for, process_group, tiny_spec
-from tests.test_evaluation import until_final
+from tests.conftest import PROJECT_ROOT, engine_env_for, process_group, tiny_spec, until_final
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
