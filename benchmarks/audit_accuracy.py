@@ -72,9 +72,16 @@ def main() -> None:
     if not model.exists():
         print(f"Training a YOLOv8n on {dataset} ({args.epochs} epochs at {args.imgsz})...", flush=True)
         spec = TrainSpec(
-            dataset_path=str(dataset), epochs=args.epochs, imgsz=args.imgsz, batch_size=16, workers=2,
-            device=args.device, project="bench", experiment="audit", advanced={"plots": False},
-        )  # fmt: skip
+            dataset_path=str(dataset),
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            batch_size=16,
+            workers=2,
+            device=args.device,
+            project="bench",
+            experiment="audit",
+            advanced={"plots": False},
+        )
         print(f"  trained in {wait(submit_training(spec, settings).id)['seconds']:.0f} s", flush=True)
     planted_root = work / "data" / f"planted-{args.seed}"
     shutil.rmtree(planted_root, ignore_errors=True)
@@ -82,10 +89,26 @@ def main() -> None:
     names = yaml.safe_load((dataset / "data.yaml").read_text())["names"]
     planted = plant_errors(planted_root, args.split, args.fraction, args.seed, classes=len(names))
 
-    evaluation = wait(submit_evaluation(EvalSpec(model_path=str(model), dataset_path=str(dataset), split=args.split,
-                                                 imgsz=args.imgsz, device=args.device), settings).id)  # fmt: skip
-    audited = wait(submit_audit(AuditSpec(model_path=str(model), dataset_path=str(planted_root), split=args.split,
-                                          imgsz=args.imgsz, device=args.device), settings).id)  # fmt: skip
+    evaluation = wait(
+        submit_evaluation(
+            EvalSpec(
+                model_path=str(model), dataset_path=str(dataset), split=args.split, imgsz=args.imgsz, device=args.device
+            ),
+            settings,
+        ).id
+    )
+    audited = wait(
+        submit_audit(
+            AuditSpec(
+                model_path=str(model),
+                dataset_path=str(planted_root),
+                split=args.split,
+                imgsz=args.imgsz,
+                device=args.device,
+            ),
+            settings,
+        ).id
+    )
     document = json.loads((audited["folder"] / "audit.json").read_text())
     sizes = {p.image: Image.open(planted_root / p.image).size for p in planted}
     scores = audit_accuracy(document, planted, sizes)
@@ -93,22 +116,37 @@ def main() -> None:
     timings = document["timings_s"]
     eval_val = json.loads((evaluation["folder"] / "metrics.json").read_text())["val_seconds"]
     per_k = 1000 / max(1, n)
-    print(f"\nAudit of {n} {args.split} images, {document['counts']['labels']} labels, {len(planted)} planted errors "
-          f"(confident at {document['confident']:.2f}):")  # fmt: skip
+    print(
+        f"\nAudit of {n} {args.split} images, {document['counts']['labels']} labels, {len(planted)} planted errors "
+        f"(confident at {document['confident']:.2f}):"
+    )
     print(f"  AUROC of the image scores: {scores['auroc']:.3f}  (goal >= 0.9)")
     print(f"  {'type':<14} {'planted':>7} {'found':>6} {'recall':>7} {'typed right':>12}   at depth {2 * len(planted)}")
     for kind in ("overlooked", "swapped", "badly_located"):
         row = scores[kind]
         recall = "-" if row["recall"] is None else f"{row['recall']:.2f}"
         print(f"  {kind:<14} {row['planted']:>7} {row['found']:>6} {recall:>7} {row['typed_right']:>12}")
-    print(f"  analysis {timings['analysis']:.2f} s against its prediction {timings['prediction']:.2f} s: "
-          f"{timings['analysis'] / max(1e-9, timings['prediction']):.3f}x  (goal <= 0.2x)")  # fmt: skip
+    print(
+        f"  analysis {timings['analysis']:.2f} s against its prediction {timings['prediction']:.2f} s: "
+        f"{timings['analysis'] / max(1e-9, timings['prediction']):.3f}x  (goal <= 0.2x)"
+    )
     predicted = timings["prediction"] * per_k
-    print(f"  per 1,000 images: audit job {audited['seconds'] * per_k:.1f} s (prediction {predicted:.1f}"
-          f" s, analysis {timings['analysis'] * per_k:.1f} s); evaluation job {evaluation['seconds'] * per_k:.1f} s "
-          f"(its validation {eval_val * per_k:.1f} s)")  # fmt: skip
-    print(json.dumps({"scores": scores, "timings_s": timings, "audit_job_s": audited["seconds"],
-                      "evaluation_job_s": evaluation["seconds"], "images": n}))  # fmt: skip
+    print(
+        f"  per 1,000 images: audit job {audited['seconds'] * per_k:.1f} s (prediction {predicted:.1f}"
+        f" s, analysis {timings['analysis'] * per_k:.1f} s); evaluation job {evaluation['seconds'] * per_k:.1f} s "
+        f"(its validation {eval_val * per_k:.1f} s)"
+    )
+    print(
+        json.dumps(
+            {
+                "scores": scores,
+                "timings_s": timings,
+                "audit_job_s": audited["seconds"],
+                "evaluation_job_s": evaluation["seconds"],
+                "images": n,
+            }
+        )
+    )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

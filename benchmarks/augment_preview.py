@@ -52,16 +52,29 @@ def main() -> None:
             out = Path(work) / f"reference-{seed}.npz"
             started = time.perf_counter()
             subprocess.run(
-                [sys.executable, str(ROOT / "tests" / "trainer_samples.py"), str(view), str(seed), str(args.samples),
-                 str(PREVIEW_IMGSZ), str(out), json.dumps(SETTINGS)], env=engine_environment(settings), cwd=work,
-                check=True, capture_output=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    str(ROOT / "tests" / "trainer_samples.py"),
+                    str(view),
+                    str(seed),
+                    str(args.samples),
+                    str(PREVIEW_IMGSZ),
+                    str(out),
+                    json.dumps(SETTINGS),
+                ],
+                env=engine_environment(settings),
+                cwd=work,
+                check=True,
+                capture_output=True,
+            )
             reference = time.perf_counter() - started
             with np.load(out) as theirs, np.load(preview.folder / paths.AUGMENTATION_SAMPLES) as drawn:
                 same = sum(np.array_equal(theirs[f"image_{k}"], drawn[f"image_{k}"]) for k in range(args.samples))
             cold = " (cold: the view staged)" if seed == 0 else ""
-            print(f"{seed:>4}  {ours:>11.2f}  {preview.seconds:>22.2f}  {reference:>24.2f}  {ours / reference:>5.2f}  "
-                  f"{same}/{args.samples}{cold}")  # fmt: skip
+            print(
+                f"{seed:>4}  {ours:>11.2f}  {preview.seconds:>22.2f}  {reference:>24.2f}  {ours / reference:>5.2f}  "
+                f"{same}/{args.samples}{cold}"
+            )
 
 
 if __name__ == "__main__":

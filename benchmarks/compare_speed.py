@@ -54,13 +54,18 @@ def evaluation(images: int, seed: int, truth: tuple | None = None) -> Detections
     bg_xy = rng.uniform(0, 560, (len(bg_image), 2))
     bg_box = np.hstack([bg_xy, bg_xy + rng.uniform(10, 80, (len(bg_image), 2))])
     return Detections(
-        images=[f"images/test/{n:05d}.jpg" for n in range(images)], sizes=np.full((images, 2), 640),
-        names={0: "solara", 1: "aqualine", 2: "verdant"}, gt_image=gt_image, gt_cls=gt_cls, gt_box=gt_box,
+        images=[f"images/test/{n:05d}.jpg" for n in range(images)],
+        sizes=np.full((images, 2), 640),
+        names={0: "solara", 1: "aqualine", 2: "verdant"},
+        gt_image=gt_image,
+        gt_cls=gt_cls,
+        gt_box=gt_box,
         pred_image=np.concatenate([gt_image[found], bg_image]),
         pred_cls=np.concatenate([gt_cls[found], rng.integers(0, 3, len(bg_image))]),
         pred_conf=np.concatenate([rng.uniform(0.4, 0.99, found.sum()), rng.uniform(0.001, 0.45, len(bg_image))]),
-        pred_box=np.vstack([gt_box[found] + jitter, bg_box]), imgsz=640,
-    )  # fmt: skip
+        pred_box=np.vstack([gt_box[found] + jitter, bg_box]),
+        imgsz=640,
+    )
 
 
 def stored(d: Detections, folder: Path) -> Path:
@@ -100,8 +105,10 @@ def bench_comparison(images: int, resamples: int) -> None:
     reference = ap_per_class(correct_at_thresholds(a), a.pred_conf, a.pred_cls, a.gt_cls)[5].mean()
     ours = average_precision(a)["map50_95"]
     assert abs(reference - ours) < 1e-9, (reference, ours)
-    print(f"{images} images, {len(a.pred_cls):,} + {len(b.pred_cls):,} stored predictions, {len(a.gt_cls):,} labels; "
-          f"mAP50-95 on all images: studio {ours:.5f}, Ultralytics ap_per_class {reference:.5f}")  # fmt: skip
+    print(
+        f"{images} images, {len(a.pred_cls):,} + {len(b.pred_cls):,} stored predictions, {len(a.gt_cls):,} labels; "
+        f"mAP50-95 on all images: studio {ours:.5f}, Ultralytics ap_per_class {reference:.5f}"
+    )
     work = Path(tempfile.mkdtemp(prefix="compare-bench-"))
     sides = [Side(name, stored(d, work / name)) for name, d in (("a", a), ("b", b))]
     times = []
@@ -117,10 +124,12 @@ def bench_comparison(images: int, resamples: int) -> None:
     start = time.perf_counter()
     ultralytics_resamples(a, sample, seed=0)
     reference_s = (time.perf_counter() - start) / sample * resamples * 2  # two models
-    print(f"A/B from the two stored evaluations, {resamples} paired resamples: studio {ours_s:.2f} s (median of 3; "
-          "goal <= 2 s); "
-          f"Ultralytics ap_per_class per resample, both models: {reference_s:.1f} s (from {sample} resamples); "
-          f"ratio {ours_s / reference_s:.3f}x")  # fmt: skip
+    print(
+        f"A/B from the two stored evaluations, {resamples} paired resamples: studio {ours_s:.2f} s (median of 3; "
+        "goal <= 2 s); "
+        f"Ultralytics ap_per_class per resample, both models: {reference_s:.1f} s (from {sample} resamples); "
+        f"ratio {ours_s / reference_s:.3f}x"
+    )
     print(f"  mAP50-95 B - A = {row['delta']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]")
 
 
@@ -141,8 +150,10 @@ def bench_registration(megabytes: int) -> None:
             hashlib.sha256(target.read_bytes()).hexdigest()
             plain.append(time.perf_counter() - start)
         o, p = statistics.median(ours), statistics.median(plain)
-        print(f"Registering a {megabytes} MB checkpoint: studio {o * 1000:.0f} ms (median of 3; goal <= 1 s); "
-              f"copy then sha256: {p * 1000:.0f} ms; ratio {o / p:.2f}x")  # fmt: skip
+        print(
+            f"Registering a {megabytes} MB checkpoint: studio {o * 1000:.0f} ms (median of 3; goal <= 1 s); "
+            f"copy then sha256: {p * 1000:.0f} ms; ratio {o / p:.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -75,8 +75,10 @@ def bench_resplit(n: int, seed: int) -> None:
             random_split[i] = name
     copies = sum(1 for g in set(group_of) if group_of.count(g) > 1) if n <= 20_000 else None
     print(f"Re-split of {n:,} images ({groups:,} groups of copies planted), 70/20/10:")
-    print(f"  studio resplit: {ours:.2f} s (goal <= 10 s), {plan.groups:,} groups found, largest {plan.largest_group}; "
-          f"shares " + ", ".join(f"{s} {v:.3f}" for s, v in plan.achieved.items()))  # fmt: skip
+    print(
+        f"  studio resplit: {ours:.2f} s (goal <= 10 s), {plan.groups:,} groups found, largest {plan.largest_group}; "
+        f"shares " + ", ".join(f"{s} {v:.3f}" for s, v in plan.achieved.items())
+    )
     print(
         f"  groups straddling splits: studio {straddling(group_of, plan.split_of)}, "
         f"train_test_split {straddling(group_of, random_split)}" + (f" of {copies}" if copies else "")

@@ -50,8 +50,15 @@ from ultralytics import YOLO
 model, data, split, imgsz, device = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[6]
 YOLO(model).val(data=data, split=split, imgsz=imgsz, batch=16, device=device, project=sys.argv[5], name="val")
 """
-NO_AUGMENTATION = {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0,
-                   "translate": 0.0}  # fmt: skip
+NO_AUGMENTATION = {
+    "mosaic": 0.0,
+    "fliplr": 0.0,
+    "hsv_h": 0.0,
+    "hsv_s": 0.0,
+    "hsv_v": 0.0,
+    "scale": 0.0,
+    "translate": 0.0,
+}
 
 
 def wait(job_id: str) -> None:
@@ -66,9 +73,17 @@ def wait(job_id: str) -> None:
 def fit_model(work: Path) -> Path:
     """A from-scratch model fitted to 17 images in about a minute: it predicts boxes worth analysing."""
     dataset = make_demo_dataset(work / "data" / "fit", images=24, imgsz=128, seed=7).root
-    spec = TrainSpec(dataset_path=str(dataset), epochs=60, imgsz=128, batch_size=8, workers=0, device="cpu",
-                     project="bench", experiment="fitted", advanced={"nbs": 8, "warmup_epochs": 0, "val": False,
-                                                                     **NO_AUGMENTATION})  # fmt: skip
+    spec = TrainSpec(
+        dataset_path=str(dataset),
+        epochs=60,
+        imgsz=128,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        project="bench",
+        experiment="fitted",
+        advanced={"nbs": 8, "warmup_epochs": 0, "val": False, **NO_AUGMENTATION},
+    )
     job = submit_training(spec, load_settings())
     wait(job.id)
     return Path(job.run_dir) / "weights" / "best.pt"
@@ -78,8 +93,11 @@ def direct(model: Path, data_yaml: Path, split: str, imgsz: int, device: str, wo
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", DIRECT, str(model), str(data_yaml), split, str(imgsz), str(work / "direct"), device],
-        env={**env, "PYTHONPATH": str(ROOT)}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -99,18 +117,24 @@ def tiled(d: Detections, n: int) -> Detections:
     keep_gt, keep_pred = offset(d.gt_image) < n, offset(d.pred_image) < n
     return Detections(
         images=[f"{k}/{name}" for k in range(copies) for name in d.images][:n],
-        sizes=np.concatenate([d.sizes] * copies)[:n], names=d.names,
-        gt_image=offset(d.gt_image)[keep_gt], gt_cls=np.concatenate([d.gt_cls] * copies)[keep_gt],
-        gt_box=np.concatenate([d.gt_box] * copies)[keep_gt], pred_image=offset(d.pred_image)[keep_pred],
+        sizes=np.concatenate([d.sizes] * copies)[:n],
+        names=d.names,
+        gt_image=offset(d.gt_image)[keep_gt],
+        gt_cls=np.concatenate([d.gt_cls] * copies)[keep_gt],
+        gt_box=np.concatenate([d.gt_box] * copies)[keep_gt],
+        pred_image=offset(d.pred_image)[keep_pred],
         pred_cls=np.concatenate([d.pred_cls] * copies)[keep_pred],
         pred_conf=np.concatenate([d.pred_conf] * copies)[keep_pred],
-        pred_box=np.concatenate([d.pred_box] * copies)[keep_pred], imgsz=d.imgsz,
-    )  # fmt: skip
+        pred_box=np.concatenate([d.pred_box] * copies)[keep_pred],
+        imgsz=d.imgsz,
+    )
 
 
 def rethreshold(d: Detections) -> None:
-    print(f"re-threshold on {len(d.images)} images, {len(d.gt_cls)} objects, {len(d.pred_cls)} stored predictions "
-          "(analysis + gallery choice + worst images, as the page does on a slider move):")  # fmt: skip
+    print(
+        f"re-threshold on {len(d.images)} images, {len(d.gt_cls)} objects, {len(d.pred_cls)} stored predictions "
+        "(analysis + gallery choice + worst images, as the page does on a slider move):"
+    )
     times = []
     for conf, iou in ((0.25, 0.45), (0.5, 0.5), (0.1, 0.45), (0.25, 0.75), (0.05, 0.3), (0.01, 0.5)):
         runs = []
@@ -123,8 +147,10 @@ def rethreshold(d: Detections) -> None:
         times.append(statistics.median(runs))
         kept = int((result.pred_type != "").sum())
         print(f"  confidence {conf:<4} IoU {iou:<4}: {times[-1] * 1000:6.1f} ms ({kept} predictions kept)")
-    print(f"re-threshold: {statistics.median(times) * 1000:.0f} ms median, {max(times) * 1000:.0f} ms slowest "
-          "(goal <= 500 ms)")  # fmt: skip
+    print(
+        f"re-threshold: {statistics.median(times) * 1000:.0f} ms median, {max(times) * 1000:.0f} ms slowest "
+        "(goal <= 500 ms)"
+    )
 
 
 def main() -> None:
@@ -151,8 +177,10 @@ def main() -> None:
         count = len(list((dataset / "images" / split).iterdir()))
         env = engine_environment(load_settings())
         where = "CPU" if options.device == "cpu" else f"GPU {options.device}"
-        print(f"validation of {count} images at {options.imgsz} px on {where} ({os.cpu_count()} cores), "
-              f"{options.repeats} run(s) each, alternating")  # fmt: skip
+        print(
+            f"validation of {count} images at {options.imgsz} px on {where} ({os.cpu_count()} cores), "
+            f"{options.repeats} run(s) each, alternating"
+        )
         direct_s, studio_s, folder = [], [], None
         for n in range(options.repeats):
             direct_s.append(direct(model, data_yaml, split, options.imgsz, options.device, work, env))
@@ -160,8 +188,10 @@ def main() -> None:
             studio_s.append(wall)
             print(f"  run {n + 1}: model.val() {direct_s[-1]:.1f} s, studio evaluation job {wall:.1f} s")
         ratio = statistics.median(studio_s) / statistics.median(direct_s)
-        print(f"median wall time: model.val() alone {statistics.median(direct_s):.1f} s, studio evaluation "
-              f"{statistics.median(studio_s):.1f} s, ratio {ratio:.2f} (goal <= 1.3)")  # fmt: skip
+        print(
+            f"median wall time: model.val() alone {statistics.median(direct_s):.1f} s, studio evaluation "
+            f"{statistics.median(studio_s):.1f} s, ratio {ratio:.2f} (goal <= 1.3)"
+        )
         assert folder is not None
         metrics = json.loads((folder / "metrics.json").read_text())
         print(

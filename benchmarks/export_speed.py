@@ -44,9 +44,17 @@ LOWER = ("int8", "bf16") if cpu_has_bf16() else ("int8",)  # OpenVINO precisions
 
 def train(arch: str, dataset: Path, epochs: int, imgsz: int, advanced: dict, batch: int = 8) -> Path:
     spec = TrainSpec(
-        dataset_path=str(dataset), model_architecture=arch, epochs=epochs, imgsz=imgsz, batch_size=batch, workers=0,
-        device="cpu", project="bench", experiment=f"{arch}-{imgsz}-{epochs}", advanced=advanced,
-    )  # fmt: skip
+        dataset_path=str(dataset),
+        model_architecture=arch,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch_size=batch,
+        workers=0,
+        device="cpu",
+        project="bench",
+        experiment=f"{arch}-{imgsz}-{epochs}",
+        advanced=advanced,
+    )
     print(f"training {arch} at {imgsz} for {epochs} epoch(s)…", flush=True)
     job = start(spec, load_settings())
     wait(job.id)
@@ -54,8 +62,15 @@ def train(arch: str, dataset: Path, epochs: int, imgsz: int, advanced: dict, bat
 
 
 def export(model: Path, dataset: Path, formats: tuple[str, ...], precision: str, imgsz: int, parity: bool) -> dict:
-    spec = ExportSpec(model_path=str(model), formats=formats, precision=precision, imgsz=imgsz,
-                      dataset_path=str(dataset), parity=parity, device="cpu")  # fmt: skip
+    spec = ExportSpec(
+        model_path=str(model),
+        formats=formats,
+        precision=precision,
+        imgsz=imgsz,
+        dataset_path=str(dataset),
+        parity=parity,
+        device="cpu",
+    )
     done = wait(submit_export(spec, load_settings()).id)
     card = json.loads((done["folder"] / paths.MODEL_CARD).read_text())
     return {"card": card, "seconds": done["seconds"], "overhead": done["seconds"] - sum(card["timings_s"].values())}
@@ -90,8 +105,10 @@ def main() -> None:
         if "parity" in args.parts:
             overheads += check_parity(args.fit_epochs, work)
         median = sorted(overheads)[len(overheads) // 2]
-        print(f"\nexport job overhead (wall time less conversions, evaluations, timing): median {median:.1f} s, "
-              f"largest {max(overheads):.1f} s (goal < 5 s)")  # fmt: skip
+        print(
+            f"\nexport job overhead (wall time less conversions, evaluations, timing): median {median:.1f} s, "
+            f"largest {max(overheads):.1f} s (goal < 5 s)"
+        )
 
 
 def report_latency(rows: list[tuple], threads: int) -> None:
@@ -116,9 +133,11 @@ def check_parity(epochs: int, work: Path) -> list[float]:
         for entry in result["card"]["formats"]:
             p, name = entry["parity"], f"{entry['format']} {entry['precision']}"
             ran = entry["latency"].get("ran_at") or "as built"
-            print(f"{name:<16} {p['map50_source']:>9.4f} {p['map50_export']:>8.4f} "
-                  f"{p['map50_95_source']:>12.4f} {p['map50_95_export']:>8.4f} {p['map50_95_delta']:>+8.4f}  "
-                  f"{'passed' if p['passed'] else 'failed':<7}  {ran}")  # fmt: skip
+            print(
+                f"{name:<16} {p['map50_source']:>9.4f} {p['map50_export']:>8.4f} "
+                f"{p['map50_95_source']:>12.4f} {p['map50_95_export']:>8.4f} {p['map50_95_delta']:>+8.4f}  "
+                f"{'passed' if p['passed'] else 'failed':<7}  {ran}"
+            )
     return [c["overhead"] for c in checked]
 
 

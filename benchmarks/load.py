@@ -94,11 +94,21 @@ def main() -> None:
         for n in range(options.runs):
             make_run(outputs, f"load/run{n:02d}", epochs=30)
         settings = load_settings()
-        spec = TrainSpec(dataset_path=str(dataset), epochs=500, imgsz=64, batch_size=16, workers=0, device="cpu",
-                         project="load", experiment="running")  # fmt: skip
+        spec = TrainSpec(
+            dataset_path=str(dataset),
+            epochs=500,
+            imgsz=64,
+            batch_size=16,
+            workers=0,
+            device="cpu",
+            project="load",
+            experiment="running",
+        )
         job = submit_training(spec, settings)
-        print(f"{options.client} sessions; a training runs on the CPU ({os.cpu_count()} cores) during every "
-              f"measurement; {options.runs} runs on disk")  # fmt: skip
+        print(
+            f"{options.client} sessions; a training runs on the CPU ({os.cpu_count()} cores) during every "
+            f"measurement; {options.runs} runs on disk"
+        )
         command = [sys.executable, "serve_app.py", "run", "app.py"]
         try:
             with app_server(command, {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}) as (server, url):
@@ -125,8 +135,10 @@ def main() -> None:
                         line.append(f"{name} {statistics.median(values):5.2f} s median, {max(values):5.2f} s slowest;")
                     refreshes = [t for r in results for t in r.get("refresh", [])]
                     if refreshes:
-                        line.append(f"live refresh {statistics.median(refreshes):4.2f} s median, "
-                                    f"{max(refreshes):4.2f} s slowest ({len(refreshes)});")  # fmt: skip
+                        line.append(
+                            f"live refresh {statistics.median(refreshes):4.2f} s median, "
+                            f"{max(refreshes):4.2f} s slowest ({len(refreshes)});"
+                        )
                     after = process.memory_info().rss / 2**20
                     line.append(f"server RSS peak {max(peak) / 2**20:.0f} MiB, after {after:.0f} MiB")
                     print(" ".join(line), flush=True)

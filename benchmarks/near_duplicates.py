@@ -80,8 +80,10 @@ def measure(name: str, root: Path, real: set[tuple[str, str]] | None, repeats: i
     shas = [f.sha for f in facts]
     groups_before = len(copy_groups([f.phash for f in facts], shas))
     groups_after = len(copy_groups([f.phash for f in facts], shas, [f.foreground for f in facts]))
-    print(f"\n{name}: {n} images, {len(maps)} of them flat (with a foreground map of "
-          f"{sum(map(len, maps)) / max(1, len(maps)):.0f} bytes on average)")  # fmt: skip
+    print(
+        f"\n{name}: {n} images, {len(maps)} of them flat (with a foreground map of "
+        f"{sum(map(len, maps)) / max(1, len(maps)):.0f} bytes on average)"
+    )
     rows = [
         ("near copies across splits", len(before), len(after), ""),
         ("real copies found", len(before & real), len(after & real), f"   of {len(real)}"),
@@ -109,9 +111,11 @@ def validation_runs(root: Path) -> None:
         second = validate(root, ValidationOptions(), cache_path=cache)
     near = [sum(i.code == "near_duplicate" for i in r.issues) for r in (first, second)]
     images = sum(c["images"] for c in first.counts.values())
-    print(f"  validation (near duplicates on): fresh cache {first.seconds:.2f} s ({near[0]} near copies), "
-          f"one label changed {second.seconds:.2f} s ({second.cache_hits} of {images} images from the cache, "
-          f"{near[1]} near copies)")  # fmt: skip
+    print(
+        f"  validation (near duplicates on): fresh cache {first.seconds:.2f} s ({near[0]} near copies), "
+        f"one label changed {second.seconds:.2f} s ({second.cache_hits} of {images} images from the cache, "
+        f"{near[1]} near copies)"
+    )
 
 
 def main() -> int:
@@ -121,8 +125,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if LOGO.is_dir():
-        measure(f"{LOGO.name} (its {LOGO_COPIES} near copies found by the hash are the real ones)", LOGO, None,
-                args.repeats)  # fmt: skip
+        measure(
+            f"{LOGO.name} (its {LOGO_COPIES} near copies found by the hash are the real ones)", LOGO, None, args.repeats
+        )
     else:
         print(f"{LOGO} is missing: the logo dataset is skipped")
     with tempfile.TemporaryDirectory(prefix="near-frames-") as tmp:

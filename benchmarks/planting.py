@@ -116,6 +116,10 @@ def audit_accuracy(document: dict[str, Any], planted: list[Planted], sizes: dict
         mine = [p for p in planted if p.type == kind]
         hits = [p for p in mine if any(found(p, i, sizes[p.image]) for i in top)]
         typed = [p for p in hits if any(found(p, i, sizes[p.image]) and i["type"] == kind for i in top)]
-        result[kind] = {"planted": len(mine), "found": len(hits), "recall": len(hits) / len(mine) if mine else None,
-                        "typed_right": len(typed)}  # fmt: skip
+        result[kind] = {
+            "planted": len(mine),
+            "found": len(hits),
+            "recall": len(hits) / len(mine) if mine else None,
+            "typed_right": len(typed),
+        }
     return result

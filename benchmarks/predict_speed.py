@@ -138,9 +138,17 @@ class OtherLoad:
 
 def train(dataset: Path, device: str) -> Path:
     spec = TrainSpec(
-        dataset_path=str(dataset), model_architecture="yolov8n", epochs=1, imgsz=640, batch_size=8, workers=0,
-        device=device, project="bench", experiment="predict-yolov8n-640", advanced={"val": False},
-    )  # fmt: skip
+        dataset_path=str(dataset),
+        model_architecture="yolov8n",
+        epochs=1,
+        imgsz=640,
+        batch_size=8,
+        workers=0,
+        device=device,
+        project="bench",
+        experiment="predict-yolov8n-640",
+        advanced={"val": False},
+    )
     say("training yolov8n at 640 for 1 epoch…")
     job = start(spec, load_settings())
     wait(job.id)
@@ -224,8 +232,11 @@ def reference_figures(models: dict, decoded: object, config: dict) -> dict:
     for _ in range(config["per_client"]):
         model.predict(batch, device=device, verbose=False)
     seconds = time.perf_counter() - started
-    found["batched"] = {"images": CLIENTS * config["per_client"], "seconds": round(seconds, 2),
-                        "images_per_second": CLIENTS * config["per_client"] / seconds}  # fmt: skip
+    found["batched"] = {
+        "images": CLIENTS * config["per_client"],
+        "seconds": round(seconds, 2),
+        "images_per_second": CLIENTS * config["per_client"] / seconds,
+    }
     files = config["files"]
     model.predict(files[0], device=device, verbose=False)
     started = time.perf_counter()
@@ -266,8 +277,12 @@ def api_server(env: dict[str, str], log: Path, timeout_s: float = 120) -> Iterat
     with open(log, "ab") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "mlcore", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -319,9 +334,11 @@ class Caller:
         started = time.perf_counter()
         while True:
             answer = self.session.post(
-                self.url, files={"file": ("image.jpg", self.image, "image/jpeg")}, data={"model_path": str(model)},
+                self.url,
+                files={"file": ("image.jpg", self.image, "image/jpeg")},
+                data={"model_path": str(model)},
                 timeout=600,
-            )  # fmt: skip
+            )
             if answer.status_code != 429:
                 break
             self.retries += 1
@@ -370,8 +387,12 @@ def api_throughput(url: str, token: str, image: bytes, model: Path, per_client: 
     crowd(2)  # warm-up: every connection open, batches formed once
     seconds = crowd(per_client)
     images = CLIENTS * per_client
-    return {"images": images, "seconds": round(seconds, 2), "images_per_second": images / seconds,
-            "retries_429": sum(c.retries for c in callers)}  # fmt: skip
+    return {
+        "images": images,
+        "seconds": round(seconds, 2),
+        "images_per_second": images / seconds,
+        "retries_429": sum(c.retries for c in callers),
+    }
 
 
 def memory(server: subprocess.Popen) -> dict:
@@ -379,8 +400,11 @@ def memory(server: subprocess.Popen) -> dict:
     api = psutil.Process(server.pid)
     predictors = [p for p in api.children(recursive=True) if "mlcore.predict.service" in " ".join(p.cmdline())]
     rss = sum(p.memory_info().rss for p in predictors)
-    return {"api_mb": api.memory_info().rss / 2**20, "predictor_mb": rss / 2**20 if predictors else None,
-            "predictor_pids": [p.pid for p in predictors]}  # fmt: skip
+    return {
+        "api_mb": api.memory_info().rss / 2**20,
+        "predictor_mb": rss / 2**20 if predictors else None,
+        "predictor_pids": [p.pid for p in predictors],
+    }
 
 
 def run_studio(pt: Path, onnx: Path, image: Path, options: argparse.Namespace, work: Path) -> dict:
@@ -428,32 +452,54 @@ def report(direct: dict, studio: dict, batch: dict, options: argparse.Namespace,
 
     for name, label in (("pt", ".pt"), ("onnx", "ONNX")):
         ours = studio[f"latency_{name}"]
-        row(f"POST /predict {label} p50", ours["p50_ms"], "ms", refs(f"latency_{name}", "p50_ms"),
-            ("<= 1.15x", GOALS["latency"], True))  # fmt: skip
+        row(
+            f"POST /predict {label} p50",
+            ours["p50_ms"],
+            "ms",
+            refs(f"latency_{name}", "p50_ms"),
+            ("<= 1.15x", GOALS["latency"], True),
+        )
         row(f"POST /predict {label} p95", ours["p95_ms"], "ms", refs(f"latency_{name}", "p95_ms"))
-    row(f"{CLIENTS} clients, .pt", studio["throughput"]["images_per_second"], "img/s",
-        refs("batched", "images_per_second"), (">= 0.8x", GOALS["throughput"], False))  # fmt: skip
+    row(
+        f"{CLIENTS} clients, .pt",
+        studio["throughput"]["images_per_second"],
+        "img/s",
+        refs("batched", "images_per_second"),
+        (">= 0.8x", GOALS["throughput"], False),
+    )
     row("API process RSS, 2 models", studio["memory"]["api_mb"], "MiB", None, ("<= 300 MB", GOALS["memory_mb"], True))
     row(f"API process RSS after {CLIENTS} clients", studio["memory_after_clients"]["api_mb"], "MiB")
     if studio["memory"]["predictor_mb"] is not None:
         row("predictor process RSS", studio["memory"]["predictor_mb"], "MiB")
     for key, label in (("job_images_per_second", "job's timing"), ("wall_images_per_second", "wall time")):
-        row(f"batch job, {batch['images']} images ({label})", batch[key], "img/s", refs("loop", "images_per_second"),
-            (">= 0.9x", GOALS["batch"], False))  # fmt: skip
+        row(
+            f"batch job, {batch['images']} images ({label})",
+            batch[key],
+            "img/s",
+            refs("loop", "images_per_second"),
+            (">= 0.9x", GOALS["batch"], False),
+        )
 
     threads = ", ".join(f"{m} {direct[m]['torch_threads']}" for m in REFERENCES)
-    print(f"\nML Studio's prediction paths against direct Ultralytics calls ({options.device}, {os.cpu_count()} cores, "
-          f"yolov8n 640, {WIDTH}x{HEIGHT} JPEGs, {options.requests} requests; PyTorch threads of the direct "
-          f"process: {threads})")  # fmt: skip
-    print(f"{'figure':<38} {'studio':>8} {'unit':<5} {'direct':>8} {'ratio':>6} {'all cores':>9} {'ratio':>6}  "
-          f"{'goal':<10} verdict")  # fmt: skip
+    print(
+        f"\nML Studio's prediction paths against direct Ultralytics calls ({options.device}, {os.cpu_count()} cores, "
+        f"yolov8n 640, {WIDTH}x{HEIGHT} JPEGs, {options.requests} requests; PyTorch threads of the direct "
+        f"process: {threads})"
+    )
+    print(
+        f"{'figure':<38} {'studio':>8} {'unit':<5} {'direct':>8} {'ratio':>6} {'all cores':>9} {'ratio':>6}  "
+        f"{'goal':<10} verdict"
+    )
     for r in rows:
         cells = []
         for mode in REFERENCES:
             reference = r.get(f"reference_{mode}")
             width = 9 if mode == "all_cores" else 8
-            cells += [f"{'-':>{width}}", f"{'-':>6}"] if reference is None else \
-                [f"{reference:>{width}.2f}", f"{r[f'ratio_{mode}']:>5.2f}x"]  # fmt: skip
+            cells += (
+                [f"{'-':>{width}}", f"{'-':>6}"]
+                if reference is None
+                else [f"{reference:>{width}.2f}", f"{r[f'ratio_{mode}']:>5.2f}x"]
+            )
         verdict = "-" if r["met"] is None else "met" if r["met"] else "NOT MET"
         print(f"{r['figure']:<38} {r['value']:>8.2f} {r['unit']:<5} {' '.join(cells)}  {r['goal']:<10} {verdict}")
     print(
@@ -463,12 +509,26 @@ def report(direct: dict, studio: dict, batch: dict, options: argparse.Namespace,
     )
     print("cores used by other processes meanwhile: " + ", ".join(f"{k} {v:.2f}" for k, v in others.items()))
     if max(others.values(), default=0) > OTHER_LOAD_LIMIT:
-        print(f"WARNING: other processes took more than {OTHER_LOAD_LIMIT} of a core during a phase; its figures "
-              "are not reliable: run it again on a quiet machine.")  # fmt: skip
-    settings = {"images": options.images, "requests": options.requests, "per_client": options.per_client,
-                "warmup": options.warmup, "device": options.device, "cpus": os.cpu_count()}  # fmt: skip
-    return {"rows": rows, "direct": direct, "studio": studio, "batch_job": batch, "other_processes_cores": others,
-            "settings": settings}  # fmt: skip
+        print(
+            f"WARNING: other processes took more than {OTHER_LOAD_LIMIT} of a core during a phase; its figures "
+            "are not reliable: run it again on a quiet machine."
+        )
+    settings = {
+        "images": options.images,
+        "requests": options.requests,
+        "per_client": options.per_client,
+        "warmup": options.warmup,
+        "device": options.device,
+        "cpus": os.cpu_count(),
+    }
+    return {
+        "rows": rows,
+        "direct": direct,
+        "studio": studio,
+        "batch_job": batch,
+        "other_processes_cores": others,
+        "settings": settings,
+    }
 
 
 def main() -> None:
@@ -490,9 +550,16 @@ def main() -> None:
         onnx = export_onnx(pt, demo, options.device)
         say(f"writing {options.images} {WIDTH}x{HEIGHT} JPEGs…")
         files = image_folder(demo, work / "data" / "predict", options.images)
-        config = {"pt": str(pt), "onnx": str(onnx), "image": str(files[0]), "files": [str(f) for f in files],
-                  "warmup": options.warmup, "requests": options.requests, "per_client": options.per_client,
-                  "device": options.device}  # fmt: skip
+        config = {
+            "pt": str(pt),
+            "onnx": str(onnx),
+            "image": str(files[0]),
+            "files": [str(f) for f in files],
+            "warmup": options.warmup,
+            "requests": options.requests,
+            "per_client": options.per_client,
+            "device": options.device,
+        }
         others = OtherLoad()
         with others.phase("direct reference"):
             direct = run_direct(config, work)

@@ -39,8 +39,16 @@ LOOK_EVERY_S = 2.0  # how often a page takes a scheduling step
 def one_training(environment: dict[str, str], dataset: Path, name: str, epochs: int) -> tuple[float, float, str]:
     """(seconds to the first progress, seconds to the end, where it ran) of one training from its submit."""
     settings = load_settings(environment)
-    spec = TrainSpec(dataset_path=str(dataset), epochs=epochs, imgsz=64, batch_size=8, workers=0, device="cpu",
-                     project="bench", experiment=name)  # fmt: skip
+    spec = TrainSpec(
+        dataset_path=str(dataset),
+        epochs=epochs,
+        imgsz=64,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        project="bench",
+        experiment=name,
+    )
     began = time.perf_counter()
     job = submit_training(spec, settings)
     first = None
@@ -83,8 +91,7 @@ def main() -> None:
         if not check.ok:
             sys.exit(f"the local cluster did not pass its check: {check.message}")
         one_training(ray_env, dataset, "warm-up", 1)  # as on this machine: the first job fills the caches
-        ray = {e: [one_training(ray_env, dataset, f"ray-{e}-{n}", e) for n in range(args.repeats)]
-               for e in args.epochs}  # fmt: skip
+        ray = {e: [one_training(ray_env, dataset, f"ray-{e}-{n}", e) for n in range(args.repeats)] for e in args.epochs}
     finally:
         cluster.stop()
     assert {r[2] for rows in local.values() for r in rows} == {"local"}

@@ -60,8 +60,10 @@ def results_speed(work: Path, epochs: int) -> None:
     ultralytics()  # imports and font loading are not what is compared
     studio()
     ours, theirs = best_of(studio), best_of(ultralytics)
-    print(f"results.csv of {epochs} epochs, parse + figure: studio {ours:.3f} s (goal < 0.3 s), "
-          f"Ultralytics plot_results {theirs:.3f} s: {theirs / ours:.1f}x faster")  # fmt: skip
+    print(
+        f"results.csv of {epochs} epochs, parse + figure: studio {ours:.3f} s (goal < 0.3 s), "
+        f"Ultralytics plot_results {theirs:.3f} s: {theirs / ours:.1f}x faster"
+    )
 
 
 FLOOR_APP = """
@@ -103,10 +105,14 @@ def page_speed(work: Path, runs: int, visits: int) -> None:
     ours = visit_times([sys.executable, "serve_app.py", "run", "app.py"], env, "runs", visits)
     floor = visit_times([sys.executable, "-m", "streamlit", "run", str(work / "floor.py")], env, "", visits)
     later, floor_later = statistics.median(ours[1:] or ours), statistics.median(floor[1:] or floor)
-    print(f"Runs page with {runs} runs, navigation to table and first chart: first visit {ours[0]:.2f} s, "
-          f"then median {later:.2f} s (goal < 1.5 s)")  # fmt: skip
-    print(f"Streamlit floor (a page with one small table and one chart): first {floor[0]:.2f} s, then median "
-          f"{floor_later:.2f} s; the Runs page takes {later / floor_later:.2f}x the floor")  # fmt: skip
+    print(
+        f"Runs page with {runs} runs, navigation to table and first chart: first visit {ours[0]:.2f} s, "
+        f"then median {later:.2f} s (goal < 1.5 s)"
+    )
+    print(
+        f"Streamlit floor (a page with one small table and one chart): first {floor[0]:.2f} s, then median "
+        f"{floor_later:.2f} s; the Runs page takes {later / floor_later:.2f}x the floor"
+    )
 
 
 def main() -> None:

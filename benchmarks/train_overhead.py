@@ -104,9 +104,15 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
     with app_server(command, {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}) as (server, url):
         settings = load_settings()
         spec = TrainSpec(
-            dataset_path=str(dataset), epochs=epochs * 4, imgsz=128, batch_size=16, workers=0, device="cpu",
-            project="bench", experiment="memory",
-        )  # fmt: skip
+            dataset_path=str(dataset),
+            epochs=epochs * 4,
+            imgsz=128,
+            batch_size=16,
+            workers=0,
+            device="cpu",
+            project="bench",
+            experiment="memory",
+        )
         job = submit_training(spec, settings)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -119,8 +125,10 @@ def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
                 tab.wait_for_timeout(1_000)
             browser.close()
         maps = Path(f"/proc/{server.pid}/maps").read_text()
-        print(f"app server RSS with the Training page open and a training running: {max(samples):.0f} MiB peak, "
-              f"{statistics.median(samples):.0f} MiB median (goal <= 300 MB)")  # fmt: skip
+        print(
+            f"app server RSS with the Training page open and a training running: {max(samples):.0f} MiB peak, "
+            f"{statistics.median(samples):.0f} MiB median (goal <= 300 MB)"
+        )
         print(f"PyTorch loaded in the app server: {'yes' if 'libtorch' in maps else 'no'}")
         if not JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id).state.is_final():
             cancel_job(job.id, settings, grace_s=5)
@@ -140,8 +148,10 @@ def main() -> None:
         data_yaml = ultralytics_copy(dataset, work)
         args = {"epochs": options.epochs, "imgsz": options.imgsz, "batch": 16, "workers": 0, "seed": 0}
         env = engine_environment(load_settings())
-        print(f"{options.images} images, yolov8n from scratch, {options.epochs} epochs at {options.imgsz} px, "
-              f"CPU ({os.cpu_count()} cores), {options.repeats} run(s) each, alternating")  # fmt: skip
+        print(
+            f"{options.images} images, yolov8n from scratch, {options.epochs} epochs at {options.imgsz} px, "
+            f"CPU ({os.cpu_count()} cores), {options.repeats} run(s) each, alternating"
+        )
         direct_s, studio_s, first_s = [], [], []
         for n in range(options.repeats):
             direct_s.append(direct(data_yaml, work, args, env))
@@ -150,8 +160,10 @@ def main() -> None:
             first_s.append(first)
             print(f"  run {n + 1}: direct {direct_s[-1]:.1f} s, studio {wall:.1f} s, first progress {first:.2f} s")
         ratio = statistics.median(studio_s) / statistics.median(direct_s)
-        print(f"median wall time: direct Ultralytics {statistics.median(direct_s):.1f} s, "
-              f"studio {statistics.median(studio_s):.1f} s, ratio {ratio:.3f} (goal <= 1.05)")  # fmt: skip
+        print(
+            f"median wall time: direct Ultralytics {statistics.median(direct_s):.1f} s, "
+            f"studio {statistics.median(studio_s):.1f} s, ratio {ratio:.3f} (goal <= 1.05)"
+        )
         print(f"submit -> first progress record: {statistics.median(first_s):.2f} s (median)")
         if options.memory:
             server_memory(work / "ml_outputs", dataset, options.epochs)

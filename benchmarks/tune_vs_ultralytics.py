@@ -55,8 +55,12 @@ def ultralytics_curve(base: Path, data_yaml: Path, work: Path, args: dict, secon
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-c", ULTRALYTICS_TUNE, str(base), str(data_yaml), str(work / "ultra"), json.dumps(args)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=work,
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=work,
+    )
     results = work / "ultra" / "tune" / "tune_results.ndjson"
     seen: list[tuple[float, float]] = []
     while time.monotonic() - started < seconds and process.poll() is None:
@@ -74,9 +78,19 @@ def studio_curve(base: Path, dataset: Path, epochs: int, imgsz: int, seconds: fl
     """Run a study for `seconds`; (seconds since start, value) of every trial completed by then, and its counts."""
     settings = load_settings()
     spec = TuneSpec(
-        study="bench", dataset_path=str(dataset), base_model_path=str(base), epochs=epochs, trials=None,
-        hours=seconds / 3600, imgsz=imgsz, batch_size=16, workers=0, device="cpu", parallel=1, seed=seed,
-    )  # fmt: skip
+        study="bench",
+        dataset_path=str(dataset),
+        base_model_path=str(base),
+        epochs=epochs,
+        trials=None,
+        hours=seconds / 3600,
+        imgsz=imgsz,
+        batch_size=16,
+        workers=0,
+        device="cpu",
+        parallel=1,
+        seed=seed,
+    )
     started_at = time.time()
     start_study(spec, settings)
     while time.time() - started_at < seconds:
@@ -144,10 +158,18 @@ def main() -> None:
     with studio_workspace("tune-bench-") as work:
         dataset = make_demo_dataset(work / "data" / "demo", images=args.images, imgsz=args.imgsz, seed=args.seed).root
         base_job = submit_training(
-            TrainSpec(dataset_path=str(dataset), epochs=args.base_epochs, imgsz=args.imgsz, batch_size=16, workers=0,
-                      device="cpu", project="bench", experiment="base"),
+            TrainSpec(
+                dataset_path=str(dataset),
+                epochs=args.base_epochs,
+                imgsz=args.imgsz,
+                batch_size=16,
+                workers=0,
+                device="cpu",
+                project="bench",
+                experiment="base",
+            ),
             load_settings(),
-        )  # fmt: skip
+        )
         base = wait(base_job.id)["folder"] / "weights" / "best.pt"
         print(f"base model: {args.base_epochs} epochs -> {base}", flush=True)
         common = {"epochs": args.epochs, "imgsz": args.imgsz, "batch": 16, "workers": 0, "device": "cpu"}

@@ -65,9 +65,11 @@ def upload_form(settings: Settings) -> None:
             bar = st.progress(0.0, text="Extracting…")
             try:
                 folder = extract_dataset_zip(
-                    upload, name.strip(), settings,
+                    upload,
+                    name.strip(),
+                    settings,
                     lambda done, total: bar.progress(min(1.0, done / max(total, 1)), text="Extracting…"),
-                )  # fmt: skip
+                )
             except UploadRefused as exc:
                 bar.empty()
                 st.error(f"The archive was not extracted: {exc}", icon=":material/error:")

@@ -88,9 +88,15 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             return False
         if "eval.dataset" not in st.session_state:
             follow_model(settings, models, datasets)
-        model = st.selectbox("Model", models, format_func=weights_label, key="eval.model",
-                             on_change=follow_model, args=(settings, models, datasets),
-                             help="A run's model brings the dataset it was trained on.")  # fmt: skip
+        model = st.selectbox(
+            "Model",
+            models,
+            format_func=weights_label,
+            key="eval.model",
+            on_change=follow_model,
+            args=(settings, models, datasets),
+            help="A run's model brings the dataset it was trained on.",
+        )
         c1, c2 = st.columns([3, 1])
         with c1:
             dataset = dataset_select(settings, "eval.dataset")
@@ -116,9 +122,16 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
         if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="eval.start"):
             try:
                 spec = EvalSpec(
-                    model_path=str(model), dataset_path=dataset, split=split, confidence_threshold=conf,
-                    match_iou=iou, imgsz=imgsz, device=device, save_predictions=save, analyze_errors=samples,
-                )  # fmt: skip
+                    model_path=str(model),
+                    dataset_path=dataset,
+                    split=split,
+                    confidence_threshold=conf,
+                    match_iou=iou,
+                    imgsz=imgsz,
+                    device=device,
+                    save_predictions=save,
+                    analyze_errors=samples,
+                )
                 job = submit_evaluation(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
                 st.error(str(exc), icon=":material/error:")
@@ -167,17 +180,28 @@ def leakage(metrics: dict, d: Detections, conf: float, iou: float) -> None:
     if not clean["measured"]:
         st.warning(
             f"{found['sentence']}: the numbers above are inflated by what the model memorised. Without the copies: "
-            f"{clean['note']}.", icon=":material/content_copy:",
-        )  # fmt: skip
+            f"{clean['note']}.",
+            icon=":material/content_copy:",
+        )
     else:
         st.warning(
             f"{found['sentence']}: the numbers above are inflated by what the model memorised. On the "
-            f"{clean['images']} other images:", icon=":material/content_copy:",
-        )  # fmt: skip
+            f"{clean['images']} other images:",
+            icon=":material/content_copy:",
+        )
         cols = st.columns(6)
-        for column, (label, key) in zip(cols, (("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
-                                               ("Accuracy", "accuracy"), ("mAP50", "map50"),
-                                               ("mAP50-95", "map50_95")), strict=True):  # fmt: skip
+        for column, (label, key) in zip(
+            cols,
+            (
+                ("Precision", "precision"),
+                ("Recall", "recall"),
+                ("F1", "f1"),
+                ("Accuracy", "accuracy"),
+                ("mAP50", "map50"),
+                ("mAP50-95", "map50_95"),
+            ),
+            strict=True,
+        ):
             column.metric(f"{label} (no copies)", f"{clean[key]:.3f}")
     with st.expander("The copies and the training images they copy", icon=":material/content_copy:"):
         st.dataframe(pd.DataFrame(found["pairs"]), hide_index=True, width="stretch")
@@ -196,9 +220,11 @@ def confusion(root: Path, d: Detections, result: Analysis) -> None:
     axes = [*[d.names[k] for k in sorted(d.names)], "background"]
     normalised = st.toggle("Normalise per true class", key="eval.normalise")
     event = st.plotly_chart(
-        clickable_confusion(axes, result.confusion.tolist(), normalised), key="eval.confusion", on_select="rerun",
+        clickable_confusion(axes, result.confusion.tolist(), normalised),
+        key="eval.confusion",
+        on_select="rerun",
         selection_mode="points",
-    )  # fmt: skip
+    )
     points = event.selection.points if event and event.selection else []
     if not points:
         st.caption("Click a cell to see its images. Rows: predicted class; columns: true class.")
@@ -227,10 +253,20 @@ def errors(metrics: dict, result: Analysis) -> None:
     c2.plotly_chart(size_bars(result.by_size), key="eval.size_bars")
     costs = metrics.get("error_map50_cost") or {}
     st.dataframe(
-        pd.DataFrame([{"error type": k, "boxes": result.error_counts.get(k, 0), "mAP50 if all fixed": costs.get(k),
-                       "meaning": v} for k, v in ERROR_HELP.items()]),
-        hide_index=True, column_config={"mAP50 if all fixed": st.column_config.NumberColumn(format="+%.3f")},
-    )  # fmt: skip
+        pd.DataFrame(
+            [
+                {
+                    "error type": k,
+                    "boxes": result.error_counts.get(k, 0),
+                    "mAP50 if all fixed": costs.get(k),
+                    "meaning": v,
+                }
+                for k, v in ERROR_HELP.items()
+            ]
+        ),
+        hide_index=True,
+        column_config={"mAP50 if all fixed": st.column_config.NumberColumn(format="+%.3f")},
+    )
     st.caption(
         "*mAP50 if all fixed*: what mAP50 would gain if every error of that type were fixed (as TIDE measures "
         "it, over all confidences, at IoU 0.5): where improving the model pays most."
@@ -241,9 +277,11 @@ def gallery(root: Path, d: Detections, result: Analysis) -> None:
     c1, c2 = st.columns(2)
     kinds = [None, *ERROR_TYPES]
     kind = c1.selectbox(
-        "Error type", kinds, key="eval.kind",
+        "Error type",
+        kinds,
+        key="eval.kind",
         format_func=lambda k: "any error" if k is None else f"{k} ({result.error_counts.get(k, 0)})",
-    )  # fmt: skip
+    )
     names = [None, *[d.names[k] for k in sorted(d.names)]]
     name = c2.selectbox("Class", names, key="eval.class", format_func=lambda n: "all classes" if n is None else n)
     legend()
@@ -255,8 +293,9 @@ def worst(root: Path, d: Detections, result: Analysis) -> None:
     if not rows:
         st.success("No image has an error at these thresholds.", icon=":material/check_circle:")
         return
-    event = st.dataframe(pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="single-row",
-                         key="eval.worst")  # fmt: skip
+    event = st.dataframe(
+        pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="single-row", key="eval.worst"
+    )
     st.caption("Select a row to see the image.")
     if event.selection.rows:
         index = {name: i for i, name in enumerate(d.images)}
@@ -277,8 +316,13 @@ def retrain(item: EvaluationSummary) -> None:
 
 def audit_labels(item: EvaluationSummary, settings: Settings) -> None:
     """The improvement loop's first step: an audit of this split's labels with this model, on the Data quality page."""
-    spec = AuditSpec(model_path=item.model, dataset_path=item.dataset, split=item.split,
-                     imgsz=int(item.spec.get("imgsz") or 0), device=str(item.spec.get("device", "auto")))  # fmt: skip
+    spec = AuditSpec(
+        model_path=item.model,
+        dataset_path=item.dataset,
+        split=item.split,
+        imgsz=int(item.spec.get("imgsz") or 0),
+        device=str(item.spec.get("device", "auto")),
+    )
     try:
         job = submit_audit(spec, settings, owner=current_user())
     except (SpecError, SubmitError) as exc:
@@ -322,13 +366,21 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         st.session_state["eval.iou"] = float(thresholds.get("iou", EvalSpec.match_iou))
     c1, c2 = st.columns(2)
     conf = c1.slider(
-        "Confidence threshold", 0.01, 0.99, step=0.01, key="eval.conf",
+        "Confidence threshold",
+        0.01,
+        0.99,
+        step=0.01,
+        key="eval.conf",
         help="Predictions below it are ignored. Everything below follows, without running the model.",
-    )  # fmt: skip
+    )
     iou = c2.slider(
-        "IoU to match", 0.1, 0.95, step=0.05, key="eval.iou",
+        "IoU to match",
+        0.1,
+        0.95,
+        step=0.05,
+        key="eval.iou",
         help="Overlap a prediction needs with an object of its class to count as found.",
-    )  # fmt: skip
+    )
     folder = RunFolder(item.path)
     stamp = folder.predictions.stat().st_mtime
     result = thresholds_applied(str(item.path), stamp, round(conf, 3), round(iou, 3))
@@ -336,23 +388,36 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     leakage(metrics, d, round(conf, 3), round(iou, 3))
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
-        "Download predictions at these thresholds", data=lambda: predictions_zip(d, result),
-        file_name=f"{item.name}-predictions-conf{conf:.2f}.zip", mime="application/zip", on_click="ignore",
-        icon=":material/download:", key="eval.download",
-    )  # fmt: skip
+        "Download predictions at these thresholds",
+        data=lambda: predictions_zip(d, result),
+        file_name=f"{item.name}-predictions-conf{conf:.2f}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        key="eval.download",
+    )
     c2.download_button(
-        "Download metrics.json", data=folder.metrics.read_bytes(), file_name=f"{item.name}-metrics.json",
-        mime="application/json", on_click="ignore", icon=":material/download:", key="eval.download_metrics",
-    )  # fmt: skip
+        "Download metrics.json",
+        data=folder.metrics.read_bytes(),
+        file_name=f"{item.name}-metrics.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+        key="eval.download_metrics",
+    )
     if c3.button(
-        "Retrain from this model", icon=":material/replay:", key="eval.retrain",
+        "Retrain from this model",
+        icon=":material/replay:",
+        key="eval.retrain",
         help="Open the Training page in transfer mode, starting from this model on this dataset.",
-    ):  # fmt: skip
+    ):
         retrain(item)
     if c4.button(
-        "Audit labels with this model", icon=":material/troubleshoot:", key="eval.audit",
+        "Audit labels with this model",
+        icon=":material/troubleshoot:",
+        key="eval.audit",
         help="Start a label-error audit of this split with this model (Data quality page).",
-    ):  # fmt: skip
+    ):
         audit_labels(item, settings)
     root = Path(metrics.get("dataset_root") or item.dataset)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="eval.view")

@@ -35,9 +35,12 @@ def choose_formats(gpu: bool) -> list[str]:
     reasons = available(gpu)
     offered = [name for name, why in reasons.items() if why is None]
     chosen = st.multiselect(
-        "Formats", offered, default=["onnx"] if "onnx" in offered else offered[:1], key="export.formats",
+        "Formats",
+        offered,
+        default=["onnx"] if "onnx" in offered else offered[:1],
+        key="export.formats",
         format_func=lambda n: f"{FORMATS[n].title} ({FORMATS[n].runtime})",
-    )  # fmt: skip
+    )
     with st.expander("Why some formats are not offered here", icon=":material/help:"):
         lines = [f"- **{FORMATS[n].title}**: {why}" for n, why in reasons.items() if why]
         lines += [f"- **{name}**: it {why}." for name, why in NOT_OFFERED.items()]
@@ -60,13 +63,22 @@ def new_export(settings: Settings, expanded: bool) -> bool:
         formats = choose_formats(gpu)
         c1, c2, c3, c4 = st.columns(4)
         bf16_note = bf16_missing() or "bf16: OpenVINO computing in bfloat16, which this CPU has."
-        precision = c1.radio("Precision", offered_precisions(), key="export.precision", horizontal=True,
-                             help=f"int8: OpenVINO, calibrated on the dataset's val images. {bf16_note}")  # fmt: skip
-        imgsz = int(c2.number_input("Image size (0 = trained size)", 0, MAX_IMGSZ, ExportSpec.imgsz, step=STRIDE,
-                                    key="export.imgsz"))  # fmt: skip
+        precision = c1.radio(
+            "Precision",
+            offered_precisions(),
+            key="export.precision",
+            horizontal=True,
+            help=f"int8: OpenVINO, calibrated on the dataset's val images. {bf16_note}",
+        )
+        imgsz = int(
+            c2.number_input(
+                "Image size (0 = trained size)", 0, MAX_IMGSZ, ExportSpec.imgsz, step=STRIDE, key="export.imgsz"
+            )
+        )
         dynamic = c3.checkbox("Dynamic shapes", key="export.dynamic", help="Any batch and size; batch throughput too.")
-        parity = c4.checkbox("Parity check", ExportSpec.parity, key="export.parity",
-                             help="Compare with the .pt on the dataset.")  # fmt: skip
+        parity = c4.checkbox(
+            "Parity check", ExportSpec.parity, key="export.parity", help="Compare with the .pt on the dataset."
+        )
         dataset, split, tolerance = "", AUTO_SPLIT, None
         if parity or precision == "int8":
             if trained := trained_on(Path(model)):
@@ -74,16 +86,34 @@ def new_export(settings: Settings, expanded: bool) -> bool:
             c1, c2, c3 = st.columns([3, 1, 1])
             with c1:
                 dataset = dataset_select(settings, "export.dataset")
-            split = c2.selectbox("Split", (AUTO_SPLIT, "test", "val"), key="export.split",
-                                 help="auto: test when the dataset has one, else val.")  # fmt: skip
-            tolerance = c3.number_input("Tolerance (mAP)", 0.0, 0.5, DEFAULT_TOLERANCE[precision], 0.001,
-                                        format="%.3f", key=f"export.tolerance.{precision}")  # fmt: skip
+            split = c2.selectbox(
+                "Split",
+                (AUTO_SPLIT, "test", "val"),
+                key="export.split",
+                help="auto: test when the dataset has one, else val.",
+            )
+            tolerance = c3.number_input(
+                "Tolerance (mAP)",
+                0.0,
+                0.5,
+                DEFAULT_TOLERANCE[precision],
+                0.001,
+                format="%.3f",
+                key=f"export.tolerance.{precision}",
+            )
         if st.button("Export", type="primary", icon=":material/play_arrow:", key="export.start", disabled=not formats):
             try:
                 spec = ExportSpec(
-                    model_path=str(model), formats=tuple(formats), precision=precision, imgsz=imgsz, dynamic=dynamic,
-                    dataset_path=dataset, split=split, parity=parity, tolerance=tolerance,
-                )  # fmt: skip
+                    model_path=str(model),
+                    formats=tuple(formats),
+                    precision=precision,
+                    imgsz=imgsz,
+                    dynamic=dynamic,
+                    dataset_path=dataset,
+                    split=split,
+                    parity=parity,
+                    tolerance=tolerance,
+                )
                 with st.spinner("Checking the model and the dataset…"):
                     job = submit_export(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
@@ -105,8 +135,11 @@ def runtime_precision(entry: dict) -> None:
         return
     if ran and ran != hint:
         lacking = " (this CPU has no bfloat16)" if hint == "bf16" else ""
-        st.warning(f"{entry['runtime']} was asked to compute at {hint} and reported {ran}{lacking}: the figures "
-                   f"here are at {ran}.", icon=":material/warning:")  # fmt: skip
+        st.warning(
+            f"{entry['runtime']} was asked to compute at {hint} and reported {ran}{lacking}: the figures "
+            f"here are at {ran}.",
+            icon=":material/warning:",
+        )
         return
     st.caption(f"{entry['runtime']} computes at {hint} (INFERENCE_PRECISION_HINT, which the predictor uses too).")
 
@@ -122,12 +155,15 @@ def parity_view(item: ExportSummary, entry: dict) -> None:
         st.caption(f"Also possible: {cause}")
     st.dataframe(
         pd.DataFrame(
-            [{"": "source (.pt)", "mAP50": parity["map50_source"], "mAP50-95": parity["map50_95_source"]},
-             {"": entry["format"], "mAP50": parity["map50_export"], "mAP50-95": parity["map50_95_export"]},
-             {"": "difference", "mAP50": parity["map50_delta"], "mAP50-95": parity["map50_95_delta"]}]
+            [
+                {"": "source (.pt)", "mAP50": parity["map50_source"], "mAP50-95": parity["map50_95_source"]},
+                {"": entry["format"], "mAP50": parity["map50_export"], "mAP50-95": parity["map50_95_export"]},
+                {"": "difference", "mAP50": parity["map50_delta"], "mAP50-95": parity["map50_95_delta"]},
+            ]
         ),
-        hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("mAP50", "mAP50-95")},
-    )  # fmt: skip
+        hide_index=True,
+        column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("mAP50", "mAP50-95")},
+    )
     st.caption(
         f"On {parity['images']} images: {parity['boxes_paired']} boxes agree (same class, IoU ≥ {parity['pair_iou']}), "
         f"{parity['boxes_only_source']} only in the source, {parity['boxes_only_export']} only in the export; the "
@@ -153,8 +189,10 @@ def parity_view(item: ExportSummary, entry: dict) -> None:
             except OSError:
                 st.warning(f"{row['image']} cannot be read any more.")
                 continue
-            st.caption(f"{Path(row['image']).name}: {row['only_source']} only in source, {row['only_export']} only in "
-                       f"export, Δconf {row['max_conf_diff']:.3f}")  # fmt: skip
+            st.caption(
+                f"{Path(row['image']).name}: {row['only_source']} only in source, {row['only_export']} only in "
+                f"export, Δconf {row['max_conf_diff']:.3f}"
+            )
 
 
 def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) -> None:
@@ -190,9 +228,14 @@ def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) ->
     with st.expander("Model card", icon=":material/badge:"):
         st.json(card, expanded=False)
     st.download_button(
-        "Download the export (zip)", data=lambda: export_zip(item.path), file_name=f"{item.name}.zip",
-        mime="application/zip", on_click="ignore", icon=":material/download:", key="export.zip",
-    )  # fmt: skip
+        "Download the export (zip)",
+        data=lambda: export_zip(item.path),
+        file_name=f"{item.name}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        key="export.zip",
+    )
 
 
 settings_now = page_start(
@@ -210,8 +253,10 @@ st.fragment(open_jobs_section, run_every=REFRESH_S if drawn_open else None)(
     settings_now, export_jobs, drawn_open, "export."
 )
 if not exports:
-    st.info("No export yet. Pick a model above and press Export (or run `python -m mlcore export MODEL --wait`).",
-            icon=":material/output:")  # fmt: skip
+    st.info(
+        "No export yet. Pick a model above and press Export (or run `python -m mlcore export MODEL --wait`).",
+        icon=":material/output:",
+    )
     st.stop()
 states = {j.run_dir: j.state.value for j in jobs}
 errors = {j.run_dir: j.error or "" for j in jobs if j.error}

@@ -56,8 +56,13 @@ def alias_form(settings: Settings, name: str, number: int, archived: bool) -> No
     reason = c2.text_input("Reason (kept in the audit trail)", key=f"models.reason.{name}.{number}")
     override = st.checkbox("Override a failed gate (needs a reason)", key=f"models.override.{name}.{number}")
     b1, b2, b3, b4 = st.columns(4)
-    if b1.button(f"Set {alias or 'alias'} → v{number}", type="primary", icon=":material/sell:", disabled=archived,
-                 key=f"models.set.{name}.{number}"):  # fmt: skip
+    if b1.button(
+        f"Set {alias or 'alias'} → v{number}",
+        type="primary",
+        icon=":material/sell:",
+        disabled=archived,
+        key=f"models.set.{name}.{number}",
+    ):
         try:
             set_alias(settings, name, alias.strip(), number, current_user(), reason, override)
             st.toast(f"{alias} → {name} v{number}", icon=":material/sell:")
@@ -76,8 +81,9 @@ def alias_form(settings: Settings, name: str, number: int, archived: bool) -> No
     model = read_model(settings, name)
     held = model.aliases_of(number)
     if held:
-        gone = b4.selectbox("Remove alias", held, key=f"models.unalias.pick.{name}.{number}",
-                            label_visibility="collapsed")  # fmt: skip
+        gone = b4.selectbox(
+            "Remove alias", held, key=f"models.unalias.pick.{name}.{number}", label_visibility="collapsed"
+        )
         if b4.button(f"Remove {gone}", icon=":material/label_off:", key=f"models.unalias.{name}.{number}"):
             try:
                 unset_alias(settings, name, gone, current_user(), reason)
@@ -85,27 +91,47 @@ def alias_form(settings: Settings, name: str, number: int, archived: bool) -> No
             except RegistryError as exc:
                 st.error(str(exc), icon=":material/error:")
     if PRODUCTION in model.aliases and model.aliases[PRODUCTION] != number:
-        b3.button("Compare with production", icon=":material/compare_arrows:", key=f"models.vs.{name}.{number}",
-                  on_click=open_view, args=(VIEWS[2],),
-                  kwargs={"models.a": f"{name}@{PRODUCTION}", "models.b": f"{name}:{number}"})  # fmt: skip
+        b3.button(
+            "Compare with production",
+            icon=":material/compare_arrows:",
+            key=f"models.vs.{name}.{number}",
+            on_click=open_view,
+            args=(VIEWS[2],),
+            kwargs={"models.a": f"{name}@{PRODUCTION}", "models.b": f"{name}:{number}"},
+        )
 
 
 def registry_view(settings: Settings) -> None:
     models = list_models(settings)
     if not models:
-        st.info("No registered model yet. Register a finished run in **Register a model**: its weights are copied "
-                "into the registry with their lineage.", icon=":material/inventory_2:")  # fmt: skip
+        st.info(
+            "No registered model yet. Register a finished run in **Register a model**: its weights are copied "
+            "into the registry with their lineage.",
+            icon=":material/inventory_2:",
+        )
         st.button("Register a model", on_click=open_view, args=(VIEWS[1],), key="models.go.register")
         return
     name = st.selectbox("Model", [m.name for m in models], key="models.name")
     doc = model_document(settings, name)
     aliases = ", ".join(f"**{a}** → v{n}" for a, n in sorted(doc["aliases"].items())) or "no aliases yet"
     st.markdown(f"{len(doc['versions'])} version(s) · {aliases}")
-    rows = [{"version": f"v{v['version']}", "aliases": ", ".join(v["aliases"]), "mAP50-95": v["map50_95"],
-             "mAP50": v["map50"], "measured on": v["measured_on"], "run": v["run"], "dataset": Path(v["dataset"]).name,
-             "exports": ", ".join(f"{x['name']} ({x['verdict']})" for x in v["exports"]), "archived": v["archived"],
-             "registered": v["created"], "by": v["by"], "problem": v["problem"] or ""}
-            for v in reversed(doc["versions"])]  # fmt: skip
+    rows = [
+        {
+            "version": f"v{v['version']}",
+            "aliases": ", ".join(v["aliases"]),
+            "mAP50-95": v["map50_95"],
+            "mAP50": v["map50"],
+            "measured on": v["measured_on"],
+            "run": v["run"],
+            "dataset": Path(v["dataset"]).name,
+            "exports": ", ".join(f"{x['name']} ({x['verdict']})" for x in v["exports"]),
+            "archived": v["archived"],
+            "registered": v["created"],
+            "by": v["by"],
+            "problem": v["problem"] or "",
+        }
+        for v in reversed(doc["versions"])
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={"mAP50-95": NUMBER, "mAP50": NUMBER})
     for v in doc["versions"]:
         if v["problem"]:
@@ -124,17 +150,24 @@ def registry_view(settings: Settings) -> None:
             st.caption("Fine-tuned from " + " ← ".join(b["version"] or Path(b["path"]).name for b in chain))
         if profile := version["profile"]:
             own = f", {len(profile['per_class'])} class threshold(s)" if profile["per_class"] else ""
-            st.caption(f"Deployment profile: confidence {profile['confidence']}, NMS IoU {profile['iou']}{own} "
-                       f"({profile['objective'] or 'chosen by hand'})")  # fmt: skip
+            st.caption(
+                f"Deployment profile: confidence {profile['confidence']}, NMS IoU {profile['iou']}{own} "
+                f"({profile['objective'] or 'chosen by hand'})"
+            )
         else:
             st.caption("No deployment profile: predictions use confidence 0.25 and NMS IoU 0.7.")
         if version["mlflow"]:
             st.caption(f"MLflow: {version['mlflow']}")
         weights = Path(version["weights"])
         if weights.is_file() and not version["problem"]:
-            st.download_button("Download weights", weights.read_bytes, f"{name}-v{number}{weights.suffix}",
-                               icon=":material/download:", key=f"models.download.{name}.{number}",
-                               on_click="ignore")  # fmt: skip  # read only when clicked
+            st.download_button(
+                "Download weights",
+                weights.read_bytes,
+                f"{name}-v{number}{weights.suffix}",
+                icon=":material/download:",
+                key=f"models.download.{name}.{number}",
+                on_click="ignore",
+            )  # read only when clicked
     gate_view(settings, name, number)
     alias_form(settings, name, number, version["archived"])
     with st.expander("Audit trail", icon=":material/history:"):
@@ -144,16 +177,22 @@ def registry_view(settings: Settings) -> None:
 def register_view(settings: Settings) -> None:
     runs = [r for r in list_runs(settings) if not r.attached and r.weights]
     if not runs:
-        st.info("No finished run with weights yet: train a model on the Training page first.",
-                icon=":material/model_training:")  # fmt: skip
+        st.info(
+            "No finished run with weights yet: train a model on the Training page first.",
+            icon=":material/model_training:",
+        )
         return
     run = st.selectbox("Run", runs, format_func=lambda r: f"{r.name} · {r.epochs_done} epochs", key="models.run")
     known = [m.name for m in list_models(settings)]
     c1, c2 = st.columns(2)
     name = c1.selectbox("Model name", [*known, "New model…"], key="models.register.name") if known else "New model…"
     if name == "New model…":
-        name = c1.text_input("New model name", "logo-detector", key="models.register.new",
-                             help="Lower-case letters, digits, '.', '_' and '-'.")  # fmt: skip
+        name = c1.text_input(
+            "New model name",
+            "logo-detector",
+            key="models.register.new",
+            help="Lower-case letters, digits, '.', '_' and '-'.",
+        )
     reason = c2.text_input("Reason", key="models.register.reason", placeholder="e.g. 200 more images of night scenes")
     if st.button("Register", type="primary", icon=":material/add_box:", key="models.register.go"):
         try:
@@ -168,8 +207,10 @@ def register_view(settings: Settings) -> None:
 
 def comparison_view(settings: Settings, doc: dict) -> None:
     VERDICT_STYLE.get(doc["verdict"], st.info)(doc["summary"], icon=":material/balance:")
-    st.caption(f"A = {doc['a']['label']} · B = {doc['b']['label']} · {doc['images']} images of the {doc['split']} "
-               f"split · {doc['resamples']} paired bootstrap resamples (seed {doc['seed']})")  # fmt: skip
+    st.caption(
+        f"A = {doc['a']['label']} · B = {doc['b']['label']} · {doc['images']} images of the {doc['split']} "
+        f"split · {doc['resamples']} paired bootstrap resamples (seed {doc['seed']})"
+    )
     sizes = {side.upper(): SizeChoice.of(record) for side, record in (doc.get("sizes") or {}).items()}
     if sizes:
         st.caption(" · ".join(f"{side} evaluated {size.describe()}" for side, size in sizes.items() if size))
@@ -177,12 +218,28 @@ def comparison_view(settings: Settings, doc: dict) -> None:
         if size and size.warning:
             st.warning(f"{side}: {size.warning}", icon=":material/photo_size_select_large:")
     left, right = st.columns([3, 2])
-    rows = [{"metric": LABELS.get(m, m), "A": r["a"], "B": r["b"], "B − A": r["delta"], "95% low": r["ci_low"],
-             "95% high": r["ci_high"]} for m, r in doc["metrics"].items()]  # fmt: skip
+    rows = [
+        {
+            "metric": LABELS.get(m, m),
+            "A": r["a"],
+            "B": r["b"],
+            "B − A": r["delta"],
+            "95% low": r["ci_low"],
+            "95% high": r["ci_high"],
+        }
+        for m, r in doc["metrics"].items()
+    ]
     left.dataframe(pd.DataFrame(rows), hide_index=True, column_config={k: NUMBER for k in rows[0] if k != "metric"})
     right.plotly_chart(difference_forest(doc["metrics"]), key="models.forest")
-    per_class = [{"class": c, **{f"{m} B−A": r[m]["delta"] for m in r}, **{f"{m} low": r[m]["ci_low"] for m in r},
-                  **{f"{m} high": r[m]["ci_high"] for m in r}} for c, r in doc["per_class"].items()]  # fmt: skip
+    per_class = [
+        {
+            "class": c,
+            **{f"{m} B−A": r[m]["delta"] for m in r},
+            **{f"{m} low": r[m]["ci_low"] for m in r},
+            **{f"{m} high": r[m]["ci_high"] for m in r},
+        }
+        for c, r in doc["per_class"].items()
+    ]
     with st.expander("Per class", expanded=True, icon=":material/category:"):
         st.dataframe(pd.DataFrame(per_class), hide_index=True)
     c1, c2 = st.columns(2)
@@ -190,8 +247,10 @@ def comparison_view(settings: Settings, doc: dict) -> None:
     c2.dataframe(pd.DataFrame(doc["by_size"]), hide_index=True)
     speed = doc["speed"]
     if speed["a_ms"] and speed["b_ms"]:
-        c2.caption(f"Speed in the evaluation: A {speed['a_ms']:.1f} ms, B {speed['b_ms']:.1f} ms per image "
-                   f"(B/A {speed['ratio']:.2f}×).")  # fmt: skip
+        c2.caption(
+            f"Speed in the evaluation: A {speed['a_ms']:.1f} ms, B {speed['b_ms']:.1f} ms per image "
+            f"(B/A {speed['ratio']:.2f}×)."
+        )
     st.markdown("**Where they disagree** (A left, B right; ground truth and errors drawn)")
     pictures = gallery_pictures(doc, GALLERY)
     if not pictures:
@@ -201,16 +260,24 @@ def comparison_view(settings: Settings, doc: dict) -> None:
         columns[slot % 2].image(data, caption=caption)
     report = Path(doc.get("output_dir", "")) / paths.REPORT_FILE
     if report.is_file():
-        st.download_button("Download the HTML report", report.read_bytes(), report.name, mime="text/html",
-                           icon=":material/download:", key="models.report")  # fmt: skip
+        st.download_button(
+            "Download the HTML report",
+            report.read_bytes(),
+            report.name,
+            mime="text/html",
+            icon=":material/download:",
+            key="models.report",
+        )
 
 
 def follow_comparison(doc: dict, texts: list[str], datasets: list[str]) -> None:
     """Fill the form with what the comparison on show compared, so that Compare repeats it (not the defaults)."""
-    for key, value, options in (("models.a", doc["a"].get("reference"), texts),
-                                ("models.b", doc["b"].get("reference"), texts),
-                                ("models.dataset", doc.get("dataset"), datasets),
-                                ("models.split", doc.get("split"), ("test", "val"))):  # fmt: skip
+    for key, value, options in (
+        ("models.a", doc["a"].get("reference"), texts),
+        ("models.b", doc["b"].get("reference"), texts),
+        ("models.dataset", doc.get("dataset"), datasets),
+        ("models.split", doc.get("split"), ("test", "val")),
+    ):
         if value in options:
             st.session_state[key] = value
 
@@ -242,8 +309,13 @@ def compare_view(settings: Settings) -> None:
     with c1:
         dataset = dataset_select(settings, "models.dataset")
     split = c2.selectbox("Split", ("test", "val"), key="models.split")
-    mode = c3.radio("Thresholds", THRESHOLD_MODES, horizontal=True, key="models.thresholds",
-                    format_func={"profile": "each model's profile", "common": "the same for both"}.get)  # fmt: skip
+    mode = c3.radio(
+        "Thresholds",
+        THRESHOLD_MODES,
+        horizontal=True,
+        key="models.thresholds",
+        format_func={"profile": "each model's profile", "common": "the same for both"}.get,
+    )
     conf, iou = ComparisonRequest.confidence, ComparisonRequest.iou
     if mode == "common":
         c1, c2 = st.columns(2)
@@ -261,8 +333,11 @@ def compare_view(settings: Settings) -> None:
             st.session_state.pop("models.request", None)
             return
         if outcome.pending:
-            st.info(f"Evaluating {len(outcome.pending)} model(s) on the {request.split} split first; the comparison "
-                    "appears when they have finished.", icon=":material/hourglass_top:")  # fmt: skip
+            st.info(
+                f"Evaluating {len(outcome.pending)} model(s) on the {request.split} split first; the comparison "
+                "appears when they have finished.",
+                icon=":material/hourglass_top:",
+            )
             evaluations = partial(jobs_of, kind=JobKind.EVALUATION, task=JobTask.EVALUATE)
             st.fragment(open_jobs_section, run_every=REFRESH_S)(
                 settings, evaluations, frozenset(outcome.pending), "models"
@@ -276,8 +351,12 @@ def compare_view(settings: Settings) -> None:
         return
     if st.session_state.get("models.earlier") not in earlier:
         st.session_state["models.earlier"] = next(iter(earlier))
-    picked = st.selectbox("Comparison", list(earlier), key="models.earlier",
-                          format_func=lambda n: f"{n} · {earlier[n]['verdict'].replace('_', ' ')}")  # fmt: skip
+    picked = st.selectbox(
+        "Comparison",
+        list(earlier),
+        key="models.earlier",
+        format_func=lambda n: f"{n} · {earlier[n]['verdict'].replace('_', ' ')}",
+    )
     comparison_view(settings, earlier[picked])
 
 

@@ -45,17 +45,29 @@ def thresholds(model: Path, settings: Settings) -> tuple[str, float | None, floa
     labels = {"profile": f"Deployment profile: {saved.describe() if saved else ''}", "sliders": "Set them here"}
     how = st.radio("Thresholds", options, format_func=labels.__getitem__, horizontal=True, key="predict.how")
     if how == "profile":
-        st.caption(f"Chosen on the Model evaluation page from `{Path(saved.evaluation).name}`." if saved and
-                   saved.evaluation else "Saved beside the model.")  # fmt: skip
+        st.caption(
+            f"Chosen on the Model evaluation page from `{Path(saved.evaluation).name}`."
+            if saved and saved.evaluation
+            else "Saved beside the model."
+        )
         return "default", None, None
     c1, c2 = st.columns(2)
     base = saved or DeploymentProfile()
     conf = c1.slider("Confidence", 0.01, 0.99, float(base.confidence), 0.01, key="predict.conf")
-    iou = c2.slider("NMS IoU", 0.05, 0.95, float(base.iou), 0.05, key="predict.iou",
-                    help="Boxes of one class overlapping a better one by more than this are dropped.")  # fmt: skip
+    iou = c2.slider(
+        "NMS IoU",
+        0.05,
+        0.95,
+        float(base.iou),
+        0.05,
+        key="predict.iou",
+        help="Boxes of one class overlapping a better one by more than this are dropped.",
+    )
     if not saved:
-        st.caption(f"No deployment profile for this model yet (defaults {DEFAULT_CONFIDENCE}, {DEFAULT_IOU}): make one "
-                   "on the Model evaluation page, view Deployment profile.")  # fmt: skip
+        st.caption(
+            f"No deployment profile for this model yet (defaults {DEFAULT_CONFIDENCE}, {DEFAULT_IOU}): make one "
+            "on the Model evaluation page, view Deployment profile."
+        )
     return "none", conf, iou
 
 
@@ -63,9 +75,11 @@ def chosen_files(settings: Settings) -> list[tuple[str, bytes, str | None]]:
     source = st.radio("Images", ("Upload", "From a folder"), horizontal=True, key="predict.source")
     if source == "Upload":
         uploaded = st.file_uploader(
-            "JPEG, PNG, WebP, BMP or TIFF", type=[s.lstrip(".") for s in SUFFIXES], accept_multiple_files=True,
+            "JPEG, PNG, WebP, BMP or TIFF",
+            type=[s.lstrip(".") for s in SUFFIXES],
+            accept_multiple_files=True,
             key="predict.upload",
-        )  # fmt: skip
+        )
         return [(f.name, f.getvalue(), f.type) for f in uploaded or []]
     folder = st.text_input("Folder (under the dataset roots)", key="predict.folder", placeholder="/data/new_photos")
     if not folder.strip():
@@ -76,22 +90,30 @@ def chosen_files(settings: Settings) -> list[tuple[str, bytes, str | None]]:
         st.warning(str(exc), icon=":material/folder_off:")
         return []
     limit = settings.predict.max_files
-    picked = st.multiselect(f"Images ({len(found)} found)", found, default=found[: min(4, limit)],
-                            format_func=lambda p: p.name, max_selections=limit, key="predict.picked")  # fmt: skip
+    picked = st.multiselect(
+        f"Images ({len(found)} found)",
+        found,
+        default=found[: min(4, limit)],
+        format_func=lambda p: p.name,
+        max_selections=limit,
+        key="predict.picked",
+    )
     return [(p.name, p.read_bytes(), None) for p in picked]
 
 
 def try_images(model: Path, settings: Settings) -> None:
     profile, conf, iou = thresholds(model, settings)
     files = chosen_files(settings)
-    if st.button("Predict", type="primary", icon=":material/center_focus_strong:", disabled=not files,
-                 key="predict.go"):  # fmt: skip
+    if st.button(
+        "Predict", type="primary", icon=":material/center_focus_strong:", disabled=not files, key="predict.go"
+    ):
         answers: list[Answer] = []
         bar = st.progress(0.0, text="Loading the model…")
         try:
             for start in range(0, len(files), CHUNK):
-                _, used, part = answer_files(predictor(settings), settings, str(model), files[start : start + CHUNK],
-                                             conf, iou, profile)  # fmt: skip
+                _, used, part = answer_files(
+                    predictor(settings), settings, str(model), files[start : start + CHUNK], conf, iou, profile
+                )
                 answers += part
                 bar.progress(len(answers) / len(files), text=f"{len(answers)}/{len(files)} images")
         except (SubmitError, ProfileError, PredictorBusy, PredictorUnavailable) as exc:
@@ -131,8 +153,14 @@ def show_answers(model: str, described: str, answers: list[Answer]) -> None:
             c1, c2 = st.columns([3, 2])
             drawn = draw_detections(a.image.rgb(), a.detections)  # type: ignore[union-attr]
             c1.image(drawn, caption=f"{a.name}: {len(a.detections)} detections")
-            rows = [{"class": d["class_name"], "confidence": d["confidence"],
-                     **dict(zip(("x1", "y1", "x2", "y2"), d["box"], strict=True))} for d in a.detections]  # fmt: skip
+            rows = [
+                {
+                    "class": d["class_name"],
+                    "confidence": d["confidence"],
+                    **dict(zip(("x1", "y1", "x2", "y2"), d["box"], strict=True)),
+                }
+                for d in a.detections
+            ]
             if rows:
                 c2.dataframe(pd.DataFrame(rows), hide_index=True)
             else:
@@ -140,11 +168,24 @@ def show_answers(model: str, described: str, answers: list[Answer]) -> None:
             png = BytesIO()
             drawn.save(png, "PNG")
             stem = Path(a.name).stem
-            c2.download_button("Annotated image", png.getvalue(), f"{stem}_predicted.png", "image/png",
-                               icon=":material/download:", key=f"predict.png.{a.name}", on_click="ignore")  # fmt: skip
-            c2.download_button("Detections (JSON)", json.dumps(a.to_dict(model), indent=1), f"{stem}_detections.json",
-                               "application/json", icon=":material/download:", key=f"predict.json.{a.name}",
-                               on_click="ignore")  # fmt: skip
+            c2.download_button(
+                "Annotated image",
+                png.getvalue(),
+                f"{stem}_predicted.png",
+                "image/png",
+                icon=":material/download:",
+                key=f"predict.png.{a.name}",
+                on_click="ignore",
+            )
+            c2.download_button(
+                "Detections (JSON)",
+                json.dumps(a.to_dict(model), indent=1),
+                f"{stem}_detections.json",
+                "application/json",
+                icon=":material/download:",
+                key=f"predict.json.{a.name}",
+                on_click="ignore",
+            )
 
 
 def batch_form(model: Path, settings: Settings) -> None:
@@ -196,8 +237,15 @@ def show_run(run: PredictionRun, errors: dict[str, str]) -> None:
         for n, path in enumerate(drawn):
             columns[n % 4].image(str(path), caption=path.name)
     for path, mime in run.downloads():
-        st.download_button(f"Download {path.name}", path.read_bytes(), f"{run.name}_{path.name}", mime,
-                           icon=":material/download:", key=f"predict.dl.{path.name}", on_click="ignore")  # fmt: skip
+        st.download_button(
+            f"Download {path.name}",
+            path.read_bytes(),
+            f"{run.name}_{path.name}",
+            mime,
+            icon=":material/download:",
+            key=f"predict.dl.{path.name}",
+            on_click="ignore",
+        )
 
 
 def batch(model: Path, settings: Settings) -> None:

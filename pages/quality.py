@@ -39,12 +39,15 @@ def model_select(settings: Settings, key: str, optional: bool = False) -> Path |
     models = seed_weights(settings)
     if not models and not optional:
         folders = ", ".join(f"`{r}`" for r in settings.model_roots)
-        st.info(f"No model yet. Finish a training on the Training page, or put a `.pt` file in {folders}.",
-                icon=":material/model_training:")  # fmt: skip
+        st.info(
+            f"No model yet. Finish a training on the Training page, or put a `.pt` file in {folders}.",
+            icon=":material/model_training:",
+        )
         return None
     options = [None, *models] if optional else models
-    return st.selectbox("Model", options, key=key, format_func=lambda m: "none (images only)" if m is None
-                        else weights_label(m))  # fmt: skip
+    return st.selectbox(
+        "Model", options, key=key, format_func=lambda m: "none (images only)" if m is None else weights_label(m)
+    )
 
 
 def submitted(submit, spec_of) -> None:  # noqa: ANN001
@@ -66,13 +69,28 @@ def new_audit(settings: Settings) -> None:
     c1, c2 = st.columns([3, 1])
     with c1:
         dataset = dataset_select(settings, "quality.audit.dataset")
-    split = c2.selectbox("Split", AUDIT_SPLITS, key="quality.audit.split",
-                         help="val and test: the model never learned them. train: use K-fold.")  # fmt: skip
+    split = c2.selectbox(
+        "Split",
+        AUDIT_SPLITS,
+        key="quality.audit.split",
+        help="val and test: the model never learned them. train: use K-fold.",
+    )
     c1, c2, c3, c4 = st.columns(4)
-    kfold = int(c1.number_input("K-fold (0 = off)", 0, MAX_KFOLD, AuditSpec.kfold, key="quality.audit.kfold",
-                                help="K short trainings, each predicting the fold it did not see."))  # fmt: skip
-    epochs = int(c2.number_input("Epochs per fold", 1, 1000, AuditSpec.kfold_epochs, key="quality.audit.epochs",
-                                 disabled=not kfold))  # fmt: skip
+    kfold = int(
+        c1.number_input(
+            "K-fold (0 = off)",
+            0,
+            MAX_KFOLD,
+            AuditSpec.kfold,
+            key="quality.audit.kfold",
+            help="K short trainings, each predicting the fold it did not see.",
+        )
+    )
+    epochs = int(
+        c2.number_input(
+            "Epochs per fold", 1, 1000, AuditSpec.kfold_epochs, key="quality.audit.epochs", disabled=not kfold
+        )
+    )
     imgsz = image_size_input(c3, Path(model), settings, "quality.audit.imgsz")
     device = c4.selectbox("Device", ("auto", "cpu"), key="quality.audit.device")
     if split == "train" and not kfold:
@@ -88,20 +106,28 @@ def new_selection(settings: Settings) -> None:
     model = model_select(settings, "quality.select.model")
     if model is None:
         return
-    images = st.text_input("Folder of unlabelled images", key="quality.select.images",
-                           placeholder="/data/unlabelled (under the allowed dataset folders)")  # fmt: skip
+    images = st.text_input(
+        "Folder of unlabelled images",
+        key="quality.select.images",
+        placeholder="/data/unlabelled (under the allowed dataset folders)",
+    )
     c1, c2, c3 = st.columns(3)
     top = int(c1.number_input("How many to label", 1, 100_000, SelectSpec.top, key="quality.select.top"))
     imgsz = image_size_input(c2, Path(model), settings, "quality.select.imgsz")
     device = c3.selectbox("Device", ("auto", "cpu"), key="quality.select.device")
     if st.button("Rank the images", type="primary", icon=":material/label:", key="quality.select.start"):
-        submitted(submit_selection, lambda: SelectSpec(model_path=str(model), images=images.strip(), top=top,
-                                                       imgsz=imgsz, device=device))  # fmt: skip
+        submitted(
+            submit_selection,
+            lambda: SelectSpec(model_path=str(model), images=images.strip(), top=top, imgsz=imgsz, device=device),
+        )
 
 
 def new_drift(settings: Settings) -> None:
-    images = st.text_input("Folder of new images", key="quality.drift.images",
-                           placeholder="/data/production/2026-11 (under the allowed dataset folders)")  # fmt: skip
+    images = st.text_input(
+        "Folder of new images",
+        key="quality.drift.images",
+        placeholder="/data/production/2026-11 (under the allowed dataset folders)",
+    )
     c1, c2 = st.columns([3, 1])
     with c1:
         dataset = dataset_select(settings, "quality.drift.dataset")
@@ -111,9 +137,17 @@ def new_drift(settings: Settings) -> None:
     imgsz = image_size_input(c1, Path(model) if model else None, settings, "quality.drift.imgsz")
     device = c2.selectbox("Device", ("auto", "cpu"), key="quality.drift.device")
     if st.button("Compare", type="primary", icon=":material/query_stats:", key="quality.drift.start"):
-        submitted(submit_drift, lambda: DriftSpec(images=images.strip(), dataset_path=dataset, split=split,
-                                                  model_path=str(model) if model else None, imgsz=imgsz,
-                                                  device=device))  # fmt: skip
+        submitted(
+            submit_drift,
+            lambda: DriftSpec(
+                images=images.strip(),
+                dataset_path=dataset,
+                split=split,
+                model_path=str(model) if model else None,
+                imgsz=imgsz,
+                device=device,
+            ),
+        )
 
 
 FORMS = {JobKind.AUDIT: new_audit, JobKind.SELECTION: new_selection, JobKind.DRIFT: new_drift}
@@ -156,8 +190,9 @@ if wanted:
     shown_job = job_of(wanted, settings_now)
     st.session_state["quality.tool"] = shown_job.kind
     st.session_state[f"quality.pick.{shown_job.kind}"] = shown_job.id
-kind = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default=JobKind.AUDIT, required=True,
-                            key="quality.tool")  # fmt: skip
+kind = st.segmented_control(
+    "Tool", list(TOOLS), format_func=TOOLS.get, default=JobKind.AUDIT, required=True, key="quality.tool"
+)
 jobs = quality_jobs(settings_now, kind)
 with st.expander(f"New {TOOLS[kind].lower()}", expanded=not jobs, icon=":material/add:"):
     FORMS[kind](settings_now)

@@ -162,9 +162,13 @@ def metrics_view(run: RunSummary, settings: Settings) -> None:
         names = curve_names(metrics)
         if names:
             which = st.segmented_control(
-                "Curve", names, default=names[0], required=True, key="runs.curve",
+                "Curve",
+                names,
+                default=names[0],
+                required=True,
+                key="runs.curve",
                 format_func=lambda n: n.replace("(B)", ""),
-            )  # fmt: skip
+            )
             classes = [c["class"] for c in class_table(metrics)]
             picked = st.multiselect("Classes", classes, key="runs.curve_classes", placeholder="all classes")
             st.plotly_chart(curve(metrics, which, picked or None), key=f"runs.curve.{run.path}")
@@ -219,8 +223,10 @@ def configuration(run: RunSummary, settings: Settings) -> None:
     if version := version_of(dataset) if dataset else None:
         parent = version["parent"]
         origin = f"{parent['name']} v{parent['version']}" if parent.get("name") else parent["path"]
-        st.caption(f":material/library_books: Trained on dataset version **{version['name']} v{version['version']}**, "
-                   f"made from {origin} on {version['made_at'][:10]}.")  # fmt: skip
+        st.caption(
+            f":material/library_books: Trained on dataset version **{version['name']} v{version['version']}**, "
+            f"made from {origin} on {version['made_at'][:10]}."
+        )
     reports = list_reports(settings.outputs_root, source=dataset) if dataset else []
     if reports:
         summary = reports[0].summary
@@ -304,9 +310,12 @@ def one_run(runs: list[RunSummary], states: dict[str, str], settings: Settings) 
 def compare(runs: list[RunSummary]) -> None:
     by_name = {r.name: r for r in runs}
     names = st.multiselect(
-        "Runs to compare (2 to 8)", list(by_name), key="runs.compare", max_selections=MAX_RUNS,
+        "Runs to compare (2 to 8)",
+        list(by_name),
+        key="runs.compare",
+        max_selections=MAX_RUNS,
         placeholder="pick runs, or select rows in the table above",
-    )  # fmt: skip
+    )
     if len(names) < 2:
         st.info("Pick at least two runs to compare them.", icon=":material/compare_arrows:")
         return

@@ -192,9 +192,12 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
     for problem in problems:
         st.error(problem, icon=":material/error:")
     if st.button(
-        "Start training", type="primary", icon=":material/play_arrow:", key="train.start",
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="train.start",
         disabled=spec is None or bool(problems) or not dataset_ok,
-    ):  # fmt: skip
+    ):
         with st.spinner("Checking the dataset and queueing the training…"):
             try:
                 job = start(spec, settings, owner=current_user())
@@ -233,8 +236,10 @@ def continue_run(settings: Settings, mode: str, runs: list[RunSummary], active_d
         )
     if st.button(
         "Resume training" if mode == "resume" else f"Train {more} more epochs",
-        type="primary", icon=":material/play_arrow:", key="train.continue",
-    ):  # fmt: skip
+        type="primary",
+        icon=":material/play_arrow:",
+        key="train.continue",
+    ):
         with st.spinner("Checking the checkpoint…"):
             try:
                 spec = TrainSpec(mode=mode, resume_from=run.name, epochs=more or 1)  # resume: the run's own epochs
@@ -256,16 +261,29 @@ def time_estimate(spec: TrainSpec, runs: list[RunSummary], settings: Settings) -
             f"all (from {count} earlier run(s) of {spec.model_architecture} at {spec.imgsz} px here)."
         )
         return
-    key = json.dumps([spec.dataset_path, spec.mode, spec.model_architecture, spec.base_model_path, spec.imgsz,
-                      spec.batch_size, spec.device, spec.workers, spec.cache])  # fmt: skip
+    key = json.dumps(
+        [
+            spec.dataset_path,
+            spec.mode,
+            spec.model_architecture,
+            spec.base_model_path,
+            spec.imgsz,
+            spec.batch_size,
+            spec.device,
+            spec.workers,
+            spec.cache,
+        ]
+    )
     timed = st.session_state.setdefault("train.timings", {}).get(key)
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
     if timed is not None:
         sentence = timed.sentence(spec.epochs)
         c1.caption(f":material/timer: {sentence[0].upper()}{sentence[1:]}.")
     else:
-        c1.caption(f":material/timer: No earlier run of {spec.model_architecture} at {spec.imgsz} px here to estimate "
-                   "from: time a few batches (about a minute on a CPU).")  # fmt: skip
+        c1.caption(
+            f":material/timer: No earlier run of {spec.model_architecture} at {spec.imgsz} px here to estimate "
+            "from: time a few batches (about a minute on a CPU)."
+        )
     if c2.button("Time a few batches", icon=":material/timer:", key="train.time"):
         with st.spinner(f"Timing {TIMED_BATCHES} batches of {spec.model_architecture} at {spec.imgsz} px…"):
             try:
@@ -312,11 +330,14 @@ def run_view(settings: Settings, run_dir: Path, started_live: bool) -> None:
         elif job.state is JobState.FAILED:
             st.error(f"Failed: {job.error}", icon=":material/error:")
         elif job.state is JobState.CANCELLED and frame.empty:
-            st.warning("Cancelled before its first epoch ended: there is nothing to resume. Start it again.",
-                       icon=":material/cancel:")  # fmt: skip
+            st.warning(
+                "Cancelled before its first epoch ended: there is nothing to resume. Start it again.",
+                icon=":material/cancel:",
+            )
         elif job.state is JobState.CANCELLED:
-            st.warning(f"Cancelled after epoch {len(frame)}: Resume (above) continues from there.",
-                       icon=":material/cancel:")  # fmt: skip
+            st.warning(
+                f"Cancelled after epoch {len(frame)}: Resume (above) continues from there.", icon=":material/cancel:"
+            )
     best = best_epoch(frame)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Epochs done", len(frame))

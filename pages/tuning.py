@@ -43,27 +43,44 @@ def new_study(settings: Settings) -> None:
             dataset = dataset_select(settings, "tune.dataset")
         name = c2.text_input("Study name", key="tune.name", placeholder="empty = a dated name")
         c1, c2, c3 = st.columns(3)
-        architectures = c1.multiselect("Architectures", ARCHITECTURES, default=list(TuneSpec.architectures),
-                                       key="tune.archs", help="Several: each trial picks one.")  # fmt: skip
+        architectures = c1.multiselect(
+            "Architectures",
+            ARCHITECTURES,
+            default=list(TuneSpec.architectures),
+            key="tune.archs",
+            help="Several: each trial picks one.",
+        )
         weights = seed_weights(settings)
-        base = c2.selectbox("Start every trial from", [None, *weights], key="tune.base",
-                            format_func=lambda w: "scratch" if w is None else weights_label(w))  # fmt: skip
+        base = c2.selectbox(
+            "Start every trial from",
+            [None, *weights],
+            key="tune.base",
+            format_func=lambda w: "scratch" if w is None else weights_label(w),
+        )
         objective = c3.selectbox("Objective", list(OBJECTIVES), key="tune.objective", help=OBJECTIVE_HELP)
         c1, c2, c3, c4 = st.columns(4)
         trials = int(c1.number_input("Trials (budget)", 1, 10_000, TuneSpec.trials, key="tune.trials"))
         hours = float(c2.number_input("Hours (0 = no limit)", 0.0, 1000.0, 0.0, 0.5, key="tune.hours"))
         epochs = int(c3.number_input("Epochs per trial", 1, 1000, TuneSpec.epochs, key="tune.epochs"))
-        parallel = int(c4.number_input("Trials at once (0 = one per free device)", 0, 64, TuneSpec.parallel,
-                                       key="tune.parallel"))  # fmt: skip
+        parallel = int(
+            c4.number_input("Trials at once (0 = one per free device)", 0, 64, TuneSpec.parallel, key="tune.parallel")
+        )
         c1, c2, c3, c4 = st.columns(4)
         imgsz = int(c1.number_input("Image size", STRIDE, MAX_IMGSZ, TuneSpec.imgsz, step=STRIDE, key="tune.imgsz"))
         batch = int(c2.number_input("Batch size", 1, 1024, TuneSpec.batch_size, key="tune.batch"))
-        pruner = c3.selectbox("Pruner", PRUNERS, key="tune.pruner",
-                              help="median: a trial below the median of earlier ones at an epoch stops.")  # fmt: skip
+        pruner = c3.selectbox(
+            "Pruner",
+            PRUNERS,
+            key="tune.pruner",
+            help="median: a trial below the median of earlier ones at an epoch stops.",
+        )
         device = c4.selectbox("Device", ("auto", "cpu"), key="tune.device")
         st.markdown("**Search space**: tick what to search; a range (log scale where it spans decades) or choices.")
         table = st.data_editor(
-            pd.DataFrame(space_table()), hide_index=True, key="tune.space", width="stretch",
+            pd.DataFrame(space_table()),
+            hide_index=True,
+            key="tune.space",
+            width="stretch",
             disabled=["parameter"],
             column_config={
                 "search": st.column_config.CheckboxColumn("Search", width="small"),
@@ -72,17 +89,25 @@ def new_study(settings: Settings) -> None:
                 "log": st.column_config.CheckboxColumn("Log", width="small"),
                 "choices": st.column_config.TextColumn("Choices (comma-separated)"),
             },
-        )  # fmt: skip
+        )
         if st.button("Start the study", type="primary", icon=":material/play_arrow:", key="tune.start"):
             try:
                 spec = TuneSpec(
-                    study=name.strip() or f"study-{datetime.now():%Y%m%d-%H%M%S}", dataset_path=dataset,
+                    study=name.strip() or f"study-{datetime.now():%Y%m%d-%H%M%S}",
+                    dataset_path=dataset,
                     architectures=tuple(architectures),
-                    base_model_path=str(base) if base else None, epochs=epochs, trials=trials,
-                    hours=hours or None, objective=objective, pruner=pruner, parallel=parallel, imgsz=imgsz,
-                    batch_size=batch, device=device,
+                    base_model_path=str(base) if base else None,
+                    epochs=epochs,
+                    trials=trials,
+                    hours=hours or None,
+                    objective=objective,
+                    pruner=pruner,
+                    parallel=parallel,
+                    imgsz=imgsz,
+                    batch_size=batch,
+                    device=device,
                     space=space_to_dict(space_from_table(table.to_dict("records"))),
-                )  # fmt: skip
+                )
                 with st.spinner("Checking the dataset and writing the study…"):
                     start_study(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
@@ -97,24 +122,44 @@ def controls(report: dict, settings: Settings) -> None:
     name, state = report["study"], report["state"]
     c1, c2, c3, c4 = st.columns(4)
     try:
-        if c1.button("Stop", icon=":material/stop:", key="tune.stop", disabled=state not in OPEN_STATES,
-                     help="Queue no more trials; the running trials finish their epochs."):  # fmt: skip
+        if c1.button(
+            "Stop",
+            icon=":material/stop:",
+            key="tune.stop",
+            disabled=state not in OPEN_STATES,
+            help="Queue no more trials; the running trials finish their epochs.",
+        ):
             stop_study(name, settings, actor=current_user())
             st.rerun()
-        if c2.button("Cancel", icon=":material/cancel:", key="tune.cancel", disabled=state not in OPEN_STATES,
-                     help="End the study and its running trials now."):  # fmt: skip
+        if c2.button(
+            "Cancel",
+            icon=":material/cancel:",
+            key="tune.cancel",
+            disabled=state not in OPEN_STATES,
+            help="End the study and its running trials now.",
+        ):
             with st.spinner("Cancelling the study and its trials…"):
                 cancel_study(name, settings, actor=current_user())
             st.rerun()
-        if c3.button("Resume", icon=":material/play_arrow:", key="tune.resume", disabled=state in OPEN_STATES,
-                     help="Go on where the study was, until its budget is spent."):  # fmt: skip
+        if c3.button(
+            "Resume",
+            icon=":material/play_arrow:",
+            key="tune.resume",
+            disabled=state in OPEN_STATES,
+            help="Go on where the study was, until its budget is spent.",
+        ):
             resume_study(name, settings, owner=current_user())
             st.rerun()
     except (JobRefused, SubmitError) as exc:
         st.warning(str(exc), icon=":material/warning:")
     best = best_training_fields(report)
-    if c4.button("Train with the best", icon=":material/model_training:", key="tune.train_best", disabled=best is None,
-                 help="The Training page with the best trial's settings, for a full training."):  # fmt: skip
+    if c4.button(
+        "Train with the best",
+        icon=":material/model_training:",
+        key="tune.train_best",
+        disabled=best is None,
+        help="The Training page with the best trial's settings, for a full training.",
+    ):
         prefill_training(best)
         st.switch_page("pages/training.py")
 
@@ -161,8 +206,12 @@ def trials_table(report: dict) -> None:
             for r in reversed(rows)
         ]
     )
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={report["objective"]: st.column_config.NumberColumn(format="%.4f")})  # fmt: skip
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={report["objective"]: st.column_config.NumberColumn(format="%.4f")},
+    )
 
 
 def charts(name: str, objective: str, settings: Settings) -> None:

@@ -84,18 +84,38 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     make_demo_dataset(data / "small", images=24, imgsz=128, seed=7)
     outputs = work / "out"
     store = JobStore(outputs / paths.JOBS_DB)
-    no_augmentation = {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0,
-                       "translate": 0.0}  # fmt: skip
-    spec = TrainSpec(dataset_path=str(data / "small"), epochs=60, imgsz=128, batch_size=8, workers=0, device="cpu",
-                     project="t", experiment="tiny", advanced={"nbs": 8, "warmup_epochs": 0, "val": False,
-                                                             **no_augmentation})  # fmt: skip
+    no_augmentation = {
+        "mosaic": 0.0,
+        "fliplr": 0.0,
+        "hsv_h": 0.0,
+        "hsv_s": 0.0,
+        "hsv_v": 0.0,
+        "scale": 0.0,
+        "translate": 0.0,
+    }
+    spec = TrainSpec(
+        dataset_path=str(data / "small"),
+        epochs=60,
+        imgsz=128,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        project="t",
+        experiment="tiny",
+        advanced={"nbs": 8, "warmup_epochs": 0, "val": False, **no_augmentation},
+    )
     run_dir = outputs / paths.TRAININGS_DIR / "t" / "tiny"
     job = store.submit("training", spec.to_dict(), str(run_dir))
     store.transition(job.id, JobState.STARTING, device="cpu")
     subprocess.run(
-        [sys.executable, "-m", "mlcore.worker", job.id], env=engine_env_for(outputs), timeout=900, check=True,
-        stdout=open(work / "train.log", "w"), stderr=subprocess.STDOUT, cwd=work,
-    )  # fmt: skip
+        [sys.executable, "-m", "mlcore.worker", job.id],
+        env=engine_env_for(outputs),
+        timeout=900,
+        check=True,
+        stdout=open(work / "train.log", "w"),
+        stderr=subprocess.STDOUT,
+        cwd=work,
+    )
     return {
         "ML_STUDIO_OUTPUTS": str(outputs),
         "ML_STUDIO_DATASET_ROOTS": str(data),

@@ -41,8 +41,9 @@ def made_up_detections(dataset: Path, split: str = "val", seed: int = 3) -> Dete
                 continue
             cls = (r.cls + 1) % nc if fate == "class" else r.cls
             shift = (box[2] - box[0]) * 0.45 if fate == "shifted" else 0.0
-            pred.append((n, cls, conf if fate != "shifted" else conf / 2, box[0] + shift, box[1], box[2] + shift,
-                         box[3]))  # fmt: skip
+            pred.append(
+                (n, cls, conf if fate != "shifted" else conf / 2, box[0] + shift, box[1], box[2] + shift, box[3])
+            )
             if fate == "duplicate":
                 pred.append((n, cls, conf / 3, *(box + np.array([2.0, 2.0, -2.0, -2.0]))))
         if n % 3 == 0:  # a box where there is nothing
@@ -51,20 +52,36 @@ def made_up_detections(dataset: Path, split: str = "val", seed: int = 3) -> Dete
     g = np.array(gt, dtype=float).reshape(-1, 6)
     p = np.array(pred, dtype=float).reshape(-1, 7)
     return Detections(
-        images=[data.rel(i) for i in images], sizes=np.array(sizes), names=dict(data.names),
-        gt_image=g[:, 0].astype(int), gt_cls=g[:, 1].astype(int), gt_box=g[:, 2:],
-        pred_image=p[:, 0].astype(int), pred_cls=p[:, 1].astype(int), pred_conf=p[:, 2], pred_box=p[:, 3:],
+        images=[data.rel(i) for i in images],
+        sizes=np.array(sizes),
+        names=dict(data.names),
+        gt_image=g[:, 0].astype(int),
+        gt_cls=g[:, 1].astype(int),
+        gt_box=g[:, 2:],
+        pred_image=p[:, 0].astype(int),
+        pred_cls=p[:, 1].astype(int),
+        pred_conf=p[:, 2],
+        pred_box=p[:, 3:],
         imgsz=max(max(s) for s in sizes),
-    )  # fmt: skip
+    )
 
 
 def make_evaluation(outputs: Path, dataset: Path, name: str = "v1_best_20261101-120000-000000") -> Path:
     """validations/{name}/ with eval_config.yaml, predictions.npz and metrics.json."""
     folder = outputs / "validations" / name
     folder.mkdir(parents=True)
-    spec = {"model_path": str(outputs / "trainings/logos/v1/weights/best.pt"), "dataset_path": str(dataset),
-            "split": "val", "confidence_threshold": 0.25, "iou_threshold": 0.45, "imgsz": 96, "device": "cpu",
-            "save_predictions": True, "analyze_errors": True, "skipped": []}  # fmt: skip
+    spec = {
+        "model_path": str(outputs / "trainings/logos/v1/weights/best.pt"),
+        "dataset_path": str(dataset),
+        "split": "val",
+        "confidence_threshold": 0.25,
+        "iou_threshold": 0.45,
+        "imgsz": 96,
+        "device": "cpu",
+        "save_predictions": True,
+        "analyze_errors": True,
+        "skipped": [],
+    }
     (folder / EVAL_CONFIG).write_text(yaml.safe_dump(spec, sort_keys=False))
     d = made_up_detections(dataset)
     d.save(folder / PREDICTIONS_FILE)

@@ -50,8 +50,10 @@ def frame(seed: int) -> tuple[Image.Image, list[tuple[int, float, float, float, 
         boxes.append(box)
     font = ImageFont.load_default(size=14)
     draw.text((520, 20), f"HI {rng.randrange(100000):05d}  {rng.randrange(100000):05d}", fill=INK, font=font)
-    labels = [(0 if n == 0 else 1, (x1 + x2) / 2 / SIZE[0], (y1 + y2) / 2 / SIZE[1], (x2 - x1) / SIZE[0],
-               (y2 - y1) / SIZE[1]) for n, (x1, y1, x2, y2) in enumerate(boxes)]  # fmt: skip
+    labels = [
+        (0 if n == 0 else 1, (x1 + x2) / 2 / SIZE[0], (y1 + y2) / 2 / SIZE[1], (x2 - x1) / SIZE[0], (y2 - y1) / SIZE[1])
+        for n, (x1, y1, x2, y2) in enumerate(boxes)
+    ]
     return image, labels
 
 

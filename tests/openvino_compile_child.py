@@ -66,7 +66,15 @@ answer["predictor"] = {"configs": list(calls), "ran_at": compiled.get_property("
 
 data = make_demo_dataset(work / "data", images=10, imgsz=64, seed=1).root
 calls.clear()
-YOLO(str(made), task="detect").val(data=str(data / "data.yaml"), imgsz=64, batch=1, device="cpu", plots=False,
-                                   project=str(work / "val"), name="v", verbose=False)  # fmt: skip
+YOLO(str(made), task="detect").val(
+    data=str(data / "data.yaml"),
+    imgsz=64,
+    batch=1,
+    device="cpu",
+    plots=False,
+    project=str(work / "val"),
+    name="v",
+    verbose=False,
+)
 answer["validator"] = {"configs": list(calls), "ran_at": ran_at(made)}
 print(json.dumps(answer))

@@ -27,7 +27,14 @@ def made_audit(settings: Settings, dataset: Path) -> tuple[Job, dict]:
     result = audit(d, label_lines(load_dataset(dataset), [str(dataset / i) for i in d.images]))
     folder = settings.outputs_root / paths.AUDITS_DIR / "made_val_20261201-120000-000000"
     folder.mkdir(parents=True)
-    meta = {"split": "val", "model_path": "made.pt", "dataset_path": str(dataset), "kfold": 0, "in_sample": False,
-            "skipped": [], "timings_s": {"prediction": 1.0, "analysis": 0.1}}  # fmt: skip
+    meta = {
+        "split": "val",
+        "model_path": "made.pt",
+        "dataset_path": str(dataset),
+        "kfold": 0,
+        "in_sample": False,
+        "skipped": [],
+        "timings_s": {"prediction": 1.0, "analysis": 0.1},
+    }
     document = write_audit(folder, d, result, dataset, meta)
     return _completed(settings, "audit", {"task": "audit", **meta}, folder), document

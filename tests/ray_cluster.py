@@ -76,11 +76,26 @@ class LocalRayCluster:
         port = free_port()
         log = self.folder / f"node-{len(self.nodes)}.log"
         command = [
-            RAY, "start", "--block", "--disable-usage-stats", "--num-cpus", "2", "--num-gpus", "1",
-            "--object-store-memory", str(OBJECT_STORE_BYTES), "--node-ip-address", "127.0.0.1",
-            "--node-manager-port", str(port), "--dashboard-agent-listen-port", str(free_port()),
-            "--metrics-export-port", str(free_port()), *args,
-        ]  # fmt: skip
+            RAY,
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            "--num-cpus",
+            "2",
+            "--num-gpus",
+            "1",
+            "--object-store-memory",
+            str(OBJECT_STORE_BYTES),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--node-manager-port",
+            str(port),
+            "--dashboard-agent-listen-port",
+            str(free_port()),
+            "--metrics-export-port",
+            str(free_port()),
+            *args,
+        ]
         with open(log, "ab") as out:
             process = subprocess.Popen(
                 command, env=_ray_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.folder
@@ -93,10 +108,20 @@ class LocalRayCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.sessions += 1
         self._start_node(
-            "--head", "--port", str(self.gcs_port), "--dashboard-host", "127.0.0.1",
-            "--dashboard-port", str(self.dashboard_port), "--include-dashboard", "true",
-            "--ray-client-server-port", str(free_port()), "--temp-dir", str(self.folder / f"ray-{self.sessions}"),
-        )  # fmt: skip
+            "--head",
+            "--port",
+            str(self.gcs_port),
+            "--dashboard-host",
+            "127.0.0.1",
+            "--dashboard-port",
+            str(self.dashboard_port),
+            "--include-dashboard",
+            "true",
+            "--ray-client-server-port",
+            str(free_port()),
+            "--temp-dir",
+            str(self.folder / f"ray-{self.sessions}"),
+        )
         self.wait_for_nodes(1)
         for _ in range(workers):
             self.add_worker()

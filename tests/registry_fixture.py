@@ -54,10 +54,20 @@ def recorded_evaluation(
     """validations/{name}/ for `model` on `split`, as the evaluation job leaves it."""
     folder = outputs / paths.VALIDATIONS_DIR / (name or f"{model.parent.parent.name}_{model.stem}_{split}_{seed}")
     folder.mkdir(parents=True)
-    spec = {"model_path": str(model), "dataset_path": str(dataset), "split": split, "confidence_threshold": 0.25,
-            "iou_threshold": 0.45, "imgsz": imgsz, "device": "cpu", "save_predictions": True, "analyze_errors": True,
-            "skipped": [], "model_sha256": file_sha256(model),
-            "dataset_fingerprint": fingerprint_of(dataset)}  # fmt: skip
+    spec = {
+        "model_path": str(model),
+        "dataset_path": str(dataset),
+        "split": split,
+        "confidence_threshold": 0.25,
+        "iou_threshold": 0.45,
+        "imgsz": imgsz,
+        "device": "cpu",
+        "save_predictions": True,
+        "analyze_errors": True,
+        "skipped": [],
+        "model_sha256": file_sha256(model),
+        "dataset_fingerprint": fingerprint_of(dataset),
+    }
     (folder / paths.EVAL_CONFIG).write_text(yaml.safe_dump(spec, sort_keys=False))
     d = detections if detections is not None else made_up_detections(dataset, split, seed)
     d.save(folder / paths.PREDICTIONS_FILE)

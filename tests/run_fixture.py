@@ -40,10 +40,18 @@ def results_csv(epochs: int, seconds_per_epoch: float = 10.0, pace: float = 1.0)
 def metrics_json(names: tuple[str, ...] = NAMES) -> dict:
     x = [i / 999 for i in range(1000)]
     classes = [
-        {"id": i, "name": n, "precision": 0.9 - 0.1 * i, "recall": 0.8 - 0.1 * i, "ap50": 0.85 - 0.1 * i,
-         "ap50_95": 0.6 - 0.1 * i, "instances": 40 + i, "images": 30 + i}
+        {
+            "id": i,
+            "name": n,
+            "precision": 0.9 - 0.1 * i,
+            "recall": 0.8 - 0.1 * i,
+            "ap50": 0.85 - 0.1 * i,
+            "ap50_95": 0.6 - 0.1 * i,
+            "instances": 40 + i,
+            "images": 30 + i,
+        }
         for i, n in enumerate(names)
-    ]  # fmt: skip
+    ]
     f1 = [[4 * v * (1 - v) * (0.9 - 0.1 * i) for v in x] for i in range(len(names))]
     pr = [[max(0.0, 1 - v**2 * (1 + 0.3 * i)) for v in x] for i in range(len(names))]
     n = len(names) + 1
@@ -52,15 +60,21 @@ def metrics_json(names: tuple[str, ...] = NAMES) -> dict:
         matrix[i][i] = 30.0 + i
     matrix[0][1], matrix[n - 1][2], matrix[1][n - 1] = 3.0, 5.0, 4.0  # a confusion, a miss, a false alarm
     return {
-        "precision": 0.8, "recall": 0.7, "map50": 0.75, "map50_95": 0.5, "classes": classes,
+        "precision": 0.8,
+        "recall": 0.7,
+        "map50": 0.75,
+        "map50_95": 0.5,
+        "classes": classes,
         "curves": {
             "Precision-Recall(B)": {"x": x, "y": pr, "xlabel": "Recall", "ylabel": "Precision"},
             "F1-Confidence(B)": {"x": x, "y": f1, "xlabel": "Confidence", "ylabel": "F1"},
             "Precision-Confidence(B)": {"x": x, "y": pr, "xlabel": "Confidence", "ylabel": "Precision"},
             "Recall-Confidence(B)": {"x": x, "y": pr, "xlabel": "Confidence", "ylabel": "Recall"},
         },
-        "confusion_matrix": matrix, "confusion_axes": [*names, "background"], "speed_ms": {"inference": 1.0},
-    }  # fmt: skip
+        "confusion_matrix": matrix,
+        "confusion_axes": [*names, "background"],
+        "speed_ms": {"inference": 1.0},
+    }
 
 
 def make_run(
@@ -76,8 +90,17 @@ def make_run(
     a finished run)."""
     run = outputs / "trainings" / name
     (run / "weights").mkdir(parents=True)
-    config = {"mode": "full", "dataset_path": "/data/logos", "model_architecture": "yolov8n", "epochs": epochs,
-              "imgsz": 640, "batch_size": 16, "project": run.parent.name, "experiment": run.name, **spec}  # fmt: skip
+    config = {
+        "mode": "full",
+        "dataset_path": "/data/logos",
+        "model_architecture": "yolov8n",
+        "epochs": epochs,
+        "imgsz": 640,
+        "batch_size": 16,
+        "project": run.parent.name,
+        "experiment": run.name,
+        **spec,
+    }
     (run / "training_config.yaml").write_text(yaml.safe_dump(config))
     (run / "args.yaml").write_text(
         yaml.safe_dump({"model": "yolov8n.yaml", "epochs": epochs, "imgsz": config["imgsz"]})

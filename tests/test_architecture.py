@@ -281,6 +281,10 @@ def test_every_job_kind_has_one_entry_in_the_kinds_table() -> None:
     missing, undeclared = declared - set(TASKS), set(TASKS) - declared
     assert not missing and not undeclared, f"tasks without a runner: {missing}; runners of other tasks: {undeclared}"
     home = MLCORE / "jobs" / "kinds.py"
-    offenders = [hit for path in [*MLCORE.rglob("*.py"), *PAGES, *UI] if path != home
-                 for hit in _bare_kinds(path, {k.value for k in JobKind})]  # fmt: skip
+    offenders = [
+        hit
+        for path in [*MLCORE.rglob("*.py"), *PAGES, *UI]
+        if path != home
+        for hit in _bare_kinds(path, {k.value for k in JobKind})
+    ]
     assert not offenders, "job kinds named by a bare string (use JobKind):\n" + "\n".join(offenders)

@@ -232,12 +232,16 @@ def _crafted(form: str, logos: Path, private: Path) -> tuple[Path, str]:
     train = str(logos / "images" / "train")
     specs = {
         "path": ({"path": str(private), "train": "images", "val": val}, f"data.yaml's path: '{private}'"),
-        "absolute split": ({"train": [str(private / "images"), train], "val": val},
-                           f"data.yaml's train: '{private / 'images'}'"),
-        "climbing split": ({"train": ["../../private/images", "../logos/images/train"], "val": "../logos/images/val"},
-                           "data.yaml's train: '../../private/images'"),
+        "absolute split": (
+            {"train": [str(private / "images"), train], "val": val},
+            f"data.yaml's train: '{private / 'images'}'",
+        ),
+        "climbing split": (
+            {"train": ["../../private/images", "../logos/images/train"], "val": "../logos/images/val"},
+            "data.yaml's train: '../../private/images'",
+        ),
         "list line": ({"train": "train.txt", "val": val}, f"train.txt: line 1 ('{secret}')"),
-    }  # fmt: skip
+    }
     spec, entry = specs[form]
     if form == "list line":
         lines = [str(secret), *(str(p) for p in sorted((logos / "images" / "train").iterdir()))]
@@ -274,8 +278,9 @@ def test_a_dataset_whose_contents_lead_outside_the_roots_is_read_by_no_route(
         if form != "list line":  # there the user typed the name; elsewhere only listing the folder tells it
             assert "secret-passport" not in shown
 
-        preview = client.post(f"{API}/training/augmentation-preview",
-                              json={"dataset_path": "crafted", "samples": 4, "imgsz": 64})  # fmt: skip
+        preview = client.post(
+            f"{API}/training/augmentation-preview", json={"dataset_path": "crafted", "samples": 4, "imgsz": 64}
+        )
         coco = client.get(f"{API}/datasets/export-coco", params={"path": "crafted"})
         version = client.post(f"{API}/datasets/versions", json={"source": "crafted", "resplit": "70/30"})
         for answer in (preview, coco, version):
@@ -342,8 +347,14 @@ def _in_bounded_python(code: str, *args: str, gib: int = 3) -> subprocess.Comple
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
 
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=Path(__file__).parent.parent, capture_output=True,
-                          text=True, timeout=300, preexec_fn=cap)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=cap,
+    )
 
 
 def test_a_billion_laughs_data_yaml_is_refused_by_the_loader_and_the_api(roots: dict) -> None:
@@ -432,8 +443,14 @@ def test_a_token_sent_in_the_query_string_is_refused_and_kept_out_of_the_access_
     port, log_file = free_port(), tmp_path / "api.log"
     env = {**os.environ, "ML_STUDIO_OUTPUTS": str(tmp_path / "out"), "ML_STUDIO_API_TOKEN": token}
     with log_file.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "mlcore", "serve", "--port", str(port)], cwd=PROJECT_ROOT,
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlcore", "serve", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             url = f"http://127.0.0.1:{port}{API}/status"
             deadline = time.monotonic() + 60
@@ -444,8 +461,10 @@ def test_a_token_sent_in_the_query_string_is_refused_and_kept_out_of_the_access_
                     break
                 except requests.ConnectionError:
                     time.sleep(0.3)
-            answers = [requests.get(url, params=params, timeout=30) for params in
-                       ({"token": token}, {"access_token": token}, {"lines": "5", "q": token})]  # fmt: skip
+            answers = [
+                requests.get(url, params=params, timeout=30)
+                for params in ({"token": token}, {"access_token": token}, {"lines": "5", "q": token})
+            ]
             allowed = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         finally:
             os.killpg(server.pid, signal.SIGTERM)

@@ -70,14 +70,33 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
 def app_server(outputs: Path, log: Path) -> Iterator[Server]:
     """The app on a free port of 127.0.0.1, started as `python -m mlcore app` starts it, writing to `outputs`."""
     port = free_port()
-    command = [sys.executable, "serve_app.py", "run", "app.py", "--server.headless", "true", "--server.address",
-               "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]  # fmt: skip
+    command = [
+        sys.executable,
+        "serve_app.py",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+    ]
     with log.open("a") as out:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)}, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
@@ -291,9 +310,29 @@ def test_the_live_charts_follow_a_growing_results_csv_and_its_end(page, server: 
 def test_a_finished_run_shows_its_curves_and_confusion_matrix_and_exports_offline(page, server: Server) -> None:
     outputs = Path(server.log).parent / "ml_outputs"
     env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(PROJECT_ROOT)}
-    train = [sys.executable, "-m", "mlcore", "train", "--data", str(outputs / "datasets" / "demo"), "--epochs", "2",
-             "--imgsz", "64", "--batch", "16", "--workers", "0", "--device", "cpu", "--project", "browser",
-             "--experiment", "finished", "--wait"]  # fmt: skip
+    train = [
+        sys.executable,
+        "-m",
+        "mlcore",
+        "train",
+        "--data",
+        str(outputs / "datasets" / "demo"),
+        "--epochs",
+        "2",
+        "--imgsz",
+        "64",
+        "--batch",
+        "16",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--project",
+        "browser",
+        "--experiment",
+        "finished",
+        "--wait",
+    ]
     done = subprocess.run(train, env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
 
@@ -307,9 +346,13 @@ def test_a_finished_run_shows_its_curves_and_confusion_matrix_and_exports_offlin
     assert page.locator("[data-testid='stException']").count() == 0
 
     exported = subprocess.run(
-        [sys.executable, "-m", "mlcore", "visualize", "browser/finished"], env=env, capture_output=True, text=True,
-        timeout=300, cwd=PROJECT_ROOT,
-    )  # fmt: skip
+        [sys.executable, "-m", "mlcore", "visualize", "browser/finished"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
     assert exported.returncode == 0, exported.stderr
     report = Path(exported.stdout.strip()) / "report.html"
     requests: list[str] = []
@@ -406,8 +449,9 @@ def _wait_or_explain(tab, target, outputs: Path, seconds: float) -> None:
     told = [f"{j.kind} {j.id} {j.state.value} {j.run_dir} error={j.error!r}" for j in jobs]
     tails = [f"--- {j.run_dir}\n{log_tail(j.run_dir, 15, kind=j.kind)}" for j in jobs[-3:]]
     text = tab.locator("body").inner_text(timeout=10_000)[-1500:]
-    pytest.fail(f"not shown within {seconds:.0f} s.\nJobs:\n" + "\n".join(told) + "\n" + "\n".join(tails)
-                + f"\nPage:\n{text}")  # fmt: skip
+    pytest.fail(
+        f"not shown within {seconds:.0f} s.\nJobs:\n" + "\n".join(told) + "\n" + "\n".join(tails) + f"\nPage:\n{text}"
+    )
 
 
 def test_the_whole_journey_validate_train_look_evaluate_and_export(page, server: Server) -> None:
@@ -562,8 +606,13 @@ def test_registering_two_versions_comparing_them_and_promoting_one(page, server:
 def test_a_small_study_started_from_the_tuning_page_shows_its_trials(page, server: Server) -> None:
     _open(page, f"{server.url}/tuning")
     page.get_by_role("button", name="Start the study").wait_for(timeout=30_000)
-    for label, value in (("Study name", "browser-study"), ("Trials (budget)", "2"), ("Epochs per trial", "1"),
-                         ("Image size", "64"), ("Batch size", "16")):  # fmt: skip
+    for label, value in (
+        ("Study name", "browser-study"),
+        ("Trials (budget)", "2"),
+        ("Epochs per trial", "1"),
+        ("Image size", "64"),
+        ("Batch size", "16"),
+    ):
         field = page.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Enter")

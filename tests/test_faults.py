@@ -104,7 +104,7 @@ def test_a_full_disk_fails_the_job_cleanly_and_nothing_looks_complete(roots: dic
             preexec_fn=_file_size_limit(2 * 2**20),
             timeout=300,
             cwd=PROJECT_ROOT,
-        )  # fmt: skip  a checkpoint of yolov8n is about 6 MB: the first save fails
+        )  # a checkpoint of yolov8n is about 6 MB: the first save fails
     failed = store.get(job.id)
     assert failed.state is JobState.FAILED and "disk is full or a file-size limit" in failed.error
     assert not (run_dir / "metrics.json").exists()
@@ -125,8 +125,9 @@ time.sleep(300)
 def test_cancel_empties_the_group_of_a_worker_that_ignores_sigterm(settings: Settings) -> None:
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     job = store.submit("training", {"epochs": 1}, str(settings.outputs_root / "trainings" / "p" / "stubborn"))
-    worker = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     child = int(worker.stdout.readline())
     store.transition(job.id, JobState.STARTING, device="cpu")
     store.transition(job.id, JobState.RUNNING, pid=worker.pid, pid_started=psutil.Process(worker.pid).create_time())

@@ -32,8 +32,16 @@ def test_a_training_outlives_the_app_server_and_shows_again_after_a_restart(
     dataset = make_demo_dataset(outputs / "datasets" / "demo", images=60, imgsz=96).root
     monkeypatch.setenv("ML_STUDIO_OUTPUTS", str(outputs))
     settings = load_settings()
-    spec = TrainSpec(dataset_path=str(dataset), epochs=40, imgsz=64, batch_size=8, workers=0, device="cpu",
-                     project="restart", experiment="long")  # fmt: skip
+    spec = TrainSpec(
+        dataset_path=str(dataset),
+        epochs=40,
+        imgsz=64,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        project="restart",
+        experiment="long",
+    )
     job = submit_training(spec, settings)
     store = JobStore(outputs / paths.JOBS_DB)
     log = tmp_path / "streamlit.log"

@@ -24,14 +24,22 @@ def augmentation_fields(settings: Settings, dataset: str) -> dict[str, float]:
     """The settings that differ from Ultralytics' defaults (what goes into the training's spec)."""
     changed: dict[str, float] = {}
     with st.expander("Augmentation", icon=":material/auto_fix_high:"):
-        st.caption("What Ultralytics does to each training image; the defaults are its own. Preview below before "
-                   "an hour of training shows it.")  # fmt: skip
+        st.caption(
+            "What Ultralytics does to each training image; the defaults are its own. Preview below before "
+            "an hour of training shows it."
+        )
         columns = st.columns(4)
         for k, a in enumerate(AUGMENTATIONS):
             value = columns[k % 4].number_input(
-                a.name, a.low, a.high, a.default, a.step, key=f"train.aug.{a.name}", help=a.what,
+                a.name,
+                a.low,
+                a.high,
+                a.default,
+                a.step,
+                key=f"train.aug.{a.name}",
+                help=a.what,
                 format="%.4f" if a.step < 0.001 else "%.3f" if a.step < 0.05 else "%.2f",
-            )  # fmt: skip
+            )
             if float(value) != DEFAULTS[a.name]:
                 changed[a.name] = float(value)
         st.button("Back to the defaults", key="train.aug.reset", on_click=_reset, icon=":material/restart_alt:")
@@ -44,15 +52,16 @@ def preview_part(settings: Settings, dataset: str, changed: dict[str, float]) ->
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
     seed = int(c1.number_input("Seed (the same seed, the same draw)", 0, 2**31 - 1, key=SEED_KEY))
     show = c2.button("Preview", key="train.aug.preview", icon=":material/preview:", disabled=not dataset)
-    c3.button("New draw", key="train.aug.new_draw", on_click=_new_draw, icon=":material/casino:",
-              disabled=not dataset)  # fmt: skip
+    c3.button("New draw", key="train.aug.new_draw", on_click=_new_draw, icon=":material/casino:", disabled=not dataset)
     asked = show or st.session_state.get("train.aug.shown")
     if not dataset:
         st.caption("Pick a dataset above to preview its training samples.")
         return
     if not asked:
-        st.caption("Preview draws nine training samples with Ultralytics' own pipeline (mosaic included) in a few "
-                   "seconds; boxes are drawn as the model will learn them.")  # fmt: skip
+        st.caption(
+            "Preview draws nine training samples with Ultralytics' own pipeline (mosaic included) in a few "
+            "seconds; boxes are drawn as the model will learn them."
+        )
         return
     st.session_state["train.aug.shown"] = True
     try:

@@ -32,25 +32,44 @@ def new_version(settings: Settings, source: Path) -> None:
     c1, c2, c3 = st.columns([2, 1, 1])
     add = c1.text_input("Labelled images to add (a folder with images/ and labels/)", key="versions.add")
     add_to = c2.selectbox("into", ("train", "val", "test"), key="versions.add_to")
-    resplit = c3.text_input("Re-split (train/val/test %)", key="versions.resplit", placeholder="70/20/10",
-                            help="Copies and near copies are kept in one split.")  # fmt: skip
+    resplit = c3.text_input(
+        "Re-split (train/val/test %)",
+        key="versions.resplit",
+        placeholder="70/20/10",
+        help="Copies and near copies are kept in one split.",
+    )
     c1, c2 = st.columns(2)
     others = [d for d in known_datasets(tuple(str(r) for r in settings.dataset_roots)) if Path(d) != source]
-    merge = c1.selectbox("Dataset to merge in (its splits into the same splits)", ["", *others], key="versions.merge",
-                         format_func=lambda d: d or "none")  # fmt: skip
-    mapping = c2.text_area("Class mapping for the merge (THEIRS=OURS, one per line)", key="versions.map",
-                           placeholder="Logo=logo", height=68,
-                           help="Classes of the same name are one class; others are appended.")  # fmt: skip
+    merge = c1.selectbox(
+        "Dataset to merge in (its splits into the same splits)",
+        ["", *others],
+        key="versions.merge",
+        format_func=lambda d: d or "none",
+    )
+    mapping = c2.text_area(
+        "Class mapping for the merge (THEIRS=OURS, one per line)",
+        key="versions.map",
+        placeholder="Logo=logo",
+        height=68,
+        help="Classes of the same name are one class; others are appended.",
+    )
     name = st.text_input("Name of the versions (empty: the dataset's)", key="versions.name")
     if st.button("Make the version", type="primary", icon=":material/library_add:", key="versions.make"):
         try:
             with st.spinner("Writing and validating the version…"):
                 manifest = make_version(
-                    str(source), settings, fixes=Path(fixes.strip()) if fixes.strip() else None,
-                    remove=REMOVE_ERRORS if removes else None, name=name.strip() or None,
-                    resplit=resplit.strip() or None, add=add.strip() or None, add_to=add_to, actor=current_user(),
-                    merge=merge or None, class_map=parse_class_map([x for x in mapping.splitlines() if x.strip()]),
-                )  # fmt: skip
+                    str(source),
+                    settings,
+                    fixes=Path(fixes.strip()) if fixes.strip() else None,
+                    remove=REMOVE_ERRORS if removes else None,
+                    name=name.strip() or None,
+                    resplit=resplit.strip() or None,
+                    add=add.strip() or None,
+                    add_to=add_to,
+                    actor=current_user(),
+                    merge=merge or None,
+                    class_map=parse_class_map([x for x in mapping.splitlines() if x.strip()]),
+                )
         except SubmitError as exc:
             st.error(str(exc), icon=":material/error:")
             return
@@ -78,8 +97,13 @@ def import_part(settings: Settings) -> None:
     if st.button("Import", icon=":material/download:", key="versions.import", disabled=not source.strip()):
         try:
             with st.spinner("Importing and validating…"):
-                manifest = import_coco(Path(source.strip()), Path(images.strip()) if images.strip() else None,
-                                       settings, name=name.strip() or None, actor=current_user())  # fmt: skip
+                manifest = import_coco(
+                    Path(source.strip()),
+                    Path(images.strip()) if images.strip() else None,
+                    settings,
+                    name=name.strip() or None,
+                    actor=current_user(),
+                )
         except SubmitError as exc:
             st.error(str(exc), icon=":material/error:")
             return
@@ -101,15 +125,19 @@ def repair_offer(settings: Settings, source: Path) -> None:
     if isinstance(repairs, str) or not repairs:
         return
     with st.container(border=True):
-        st.warning("**This layout can be repaired** in a new version (your folder is not changed):\n\n"
-                   + "\n".join(f"- {r.message}" for r in repairs), icon=":material/build:")  # fmt: skip
+        st.warning(
+            "**This layout can be repaired** in a new version (your folder is not changed):\n\n"
+            + "\n".join(f"- {r.message}" for r in repairs),
+            icon=":material/build:",
+        )
         c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
         resplit = c1.text_input("Re-split (optional)", key="repair.resplit", placeholder="70/20/10")
         if c2.button("Make the repaired version", type="primary", icon=":material/build:", key="repair.make"):
             try:
                 with st.spinner("Writing and validating the repaired version…"):
-                    manifest = repair_dataset(str(source), settings, resplit=resplit.strip() or None,
-                                              actor=current_user())  # fmt: skip
+                    manifest = repair_dataset(
+                        str(source), settings, resplit=resplit.strip() or None, actor=current_user()
+                    )
             except SubmitError as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
@@ -125,8 +153,10 @@ def show_version(manifest: dict) -> None:
     c[1].metric("Validation errors", counts["error"])
     c[2].metric("Warnings", counts["warning"])
     c[3].metric("Changes", len(manifest["changes"]))
-    st.caption(f"`{manifest['path']}` · by {manifest['made_by']} · images " +
-               ", ".join(f"{k} {v}" for k, v in manifest["links"].items()))  # fmt: skip
+    st.caption(
+        f"`{manifest['path']}` · by {manifest['made_by']} · images "
+        + ", ".join(f"{k} {v}" for k, v in manifest["links"].items())
+    )
     for change in manifest["changes"]:
         details = {k: v for k, v in change.items() if k not in ("kind", "moves", "removed", "dropped", "class_share")}
         st.markdown(f"**{change['kind'].replace('_', ' ')}**: " + ", ".join(f"{k} {v}" for k, v in details.items()))
@@ -145,8 +175,9 @@ def compare(settings: Settings, versions: list[dict]) -> None:
         st.session_state["versions.a"], st.session_state["versions.b"] = pair
     c1, c2 = st.columns(2)
     a = c1.selectbox("Compare", options, key="versions.a", format_func=lambda p: labels.get(p, p))
-    b = c2.selectbox("with", options, index=min(1, len(options) - 1), key="versions.b",
-                     format_func=lambda p: labels.get(p, p))  # fmt: skip
+    b = c2.selectbox(
+        "with", options, index=min(1, len(options) - 1), key="versions.b", format_func=lambda p: labels.get(p, p)
+    )
     if not st.button("Compare", icon=":material/compare_arrows:", key="versions.compare"):
         return
     try:
@@ -170,8 +201,9 @@ def versions_section(settings: Settings, source: Path | None) -> None:
     versions = list_versions(settings)
     if "versions.show" in st.session_state:
         st.session_state["versions.open"] = True  # a version was just made: keep the part open from now on
-    with st.expander("Dataset versions", icon=":material/library_books:",
-                     expanded=st.session_state.get("versions.open", False)):  # fmt: skip
+    with st.expander(
+        "Dataset versions", icon=":material/library_books:", expanded=st.session_state.get("versions.open", False)
+    ):
         make, look, diff, coco = st.tabs(["New version", f"Versions ({len(versions)})", "Compare", "Import COCO"])
         with make:
             if source is None:
@@ -180,15 +212,19 @@ def versions_section(settings: Settings, source: Path | None) -> None:
                 new_version(settings, source)
         with look:
             if not versions:
-                st.info("No version yet. Apply an audit's fix list, remove images with errors, add labelled "
-                        "images or re-split without leakage under *New version* (or `python -m mlcore dataset "
-                        "version`).", icon=":material/library_books:")  # fmt: skip
+                st.info(
+                    "No version yet. Apply an audit's fix list, remove images with errors, add labelled "
+                    "images or re-split without leakage under *New version* (or `python -m mlcore dataset "
+                    "version`).",
+                    icon=":material/library_books:",
+                )
             else:
                 by_path = {m["path"]: m for m in versions}
                 if st.session_state.get("versions.show") in by_path:
                     st.session_state["versions.pick"] = st.session_state.pop("versions.show")
-                picked = st.selectbox("Version", list(by_path), key="versions.pick",
-                                      format_func=lambda p: _label(by_path[p]))  # fmt: skip
+                picked = st.selectbox(
+                    "Version", list(by_path), key="versions.pick", format_func=lambda p: _label(by_path[p])
+                )
                 show_version(by_path[picked])
         with diff:
             compare(settings, versions)

@@ -14,9 +14,18 @@ from ui.cache import trained_size
 
 def image_size_input(column: Any, model: Path | None, settings: Settings, key: str) -> int:
     """The size asked for (0: the model's trained size), in `column`."""
-    value = int(column.number_input("Image size (0 = the trained size)", 0, MAX_IMGSZ, 0, step=STRIDE, key=key,
-                                    help="The size the model was trained at, as Ultralytics' own validation takes "
-                                         "it; another size gives other numbers."))  # fmt: skip
+    value = int(
+        column.number_input(
+            "Image size (0 = the trained size)",
+            0,
+            MAX_IMGSZ,
+            0,
+            step=STRIDE,
+            key=key,
+            help="The size the model was trained at, as Ultralytics' own validation takes "
+            "it; another size gives other numbers.",
+        )
+    )
     trained = trained_size(model, settings) if model else None
     if trained:
         column.caption(f"Trained at {trained} px.")

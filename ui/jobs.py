@@ -48,15 +48,20 @@ def job_row(job: Job, settings: Settings, position: int | None, key: str = "", c
         c1.caption(" · ".join(str(d) for d in (*details, job.device or "no device yet", f"by {job.owner}")))
         c2.progress(float(progress.get("percent") or 0) / 100, text=describe(job, progress, position))
         if kind.stoppable and c3.button(
-            "Stop", key=f"{key}stop.{job.id}", icon=":material/stop:", disabled=job.state is not JobState.RUNNING,
+            "Stop",
+            key=f"{key}stop.{job.id}",
+            icon=":material/stop:",
+            disabled=job.state is not JobState.RUNNING,
             help=kind.stop_help,
-        ):  # fmt: skip
+        ):
             act(stop_job, job.id, settings)
         if c4.button(
-            "Cancel", key=f"{key}cancel.{job.id}", icon=":material/cancel:",
+            "Cancel",
+            key=f"{key}cancel.{job.id}",
+            icon=":material/cancel:",
             help="End now: the worker and its processes are terminated"
             + ("; the run can be resumed later." if training else "."),
-        ):  # fmt: skip
+        ):
             with st.spinner("Cancelling…"):
                 act(cancel, job.id, settings)
 

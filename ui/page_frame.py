@@ -30,8 +30,10 @@ def known_datasets(roots: tuple[str, ...]) -> list[str]:
 @st.cache_data(ttl=60, show_spinner=False)
 def dataset_names(options: tuple[str, ...], demo: str) -> dict[str, str]:
     """How the pickers name each dataset: its path, with "(demo dataset)" or a version's name and parent."""
-    return {p: f"{p}  (demo dataset)" if p == demo else f"{p}  ({lineage_label(p)})" if lineage_label(p) else p
-            for p in options}  # fmt: skip
+    return {
+        p: f"{p}  (demo dataset)" if p == demo else f"{p}  ({lineage_label(p)})" if lineage_label(p) else p
+        for p in options
+    }
 
 
 def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) -> str:

@@ -20,8 +20,9 @@ PER_CLASS_NOTE = (
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _advice(_d: Detections, folder: str, stamp: float, objective: str, target: float, per_class: bool,
-            nms: float) -> Advice:  # fmt: skip
+def _advice(
+    _d: Detections, folder: str, stamp: float, objective: str, target: float, per_class: bool, nms: float
+) -> Advice:
     return advise(_d, objective, target, per_class, nms)
 
 
@@ -32,19 +33,33 @@ def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Se
     )
     c1, c2, c3 = st.columns([2, 2, 1])
     objective = c1.radio(
-        "Choose the confidence threshold by", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__,
-        horizontal=True, key="profile.objective",
-    )  # fmt: skip
+        "Choose the confidence threshold by",
+        list(OBJECTIVES),
+        format_func=OBJECTIVES.__getitem__,
+        horizontal=True,
+        key="profile.objective",
+    )
     target = c2.slider(
-        "Target", 0.50, 0.99, 0.90, 0.01, key="profile.target", disabled=objective == "best_f1",
+        "Target",
+        0.50,
+        0.99,
+        0.90,
+        0.01,
+        key="profile.target",
+        disabled=objective == "best_f1",
         help="The precision (or recall) every class should reach at least.",
-    )  # fmt: skip
+    )
     per_class = c3.toggle("One per class", key="profile.per_class", help=PER_CLASS_NOTE)
     nms = st.slider(
-        "NMS IoU", 0.30, NMS_IOU, NMS_IOU, 0.05, key="profile.nms",
+        "NMS IoU",
+        0.30,
+        NMS_IOU,
+        NMS_IOU,
+        0.05,
+        key="profile.nms",
         help=f"Boxes of one class overlapping a better one by more than this are dropped. The evaluation's "
         f"predictions were made at {NMS_IOU}, so only lower values can be judged here.",
-    )  # fmt: skip
+    )
     try:
         advice = _advice(d, str(folder), stamp, objective, round(target, 3), per_class, round(nms, 3))
     except AdviceError as exc:
@@ -60,10 +75,12 @@ def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Se
     chart = table.set_index("name")[["precision", "recall", "f1"]]
     st.bar_chart(chart, stack=False, height=220)
     st.dataframe(
-        table, hide_index=True,
-        column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("threshold", "precision", "recall",
-                                                                                   "f1")},
-    )  # fmt: skip
+        table,
+        hide_index=True,
+        column_config={
+            k: st.column_config.NumberColumn(format="%.3f") for k in ("threshold", "precision", "recall", "f1")
+        },
+    )
     if advice.per_class:
         st.info(PER_CLASS_NOTE, icon=":material/info:")
     try:

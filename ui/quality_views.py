@@ -53,9 +53,18 @@ def fold_check_view(check: dict[str, Any]) -> None:
         f"{check['imgsz']}: a fold model must reach {check['fraction']:g} of its mAP50 and at least "
         f"{check['floor']:g}."
     )
-    rows = [{"Fold": r["fold"], "Images": r["images"], "Fold mAP50": r["map50"], "Audited mAP50": r["source_map50"],
-             "Fold mAP50-95": r["map50_95"], "Audited mAP50-95": r["source_map50_95"],
-             "Verdict": "too weak" if r["weak"] else "ok"} for r in check["folds"]]  # fmt: skip
+    rows = [
+        {
+            "Fold": r["fold"],
+            "Images": r["images"],
+            "Fold mAP50": r["map50"],
+            "Audited mAP50": r["source_map50"],
+            "Fold mAP50-95": r["map50_95"],
+            "Audited mAP50-95": r["source_map50_95"],
+            "Verdict": "too weak" if r["weak"] else "ok",
+        }
+        for r in check["folds"]
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
@@ -63,9 +72,18 @@ def audit_view(report: dict[str, Any]) -> None:
     document, folder = report["result"], Path(report["folder"])
     counts, names = document["counts"], document["names"]
     c = st.columns(6)
-    for column, (label, key) in zip(c, (("Images", "images"), ("Labels", "labels"), ("Suspect boxes", "suspects"),
-                                        ("Overlooked", "overlooked"), ("Swapped", "swapped"),
-                                        ("Badly located", "badly_located")), strict=True):  # fmt: skip
+    for column, (label, key) in zip(
+        c,
+        (
+            ("Images", "images"),
+            ("Labels", "labels"),
+            ("Suspect boxes", "suspects"),
+            ("Overlooked", "overlooked"),
+            ("Swapped", "swapped"),
+            ("Badly located", "badly_located"),
+        ),
+        strict=True,
+    ):
         column.metric(label, counts[key])
     if document.get("in_sample"):
         st.warning(
@@ -83,21 +101,38 @@ def audit_view(report: dict[str, Any]) -> None:
     if not document["issues"]:
         st.success("No suspect box: the labels agree with the model everywhere it is sure.", icon=":material/verified:")
     else:
-        kinds = st.pills("Show", list(TYPE_LABELS), format_func=TYPE_LABELS.get, selection_mode="multi",
-                         default=list(TYPE_LABELS), key="quality.audit.kinds")  # fmt: skip
+        kinds = st.pills(
+            "Show",
+            list(TYPE_LABELS),
+            format_func=TYPE_LABELS.get,
+            selection_mode="multi",
+            default=list(TYPE_LABELS),
+            key="quality.audit.kinds",
+        )
         shown = [i for i in document["issues"] if i["type"] in kinds and i.get("picture")]
         st.caption(
             f"{len(shown)} suspect(s) drawn, worst first: the label's box in red, the model's suggestion in green."
         )
-        _grid(_page_of(shown, "quality.audit.page"), lambda i: folder / paths.GALLERY_DIR / i["picture"],
-              lambda i: _issue_caption(i, names))  # fmt: skip
+        _grid(
+            _page_of(shown, "quality.audit.page"),
+            lambda i: folder / paths.GALLERY_DIR / i["picture"],
+            lambda i: _issue_caption(i, names),
+        )
     c1, c2, c3 = st.columns(3)
-    for column, name, label in ((c1, paths.FIX_LIST_CSV, "Download the fix list"),
-                                (c2, paths.SUSPECTS_CSV, "Download the suspects"),
-                                (c3, paths.AUDIT_FILE, "Download audit.json")):  # fmt: skip
+    for column, name, label in (
+        (c1, paths.FIX_LIST_CSV, "Download the fix list"),
+        (c2, paths.SUSPECTS_CSV, "Download the suspects"),
+        (c3, paths.AUDIT_FILE, "Download audit.json"),
+    ):
         if (folder / name).is_file():
-            column.download_button(label, (folder / name).read_bytes(), file_name=name, icon=":material/download:",
-                                   on_click="ignore", key=f"quality.audit.dl.{name}")  # fmt: skip
+            column.download_button(
+                label,
+                (folder / name).read_bytes(),
+                file_name=name,
+                icon=":material/download:",
+                on_click="ignore",
+                key=f"quality.audit.dl.{name}",
+            )
     with st.expander("Images, worst first", icon=":material/format_list_numbered:"):
         st.dataframe(pd.DataFrame(document["images"]), hide_index=True, width="stretch")
     with st.expander("The fix list: each label line as it is and as the model suggests", icon=":material/edit_note:"):
@@ -122,15 +157,25 @@ def selection_view(report: dict[str, Any]) -> None:
     previews = folder / paths.PREVIEWS_DIR
 
     def caption(r: dict[str, Any]) -> str:
-        return (f"#{r['rank']} · **{r['score']:.3f}** · `{r['path']}` · unsure {r['low_confidence']:.2f}"
-                f" · classes compete {r['competition']:.2f} · views disagree {r['disagreement']:.2f}")  # fmt: skip
+        return (
+            f"#{r['rank']} · **{r['score']:.3f}** · `{r['path']}` · unsure {r['low_confidence']:.2f}"
+            f" · classes compete {r['competition']:.2f} · views disagree {r['disagreement']:.2f}"
+        )
 
-    _grid(_page_of(chosen, "quality.select.page"), lambda r: previews / r["preview"] if r.get("preview") else None,
-          caption)  # fmt: skip
+    _grid(
+        _page_of(chosen, "quality.select.page"),
+        lambda r: previews / r["preview"] if r.get("preview") else None,
+        caption,
+    )
     if (folder / paths.SELECTION_CSV).is_file():
-        st.download_button("Download the ranking (CSV)", (folder / paths.SELECTION_CSV).read_bytes(),
-                           file_name=paths.SELECTION_CSV, icon=":material/download:", on_click="ignore",
-                           key="quality.select.dl")  # fmt: skip
+        st.download_button(
+            "Download the ranking (CSV)",
+            (folder / paths.SELECTION_CSV).read_bytes(),
+            file_name=paths.SELECTION_CSV,
+            icon=":material/download:",
+            on_click="ignore",
+            key="quality.select.dl",
+        )
     with st.expander("The whole ranking", icon=":material/format_list_numbered:"):
         st.dataframe(pd.DataFrame(document["ranking"]), hide_index=True, width="stretch")
     if document["near_duplicates"]:
@@ -148,9 +193,10 @@ def drift_view(report: dict[str, Any]) -> None:
     VERDICT_BOXES[document["verdict"]](document["summary"], icon=":material/query_stats:")
     st.caption(
         f"{document['current_images']} new images against {document['reference_images']} of the "
-        f"'{document['split']}' split" + (" (a sample)" if document.get("reference_sampled") else "")
+        f"'{document['split']}' split"
+        + (" (a sample)" if document.get("reference_sampled") else "")
         + (" · with the model's predictions" if document.get("model_path") else "")
-    )  # fmt: skip
+    )
     if document.get("note"):
         st.caption(f":material/info: {document['note']}")
     st.plotly_chart(overview_figure(document), key="quality.drift.overview")

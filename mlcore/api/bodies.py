@@ -86,10 +86,11 @@ class TrainingStartRequest(Body):
         TrainSpec.experiment, description="Run name under trainings/{project}/; empty: a dated one."
     )
     augmentation: dict[str, float] = Field(
-        default_factory=dict, description="Augmentation settings that differ from Ultralytics' defaults, e.g. "
-        "{\"mosaic\": 0.5}: hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr, "
+        default_factory=dict,
+        description="Augmentation settings that differ from Ultralytics' defaults, e.g. "
+        '{"mosaic": 0.5}: hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr, '
         "mosaic, mixup, copy_paste, erasing.",
-    )  # fmt: skip
+    )
 
 
 class AugmentationPreviewRequest(Body):
@@ -284,8 +285,13 @@ def _resplit() -> Any:
 
 
 def _tolerance() -> Any:
-    return Field(RESPLIT_TOLERANCE, ge=0, le=1, allow_inf_nan=False,
-                 description="How far each split's share may miss the requested one (0.05: 5 points).")  # fmt: skip
+    return Field(
+        RESPLIT_TOLERANCE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="How far each split's share may miss the requested one (0.05: 5 points).",
+    )
 
 
 class DatasetVersionRequest(Body):
@@ -296,9 +302,10 @@ class DatasetVersionRequest(Body):
         None, description="A label audit's fix_list.csv (the rows you accept), under the dataset roots or the outputs."
     )
     remove: str | None = Field(
-        None, description="A file of image paths to leave out (one a line, relative to the dataset root), under the "
-        "dataset roots or the outputs; or \"errors\": every image with a validation error.",
-    )  # fmt: skip
+        None,
+        description="A file of image paths to leave out (one a line, relative to the dataset root), under the "
+        'dataset roots or the outputs; or "errors": every image with a validation error.',
+    )
     add: str | None = Field(None, description="Labelled images to add: a folder with images/, labels/ and classes.txt.")
     add_to: VersionSplit = Field("train", description="The split the added images go to.")
     merge: str | None = Field(None, description="Another dataset to merge in; classes of the same name become one.")

@@ -17,8 +17,16 @@ from mlcore.registry.promotion import GateRefused
 from mlcore.registry.store import RegistryError, RegistryNotFound
 from mlcore.tuning.submit import StudyNotFound
 
-REFUSED = (JobNotFound, NotYourJob, InvalidTransition, SpecError, PathNotAllowed, SubmitError, RegistryError,
-           ComparisonError)  # fmt: skip
+REFUSED = (
+    JobNotFound,
+    NotYourJob,
+    InvalidTransition,
+    SpecError,
+    PathNotAllowed,
+    SubmitError,
+    RegistryError,
+    ComparisonError,
+)
 
 
 class ApiError(Exception):

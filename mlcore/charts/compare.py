@@ -20,11 +20,14 @@ def overlay(frames: dict[str, pd.DataFrame], metric: str, against: str = "epoch"
         x = frame["time"] / 60 if against == "time" and "time" in frame else frame[EPOCH]
         fig.add_trace(
             go.Scatter(
-                x=x, y=frame[column], name=name, mode="lines+markers" if len(frame) < 30 else "lines",
+                x=x,
+                y=frame[column],
+                name=name,
+                mode="lines+markers" if len(frame) < 30 else "lines",
                 line={"color": PALETTE[i % len(PALETTE)], "width": 2},
                 hovertemplate=f"{name}<br>%{{x:.4g}}: %{{y:.4g}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

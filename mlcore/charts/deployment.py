@@ -20,14 +20,18 @@ def latency_bars(card: dict[str, Any]) -> go.Figure:
         go.Bar(
             x=[name for name, _ in rows],
             y=medians,
-            error_y={"type": "data", "array": [f["p90_ms"] - f["median_ms"] for _, f in rows], "symmetric": False,
-                     "arrayminus": [0] * len(rows)},
+            error_y={
+                "type": "data",
+                "array": [f["p90_ms"] - f["median_ms"] for _, f in rows],
+                "symmetric": False,
+                "arrayminus": [0] * len(rows),
+            },
             marker_color=[WARN if n == 0 and source else ACCENT for n in range(len(rows))],
             text=[f"{m:.1f} ms" + (f" · {m / source:.2f}×" if source and n else "") for n, m in enumerate(medians)],
             textposition="outside",
             hovertemplate="%{x}: %{y:.2f} ms per image (median)<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_layout(
         height=340,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},

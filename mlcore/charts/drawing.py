@@ -196,8 +196,9 @@ def draw_comparison(
         for k in (detections.gt_image == image).nonzero()[0]:
             found = result.gt_type[k] == "tp"
             label = names.get(int(detections.gt_cls[k]), "?")
-            boxes.box(detections.gt_box[k], GROUND_TRUTH if found else MISSED, label if found else f"{label} · missed",
-                      3)  # fmt: skip
+            boxes.box(
+                detections.gt_box[k], GROUND_TRUTH if found else MISSED, label if found else f"{label} · missed", 3
+            )
         for k in ((detections.pred_image == image) & (result.pred_type != "")).nonzero()[0]:
             kind = str(result.pred_type[k])
             label = f"{names.get(int(detections.pred_cls[k]), '?')} {float(detections.pred_conf[k]):.2f}"
@@ -236,8 +237,9 @@ def draw_suspect(
         suggested = issue.get("suggested_box") or (issue["box"] if issue.get("suggested_class") is not None else None)
         if suggested is not None and issue.get("suggested_class") is not None:
             text = f"model: {names.get(int(issue['suggested_class']), '?')} {float(issue.get('confidence') or 0):.2f}"
-            boxes.box(suggested, SUGGESTION, text if issue.get("line") is not None else f"{text} · {kind}", 2,
-                      below=True)  # fmt: skip
+            boxes.box(
+                suggested, SUGGESTION, text if issue.get("line") is not None else f"{text} · {kind}", 2, below=True
+            )
 
     legend = (("label", SUSPECT_LABEL), ("model's suggestion", SUGGESTION), ("other labels", OTHER_LABEL))
     return _render(image_path, max_side, paint, legend, issue["box"])

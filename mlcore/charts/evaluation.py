@@ -33,15 +33,21 @@ def error_type_bars(error_counts: dict[str, int], height: int = 320) -> go.Figur
     kinds = list(ERROR_HELP)
     fig = go.Figure(
         go.Bar(
-            x=kinds, y=[error_counts.get(k, 0) for k in kinds], marker_color=[ERROR_COLOURS[k] for k in kinds],
-            customdata=[ERROR_HELP[k] for k in kinds], text=[error_counts.get(k, 0) for k in kinds],
-            textposition="outside", hovertemplate="%{x}: %{y} boxes<br>%{customdata}<extra></extra>",
+            x=kinds,
+            y=[error_counts.get(k, 0) for k in kinds],
+            marker_color=[ERROR_COLOURS[k] for k in kinds],
+            customdata=[ERROR_HELP[k] for k in kinds],
+            text=[error_counts.get(k, 0) for k in kinds],
+            textposition="outside",
+            hovertemplate="%{x}: %{y} boxes<br>%{customdata}<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis={"title": "boxes"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis={"title": "boxes"},
         title={"text": "Errors by type", "x": 0},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -71,11 +77,15 @@ def clickable_confusion(axes: list[str], matrix: list[list[int]], normalised: bo
     cells = [(i, j) for i in range(len(axes)) for j in range(len(axes)) if matrix[i][j]]
     fig.add_trace(
         go.Scatter(
-            x=[axes[j] for _, j in cells], y=[axes[i] for i, _ in cells], mode="markers",
-            marker={"size": 28, "color": "rgba(0,0,0,0)"}, customdata=[[i, j] for i, j in cells],
-            hoverinfo="skip", showlegend=False,
+            x=[axes[j] for _, j in cells],
+            y=[axes[i] for i, _ in cells],
+            mode="markers",
+            marker={"size": 28, "color": "rgba(0,0,0,0)"},
+            customdata=[[i, j] for i, j in cells],
+            hoverinfo="skip",
+            showlegend=False,
         )
-    )  # fmt: skip
+    )
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
 
@@ -86,7 +96,12 @@ def threshold_curve(metrics: dict[str, Any], name: str, conf: float, classes: li
     if name != PR_CURVE:
         fig.add_vline(x=conf, line={"color": ALERT, "width": 2})
         fig.add_annotation(
-            x=conf, y=0.02, yref="paper", showarrow=False, xanchor="left", font={"color": ALERT},
+            x=conf,
+            y=0.02,
+            yref="paper",
+            showarrow=False,
+            xanchor="left",
+            font={"color": ALERT},
             text=f" your threshold {conf:.2f}",
-        )  # fmt: skip
+        )
     return fig

@@ -67,29 +67,40 @@ def curve(metrics: dict[str, Any], name: str, classes: list[str] | None = None, 
         suffix = f" (AP50 {ap50[label]:.3f})" if name == PR_CURVE and label in ap50 else ""
         fig.add_trace(
             go.Scatter(
-                x=data["x"], y=ys, name=label + suffix, mode="lines",
+                x=data["x"],
+                y=ys,
+                name=label + suffix,
+                mode="lines",
                 line={"width": 1.5, "color": PALETTE[i % len(PALETTE)]},
                 hovertemplate=f"{label}<br>{hover}",
             )
-        )  # fmt: skip
+        )
     if rows:
         mean = [sum(col) / len(col) for col in zip(*rows, strict=True)]
         label = "all classes" + (f" (mAP50 {metrics.get('map50', 0):.3f})" if name == PR_CURVE else "")
         fig.add_trace(
             go.Scatter(
-                x=data["x"], y=mean, name=label, mode="lines", line={"width": 3.5, "color": "#111827"},
+                x=data["x"],
+                y=mean,
+                name=label,
+                mode="lines",
+                line={"width": 3.5, "color": "#111827"},
                 hovertemplate=f"all classes<br>{hover}",
             )
-        )  # fmt: skip
+        )
     best = best_f1(metrics)
     if best and name != PR_CURVE:
         conf, score = best
         note = f"best F1 {score:.2f} at confidence {conf:.3f}" if name == F1_CURVE else f"best-F1 confidence {conf:.3f}"
         fig.add_vline(x=conf, line={"color": WARN, "dash": "dash"})
         fig.add_annotation(
-            x=conf, y=1.02, yref="paper", showarrow=False, font={"color": WARN},
+            x=conf,
+            y=1.02,
+            yref="paper",
+            showarrow=False,
+            font={"color": WARN},
             text=note,
-        )  # fmt: skip
+        )
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -114,14 +125,20 @@ def score_bars(
     for (key, name), colour in zip(series, (ACCENT, WARN, "#16a34a", "#7c3aed"), strict=False):
         fig.add_trace(
             go.Bar(
-                x=labels, y=[row[key] for row in rows], name=name, marker_color=colour,
+                x=labels,
+                y=[row[key] for row in rows],
+                name=name,
+                marker_color=colour,
                 hovertemplate=f"%{{x}}<br>{name} %{{y:.3f}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.update_layout(
-        barmode="group", height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis={"range": [0, y_top], "title": "score"}, legend={"orientation": "h", "y": legend_y},
-    )  # fmt: skip
+        barmode="group",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis={"range": [0, y_top], "title": "score"},
+        legend={"orientation": "h", "y": legend_y},
+    )
     return fig
 
 

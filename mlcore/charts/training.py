@@ -62,9 +62,16 @@ def training_history(frame: pd.DataFrame, smoothing: float = 0.0, height: int = 
             for col in (1, 2, 3):
                 fig.add_vline(x=best, line={"color": BEST_COLOUR, "width": 1, "dash": "dash"}, row=row, col=col)
         fig.add_annotation(
-            text=f"best epoch {best} ", x=best, y=0.02, xref="x5", yref="y5 domain", showarrow=False,
-            font={"color": BEST_COLOUR, "size": 11}, xanchor="right", yanchor="bottom",
-        )  # fmt: skip
+            text=f"best epoch {best} ",
+            x=best,
+            y=0.02,
+            xref="x5",
+            yref="y5 domain",
+            showarrow=False,
+            font={"color": BEST_COLOUR, "size": 11},
+            xanchor="right",
+            yanchor="bottom",
+        )
     fig.update_xaxes(title_text="epoch", row=2)
     fig.update_layout(
         height=height,

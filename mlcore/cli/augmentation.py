@@ -18,8 +18,13 @@ from mlcore.core.settings import Settings
 def add_augmentation_parser(sub: Any) -> None:
     preview = sub.add_parser("augment-preview", help="draw training samples with augmentation settings (a picture)")
     preview.add_argument("--data", required=True, help="dataset folder or data.yaml (its train split is sampled)")
-    preview.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                         help="e.g. mosaic=0.5 (repeat; the others keep Ultralytics' defaults)")  # fmt: skip
+    preview.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="e.g. mosaic=0.5 (repeat; the others keep Ultralytics' defaults)",
+    )
     preview.add_argument("--seed", type=int, default=0, help="the same seed gives the same draw (0)")
     preview.add_argument("--samples", type=int, default=9, help="how many samples (9)")
     preview.add_argument("--imgsz", type=int, default=320, help="size of each sample (320)")
@@ -35,8 +40,9 @@ def cmd_augment_preview(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         chosen = parse_settings(args.set)
-        preview = preview_augmentation(here(args.data) or "", settings, chosen, seed=args.seed, count=args.samples,
-                                       imgsz=args.imgsz)  # fmt: skip
+        preview = preview_augmentation(
+            here(args.data) or "", settings, chosen, seed=args.seed, count=args.samples, imgsz=args.imgsz
+        )
     except (ValueError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)
     if args.out:

@@ -33,8 +33,13 @@ def add_dataset_parser(sub: Any) -> None:
     version.add_argument("--add", metavar="DIR", help="labelled images to add (a folder with images/ and labels/)")
     version.add_argument("--split", default="train", help="the split --add puts them in (default train)")
     version.add_argument("--merge", metavar="DIR", help="another dataset to merge in (its splits into the same splits)")
-    version.add_argument("--map", action="append", default=[], metavar="THEIRS=OURS",
-                         help="merge: their class THEIRS becomes OURS (ours, or a new name); repeat")  # fmt: skip
+    version.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="THEIRS=OURS",
+        help="merge: their class THEIRS becomes OURS (ours, or a new name); repeat",
+    )
     version.add_argument("--resplit", metavar="70/20/10", help="assign train/val/test anew, copies kept together")
     version.add_argument("--tolerance", type=float, default=0.05, help="how far a split's share may miss (0.05)")
     version.add_argument("--name", help="the versions' name (default: the source's)")
@@ -68,10 +73,18 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     remove = args.remove if args.remove == REMOVE_ERRORS else here(args.remove)
     try:
         manifest = make_version(
-            here(args.source) or "", settings, fixes=Path(typed_path(args.apply_fixes)) if args.apply_fixes else None,
-            remove=remove, name=args.name, resplit=args.resplit, tolerance=args.tolerance, add=here(args.add),
-            add_to=args.split, merge=here(args.merge), class_map=parse_class_map(args.map),
-        )  # fmt: skip
+            here(args.source) or "",
+            settings,
+            fixes=Path(typed_path(args.apply_fixes)) if args.apply_fixes else None,
+            remove=remove,
+            name=args.name,
+            resplit=args.resplit,
+            tolerance=args.tolerance,
+            add=here(args.add),
+            add_to=args.split,
+            merge=here(args.merge),
+            class_map=parse_class_map(args.map),
+        )
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
     return _print_manifest(manifest, args.json)
@@ -83,8 +96,9 @@ def _print_manifest(manifest: dict[str, Any], as_json: bool) -> int:
         return 0
     print(f"{manifest['name']} v{manifest['version']}: {manifest['path']}")
     for change in manifest["changes"]:
-        details = ", ".join(f"{k} {v}" for k, v in change.items() if k not in ("kind", "removed", "file", "from",
-                                                                               "dropped", "repairs"))  # fmt: skip
+        details = ", ".join(
+            f"{k} {v}" for k, v in change.items() if k not in ("kind", "removed", "file", "from", "dropped", "repairs")
+        )
         print(f"  {change['kind']}: {details}")
         for repair in change.get("repairs", []):
             print(f"    - {repair['message']}")
@@ -98,8 +112,12 @@ def cmd_import_coco(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.datasets.coco import import_coco
 
     try:
-        manifest = import_coco(Path(here(args.source) or ""), Path(typed_path(args.images)) if args.images else None,
-                               settings, name=args.name)  # fmt: skip
+        manifest = import_coco(
+            Path(here(args.source) or ""),
+            Path(typed_path(args.images)) if args.images else None,
+            settings,
+            name=args.name,
+        )
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
     return _print_manifest(manifest, args.json)
@@ -137,8 +155,9 @@ def cmd_repair(args: argparse.Namespace, settings: Settings) -> int:
                 return fail(f"the dataset cannot be used: {exc}", EXIT_USAGE)
             repairs = diagnose(source)
         else:
-            manifest = repair_dataset(here(args.source) or "", settings, resplit=args.resplit, name=args.name,
-                                      tolerance=args.tolerance)  # fmt: skip
+            manifest = repair_dataset(
+                here(args.source) or "", settings, resplit=args.resplit, name=args.name, tolerance=args.tolerance
+            )
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
     if not args.check:

@@ -18,8 +18,12 @@ def add_evaluate_parser(sub: Any) -> None:
     evaluate.add_argument("--model", required=True, help=MODEL_HELP)
     evaluate.add_argument("--data", required=True, help="dataset folder or data.yaml")
     evaluate.add_argument("--split", default=EvalSpec.split, help="test (default), val or train")
-    evaluate.add_argument("--conf", type=float, default=EvalSpec.confidence_threshold,
-                          help=f"confidence threshold ({EvalSpec.confidence_threshold})")  # fmt: skip
+    evaluate.add_argument(
+        "--conf",
+        type=float,
+        default=EvalSpec.confidence_threshold,
+        help=f"confidence threshold ({EvalSpec.confidence_threshold})",
+    )
     evaluate.add_argument(
         "--iou", type=float, default=EvalSpec.match_iou, help=f"IoU a match needs ({EvalSpec.match_iou})"
     )
@@ -44,9 +48,14 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         model = resolve_reference(args.model, settings).path
         spec = EvalSpec(
-            model_path=str(model), dataset_path=args.data, split=args.split, confidence_threshold=args.conf,
-            match_iou=args.iou, imgsz=args.imgsz, device=args.device,
-        )  # fmt: skip
+            model_path=str(model),
+            dataset_path=args.data,
+            split=args.split,
+            confidence_threshold=args.conf,
+            match_iou=args.iou,
+            imgsz=args.imgsz,
+            device=args.device,
+        )
         job = submit_evaluation(spec, settings, model=model)
     except (SpecError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)

@@ -20,8 +20,9 @@ def add_export_parser(sub: Any) -> None:
     precision.add_argument("--int8", action="store_true", help="OpenVINO INT8, calibrated on the dataset's val images")
     precision.add_argument("--half", action="store_true", help="fp16 (OpenVINO on the CPU; ONNX and TensorRT on a GPU)")
     precision.add_argument("--bf16", action="store_true", help="OpenVINO in bfloat16 (CPUs with AVX512-BF16/AMX)")
-    export.add_argument("--imgsz", type=int, default=ExportSpec.imgsz,
-                        help="input size, a multiple of 32 (default: the trained size)")  # fmt: skip
+    export.add_argument(
+        "--imgsz", type=int, default=ExportSpec.imgsz, help="input size, a multiple of 32 (default: the trained size)"
+    )
     export.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest)")
     export.add_argument("--no-simplify", action="store_true", help="ONNX: keep the graph as exported")
@@ -47,11 +48,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     precision = "int8" if args.int8 else "fp16" if args.half else "bf16" if args.bf16 else "fp32"
     try:
         spec = ExportSpec(
-            model_path=named_model(args.model, settings, True, "an export"), formats=tuple(args.format or ["onnx"]),
-            precision=precision, imgsz=args.imgsz, dynamic=args.dynamic, opset=args.opset,
-            simplify=not args.no_simplify, dataset_path=args.data or "", split=args.split, parity=not args.no_parity,
-            tolerance=args.tolerance, device=args.device,
-        )  # fmt: skip
+            model_path=named_model(args.model, settings, True, "an export"),
+            formats=tuple(args.format or ["onnx"]),
+            precision=precision,
+            imgsz=args.imgsz,
+            dynamic=args.dynamic,
+            opset=args.opset,
+            simplify=not args.no_simplify,
+            dataset_path=args.data or "",
+            split=args.split,
+            parity=not args.no_parity,
+            tolerance=args.tolerance,
+            device=args.device,
+        )
         job = submit_export(spec, settings)
     except (SpecError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)

@@ -31,11 +31,24 @@ from mlcore.core.settings import SettingsError, load_settings
 
 # In the order `--help` lists them.
 COMMANDS = (
-    add_system_parsers, add_validate_parser, add_train_parsers, add_runs_parser, add_evaluate_parser,
-    add_export_parser, add_visualize_parser, add_jobs_parser, add_app_parser, add_predict_parser,
-    add_models_parser, add_cluster_parser, add_tuning_parser, add_quality_parsers, add_dataset_parser,
-    add_augmentation_parser, add_serve_parser,
-)  # fmt: skip
+    add_system_parsers,
+    add_validate_parser,
+    add_train_parsers,
+    add_runs_parser,
+    add_evaluate_parser,
+    add_export_parser,
+    add_visualize_parser,
+    add_jobs_parser,
+    add_app_parser,
+    add_predict_parser,
+    add_models_parser,
+    add_cluster_parser,
+    add_tuning_parser,
+    add_quality_parsers,
+    add_dataset_parser,
+    add_augmentation_parser,
+    add_serve_parser,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -142,8 +142,9 @@ def _alias(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.registry.promotion import GateRefused, set_alias
 
     try:
-        model = set_alias(settings, args.name, args.alias, _number(args.version), getpass.getuser(), args.reason,
-                          args.override)  # fmt: skip
+        model = set_alias(
+            settings, args.name, args.alias, _number(args.version), getpass.getuser(), args.reason, args.override
+        )
     except GateRefused as exc:
         for check in exc.checks:
             print(f"  {'ok ' if check.passed else 'NO '} {check.name}: {check.detail}", file=sys.stderr)
@@ -172,8 +173,9 @@ def _compare(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.registry.ab import ComparisonRequest, start_comparison
 
     data = typed_path(args.data)  # a path typed in a terminal: from its folder
-    request = ComparisonRequest(args.a, args.b, data, args.split, args.imgsz, args.thresholds, args.conf,
-                                args.iou, args.resamples, args.seed)  # fmt: skip
+    request = ComparisonRequest(
+        args.a, args.b, data, args.split, args.imgsz, args.thresholds, args.conf, args.iou, args.resamples, args.seed
+    )
     stdout, sys.stdout = sys.stdout, sys.stderr  # progress on stderr: stdout carries the one document
     try:
         outcome = start_comparison(request, settings, getpass.getuser())
@@ -192,11 +194,20 @@ def _compare(args: argparse.Namespace, settings: Settings) -> int:
         return _print(doc, True, "")
     print(doc["summary"])
     for name, row in doc["metrics"].items():
-        print(f"  {name:<9} A {row['a']:.3f}  B {row['b']:.3f}  B−A {row['delta']:+.3f} "
-              f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")  # fmt: skip
+        print(
+            f"  {name:<9} A {row['a']:.3f}  B {row['b']:.3f}  B−A {row['delta']:+.3f} "
+            f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        )
     print(f"Report: {outcome.folder}/report.html")
     return 0
 
 
-ACTIONS = {"list": _list, "show": _show, "register": _register, "alias": _alias, "unalias": _unalias,
-           "archive": _archive, "compare": _compare}  # fmt: skip
+ACTIONS = {
+    "list": _list,
+    "show": _show,
+    "register": _register,
+    "alias": _alias,
+    "unalias": _unalias,
+    "archive": _archive,
+    "compare": _compare,
+}

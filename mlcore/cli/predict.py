@@ -68,9 +68,14 @@ def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -
     client = PredictorClient(settings)
     try:
         model, profile, (answer,) = answer_files(
-            client, settings, args.model, [(source.name, source.read_bytes(), None)], args.conf, args.iou,
+            client,
+            settings,
+            args.model,
+            [(source.name, source.read_bytes(), None)],
+            args.conf,
+            args.iou,
             _profile_arg(args.profile),
-        )  # fmt: skip
+        )
     except (SubmitError, ProfileError, OSError) as exc:
         return fail(str(exc), EXIT_USAGE)
     except PredictorUnavailable as exc:
@@ -82,13 +87,24 @@ def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -
     saved = None
     if args.save_images and answer.image is not None:
         saved = stamped_folder(settings.outputs_root / paths.PREDICTIONS_DIR, model_name(model))
-        record = {"model_path": str(model), "source": str(source), "source_kind": "image",
-                  "thresholds": profile.to_dict()}  # fmt: skip
+        record = {
+            "model_path": str(model),
+            "source": str(source),
+            "source_kind": "image",
+            "thresholds": profile.to_dict(),
+        }
         write_request(saved, paths.PREDICT_CONFIG, record)
         writer = PredictionWriter(saved, {d["class_id"]: d["class_name"] for d in answer.detections}, True)
         writer.add(source.name, answer.image, answer.detections)
-        writer.close({"source": str(source), "source_kind": "image", "model": str(model),
-                      "thresholds": profile.describe(), "stopped": False})  # fmt: skip
+        writer.close(
+            {
+                "source": str(source),
+                "source_kind": "image",
+                "model": str(model),
+                "thresholds": profile.describe(),
+                "stopped": False,
+            }
+        )
     if args.json:
         print(json.dumps(answer.to_dict(model) | ({"output_dir": str(saved)} if saved else {})))
         return 0
@@ -110,10 +126,15 @@ def _predict_job(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         spec = PredictSpec(
-            model_path=args.model, source=args.source, confidence_threshold=args.conf, nms_iou=args.iou,
-            profile=_profile_arg(args.profile), every_nth_frame=args.every, save_images=args.save_images,
+            model_path=args.model,
+            source=args.source,
+            confidence_threshold=args.conf,
+            nms_iou=args.iou,
+            profile=_profile_arg(args.profile),
+            every_nth_frame=args.every,
+            save_images=args.save_images,
             device=args.device,
-        )  # fmt: skip
+        )
         job = submit_predictions(spec, settings)
     except (SpecError, SubmitError) as exc:
         return fail(str(exc), EXIT_USAGE)

@@ -34,15 +34,20 @@ def add_quality_parsers(sub: Any) -> None:
     audit.add_argument(
         "--kfold", type=int, default=AuditSpec.kfold, help="K short trainings so that every prediction is out of sample"
     )
-    audit.add_argument("--kfold-epochs", type=int, default=AuditSpec.kfold_epochs,
-                       help=f"epochs of each fold's training (default {AuditSpec.kfold_epochs})")  # fmt: skip
+    audit.add_argument(
+        "--kfold-epochs",
+        type=int,
+        default=AuditSpec.kfold_epochs,
+        help=f"epochs of each fold's training (default {AuditSpec.kfold_epochs})",
+    )
     _common(audit)
     audit.set_defaults(func=cmd_audit)
     select = sub.add_parser("select", help="rank unlabelled images by how much a label would teach the model")
     select.add_argument("--model", required=True, help=MODEL_HELP)
     select.add_argument("--images", required=True, help="the folder of unlabelled images")
-    select.add_argument("--top", type=int, default=SelectSpec.top,
-                        help=f"how many to export with pre-labels (default {SelectSpec.top})")  # fmt: skip
+    select.add_argument(
+        "--top", type=int, default=SelectSpec.top, help=f"how many to export with pre-labels (default {SelectSpec.top})"
+    )
     _common(select)
     select.set_defaults(func=cmd_select)
     drift = sub.add_parser("drift", help="compare new images (and the model's predictions on them) with a dataset")
@@ -81,9 +86,14 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     def build() -> AuditSpec:
         return AuditSpec(
-            model_path=named_model(args.model, settings, True, "a label audit"), dataset_path=here(args.data) or "",
-            split=args.split, kfold=args.kfold, kfold_epochs=args.kfold_epochs, imgsz=args.imgsz, device=args.device,
-        )  # fmt: skip
+            model_path=named_model(args.model, settings, True, "a label audit"),
+            dataset_path=here(args.data) or "",
+            split=args.split,
+            kfold=args.kfold,
+            kfold_epochs=args.kfold_epochs,
+            imgsz=args.imgsz,
+            device=args.device,
+        )
 
     result = _submit(args, settings, build, submit_audit, audit_result)
     if isinstance(result, int):
@@ -92,15 +102,19 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result))
         return 0
     counts = result["counts"]
-    print(f"Audited {counts['images']} images ({counts['labels']} labels) of {result['split']}: "
-          f"{counts['suspects']} suspect boxes ({counts['overlooked']} overlooked, {counts['swapped']} swapped, "
-          f"{counts['badly_located']} badly located).")  # fmt: skip
+    print(
+        f"Audited {counts['images']} images ({counts['labels']} labels) of {result['split']}: "
+        f"{counts['suspects']} suspect boxes ({counts['overlooked']} overlooked, {counts['swapped']} swapped, "
+        f"{counts['badly_located']} badly located)."
+    )
     if result.get("fold_check"):
         check = result["fold_check"]
         print(f"Fold models against the audited model on the {check['validated_on']} (mAP50, mAP50-95):")
         for row in check["folds"]:
-            print(f"  fold {row['fold']}: {row['map50']:.2f}, {row['map50_95']:.2f} against "
-                  f"{row['source_map50']:.2f}, {row['source_map50_95']:.2f}")  # fmt: skip
+            print(
+                f"  fold {row['fold']}: {row['map50']:.2f}, {row['map50_95']:.2f} against "
+                f"{row['source_map50']:.2f}, {row['source_map50_95']:.2f}"
+            )
     for issue in result["issues"][:10]:
         where = f"{issue['label_file']}:{issue['line']}" if issue["line"] else f"{issue['path']} (no label)"
         print(f"  {issue['score']:.3f}  {issue['type']:<13} {where}  -> {issue['suggested'] or 'remove?'}")
@@ -114,8 +128,13 @@ def cmd_select(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.quality.submit import submit_selection
 
     def build() -> SelectSpec:
-        return SelectSpec(model_path=named_model(args.model, settings), images=here(args.images) or "", top=args.top,
-                          imgsz=args.imgsz, device=args.device)  # fmt: skip
+        return SelectSpec(
+            model_path=named_model(args.model, settings),
+            images=here(args.images) or "",
+            top=args.top,
+            imgsz=args.imgsz,
+            device=args.device,
+        )
 
     result = _submit(args, settings, build, submit_selection, selection_result)
     if isinstance(result, int):
@@ -123,8 +142,10 @@ def cmd_select(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"Ranked {result['counts']['images']} images; {result['counts']['near_duplicates']} near-duplicates left "
-          f"out. The top {len(result['chosen'])}:")  # fmt: skip
+    print(
+        f"Ranked {result['counts']['images']} images; {result['counts']['near_duplicates']} near-duplicates left "
+        f"out. The top {len(result['chosen'])}:"
+    )
     for row in result["chosen"][:10]:
         print(f"  {row['score']:.3f}  {row['path']}")
     print(f"To label: {result['to_label']} (YOLO pre-labels; CVAT and Label Studio import it)")
@@ -137,9 +158,14 @@ def cmd_drift(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.quality.submit import submit_drift
 
     def build() -> DriftSpec:
-        return DriftSpec(images=here(args.images) or "", dataset_path=here(args.data) or "", split=args.split,
-                         model_path=named_model(args.model, settings) if args.model else None, imgsz=args.imgsz,
-                         device=args.device)  # fmt: skip
+        return DriftSpec(
+            images=here(args.images) or "",
+            dataset_path=here(args.data) or "",
+            split=args.split,
+            model_path=named_model(args.model, settings) if args.model else None,
+            imgsz=args.imgsz,
+            device=args.device,
+        )
 
     result = _submit(args, settings, build, submit_drift, drift_result)
     if isinstance(result, int):

@@ -16,9 +16,10 @@ def add_app_parser(sub: Any) -> None:
     app.add_argument("--host", help="address to bind (default ML_STUDIO_HOST or 127.0.0.1)")
     app.add_argument("--port", type=int, help="port (default ML_STUDIO_PORT or 8501)")
     app.add_argument(
-        "--allow-unauthenticated", action="store_true",
+        "--allow-unauthenticated",
+        action="store_true",
         help="listen on a non-local address without a login (trusted networks only)",
-    )  # fmt: skip
+    )
     app.set_defaults(func=cmd_app)
 
 
@@ -51,9 +52,10 @@ def cmd_app(args: argparse.Namespace, settings: Settings) -> int:
                 "\n" + "!" * 78 + f"\n  WARNING: ML Studio will listen on {host} WITHOUT A LOGIN.\n"
                 "  Anyone who can reach it can read datasets and start trainings on this server.\n"
                 "  Bind to 127.0.0.1 for local use, or configure login (README: Deploying for a team).\n"
-                + "!" * 78 + "\n",
+                + "!" * 78
+                + "\n",
                 file=sys.stderr,
-            )  # fmt: skip
+            )
     command = [
         sys.executable,
         str(PROJECT_ROOT / "serve_app.py"),

@@ -22,28 +22,35 @@ def add_train_parsers(sub: Any) -> None:
     train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
     train.add_argument("--data", help="dataset folder or data.yaml")
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
-    train.add_argument("--arch", default=TrainSpec.model_architecture,
-                       help=f"yolov8n|s|m|l|x (default {TrainSpec.model_architecture})")  # fmt: skip
+    train.add_argument(
+        "--arch", default=TrainSpec.model_architecture, help=f"yolov8n|s|m|l|x (default {TrainSpec.model_architecture})"
+    )
     train.add_argument("--mode", default=TrainSpec.mode, help="full (from scratch) or transfer (from --base-model)")
     train.add_argument("--epochs", type=int, default=TrainSpec.epochs)
     train.add_argument("--imgsz", type=int, default=TrainSpec.imgsz)
-    train.add_argument("--batch", type=int, default=TrainSpec.batch_size,
-                       help="images per batch; -1 = automatic (one GPU)")  # fmt: skip
+    train.add_argument(
+        "--batch", type=int, default=TrainSpec.batch_size, help="images per batch; -1 = automatic (one GPU)"
+    )
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (with an explicit optimizer)")
     train.add_argument("--device", default=TrainSpec.device, help="auto, cpu, 0, or 0,1")
     train.add_argument("--workers", type=int, default=TrainSpec.workers, help="dataloader workers")
     train.add_argument("--project", default=TrainSpec.project)
     train.add_argument("--experiment", default=None, help="run name (default: dated)")
     train.add_argument("--base-model", default=None, help=f"transfer: the model to start from: {MODEL_HELP}")
-    train.add_argument("--augment", action="append", default=[], metavar="NAME=VALUE",
-                       help="an augmentation setting, e.g. mosaic=0.5 (repeat; see augment-preview)")  # fmt: skip
+    train.add_argument(
+        "--augment",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an augmentation setting, e.g. mosaic=0.5 (repeat; see augment-preview)",
+    )
     train.add_argument("--wait", action="store_true", help="follow the job; exit 0 on success, 1 on failure")
     train.add_argument(
         "--estimate",
         action="store_true",
         help="start nothing: time a few batches here and print how long the training would take",
     )
-    train.add_argument("--json", action="store_true", help="with --estimate: the timing as JSON")  # fmt: skip
+    train.add_argument("--json", action="store_true", help="with --estimate: the timing as JSON")
     train.set_defaults(func=cmd_train)
 
     extend = sub.add_parser("extend", help="train N more epochs on a finished or stopped run, in the same folder")

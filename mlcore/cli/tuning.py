@@ -61,13 +61,17 @@ def add_tuning_parser(sub: Any) -> None:
         "--parallel", type=int, default=TuneSpec.parallel, help="trials at once (default: as many as free devices)"
     )
     tune.add_argument(
-        "--pruner-startup", type=int, default=TuneSpec.pruner_startup_trials,
+        "--pruner-startup",
+        type=int,
+        default=TuneSpec.pruner_startup_trials,
         help="trials that finish before any is pruned",
-    )  # fmt: skip
+    )
     tune.add_argument(
-        "--pruner-warmup", type=int, default=TuneSpec.pruner_warmup_epochs,
+        "--pruner-warmup",
+        type=int,
+        default=TuneSpec.pruner_warmup_epochs,
         help="epochs of each trial before it may be pruned",
-    )  # fmt: skip
+    )
     tune.add_argument("--first", help="YAML list of settings to try first, e.g. today's: [{lr0: 0.01}]")
     tune.add_argument(
         "--set",

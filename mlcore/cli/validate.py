@@ -23,8 +23,12 @@ def add_validate_parser(sub: Any) -> None:
     check.add_argument("--no-labels", action="store_true", help="do not check label contents")
     check.add_argument("--no-format", action="store_true", help="do not check pairing, orphans and file formats")
     check.add_argument("--no-near-duplicates", action="store_true", help="skip perceptual hashing (faster)")
-    check.add_argument("--imgsz", type=int, default=ValidationOptions.imgsz,
-                       help=f"training image size for tiny-box checks ({ValidationOptions.imgsz})")  # fmt: skip
+    check.add_argument(
+        "--imgsz",
+        type=int,
+        default=ValidationOptions.imgsz,
+        help=f"training image size for tiny-box checks ({ValidationOptions.imgsz})",
+    )
     check.add_argument("--workers", type=int, default=0, help="processes reading images (0 = one per core)")
     check.add_argument("--no-save", action="store_true", help="do not save the report under dataset_reports/")
     check.set_defaults(func=cmd_validate)

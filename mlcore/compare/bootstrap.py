@@ -70,8 +70,11 @@ def _per_image(d: Detections, result: Analysis, nc: int) -> tuple[np.ndarray, np
     tp = result.pred_type == "tp"
     fp = np.isin(result.pred_type, FP_TYPES)
     fn = result.gt_type != "tp"
-    return (count(d.pred_image[tp], d.pred_cls[tp]), count(d.pred_image[fp], d.pred_cls[fp]),
-            count(d.gt_image[fn], d.gt_cls[fn]))  # fmt: skip
+    return (
+        count(d.pred_image[tp], d.pred_cls[tp]),
+        count(d.pred_image[fp], d.pred_cls[fp]),
+        count(d.gt_image[fn], d.gt_cls[fn]),
+    )
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,14 @@ def _summary(a: float, b: float, deltas: np.ndarray) -> dict[str, float]:
     tail = (1 - LEVEL) / 2 * 100
     finite = deltas[np.isfinite(deltas)]
     low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan)
-    return {"a": float(a), "b": float(b), "delta": float(b - a), "ci_low": float(low), "ci_high": float(high),
-            "se": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0}  # fmt: skip
+    return {
+        "a": float(a),
+        "b": float(b),
+        "delta": float(b - a),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "se": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
+    }
 
 
 def paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int = RESAMPLES, seed: int = SEED) -> Bootstrap:
@@ -192,8 +201,10 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
     metrics: dict[str, dict[str, float]] = {}
     with np.errstate(invalid="ignore"):
         for name, column in (("map50", 0), ("map50_95", slice(None))):
-            drawn = {k: np.nanmean(np.nanmean(v[:, :, column], axis=2) if name == "map50_95" else v[:, :, column],
-                                   axis=1) for k, v in ap_draws.items()}  # fmt: skip
+            drawn = {
+                k: np.nanmean(np.nanmean(v[:, :, column], axis=2) if name == "map50_95" else v[:, :, column], axis=1)
+                for k, v in ap_draws.items()
+            }
             metrics[name] = _summary(ap_points["a"][name], ap_points["b"][name], drawn["b"] - drawn["a"])
     totals = {k: _rates(*(x.sum(1) for x in v)) for k, v in rate_draws.items()}
     points = {k: _rates(*(np.array([x.sum()]) for x in v)) for k, v in rate_points.items()}
@@ -213,12 +224,20 @@ def _paired_bootstrap(a: ScoredModel, b: ScoredModel, resamples: int, seed: int)
                     point = {k: ap_points[k]["per_class"].get(name, {}).get(metric, 0.0) for k in ap_points}
                     row[metric] = _summary(point["a"], point["b"], class_draws["b"][j] - class_draws["a"][j])
         for metric in RATE_METRICS:
-            row[metric] = _summary(class_points["a"][metric][c], class_points["b"][metric][c],
-                                   class_rates["b"][metric][:, c] - class_rates["a"][metric][:, c])  # fmt: skip
+            row[metric] = _summary(
+                class_points["a"][metric][c],
+                class_points["b"][metric][c],
+                class_rates["b"][metric][:, c] - class_rates["a"][metric][:, c],
+            )
         per_class[name] = row
     return Bootstrap(metrics, per_class, resamples, seed)
 
 
 def as_dict(result: Bootstrap) -> dict[str, Any]:
-    return {"metrics": result.metrics, "per_class": result.per_class, "resamples": result.resamples,
-            "seed": result.seed, "level": LEVEL}  # fmt: skip
+    return {
+        "metrics": result.metrics,
+        "per_class": result.per_class,
+        "resamples": result.resamples,
+        "seed": result.seed,
+        "level": LEVEL,
+    }

@@ -65,8 +65,12 @@ def _load(side: Side) -> tuple[Detections, dict[str, Any]]:
 
 
 def _thresholds(profile: DeploymentProfile) -> dict[str, Any]:
-    return {"confidence": profile.confidence, "per_class": profile.per_class, "nms_iou": profile.iou,
-            "objective": profile.objective or "default"}  # fmt: skip
+    return {
+        "confidence": profile.confidence,
+        "per_class": profile.per_class,
+        "nms_iou": profile.iou,
+        "objective": profile.objective or "default",
+    }
 
 
 def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -87,16 +91,33 @@ def compare_evaluations(a: Side, b: Side, resamples: int = RESAMPLES, seed: int 
     code, words, needed = verdict(result.metrics, len(da.images))
     speed_a, speed_b = _speed(ma), _speed(mb)
     sizes = [
-        {"size": s, "instances": ra["instances"], **{f"{k}_{side}": r[k] for side, r in (("a", ra), ("b", rb))
-                                                    for k in ("precision", "recall", "f1")}}
+        {
+            "size": s,
+            "instances": ra["instances"],
+            **{f"{k}_{side}": r[k] for side, r in (("a", ra), ("b", rb)) for k in ("precision", "recall", "f1")},
+        }
         for s, ra, rb in zip(SIZES, sa.analysis.by_size, sb.analysis.by_size, strict=True)
-    ]  # fmt: skip
+    ]
     return {
         "schema": SCHEMA,
-        "a": {"label": a.label, "reference": a.reference, "model": a.model, "sha256": a.sha256,
-              "evaluation": str(a.evaluation), "thresholds": _thresholds(a.thresholds), "ms_per_image": speed_a},
-        "b": {"label": b.label, "reference": b.reference, "model": b.model, "sha256": b.sha256,
-              "evaluation": str(b.evaluation), "thresholds": _thresholds(b.thresholds), "ms_per_image": speed_b},
+        "a": {
+            "label": a.label,
+            "reference": a.reference,
+            "model": a.model,
+            "sha256": a.sha256,
+            "evaluation": str(a.evaluation),
+            "thresholds": _thresholds(a.thresholds),
+            "ms_per_image": speed_a,
+        },
+        "b": {
+            "label": b.label,
+            "reference": b.reference,
+            "model": b.model,
+            "sha256": b.sha256,
+            "evaluation": str(b.evaluation),
+            "thresholds": _thresholds(b.thresholds),
+            "ms_per_image": speed_b,
+        },
         "dataset": str(ma.get("dataset_root", "")),
         "split": _split(a.evaluation),
         "images": len(da.images),
@@ -105,14 +126,18 @@ def compare_evaluations(a: Side, b: Side, resamples: int = RESAMPLES, seed: int 
         "verdict": code,
         "summary": words,
         "images_needed": needed,
-        "error_types": _side_by_side({t: sa.analysis.error_counts[t] for t in ERROR_TYPES},
-                                     {t: sb.analysis.error_counts[t] for t in ERROR_TYPES}),
+        "error_types": _side_by_side(
+            {t: sa.analysis.error_counts[t] for t in ERROR_TYPES}, {t: sb.analysis.error_counts[t] for t in ERROR_TYPES}
+        ),
         "by_size": sizes,
-        "speed": {"a_ms": speed_a, "b_ms": speed_b,
-                  "ratio": round(speed_b / speed_a, 3) if speed_a and speed_b else None},
+        "speed": {
+            "a_ms": speed_a,
+            "b_ms": speed_b,
+            "ratio": round(speed_b / speed_a, 3) if speed_a and speed_b else None,
+        },
         "disagreements": disagreements(sa, sb),
         "created": time.time(),
-    }  # fmt: skip
+    }
 
 
 def _split(folder: Path) -> str:

@@ -26,14 +26,21 @@ def disagreements(a: ScoredModel, b: ScoredModel, limit: int = LIMIT) -> list[di
     one_right = (ea[differ] == 0) | (eb[differ] == 0)
     order = differ[np.lexsort((-np.abs(ea[differ] - eb[differ]), ~one_right))][:limit]
     return [
-        {"image": a.kept.images[n], "index": int(n), "a_errors": int(ea[n]), "b_errors": int(eb[n]),
-         "better": "a" if ea[n] < eb[n] else "b", "one_right": bool(ea[n] == 0 or eb[n] == 0)}
+        {
+            "image": a.kept.images[n],
+            "index": int(n),
+            "a_errors": int(ea[n]),
+            "b_errors": int(eb[n]),
+            "better": "a" if ea[n] < eb[n] else "b",
+            "one_right": bool(ea[n] == 0 or eb[n] == 0),
+        }
         for n in order
-    ]  # fmt: skip
+    ]
 
 
-def draw_disagreement(root: Path, a: ScoredModel, b: ScoredModel, n: int, labels: tuple[str, str],
-                      max_side: int = 640) -> Image.Image:  # fmt: skip
+def draw_disagreement(
+    root: Path, a: ScoredModel, b: ScoredModel, n: int, labels: tuple[str, str], max_side: int = 640
+) -> Image.Image:
     """Image `n` twice, A's predictions on the left and B's on the right, each with the ground truth and
     its errors. OSError when the image cannot be read."""
     left = draw_comparison(root / a.kept.images[n], a.kept, a.analysis, n, max_side)
@@ -43,7 +50,9 @@ def draw_disagreement(root: Path, a: ScoredModel, b: ScoredModel, n: int, labels
     picture.paste(left.convert("RGB"), (0, caption))
     picture.paste(right.convert("RGB"), (left.width + 8, caption))
     draw = ImageDraw.Draw(picture)
-    for x, text, errors in ((4, labels[0], a.analysis.image_errors[n]), (left.width + 12, labels[1],
-                                                                          b.analysis.image_errors[n])):  # fmt: skip
+    for x, text, errors in (
+        (4, labels[0], a.analysis.image_errors[n]),
+        (left.width + 12, labels[1], b.analysis.image_errors[n]),
+    ):
         draw.text((x, 6), f"{text}: {int(errors)} error{'s' if errors != 1 else ''}", fill="black")
     return picture

@@ -23,11 +23,18 @@ def subset(d: Detections, images: list[int]) -> Detections:
     new[images] = np.arange(len(images))
     g, p = new[d.gt_image] >= 0, new[d.pred_image] >= 0
     return Detections(
-        images=[d.images[i] for i in images], sizes=d.sizes[images], names=d.names,
-        gt_image=new[d.gt_image[g]], gt_cls=d.gt_cls[g], gt_box=d.gt_box[g],
-        pred_image=new[d.pred_image[p]], pred_cls=d.pred_cls[p], pred_conf=d.pred_conf[p], pred_box=d.pred_box[p],
+        images=[d.images[i] for i in images],
+        sizes=d.sizes[images],
+        names=d.names,
+        gt_image=new[d.gt_image[g]],
+        gt_cls=d.gt_cls[g],
+        gt_box=d.gt_box[g],
+        pred_image=new[d.pred_image[p]],
+        pred_cls=d.pred_cls[p],
+        pred_conf=d.pred_conf[p],
+        pred_box=d.pred_box[p],
         imgsz=d.imgsz,
-    )  # fmt: skip
+    )
 
 
 def _labels(d: Detections) -> np.ndarray:
@@ -39,8 +46,10 @@ def class_difference(a: Mapping[Any, str], b: Mapping[Any, str], label_a: str, l
     """Why two models' classes do not match: the names only one of them has (or the same names reordered)."""
     only_a = sorted(set(a.values()) - set(b.values()))
     only_b = sorted(set(b.values()) - set(a.values()))
-    parts = [f"only {label_a} has {', '.join(only_a)}" if only_a else "",
-             f"only {label_b} has {', '.join(only_b)}" if only_b else ""]  # fmt: skip
+    parts = [
+        f"only {label_a} has {', '.join(only_a)}" if only_a else "",
+        f"only {label_b} has {', '.join(only_b)}" if only_b else "",
+    ]
     detail = "; ".join(p for p in parts if p) or "the same names with other class ids"
     return f"the models have different classes ({detail}); compare models trained on the same classes."
 

@@ -66,10 +66,11 @@ def comparison_html(doc: dict[str, Any], pictures: list[tuple[str, bytes]]) -> s
         for m, r in doc["metrics"].items()
     )
     per_class = "".join(
-        f"<tr><td>{escape(name)}</td>" + "".join(_delta_cell(r[m]) if m in r else "<td>–</td>"
-                                                 for m in ("ap50_95", "precision", "recall", "f1")) + "</tr>"
+        f"<tr><td>{escape(name)}</td>"
+        + "".join(_delta_cell(r[m]) if m in r else "<td>–</td>" for m in ("ap50_95", "precision", "recall", "f1"))
+        + "</tr>"
         for name, r in doc["per_class"].items()
-    )  # fmt: skip
+    )
     errors = "".join(
         f"<tr><td>{escape(t)}</td><td>{r['a']}</td><td>{r['b']}</td><td>{r['delta']:+d}</td></tr>"
         for t, r in doc["error_types"].items()

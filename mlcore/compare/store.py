@@ -55,8 +55,9 @@ def gallery_pictures(document: dict[str, Any], limit: int = REPORT_PICTURES) -> 
         buffer = io.BytesIO()
         picture.save(buffer, "JPEG", quality=82)
         better = "A" if row["better"] == "a" else "B"
-        pictures.append((f"{row['image']}: A {row['a_errors']} errors, B {row['b_errors']} · {better} better",
-                         buffer.getvalue()))  # fmt: skip
+        pictures.append(
+            (f"{row['image']}: A {row['a_errors']} errors, B {row['b_errors']} · {better} better", buffer.getvalue())
+        )
     return pictures
 
 

@@ -11,8 +11,15 @@ import math
 A_BETTER, B_BETTER, NO_DIFFERENCE = "a_better", "b_better", "no_significant_difference"
 VERDICTS = (A_BETTER, B_BETTER, NO_DIFFERENCE)
 PRIMARY = "map50_95"
-LABELS = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall", "f1": "F1",
-          "ap50": "AP50", "ap50_95": "AP50-95"}  # fmt: skip
+LABELS = {
+    "map50": "mAP50",
+    "map50_95": "mAP50-95",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "ap50": "AP50",
+    "ap50_95": "AP50-95",
+}
 Z_LEVEL, Z_POWER = 1.96, 0.84  # a 95% two-sided interval that excludes 0 four times in five (80% power)
 
 
@@ -57,8 +64,12 @@ def verdict(metrics: dict[str, dict[str, float]], images: int) -> tuple[str, str
     needed = images_needed(row, images)
     if needed is None:
         return code, f"No difference: both models score the same on these {images} images.{also}", None
-    more = (f" A difference of this size ({signed(row['delta'])}) would need about {needed:,} test images to show: "
-            "collect more test images." if needed > images else "")  # fmt: skip
+    more = (
+        f" A difference of this size ({signed(row['delta'])}) would need about {needed:,} test images to show: "
+        "collect more test images."
+        if needed > images
+        else ""
+    )
     return (
         code,
         f"No significant difference on these {images} images: {label} {interval(row)}.{more}{also}",

@@ -136,8 +136,11 @@ def _links_in(folder: str) -> frozenset[str] | _Every:
 
 def trusted_model(path: str, settings: Settings) -> Path:
     """A .pt under the outputs' trainings or registry, or in a configured model folder (a .pt file is code)."""
-    roots = (settings.outputs_root / paths.TRAININGS_DIR, settings.outputs_root / paths.REGISTRY_DIR,
-             *settings.model_roots)  # fmt: skip
+    roots = (
+        settings.outputs_root / paths.TRAININGS_DIR,
+        settings.outputs_root / paths.REGISTRY_DIR,
+        *settings.model_roots,
+    )
     try:
         model = resolve_user_path(path, roots, base=model_base(path, settings), what="model")
     except PathNotAllowed as exc:

@@ -47,8 +47,18 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def whole(name: str, value: Any, low: int, high: int | None = None, example: Any = None, *, zero: bool = False,
-          step: int = 1, use: str | None = None, error: type[Exception] = SpecError) -> int:  # fmt: skip
+def whole(
+    name: str,
+    value: Any,
+    low: int,
+    high: int | None = None,
+    example: Any = None,
+    *,
+    zero: bool = False,
+    step: int = 1,
+    use: str | None = None,
+    error: type[Exception] = SpecError,
+) -> int:
     """`value` must be a whole number (not a bool) from `low` (to `high`), a multiple of `step`; `zero`: 0 is allowed
     too (it means a default the caller knows). The message: "{name}={value!r}; {use}." where `use` defaults to
     "use a whole number of at least {low}" (or "from {low} to {high}"), then " (e.g. {example})" with an example."""
@@ -68,8 +78,15 @@ def at_most(name: str, value: int, high: int, example: Any, error: type[Exceptio
         raise error(f"{name}={value} is too large; use at most {high} (e.g. {example}).")
 
 
-def fraction(name: str, value: Any, example: Any = None, *, zero: bool = False, use: str | None = None,
-             error: type[Exception] = SpecError) -> float:  # fmt: skip
+def fraction(
+    name: str,
+    value: Any,
+    example: Any = None,
+    *,
+    zero: bool = False,
+    use: str | None = None,
+    error: type[Exception] = SpecError,
+) -> float:
     """`value` must be a number (not a bool) with 0 < value < 1 (`zero`: 0 <= value < 1). The message:
     "{name}={value!r}; {use}." where `use` defaults to "use a number between 0 and 1" (e.g. example)."""
     if not (_number(value) and (0 <= value if zero else 0 < value) and value < 1):

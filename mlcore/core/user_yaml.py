@@ -82,8 +82,9 @@ def _count(root: Node, what: str, limit: int) -> int:
             continue
         if not children_done:
             if id(node) in open_nodes:
-                raise UnsafeYaml(f"{what} holds a value that contains itself (an alias inside its own anchor); "
-                                 "write the values out.")  # fmt: skip
+                raise UnsafeYaml(
+                    f"{what} holds a value that contains itself (an alias inside its own anchor); write the values out."
+                )
             open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in children if id(child) not in sizes)

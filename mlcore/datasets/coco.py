@@ -47,12 +47,23 @@ def export_coco(dataset: Dataset, split: str | None = None) -> dict[str, Any]:
                 rows = []
             for r in rows:
                 x, y, w, h = (r.cx - r.w / 2) * width, (r.cy - r.h / 2) * height, r.w * width, r.h * height
-                annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": r.cls + 1,
-                                    "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)],
-                                    "area": round(w * h, 3), "iscrowd": 0})  # fmt: skip
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": r.cls + 1,
+                        "bbox": [round(x, 3), round(y, 3), round(w, 3), round(h, 3)],
+                        "area": round(w * h, 3),
+                        "iscrowd": 0,
+                    }
+                )
     categories = [{"id": k + 1, "name": v, "supercategory": "none"} for k, v in sorted(dataset.names.items())]
-    return {"info": {"description": f"{dataset.name}, exported by ML Studio"}, "images": images,
-            "annotations": annotations, "categories": categories}  # fmt: skip
+    return {
+        "info": {"description": f"{dataset.name}, exported by ML Studio"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -68,11 +79,16 @@ def _read(path: Path) -> dict[str, Any]:
 def _splits(source: Path, images: Path | None) -> dict[str, tuple[Path, Path]]:
     """{split: (json, its image folder)}: one file and its folder, or a Roboflow export's split folders."""
     if source.is_dir():
-        found = {SPLIT_ALIASES[d.name]: (d / ROBOFLOW_JSON, d) for d in sorted(source.iterdir())
-                 if d.name in SPLIT_ALIASES and (d / ROBOFLOW_JSON).is_file()}  # fmt: skip
+        found = {
+            SPLIT_ALIASES[d.name]: (d / ROBOFLOW_JSON, d)
+            for d in sorted(source.iterdir())
+            if d.name in SPLIT_ALIASES and (d / ROBOFLOW_JSON).is_file()
+        }
         if not found:
-            raise SubmitError(f"{source} holds no train/, valid/ or test/ folder with {ROBOFLOW_JSON} (Roboflow's COCO "
-                              "export); or give the instances JSON and --images.")  # fmt: skip
+            raise SubmitError(
+                f"{source} holds no train/, valid/ or test/ folder with {ROBOFLOW_JSON} (Roboflow's COCO "
+                "export); or give the instances JSON and --images."
+            )
         return found
     if images is None or not images.is_dir():
         raise SubmitError(f"the images of {source.name} are needed: give the folder they are in (--images DIR).")
@@ -109,8 +125,11 @@ def import_coco(
     and its images are read only under the dataset roots; SubmitError saying what is wrong with the file."""
     try:
         source = resolve_user_path(str(source), settings.dataset_roots, base=PROJECT_ROOT, what="COCO file")
-        images = None if images is None else resolve_user_path(str(images), settings.dataset_roots, base=PROJECT_ROOT,
-                                                                what="image folder")  # fmt: skip
+        images = (
+            None
+            if images is None
+            else resolve_user_path(str(images), settings.dataset_roots, base=PROJECT_ROOT, what="image folder")
+        )
     except PathNotAllowed as exc:
         raise SubmitError(str(exc)) from None
     try:
@@ -128,8 +147,10 @@ def _image_file(folder: Path, file_name: str, roots: list[Path]) -> Path:
     file = Path(os.path.normpath(folder / file_name))
     real = Path(os.path.realpath(file))
     if not file.is_relative_to(folder) or not any(real.is_relative_to(r) for r in roots):
-        raise SubmitError(f"the COCO file names an image outside {folder} ({file_name}); images are read only from "
-                          "the folder given, under the dataset roots.")  # fmt: skip
+        raise SubmitError(
+            f"the COCO file names an image outside {folder} ({file_name}); images are read only from "
+            "the folder given, under the dataset roots."
+        )
     return file
 
 
@@ -152,8 +173,10 @@ def _import(source: Path, images: Path | None, settings: Settings, name: str | N
         for annotation in document.get("annotations") or []:
             image = info.get(annotation.get("image_id"))
             if image is None or annotation.get("category_id") not in of_category:
-                raise SubmitError(f"annotation {annotation.get('id')} refers to an unknown image or category; "
-                                  "the file is not consistent.")  # fmt: skip
+                raise SubmitError(
+                    f"annotation {annotation.get('id')} refers to an unknown image or category; "
+                    "the file is not consistent."
+                )
             if annotation.get("iscrowd"):
                 counted["iscrowd"] += 1
                 continue
@@ -181,13 +204,20 @@ def _import(source: Path, images: Path | None, settings: Settings, name: str | N
             plan.setdefault(split_of(file_name, split), []).append((str(file), "".join(f"{t}\n" for t in lines)))
     if not any(plan.values()):
         named = sum(len(d["images"]) for d in documents.values())
-        raise SubmitError(f"none of the {named} images the file names is in {next(iter(splits.values()))[1]} (e.g. "
-                          f"{dropped[0].split(' is not in ')[0].removeprefix('image ') if dropped else 'none'}); "
-                          "give the folder that holds them (--images).")  # fmt: skip
+        raise SubmitError(
+            f"none of the {named} images the file names is in {next(iter(splits.values()))[1]} (e.g. "
+            f"{dropped[0].split(' is not in ')[0].removeprefix('image ') if dropped else 'none'}); "
+            "give the folder that holds them (--images)."
+        )
     family = checked_family(name or (source.stem if source.is_file() else source.name), bool(name), settings, source)
-    change = {"kind": "import_coco", "from": str(source), "images": sum(len(v) for v in plan.values()),
-              "categories": len(of_category), "classes": len(names),
-              **{k: counted.get(k, 0) for k in ("iscrowd", "clipped", "no_area", "missing_images", "backgrounds")},
-              "dropped": dropped[:SHOWN]}  # fmt: skip
+    change = {
+        "kind": "import_coco",
+        "from": str(source),
+        "images": sum(len(v) for v in plan.values()),
+        "categories": len(of_category),
+        "classes": len(names),
+        **{k: counted.get(k, 0) for k in ("iscrowd", "clipped", "no_area", "missing_images", "backgrounds")},
+        "dropped": dropped[:SHOWN],
+    }
     parent = {"path": str(source), "fingerprint": None, "name": None, "version": None}
     return write_version(family, plan, names, parent, [change], settings, actor)

@@ -49,8 +49,15 @@ def read_fix_list(path: Path) -> list[Fix]:
             raise FixListError(
                 f"row {n} of {path.name}: line {line!r} is not a line number; leave it empty for a new box."
             )
-        fixes.append(Fix(row["label_file"].strip(), int(line) if line else None, (row.get("type") or "").strip(),
-                         (row.get("as_is") or "").strip(), (row.get("suggested") or "").strip()))  # fmt: skip
+        fixes.append(
+            Fix(
+                row["label_file"].strip(),
+                int(line) if line else None,
+                (row.get("type") or "").strip(),
+                (row.get("as_is") or "").strip(),
+                (row.get("suggested") or "").strip(),
+            )
+        )
     return fixes
 
 

@@ -71,10 +71,16 @@ def shown(text: str | None) -> str:
 def issue_rows(issues: list[Issue]) -> list[dict[str, Any]]:
     """The issues as table rows, paths and messages safe to display."""
     return [
-        {"severity": i.severity, "code": i.code, "split": i.split or "", "path": shown(i.path), "line": i.line,
-         "message": shown(i.message)}
+        {
+            "severity": i.severity,
+            "code": i.code,
+            "split": i.split or "",
+            "path": shown(i.path),
+            "line": i.line,
+            "message": shown(i.message),
+        }
         for i in issues
-    ]  # fmt: skip
+    ]
 
 
 def matches(row: dict[str, Any], severities: list[str], codes: list[str], splits: list[str], search: str = "") -> bool:

@@ -157,8 +157,14 @@ def _read_list_file(path: Path, allowed: Confinement, root: Path, split: str, is
                 refused.append(f"line {number} ('{line}')")
     if refused:
         more = f" and {len(refused) - 3:,} more lines" if len(refused) > 3 else ""
-        issues.append(_outside(f"{relative_to(root, path)}: {', '.join(refused[:3])}{more}", relative_to(root, path),
-                               split, plural=len(refused) > 1))  # fmt: skip
+        issues.append(
+            _outside(
+                f"{relative_to(root, path)}: {', '.join(refused[:3])}{more}",
+                relative_to(root, path),
+                split,
+                plural=len(refused) > 1,
+            )
+        )
     return out
 
 
@@ -207,16 +213,26 @@ def _load_yaml(yaml_file: Path, source: Path, allowed: Confinement) -> Dataset:
     data = _read_mapping(yaml_file, allowed, issues)
     names, names_known = _class_names(data or {}, yaml_file.name, issues) if data is not None else ({}, False)
     dataset = Dataset(
-        source=source, root=yaml_file.parent, layout="data.yaml", names=names, names_known=names_known,
-        yaml_path=yaml_file, issues=issues,
-    )  # fmt: skip
+        source=source,
+        root=yaml_file.parent,
+        layout="data.yaml",
+        names=names,
+        names_known=names_known,
+        yaml_path=yaml_file,
+        issues=issues,
+    )
     if data is None:
         return dataset
     if "download" in data:
-        issues.append(_yaml_issue(
-            yaml_file.name, f"{yaml_file.name} has a download: key. The studio never runs it; Ultralytics would "
-            "execute it (as Python or shell) when a split is missing. Remove it.", "warning", "download_key",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                yaml_file.name,
+                f"{yaml_file.name} has a download: key. The studio never runs it; Ultralytics would "
+                "execute it (as Python or shell) when a split is missing. Remove it.",
+                "warning",
+                "download_key",
+            )
+        )
     base = _base_folder(data, yaml_file, allowed, issues)
     if base is None:
         return dataset
@@ -226,10 +242,13 @@ def _load_yaml(yaml_file: Path, source: Path, allowed: Confinement) -> Dataset:
         value = data.get(split)
         if not value:
             if split != "test":
-                issues.append(_yaml_issue(
-                    yaml_file.name, f"{yaml_file.name} has no '{split}:' entry; add the folder "
-                    f"of the {split} images (e.g. '{split}: images/{split}').",
-                ))  # fmt: skip
+                issues.append(
+                    _yaml_issue(
+                        yaml_file.name,
+                        f"{yaml_file.name} has no '{split}:' entry; add the folder "
+                        f"of the {split} images (e.g. '{split}: images/{split}').",
+                    )
+                )
             continue
         images: list[str] = []
         unsupported: list[str] = []
@@ -273,10 +292,13 @@ def _read_mapping(yaml_file: Path, allowed: Confinement, issues: list[Issue]) ->
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        issues.append(_yaml_issue(
-            name, f"{name} is not valid YAML{where}: "
-            f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                name,
+                f"{name} is not valid YAML{where}: "
+                f"{getattr(exc, 'problem', None) or exc}. Fix it (a data.yaml has keys train, val, names).",
+            )
+        )
         return None
     if not isinstance(data, dict):
         issues.append(_yaml_issue(name, f"{name} holds no mapping; a data.yaml has keys train, val, test and names."))
@@ -291,10 +313,14 @@ def _class_names(data: dict, name: str, issues: list[Issue]) -> tuple[dict[int, 
     nc = data.get("nc")
     if names is None:
         if isinstance(nc, int) and nc > 0:
-            issues.append(_yaml_issue(
-                name, f"{name} has no names list; classes are shown as numbers. Add 'names: [...]' with one name "
-                "per class.", "warning",
-            ))  # fmt: skip
+            issues.append(
+                _yaml_issue(
+                    name,
+                    f"{name} has no names list; classes are shown as numbers. Add 'names: [...]' with one name "
+                    "per class.",
+                    "warning",
+                )
+            )
             return {i: str(i) for i in range(nc)}, False
         missing = f"{name} has neither names nor nc; add 'names: [cat, dog]' listing your classes."
         issues.append(_yaml_issue(name, missing))
@@ -302,15 +328,24 @@ def _class_names(data: dict, name: str, issues: list[Issue]) -> tuple[dict[int, 
     shown = {k: one_line(v) for k, v in names.items()}
     if odd := [k for k in names if shown[k] != names[k]]:
         written = ", ".join(f"'{shown[k]}'" for k in odd[:3])
-        issues.append(_yaml_issue(
-            name, f"the names of classes {', '.join(map(str, odd))} hold line breaks or other control characters; "
-            f"they are used written out ({written}). Rename them in {name}.", "warning",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                name,
+                f"the names of classes {', '.join(map(str, odd))} hold line breaks or other control characters; "
+                f"they are used written out ({written}). Rename them in {name}.",
+                "warning",
+            )
+        )
     if nc is not None and nc != len(names):
-        issues.append(_yaml_issue(
-            name, f"nc: {nc} but {len(names)} names are listed; make nc equal to the number of names ({len(names)}) "
-            "or fix the names list.", "error", "nc_mismatch",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                name,
+                f"nc: {nc} but {len(names)} names are listed; make nc equal to the number of names ({len(names)}) "
+                "or fix the names list.",
+                "error",
+                "nc_mismatch",
+            )
+        )
     return shown, True
 
 
@@ -326,16 +361,26 @@ def _base_folder(data: dict, yaml_file: Path, allowed: Confinement, issues: list
         issues.append(_outside(f"{name}'s path: '{data['path']}'", name))
         return None
     if not given.is_absolute():
-        issues.append(_yaml_issue(
-            name, f"path: '{data['path']}' is relative; the studio reads it from the data.yaml folder ({base}). "
-            "Ultralytics resolves it from the current folder or its datasets_dir: write an absolute path to make "
-            "both agree.", "info", "path_resolution",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                name,
+                f"path: '{data['path']}' is relative; the studio reads it from the data.yaml folder ({base}). "
+                "Ultralytics resolves it from the current folder or its datasets_dir: write an absolute path to make "
+                "both agree.",
+                "info",
+                "path_resolution",
+            )
+        )
     if not base.exists():
-        issues.append(_yaml_issue(
-            name, f"path: '{data['path']}' does not exist ({base}); fix it or remove the key to use the data.yaml "
-            "folder.", "error", "split_missing",
-        ))  # fmt: skip
+        issues.append(
+            _yaml_issue(
+                name,
+                f"path: '{data['path']}' does not exist ({base}); fix it or remove the key to use the data.yaml "
+                "folder.",
+                "error",
+                "split_missing",
+            )
+        )
     return base
 
 
@@ -350,11 +395,17 @@ def _split_target(
     if (not inside or not target.exists()) and single and entry.startswith("../"):
         fixed = Path(os.path.realpath(base / entry[3:]))
         if allowed.allows(fixed) and fixed.exists():
-            issues.append(_issue(
-                "path_resolution", "info", f"{split}: '{entry}' "
-                + ("does not exist from the data.yaml folder" if inside else f"leads {OUTSIDE}")
-                + f"; read as '{entry[3:]}' instead, as Ultralytics does for Roboflow exports.", name, split,
-            ))  # fmt: skip
+            issues.append(
+                _issue(
+                    "path_resolution",
+                    "info",
+                    f"{split}: '{entry}' "
+                    + ("does not exist from the data.yaml folder" if inside else f"leads {OUTSIDE}")
+                    + f"; read as '{entry[3:]}' instead, as Ultralytics does for Roboflow exports.",
+                    name,
+                    split,
+                )
+            )
             target, inside = fixed, True
     if not inside:
         issues.append(_outside(f"{name}'s {split}: '{entry}'", name, split))
@@ -362,14 +413,23 @@ def _split_target(
     if target.exists():
         return target
     guess = guess_split_folder(yaml_file.parent, split) if single else None
-    hint = "" if guess is None else (
-        f" Did you mean '{guess[0]}'? {guess[1]} images found there; python -m mlcore dataset repair makes a "
-        "repaired version."
-    )  # fmt: skip
-    issues.append(_issue(
-        "split_missing", "warning" if split == "test" else "error",
-        f"{split}: '{entry}' does not exist ({target}); fix the path in data.yaml.{hint}", name, split,
-    ))  # fmt: skip
+    hint = (
+        ""
+        if guess is None
+        else (
+            f" Did you mean '{guess[0]}'? {guess[1]} images found there; python -m mlcore dataset repair makes a "
+            "repaired version."
+        )
+    )
+    issues.append(
+        _issue(
+            "split_missing",
+            "warning" if split == "test" else "error",
+            f"{split}: '{entry}' does not exist ({target}); fix the path in data.yaml.{hint}",
+            name,
+            split,
+        )
+    )
     return None
 
 
@@ -550,9 +610,16 @@ def allowed_dataset(settings: Settings, text: str) -> Dataset | None:
         return None
 
 
-def usable_split(text: str, settings: Settings, split: str | None = None, *, what: str = "the dataset",
-                 partial: bool = False, advice: str = "pick one of those",
-                 error: type[Exception] = SubmitError) -> tuple[Path, Dataset]:  # fmt: skip
+def usable_split(
+    text: str,
+    settings: Settings,
+    split: str | None = None,
+    *,
+    what: str = "the dataset",
+    partial: bool = False,
+    advice: str = "pick one of those",
+    error: type[Exception] = SubmitError,
+) -> tuple[Path, Dataset]:
     """The resolved path and the dataset a job is asked to read, with images in `split` when one is named; `error`
     saying why it cannot be used. An entry that leads outside the allowed folders refuses the dataset (SubmitError),
     unless `partial`: a measurement that leaves such files out and lists them (an evaluation)."""

@@ -42,8 +42,19 @@ from mlcore.datasets.resplit import parse_proportions
 from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.versions import RESPLIT_TOLERANCE, checked_family, read_manifest, resplit_plan, write_version
 
-__all__ = ["CVAT_YOLO", "DEFAULT_SPLIT", "LABELS_FOLDER", "NAMES", "NO_SPLITS", "REPAIR_KINDS", "SPLIT_PATH", "Repair",
-           "diagnose", "guess_split_folder", "repair_dataset"]  # fmt: skip
+__all__ = [
+    "CVAT_YOLO",
+    "DEFAULT_SPLIT",
+    "LABELS_FOLDER",
+    "NAMES",
+    "NO_SPLITS",
+    "REPAIR_KINDS",
+    "SPLIT_PATH",
+    "Repair",
+    "diagnose",
+    "guess_split_folder",
+    "repair_dataset",
+]
 
 SPLIT_PATH = "split_path"  # a data.yaml split path that does not exist; a split folder beside it
 LABELS_FOLDER = "labels_folder"  # labels in a folder Ultralytics does not read
@@ -273,16 +284,18 @@ def _read_folder(path: Path, roots: tuple[Path, ...] | None = None) -> _Reading:
     flat = dataset.yaml_path is None and not any(
         (dataset.root / paths.IMAGES_DIR / alias).is_dir() for alias in SPLIT_ALIASES
     )
-    reading = _Reading(dataset.root, dict(dataset.names), dataset.names_known, images, repairs,
-                       tool="Label Studio" if flat else None)  # fmt: skip
+    reading = _Reading(
+        dataset.root, dict(dataset.names), dataset.names_known, images, repairs, tool="Label Studio" if flat else None
+    )
     _label_folders(reading)
     return reading
 
 
 def _labels(reading: _Reading) -> dict[str, list[tuple[str, str | None]]]:
     """The plan: each image with its label text (None: a background image, or a label that cannot be read)."""
-    return {split: [(image, label_text(label)) for image, label in entries]
-            for split, entries in reading.images.items()}  # fmt: skip
+    return {
+        split: [(image, label_text(label)) for image, label in entries] for split, entries in reading.images.items()
+    }
 
 
 def _names(reading: _Reading, plan: dict[str, list[tuple[str, str | None]]]) -> None:
@@ -313,9 +326,11 @@ def _confined(reading: _Reading, path: Path, roots: tuple[Path, ...] | None) -> 
         for image, label in entries:
             for file in (image, label):
                 if file is not None and not allowed.allows_file(file):
-                    raise SubmitError(f"{path} cannot be repaired: {reading.rel(file)} points outside the allowed "
-                                      "folders (links followed); keep a dataset's files under the dataset folders "
-                                      "(ML_STUDIO_DATASET_ROOTS).")  # fmt: skip
+                    raise SubmitError(
+                        f"{path} cannot be repaired: {reading.rel(file)} points outside the allowed "
+                        "folders (links followed); keep a dataset's files under the dataset folders "
+                        "(ML_STUDIO_DATASET_ROOTS)."
+                    )
 
 
 def _read(
@@ -382,9 +397,14 @@ def repair_dataset(
     earlier = read_manifest(folder)  # a version of the studio's own: its repair is the family's next version
     family = checked_family(name or (earlier["name"] if earlier else folder.name), bool(name), settings, source)
     changes: list[dict[str, Any]] = [
-        {"kind": "repair", "repairs": [r.to_dict() for r in reading.repairs], "images": sum(map(len, plan.values())),
-         "missing_images": len(reading.missing), "dropped": reading.missing[:SHOWN]}
-    ]  # fmt: skip
+        {
+            "kind": "repair",
+            "repairs": [r.to_dict() for r in reading.repairs],
+            "images": sum(map(len, plan.values())),
+            "missing_images": len(reading.missing),
+            "dropped": reading.missing[:SHOWN],
+        }
+    ]
     if wanted is not None:
         plan, change = resplit_plan(plan, wanted, tolerance, rel=reading.rel)
         changes.append(change)
@@ -392,6 +412,10 @@ def repair_dataset(
         fingerprint: str | None = fingerprint_of(source)
     except (DatasetError, OSError):
         fingerprint = None  # a layout the loader does not know (a CVAT export)
-    parent = {"path": str(source), "fingerprint": fingerprint, "name": earlier["name"] if earlier else None,
-              "version": earlier["version"] if earlier else None}  # fmt: skip
+    parent = {
+        "path": str(source),
+        "fingerprint": fingerprint,
+        "name": earlier["name"] if earlier else None,
+        "version": earlier["version"] if earlier else None,
+    }
     return write_version(family, plan, reading.names, parent, changes, settings, actor)

@@ -128,8 +128,13 @@ def parse_proportions(text: str, splits: tuple[str, ...] = ("train", "val", "tes
         values = [float(p) for p in parts]
     except ValueError:
         values = []
-    if (not 2 <= len(values) <= 3 or not all(math.isfinite(v) and v >= 0 for v in values) or not sum(values)
-            or not values[0] or not math.isfinite(sum(values))):  # fmt: skip
+    if (
+        not 2 <= len(values) <= 3
+        or not all(math.isfinite(v) and v >= 0 for v in values)
+        or not sum(values)
+        or not values[0]
+        or not math.isfinite(sum(values))
+    ):
         raise ValueError(f"{text!r} is not a split; write the train/val/test percentages, e.g. 70/20/10 or 80/20.")
     total = sum(values)
     return {s: v / total for s, v in zip(splits, values, strict=False) if v}

@@ -49,11 +49,15 @@ def _class_counts(dataset: Dataset) -> dict[str, dict[str, int]]:
 def class_table(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     """One row per split and class: its instances before and after."""
     return [
-        {"split": split, "class": name, "before": before.get(split, {}).get(name, 0),
-         "after": after.get(split, {}).get(name, 0)}
+        {
+            "split": split,
+            "class": name,
+            "before": before.get(split, {}).get(name, 0),
+            "after": after.get(split, {}).get(name, 0),
+        }
         for split in sorted({*before, *after})
         for name in sorted({*before.get(split, {}), *after.get(split, {})})
-    ]  # fmt: skip
+    ]
 
 
 def _boxes(text: str) -> list[tuple[float, ...]]:
@@ -79,7 +83,7 @@ def compare_datasets(a: Path, b: Path) -> dict[str, Any]:
             "moved": len(moved),
             "relabelled": len(relabelled),
             "unchanged": len(both) - len({m["image"] for m in moved} | set(relabelled)),
-        },  # fmt: skip
+        },
         "added": sorted(added)[:SHOWN],
         "removed": sorted(removed)[:SHOWN],
         "moved": sorted(moved, key=lambda m: m["image"])[:SHOWN],

@@ -148,9 +148,16 @@ def resplit_plan(
         result[new].append(entry)
         if new != old:
             moves.append({"image": rel(entry[0]), "from": old, "to": new})
-    change = {"kind": "resplit", "requested": {s: round(v, 4) for s, v in wanted.items()}, "achieved": achieved,
-              "groups": split.groups, "largest_group": split.largest_group, "moved": len(moves), "moves": moves[:50],
-              "class_share": split.class_share}  # fmt: skip
+    change = {
+        "kind": "resplit",
+        "requested": {s: round(v, 4) for s, v in wanted.items()},
+        "achieved": achieved,
+        "groups": split.groups,
+        "largest_group": split.largest_group,
+        "moved": len(moves),
+        "moves": moves[:50],
+        "class_share": split.class_share,
+    }
     return result, change
 
 
@@ -173,8 +180,7 @@ def _added(dataset: Dataset, folder_text: str, settings: Settings) -> tuple[list
             "(an empty .txt for an image without objects), or leave them out."
         )
     ours = {v: k for k, v in dataset.names.items()}
-    theirs = added.names if added.names_known else {k: dataset.names[k] for k in
-                                                                                     dataset.names}  # fmt: skip
+    theirs = added.names if added.names_known else {k: dataset.names[k] for k in dataset.names}
     foreign = sorted({v for v in theirs.values() if v not in ours})
     if foreign:
         raise SubmitError(
@@ -223,8 +229,10 @@ def _merged(
     theirs = other.names
     unknown = sorted(set(class_map) - set(theirs.values()))
     if unknown:
-        raise SubmitError(f"--map names {', '.join(unknown)}, which the dataset to merge does not have (it has "
-                          f"{', '.join(theirs.values())}).")  # fmt: skip
+        raise SubmitError(
+            f"--map names {', '.join(unknown)}, which the dataset to merge does not have (it has "
+            f"{', '.join(theirs.values())})."
+        )
     merged = dict(names)
     ours = {v: k for k, v in merged.items()}
     of_theirs: dict[int, int] = {}
@@ -242,10 +250,14 @@ def _merged(
             text = _remapped_label(image, of_theirs, other, "the dataset to merge: ")
             if text is not None:  # else a background image
                 labels[dataset.rel(label_path(image))] = text
-    change = {"kind": "merge", "from": str(folder), "fingerprint": fingerprint_of_dataset(other),
-              "images": {s: len(v) for s, v in images.items()},
-              "classes": {theirs[c]: merged[k] for c, k in of_theirs.items()},
-              "appended": [merged[k] for k in sorted(merged) if k not in names]}  # fmt: skip
+    change = {
+        "kind": "merge",
+        "from": str(folder),
+        "fingerprint": fingerprint_of_dataset(other),
+        "images": {s: len(v) for s, v in images.items()},
+        "classes": {theirs[c]: merged[k] for c, k in of_theirs.items()},
+        "appended": [merged[k] for k in sorted(merged) if k not in names],
+    }
     return images, labels, merged, change
 
 
@@ -298,13 +310,14 @@ def checked_family(family: str, chosen: bool, settings: Settings, source: Path |
         manifests = [m for m in (read_manifest(base / d) for d in entries) if m]
         if entries and not manifests and not any(_VERSION_DIR.fullmatch(d) for d in entries):  # one being written
             if chosen:
-                raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another "
-                                  "name.")  # fmt: skip
+                raise SubmitError(f"a dataset named '{family}' exists and is not a set of versions; pick another name.")
             continue  # e.g. the demo dataset's own folder there
         if manifests and source is not None and not _related(manifests, source):
             if chosen:
-                raise SubmitError(f"versions named '{family}' exist and come from {manifests[0]['parent']['path']}, "
-                                  f"not from {source}; pick another name, or start from one of them.")  # fmt: skip
+                raise SubmitError(
+                    f"versions named '{family}' exist and come from {manifests[0]['parent']['path']}, "
+                    f"not from {source}; pick another name, or start from one of them."
+                )
             continue
         return candidate
     raise SubmitError(f"no free name for the versions of '{family}'; give one (--name).")
@@ -327,8 +340,9 @@ def make_version(
     """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then the
     added images, then a merged dataset, then a re-split such as "70/20/10"); its manifest."""
     if fixes is None and remove is None and resplit is None and add is None and merge is None:
-        raise SubmitError("nothing to change: give a fix list to apply, images to add or remove, a dataset to merge, "
-                          "or a re-split.")  # fmt: skip
+        raise SubmitError(
+            "nothing to change: give a fix list to apply, images to add or remove, a dataset to merge, or a re-split."
+        )
     if class_map and merge is None:
         raise SubmitError("a class mapping is for merging; give the dataset to merge too (--merge DIR).")
     if add_to not in paths.SPLITS:
@@ -375,16 +389,21 @@ def make_version(
         plan, change = resplit_plan(plan, wanted, tolerance, dataset.rel)
         changes.append(change)
     parent = read_manifest(dataset.root)
-    lineage = {"path": str(source), "fingerprint": fingerprint, "name": parent["name"] if parent else None,
-               "version": parent["version"] if parent else None}  # fmt: skip
+    lineage = {
+        "path": str(source),
+        "fingerprint": fingerprint,
+        "name": parent["name"] if parent else None,
+        "version": parent["version"] if parent else None,
+    }
     return write_version(family, plan, names, lineage, changes, settings, actor)
 
 
 def _claim(base: Path) -> tuple[int, Path, Path]:
     """The next version's number, folder and building folder, the building folder made here: two writers (pages,
     the API, the command line) never take one number."""
-    number = max([int(m.group(1)) for d in os.listdir(base) if (m := re.fullmatch(r"\.?v(\d+)(?:\.building)?", d))]
-                 or [0])  # fmt: skip
+    number = max(
+        [int(m.group(1)) for d in os.listdir(base) if (m := re.fullmatch(r"\.?v(\d+)(?:\.building)?", d))] or [0]
+    )
     while True:
         number += 1
         building = base / f".v{number}.building"
@@ -431,16 +450,22 @@ def write_version(
         raise SubmitError("the version would hold no images; keep some (check what the changes remove or find).")
     allowed = Confinement(settings.dataset_roots)  # a link made now would keep the file for good
     if stray := next((i for entries in plan.values() for i, _ in entries if not allowed.allows_file(i)), None):
-        raise SubmitError(f"{stray} points outside the allowed folders (links followed); a version links only "
-                          "images under the dataset folders (ML_STUDIO_DATASET_ROOTS).")  # fmt: skip
+        raise SubmitError(
+            f"{stray} points outside the allowed folders (links followed); a version links only "
+            "images under the dataset folders (ML_STUDIO_DATASET_ROOTS)."
+        )
     base = settings.outputs_root / paths.DATASETS_DIR / family
     base.mkdir(parents=True, exist_ok=True)
     number, folder, building = _claim(base)
     try:
         links = _build(building, plan)
         classes = class_names(names)
-        data = {"path": str(folder), **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan}, "nc": len(classes),
-                "names": classes}  # fmt: skip
+        data = {
+            "path": str(folder),
+            **{s: f"{paths.IMAGES_DIR}/{s}" for s in plan},
+            "nc": len(classes),
+            "names": classes,
+        }
         (building / paths.DATA_YAML).write_text(
             f"# Version {number} of {family}, made by ML Studio from {parent['path']}.\n"
             + yaml.safe_dump(data, sort_keys=False)

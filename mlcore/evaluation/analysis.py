@@ -198,8 +198,11 @@ def analyze(d: Detections, conf: float = 0.25, iou: float = 0.45) -> Analysis:
         ["tp", "duplicate", "classification", "localization", "both"],
         "background",
     )
-    near = np.select([slot >= 0, np.isin(kind, ("duplicate", "localization")), np.isin(kind, ("classification",
-                      "both"))], [slot, near_same, near_other], -1)  # fmt: skip
+    near = np.select(
+        [slot >= 0, np.isin(kind, ("duplicate", "localization")), np.isin(kind, ("classification", "both"))],
+        [slot, near_same, near_other],
+        -1,
+    )
     pred_type = np.full(len(d.pred_cls), "", dtype="<U14")
     pred_type[kept] = kind
     matched_gt = np.full(len(d.pred_cls), -1, dtype=np.int64)
@@ -272,11 +275,14 @@ def _summarise(d, conf, iou, pred_type, gt_type, matched_gt, confusion) -> Analy
         {
             "size": s,
             "instances": int((gt_size == s).sum()),
-            **_rates(int((is_tp & (pred_size == s)).sum()), int((is_fp & (pred_size == s)).sum()),
-                     int((is_fn & (gt_size == s)).sum())),
+            **_rates(
+                int((is_tp & (pred_size == s)).sum()),
+                int((is_fp & (pred_size == s)).sum()),
+                int((is_fn & (gt_size == s)).sum()),
+            ),
         }
         for s in SIZES
-    ]  # fmt: skip
+    ]
     image_errors = np.bincount(d.pred_image[is_fp], minlength=len(d.images)) + np.bincount(
         d.gt_image[is_fn], minlength=len(d.images)
     )
@@ -332,9 +338,11 @@ def average_precision(d: Detections) -> dict[str, Any]:
     return {
         "map50": float(ap[:, 0].mean()) if len(ap) else 0.0,
         "map50_95": float(ap.mean()) if len(ap) else 0.0,
-        "per_class": {d.names.get(int(c), str(c)): {"ap50": float(a[0]), "ap50_95": float(a.mean())}
-                      for c, a in zip(classes, ap, strict=True)},
-    }  # fmt: skip
+        "per_class": {
+            d.names.get(int(c), str(c)): {"ap50": float(a[0]), "ap50_95": float(a.mean())}
+            for c, a in zip(classes, ap, strict=True)
+        },
+    }
 
 
 def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> float:
@@ -353,23 +361,34 @@ def worst_images(d: Detections, result: Analysis, limit: int = 50) -> list[dict[
     boxes = np.bincount(d.gt_image, minlength=n)
     order = np.argsort(-result.image_errors, kind="stable")[:limit]
     return [
-        {"image": d.images[i], "errors": int(result.image_errors[i]), "false positives": int(false_positives[i]),
-         "missed boxes": int(not_found[i]), "boxes": int(boxes[i])}
+        {
+            "image": d.images[i],
+            "errors": int(result.image_errors[i]),
+            "false positives": int(false_positives[i]),
+            "missed boxes": int(not_found[i]),
+            "boxes": int(boxes[i]),
+        }
         for i in order
         if result.image_errors[i] > 0
-    ]  # fmt: skip
+    ]
 
 
 def _with(d: Detections, keep: np.ndarray, cls: np.ndarray, box: np.ndarray, found: np.ndarray) -> Detections:
     """The same evaluation with the predictions `keep` selects (class and box replaced), and a perfect
     prediction at confidence 1 for each ground-truth box that `found` selects."""
     return Detections(
-        images=d.images, sizes=d.sizes, names=d.names, gt_image=d.gt_image, gt_cls=d.gt_cls, gt_box=d.gt_box,
+        images=d.images,
+        sizes=d.sizes,
+        names=d.names,
+        gt_image=d.gt_image,
+        gt_cls=d.gt_cls,
+        gt_box=d.gt_box,
         pred_image=np.concatenate([d.pred_image[keep], d.gt_image[found]]),
         pred_cls=np.concatenate([cls[keep], d.gt_cls[found]]),
         pred_conf=np.concatenate([d.pred_conf[keep], np.ones(int(found.sum()))]),
-        pred_box=np.concatenate([box[keep], d.gt_box[found]]), imgsz=d.imgsz,
-    )  # fmt: skip
+        pred_box=np.concatenate([box[keep], d.gt_box[found]]),
+        imgsz=d.imgsz,
+    )
 
 
 def error_costs(d: Detections) -> dict[str, float]:
@@ -420,13 +439,21 @@ def class_table(result: Analysis, stored_per_class: list[dict[str, Any]]) -> lis
 def image_boxes(d: Detections, result: Analysis, n: int) -> list[dict[str, Any]]:
     """Every box of image `n` that counts at the thresholds: predictions with their outcome, then ground truth."""
     rows = [
-        {"box": "prediction", "class": d.names.get(int(d.pred_cls[k])), "confidence": float(d.pred_conf[k]),
-         "outcome": str(result.pred_type[k])}
+        {
+            "box": "prediction",
+            "class": d.names.get(int(d.pred_cls[k])),
+            "confidence": float(d.pred_conf[k]),
+            "outcome": str(result.pred_type[k]),
+        }
         for k in ((d.pred_image == n) & (result.pred_type != "")).nonzero()[0]
-    ]  # fmt: skip
+    ]
     rows += [
-        {"box": "ground truth", "class": d.names.get(int(d.gt_cls[k])), "confidence": None,
-         "outcome": "found" if result.gt_type[k] == "tp" else "not found"}
+        {
+            "box": "ground truth",
+            "class": d.names.get(int(d.gt_cls[k])),
+            "confidence": None,
+            "outcome": "found" if result.gt_type[k] == "tp" else "not found",
+        }
         for k in (d.gt_image == n).nonzero()[0]
-    ]  # fmt: skip
+    ]
     return rows

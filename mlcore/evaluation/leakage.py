@@ -47,8 +47,15 @@ def training_copies(dataset: Dataset, split: str) -> list[dict[str, Any]]:
     for later, (bits, other) in near_pairs(entries, facts).items():
         if entries[later][0] == split and entries[other][0] == TRAIN and later not in found:
             found[later] = {"kind": "near", "bits": bits, "other": other}
-    return [{"image": dataset.rel(entries[n][1]), "copy_of": dataset.rel(entries[c["other"]][1]), "kind": c["kind"],
-             "bits": c["bits"]} for n, c in sorted(found.items())]  # fmt: skip
+    return [
+        {
+            "image": dataset.rel(entries[n][1]),
+            "copy_of": dataset.rel(entries[c["other"]][1]),
+            "kind": c["kind"],
+            "bits": c["bits"],
+        }
+        for n, c in sorted(found.items())
+    ]
 
 
 def without_images(d: Detections, leaving_out: set[str]) -> Detections:
@@ -58,11 +65,18 @@ def without_images(d: Detections, leaving_out: set[str]) -> Detections:
     new_index[keep] = np.arange(len(keep))
     gt, pred = np.isin(d.gt_image, keep), np.isin(d.pred_image, keep)
     return Detections(
-        images=[d.images[n] for n in keep], sizes=d.sizes[keep], names=d.names,
-        gt_image=new_index[d.gt_image[gt]], gt_cls=d.gt_cls[gt], gt_box=d.gt_box[gt],
-        pred_image=new_index[d.pred_image[pred]], pred_cls=d.pred_cls[pred], pred_conf=d.pred_conf[pred],
-        pred_box=d.pred_box[pred], imgsz=d.imgsz,
-    )  # fmt: skip
+        images=[d.images[n] for n in keep],
+        sizes=d.sizes[keep],
+        names=d.names,
+        gt_image=new_index[d.gt_image[gt]],
+        gt_cls=d.gt_cls[gt],
+        gt_box=d.gt_box[gt],
+        pred_image=new_index[d.pred_image[pred]],
+        pred_cls=d.pred_cls[pred],
+        pred_conf=d.pred_conf[pred],
+        pred_box=d.pred_box[pred],
+        imgsz=d.imgsz,
+    )
 
 
 def sentence(copies: int, images: int, split: str) -> str:
@@ -76,9 +90,13 @@ def clean_metrics(d: Detections, copies: list[dict[str, Any]], conf: float, iou:
     if len(clean.images) < MIN_CLEAN_IMAGES:
         return too_few(len(clean.images), len(d.images))
     result, ap = analyze(clean, conf, iou), average_precision(clean)
-    return {"images": len(clean.images), "measured": True,
-            **{k: result.overall[k] for k in ("precision", "recall", "f1", "accuracy")},
-            "map50": ap["map50"], "map50_95": ap["map50_95"]}  # fmt: skip
+    return {
+        "images": len(clean.images),
+        "measured": True,
+        **{k: result.overall[k] for k in ("precision", "recall", "f1", "accuracy")},
+        "map50": ap["map50"],
+        "map50_95": ap["map50_95"],
+    }
 
 
 def too_few(left: int, images: int) -> dict[str, Any]:

@@ -26,11 +26,13 @@ def label_name(image: str) -> str:
 def prediction_files(d: Detections, result: Analysis) -> tuple[dict[str, str], dict[str, Any]]:
     """YOLO lines per image (class cx cy w h confidence, normalised) and a COCO document, for the kept boxes."""
     coco: dict[str, Any] = {
-        "images": [{"id": n, "file_name": name, "width": int(d.sizes[n][0]), "height": int(d.sizes[n][1])}
-                   for n, name in enumerate(d.images)],
+        "images": [
+            {"id": n, "file_name": name, "width": int(d.sizes[n][0]), "height": int(d.sizes[n][1])}
+            for n, name in enumerate(d.images)
+        ],
         "categories": [{"id": k, "name": v} for k, v in sorted(d.names.items())],
         "annotations": [],
-    }  # fmt: skip
+    }
     lines: dict[int, list[str]] = {}
     for k in np.flatnonzero(result.pred_type != ""):
         n = int(d.pred_image[k])
@@ -41,10 +43,14 @@ def prediction_files(d: Detections, result: Analysis) -> tuple[dict[str, str], d
             f"{(y2 - y1) / h:.6f} {float(d.pred_conf[k]):.5f}"
         )
         coco["annotations"].append(
-            {"id": len(coco["annotations"]) + 1, "image_id": n, "category_id": int(d.pred_cls[k]),
-             "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-             "score": round(float(d.pred_conf[k]), 5)}
-        )  # fmt: skip
+            {
+                "id": len(coco["annotations"]) + 1,
+                "image_id": n,
+                "category_id": int(d.pred_cls[k]),
+                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                "score": round(float(d.pred_conf[k]), 5),
+            }
+        )
     texts = {label_name(name): "".join(f"{line}\n" for line in lines.get(n, [])) for n, name in enumerate(d.images)}
     return texts, coco
 

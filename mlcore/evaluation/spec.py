@@ -58,8 +58,15 @@ class EvalSpec:
         one_of("split", self.split, SPLITS)
         fraction("confidence_threshold", self.confidence_threshold, 0.25)
         fraction("iou_threshold", self.match_iou, 0.25)
-        whole("imgsz", self.imgsz, STRIDE, MAX_IMGSZ, zero=True, use=f"use 0 (the size the model was trained at) or a "
-              f"whole number from {STRIDE} to {MAX_IMGSZ} (e.g. {DEFAULT_IMGSZ})")  # fmt: skip
+        whole(
+            "imgsz",
+            self.imgsz,
+            STRIDE,
+            MAX_IMGSZ,
+            zero=True,
+            use=f"use 0 (the size the model was trained at) or a "
+            f"whole number from {STRIDE} to {MAX_IMGSZ} (e.g. {DEFAULT_IMGSZ})",
+        )
         device("device", self.device)
         flag("save_predictions", self.save_predictions)
         flag("analyze_errors", self.analyze_errors)

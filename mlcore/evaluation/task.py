@@ -84,9 +84,10 @@ def evaluate(job: Job, settings: Settings) -> None:
     dataset = load_dataset(Path(spec["dataset_path"]))
     skipped = set(spec.get("skipped") or [])
     images = [
-        i for i in dataset.splits[spec["split"]]
+        i
+        for i in dataset.splits[spec["split"]]
         if dataset.rel(i) not in skipped and dataset.rel(label_path(i)) not in skipped
-    ]  # fmt: skip
+    ]
     dataset = replace(dataset, splits={**dataset.splits, spec["split"]: images})  # data.yaml needs train and val
     data_yaml = stage_dataset(dataset, settings.outputs_root / paths.STAGING_DIR / job.id)
     lap("staging")
@@ -94,15 +95,28 @@ def evaluate(job: Job, settings: Settings) -> None:
     def progress(done: int, total: int) -> None:
         write_json_atomically(
             folder / PROGRESS_FILE,
-            {"state": ProgressState.RUNNING, "batch": done, "batches": total,
-             "percent": round(100 * done / max(1, total), 1), "updated": time.time()},
-        )  # fmt: skip
+            {
+                "state": ProgressState.RUNNING,
+                "batch": done,
+                "batches": total,
+                "percent": round(100 * done / max(1, total), 1),
+                "updated": time.time(),
+            },
+        )
 
     detections, ultralytics = predict_split(
-        spec["model_path"], dataset, images, data_yaml, spec["split"], spec["imgsz"],
-        ultralytics_device(job.device), folder / "ultralytics", progress=progress, plots=True,
+        spec["model_path"],
+        dataset,
+        images,
+        data_yaml,
+        spec["split"],
+        spec["imgsz"],
+        ultralytics_device(job.device),
+        folder / "ultralytics",
+        progress=progress,
+        plots=True,
         rect=Path(spec["model_path"]).suffix == ".pt",  # an export has one fixed input size
-    )  # fmt: skip
+    )
     lap("validation")
     detections.save(folder / PREDICTIONS_FILE)
     lap("predictions_kept")
@@ -124,8 +138,13 @@ def evaluate(job: Job, settings: Settings) -> None:
         lap("error_samples")
     if size := SizeChoice.of(spec):
         summary |= size.to_dict()
-    summary |= {"skipped": sorted(skipped), "val_seconds": timings["validation"], "timings_s": timings,
-                "output_dir": str(folder), "dataset_root": str(dataset.root)}  # fmt: skip
+    summary |= {
+        "skipped": sorted(skipped),
+        "val_seconds": timings["validation"],
+        "timings_s": timings,
+        "output_dir": str(folder),
+        "dataset_root": str(dataset.root),
+    }
     write_json_atomically(folder / METRICS_FILE, summary)  # last: its presence means the evaluation is complete
     log_evaluation(settings, folder, spec, summary)  # to MLflow, when the bridge is on; never raises
     print("evaluation timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()), flush=True)
@@ -162,9 +181,19 @@ def predict_split(
     if progress is not None:
         model.add_callback("on_val_batch_end", lambda v: _count_batch(v, progress))
     metrics = model.val(
-        data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, save_json=True, plots=plots, device=device,
-        project=str(folder.parent), name=folder.name, exist_ok=True, rect=rect, iou=NMS_IOU,
-    )  # fmt: skip
+        data=str(data_yaml),
+        split=split,
+        imgsz=imgsz,
+        batch=batch,
+        save_json=True,
+        plots=plots,
+        device=device,
+        project=str(folder.parent),
+        name=folder.name,
+        exist_ok=True,
+        rect=rect,
+        iou=NMS_IOU,
+    )
     return _detections(dataset, images, recorded, imgsz), metrics_to_dict(metrics, model_names)
 
 
@@ -222,8 +251,9 @@ def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]],
             rows = []
         w, h = size
         for r in rows:
-            gt_rows.append((n, r.cls, (r.cx - r.w / 2) * w, (r.cy - r.h / 2) * h, (r.cx + r.w / 2) * w,
-                            (r.cy + r.h / 2) * h))  # fmt: skip
+            gt_rows.append(
+                (n, r.cls, (r.cx - r.w / 2) * w, (r.cy - r.h / 2) * h, (r.cx + r.w / 2) * w, (r.cy + r.h / 2) * h)
+            )
     pred_rows = [np.empty((0, 7))]
     for file, blocks in recorded.items():
         at = index.get(file)
@@ -233,11 +263,18 @@ def _detections(dataset: Any, images: list[str], recorded: dict[str, list[Any]],
     g = np.array(gt_rows, dtype=float).reshape(-1, 6)
     pr = np.concatenate(pred_rows).astype(float)
     return Detections(
-        images=[dataset.rel(i) for i in images], sizes=sizes, names=dataset.names,
-        gt_image=g[:, 0].astype(int), gt_cls=g[:, 1].astype(int), gt_box=g[:, 2:],
-        pred_image=pr[:, 0].astype(int), pred_cls=pr[:, 1].astype(int), pred_conf=pr[:, 2], pred_box=pr[:, 3:],
+        images=[dataset.rel(i) for i in images],
+        sizes=sizes,
+        names=dataset.names,
+        gt_image=g[:, 0].astype(int),
+        gt_cls=g[:, 1].astype(int),
+        gt_box=g[:, 2:],
+        pred_image=pr[:, 0].astype(int),
+        pred_cls=pr[:, 1].astype(int),
+        pred_conf=pr[:, 2],
+        pred_box=pr[:, 3:],
         imgsz=imgsz,
-    )  # fmt: skip
+    )
 
 
 def evaluation_summary(d: Detections, result: Analysis, ultralytics: dict[str, Any]) -> dict[str, Any]:

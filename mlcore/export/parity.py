@@ -58,8 +58,17 @@ def image_agreement(a: Detections, b: Detections, conf: float, pair_iou: float =
             paired += 1
             largest = max(largest, abs(float(a.pred_conf[k]) - float(b.pred_conf[ib[best]])))
         only_a, only_b = len(ia) - paired, int(free.sum())
-        rows.append({"image": image, "index": n, "paired": paired, "only_source": only_a, "only_export": only_b,
-                     "max_conf_diff": round(largest, 4), "disagreement": only_a + only_b + largest})  # fmt: skip
+        rows.append(
+            {
+                "image": image,
+                "index": n,
+                "paired": paired,
+                "only_source": only_a,
+                "only_export": only_b,
+                "max_conf_diff": round(largest, 4),
+                "disagreement": only_a + only_b + largest,
+            }
+        )
     return rows
 
 

@@ -67,8 +67,13 @@ class ExportSpec:
         if self.precision == "bf16" and "openvino" not in self.formats:
             raise SpecError("precision='bf16' is what OpenVINO computes at on the CPU; add formats=['openvino'].")
         for name in ("imgsz", "check_imgsz"):
-            value = whole(name, getattr(self, name), STRIDE, zero=True,
-                          use=f"use a whole number of at least {STRIDE} (e.g. {DEFAULT_IMGSZ}), or 0")  # fmt: skip
+            value = whole(
+                name,
+                getattr(self, name),
+                STRIDE,
+                zero=True,
+                use=f"use a whole number of at least {STRIDE} (e.g. {DEFAULT_IMGSZ}), or 0",
+            )
             if value % STRIDE:
                 up = (value // STRIDE + 1) * STRIDE
                 raise SpecError(
@@ -82,8 +87,13 @@ class ExportSpec:
         if self.tolerance is not None:
             fraction("tolerance", self.tolerance, zero=True, use="use an mAP difference from 0 to 1 (e.g. 0.005)")
         fraction("confidence_threshold", self.confidence_threshold)
-        whole("timed_runs", self.timed_runs, MIN_TIMED_RUNS, 10_000,
-              use=f"use {MIN_TIMED_RUNS} to 10000 (the median needs enough)")  # fmt: skip
+        whole(
+            "timed_runs",
+            self.timed_runs,
+            MIN_TIMED_RUNS,
+            10_000,
+            use=f"use {MIN_TIMED_RUNS} to 10000 (the median needs enough)",
+        )
         device("device", self.device, several=True, use="use auto, cpu or a GPU index such as 0")
 
     @property

@@ -273,9 +273,14 @@ def check_parity(
         predicted.save(runs / f"{name}.npz")
         ran = ran_at(path) if name == "openvino" else None  # as the compile of this check reported it
         context = ParityContext(
-            precision=format_precision(name, spec.precision), dynamic=spec.dynamic, export_imgsz=spec.imgsz,
-            check_imgsz=imgsz, trained_imgsz=trained_imgsz, calibration_images=calibration, ran_at=ran,
-        )  # fmt: skip
+            precision=format_precision(name, spec.precision),
+            dynamic=spec.dynamic,
+            export_imgsz=spec.imgsz,
+            check_imgsz=imgsz,
+            trained_imgsz=trained_imgsz,
+            calibration_images=calibration,
+            ran_at=ran,
+        )
         checked[name] = compare(reference, predicted, context, spec.allowed_difference, spec.confidence_threshold)
     for leftover in runs.glob("*_val"):
         shutil.rmtree(leftover, ignore_errors=True)

@@ -49,9 +49,15 @@ class Advice:
     def profile(self, names: dict[int, str], model: str = "", evaluation: str = "") -> DeploymentProfile:
         keep = ("name", "threshold", "precision", "recall", "f1")
         return DeploymentProfile(
-            confidence=self.confidence, iou=self.iou, per_class=dict(self.per_class), names=names, model=model,
-            objective=self.objective, evaluation=evaluation, expected=[{k: r[k] for k in keep} for r in self.rows],
-        )  # fmt: skip
+            confidence=self.confidence,
+            iou=self.iou,
+            per_class=dict(self.per_class),
+            names=names,
+            model=model,
+            objective=self.objective,
+            evaluation=evaluation,
+            expected=[{k: r[k] for k in keep} for r in self.rows],
+        )
 
 
 def apply_nms(d: Detections, iou: float) -> Detections:
@@ -70,9 +76,12 @@ def apply_nms(d: Detections, iou: float) -> Detections:
             alive = rest[box_iou(d.pred_box[best][None], d.pred_box[rest])[0] <= iou]
     picked = np.flatnonzero(keep)
     return replace(
-        d, pred_image=d.pred_image[picked], pred_cls=d.pred_cls[picked], pred_conf=d.pred_conf[picked],
+        d,
+        pred_image=d.pred_image[picked],
+        pred_cls=d.pred_cls[picked],
+        pred_conf=d.pred_conf[picked],
         pred_box=d.pred_box[picked],
-    )  # fmt: skip
+    )
 
 
 def _curve(conf: np.ndarray, tp: np.ndarray, n_truth: int) -> tuple[np.ndarray, ...]:
@@ -144,9 +153,15 @@ def advise(
     rows = []
     for row in result.per_class:
         cls = row["id"]
-        rows.append({"name": row["name"], "threshold": thresholds[cls], "instances": row["instances"],
-                     **{k: row[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
-                     "note": notes.get(cls, "")})  # fmt: skip
+        rows.append(
+            {
+                "name": row["name"],
+                "threshold": thresholds[cls],
+                "instances": row["instances"],
+                **{k: row[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
+                "note": notes.get(cls, ""),
+            }
+        )
     global_value = _rounded_down(overall)
     own = {d.names[c]: v for c, v in thresholds.items() if per_class and v != global_value}
     return Advice(global_value, own, round(float(nms_iou), 3), label, rows, result.overall)
@@ -156,5 +171,10 @@ def kept_at_thresholds(d: Detections, thresholds: dict[int, float]) -> Detection
     """The predictions that reach their class's threshold."""
     floor = np.array([thresholds.get(c, 1.0) for c in range(max(d.names, default=0) + 1)])
     keep = d.pred_conf >= floor[np.clip(d.pred_cls, 0, len(floor) - 1)]
-    return replace(d, pred_image=d.pred_image[keep], pred_cls=d.pred_cls[keep], pred_conf=d.pred_conf[keep],
-                   pred_box=d.pred_box[keep])  # fmt: skip
+    return replace(
+        d,
+        pred_image=d.pred_image[keep],
+        pred_cls=d.pred_cls[keep],
+        pred_conf=d.pred_conf[keep],
+        pred_box=d.pred_box[keep],
+    )

@@ -41,8 +41,14 @@ class Answer:
         if self.error:
             return {"file": self.name, "error": self.error, "code": self.code, "status": self.status}
         size = {"width": self.image.width, "height": self.image.height} if self.image else None
-        return {"file": self.name, "detections": self.detections, "image": size, "model": str(model),
-                "time_ms": self.time_ms, "batched_with": self.batched_with}  # fmt: skip
+        return {
+            "file": self.name,
+            "detections": self.detections,
+            "image": size,
+            "model": str(model),
+            "time_ms": self.time_ms,
+            "batched_with": self.batched_with,
+        }
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}

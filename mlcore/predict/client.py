@@ -166,10 +166,14 @@ class PredictorClient:
                 self._seconds_per_batch = 0.8 * self._seconds_per_batch + 0.2 * (time.perf_counter() - started)
         except (PredictorUnavailable, EOFError, OSError) as exc:
             code = self._stop_process()
-            error = exc if isinstance(exc, PredictorUnavailable) else PredictorUnavailable(
-                f"the predictor process stopped while answering (exit code {code}); it is restarted with the next "
-                "request: send this one again."
-            )  # fmt: skip
+            error = (
+                exc
+                if isinstance(exc, PredictorUnavailable)
+                else PredictorUnavailable(
+                    f"the predictor process stopped while answering (exit code {code}); it is restarted with the next "
+                    "request: send this one again."
+                )
+            )
             for p in batch:
                 p.error = error
         finally:
@@ -194,9 +198,13 @@ class PredictorClient:
         self.settings.outputs_root.mkdir(parents=True, exist_ok=True)
         log = open(self.settings.outputs_root / log_name(PREDICTOR), "ab")  # noqa: SIM115 (the child keeps it)
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlcore.predict.service", address], env=env, stdin=subprocess.PIPE, stdout=log,
-            stderr=subprocess.STDOUT, cwd=self.settings.outputs_root,
-        )  # fmt: skip
+            [sys.executable, "-m", "mlcore.predict.service", address],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.settings.outputs_root,
+        )
         log.close()
         assert process.stdin is not None
         process.stdin.write(key.hex().encode() + b"\n")

@@ -79,8 +79,12 @@ def _boxes(result: Any, names: dict[int, str], thresholds: dict[int, float]) -> 
     conf = boxes.conf.cpu().numpy().astype(float)
     cls = boxes.cls.cpu().numpy().astype(int)
     return [
-        {"class_id": int(c), "class_name": names.get(int(c), str(c)), "confidence": round(float(p), 5),
-         "box": [round(float(v), 2) for v in b]}
+        {
+            "class_id": int(c),
+            "class_name": names.get(int(c), str(c)),
+            "confidence": round(float(p), 5),
+            "box": [round(float(v), 2) for v in b],
+        }
         for b, p, c in zip(xyxy, conf, cls, strict=True)
         if p >= thresholds.get(int(c), 1.0)
-    ]  # fmt: skip
+    ]

@@ -60,8 +60,9 @@ def check_content_type(name: str, content_type: str | None) -> None:
     if kind not in NEUTRAL_TYPES and not kind.startswith("image/"):
         raise ImageRejected(
             f"{name} was sent as {kind}, not as an image; send it with its image type (e.g. image/jpeg).",
-            status=415, code="wrong_content_type",
-        )  # fmt: skip
+            status=415,
+            code="wrong_content_type",
+        )
 
 
 def decode_image(data: bytes, name: str, limits: PredictLimits, content_type: str | None = None) -> DecodedImage:
@@ -73,8 +74,9 @@ def decode_image(data: bytes, name: str, limits: PredictLimits, content_type: st
         raise ImageRejected(
             f"{name} is {len(data) / 2**20:.1f} MB; images up to {limits.max_image_bytes / 2**20:.0f} MB are accepted "
             "(ML_STUDIO_PREDICT_MAX_MB). Send it smaller.",
-            status=413, code="too_large",
-        )  # fmt: skip
+            status=413,
+            code="too_large",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -88,8 +90,9 @@ def decode_image(data: bytes, name: str, limits: PredictLimits, content_type: st
             raise ImageRejected(
                 f"{name} is {image.width} x {image.height} pixels, more than the {limits.max_pixels / 1e6:.0f} million "
                 "accepted (ML_STUDIO_PREDICT_MAX_MEGAPIXELS): it may be a decompression bomb. Send it smaller.",
-                status=413, code="too_many_pixels",
-            )  # fmt: skip
+                status=413,
+                code="too_many_pixels",
+            )
         if image.format in FAST_FORMATS and (pixels := _opencv_decode(data, image.format)) is not None:
             return DecodedImage(name, pixels)
         try:

@@ -59,10 +59,16 @@ class PredictionWriter:
                 f"{(y2 - y1) / h:.6f} {d['confidence']:.5f}\n"
             )
             self._coco["annotations"].append(
-                {"id": len(self._coco["annotations"]) + 1, "image_id": image_id, "category_id": d["class_id"],
-                 "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                 "area": round((x2 - x1) * (y2 - y1), 2), "score": d["confidence"], "iscrowd": 0}
-            )  # fmt: skip
+                {
+                    "id": len(self._coco["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": d["class_id"],
+                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                    "area": round((x2 - x1) * (y2 - y1), 2),
+                    "score": d["confidence"],
+                    "iscrowd": 0,
+                }
+            )
             self._csv.writerow((name, d["class_id"], d["class_name"], d["confidence"], x1, y1, x2, y2))
             self.per_class[d["class_name"]] += 1
         (self.folder / paths.PREDICTED_LABELS_DIR / label_name(name)).write_text("".join(lines))

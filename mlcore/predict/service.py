@@ -67,8 +67,11 @@ def answer(tasks: list[dict[str, Any]], cache: ModelCache) -> list[dict[str, Any
             except ProfileError as exc:
                 _fail(results, [n], str(exc), "profile_mismatch")
                 continue
-            results[n] = {"detections": [b for b in boxes if b["confidence"] >= keep[b["class_id"]]],
-                          "inference_ms": elapsed, "batched_with": len(members)}  # fmt: skip
+            results[n] = {
+                "detections": [b for b in boxes if b["confidence"] >= keep[b["class_id"]]],
+                "inference_ms": elapsed,
+                "batched_with": len(members),
+            }
     return results  # type: ignore[return-value]
 
 

@@ -47,8 +47,13 @@ class PredictSpec:
             if value is not None:
                 fraction(name, value, use="use a number between 0 and 1, or leave it empty (the profile's)")
         whole("every_nth_frame", self.every_nth_frame, 1, use="use a whole number of at least 1 (1 = every frame)")
-        whole("imgsz", self.imgsz, 0, step=STRIDE,
-              use=f"use 0 (the model's own) or a multiple of {STRIDE} such as {DEFAULT_IMGSZ}")  # fmt: skip
+        whole(
+            "imgsz",
+            self.imgsz,
+            0,
+            step=STRIDE,
+            use=f"use 0 (the model's own) or a multiple of {STRIDE} such as {DEFAULT_IMGSZ}",
+        )
         flag("save_images", self.save_images)
         if not isinstance(self.profile, str):
             raise SpecError(f"profile={self.profile!r}; use default, none, a JSON object or a profile.json path.")

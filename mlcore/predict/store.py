@@ -49,8 +49,10 @@ def read_summary(folder: Path) -> dict[str, Any] | None:
 def list_prediction_runs(settings: Settings) -> list[PredictionRun]:
     """Every folder under predictions/ with a readable request, newest first."""
     root = settings.outputs_root / paths.PREDICTIONS_DIR
-    return [PredictionRun(f, config, read_summary(f), created) for f, config, created in config_folders(root,
-            paths.PREDICT_CONFIG)]  # fmt: skip
+    return [
+        PredictionRun(f, config, read_summary(f), created)
+        for f, config, created in config_folders(root, paths.PREDICT_CONFIG)
+    ]
 
 
 def prediction_result(folder: Path) -> dict[str, Any] | None:
@@ -59,9 +61,12 @@ def prediction_result(folder: Path) -> dict[str, Any] | None:
     if summary is None:
         return None
     files = {
-        "labels": paths.PREDICTED_LABELS_DIR, "coco": paths.COCO_PREDICTIONS, "csv": paths.DETECTIONS_CSV,
-        "annotated_images": paths.ANNOTATED_DIR, "annotated_video": paths.ANNOTATED_VIDEO,
-    }  # fmt: skip
+        "labels": paths.PREDICTED_LABELS_DIR,
+        "coco": paths.COCO_PREDICTIONS,
+        "csv": paths.DETECTIONS_CSV,
+        "annotated_images": paths.ANNOTATED_DIR,
+        "annotated_video": paths.ANNOTATED_VIDEO,
+    }
     return {
         "output_dir": str(folder),
         "summary": summary,

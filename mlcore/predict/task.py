@@ -92,20 +92,32 @@ def predict_source(job: Job, settings: Settings) -> None:
         done += len(chunk)
         write_json_atomically(
             folder.progress,
-            {"state": ProgressState.RUNNING, "done": done, "total": total,
-             "percent": round(100 * done / max(total, done, 1), 1),
-             "step": f"{done}/{total} {'frames' if video else 'images'}", "updated": time.time()},
-        )  # fmt: skip
+            {
+                "state": ProgressState.RUNNING,
+                "done": done,
+                "total": total,
+                "percent": round(100 * done / max(total, done, 1), 1),
+                "step": f"{done}/{total} {'frames' if video else 'images'}",
+                "updated": time.time(),
+            },
+        )
     seconds = time.perf_counter() - started
     summary = writer.close(
-        {"source": str(source), "source_kind": spec["source_kind"], "model": spec["model_path"],
-         "thresholds": profile.describe(), "stopped": stopped, "seconds": round(seconds, 2),
-         "images_per_second": round(done / seconds, 2) if seconds else None}
-    )  # fmt: skip
+        {
+            "source": str(source),
+            "source_kind": spec["source_kind"],
+            "model": spec["model_path"],
+            "thresholds": profile.describe(),
+            "stopped": stopped,
+            "seconds": round(seconds, 2),
+            "images_per_second": round(done / seconds, 2) if seconds else None,
+        }
+    )
     print(f"predicted {summary['images']} images, {summary['detections']} detections in {seconds:.1f} s", flush=True)
     state = ProgressState.STOPPED if stopped else ProgressState.COMPLETED
-    write_json_atomically(folder.progress, {"state": state, "percent": 100.0, "done": done, "total": total,
-                                            "updated": time.time()})  # fmt: skip
+    write_json_atomically(
+        folder.progress, {"state": state, "percent": 100.0, "done": done, "total": total, "updated": time.time()}
+    )
 
 
 def _predict_chunk(

@@ -108,14 +108,30 @@ def _label_suspect(d: Detections, k: int, line: int, swap: float, badloc: float,
     other = mine[(d.pred_cls[mine] != cls) & (overlap >= SWAP_IOU)]
     if len(other) and swap <= badloc:
         best = other[np.argmax(d.pred_conf[other])]
-        return Suspect(n, line, "swapped", round(swap, 5), _box(box), cls, int(d.pred_cls[best]), None,
-                       round(float(d.pred_conf[best]), 4))  # fmt: skip
+        return Suspect(
+            n,
+            line,
+            "swapped",
+            round(swap, 5),
+            _box(box),
+            cls,
+            int(d.pred_cls[best]),
+            None,
+            round(float(d.pred_conf[best]), 4),
+        )
     near = (d.pred_cls[mine] == cls) & (overlap > 0)
     best = mine[near][np.argmax(overlap[near])] if near.any() else None
     return Suspect(
-        n, line, "badly_located", round(min(badloc, swap), 5), _box(box), cls, cls,
-        None if best is None else _box(d.pred_box[best]), None if best is None else round(float(d.pred_conf[best]), 4),
-    )  # fmt: skip
+        n,
+        line,
+        "badly_located",
+        round(min(badloc, swap), 5),
+        _box(box),
+        cls,
+        cls,
+        None if best is None else _box(d.pred_box[best]),
+        None if best is None else round(float(d.pred_conf[best]), 4),
+    )
 
 
 def softmin(scores: np.ndarray, temperature: float = TEMPERATURE) -> float:
@@ -181,8 +197,12 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     overlooked = overlooked_scores(aux, high)
     badloc = rank.compute_badloc_box_scores(low_probability_threshold=low, auxiliary_inputs=aux)
     swap = rank.compute_swap_box_scores(high_probability_threshold=high, auxiliary_inputs=aux)
-    scores = np.array([np.mean([softmin(np.asarray(s[n], dtype=float)) for s in (overlooked, badloc, swap)])
-                       for n in range(len(labels))])  # fmt: skip
+    scores = np.array(
+        [
+            np.mean([softmin(np.asarray(s[n], dtype=float)) for s in (overlooked, badloc, swap)])
+            for n in range(len(labels))
+        ]
+    )
     suspects: list[Suspect] = []
     for n in range(len(d.images)):
         for j, k in enumerate(np.flatnonzero(d.gt_image == n)):

@@ -74,9 +74,15 @@ def source_figures(job: Job, settings: Settings) -> tuple[list[dict[str, Any]], 
             write_progress(folder, 0, "measuring the audited model on the fold models' validation images")
             staged = stage_dataset(data, settings.outputs_root / paths.STAGING_DIR / f"{job.id}-source-{k}")
             _, numbers = predict_split(
-                spec["model_path"], data, images, staged, "val", spec["imgsz"], ultralytics_device(job.device),
+                spec["model_path"],
+                data,
+                images,
+                staged,
+                "val",
+                spec["imgsz"],
+                ultralytics_device(job.device),
                 folder / "ultralytics" / f"source-{k}",
-            )  # fmt: skip
+            )
             measured[key] = {"map50": numbers["map50"], "map50_95": numbers["map50_95"], "images": len(images)}
         figures.append(measured[key])
     return figures, len(measured) == 1
@@ -89,8 +95,9 @@ def run_audit(job: Job, settings: Settings) -> None:
     split = spec["split"]
     folds = spec.get("folds") or [{"model": spec["model_path"], "images": None}]
     skipped = set(spec.get("skipped") or [])
-    usable = [i for i in dataset.splits[split] if dataset.rel(i) not in skipped and dataset.rel(label_path(i))
-              not in skipped]  # fmt: skip
+    usable = [
+        i for i in dataset.splits[split] if dataset.rel(i) not in skipped and dataset.rel(label_path(i)) not in skipped
+    ]
     by_rel = {dataset.rel(i): i for i in usable}
     total = len(usable)
     parts: list[Detections] = []
@@ -113,9 +120,16 @@ def run_audit(job: Job, settings: Settings) -> None:
             write_progress(folder, 90 * seen / max(1, total), stage)
 
         detections, _ = predict_split(
-            fold["model"], view, images, data_yaml, split, spec["imgsz"], ultralytics_device(job.device),
-            folder / "ultralytics" / f"fold-{k}", progress=progress,
-        )  # fmt: skip
+            fold["model"],
+            view,
+            images,
+            data_yaml,
+            split,
+            spec["imgsz"],
+            ultralytics_device(job.device),
+            folder / "ultralytics" / f"fold-{k}",
+            progress=progress,
+        )
         parts.append(detections)
         ordered.extend(images)
     predicted = time.perf_counter()
@@ -128,9 +142,15 @@ def run_audit(job: Job, settings: Settings) -> None:
     result = audit(detections, label_lines(dataset, ordered))
     analysed = time.perf_counter()
     timings = {"prediction": round(predicted - started, 3), "analysis": round(analysed - analysis_started, 3)}
-    meta = {"split": split, "model_path": spec["model_path"], "dataset_path": spec["dataset_path"],
-            "kfold": len(folds) if spec.get("folds") else 0, "in_sample": split == "train" and not spec.get("folds"),
-            "skipped": sorted(skipped), "timings_s": timings}  # fmt: skip
+    meta = {
+        "split": split,
+        "model_path": spec["model_path"],
+        "dataset_path": spec["dataset_path"],
+        "kfold": len(folds) if spec.get("folds") else 0,
+        "in_sample": split == "train" and not spec.get("folds"),
+        "skipped": sorted(skipped),
+        "timings_s": timings,
+    }
     if checked:
         meta["fold_check"] = checked
     write_audit(folder, detections, result, Path(str(dataset.root)), meta)
@@ -152,12 +172,22 @@ def write_audit(folder: Path, d: Detections, result: AuditResult, root: Path, me
         "dataset_root": str(root),
         "confident": round(result.confident, 4),
         "names": {str(k): v for k, v in sorted(d.names.items())},
-        "counts": {"images": len(d.images), "labels": len(d.gt_cls), "suspects": len(issues),
-                   **{t: sum(1 for i in issues if i["type"] == t) for t in ISSUE_TYPES}},
-        "images": [{"path": d.images[n], "score": round(float(result.image_scores[n]), 5),
-                    "suspects": int(suspects_per_image[n])} for n in order],
+        "counts": {
+            "images": len(d.images),
+            "labels": len(d.gt_cls),
+            "suspects": len(issues),
+            **{t: sum(1 for i in issues if i["type"] == t) for t in ISSUE_TYPES},
+        },
+        "images": [
+            {
+                "path": d.images[n],
+                "score": round(float(result.image_scores[n]), 5),
+                "suspects": int(suspects_per_image[n]),
+            }
+            for n in order
+        ],
         "issues": issues,
-    }  # fmt: skip
+    }
     write_json_atomically(folder / paths.AUDIT_FILE, document)
     return document
 
@@ -188,15 +218,22 @@ def issue_row(d: Detections, s: Suspect, root: Path) -> dict[str, Any]:
     else:
         suggested = ""  # a label box the model sees nothing of: remove it, or keep it if the model is wrong
     return {
-        "path": image, "label_file": label, "line": s.line, "type": s.type, "score": s.score, "box": list(s.box),
-        "label_class": s.label_class, "suggested_class": s.suggested_class,
-        "suggested_box": None if s.suggested_box is None else list(s.suggested_box), "confidence": s.confidence,
-        "as_is": as_is, "suggested": suggested,
-    }  # fmt: skip
+        "path": image,
+        "label_file": label,
+        "line": s.line,
+        "type": s.type,
+        "score": s.score,
+        "box": list(s.box),
+        "label_class": s.label_class,
+        "suggested_class": s.suggested_class,
+        "suggested_box": None if s.suggested_box is None else list(s.suggested_box),
+        "confidence": s.confidence,
+        "as_is": as_is,
+        "suggested": suggested,
+    }
 
 
-SUSPECT_COLUMNS = ("path", "label_file", "line", "type", "score", "label_class", "suggested_class", "confidence",
-                   "box")  # fmt: skip
+SUSPECT_COLUMNS = ("path", "label_file", "line", "type", "score", "label_class", "suggested_class", "confidence", "box")
 
 
 def write_tables(folder: Path, issues: list[dict[str, Any]]) -> None:

@@ -107,8 +107,13 @@ def run_drift(job: Job, settings: Settings) -> None:
         device = ultralytics_device(job.device)
         model = load_detector(Path(spec["model_path"]), device)
         names = names_of(model)
-        ref_found = predictions_of(model, [reference[i] for i in ref_kept], spec["imgsz"], device,
-                                   _span(folder, "predicting on the training images", 80, 8))  # fmt: skip
+        ref_found = predictions_of(
+            model,
+            [reference[i] for i in ref_kept],
+            spec["imgsz"],
+            device,
+            _span(folder, "predicting on the training images", 80, 8),
+        )
         cur_found = predictions_of(
             model, kept, spec["imgsz"], device, _span(folder, "predicting on the new images", 88, 8)
         )

@@ -111,17 +111,26 @@ def fold_check(spec: dict[str, Any], folder: Path, source: list[dict[str, Any]],
     for k, fold in enumerate(spec["folds"]):
         figures = fold_model_figures(Path(fold["model"]).parent.parent)
         mine = source[k]
-        rows.append({
-            "fold": k + 1, "images": mine["images"], "map50": None if figures is None else round(figures[0], 4),
-            "map50_95": None if figures is None else round(figures[1], 4), "source_map50": round(mine["map50"], 4),
-            "source_map50_95": round(mine["map50_95"], 4),
-            "weak": too_weak(None if figures is None else figures[0], mine["map50"]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "fold": k + 1,
+                "images": mine["images"],
+                "map50": None if figures is None else round(figures[0], 4),
+                "map50_95": None if figures is None else round(figures[1], 4),
+                "source_map50": round(mine["map50"], 4),
+                "source_map50_95": round(mine["map50_95"], 4),
+                "weak": too_weak(None if figures is None else figures[0], mine["map50"]),
+            }
+        )
     check = {
-        "folds": rows, "weak": any(r["weak"] for r in rows), "validated_on": "val split" if shared else "held-out fold",
-        "imgsz": spec["imgsz"], "epochs": spec["kfold_epochs"], "fraction": WEAK_FOLD_FRACTION,
+        "folds": rows,
+        "weak": any(r["weak"] for r in rows),
+        "validated_on": "val split" if shared else "held-out fold",
+        "imgsz": spec["imgsz"],
+        "epochs": spec["kfold_epochs"],
+        "fraction": WEAK_FOLD_FRACTION,
         "floor": MIN_FOLD_MAP50,
-    }  # fmt: skip
+    }
     write_json_atomically(folder / paths.FOLDS_DIR / FOLD_FIGURES, check)
     if check["weak"]:
         raise FoldsTooWeak(weak_folds_message(check))
@@ -176,20 +185,32 @@ def fold_spec(spec: dict[str, Any], k: int, folder: Path) -> TrainSpec:
     """The training of fold k: the audited model's weights fine-tuned on the other folds with FOLD_RECIPE."""
     batch = int(spec.get("batch_size") or FOLD_BATCH)
     return TrainSpec(
-        mode="transfer", dataset_path=spec["fold_datasets"][k], base_model_path=spec["model_path"],
-        epochs=spec["kfold_epochs"], patience=spec["kfold_epochs"], imgsz=spec["imgsz"], device=spec["fold_device"],
-        project=_project(folder), experiment=f"fold-{k}", batch_size=batch, workers=int(spec.get("workers", 2)),
-        optimizer=FOLD_OPTIMIZER, learning_rate=FOLD_LR0, augmentation=dict(FOLD_AUGMENTATION),
+        mode="transfer",
+        dataset_path=spec["fold_datasets"][k],
+        base_model_path=spec["model_path"],
+        epochs=spec["kfold_epochs"],
+        patience=spec["kfold_epochs"],
+        imgsz=spec["imgsz"],
+        device=spec["fold_device"],
+        project=_project(folder),
+        experiment=f"fold-{k}",
+        batch_size=batch,
+        workers=int(spec.get("workers", 2)),
+        optimizer=FOLD_OPTIMIZER,
+        learning_rate=FOLD_LR0,
+        augmentation=dict(FOLD_AUGMENTATION),
         advanced={**FOLD_RECIPE, "nbs": batch},
-    )  # fmt: skip
+    )
 
 
 def _submit_folds(job: Job, settings: Settings) -> list[str]:
     spec, folder = job.spec, Path(job.run_dir)
     # the fold datasets are the studio's own, under this audit's folder: allowed for these trainings only
     allowed = replace(settings, dataset_roots=(*settings.dataset_roots, folder / paths.FOLDS_DIR))
-    return [submit_training(fold_spec(spec, k, folder), allowed, owner=job.owner).id
-            for k in range(len(spec["fold_datasets"]))]  # fmt: skip
+    return [
+        submit_training(fold_spec(spec, k, folder), allowed, owner=job.owner).id
+        for k in range(len(spec["fold_datasets"]))
+    ]
 
 
 def _wait(store: JobStore, ids: list[str], on_look: Any = None) -> list[Job]:
@@ -220,8 +241,10 @@ def coordinate(job: Job, settings: Settings, store: JobStore) -> None:
             why = training.error or f"it was {training.state.value}"
             raise FoldFailed(f"the training of fold {n + 1} of {k} did not complete: {why}")
     if not record.get("audit"):
-        folds = [{"model": str(fold_run(folder, n, settings) / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS),
-                  "images": images} for n, images in enumerate(spec["fold_images"])]  # fmt: skip
+        folds = [
+            {"model": str(fold_run(folder, n, settings) / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS), "images": images}
+            for n, images in enumerate(spec["fold_images"])
+        ]
         analysis = {**spec, "task": JobTask.AUDIT, "device": spec["fold_device"], "folds": folds}
         record["audit"] = enqueue(settings, JobKind.AUDIT, analysis, folder, job.owner).id
         write_json_atomically(folder / paths.FOLDS_DIR / FOLD_JOBS, record)

@@ -305,8 +305,14 @@ def rank_diverse(
         if owners:
             bits = np.bitwise_count(words[: len(owners)] ^ row).sum(axis=1)
             close = np.flatnonzero(bits <= max_bits)
-            copied = next((owners[k] for k in close[np.argsort(bits[close], kind="stable")]
-                           if same_picture(map_of[index], map_of[owners[k]])), None)  # fmt: skip
+            copied = next(
+                (
+                    owners[k]
+                    for k in close[np.argsort(bits[close], kind="stable")]
+                    if same_picture(map_of[index], map_of[owners[k]])
+                ),
+                None,
+            )
             if copied is not None:
                 dropped[index] = copied
                 continue

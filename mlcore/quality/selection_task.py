@@ -59,22 +59,38 @@ def run_selection(job: Job, settings: Settings) -> None:
         views = predict_views(model, image.pixels, spec["imgsz"], device)
         parts = uncertainty(views, (image.width, image.height))
         phash, foreground = near_copy_signature(data)
-        rows.append({"path": name, **{k: round(float(v), 5) for k, v in parts.items()}, "hash": phash,
-                     "map": foreground, "found": views[0], "size": (image.width, image.height)})  # fmt: skip
+        rows.append(
+            {
+                "path": name,
+                **{k: round(float(v), 5) for k, v in parts.items()},
+                "hash": phash,
+                "map": foreground,
+                "found": views[0],
+                "size": (image.width, image.height),
+            }
+        )
         write_progress(folder, 95 * (n + 1) / len(files), f"{n + 1} of {len(files)} images")
     kept, dropped = rank_diverse([r["score"] for r in rows], [r["hash"] for r in rows], maps=[r["map"] for r in rows])
     chosen = kept[: spec["top"]]
-    write_prelabels(folder / paths.TO_LABEL_DIR, [(root / rows[i]["path"], rows[i]["found"], rows[i]["size"])
-                                                   for i in chosen], names)  # fmt: skip
+    write_prelabels(
+        folder / paths.TO_LABEL_DIR,
+        [(root / rows[i]["path"], rows[i]["found"], rows[i]["size"]) for i in chosen],
+        names,
+    )
     previews = draw_previews(folder / paths.PREVIEWS_DIR, root, [rows[i] for i in chosen[:PREVIEWS]], names)
     rank_of = {i: r + 1 for r, i in enumerate(kept)}
     picked = set(chosen)
     table = [
-        {"rank": rank_of.get(i), "path": row["path"], **{k: row[k] for k in COLUMNS[2:6]},
-         "boxes": sum(1 for b in row["found"] if b.conf >= CONFIDENT), "chosen": i in picked,
-         "duplicate_of": rows[dropped[i]]["path"] if i in dropped else None}
+        {
+            "rank": rank_of.get(i),
+            "path": row["path"],
+            **{k: row[k] for k in COLUMNS[2:6]},
+            "boxes": sum(1 for b in row["found"] if b.conf >= CONFIDENT),
+            "chosen": i in picked,
+            "duplicate_of": rows[dropped[i]]["path"] if i in dropped else None,
+        }
         for i, row in enumerate(rows)
-    ]  # fmt: skip
+    ]
     table.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0))
     with open(folder / paths.SELECTION_CSV, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -89,7 +105,7 @@ def run_selection(job: Job, settings: Settings) -> None:
             "skipped": len(skipped),
             "near_duplicates": len(dropped),
             "chosen": len(chosen),
-        },  # fmt: skip
+        },
         "chosen": [{**r, "preview": previews.get(r["path"])} for r in table if r["chosen"]],
         "ranking": [r for r in table if r["rank"] is not None],
         "near_duplicates": [{"path": r["path"], "duplicate_of": r["duplicate_of"]} for r in table if r["duplicate_of"]],
@@ -107,8 +123,16 @@ def draw_previews(folder: Path, root: Path, rows: list[dict[str, Any]], names: d
     folder.mkdir(parents=True, exist_ok=True)
     drawn = {}
     for rank, row in enumerate(rows, start=1):
-        boxes = [{"class_name": names.get(b.cls, str(b.cls)), "class_id": b.cls, "confidence": b.conf,
-                  "box": [b.x1, b.y1, b.x2, b.y2]} for b in row["found"] if b.conf >= CONFIDENT]  # fmt: skip
+        boxes = [
+            {
+                "class_name": names.get(b.cls, str(b.cls)),
+                "class_id": b.cls,
+                "confidence": b.conf,
+                "box": [b.x1, b.y1, b.x2, b.y2],
+            }
+            for b in row["found"]
+            if b.conf >= CONFIDENT
+        ]
         name = f"{rank:03d}_{Path(row['path']).stem[:60]}.jpg"
         try:
             with Image.open(root / row["path"]) as im:

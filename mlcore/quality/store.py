@@ -47,9 +47,10 @@ def drift_result(folder: Path) -> dict[str, Any]:
 def quality_jobs(settings: Settings, kind: JobKind) -> list[Job]:
     """The jobs a user started, newest first: for a K-fold audit its coordinator, not the audit it queued."""
     return [
-        j for j in reversed(jobs_of(settings, kind))
+        j
+        for j in reversed(jobs_of(settings, kind))
         if not (j.spec.get("task") == JobTask.AUDIT and j.spec.get("folds"))
-    ]  # fmt: skip
+    ]
 
 
 def report_of(job: Job, settings: Settings) -> dict[str, Any]:
@@ -65,11 +66,17 @@ def quality_report(job: Job, store: JobStore) -> dict[str, Any]:
     """The job as the CLI, the API and the page show it."""
     folder = Path(job.run_dir)
     report: dict[str, Any] = {
-        "id": job.id, "kind": job.kind, "state": job.state.value, "error": job.error, "folder": str(folder),
-        "created": job.created, "spec": {k: v for k, v in job.spec.items() if k not in ("fold_images", "folds")},
-        "progress": read_progress(folder), "result": None,
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state.value,
+        "error": job.error,
+        "folder": str(folder),
+        "created": job.created,
+        "spec": {k: v for k, v in job.spec.items() if k not in ("fold_images", "folds")},
+        "progress": read_progress(folder),
+        "result": None,
         "size": size.to_dict() if (size := SizeChoice.of(job.spec)) else None,
-    }  # fmt: skip
+    }
     if job.kind == JobKind.AUDIT and job.spec.get("fold_datasets"):
         folds = fold_jobs(folder)
         report["folds"] = [{"job": i, "state": store.get(i).state.value} for i in folds["trainings"]]

@@ -66,9 +66,13 @@ def kfold_cost_sentence(k: int, epochs: int, images: int | None = None, seconds_
         )
     low, high = images - -(-images // k), images - images // k  # the folds differ by one image at most
     each = str(low) if low == high else f"{low}-{high}"
-    guess = "" if seconds_per_image is None else (
-        f", about {duration((k - 1) * epochs * images * seconds_per_image)} at the pace of the model's own training"
-    )  # fmt: skip
+    guess = (
+        ""
+        if seconds_per_image is None
+        else (
+            f", about {duration((k - 1) * epochs * images * seconds_per_image)} at the pace of the model's own training"
+        )
+    )
     return (
         f"{k} trainings of {_epochs(epochs)} on {each} of the split's {images} images each: as much training as "
         f"{_epochs((k - 1) * epochs)} over the whole split{guess}; then the {images} images predicted once."
@@ -143,35 +147,55 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = skipped_files(report, spec.split)
-    usable = [dataset.rel(i) for i in images if dataset.rel(i) not in skipped and dataset.rel(label_path(i))
-              not in skipped]  # fmt: skip
+    usable = [
+        dataset.rel(i) for i in images if dataset.rel(i) not in skipped and dataset.rel(label_path(i)) not in skipped
+    ]
     if spec.kfold and spec.kfold > len(usable):
         raise SubmitError(
             f"kfold={spec.kfold} is more folds than the split has usable images ({len(usable)}); use at most "
             f"{len(usable)}, e.g. 5."
         )
     folder = stamped_folder(settings.outputs_root / paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
-    record: dict[str, Any] = {**spec.to_dict(), **_sizes(size), "model_path": str(model),
-                              "dataset_path": str(dataset_path), "skipped": skipped}  # fmt: skip
+    record: dict[str, Any] = {
+        **spec.to_dict(),
+        **_sizes(size),
+        "model_path": str(model),
+        "dataset_path": str(dataset_path),
+        "skipped": skipped,
+    }
     if not spec.kfold:
         write_request(folder, paths.QUALITY_CONFIG, record)
         return enqueue(settings, JobKind.AUDIT, {"task": JobTask.AUDIT, **record}, folder, owner, made=folder)
     folds = assign_folds(usable, spec.kfold)
     pace = seconds_per_image(model, dataset_path, size.used, len(dataset.splits.get("train") or []))
-    record |= {"fold_images": folds, "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
-               "cost": kfold_cost(spec, len(usable), pace)}  # fmt: skip
+    record |= {
+        "fold_images": folds,
+        "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
+        "cost": kfold_cost(spec, len(usable), pace),
+    }
     write_request(folder, paths.QUALITY_CONFIG, record)
     # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
-    return enqueue(settings, JobKind.AUDIT, {**record, "task": JobTask.KFOLD, "device": NO_DEVICE,
-                                          "fold_device": spec.device}, folder, owner, made=folder)  # fmt: skip
+    return enqueue(
+        settings,
+        JobKind.AUDIT,
+        {**record, "task": JobTask.KFOLD, "device": NO_DEVICE, "fold_device": spec.device},
+        folder,
+        owner,
+        made=folder,
+    )
 
 
 def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings)
     images, count = _image_folder(spec.images, settings)
     folder = stamped_folder(settings.outputs_root / paths.SELECTIONS_DIR, model_name(model))
-    record = {**spec.to_dict(), **_sizes(image_size(spec.imgsz, model, settings)), "model_path": str(model),
-              "images": str(images), "expected_images": count}  # fmt: skip
+    record = {
+        **spec.to_dict(),
+        **_sizes(image_size(spec.imgsz, model, settings)),
+        "model_path": str(model),
+        "images": str(images),
+        "expected_images": count,
+    }
     write_request(folder, paths.QUALITY_CONFIG, record)
     return enqueue(settings, JobKind.SELECTION, {"task": JobTask.SELECT, **record}, folder, owner, made=folder)
 
@@ -187,7 +211,13 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
     images, count = _image_folder(spec.images, settings)
     folder = stamped_folder(settings.outputs_root / paths.DRIFT_DIR, images.name or "images")
     sizes = _sizes(image_size(spec.imgsz, model, settings)) if model else {}
-    record = {**spec.to_dict(), **sizes, "model_path": None if model is None else str(model), "images": str(images),
-              "dataset_path": str(dataset_path), "expected_images": count}  # fmt: skip
+    record = {
+        **spec.to_dict(),
+        **sizes,
+        "model_path": None if model is None else str(model),
+        "images": str(images),
+        "dataset_path": str(dataset_path),
+        "expected_images": count,
+    }
     write_request(folder, paths.QUALITY_CONFIG, record)
     return enqueue(settings, JobKind.DRIFT, {"task": JobTask.DRIFT, **record}, folder, owner, made=folder)

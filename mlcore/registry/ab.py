@@ -58,8 +58,14 @@ class ComparisonRequest:
     def __post_init__(self) -> None:
         one_of("split", self.split, SPLITS, ComparisonError)
         one_of("thresholds", self.thresholds, THRESHOLD_MODES, ComparisonError)
-        whole("resamples", self.resamples, 100, 100_000, use=f"use 100 to 100000 ({RESAMPLES} is the default)",
-              error=ComparisonError)  # fmt: skip
+        whole(
+            "resamples",
+            self.resamples,
+            100,
+            100_000,
+            use=f"use 100 to 100000 ({RESAMPLES} is the default)",
+            error=ComparisonError,
+        )
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,12 @@ def _last_job(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings:
     """The newest evaluation job of this model, dataset, split and size, whatever its state."""
     for job in reversed(jobs_of(settings, JobKind.EVALUATION, JobTask.EVALUATE)):
         spec = job.spec
-        if (spec.get("model_sha256") == ref.sha256 and spec.get("split") == split
-                and spec.get("dataset_fingerprint") == fingerprint and spec.get("imgsz") == imgsz):  # fmt: skip
+        if (
+            spec.get("model_sha256") == ref.sha256
+            and spec.get("split") == split
+            and spec.get("dataset_fingerprint") == fingerprint
+            and spec.get("imgsz") == imgsz
+        ):
             return job
     return None
 
@@ -117,8 +127,14 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     """Resolve both models, reuse or queue their evaluations, and compare when both are there."""
     a, b = resolve_reference(request.a, settings), resolve_reference(request.b, settings)
     _same_classes(a, b)
-    dataset, _ = usable_split(request.dataset_path, settings, request.split, partial=True,
-                              advice="compare on one of those", error=ComparisonError)  # fmt: skip
+    dataset, _ = usable_split(
+        request.dataset_path,
+        settings,
+        request.split,
+        partial=True,
+        advice="compare on one of those",
+        error=ComparisonError,
+    )
     fingerprint = fingerprint_of(dataset)
     sizes = {ref.sha256: _size(ref, request, settings) for ref in (a, b)}
     for key, ref in (("A", a), ("B", b)):
@@ -159,10 +175,11 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     if pending:
         return Outcome(a, b, pending)
     sides = [
-        Side(ref.label, found[ref.sha256].path, _thresholds(ref, request, settings), str(ref.path), ref.sha256,
-             ref.text)
+        Side(
+            ref.label, found[ref.sha256].path, _thresholds(ref, request, settings), str(ref.path), ref.sha256, ref.text
+        )
         for ref in (a, b)
-    ]  # fmt: skip
+    ]
     document = compare_evaluations(sides[0], sides[1], request.resamples, request.seed)
     document["dataset_fingerprint"] = fingerprint
     document["sizes"] = {side: sizes[ref.sha256].to_dict() for side, ref in (("a", a), ("b", b))}

@@ -50,8 +50,12 @@ def dataset_facts(path: str) -> dict[str, Any]:
         return {}
     try:
         dataset = load_dataset(Path(path))
-        return {"path": path, "names": {str(k): v for k, v in dataset.names.items()},
-                "fingerprint": fingerprint_of(Path(path)), "version": version_of(path)}  # fmt: skip
+        return {
+            "path": path,
+            "names": {str(k): v for k, v in dataset.names.items()},
+            "fingerprint": fingerprint_of(Path(path)),
+            "version": version_of(path),
+        }
     except (DatasetError, OSError) as exc:
         return {"path": path, "names": {}, "fingerprint": "", "unreadable": str(exc)[:200]}
 
@@ -68,10 +72,14 @@ def lineage_of(weights: Path, settings: Settings) -> dict[str, Any]:
         base_path = Path(str(spec["base_model_path"]))
         base = {"path": str(base_path), "sha256": _sha(base_path)}
     return {
-        "run": str(folder), "run_name": run.name, "spec": spec, "epochs_done": run.epochs_done,
-        "best_map50_95": run.best_map50_95, "dataset": dataset_facts(str(spec.get("dataset_path") or "")),
+        "run": str(folder),
+        "run_name": run.name,
+        "spec": spec,
+        "epochs_done": run.epochs_done,
+        "best_map50_95": run.best_map50_95,
+        "dataset": dataset_facts(str(spec.get("dataset_path") or "")),
         "base_model": base,
-    }  # fmt: skip
+    }
 
 
 def version_index(settings: Settings) -> dict[str, tuple[RegisteredModel, Version]]:

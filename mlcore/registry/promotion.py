@@ -58,8 +58,12 @@ def _evaluation_check(model: RegisteredModel, version: Version, settings: Settin
     if not mine:
         where = f" of {dataset}" if dataset else ""
         how = f"python -m mlcore evaluate --model {model.weights(version)} --data {dataset or 'DATA'} --split test"
-        return Check("evaluation", False, f"v{version.number} has no evaluation on the test split{where}: evaluate "
-                     f"it on the Model evaluation page or with `{how}`, or compare it (that evaluates it)")  # fmt: skip
+        return Check(
+            "evaluation",
+            False,
+            f"v{version.number} has no evaluation on the test split{where}: evaluate "
+            f"it on the Model evaluation page or with `{how}`, or compare it (that evaluates it)",
+        )
     try:
         score = load_evaluation_metrics(mine[0].path).get("map50_95")
     except ValueError:
@@ -102,8 +106,9 @@ def promotion_checks(settings: Settings, model: RegisteredModel, version: Versio
     ]
 
 
-def set_alias(settings: Settings, name: str, alias: str, number: int, user: str, reason: str = "",
-              override: bool = False) -> RegisteredModel:  # fmt: skip
+def set_alias(
+    settings: Settings, name: str, alias: str, number: int, user: str, reason: str = "", override: bool = False
+) -> RegisteredModel:
     """Move `alias` to version `number`, through the gate for gated aliases; mirrored to MLflow when on."""
     model = read_model(settings, name)
     version = model.version(number)

@@ -69,8 +69,14 @@ def _from_version(text: str, model: RegisteredModel, version: Version) -> ModelR
     if problem := integrity_problem(model, version):
         raise RegistryError(problem)
     spec = version.lineage.get("spec") or {}
-    return ModelRef(text, f"{model.name} v{version.number}", model.weights(version), version.sha256, version.names,
-                    spec.get("imgsz"))  # fmt: skip
+    return ModelRef(
+        text,
+        f"{model.name} v{version.number}",
+        model.weights(version),
+        version.sha256,
+        version.names,
+        spec.get("imgsz"),
+    )
 
 
 def weights_facts(path: Path, settings: Settings) -> tuple[dict[str, str], int | None]:
@@ -217,8 +223,11 @@ def model_choices(settings: Settings) -> list[Choice]:
     found = []
     for model in list_models(settings):
         found += [Choice(f"{model.name}@{a}", f"{model.name}@{a} (v{n})") for a, n in sorted(model.aliases.items())]
-        found += [Choice(f"{model.name}:{v.number}", f"{model.name} v{v.number}") for v in reversed(model.versions)
-                  if not v.archived]  # fmt: skip
+        found += [
+            Choice(f"{model.name}:{v.number}", f"{model.name} v{v.number}")
+            for v in reversed(model.versions)
+            if not v.archived
+        ]
     found += [Choice(str(m.path), m.label) for m in deployable_models(settings)]
     return found
 
@@ -227,8 +236,10 @@ def registered_weights(settings: Settings) -> list[ModelChoice]:
     """Every version that is not archived, production first, then newest first (for pickers)."""
     found = []
     for model in list_models(settings):
-        versions = sorted((v for v in model.versions if not v.archived),
-                          key=lambda v: (PRODUCTION not in model.aliases_of(v.number), -v.number))  # fmt: skip
+        versions = sorted(
+            (v for v in model.versions if not v.archived),
+            key=lambda v: (PRODUCTION not in model.aliases_of(v.number), -v.number),
+        )
         for version in versions:
             aliases = ", ".join(model.aliases_of(version.number))
             label = f"{model.name} v{version.number}" + (f" ({aliases})" if aliases else "")

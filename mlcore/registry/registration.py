@@ -60,8 +60,9 @@ def register_model(text: str, name: str, settings: Settings, user: str = "local"
         profile = profile_path(weights, settings) if read_profile(weights, settings) is not None else None
     except ProfileError:
         profile = None  # a damaged profile is not carried over; the version has none
-    version = register(settings, weights, name, user, reason, lineage.get("dataset", {}).get("names", {}), lineage,
-                       profile)  # fmt: skip
+    version = register(
+        settings, weights, name, user, reason, lineage.get("dataset", {}).get("names", {}), lineage, profile
+    )
     tags = {"sha256": version.sha256, "registered_by": user, "source": str(weights)}
     copy = read_model(settings, name).weights(version)
     record_mlflow(settings, name, version.number, register_version(settings, name, version.number, copy, run, tags))

@@ -120,10 +120,17 @@ def check_alias(alias: str) -> str:
 
 
 def _model_from(folder: Path, data: dict[str, Any]) -> RegisteredModel:
-    versions = tuple(Version(**{**v, "names": {str(k): str(n) for k, n in v.get("names", {}).items()}})
-                     for v in data.get("versions", []))  # fmt: skip
-    return RegisteredModel(data["name"], folder, float(data.get("created", 0)), versions,
-                           {str(a): int(n) for a, n in data.get("aliases", {}).items()})  # fmt: skip
+    versions = tuple(
+        Version(**{**v, "names": {str(k): str(n) for k, n in v.get("names", {}).items()}})
+        for v in data.get("versions", [])
+    )
+    return RegisteredModel(
+        data["name"],
+        folder,
+        float(data.get("created", 0)),
+        versions,
+        {str(a): int(n) for a, n in data.get("aliases", {}).items()},
+    )
 
 
 def _load(folder: Path) -> RegisteredModel | None:
@@ -145,8 +152,12 @@ def _load(folder: Path) -> RegisteredModel | None:
 
 
 def _save(model: RegisteredModel) -> None:
-    data = {"name": model.name, "created": model.created, "aliases": dict(sorted(model.aliases.items())),
-            "versions": [asdict(v) for v in model.versions]}  # fmt: skip
+    data = {
+        "name": model.name,
+        "created": model.created,
+        "aliases": dict(sorted(model.aliases.items())),
+        "versions": [asdict(v) for v in model.versions],
+    }
     write_json_atomically(model.folder / paths.REGISTRY_FILE, data)
 
 
@@ -233,8 +244,18 @@ def register(
             raise RegistryError(f"{weights} cannot be copied into the registry ({exc.strerror or exc}).") from None
         if profile is not None and profile.is_file():
             shutil.copyfile(profile, target / paths.PROFILE_FILE)
-        version = Version(number, f"v{number}/{weights.name}", digest, (target / weights.name).stat().st_size,
-                          time.time(), user, str(weights), reason, dict(names or {}), dict(lineage or {}))  # fmt: skip
+        version = Version(
+            number,
+            f"v{number}/{weights.name}",
+            digest,
+            (target / weights.name).stat().st_size,
+            time.time(),
+            user,
+            str(weights),
+            reason,
+            dict(names or {}),
+            dict(lineage or {}),
+        )
         model = replace(model, versions=(*model.versions, version))
         _save(model)
         _audit(model, user, "register", reason, version=number, sha256=digest, source=str(weights))
@@ -251,8 +272,9 @@ def record_mlflow(settings: Settings, name: str, number: int, result: dict[str, 
         _save(replace(model, folder=folder, versions=versions))
 
 
-def move_alias(settings: Settings, name: str, alias: str, number: int, user: str, reason: str = "",
-               **details: Any) -> RegisteredModel:  # fmt: skip
+def move_alias(
+    settings: Settings, name: str, alias: str, number: int, user: str, reason: str = "", **details: Any
+) -> RegisteredModel:
     """Point `alias` at version `number` (moving it off any other version). The promotion gate is the
     caller's (registry.promotion); this only keeps the rules."""
     check_alias(alias)
@@ -279,8 +301,9 @@ def remove_alias(settings: Settings, name: str, alias: str, user: str, reason: s
         return model
 
 
-def set_archived(settings: Settings, name: str, number: int, archived: bool, user: str,
-                 reason: str = "") -> RegisteredModel:  # fmt: skip
+def set_archived(
+    settings: Settings, name: str, number: int, archived: bool, user: str, reason: str = ""
+) -> RegisteredModel:
     """Archive a version (it stays on disk and in the lineage, but no alias may point at it) or restore it."""
     with _locked(settings, name):
         model = read_model(settings, name)
@@ -305,6 +328,8 @@ def integrity_problem(model: RegisteredModel, version: Version) -> str | None:
     except OSError:
         return f"{model.name} v{version.number}: {path} is missing; the registry folder was changed by hand."
     if digest != version.sha256:
-        return (f"{model.name} v{version.number}: {path} is not the file registered (sha256 {digest[:12]}…, "
-                f"registered {version.sha256[:12]}…); it was replaced by hand. Register the model again.")  # fmt: skip
+        return (
+            f"{model.name} v{version.number}: {path} is not the file registered (sha256 {digest[:12]}…, "
+            f"registered {version.sha256[:12]}…); it was replaced by hand. Register the model again."
+        )
     return None

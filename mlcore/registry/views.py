@@ -61,27 +61,41 @@ def version_row(model: RegisteredModel, version: Version, settings: Settings) ->
     numbers = headline(version, evaluations)
     exports = exports_of(version.sha256, settings)
     return {
-        "version": version.number, "aliases": model.aliases_of(version.number), "archived": version.archived,
-        "created": _when(version.created), "by": version.by, "reason": version.reason, "sha256": version.sha256,
-        "size_mb": round(version.size / 2**20, 1), "run": version.lineage.get("run_name"),
+        "version": version.number,
+        "aliases": model.aliases_of(version.number),
+        "archived": version.archived,
+        "created": _when(version.created),
+        "by": version.by,
+        "reason": version.reason,
+        "sha256": version.sha256,
+        "size_mb": round(version.size / 2**20, 1),
+        "run": version.lineage.get("run_name"),
         "dataset": (version.lineage.get("dataset") or {}).get("path", ""),
-        **{k: numbers.get(k) for k in HEADLINE}, "measured_on": numbers.get("split", ""),
+        **{k: numbers.get(k) for k in HEADLINE},
+        "measured_on": numbers.get("split", ""),
         "exports": [{"name": x.name, "verdict": x.verdict} for x in exports],
         "evaluations": [{"name": e.name, "split": e.split, "dataset": e.dataset} for e in evaluations],
-        "problem": integrity_problem(model, version), "weights": str(model.weights(version)),
+        "problem": integrity_problem(model, version),
+        "weights": str(model.weights(version)),
         "profile": _profile(model.weights(version).parent / paths.PROFILE_FILE),
         "mlflow": version.mlflow,
-    }  # fmt: skip
+    }
 
 
 def models_table(settings: Settings) -> list[dict[str, Any]]:
     rows = []
     for model in list_models(settings):
         live = [v for v in model.versions if not v.archived]
-        rows.append({"name": model.name, "versions": len(model.versions), "active": len(live),
-                     "aliases": {a: f"v{n}" for a, n in sorted(model.aliases.items())},
-                     "latest": f"v{model.versions[-1].number}" if model.versions else "",
-                     "created": _when(model.created)})  # fmt: skip
+        rows.append(
+            {
+                "name": model.name,
+                "versions": len(model.versions),
+                "active": len(live),
+                "aliases": {a: f"v{n}" for a, n in sorted(model.aliases.items())},
+                "latest": f"v{model.versions[-1].number}" if model.versions else "",
+                "created": _when(model.created),
+            }
+        )
     return rows
 
 
@@ -93,8 +107,13 @@ def model_document(settings: Settings, name: str) -> dict[str, Any]:
         row = version_row(model, version, settings)
         row["lineage"] = {**version.lineage, "base_chain": base_chain(version, settings)}
         versions.append(row)
-    return {"name": model.name, "created": _when(model.created), "aliases": dict(model.aliases),
-            "versions": versions, "audit": audit_trail(settings, name)}  # fmt: skip
+    return {
+        "name": model.name,
+        "created": _when(model.created),
+        "aliases": dict(model.aliases),
+        "versions": versions,
+        "audit": audit_trail(settings, name),
+    }
 
 
 def _quote(text: str) -> str:
@@ -106,8 +125,12 @@ def lineage_graph(settings: Settings, name: str) -> str:
     """Graphviz DOT of the model's versions: each version -> its run -> its dataset, and -> the version (or
     model) it was fine-tuned from; aliases are written on their version."""
     model = read_model(settings, name)
-    lines = ["digraph lineage {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", fillcolor="#eef2ff", '
-             'fontname="Helvetica", fontsize=11];', 'edge [color="#6b7280", fontsize=9];']  # fmt: skip
+    lines = [
+        "digraph lineage {",
+        "rankdir=LR;",
+        'node [shape=box, style="rounded,filled", fillcolor="#eef2ff", fontname="Helvetica", fontsize=11];',
+        'edge [color="#6b7280", fontsize=9];',
+    ]
     for version in model.versions:
         node = f"{model.name}:v{version.number}"
         aliases = model.aliases_of(version.number)

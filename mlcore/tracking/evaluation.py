@@ -21,8 +21,17 @@ from mlcore.tracking.record import recorded_run, training_folder, write_record
 
 EXPERIMENT = "ml-studio-evaluations"
 HEADLINE = ("precision", "recall", "f1", "map50", "map50_95")
-PARAMS = ("model_path", "dataset_path", "split", "imgsz", "confidence_threshold", "iou_threshold", "device",
-          "model_sha256", "dataset_fingerprint")  # fmt: skip
+PARAMS = (
+    "model_path",
+    "dataset_path",
+    "split",
+    "imgsz",
+    "confidence_threshold",
+    "iou_threshold",
+    "device",
+    "model_sha256",
+    "dataset_fingerprint",
+)
 TRAINING_RUN_TAG = "studio.training_run_id"
 
 

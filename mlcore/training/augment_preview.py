@@ -55,8 +55,9 @@ def _view(dataset_text: str, settings: Settings) -> tuple[Path, Path]:
     source, dataset = usable_split(dataset_text, settings)
     if not dataset.splits.get("train"):
         raise SubmitError(f"{source} has no training images to preview; pick a dataset with a train split.")
-    folder = settings.outputs_root / paths.AUGMENTATION_PREVIEWS_DIR / hashlib.sha256(
-        str(source).encode()).hexdigest()[:16]  # fmt: skip
+    folder = (
+        settings.outputs_root / paths.AUGMENTATION_PREVIEWS_DIR / hashlib.sha256(str(source).encode()).hexdigest()[:16]
+    )
     view = folder / paths.AUGMENTATION_VIEW_DIR
     fingerprint = fingerprint_of_dataset(dataset)
     marker = view / _FINGERPRINT
@@ -69,15 +70,23 @@ def _view(dataset_text: str, settings: Settings) -> tuple[Path, Path]:
                 stage_dataset(dataset, view)
                 marker.write_text(fingerprint)
     except OSError as exc:
-        raise SubmitError(f"the dataset's view for the preview could not be written ({exc}); check that "
-                          f"{settings.outputs_root} is writable, and try again.") from None  # fmt: skip
+        raise SubmitError(
+            f"the dataset's view for the preview could not be written ({exc}); check that "
+            f"{settings.outputs_root} is writable, and try again."
+        ) from None
     return folder, view / paths.DATA_YAML
 
 
 def _read(folder: Path) -> AugmentationPreview:
     preview = json.loads((folder / paths.AUGMENTATION_PREVIEW).read_text())
-    return AugmentationPreview(folder, folder / paths.AUGMENTATION_GRID, preview["samples"], preview["seed"],
-                               preview["augmentation"], preview["seconds"])  # fmt: skip
+    return AugmentationPreview(
+        folder,
+        folder / paths.AUGMENTATION_GRID,
+        preview["samples"],
+        preview["seed"],
+        preview["augmentation"],
+        preview["seconds"],
+    )
 
 
 def preview_augmentation(
@@ -95,11 +104,18 @@ def preview_augmentation(
     except ValueError as exc:
         raise SubmitError(str(exc)) from None
     if not 1 <= count <= 36 or not 32 <= imgsz <= 1280 or not 0 <= seed < 2**31:
-        raise SubmitError(f"count={count}, imgsz={imgsz}, seed={seed}; preview 1 to 36 samples at 32 to 1280 px, "
-                          "with a seed from 0 to 2147483647.")  # fmt: skip
+        raise SubmitError(
+            f"count={count}, imgsz={imgsz}, seed={seed}; preview 1 to 36 samples at 32 to 1280 px, "
+            "with a seed from 0 to 2147483647."
+        )
     base, data_yaml = _view(dataset_text, settings)
-    request = {"data_yaml": str(data_yaml), "augmentation": dict(sorted(chosen.items())), "seed": int(seed),
-               "count": count, "imgsz": imgsz}  # fmt: skip
+    request = {
+        "data_yaml": str(data_yaml),
+        "augmentation": dict(sorted(chosen.items())),
+        "seed": int(seed),
+        "count": count,
+        "imgsz": imgsz,
+    }
     folder = base / hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
     if (folder / paths.AUGMENTATION_PREVIEW).is_file():
         return _read(folder)
@@ -112,9 +128,13 @@ def preview_augmentation(
     env = engine_environment(settings) | {"PYTHONPATH": str(PROJECT_ROOT)}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "mlcore.training.augment_sampler", str(folder / "request.json")], env=env,
-            cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S,
-        )  # fmt: skip
+            [sys.executable, "-m", "mlcore.training.augment_sampler", str(folder / "request.json")],
+            env=env,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise SubmitError(f"the preview took more than {TIMEOUT_S} s; try again, or with fewer samples.") from None
     if done.returncode != 0 or not (folder / paths.AUGMENTATION_PREVIEW).is_file():

@@ -62,8 +62,9 @@ def main(request_file: Path) -> int:
     request = json.loads(request_file.read_text())
     folder = request_file.parent
     started = time.monotonic()
-    found = draw_samples(Path(request["data_yaml"]), request["augmentation"], request["seed"], request["count"],
-                         request["imgsz"])  # fmt: skip
+    found = draw_samples(
+        Path(request["data_yaml"]), request["augmentation"], request["seed"], request["count"], request["imgsz"]
+    )
     restore_pillow_open()
     np.savez_compressed(
         folder / paths.AUGMENTATION_SAMPLES,
@@ -73,12 +74,16 @@ def main(request_file: Path) -> int:
     )
     names = class_names(found["names"])
     drawn = zip(found["images"], found["boxes"], found["classes"], strict=True)
-    tiles = [(Image.fromarray(image), [(int(c), box) for c, box in zip(classes, boxes, strict=True)])
-             for image, boxes, classes in drawn]  # fmt: skip
+    tiles = [
+        (Image.fromarray(image), [(int(c), box) for c, box in zip(classes, boxes, strict=True)])
+        for image, boxes, classes in drawn
+    ]
     draw_training_samples(tiles, names).save(folder / paths.AUGMENTATION_GRID)
     listed = zip(found["files"], found["boxes"], found["classes"], strict=True)
-    samples = [{"file": file, "boxes": len(boxes), "classes": sorted({names.get(int(c), str(c)) for c in classes})}
-               for file, boxes, classes in listed]  # fmt: skip
+    samples = [
+        {"file": file, "boxes": len(boxes), "classes": sorted({names.get(int(c), str(c)) for c in classes})}
+        for file, boxes, classes in listed
+    ]
     preview = {**request, "samples": samples, "seconds": round(time.monotonic() - started, 2)}
     (folder / paths.AUGMENTATION_PREVIEW).write_text(json.dumps(preview, indent=2))
     return 0

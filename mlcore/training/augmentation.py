@@ -57,11 +57,12 @@ def check_augmentation(values: Any) -> dict[str, float]:
     for name, value in values.items():
         setting = BY_NAME.get(name)
         if setting is None:
-            raise ValueError(f"augmentation[{name!r}] is not an augmentation setting; use one of "
-                            f"{', '.join(BY_NAME)}.")  # fmt: skip
+            raise ValueError(f"augmentation[{name!r}] is not an augmentation setting; use one of {', '.join(BY_NAME)}.")
         if isinstance(value, bool) or not isinstance(value, int | float) or not setting.low <= value <= setting.high:
-            raise ValueError(f"augmentation[{name!r}]={value!r}; use a number from {setting.low:g} to "
-                            f"{setting.high:g} (Ultralytics' default is {setting.default:g}).")  # fmt: skip
+            raise ValueError(
+                f"augmentation[{name!r}]={value!r}; use a number from {setting.low:g} to "
+                f"{setting.high:g} (Ultralytics' default is {setting.default:g})."
+            )
         checked[name] = float(value)
     return checked
 
@@ -69,9 +70,16 @@ def check_augmentation(values: Any) -> dict[str, float]:
 def augmentation_table(values: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per setting: its value in a training (`values`, the others at their default) and whether it was
     changed."""
-    return [{"setting": a.name, "value": float(values.get(a.name, a.default)), "default": a.default,
-             "changed": a.name in values and float(values[a.name]) != a.default, "what": a.what}
-            for a in AUGMENTATIONS]  # fmt: skip
+    return [
+        {
+            "setting": a.name,
+            "value": float(values.get(a.name, a.default)),
+            "default": a.default,
+            "changed": a.name in values and float(values[a.name]) != a.default,
+            "what": a.what,
+        }
+        for a in AUGMENTATIONS
+    ]
 
 
 def run_augmentation(run_folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -50,8 +50,13 @@ def time_batches(request: dict[str, Any], folder: Path) -> dict[str, Any]:
     model.add_callback("on_train_epoch_start", epoch_start)
     model.add_callback("on_train_batch_end", batch_end)
     try:
-        model.train(data=request["data_yaml"], project=str(folder), name="run", exist_ok=True,
-                    **{**request["args"], "epochs": 1, "val": False, "plots": False})  # fmt: skip
+        model.train(
+            data=request["data_yaml"],
+            project=str(folder),
+            name="run",
+            exist_ok=True,
+            **{**request["args"], "epochs": 1, "val": False, "plots": False},
+        )
     except EnoughBatches:
         pass
     if len(marks) > WARM_UP_BATCHES:  # each timed batch: from the end of the one before to its own end

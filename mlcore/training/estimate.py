@@ -60,9 +60,14 @@ class BatchTiming:
         )
 
     def to_dict(self) -> dict:
-        return {"seconds_per_batch": self.seconds_per_batch, "batches_per_epoch": self.batches_per_epoch,
-                "timed_batches": self.timed_batches, "startup_s": self.startup_s, "device": self.device,
-                "epoch_seconds": self.epoch_seconds}  # fmt: skip
+        return {
+            "seconds_per_batch": self.seconds_per_batch,
+            "batches_per_epoch": self.batches_per_epoch,
+            "timed_batches": self.timed_batches,
+            "startup_s": self.startup_s,
+            "device": self.device,
+            "epoch_seconds": self.epoch_seconds,
+        }
 
 
 def _device(spec: TrainSpec) -> str:
@@ -92,8 +97,10 @@ def time_a_few_batches(spec: TrainSpec, settings: Settings, batches: int = TIMED
     device = _device(spec)
     if _busy(device, settings):
         where = "the CPU" if device == CPU else f"GPU {device}"
-        raise SubmitError(f"a job is using {where} now: batches timed beside it would be slower than the training "
-                          "will be. Time them when it has finished.")  # fmt: skip
+        raise SubmitError(
+            f"a job is using {where} now: batches timed beside it would be slower than the training "
+            "will be. Time them when it has finished."
+        )
     folder = settings.outputs_root / paths.STAGING_DIR / f"timing-{uuid.uuid4().hex[:12]}"
     try:
         data_yaml = stage_dataset(dataset, folder / "view")
@@ -104,11 +111,19 @@ def time_a_few_batches(spec: TrainSpec, settings: Settings, batches: int = TIMED
         env = engine_environment(settings) | {"PYTHONPATH": str(PROJECT_ROOT)}
         env |= {"CUDA_VISIBLE_DEVICES": "" if device == CPU else device, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         try:
-            done = subprocess.run([sys.executable, "-m", "mlcore.training.batch_timer", str(folder / "request.json")],
-                                  env=env, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "mlcore.training.batch_timer", str(folder / "request.json")],
+                env=env,
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
-            raise SubmitError(f"timing took more than {TIMEOUT_S} s: a batch of this size is very slow here; try a "
-                              "smaller batch or image size.") from None  # fmt: skip
+            raise SubmitError(
+                f"timing took more than {TIMEOUT_S} s: a batch of this size is very slow here; try a "
+                "smaller batch or image size."
+            ) from None
         try:
             timing = json.loads((folder / paths.BATCH_TIMING).read_text())
         except (OSError, ValueError):
@@ -119,5 +134,10 @@ def time_a_few_batches(spec: TrainSpec, settings: Settings, batches: int = TIMED
         shutil.rmtree(folder, ignore_errors=True)
     if not timing.get("seconds_per_batch") or not timing.get("batches_per_epoch"):
         raise SubmitError("no batch finished, so nothing was timed; check the dataset's train split.")
-    return BatchTiming(float(timing["seconds_per_batch"]), int(timing["batches_per_epoch"]),
-                       int(timing["timed_batches"]), float(timing["startup_s"]), device)  # fmt: skip
+    return BatchTiming(
+        float(timing["seconds_per_batch"]),
+        int(timing["batches_per_epoch"]),
+        int(timing["timed_batches"]),
+        float(timing["startup_s"]),
+        device,
+    )

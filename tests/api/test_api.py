@@ -87,8 +87,17 @@ def test_a_training_started_by_the_api_is_queued_in_the_shared_job_database(
     client: TestClient, settings: Settings, dataset: Path, capsys: pytest.CaptureFixture
 ) -> None:
     occupy_the_cpu(settings)
-    body = {"mode": "full", "dataset_path": "logos", "model_architecture": "yolov8s", "epochs": 3, "batch_size": 8,
-            "learning_rate": 0.01, "imgsz": 64, "device": "cpu", "experiment": "from-api"}  # fmt: skip
+    body = {
+        "mode": "full",
+        "dataset_path": "logos",
+        "model_architecture": "yolov8s",
+        "epochs": 3,
+        "batch_size": 8,
+        "learning_rate": 0.01,
+        "imgsz": 64,
+        "device": "cpu",
+        "experiment": "from-api",
+    }
     answer = client.post(f"{API}/training/start", json=body)
     assert answer.status_code == 202, answer.text
     training_id = answer.json()["training_id"]
@@ -152,9 +161,14 @@ def test_bad_requests_get_4xx_with_a_reason(
 
 
 def test_unknown_ids_are_404(client: TestClient) -> None:
-    for method, path in (("get", "training/status/abc"), ("post", "training/abc/stop"), ("post", "training/abc/cancel"),
-                         ("get", "training/abc/log"), ("get", "model/validate/abc"),
-                         ("post", "model/validate/abc/cancel")):  # fmt: skip
+    for method, path in (
+        ("get", "training/status/abc"),
+        ("post", "training/abc/stop"),
+        ("post", "training/abc/cancel"),
+        ("get", "training/abc/log"),
+        ("get", "model/validate/abc"),
+        ("post", "model/validate/abc/cancel"),
+    ):
         answer = getattr(client, method)(f"{API}/{path}")
         assert answer.status_code == 404, path
         assert "abc" in answer.json()["detail"]
@@ -193,8 +207,14 @@ def test_runs_are_listed_and_their_weights_downloaded(client: TestClient, settin
 
 def test_visualize_writes_the_chosen_figures(client: TestClient, settings: Settings) -> None:
     run = make_run(settings.outputs_root, "logos/v1", epochs=4)
-    body = {"model_path": str(run / "weights" / "best.pt"), "include_confusion_matrix": True, "include_pr_curve": False,
-            "include_f1_curve": False, "include_training_history": True, "include_class_metrics": False}  # fmt: skip
+    body = {
+        "model_path": str(run / "weights" / "best.pt"),
+        "include_confusion_matrix": True,
+        "include_pr_curve": False,
+        "include_f1_curve": False,
+        "include_training_history": True,
+        "include_class_metrics": False,
+    }
     answer = client.post(f"{API}/model/visualize", json=body)
     assert answer.status_code == 200, answer.text
     folder = Path(answer.json()["output_dir"])
@@ -210,8 +230,15 @@ def test_model_validation_queues_an_evaluation_and_refuses_untrusted_models(
 ) -> None:
     occupy_the_cpu(settings)
     run = make_run(settings.outputs_root, "logos/v1", epochs=4)
-    body = {"model_path": str(run / "weights" / "best.pt"), "test_dataset_path": "logos", "confidence_threshold": 0.3,
-            "iou_threshold": 0.5, "save_predictions": True, "analyze_errors": False, "split": "val"}  # fmt: skip
+    body = {
+        "model_path": str(run / "weights" / "best.pt"),
+        "test_dataset_path": "logos",
+        "confidence_threshold": 0.3,
+        "iou_threshold": 0.5,
+        "save_predictions": True,
+        "analyze_errors": False,
+        "split": "val",
+    }
     answer = client.post(f"{API}/model/validate", json=body)
     assert answer.status_code == 202, answer.text
     evaluation_id = answer.json()["evaluation_id"]
@@ -243,8 +270,9 @@ def test_the_token_is_required_when_configured_and_the_caller_is_audited_as_api(
         auth = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get(f"{API}/runs", headers=auth).status_code == 200
         assert client.get("/openapi.json").status_code == 200  # the schema is public, the data is not
-        started = client.post(f"{API}/training/start", headers=auth,
-                              json={"dataset_path": "logos", "epochs": 1, "imgsz": 64})  # fmt: skip
+        started = client.post(
+            f"{API}/training/start", headers=auth, json={"dataset_path": "logos", "epochs": 1, "imgsz": 64}
+        )
         assert started.status_code == 202 and started.json()["owner"] == "api"
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     local = store.submit("training", {"mode": "full"}, str(settings.outputs_root / "x"), owner="ana@lab.example")
@@ -271,10 +299,15 @@ def test_ui_ml_redirects_to_the_app_and_docs_are_served(client: TestClient, sett
     assert answer.status_code == 307 and answer.headers["location"] == f"http://testserver:{settings.port}/"
     assert client.get("/docs").status_code == 200
     paths_documented = client.get("/openapi.json").json()["paths"]
-    assert {f"{API}/status", f"{API}/dataset/validate", f"{API}/training/start", f"{API}/training/status",
-            f"{API}/training/status/{{training_id}}", f"{API}/model/visualize", f"{API}/model/validate"} <= set(
-        paths_documented
-    )  # fmt: skip
+    assert {
+        f"{API}/status",
+        f"{API}/dataset/validate",
+        f"{API}/training/start",
+        f"{API}/training/status",
+        f"{API}/training/status/{{training_id}}",
+        f"{API}/model/visualize",
+        f"{API}/model/validate",
+    } <= set(paths_documented)
 
 
 def test_serve_refuses_a_network_address_without_a_token_and_short_tokens(

@@ -37,8 +37,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     log = (work / "api.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -102,22 +106,36 @@ def test_the_original_client_validates_trains_and_polls_until_completed(api: tup
     assert Path(status["weights"]["best"]).is_file()
 
     jobs = subprocess.run(
-        [sys.executable, "-m", "mlcore", "jobs", "list", "--json"], capture_output=True, text=True, timeout=60,
-        cwd=PROJECT_ROOT, env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)},
-    )  # fmt: skip
+        [sys.executable, "-m", "mlcore", "jobs", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "ML_STUDIO_OUTPUTS": str(outputs)},
+    )
     assert training_id in [job["id"] for job in json.loads(jobs.stdout)]  # the command line sees the API's job
 
     evaluation = requests.post(
         f"{base}/api/v1/ml/model/validate",
-        json={"model_path": status["weights"]["best"], "test_dataset_path": "dataset", "confidence_threshold": 0.25,
-              "iou_threshold": 0.45, "save_predictions": True, "analyze_errors": True, "imgsz": 64, "device": "cpu"},
-    )  # fmt: skip
+        json={
+            "model_path": status["weights"]["best"],
+            "test_dataset_path": "dataset",
+            "confidence_threshold": 0.25,
+            "iou_threshold": 0.45,
+            "save_predictions": True,
+            "analyze_errors": True,
+            "imgsz": 64,
+            "device": "cpu",
+        },
+    )
     assert evaluation.status_code == 202, evaluation.text
     evaluation_id = evaluation.json()["evaluation_id"]
     deadline = time.monotonic() + 300
     while (done := requests.get(f"{base}/api/v1/ml/model/validate/{evaluation_id}").json())["status"] not in (
-        "completed", "failed", "cancelled"
-    ) and time.monotonic() < deadline:  # fmt: skip
+        "completed",
+        "failed",
+        "cancelled",
+    ) and time.monotonic() < deadline:
         time.sleep(1)
     assert done["status"] == "completed", done["error"]
     assert {"precision", "recall", "f1", "accuracy", "map50", "map50_95", "error_types"} <= set(done["metrics"])

@@ -77,8 +77,9 @@ def _fix_list(path: Path, label_file: str, as_is: str) -> Path:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["label_file", "line", "type", "score", "as_is", "suggested"])
         writer.writeheader()
-        writer.writerow({"label_file": label_file, "line": 1, "type": "spurious", "score": 0.1, "as_is": as_is,
-                         "suggested": ""})  # fmt: skip
+        writer.writerow(
+            {"label_file": label_file, "line": 1, "type": "spurious", "score": 0.1, "as_is": as_is, "suggested": ""}
+        )
     return path
 
 
@@ -92,8 +93,14 @@ def test_a_fix_list_under_the_outputs_is_applied_and_one_outside_the_roots_is_re
     answer = client.post(f"{API}/datasets/versions", json={"source": str(source), "apply_fixes": str(audit)})
     assert answer.status_code == 201, answer.text
     manifest = answer.json()
-    assert manifest["changes"][0] | {"file": None} == {"kind": "apply_fixes", "file": None, "fixes": 1, "changed": 0,
-                                                      "removed": 1, "added": 0}  # fmt: skip
+    assert manifest["changes"][0] | {"file": None} == {
+        "kind": "apply_fixes",
+        "file": None,
+        "fixes": 1,
+        "changed": 0,
+        "removed": 1,
+        "added": 0,
+    }
     assert (Path(manifest["path"]) / name).read_text().splitlines() == label.read_text().splitlines()[1:]
     body = {"source": "logos", "apply_fixes": "quality/audits/a1/fix_list.csv"}
     relative = client.post(f"{API}/datasets/versions", json=body)
@@ -101,14 +108,23 @@ def test_a_fix_list_under_the_outputs_is_applied_and_one_outside_the_roots_is_re
 
     outside = _fix_list(tmp_path / "elsewhere" / "fix_list.csv", name, first)
     made = _versions_made(settings)
-    _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "apply_fixes": str(outside)}), 400,
-             "outside the allowed folders (fix lists are read only from")  # fmt: skip
+    _refused(
+        client.post(f"{API}/datasets/versions", json={"source": "logos", "apply_fixes": str(outside)}),
+        400,
+        "outside the allowed folders (fix lists are read only from",
+    )
     drop = tmp_path / "elsewhere" / "drop.txt"
     drop.write_text("images/train/x.jpg\n")
-    _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(drop)}), 400,
-             "outside the allowed folders")  # fmt: skip
-    _refused(client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(audit.parent)}), 400,
-             "is a folder")  # fmt: skip
+    _refused(
+        client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(drop)}),
+        400,
+        "outside the allowed folders",
+    )
+    _refused(
+        client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": str(audit.parent)}),
+        400,
+        "is a folder",
+    )
     assert _versions_made(settings) == made, "a refused request wrote a version"
 
     removed = client.post(f"{API}/datasets/versions", json={"source": "logos", "remove": "errors"})
@@ -142,9 +158,14 @@ def test_a_merge_follows_the_class_map(studio) -> None:
     version = Path(manifest["path"])
     assert load_dataset(version).names == {**ours, len(ours): "pelican"}
     assert [line.split()[0] for line in (version / "labels/train/m_b.txt").read_text().splitlines()] == [
-        str(len(ours)), "0"]  # fmt: skip
-    _refused(client.post(f"{API}/datasets/versions", json={**body, "class_map": {"Egret": "x"}}), 400,
-             "--map names Egret, which the dataset to merge does not have")  # fmt: skip
+        str(len(ours)),
+        "0",
+    ]
+    _refused(
+        client.post(f"{API}/datasets/versions", json={**body, "class_map": {"Egret": "x"}}),
+        400,
+        "--map names Egret, which the dataset to merge does not have",
+    )
     unmerged = {"source": "logos", "resplit": "80/20", "class_map": {"a": "b"}}
     _refused(client.post(f"{API}/datasets/versions", json=unmerged), 400, "give the dataset to merge")
 
@@ -157,8 +178,14 @@ def test_a_coco_document_exported_by_the_api_imports_back_with_the_same_labels(s
     assert len(document["images"]) == 24 and len(document["annotations"]) == _label_lines(source) > 0
     val = client.get(f"{API}/datasets/export-coco", params={"path": str(source), "split": "val"}).json()
     assert len(val["images"]) == len(load_dataset(source).splits["val"]) < 24
-    _refused(client.get(f"{API}/datasets/export-coco", params={"path": "logos", "split": "holdout"}), 404,
-             "no 'holdout' split", "train (17 images)", "val", "test")  # fmt: skip
+    _refused(
+        client.get(f"{API}/datasets/export-coco", params={"path": "logos", "split": "holdout"}),
+        404,
+        "no 'holdout' split",
+        "train (17 images)",
+        "val",
+        "test",
+    )
 
     (source.parent / "logos.json").write_text(json.dumps(document))
     body = {"source": "logos.json", "images": str(source), "name": "roundtrip"}
@@ -173,20 +200,29 @@ def test_a_coco_document_exported_by_the_api_imports_back_with_the_same_labels(s
     broken = json.loads(json.dumps(document))
     broken["annotations"][0]["bbox"] = ["left", 0, 1, 1]  # a file a hand edit broke
     (source.parent / "broken.json").write_text(json.dumps(broken))
-    _refused(client.post(f"{API}/datasets/import-coco", json={"source": "broken.json", "images": str(source)}), 400,
-             "not a usable COCO detection file")  # fmt: skip
+    _refused(
+        client.post(f"{API}/datasets/import-coco", json={"source": "broken.json", "images": str(source)}),
+        400,
+        "not a usable COCO detection file",
+    )
     _refused(client.post(f"{API}/datasets/import-coco", json={"source": "logos.json"}), 400, "images of logos")
     secret = tmp_path / "secret.jpg"  # outside the roots: a file name must not reach it
     shutil.copy(next((source / "images" / "train").iterdir()), secret)
     for name in (str(secret), f"../../{secret.name}"):
         document["images"][0]["file_name"] = name
         (source.parent / "escape.json").write_text(json.dumps(document))
-        _refused(client.post(f"{API}/datasets/import-coco", json={"source": "escape.json", "images": str(source)}),
-                 400, "names an image outside")  # fmt: skip
+        _refused(
+            client.post(f"{API}/datasets/import-coco", json={"source": "escape.json", "images": str(source)}),
+            400,
+            "names an image outside",
+        )
     document["images"][0]["file_name"] = "images/train/a\x00.jpg"
     (source.parent / "nul.json").write_text(json.dumps(document))
-    _refused(client.post(f"{API}/datasets/import-coco", json={"source": "nul.json", "images": str(source)}), 400,
-             "not a usable COCO detection file")  # fmt: skip
+    _refused(
+        client.post(f"{API}/datasets/import-coco", json={"source": "nul.json", "images": str(source)}),
+        400,
+        "not a usable COCO detection file",
+    )
     assert len(_versions_made(settings)) == 1
 
 
@@ -238,8 +274,10 @@ def test_bad_input_is_answered_with_what_is_wrong_never_500(studio, tmp_path: Pa
     for split in ("seventy", "nan/20/10", "1e309/1"):
         _refused(client.post(versions, json={"source": "logos", "resplit": split}), 400, "is not a split")
     for tolerance in (-0.1, 2):
-        assert client.post(versions, json={"source": "logos", "resplit": "80/20", "tolerance": tolerance}).status_code \
-            == 422  # fmt: skip
+        assert (
+            client.post(versions, json={"source": "logos", "resplit": "80/20", "tolerance": tolerance}).status_code
+            == 422
+        )
     assert client.post(versions, json={"source": "logos", "add": "logos", "add_to": "holdout"}).status_code == 422
     _refused(client.post(versions, json={"source": "logos", "name": "../up", "resplit": "80/20"}), 400, "name=")
     assert _versions_made(settings) == []

@@ -43,8 +43,9 @@ def test_register_show_promote_compare_and_download(client: TestClient, settings
     model = read_model(settings, "logo-detector")
     good = made_up_detections(data, "test", seed=3)
     for n, detections in ((1, good), (2, shifted(good, 0.6))):
-        recorded_evaluation(settings.outputs_root, data, model.weights(model.version(n)), detections=detections,
-                            name=f"e{n}")  # fmt: skip
+        recorded_evaluation(
+            settings.outputs_root, data, model.weights(model.version(n)), detections=detections, name=f"e{n}"
+        )
     listing = client.get(f"{API}/models").json()
     assert listing[0]["name"] == "logo-detector" and listing[0]["versions"] == 2
 

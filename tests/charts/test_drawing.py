@@ -38,8 +38,15 @@ def _pixels(picture: Image.Image, colour: str, box: tuple[int, int, int, int] | 
 
 
 def test_a_small_suspect_gets_a_close_up_and_the_images_other_labels_are_drawn(tmp_path: Path) -> None:
-    issue = {"type": "overlooked", "line": None, "box": DOT, "label_class": None, "suggested_class": 0,
-             "suggested_box": DOT, "confidence": 0.81}  # fmt: skip
+    issue = {
+        "type": "overlooked",
+        "line": None,
+        "box": DOT,
+        "label_class": None,
+        "suggested_class": 0,
+        "suggested_box": DOT,
+        "confidence": 0.81,
+    }
     picture = draw_suspect(_wide(tmp_path), issue, {0: "dot", 1: "square"}, labels=[(1, SQUARE)], max_side=900)
     assert picture.width > 900 + 100  # the whole image at 900 px, and the close-up beside it
     close_up = (906, 0, picture.width, picture.height)
@@ -49,8 +56,15 @@ def test_a_small_suspect_gets_a_close_up_and_the_images_other_labels_are_drawn(t
 
 
 def test_a_box_large_enough_to_see_gets_no_close_up(tmp_path: Path) -> None:
-    issue = {"type": "badly_located", "line": 2, "box": SQUARE, "label_class": 1, "suggested_class": 1,
-             "suggested_box": None, "confidence": None}  # fmt: skip
+    issue = {
+        "type": "badly_located",
+        "line": 2,
+        "box": SQUARE,
+        "label_class": 1,
+        "suggested_class": 1,
+        "suggested_box": None,
+        "confidence": None,
+    }
     picture = draw_suspect(_wide(tmp_path), issue, {0: "dot", 1: "square"}, max_side=900)
     assert picture.width == 900 and (SQUARE[2] - SQUARE[0]) * 900 / 2400 >= CLOSE_UP_BELOW
 
@@ -63,10 +77,17 @@ def test_the_close_up_region_stays_in_the_image_and_keeps_the_box_in_it() -> Non
 
 def test_the_error_gallery_focuses_on_the_smallest_error_of_the_kind_shown(tmp_path: Path) -> None:
     d = Detections(
-        images=["wide.png"], sizes=np.array([[2400, 400]]), names={0: "dot", 1: "square"},
-        gt_image=np.array([0, 0]), gt_cls=np.array([0, 1]), gt_box=np.array([DOT, SQUARE]),
-        pred_image=np.array([0]), pred_cls=np.array([1]), pred_conf=np.array([0.9]), pred_box=np.array([SQUARE]),
-    )  # fmt: skip
+        images=["wide.png"],
+        sizes=np.array([[2400, 400]]),
+        names={0: "dot", 1: "square"},
+        gt_image=np.array([0, 0]),
+        gt_cls=np.array([0, 1]),
+        gt_box=np.array([DOT, SQUARE]),
+        pred_image=np.array([0]),
+        pred_cls=np.array([1]),
+        pred_conf=np.array([0.9]),
+        pred_box=np.array([SQUARE]),
+    )
     result = analyze(d, 0.25, 0.45)
     assert list(focus_box(d, result, 0, "missed")) == DOT  # the dot nothing found
     assert focus_box(d, result, 0, "background") is None

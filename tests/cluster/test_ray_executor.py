@@ -29,8 +29,23 @@ def node(name: str, gpus: int, alive: bool = True, free_mb: list[float] | None =
 
 
 def ray_job(job_id: str, device: str = "auto", node_id: str | None = None, state: JobState = JobState.RUNNING) -> Job:
-    return Job(job_id, "training", state, {"device": device}, f"/runs/{job_id}", "ana", None, None, "gpu:0", None,
-               0.0, 0.0, None, executor="ray", node=node_id)  # fmt: skip
+    return Job(
+        job_id,
+        "training",
+        state,
+        {"device": device},
+        f"/runs/{job_id}",
+        "ana",
+        None,
+        None,
+        "gpu:0",
+        None,
+        0.0,
+        0.0,
+        None,
+        executor="ray",
+        node=node_id,
+    )
 
 
 def executor(settings: Settings, *nodes: Node) -> RayExecutor:
@@ -165,8 +180,13 @@ def test_without_a_ray_address_nothing_of_ray_is_imported(settings: Settings) ->
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
     )
     env = {k: v for k, v in settings.environment.items() if k != "ML_STUDIO_RAY_ADDRESS"}
-    done = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 

@@ -31,11 +31,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _evaluation(settings: Settings, dataset: Path, name: str, detections: Detections | None = None,
-                seed: int = 3) -> Path:  # fmt: skip
+def _evaluation(
+    settings: Settings, dataset: Path, name: str, detections: Detections | None = None, seed: int = 3
+) -> Path:
     model = fake_weights(settings.outputs_root / "models" / f"{name}.pt", seed=hash(name) % 1000)
-    return recorded_evaluation(settings.outputs_root, dataset, model, "test", detections=detections, name=name,
-                               seed=seed)  # fmt: skip
+    return recorded_evaluation(
+        settings.outputs_root, dataset, model, "test", detections=detections, name=name, seed=seed
+    )
 
 
 def test_a_model_compared_with_itself_differs_by_zero_with_intervals_that_hold_zero(settings, dataset) -> None:
@@ -109,12 +111,18 @@ def _doubled(d: Detections, n: int) -> Detections:
     extra = len(d.images)
     g, p = d.gt_image == n, d.pred_image == n
     return Detections(
-        images=[*d.images, d.images[n] + "#2"], sizes=np.vstack([d.sizes, d.sizes[n : n + 1]]), names=d.names,
-        gt_image=np.concatenate([d.gt_image, np.full(g.sum(), extra)]), gt_cls=np.concatenate([d.gt_cls, d.gt_cls[g]]),
-        gt_box=np.vstack([d.gt_box, d.gt_box[g]]), pred_image=np.concatenate([d.pred_image, np.full(p.sum(), extra)]),
-        pred_cls=np.concatenate([d.pred_cls, d.pred_cls[p]]), pred_conf=np.concatenate([d.pred_conf, d.pred_conf[p]]),
-        pred_box=np.vstack([d.pred_box, d.pred_box[p]]), imgsz=d.imgsz,
-    )  # fmt: skip
+        images=[*d.images, d.images[n] + "#2"],
+        sizes=np.vstack([d.sizes, d.sizes[n : n + 1]]),
+        names=d.names,
+        gt_image=np.concatenate([d.gt_image, np.full(g.sum(), extra)]),
+        gt_cls=np.concatenate([d.gt_cls, d.gt_cls[g]]),
+        gt_box=np.vstack([d.gt_box, d.gt_box[g]]),
+        pred_image=np.concatenate([d.pred_image, np.full(p.sum(), extra)]),
+        pred_cls=np.concatenate([d.pred_cls, d.pred_cls[p]]),
+        pred_conf=np.concatenate([d.pred_conf, d.pred_conf[p]]),
+        pred_box=np.vstack([d.pred_box, d.pred_box[p]]),
+        imgsz=d.imgsz,
+    )
 
 
 def test_the_verdict_says_how_many_images_a_difference_of_this_size_needs() -> None:

@@ -37,8 +37,11 @@ def test_login_is_configured_only_by_a_complete_auth_section(tmp_path: Path) -> 
 
 
 def test_admins_and_allowed_users_come_from_the_environment(tmp_path: Path) -> None:
-    environ = {"ML_STUDIO_OUTPUTS": str(tmp_path), "ML_STUDIO_ALLOWED_USERS": "Ana@Lab.example, @team.example",
-               "ML_STUDIO_ADMINS": "boss@lab.example"}  # fmt: skip
+    environ = {
+        "ML_STUDIO_OUTPUTS": str(tmp_path),
+        "ML_STUDIO_ALLOWED_USERS": "Ana@Lab.example, @team.example",
+        "ML_STUDIO_ADMINS": "boss@lab.example",
+    }
     settings = load_settings(environ)
     assert settings.allowed_users == ("ana@lab.example", "@team.example")
     assert settings.admins == ("local", "boss@lab.example")

@@ -143,9 +143,17 @@ def test_one_maximum_image_size_for_every_request() -> None:
 def test_the_match_iou_keeps_its_request_name() -> None:
     """In code the evaluation's match IoU and the predictor's NMS IoU have two names; requests, job records and
     messages keep `iou_threshold`, so the records already written load as they are."""
-    recorded = {"model_path": "m.pt", "dataset_path": "d", "split": "val", "confidence_threshold": 0.3,
-                "iou_threshold": 0.5, "imgsz": 0, "device": "cpu", "save_predictions": True,
-                "analyze_errors": False}  # fmt: skip
+    recorded = {
+        "model_path": "m.pt",
+        "dataset_path": "d",
+        "split": "val",
+        "confidence_threshold": 0.3,
+        "iou_threshold": 0.5,
+        "imgsz": 0,
+        "device": "cpu",
+        "save_predictions": True,
+        "analyze_errors": False,
+    }
     spec = EvalSpec.from_dict(recorded)
     assert spec.match_iou == 0.5
     assert spec.to_dict() == recorded and list(spec.to_dict()) == list(recorded)  # the same keys, in the same order

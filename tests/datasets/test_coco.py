@@ -17,8 +17,10 @@ from tests.conftest import mlcore
 
 def _boxes(root: Path, split: str) -> dict[str, list[tuple]]:
     """Every label line of a split, by image name, rounded to 4 decimals."""
-    return {p.stem: sorted(tuple(round(float(v), 4) for v in line.split()) for line in p.read_text().splitlines())
-            for p in sorted((root / "labels" / split).glob("*.txt"))}  # fmt: skip
+    return {
+        p.stem: sorted(tuple(round(float(v), 4) for v in line.split()) for line in p.read_text().splitlines())
+        for p in sorted((root / "labels" / split).glob("*.txt"))
+    }
 
 
 def test_yolo_to_coco_to_yolo_gives_the_same_labels_and_pycocotools_reads_it(data_studio, tmp_path: Path) -> None:

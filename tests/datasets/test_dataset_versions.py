@@ -43,17 +43,26 @@ def test_fixes_are_applied_exactly_and_nothing_else_changes(data_studio, tmp_pat
     changed, removed, added_to = sorted(f for f, text in labels.items() if len(text.splitlines()) >= 2)[:3]
     first = labels[changed].splitlines()[0]
     swapped = " ".join(["4" if first.split()[0] != "4" else "3", *first.split()[1:]])
-    fixes = _fix_list(tmp_path / "fixes.csv", [
-        {"label_file": changed, "line": 1, "as_is": first, "suggested": swapped},
-        {"label_file": removed, "line": 2, "as_is": labels[removed].splitlines()[1], "suggested": ""},
-        {"label_file": added_to, "line": "", "as_is": "", "suggested": "0 0.500000 0.500000 0.100000 0.100000"},
-    ])  # fmt: skip
+    fixes = _fix_list(
+        tmp_path / "fixes.csv",
+        [
+            {"label_file": changed, "line": 1, "as_is": first, "suggested": swapped},
+            {"label_file": removed, "line": 2, "as_is": labels[removed].splitlines()[1], "suggested": ""},
+            {"label_file": added_to, "line": "", "as_is": "", "suggested": "0 0.500000 0.500000 0.100000 0.100000"},
+        ],
+    )
     manifest = make_version(str(source), settings, fixes=fixes, actor="ana")
     assert tree_digest(source) == before, "the source dataset was written"
     version = Path(manifest["path"])
     assert version == settings.outputs_root / "datasets" / "logos" / "v1" and manifest["made_by"] == "ana"
-    assert manifest["changes"][0] | {"file": None} == {"kind": "apply_fixes", "file": None, "fixes": 3, "changed": 1,
-                                                      "removed": 1, "added": 1}  # fmt: skip
+    assert manifest["changes"][0] | {"file": None} == {
+        "kind": "apply_fixes",
+        "file": None,
+        "fixes": 3,
+        "changed": 1,
+        "removed": 1,
+        "added": 1,
+    }
     now = _labels(version)
     assert now.keys() == labels.keys()
     for name, text in labels.items():
@@ -80,12 +89,16 @@ def test_fixes_are_applied_exactly_and_nothing_else_changes(data_studio, tmp_pat
 def test_a_fix_list_that_no_longer_matches_is_refused_and_nothing_is_written(data_studio, tmp_path: Path) -> None:
     settings, source = data_studio
     name = sorted(_labels(source))[0]
-    stale = _fix_list(tmp_path / "stale.csv", [{"label_file": name, "line": 1, "as_is": "0 0.1 0.1 0.1 0.1",
-                                                "suggested": "1 0.1 0.1 0.1 0.1"}])  # fmt: skip
+    stale = _fix_list(
+        tmp_path / "stale.csv",
+        [{"label_file": name, "line": 1, "as_is": "0 0.1 0.1 0.1 0.1", "suggested": "1 0.1 0.1 0.1 0.1"}],
+    )
     with pytest.raises(SubmitError, match=r"1 of 1 fixes do not match .* line 1 reads .*audit the dataset again"):
         make_version(str(source), settings, fixes=stale)
-    other = _fix_list(tmp_path / "other.csv", [{"label_file": "labels/train/elsewhere.txt", "line": 1, "as_is": "x",
-                                                "suggested": "y"}])  # fmt: skip
+    other = _fix_list(
+        tmp_path / "other.csv",
+        [{"label_file": "labels/train/elsewhere.txt", "line": 1, "as_is": "x", "suggested": "y"}],
+    )
     with pytest.raises(SubmitError, match="is not a label file of this dataset"):
         make_version(str(source), settings, fixes=other)
     (tmp_path / "empty.csv").write_text("a,b\n")
@@ -114,7 +127,11 @@ def test_removals_by_list_or_by_validation_error_and_versions_of_versions(data_s
     listed.write_text("\n".join(keep_out) + "\n")
     second = make_version(first["path"], settings, remove=listed)
     assert second["version"] == 2 and second["parent"] | {"fingerprint": None} == {
-        "path": first["path"], "fingerprint": None, "name": "logos", "version": 1}  # fmt: skip
+        "path": first["path"],
+        "fingerprint": None,
+        "name": "logos",
+        "version": 1,
+    }
     assert second["counts"]["train"] == first["counts"]["train"] - 2
     listed.write_text("images/train/not-there.jpg\n")
     with pytest.raises(SubmitError, match="not in this dataset, e.g. images/train/not-there.jpg"):
@@ -125,9 +142,17 @@ def test_an_audits_fix_list_becomes_a_version_from_the_command_line(data_studio)
     settings, source = data_studio
     job, document = made_audit(settings, source)
     fix_list = Path(job.run_dir) / "fix_list.csv"
-    proc = mlcore("dataset", "version", str(source), "--apply-fixes", str(fix_list), "--name", "logos-fixed", "--json",
-                  extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root),
-                             "ML_STUDIO_DATASET_ROOTS": str(source.parent)})  # fmt: skip
+    proc = mlcore(
+        "dataset",
+        "version",
+        str(source),
+        "--apply-fixes",
+        str(fix_list),
+        "--name",
+        "logos-fixed",
+        "--json",
+        extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root), "ML_STUDIO_DATASET_ROOTS": str(source.parent)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     manifest = json.loads(proc.stdout)
     assert {"path", "parent", "changes"} <= set(manifest) and manifest["name"] == "logos-fixed"
@@ -136,9 +161,16 @@ def test_an_audits_fix_list_becomes_a_version_from_the_command_line(data_studio)
         lines = (version / issue["label_file"]).read_text().splitlines()
         if issue["suggested"]:
             assert issue["suggested"] in lines
-    again = mlcore("dataset", "version", str(source), "--apply-fixes", str(fix_list), "--name", "bad name",
-                   extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root),
-                              "ML_STUDIO_DATASET_ROOTS": str(source.parent)})  # fmt: skip
+    again = mlcore(
+        "dataset",
+        "version",
+        str(source),
+        "--apply-fixes",
+        str(fix_list),
+        "--name",
+        "bad name",
+        extra_env={"ML_STUDIO_OUTPUTS": str(settings.outputs_root), "ML_STUDIO_DATASET_ROOTS": str(source.parent)},
+    )
     assert again.returncode == 2 and "name=" in again.stderr and "Traceback" not in again.stderr
 
 
@@ -247,7 +279,9 @@ def test_merging_a_dataset_maps_classes_by_name_appends_others_and_follows_the_u
     assert change["classes"] == {ours[1]: ours[1], "pelican": "pelican", "Heron": ours[0]}
     assert (version / "labels/train/m_a.txt").read_text().split()[0] == "1"
     assert [line.split()[0] for line in (version / "labels/train/m_b.txt").read_text().splitlines()] == [
-        str(len(ours)), "0"]  # fmt: skip
+        str(len(ours)),
+        "0",
+    ]
     assert manifest["counts"]["train"] == len(load_dataset(source).splits["train"]) + 3
     assert manifest["validation"]["error"] == 0 and (tree_digest(other), tree_digest(source)) == before
 
@@ -270,8 +304,10 @@ def test_comparing_two_versions_shows_what_was_added_removed_moved_and_relabelle
     settings, source = data_studio
     labels = _labels(source)
     name = sorted(f for f, text in labels.items() if f.startswith("labels/train/") and text.strip())[0]
-    fixes = _fix_list(tmp_path / "fixes.csv", [{"label_file": name, "line": 1, "as_is": labels[name].splitlines()[0],
-                                                "suggested": ""}])  # fmt: skip
+    fixes = _fix_list(
+        tmp_path / "fixes.csv",
+        [{"label_file": name, "line": 1, "as_is": labels[name].splitlines()[0], "suggested": ""}],
+    )
     v1 = make_version(str(source), settings, fixes=fixes)
     drop = tmp_path / "drop.txt"
     drop.write_text(sorted(p.relative_to(v1["path"]).as_posix() for p in Path(v1["path"], "images/val").iterdir())[0])
@@ -333,8 +369,9 @@ def test_the_dataset_page_offers_a_repair_and_merges_with_a_mapping(data_studio)
 
     settings, source = data_studio
     names = list(load_dataset(source).names.values())
-    export = _labelled_folder(source.parent / "studio-export", source, names[:2],
-                              {f"s{k}": f"{k % 2} 0.5 0.5 0.2 0.2\n" for k in range(10)})  # fmt: skip
+    export = _labelled_folder(
+        source.parent / "studio-export", source, names[:2], {f"s{k}": f"{k % 2} 0.5 0.5 0.2 0.2\n" for k in range(10)}
+    )
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "datasets.py"), default_timeout=60)
     at.session_state["datasets.pick"] = str(export)
     at.run()
@@ -369,11 +406,30 @@ def test_versions_of_a_dataset_kept_under_the_outputs_go_beside_it_and_the_comma
     assert tree_digest(kept) == before
     other = _labelled_folder(source.parent / "other", source, ["pelican"], {"a": "0 0.5 0.5 0.2 0.2\n"})
     env = {"ML_STUDIO_DATASET_ROOTS": str(source.parent)}
-    bad = mlcore("dataset", "version", str(source), "--merge", str(other), "--map", "pelican",
-                 env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
+    bad = mlcore(
+        "dataset",
+        "version",
+        str(source),
+        "--merge",
+        str(other),
+        "--map",
+        "pelican",
+        env_outputs=settings.outputs_root,
+        extra_env=env,
+    )
     assert bad.returncode == 2 and "write THEIRS=OURS" in bad.stderr and "Traceback" not in bad.stderr
-    done = mlcore("dataset", "version", str(source), "--merge", str(other), "--map", "pelican=bird", "--json",
-                  env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
+    done = mlcore(
+        "dataset",
+        "version",
+        str(source),
+        "--merge",
+        str(other),
+        "--map",
+        "pelican=bird",
+        "--json",
+        env_outputs=settings.outputs_root,
+        extra_env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["changes"][0]["appended"] == ["bird"]
 

@@ -40,8 +40,11 @@ FAST = ValidationOptions(workers=1)
 
 def _near(report: ValidationReport) -> dict[str, str]:
     """{image called a near copy: the image it copies, as the message names it}."""
-    return {i.path: i.message.split(" in ")[0].removeprefix("looks nearly identical to ")
-            for i in report.issues if i.code == "near_duplicate"}  # fmt: skip
+    return {
+        i.path: i.message.split(" in ")[0].removeprefix("looks nearly identical to ")
+        for i in report.issues
+        if i.code == "near_duplicate"
+    }
 
 
 def _facts(root: Path) -> tuple[list[tuple[str, str]], list[ImageFacts]]:

@@ -70,8 +70,14 @@ def test_a_split_path_that_misses_its_folder_is_read_from_the_folder_beside_data
         for stem, (image, text) in source[split].items():
             shutil.copy(image, target / folder / "images" / image.name)
             (target / folder / "labels" / f"{stem}.txt").write_text(text)
-    _write_yaml(target / "data.yaml", train="../exports/train/images", val="images/valid", test="test/images",
-                nc=5, names=NAMES5)  # fmt: skip
+    _write_yaml(
+        target / "data.yaml",
+        train="../exports/train/images",
+        val="images/valid",
+        test="test/images",
+        nc=5,
+        names=NAMES5,
+    )
     before = tree_digest(target)
     n_train, n_val = len(source["train"]), len(source["val"])
 
@@ -87,10 +93,12 @@ def test_a_split_path_that_misses_its_folder_is_read_from_the_folder_beside_data
     missing = [i.message for i in load_dataset(target).issues if i.code == "split_missing"]
     assert any(
         m.startswith("train: '../exports/train/images' does not exist")
-        and m.endswith(f"Did you mean 'train/images'? {n_train} images found there; python -m mlcore dataset repair "
-                       "makes a repaired version.")
+        and m.endswith(
+            f"Did you mean 'train/images'? {n_train} images found there; python -m mlcore dataset repair "
+            "makes a repaired version."
+        )
         for m in missing
-    ), missing  # fmt: skip
+    ), missing
     assert "split_missing" in _errors(target)
 
     manifest = repair_dataset(str(target / "data.yaml"), settings)
@@ -146,8 +154,7 @@ def test_class_ids_past_the_names_list_get_names_of_their_own(data_studio) -> No
     source = _source(logos)
     target = logos.parent / "short"
     shutil.copytree(logos, target)
-    _write_yaml(target / "data.yaml", train="images/train", val="images/val", test="images/test",
-                names=NAMES5[:2])  # fmt: skip
+    _write_yaml(target / "data.yaml", train="images/train", val="images/val", test="images/test", names=NAMES5[:2])
     top = max(int(line.split()[0]) for s in source.values() for _, t in s.values() for line in t.splitlines())
     assert top >= 3
     before = tree_digest(target)
@@ -198,8 +205,10 @@ def test_a_cvat_yolo_export_becomes_a_yolo_dataset(data_studio, with_valid: bool
 
     repairs = diagnose(target)
     assert [r.kind for r in repairs] == ([CVAT_YOLO] if with_valid else [CVAT_YOLO, NO_SPLITS])
-    assert repairs[0].message == ('a CVAT "YOLO 1.1" export (obj.data, obj.names, train.txt): the repaired version '
-                                  "is a YOLO dataset with images/train and labels/train.")  # fmt: skip
+    assert repairs[0].message == (
+        'a CVAT "YOLO 1.1" export (obj.data, obj.names, train.txt): the repaired version '
+        "is a YOLO dataset with images/train and labels/train."
+    )
 
     manifest = repair_dataset(str(target), settings)
     version = Path(manifest["path"])
@@ -239,9 +248,16 @@ def test_a_label_studio_export_is_split_70_20_10_without_leaks(data_studio) -> N
     before = tree_digest(target)
 
     repairs = diagnose(target)
-    assert [r.to_dict() for r in repairs] == [{"kind": NO_SPLITS, "split": None, "message": (
-        f"no validation split (one folder of {total} images, as Label Studio exports them): the repaired version "
-        "splits them 70/20/10 keeping near-copies together.")}]  # fmt: skip
+    assert [r.to_dict() for r in repairs] == [
+        {
+            "kind": NO_SPLITS,
+            "split": None,
+            "message": (
+                f"no validation split (one folder of {total} images, as Label Studio exports them): "
+                "the repaired version splits them 70/20/10 keeping near-copies together."
+            ),
+        }
+    ]
     report = validate(target, ValidationOptions(near_duplicates=False))
     assert any(i.code == "split_missing" and i.split == "val" for i in report.issues)
 
@@ -252,8 +268,11 @@ def test_a_label_studio_export_is_split_70_20_10_without_leaks(data_studio) -> N
     for split, share in zip(SPLITS, (0.7, 0.2, 0.1), strict=True):
         assert abs(len(dataset.splits[split]) / total - share) <= 0.05 + 1e-9, manifest["counts"]
     contents = {s: {hashlib.sha256(Path(i).read_bytes()).hexdigest() for i in v} for s, v in dataset.splits.items()}
-    assert not (contents["train"] & contents["val"] or contents["train"] & contents["test"]
-                or contents["val"] & contents["test"])  # fmt: skip
+    assert not (
+        contents["train"] & contents["val"]
+        or contents["train"] & contents["test"]
+        or contents["val"] & contents["test"]
+    )
     labels = _version_labels(version)
     assert {k: t for v in labels.values() for k, t in v.items()} == {
         k: t for v in source.values() for k, (_, t) in v.items()

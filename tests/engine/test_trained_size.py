@@ -75,8 +75,9 @@ def test_evaluations_and_quality_jobs_take_the_trained_size_by_default(tiny: dic
     assert "runs at 256 px, but the model was trained at 128 px" in sizes["evaluation at 256"].warning
 
 
-def test_an_ab_comparison_evaluates_each_model_at_its_own_size(settings: Settings, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_ab_comparison_evaluates_each_model_at_its_own_size(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     make_demo_dataset(data, images=20, imgsz=64, seed=3)
     monkeypatch.setenv("ML_STUDIO_DATASET_ROOTS", str(tmp_path))

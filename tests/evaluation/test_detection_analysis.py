@@ -16,10 +16,15 @@ def detections(gt: list[tuple], preds: list[tuple], images: int = 1, size: int =
         images=[f"img{i}.jpg" for i in range(images)],
         sizes=np.full((images, 2), size),
         names={0: "cat", 1: "dog"},
-        gt_image=g[:, 0].astype(int), gt_cls=g[:, 1].astype(int), gt_box=g[:, 2:],
-        pred_image=p[:, 0].astype(int), pred_cls=p[:, 1].astype(int), pred_conf=p[:, 2], pred_box=p[:, 3:],
+        gt_image=g[:, 0].astype(int),
+        gt_cls=g[:, 1].astype(int),
+        gt_box=g[:, 2:],
+        pred_image=p[:, 0].astype(int),
+        pred_cls=p[:, 1].astype(int),
+        pred_conf=p[:, 2],
+        pred_box=p[:, 3:],
         imgsz=imgsz,
-    )  # fmt: skip
+    )
 
 
 BOX = (100, 100, 200, 200)
@@ -35,20 +40,26 @@ def test_each_error_type_is_recognised() -> None:
     d = detections(
         gt=[(0, 0, *BOX), (1, 0, *BOX), (2, 0, *BOX), (3, 0, *BOX), (4, 0, *BOX)],
         preds=[
-            (0, 0, 0.9, *BOX), (0, 0, 0.8, 102, 102, 202, 202),  # a match, then a duplicate of it
-            (1, 1, 0.9, *BOX),                                     # right place, wrong class
-            (2, 0, 0.9, 100, 100, 200, 140),                       # right class, IoU 0.4: localization
-            (3, 1, 0.9, 100, 100, 200, 140),                       # wrong class and IoU 0.4: both
-            (4, 0, 0.9, 400, 400, 450, 450),                       # nowhere near: background
+            (0, 0, 0.9, *BOX),
+            (0, 0, 0.8, 102, 102, 202, 202),  # a match, then a duplicate of it
+            (1, 1, 0.9, *BOX),  # right place, wrong class
+            (2, 0, 0.9, 100, 100, 200, 140),  # right class, IoU 0.4: localization
+            (3, 1, 0.9, 100, 100, 200, 140),  # wrong class and IoU 0.4: both
+            (4, 0, 0.9, 400, 400, 450, 450),  # nowhere near: background
         ],
         images=6,
-    )  # fmt: skip
+    )
     result = analyze(d, conf=0.25, iou=0.5)
     assert list(result.pred_type) == ["tp", "duplicate", "classification", "localization", "both", "background"]
     assert list(result.gt_type) == ["tp", "fn", "fn", "fn", "missed"]
     assert result.error_counts == {
-        "duplicate": 1, "classification": 1, "localization": 1, "both": 1, "background": 1, "missed": 1,
-    }  # fmt: skip
+        "duplicate": 1,
+        "classification": 1,
+        "localization": 1,
+        "both": 1,
+        "background": 1,
+        "missed": 1,
+    }
     assert result.overall["tp"] == 1 and result.overall["fp"] == 5 and result.overall["fn"] == 4
     assert result.overall["accuracy"] == pytest.approx(1 / 10)
 
@@ -87,8 +98,9 @@ def test_sizes_are_coco_bounds_at_the_models_input_size() -> None:
 
 
 def test_average_precision_of_a_perfect_and_a_half_right_model() -> None:
-    perfect = detections(gt=[(0, 0, *BOX), (0, 1, 300, 300, 400, 400)],
-                         preds=[(0, 0, 0.9, *BOX), (0, 1, 0.8, 300, 300, 400, 400)])  # fmt: skip
+    perfect = detections(
+        gt=[(0, 0, *BOX), (0, 1, 300, 300, 400, 400)], preds=[(0, 0, 0.9, *BOX), (0, 1, 0.8, 300, 300, 400, 400)]
+    )
     # 0.995, not 1: the 101-point interpolation with its end point, as Ultralytics and COCO compute it
     assert average_precision(perfect)["map50"] == pytest.approx(0.995, abs=1e-6)
     assert average_precision(perfect)["map50_95"] == pytest.approx(0.995, abs=1e-6)
@@ -106,8 +118,11 @@ def test_detections_round_trip_through_a_compact_file(tmp_path) -> None:
 
 def test_what_each_error_type_costs_in_map50() -> None:
     found_late = (1, 0, 0.7, *BOX)  # a second image's cat, found with less confidence
-    duplicate = detections(gt=[(0, 0, *BOX), (1, 0, *BOX)], images=2,
-                           preds=[(0, 0, 0.9, *BOX), (0, 0, 0.8, 102, 102, 202, 202), found_late])  # fmt: skip
+    duplicate = detections(
+        gt=[(0, 0, *BOX), (1, 0, *BOX)],
+        images=2,
+        preds=[(0, 0, 0.9, *BOX), (0, 0, 0.8, 102, 102, 202, 202), found_late],
+    )
     costs = error_costs(duplicate)
     assert costs["duplicate"] > 0.1 and costs["background"] == 0 and costs["missed"] == 0
     assert average_precision(duplicate)["map50"] + costs["duplicate"] == pytest.approx(0.995, abs=1e-4)

@@ -23,9 +23,15 @@ from tests.conftest import mlcore, until_final
 
 def test_the_original_request_body_loads_and_bad_values_are_refused() -> None:
     spec = EvalSpec.from_dict(
-        {"model_path": "m.pt", "test_dataset_path": "/data/logos", "confidence_threshold": 0.3,
-         "iou_threshold": 0.5, "save_predictions": False, "analyze_errors": True}
-    )  # fmt: skip
+        {
+            "model_path": "m.pt",
+            "test_dataset_path": "/data/logos",
+            "confidence_threshold": 0.3,
+            "iou_threshold": 0.5,
+            "save_predictions": False,
+            "analyze_errors": True,
+        }
+    )
     assert spec.dataset_path == "/data/logos" and spec.split == "test" and not spec.save_predictions
     for bad, fragment in (
         ({"confidence_threshold": 1.5}, "between 0 and 1"),
@@ -49,8 +55,9 @@ def env(trained: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, s
 @pytest.mark.slow
 def test_an_evaluation_job_agrees_with_ultralytics_and_writes_everything(env: dict[str, str]) -> None:
     settings = load_settings()
-    job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=env["data"], split="train", imgsz=128,
-                                     device="cpu"), settings)  # fmt: skip
+    job = submit_evaluation(
+        EvalSpec(model_path=env["model"], dataset_path=env["data"], split="train", imgsz=128, device="cpu"), settings
+    )
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     until_final(job.id, settings)
     done = store.get(job.id)
@@ -62,8 +69,14 @@ def test_an_evaluation_job_agrees_with_ultralytics_and_writes_everything(env: di
     assert ultralytics["map50"] > 0.01, "the model learned nothing: the agreement below would be trivial"
     assert metrics["map50"] == pytest.approx(ultralytics["map50"], abs=0.005)
     assert metrics["map50_95"] == pytest.approx(ultralytics["map50_95"], abs=0.005)
-    assert set(metrics["error_types"]) == {"duplicate", "classification", "localization", "both", "background",
-                                           "missed"}  # fmt: skip
+    assert set(metrics["error_types"]) == {
+        "duplicate",
+        "classification",
+        "localization",
+        "both",
+        "background",
+        "missed",
+    }
     assert {"precision", "recall", "f1", "accuracy", "by_size", "per_class", "confusion_matrix"} <= set(metrics)
     for name in ("predictions.npz", "confusion_matrix.png", "eval_config.yaml", "predictions/predictions_coco.json"):
         assert (folder / name).exists(), name
@@ -82,9 +95,23 @@ def test_an_evaluation_job_agrees_with_ultralytics_and_writes_everything(env: di
 @pytest.mark.slow
 def test_evaluate_command_prints_one_json_document(env: dict[str, str]) -> None:
     proc = mlcore(
-        "evaluate", "--model", env["model"], "--data", env["data"], "--split", "val", "--imgsz", "128",
-        "--device", "cpu", "--conf", "0.1", "--json", "--wait", extra_env=env,
-    )  # fmt: skip
+        "evaluate",
+        "--model",
+        env["model"],
+        "--data",
+        env["data"],
+        "--split",
+        "val",
+        "--imgsz",
+        "128",
+        "--device",
+        "cpu",
+        "--conf",
+        "0.1",
+        "--json",
+        "--wait",
+        extra_env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert {
@@ -126,8 +153,9 @@ def test_a_model_whose_classes_differ_fails_with_the_names(env: dict[str, str]) 
         shutil.copytree(env["data"], other)
         text = (other / "data.yaml").read_text().replace("- ferro", "- copper")
         (other / "data.yaml").write_text(text)
-    job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=str(other), split="val", imgsz=128,
-                                     device="cpu"), settings)  # fmt: skip
+    job = submit_evaluation(
+        EvalSpec(model_path=env["model"], dataset_path=str(other), split="val", imgsz=128, device="cpu"), settings
+    )
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     until_final(job.id, settings)
     failed = store.get(job.id)
@@ -144,8 +172,9 @@ def test_files_with_validation_errors_are_left_out_and_listed(env: dict[str, str
         shutil.copytree(env["data"], broken)
     label = sorted((broken / "labels" / "val").glob("*.txt"))[0]
     label.write_text("0 0.5 0.5 not-a-number 0.2\n")
-    job = submit_evaluation(EvalSpec(model_path=env["model"], dataset_path=str(broken), split="val", imgsz=128,
-                                     device="cpu"), settings)  # fmt: skip
+    job = submit_evaluation(
+        EvalSpec(model_path=env["model"], dataset_path=str(broken), split="val", imgsz=128, device="cpu"), settings
+    )
     assert job.spec["skipped"] == [f"labels/val/{label.name}"]
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     until_final(job.id, settings)

@@ -119,9 +119,11 @@ def test_copy_free_metrics_are_not_given_on_fewer_than_ten_images(sixteen_val: P
 def test_the_command_line_says_too_few_images_instead_of_numbers(sixteen_val: Path) -> None:
     d = made_up_detections(sixteen_val, "val")
     few = leakage_lines(leakage_summary(d, _copies(d.images[1:]), "val", 0.25, 0.45))
-    assert few == [f"Leakage: {len(d.images) - 1} of {len(d.images)} val images are copies or near-copies of training "
-                   f"images. Without the copies: {TOO_FEW} (only 1 of the {len(d.images)} images copies no training "
-                   f"image; copy-free metrics need at least {MIN_CLEAN_IMAGES})."]  # fmt: skip
+    assert few == [
+        f"Leakage: {len(d.images) - 1} of {len(d.images)} val images are copies or near-copies of training "
+        f"images. Without the copies: {TOO_FEW} (only 1 of the {len(d.images)} images copies no training "
+        f"image; copy-free metrics need at least {MIN_CLEAN_IMAGES})."
+    ]
     some = leakage_lines(leakage_summary(d, _copies(d.images[:2]), "val", 0.25, 0.45))
     assert some[0].endswith(f"On the other {len(d.images) - 2} images:") and "map50_95" in some[1]
     assert leakage_lines(leakage_summary(d, [], "val", 0.25, 0.45)) == []
@@ -186,8 +188,22 @@ def test_an_evaluation_of_a_small_leaky_split_reports_the_copy_and_too_few_image
     root = Path(tiny["ML_STUDIO_DATASET_ROOTS"]) / "leaky"
     if not root.exists():
         leaky_copy(Path(tiny["data"]), root)
-    proc = mlcore("evaluate", "--model", tiny["model"], "--data", str(root), "--split", "test", "--imgsz", "128",
-                  "--device", "cpu", "--json", "--wait", extra_env=tiny)  # fmt: skip
+    proc = mlcore(
+        "evaluate",
+        "--model",
+        tiny["model"],
+        "--data",
+        str(root),
+        "--split",
+        "test",
+        "--imgsz",
+        "128",
+        "--device",
+        "cpu",
+        "--json",
+        "--wait",
+        extra_env=tiny,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     # exact copies are validation errors: left out of the evaluation, and listed; the near copy is measured
@@ -198,7 +214,20 @@ def test_an_evaluation_of_a_small_leaky_split_reports_the_copy_and_too_few_image
     clean = leakage["clean"]  # the small test split leaves fewer than ten images: no copy-free numbers
     assert clean["images"] == result["images"] - 1 < MIN_CLEAN_IMAGES and clean["measured"] is False
     assert clean["note"].startswith(TOO_FEW) and "precision" not in clean
-    text = mlcore("evaluate", "--model", tiny["model"], "--data", str(root), "--split", "test", "--imgsz", "128",
-                  "--device", "cpu", "--wait", extra_env=tiny)  # fmt: skip
+    text = mlcore(
+        "evaluate",
+        "--model",
+        tiny["model"],
+        "--data",
+        str(root),
+        "--split",
+        "test",
+        "--imgsz",
+        "128",
+        "--device",
+        "cpu",
+        "--wait",
+        extra_env=tiny,
+    )
     assert text.returncode == 0 and "1 of" in text.stdout and TOO_FEW in text.stdout
     assert "On the other" not in text.stdout

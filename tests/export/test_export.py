@@ -48,9 +48,20 @@ def exported(trained: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     """One export of the run's best.pt to ONNX, OpenVINO and TorchScript with the parity check, by the CLI."""
     env = {k: trained[k] for k in ("ML_STUDIO_OUTPUTS", "ML_STUDIO_DATASET_ROOTS")}
     proc = mlcore(
-        "export", trained["model"], "--format", "onnx", "--format", "openvino", "--format", "torchscript",
-        "--data", trained["data"], "--wait", "--json", extra_env=env,
-    )  # fmt: skip
+        "export",
+        trained["model"],
+        "--format",
+        "onnx",
+        "--format",
+        "openvino",
+        "--format",
+        "torchscript",
+        "--data",
+        trained["data"],
+        "--wait",
+        "--json",
+        extra_env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {**json.loads(proc.stdout), "env": trained}
 
@@ -97,8 +108,9 @@ def test_onnx_openvino_and_torchscript_behave_like_the_pt_and_are_timed(exported
 def test_openvino_int8_is_calibrated_on_the_dataset_and_checked_with_its_tolerance(studio: dict) -> None:
     before = _dataset_files(Path(studio["data"]))
     settings = load_settings()
-    spec = ExportSpec(model_path=studio["model"], formats=("openvino",), precision="int8", dataset_path=studio["data"],
-                      timed_runs=50)  # fmt: skip
+    spec = ExportSpec(
+        model_path=studio["model"], formats=("openvino",), precision="int8", dataset_path=studio["data"], timed_runs=50
+    )
     job = submit_export(spec, settings)
     until_final(job.id, settings)
     assert open_store(settings).get(job.id).state is JobState.COMPLETED, open_store(settings).get(job.id).error
@@ -108,8 +120,9 @@ def test_openvino_int8_is_calibrated_on_the_dataset_and_checked_with_its_toleran
     assert card["formats"][0]["parity"]["tolerance"] == 0.02
     assert _dataset_files(Path(studio["data"])) == before  # calibration read a staged view, wrote nothing
     assert entry["inference_precision"] == "f32"  # the layers left in floating point, as nncf calibrated them
-    half = submit_export(ExportSpec(model_path=studio["model"], formats=("openvino",), precision="fp16",
-                                    parity=False), settings)  # fmt: skip
+    half = submit_export(
+        ExportSpec(model_path=studio["model"], formats=("openvino",), precision="fp16", parity=False), settings
+    )
     until_final(half.id, settings)
     (entry,) = export_result(Path(half.run_dir))["formats"]
     assert entry["precision"] == "fp16" and Path(entry["path"]).is_dir()
@@ -122,8 +135,9 @@ def test_openvino_bf16_is_exported_where_the_cpu_has_it_and_the_card_says_what_r
 
     settings = load_settings()
     monkeypatch.setattr(precision, "cpu_capabilities", lambda: ("FP32", "BF16", "INT8"))  # offered, as with AMX
-    job = submit_export(ExportSpec(model_path=studio["model"], formats=("openvino",), precision="bf16", parity=False),
-                        settings)  # fmt: skip
+    job = submit_export(
+        ExportSpec(model_path=studio["model"], formats=("openvino",), precision="bf16", parity=False), settings
+    )
     until_final(job.id, settings)
     assert open_store(settings).get(job.id).state is JobState.COMPLETED, open_store(settings).get(job.id).error
     card = json.loads((Path(job.run_dir) / paths.MODEL_CARD).read_text())
@@ -136,8 +150,9 @@ def test_openvino_bf16_is_exported_where_the_cpu_has_it_and_the_card_says_what_r
 @pytest.mark.slow
 def test_an_export_checked_at_another_size_fails_parity_and_says_why(studio: dict) -> None:
     settings = load_settings()
-    spec = ExportSpec(model_path=studio["model"], formats=("onnx",), dynamic=True, check_imgsz=64,
-                      dataset_path=studio["data"])  # fmt: skip
+    spec = ExportSpec(
+        model_path=studio["model"], formats=("onnx",), dynamic=True, check_imgsz=64, dataset_path=studio["data"]
+    )
     job = submit_export(spec, settings)
     until_final(job.id, settings)
     parity = export_result(Path(job.run_dir))["formats"][0]["parity"]
@@ -165,8 +180,12 @@ def test_an_export_job_makes_no_network_attempt(studio: dict, tmp_path: Path) ->
     }
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "offline_child.py"), str(log), "worker", job.id],
-        env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert store.get(job.id).state is JobState.COMPLETED
     assert all(f["parity"]["passed"] for f in export_result(Path(job.run_dir))["formats"])
@@ -241,9 +260,11 @@ def test_the_spec_refuses_bad_values_with_a_good_one() -> None:
         "ONNX at fp16 is exported on a GPU only; on the CPU choose openvino with fp16."
     )
     assert available(gpu=False) == {
-        "onnx": None, "openvino": None, "torchscript": None,
+        "onnx": None,
+        "openvino": None,
+        "torchscript": None,
         "engine": "TensorRT is built for one NVIDIA GPU and needs one: this job has none (use onnx or openvino).",
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.slow
@@ -287,8 +308,9 @@ def test_the_api_queues_an_export_and_reports_its_formats(studio: dict) -> None:
         export_id = answer.json()["export_id"]
         deadline = time.monotonic() + 600
         while (status := client.get(f"/api/v1/ml/model/export/{export_id}").json())["status"] not in (
-            "completed", "failed"
-        ) and time.monotonic() < deadline:  # fmt: skip
+            "completed",
+            "failed",
+        ) and time.monotonic() < deadline:
             time.sleep(1.0)
         assert status["status"] == "completed", status
         (entry,) = status["formats"]

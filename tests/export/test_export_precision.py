@@ -98,10 +98,18 @@ def _detections(conf: np.ndarray, shift: float = 0.0) -> Detections:
     n = len(conf)
     boxes = np.array([[10.0, 10.0, 50.0, 50.0]] * n)
     return Detections(
-        images=[f"images/test/{i}.jpg" for i in range(n)], sizes=np.full((n, 2), 64), names={0: "logo"},
-        gt_image=np.arange(n), gt_cls=np.zeros(n, dtype=int), gt_box=boxes,
-        pred_image=np.arange(n), pred_cls=np.zeros(n, dtype=int), pred_conf=conf, pred_box=boxes + shift, imgsz=64,
-    )  # fmt: skip
+        images=[f"images/test/{i}.jpg" for i in range(n)],
+        sizes=np.full((n, 2), 64),
+        names={0: "logo"},
+        gt_image=np.arange(n),
+        gt_cls=np.zeros(n, dtype=int),
+        gt_box=boxes,
+        pred_image=np.arange(n),
+        pred_cls=np.zeros(n, dtype=int),
+        pred_conf=conf,
+        pred_box=boxes + shift,
+        imgsz=64,
+    )
 
 
 def test_a_failed_parity_check_names_the_precision_openvino_ran_at() -> None:
@@ -139,8 +147,12 @@ def test_openvino_compiles_an_fp32_export_at_f32_and_the_predictor_at_its_cards_
     outputs.mkdir()
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "openvino_compile_child.py"), str(tmp_path / "work")],
-        env=engine_env_for(outputs), capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )  # fmt: skip
+        env=engine_env_for(outputs),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     timer, predictor = answer["timer"], answer["predictor"]
@@ -160,8 +172,12 @@ def test_the_card_times_each_format_with_the_cpu_threads_the_predictor_serves_it
     outputs.mkdir()
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "cpu_threads_child.py"), str(tmp_path / "work")],
-        env=engine_env_for(outputs), capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )  # fmt: skip
+        env=engine_env_for(outputs),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     assert answer["pt"] == {"timer": answer["cores"], "predictor": answer["cores"]}, answer  # PyTorch: every core

@@ -94,8 +94,10 @@ def test_registering_from_the_page_and_a_refused_name(settings: Settings, regist
 
 def test_comparing_two_versions_shows_the_verdict_and_the_intervals(registry: Path) -> None:
     at = _view(_open(), "Compare (A/B)")
-    assert (at.selectbox(key="models.a").value, at.selectbox(key="models.b").value) == ("logo-detector:1",
-                                                                                       "logo-detector:2")  # fmt: skip
+    assert (at.selectbox(key="models.a").value, at.selectbox(key="models.b").value) == (
+        "logo-detector:1",
+        "logo-detector:2",
+    )
     at.selectbox(key="models.a").set_value("logo-detector:1").run()
     at.selectbox(key="models.b").set_value("logo-detector:2").run()
     at.selectbox(key="models.dataset").set_value(str(registry)).run()
@@ -121,4 +123,6 @@ def test_the_form_follows_the_comparison_on_show(settings: Settings, registry: P
     later = _view(_open(), "Compare (A/B)")  # another session: the comparison on logos is shown
     assert later.selectbox(key="models.dataset").value == str(registry)
     assert (later.selectbox(key="models.a").value, later.selectbox(key="models.b").value) == (
-        "logo-detector:1", "logo-detector:2")  # fmt: skip
+        "logo-detector:1",
+        "logo-detector:2",
+    )

@@ -103,9 +103,7 @@ def test_every_ended_training_says_why_it_ended(page_roots: Settings) -> None:
     store, runs = JobStore(page_roots.outputs_root / paths.JOBS_DB), page_roots.outputs_root / "trainings" / "p"
     ended = [
         _ended(store, runs / "all", JobState.COMPLETED, {"state": "completed", "epoch": 6, "epochs": 6}),
-        _ended(
-            store, runs / "early", JobState.COMPLETED, {"state": "completed", "epoch": 4, "epochs": 10}, patience=3
-        ),  # fmt: skip
+        _ended(store, runs / "early", JobState.COMPLETED, {"state": "completed", "epoch": 4, "epochs": 10}, patience=3),
         _ended(store, runs / "stop", JobState.COMPLETED, {"state": "stopped", "epoch": 2, "epochs": 5}, "ana"),
         _ended(store, runs / "cancel", JobState.CANCELLED, {"state": "running", "epoch": 1, "epochs": 5}, "bo"),
         _ended(store, runs / "oom", JobState.FAILED, {"state": "failed"}),

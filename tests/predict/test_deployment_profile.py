@@ -34,21 +34,33 @@ OFF = [100.0, 100.0, 140.0, 140.0]  # background
 def _detections(preds: list[tuple[int, int, float, list[float]]], gts: list[tuple[int, int]], n: int) -> Detections:
     """preds: (image, class, confidence, box); gts: (image, class), each at ON."""
     return Detections(
-        images=[f"images/test/{i}.jpg" for i in range(n)], sizes=np.full((n, 2), 200), names={0: "a", 1: "b"},
-        gt_image=np.array([g[0] for g in gts]), gt_cls=np.array([g[1] for g in gts]),
+        images=[f"images/test/{i}.jpg" for i in range(n)],
+        sizes=np.full((n, 2), 200),
+        names={0: "a", 1: "b"},
+        gt_image=np.array([g[0] for g in gts]),
+        gt_cls=np.array([g[1] for g in gts]),
         gt_box=np.array([ON for _ in gts], dtype=float).reshape(-1, 4),
-        pred_image=np.array([p[0] for p in preds]), pred_cls=np.array([p[1] for p in preds]),
+        pred_image=np.array([p[0] for p in preds]),
+        pred_cls=np.array([p[1] for p in preds]),
         pred_conf=np.array([p[2] for p in preds], dtype=np.float32),
-        pred_box=np.array([p[3] for p in preds], dtype=float).reshape(-1, 4), imgsz=200,
-    )  # fmt: skip
+        pred_box=np.array([p[3] for p in preds], dtype=float).reshape(-1, 4),
+        imgsz=200,
+    )
 
 
 @pytest.fixture
 def known() -> Detections:
     """Class a: four objects; found at 0.9, 0.8, 0.4, 0.3, a false positive at 0.6. Class b: one object found at
     0.5, a false positive at 0.95. Best F1: a 0.3 (F1 0.889), b 0.5; both together 0.3."""
-    preds = [(0, 0, 0.9, ON), (1, 0, 0.8, ON), (2, 0, 0.6, OFF), (3, 0, 0.4, ON), (2, 0, 0.3, ON),
-             (4, 1, 0.5, ON), (4, 1, 0.95, OFF)]  # fmt: skip
+    preds = [
+        (0, 0, 0.9, ON),
+        (1, 0, 0.8, ON),
+        (2, 0, 0.6, OFF),
+        (3, 0, 0.4, ON),
+        (2, 0, 0.3, ON),
+        (4, 1, 0.5, ON),
+        (4, 1, 0.95, OFF),
+    ]
     return _detections(preds, [(0, 0), (1, 0), (2, 0), (3, 0), (4, 1)], 5)
 
 

@@ -55,10 +55,20 @@ def deployed(trained: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 
 def direct(deployed: dict, images: list[Path], conf: float = CONF, iou: float = IOU) -> list[list[list[float]]]:
     done = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "tests" / "direct_predict.py"), str(deployed["model"]), str(conf), str(iou),
-         *map(str, images)],
-        env=engine_env_for(deployed["outputs"]), capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "tests" / "direct_predict.py"),
+            str(deployed["model"]),
+            str(conf),
+            str(iou),
+            *map(str, images),
+        ],
+        env=engine_env_for(deployed["outputs"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -66,14 +76,24 @@ def direct(deployed: dict, images: list[Path], conf: float = CONF, iou: float = 
 def api(deployed: dict) -> Iterator[str]:
     """`python -m mlcore serve` on a free port, with small limits: 4 files a request, 1 MB an image, 2 waiting."""
     port = free_port()
-    env = {**os.environ, **deployed["env"], "PYTHONPATH": str(PROJECT_ROOT), "ML_STUDIO_PREDICT_MAX_FILES": "4",
-           "ML_STUDIO_PREDICT_MAX_MB": "1", "ML_STUDIO_PREDICT_QUEUE": "2"}  # fmt: skip
+    env = {
+        **os.environ,
+        **deployed["env"],
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "ML_STUDIO_PREDICT_MAX_FILES": "4",
+        "ML_STUDIO_PREDICT_MAX_MB": "1",
+        "ML_STUDIO_PREDICT_QUEUE": "2",
+    }
     env.pop("ML_STUDIO_API_TOKEN", None)
     log = (deployed["work"] / "api.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/api/v1/ml"
     try:
         deadline = time.monotonic() + 60
@@ -99,8 +119,9 @@ def post(url: str, files: list[tuple[str, Path | bytes, str]], **form) -> reques
 
 def _same(ours: list[dict], theirs: list[list[float]]) -> None:
     assert len(ours) == len(theirs)
-    for a, (cls, conf, *box) in zip(sorted(ours, key=lambda d: -d["confidence"]), sorted(theirs, key=lambda r: -r[1]),
-                                    strict=True):  # fmt: skip
+    for a, (cls, conf, *box) in zip(
+        sorted(ours, key=lambda d: -d["confidence"]), sorted(theirs, key=lambda r: -r[1]), strict=True
+    ):
         assert a["class_id"] == cls and abs(a["confidence"] - conf) <= 0.01
         assert max(abs(x - y) for x, y in zip(a["box"], box, strict=True)) <= 1.0
 
@@ -110,8 +131,13 @@ def test_predict_answers_what_ultralytics_predict_answers(api: str, deployed: di
     reference = direct(deployed, images)
     assert sum(map(len, reference)) >= 3, "the tiny model should find a few boxes at this threshold"
     for image, expected in zip(images, reference, strict=True):
-        answer = post(f"{api}/predict", [(image.name, image, "image/png")], model_path=deployed["model"],
-                      confidence_threshold=CONF, iou_threshold=IOU)  # fmt: skip
+        answer = post(
+            f"{api}/predict",
+            [(image.name, image, "image/png")],
+            model_path=deployed["model"],
+            confidence_threshold=CONF,
+            iou_threshold=IOU,
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["image"] == {"width": 128, "height": 128} and body["model"] == str(deployed["model"])
@@ -144,8 +170,9 @@ def test_per_class_thresholds_and_the_saved_profile_apply_after_nms(api: str, de
         assert saved["results"] == kept["results"] or [r["detections"] for r in saved["results"]] == [
             r["detections"] for r in kept["results"]
         ]
-        ignored = post(f"{api}/predict_batch", files, model_path=deployed["model"], profile="none",
-                       confidence_threshold=CONF).json()  # fmt: skip
+        ignored = post(
+            f"{api}/predict_batch", files, model_path=deployed["model"], profile="none", confidence_threshold=CONF
+        ).json()
         assert [r["detections"] for r in ignored["results"]] == [r["detections"] for r in every["results"]]
     finally:
         (deployed["model"].parent / paths.PROFILE_FILE).unlink()
@@ -207,8 +234,10 @@ def test_a_full_queue_answers_429_with_retry_after(api: str, deployed: dict) -> 
     pid = _predictor_pid(api)
     os.kill(pid, signal.SIGSTOP)  # the predictor holds the first request; two more wait; the next is refused
     answers: list[requests.Response] = []
-    threads = [threading.Thread(target=lambda: answers.append(post(f"{api}/predict", [("a.png", image, "image/png")],
-                                                                   **form))) for _ in range(3)]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda: answers.append(post(f"{api}/predict", [("a.png", image, "image/png")], **form)))
+        for _ in range(3)
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -231,8 +260,9 @@ def test_a_killed_predictor_answers_503_and_the_next_request_restarts_it(api: st
     pid = _predictor_pid(api)
     os.kill(pid, signal.SIGSTOP)
     answers: list[requests.Response] = []
-    thread = threading.Thread(target=lambda: answers.append(post(f"{api}/predict", [("a.png", image, "image/png")],
-                                                                 **form)))  # fmt: skip
+    thread = threading.Thread(
+        target=lambda: answers.append(post(f"{api}/predict", [("a.png", image, "image/png")], **form))
+    )
     thread.start()
     time.sleep(1.5)  # the request is in flight
     os.kill(pid, signal.SIGKILL)
@@ -259,8 +289,12 @@ def test_a_batch_job_over_a_folder_writes_every_file_and_skips_a_broken_image(ap
     shutil.copytree(deployed["photos"], folder / "sub")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     (folder / "notes.png").write_bytes(b"plain words, no image header at all")  # Pillow cannot even identify it
-    body = {"model_path": str(deployed["model"]), "source": str(folder), "confidence_threshold": CONF,
-            "save_images": True}  # fmt: skip
+    body = {
+        "model_path": str(deployed["model"]),
+        "source": str(folder),
+        "confidence_threshold": CONF,
+        "save_images": True,
+    }
     started = requests.post(f"{api}/predictions", json=body, timeout=60)
     assert started.status_code == 202, started.text
     status = _wait_job(api, started.json()["prediction_id"])
@@ -290,8 +324,13 @@ def test_a_batch_job_over_a_folder_writes_every_file_and_skips_a_broken_image(ap
 def test_a_batch_job_over_a_video_predicts_every_nth_frame_and_draws_a_video(api: str, deployed: dict) -> None:
     import cv2
 
-    body = {"model_path": str(deployed["model"]), "source": str(deployed["video"]), "every_nth_frame": 3,
-            "save_images": True, "confidence_threshold": CONF}  # fmt: skip
+    body = {
+        "model_path": str(deployed["model"]),
+        "source": str(deployed["video"]),
+        "every_nth_frame": 3,
+        "save_images": True,
+        "confidence_threshold": CONF,
+    }
     started = requests.post(f"{api}/predictions", json=body, timeout=60)
     assert started.status_code == 202, started.text
     status = _wait_job(api, started.json()["prediction_id"])
@@ -318,8 +357,9 @@ def test_the_command_line_answers_an_image_and_runs_a_folder_job(deployed: dict)
     )
     assert one.returncode == 0, one.stderr[-2000:]
     _same(json.loads(one.stdout)["detections"], direct(deployed, [image])[0])
-    folder = mlcore("predict", str(deployed["model"]), str(deployed["photos"]), "--wait", "--json",
-                    extra_env=deployed["env"])  # fmt: skip
+    folder = mlcore(
+        "predict", str(deployed["model"]), str(deployed["photos"]), "--wait", "--json", extra_env=deployed["env"]
+    )
     assert folder.returncode == 0, folder.stderr[-2000:]
     assert json.loads(folder.stdout)["summary"]["images"] == len(list(deployed["photos"].glob("*.png")))
     (deployed["work"] / "data" / "empty").mkdir()

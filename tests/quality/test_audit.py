@@ -81,11 +81,17 @@ def simulated(seed: int, images: int = 80, classes: int = 3) -> tuple[Detections
     planted["swapped"] = {line_of[k] for k in planted["swapped"]}
     planted["badly_located"] = {line_of[k] for k in planted["badly_located"]}
     d = Detections(
-        images=[f"images/val/{n:03d}.jpg" for n in range(images)], sizes=np.tile([640, 480], (images, 1)),
-        names={k: f"c{k}" for k in range(classes)}, gt_image=gt_image[keep], gt_cls=gt_cls[keep], gt_box=gt_box[keep],
-        pred_image=np.array(pred_image), pred_cls=np.array(pred_cls), pred_conf=np.array(pred_conf),
+        images=[f"images/val/{n:03d}.jpg" for n in range(images)],
+        sizes=np.tile([640, 480], (images, 1)),
+        names={k: f"c{k}" for k in range(classes)},
+        gt_image=gt_image[keep],
+        gt_cls=gt_cls[keep],
+        gt_box=gt_box[keep],
+        pred_image=np.array(pred_image),
+        pred_cls=np.array(pred_cls),
+        pred_conf=np.array(pred_conf),
         pred_box=np.array(pred_box).reshape(-1, 4),
-    )  # fmt: skip
+    )
     return d, lines[keep], planted
 
 
@@ -109,8 +115,11 @@ def test_planted_errors_are_found_ranked_and_typed(seed: int) -> None:
         typed = {(s.image, s.line) for s in top if s.type == kind} & planted[kind]
         assert len(hits) / len(planted[kind]) >= floor, (kind, len(hits), len(planted[kind]))
         assert len(typed) / len(planted[kind]) >= floor - 0.1, (kind, len(typed), len(planted[kind]))
-    found = [p for p in planted["overlooked"]
-             if any(s.type == "overlooked" and s.image == p[0] and _iou(s.box, p[1]) > 0.5 for s in top)]  # fmt: skip
+    found = [
+        p
+        for p in planted["overlooked"]
+        if any(s.type == "overlooked" and s.image == p[0] and _iou(s.box, p[1]) > 0.5 for s in top)
+    ]
     assert len(found) / len(planted["overlooked"]) >= 0.6
     bad = {p[0] for p in planted["overlooked"]} | {p[0] for k in ("swapped", "badly_located") for p in planted[k]}
     assert auroc(list(result.image_scores), [n in bad for n in range(len(d.images))]) >= 0.85
@@ -123,10 +132,17 @@ def test_labels_that_agree_with_a_confident_model_give_no_suspects() -> None:
     d, _, _ = simulated(2)
     keep = d.pred_conf >= 0.7  # labels made from the model's own confident boxes: nothing to find
     agreeing = Detections(
-        images=d.images, sizes=d.sizes, names=d.names, gt_image=d.pred_image[keep], gt_cls=d.pred_cls[keep],
-        gt_box=d.pred_box[keep], pred_image=d.pred_image, pred_cls=d.pred_cls, pred_conf=d.pred_conf,
+        images=d.images,
+        sizes=d.sizes,
+        names=d.names,
+        gt_image=d.pred_image[keep],
+        gt_cls=d.pred_cls[keep],
+        gt_box=d.pred_box[keep],
+        pred_image=d.pred_image,
+        pred_cls=d.pred_cls,
+        pred_conf=d.pred_conf,
         pred_box=d.pred_box,
-    )  # fmt: skip
+    )
     result = audit(agreeing, np.ones(int(keep.sum()), int))
     assert len(result.suspects) <= 2 and np.median(result.image_scores) > 0.9
 
@@ -175,8 +191,9 @@ def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery
     root, errors = planted
     before = tree_digest(root)
     settings = load_settings()
-    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(root), split="train", imgsz=128,
-                                 device="cpu"), settings)  # fmt: skip
+    job = submit_audit(
+        AuditSpec(model_path=tiny["model"], dataset_path=str(root), split="train", imgsz=128, device="cpu"), settings
+    )
     until_final(job.id, settings)
     done = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
     assert done.state is JobState.COMPLETED, done.error
@@ -216,8 +233,22 @@ def test_an_audit_job_writes_ranked_images_typed_issues_a_fix_list_and_a_gallery
 @pytest.mark.slow
 def test_audit_command_prints_the_documented_json(tiny, planted) -> None:
     root, _ = planted
-    proc = mlcore("audit", "--model", tiny["model"], "--data", str(root), "--split", "val", "--imgsz", "128",
-                  "--device", "cpu", "--wait", "--json", extra_env=tiny)  # fmt: skip
+    proc = mlcore(
+        "audit",
+        "--model",
+        tiny["model"],
+        "--data",
+        str(root),
+        "--split",
+        "val",
+        "--imgsz",
+        "128",
+        "--device",
+        "cpu",
+        "--wait",
+        "--json",
+        extra_env=tiny,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     document = json.loads(proc.stdout)
     assert {"images", "issues", "counts", "output_dir"} <= set(document)
@@ -243,14 +274,20 @@ def test_bad_input_is_refused_before_any_job(tiny: dict[str, str], tmp_path: Pat
         outside = tmp_path / "m.pt"
         outside.write_bytes(b"x")
         submit_audit(AuditSpec(model_path=str(outside), dataset_path=tiny["data"]), settings)
-    proc = mlcore("audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "val", "--kfold", "1",
-                  extra_env=tiny)  # fmt: skip
+    proc = mlcore(
+        "audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "val", "--kfold", "1", extra_env=tiny
+    )
     assert proc.returncode == 2 and "kfold=1" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_fold_trainings_fine_tune_the_audited_model_instead_of_training_it_again(tmp_path: Path) -> None:
-    spec = {"fold_datasets": [str(tmp_path / "fold-0.yaml"), str(tmp_path / "fold-1.yaml")], "model_path": "m.pt",
-            "kfold_epochs": 3, "imgsz": 128, "fold_device": "cpu"}  # fmt: skip
+    spec = {
+        "fold_datasets": [str(tmp_path / "fold-0.yaml"), str(tmp_path / "fold-1.yaml")],
+        "model_path": "m.pt",
+        "kfold_epochs": 3,
+        "imgsz": 128,
+        "fold_device": "cpu",
+    }
     training = fold_spec(spec, 1, tmp_path / "audit")
     assert training.mode == "transfer" and training.base_model_path == "m.pt" and training.epochs == 3
     args = training.to_ultralytics()
@@ -278,8 +315,11 @@ def test_fold_models_far_below_the_audited_model_are_refused_with_their_figures_
     assert too_weak(0.04, 0.06) and not too_weak(MIN_FOLD_MAP50, 0.0)  # the floor, whatever the audited model scores
     folder = tmp_path / "audit"
     (folder / "folds").mkdir(parents=True)
-    spec = {"folds": [_fold_run(tmp_path, 0, 0.14, 0.08), _fold_run(tmp_path, 1, 0.01, 0.004)], "imgsz": 640,
-            "kfold_epochs": 1}  # fmt: skip
+    spec = {
+        "folds": [_fold_run(tmp_path, 0, 0.14, 0.08), _fold_run(tmp_path, 1, 0.01, 0.004)],
+        "imgsz": 640,
+        "kfold_epochs": 1,
+    }
     source = [{"map50": 0.93, "map50_95": 0.71, "images": 120}] * 2
     with pytest.raises(FoldsTooWeak) as refused:
         fold_check(spec, folder, source, shared=True)
@@ -332,8 +372,18 @@ def test_the_kfold_cost_takes_its_pace_from_the_models_own_training_on_the_same_
 @pytest.mark.slow
 def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_sample(tiny) -> None:
     settings = load_settings()
-    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=tiny["data"], split="train", kfold=2,
-                                 kfold_epochs=1, imgsz=128, device="cpu"), settings)  # fmt: skip
+    job = submit_audit(
+        AuditSpec(
+            model_path=tiny["model"],
+            dataset_path=tiny["data"],
+            split="train",
+            kfold=2,
+            kfold_epochs=1,
+            imgsz=128,
+            device="cpu",
+        ),
+        settings,
+    )
     assert job.device in ("none", None) and job.spec["cost"]["trainings"] == 2
     until_final(job.id, settings)
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
@@ -376,8 +426,25 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
 @pytest.mark.slow
 def test_a_kfold_audit_with_fold_models_too_weak_ranks_nothing_and_says_why(tiny) -> None:
     # the tiny model learned at 128 px: at 64 it and its folds find nothing, and a ranking would be all noise
-    proc = mlcore("audit", "--model", tiny["model"], "--data", tiny["data"], "--split", "train", "--kfold", "2",
-                  "--kfold-epochs", "1", "--imgsz", "64", "--device", "cpu", "--wait", extra_env=tiny)  # fmt: skip
+    proc = mlcore(
+        "audit",
+        "--model",
+        tiny["model"],
+        "--data",
+        tiny["data"],
+        "--split",
+        "train",
+        "--kfold",
+        "2",
+        "--kfold-epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--device",
+        "cpu",
+        "--wait",
+        extra_env=tiny,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "K-fold audit: 2 trainings of 1 epoch on" in proc.stderr and "0.0×" not in proc.stderr
     settings = load_settings()
@@ -404,8 +471,9 @@ def test_a_model_whose_classes_differ_fails_the_audit_with_the_names(tiny) -> No
     if not other.exists():
         shutil.copytree(tiny["data"], other)
         (other / "data.yaml").write_text((other / "data.yaml").read_text().replace("- ferro", "- copper"))
-    job = submit_audit(AuditSpec(model_path=tiny["model"], dataset_path=str(other), split="val", imgsz=128,
-                                 device="cpu"), settings)  # fmt: skip
+    job = submit_audit(
+        AuditSpec(model_path=tiny["model"], dataset_path=str(other), split="val", imgsz=128, device="cpu"), settings
+    )
     until_final(job.id, settings)
     failed = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)
     assert failed.state is JobState.FAILED and "only in the model ['ferro']" in failed.error

@@ -185,10 +185,12 @@ def test_bins_shrink_for_small_sets_so_chance_is_not_drift() -> None:
     assert drift.psi_bins(5000, 5000) == drift.PSI_BINS and drift.psi_bins(30, 30) == 2
     rng = np.random.default_rng(11)
     verdicts = [
-        _entry(drift_report({"brightness": rng.normal(100, 20, 200)}, {"brightness": rng.normal(100, 20, 200)}),
-               "brightness")["verdict"]
+        _entry(
+            drift_report({"brightness": rng.normal(100, 20, 200)}, {"brightness": rng.normal(100, 20, 200)}),
+            "brightness",
+        )["verdict"]
         for _ in range(20)
-    ]  # fmt: skip
+    ]
     assert "drift" not in verdicts and verdicts.count("stable") >= 15
 
 

@@ -44,8 +44,9 @@ def _digest(folder: Path) -> str:
 def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(tiny, unlabelled: Path) -> None:
     before = _digest(unlabelled)
     settings = load_settings()
-    job = submit_selection(SelectSpec(model_path=tiny["model"], images=str(unlabelled), top=3, imgsz=128,
-                                      device="cpu"), settings)  # fmt: skip
+    job = submit_selection(
+        SelectSpec(model_path=tiny["model"], images=str(unlabelled), top=3, imgsz=128, device="cpu"), settings
+    )
     until_final(job.id, settings)
     done = open_store(settings).get(job.id)
     assert done.state is JobState.COMPLETED, done.error
@@ -76,8 +77,22 @@ def test_a_selection_ranks_leaves_out_near_copies_and_exports_pre_labels(tiny, u
 
 @pytest.mark.slow
 def test_select_command_prints_the_ranking_and_refuses_a_folder_without_images(tiny, unlabelled: Path) -> None:
-    proc = mlcore("select", "--model", tiny["model"], "--images", str(unlabelled), "--top", "2", "--imgsz", "128",
-                  "--device", "cpu", "--wait", "--json", extra_env=tiny)  # fmt: skip
+    proc = mlcore(
+        "select",
+        "--model",
+        tiny["model"],
+        "--images",
+        str(unlabelled),
+        "--top",
+        "2",
+        "--imgsz",
+        "128",
+        "--device",
+        "cpu",
+        "--wait",
+        "--json",
+        extra_env=tiny,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     document = json.loads(proc.stdout)
     assert len(document["chosen"]) == 2 and {"ranking", "near_duplicates", "to_label"} <= set(document)

@@ -105,8 +105,10 @@ def test_the_cli_and_the_api_take_every_form(settings: Settings, world: dict[str
     from mlcore.api.app import create_api
 
     client = TestClient(create_api(load_settings()))  # with the dataset roots the world set
-    answer = client.post("/api/v1/ml/model/validate", json={"model_path": "trainings/logos/v1/weights/best.pt",
-                                                             "test_dataset_path": str(world["data"])})  # fmt: skip
+    answer = client.post(
+        "/api/v1/ml/model/validate",
+        json={"model_path": "trainings/logos/v1/weights/best.pt", "test_dataset_path": str(world["data"])},
+    )
     assert answer.status_code == 202, answer.text
     assert open_store(settings).get(answer.json()["evaluation_id"]).spec["model_path"] == str(world["weights"])
     answer = client.post("/api/v1/ml/model/export", json={"model_path": "exports/v1_best_1"})

@@ -122,8 +122,9 @@ class RegistryRules(RuleBasedStateMachine):
 
 
 TestRegistryRules = RegistryRules.TestCase
-TestRegistryRules.settings = hypothesis_settings(max_examples=25, stateful_step_count=12, deadline=None,
-                                                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+TestRegistryRules.settings = hypothesis_settings(
+    max_examples=25, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture
@@ -193,8 +194,9 @@ def test_a_registry_folder_edited_by_hand_is_detected(settings, world) -> None:
 
 def test_the_base_chain_leads_back_to_the_first_version(settings, world) -> None:
     register_model(str(world["v1"]), "logo-detector", settings)
-    v3 = run_with_weights(settings.outputs_root, "logos/v3", world["data"], seed=3, mode="transfer",
-                          base_model_path=str(world["v2"]))  # fmt: skip
+    v3 = run_with_weights(
+        settings.outputs_root, "logos/v3", world["data"], seed=3, mode="transfer", base_model_path=str(world["v2"])
+    )
     top = register_model(str(v3), "logo-detector", settings)  # v2 is not registered: found through its run folder
     chain = base_chain(top, settings)
     assert [c["run_name"] for c in chain] == ["logos/v2", "logos/v1"]
@@ -244,8 +246,12 @@ def test_the_gate_wants_an_evaluation_passed_exports_and_an_ab_not_worse(setting
     (export / paths.EXPORT_CONFIG).write_text(yaml.safe_dump({"model_path": str(second)}))
     card = {"source": {"sha256": file_sha256(second)}, "formats": [{"format": "onnx", "parity": {"passed": False}}]}
     (export / paths.MODEL_CARD).write_text(json.dumps(card))
-    checks = {c.name: c for c in promotion_checks(settings, read_model(settings, "logo-detector"),
-                                                  read_model(settings, "logo-detector").version(2))}  # fmt: skip
+    checks = {
+        c.name: c
+        for c in promotion_checks(
+            settings, read_model(settings, "logo-detector"), read_model(settings, "logo-detector").version(2)
+        )
+    }
     assert checks["evaluation"].passed
     assert not checks["exports"].passed and "v2_onnx (failed)" in checks["exports"].detail
     assert not checks["a/b"].passed and "compare them first" in checks["a/b"].detail
@@ -291,8 +297,13 @@ def test_models_of_different_classes_are_not_compared(settings, world) -> None:
     other = settings.outputs_root / paths.DATASETS_DIR / "other"
     make_demo_dataset(other, images=20, imgsz=96, seed=4)
     spec = yaml.safe_load((other / "data.yaml").read_text())
-    spec["names"] = {**{int(k): v for k, v in dict(enumerate(spec["names"]) if isinstance(spec["names"], list)
-                                                    else spec["names"]).items()}, 0: "sunburst"}  # fmt: skip
+    spec["names"] = {
+        **{
+            int(k): v
+            for k, v in dict(enumerate(spec["names"]) if isinstance(spec["names"], list) else spec["names"]).items()
+        },
+        0: "sunburst",
+    }
     (other / "data.yaml").write_text(yaml.safe_dump(spec))
     elsewhere = run_with_weights(settings.outputs_root, "other/v1", other, seed=7)
     request = ComparisonRequest(str(world["v1"]), str(elsewhere), str(world["data"]))

@@ -38,14 +38,32 @@ def test_a_chain_of_fine_tunings_leads_back_to_the_first_version_and_ab_compares
     first = read_model(settings, "logo-detector")
     v1_copy = first.weights(first.version(1))
 
-    common = ("--data", data, "--epochs", "2", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
-              "--project", "chain", "--mode", "transfer", "--wait")  # fmt: skip
+    common = (
+        "--data",
+        data,
+        "--epochs",
+        "2",
+        "--imgsz",
+        "64",
+        "--batch",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--project",
+        "chain",
+        "--mode",
+        "transfer",
+        "--wait",
+    )
     _run(outputs, roots, "train", *common, "--experiment", "second", "--base-model", str(v1_copy))
     _run(outputs, roots, "models", "register", "chain/second", "--name", "logo-detector")
     second_weights = outputs / paths.TRAININGS_DIR / "chain" / "second" / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS
     _run(outputs, roots, "train", *common, "--experiment", "third", "--base-model", str(second_weights))
-    registered = json.loads(_run(outputs, roots, "models", "register", "chain/third", "--name", "logo-detector",
-                                 "--json"))  # fmt: skip
+    registered = json.loads(
+        _run(outputs, roots, "models", "register", "chain/third", "--name", "logo-detector", "--json")
+    )
     assert registered["version"] == 3
 
     model = read_model(settings, "logo-detector")
@@ -54,11 +72,28 @@ def test_a_chain_of_fine_tunings_leads_back_to_the_first_version_and_ab_compares
     assert third.lineage["dataset"]["path"] == data and third.lineage["dataset"]["fingerprint"]
     assert [c["version"] for c in base_chain(third, settings)] == ["logo-detector:v2", "logo-detector:v1"]
     shown = json.loads(_run(outputs, roots, "models", "show", "logo-detector", "--json"))
-    assert [b["version"] for b in shown["versions"][2]["lineage"]["base_chain"]] == ["logo-detector:v2",
-                                                                                     "logo-detector:v1"]  # fmt: skip
+    assert [b["version"] for b in shown["versions"][2]["lineage"]["base_chain"]] == [
+        "logo-detector:v2",
+        "logo-detector:v1",
+    ]
 
-    doc = json.loads(_run(outputs, roots, "models", "compare", "logo-detector:1", "logo-detector:3", "--data", data,
-                          "--split", "val", "--imgsz", "64", "--json"))  # fmt: skip
+    doc = json.loads(
+        _run(
+            outputs,
+            roots,
+            "models",
+            "compare",
+            "logo-detector:1",
+            "logo-detector:3",
+            "--data",
+            data,
+            "--split",
+            "val",
+            "--imgsz",
+            "64",
+            "--json",
+        )
+    )
     assert doc["a"]["label"] == "logo-detector v1" and doc["b"]["label"] == "logo-detector v3"
     assert doc["images"] > 0 and doc["verdict"] in VERDICTS
     for row in doc["metrics"].values():
@@ -66,7 +101,22 @@ def test_a_chain_of_fine_tunings_leads_back_to_the_first_version_and_ab_compares
         assert row["ci_low"] <= row["ci_high"]
     evaluations = sorted((outputs / paths.VALIDATIONS_DIR).iterdir())
     assert len(evaluations) == 2  # one real evaluation per model
-    again = json.loads(_run(outputs, roots, "models", "compare", "logo-detector:1", "logo-detector:3", "--data",
-                            data, "--split", "val", "--imgsz", "64", "--json"))  # fmt: skip
+    again = json.loads(
+        _run(
+            outputs,
+            roots,
+            "models",
+            "compare",
+            "logo-detector:1",
+            "logo-detector:3",
+            "--data",
+            data,
+            "--split",
+            "val",
+            "--imgsz",
+            "64",
+            "--json",
+        )
+    )
     assert len(sorted((outputs / paths.VALIDATIONS_DIR).iterdir())) == 2  # reused, not evaluated again
     assert again["metrics"] == doc["metrics"]  # seeded: the same intervals

@@ -95,8 +95,11 @@ def test_names_and_params_are_what_mlflow_accepts(tmp_path: Path) -> None:
     assert metric_name("metrics/mAP50-95(B)") == "metrics/mAP50-95B"
     assert metric_name("ap50_95/Café logo*") == "ap50_95/Café logo_"
     assert flat_params({"epochs": 3, "advanced": {"mosaic": 0.5}, "cache": None, "ids": [1, 2]}) == {
-        "epochs": "3", "advanced.mosaic": "0.5", "cache": "None", "ids": "[1, 2]"
-    }  # fmt: skip
+        "epochs": "3",
+        "advanced.mosaic": "0.5",
+        "cache": "None",
+        "ids": "[1, 2]",
+    }
     settings = load_settings({"ML_STUDIO_OUTPUTS": str(tmp_path), "ML_STUDIO_MLFLOW_URI": "sqlite:///mlflow.db"})
     assert tracking_uri(settings) == f"sqlite:///{PROJECT_ROOT}/mlflow.db"  # not inside a worker's run folder
     assert tracking_uri(replace(settings, mlflow_uri="")) == ""
@@ -106,9 +109,22 @@ def test_names_and_params_are_what_mlflow_accepts(tmp_path: Path) -> None:
 
 
 # MLflow keeps its telemetry off by itself under any of these; the check below runs without them
-CI_MARKERS = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD",
-              "CIRCLECI", "TRAVIS", "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ARN", "TEAMCITY_VERSION",
-              "CLOUD_RUN_EXECUTION", "DO_NOT_TRACK")  # fmt: skip
+CI_MARKERS = (
+    "PYTEST_CURRENT_TEST",
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "BUILDKITE",
+    "TF_BUILD",
+    "CIRCLECI",
+    "TRAVIS",
+    "BITBUCKET_BUILD_NUMBER",
+    "CODEBUILD_BUILD_ARN",
+    "TEAMCITY_VERSION",
+    "CLOUD_RUN_EXECUTION",
+    "DO_NOT_TRACK",
+)
 
 
 @pytest.mark.slow  # child processes or a real server: the full suite runs it
@@ -123,8 +139,14 @@ def test_mlflow_telemetry_is_off_in_the_workers_and_before_the_bridge_imports_ml
     for name, first, off in (("plain", "import mlflow", False), ("studio", studio, True)):
         log = tmp_path / f"{name}.jsonl"
         guard = f"import runpy, sys; sys.argv = [{CHILD!r}, {str(log)!r}, '-']; runpy.run_path({CHILD!r})\n"
-        proc = subprocess.run([sys.executable, "-c", guard + first + "\n" + probe], env=env, capture_output=True,
-                              text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", guard + first + "\n" + probe],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
         assert proc.returncode == 0 and f"TELEMETRY-OFF {off}" in proc.stdout, proc.stdout + proc.stderr[-2000:]
     assert not (tmp_path / "studio.jsonl").exists(), "the bridge made a network attempt"
 
@@ -240,8 +262,14 @@ def test_an_evaluation_logs_its_metrics_tagged_with_the_training_run(tracked: di
     from mlcore.evaluation.submit import submit_evaluation
 
     settings, run_dir, client = tracked["settings"], tracked["run_dir"], _client(tracked["uri"])
-    spec = EvalSpec(model_path=str(run_dir / "weights" / "best.pt"), dataset_path=str(tracked["data"] / "small"),
-                    split="val", imgsz=64, device="cpu", analyze_errors=False)  # fmt: skip
+    spec = EvalSpec(
+        model_path=str(run_dir / "weights" / "best.pt"),
+        dataset_path=str(tracked["data"] / "small"),
+        split="val",
+        imgsz=64,
+        device="cpu",
+        analyze_errors=False,
+    )
     job = submit_evaluation(spec, settings)
     until_final(job.id, settings)
     done = JobStore(settings.outputs_root / paths.JOBS_DB).get(job.id)

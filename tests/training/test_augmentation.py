@@ -44,10 +44,22 @@ def test_the_preview_is_what_ultralytics_trainer_builds_for_the_same_seed(data_s
     view = preview.folder.parent / paths.AUGMENTATION_VIEW_DIR / paths.DATA_YAML
     out = tmp_path / "reference.npz"
     subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "tests" / "trainer_samples.py"), str(view), "5", "6", "160", str(out),
-         json.dumps(CHOSEN)], env=engine_env_for(settings.outputs_root), cwd=tmp_path, check=True, capture_output=True,
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "tests" / "trainer_samples.py"),
+            str(view),
+            "5",
+            "6",
+            "160",
+            str(out),
+            json.dumps(CHOSEN),
+        ],
+        env=engine_env_for(settings.outputs_root),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
         timeout=300,
-    )  # fmt: skip
+    )
     with np.load(out) as reference:
         for k in range(6):
             image = reference[f"image_{k}"]
@@ -71,9 +83,16 @@ def test_the_same_seed_gives_the_same_draw_in_a_new_process_and_another_seed_ano
     assert drawn.keys() == again.keys() and all(np.array_equal(drawn[k], again[k]) for k in drawn)
     other = _arrays(preview_augmentation(str(source), settings, CHOSEN, seed=3, count=4, imgsz=128).folder)
     assert not all(np.array_equal(drawn[f"image_{k}"], other[f"image_{k}"]) for k in range(4))
-    plain = _arrays(preview_augmentation(str(source), settings, {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0,
-                                         "hsv_s": 0.0, "hsv_v": 0.0, "translate": 0.0, "scale": 0.0}, seed=2, count=4,
-                                         imgsz=128).folder)  # fmt: skip
+    plain = _arrays(
+        preview_augmentation(
+            str(source),
+            settings,
+            {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "translate": 0.0, "scale": 0.0},
+            seed=2,
+            count=4,
+            imgsz=128,
+        ).folder
+    )
     assert not all(np.array_equal(drawn[f"image_{k}"], plain[f"image_{k}"]) for k in range(4)), "settings ignored"
 
 
@@ -151,20 +170,38 @@ def test_the_command_line_and_the_api_draw_a_preview(data_studio, tmp_path: Path
     settings, source = data_studio
     env = {"ML_STUDIO_DATASET_ROOTS": str(source.parent)}
     out = tmp_path / "grid.png"
-    done = mlcore("augment-preview", "--data", str(source), "--set", "mosaic=0", "--samples", "4", "--imgsz", "96",
-                  "--out", str(out), "--json", env_outputs=settings.outputs_root, extra_env=env)  # fmt: skip
+    done = mlcore(
+        "augment-preview",
+        "--data",
+        str(source),
+        "--set",
+        "mosaic=0",
+        "--samples",
+        "4",
+        "--imgsz",
+        "96",
+        "--out",
+        str(out),
+        "--json",
+        env_outputs=settings.outputs_root,
+        extra_env=env,
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["augmentation"] == {"mosaic": 0.0} and len(document["samples"]) == 4 and out.stat().st_size
-    bad = mlcore("augment-preview", "--data", str(source), "--set", "mosaic=3", env_outputs=settings.outputs_root,
-                 extra_env=env)  # fmt: skip
+    bad = mlcore(
+        "augment-preview", "--data", str(source), "--set", "mosaic=3", env_outputs=settings.outputs_root, extra_env=env
+    )
     assert bad.returncode == 2 and "use a number from 0 to 1" in bad.stderr and "Traceback" not in bad.stderr
     with TestClient(create_api(settings)) as client:
-        answer = client.post("/api/v1/ml/training/augmentation-preview",
-                             json={"dataset_path": str(source), "augmentation": {"mosaic": 0}, "samples": 4,
-                                   "imgsz": 96})  # fmt: skip
+        answer = client.post(
+            "/api/v1/ml/training/augmentation-preview",
+            json={"dataset_path": str(source), "augmentation": {"mosaic": 0}, "samples": 4, "imgsz": 96},
+        )
         assert answer.status_code == 200, answer.text
         assert base64.b64decode(answer.json()["grid_png"])[:8] == b"\x89PNG\r\n\x1a\n"
-        refused = client.post("/api/v1/ml/training/augmentation-preview",
-                              json={"dataset_path": str(source), "augmentation": {"shear": 90}})  # fmt: skip
+        refused = client.post(
+            "/api/v1/ml/training/augmentation-preview",
+            json={"dataset_path": str(source), "augmentation": {"shear": 90}},
+        )
         assert refused.status_code == 400 and "use a number from 0 to 45" in refused.text

@@ -20,8 +20,17 @@ from tests.run_fixture import occupy_the_cpu
 
 
 def _spec(data: Path, **changes: object) -> TrainSpec:
-    return TrainSpec(**{"dataset_path": str(data), "epochs": 30, "imgsz": 64, "batch_size": 4, "workers": 0,
-                        "device": "cpu", **changes})  # fmt: skip
+    return TrainSpec(
+        **{
+            "dataset_path": str(data),
+            "epochs": 30,
+            "imgsz": 64,
+            "batch_size": 4,
+            "workers": 0,
+            "device": "cpu",
+            **changes,
+        }
+    )
 
 
 def test_timing_beside_a_running_job_is_refused_with_the_reason(page_roots: Settings) -> None:
@@ -33,8 +42,9 @@ def test_timing_beside_a_running_job_is_refused_with_the_reason(page_roots: Sett
     assert refused.returncode == 2 and "a job is using the CPU now" in refused.stderr
     from mlcore.api.app import create_api
 
-    answer = TestClient(create_api(page_roots)).post("/api/v1/ml/training/estimate",
-                                                json={"dataset_path": "small", "device": "cpu"})  # fmt: skip
+    answer = TestClient(create_api(page_roots)).post(
+        "/api/v1/ml/training/estimate", json={"dataset_path": "small", "device": "cpu"}
+    )
     assert answer.status_code == 400 and "a job is using the CPU now" in answer.json()["detail"]
 
 

@@ -78,10 +78,30 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
 
     best = Path(shown["run_dir"]) / "weights" / "best.pt"
     transfer = mlcore(
-        "train", "--mode", "transfer", "--base-model", str(best), "--data", data, "--epochs", "1", "--imgsz", "64",
-        "--batch", "8", "--device", "cpu", "--workers", "0", "--project", "t", "--experiment", "two", "--wait",
+        "train",
+        "--mode",
+        "transfer",
+        "--base-model",
+        str(best),
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--project",
+        "t",
+        "--experiment",
+        "two",
+        "--wait",
         extra_env=roots,
-    )  # fmt: skip
+    )
     assert transfer.returncode == 0, transfer.stderr[-2000:]
     spec = json.loads(mlcore("jobs", "show", transfer.stdout.split()[0], "--json", extra_env=roots).stdout)["spec"]
     assert spec["mode"] == "transfer" and spec["base_model_path"] == str(best.resolve())

@@ -251,12 +251,48 @@ def finished_study(trained: dict[str, str], tmp_path_factory: pytest.TempPathFac
     (work / "first.yaml").write_text(json.dumps([GOOD, {**GOOD, "lr0": 2e-4}, WRECKING]))
     env = _studio_env(trained, work / "out")
     done = subprocess.run(
-        [sys.executable, "-m", "mlcore", "tune", "--data", trained["data"], "--base-model", trained["model"],
-         "--space", str(work / "space.yaml"), "--first", str(work / "first.yaml"), "--set", "nbs=8",
-         "--trials", "3", "--epochs", "2", "--imgsz", "128", "--batch", "8", "--workers", "0", "--device", "cpu",
-         "--pruner-startup", "2", "--pruner-warmup", "0", "--study", "real", "--wait", "--json"],
-        env=env, capture_output=True, text=True, timeout=900, cwd=work,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mlcore",
+            "tune",
+            "--data",
+            trained["data"],
+            "--base-model",
+            trained["model"],
+            "--space",
+            str(work / "space.yaml"),
+            "--first",
+            str(work / "first.yaml"),
+            "--set",
+            "nbs=8",
+            "--trials",
+            "3",
+            "--epochs",
+            "2",
+            "--imgsz",
+            "128",
+            "--batch",
+            "8",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--pruner-startup",
+            "2",
+            "--pruner-warmup",
+            "0",
+            "--study",
+            "real",
+            "--wait",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=work,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return {"env": env, "doc": json.loads(done.stdout)}
 
@@ -293,10 +329,20 @@ def test_a_study_resumes_where_it_was_after_its_coordinator_is_killed(
             monkeypatch.setenv(key, value)
     settings = load_settings()
     spec = TuneSpec(
-        study="killed", dataset_path=trained["data"], base_model_path=trained["model"], epochs=2, trials=2,
-        imgsz=128, batch_size=8, workers=0, device="cpu", space=SPACE, pruner="none", first_trials=(GOOD,),
+        study="killed",
+        dataset_path=trained["data"],
+        base_model_path=trained["model"],
+        epochs=2,
+        trials=2,
+        imgsz=128,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        space=SPACE,
+        pruner="none",
+        first_trials=(GOOD,),
         advanced={"nbs": 8},
-    )  # fmt: skip
+    )
     job = start_study(spec, settings)
     store = open_store(settings)
     deadline = time.monotonic() + 180

@@ -65,11 +65,19 @@ def router(ctx: ApiContext) -> APIRouter:
         fixes = listed(body.apply_fixes, "fix list") if body.apply_fixes is not None else None
         with writing:
             return make_version(
-                str(found(body.source)), settings, fixes=fixes, remove=remove, name=body.name, actor=ctx.actor,
-                resplit=body.resplit, tolerance=body.tolerance,
-                add=None if body.add is None else str(found(body.add, "image folder")), add_to=body.add_to,
-                merge=None if body.merge is None else str(found(body.merge)), class_map=body.class_map,
-            )  # fmt: skip
+                str(found(body.source)),
+                settings,
+                fixes=fixes,
+                remove=remove,
+                name=body.name,
+                actor=ctx.actor,
+                resplit=body.resplit,
+                tolerance=body.tolerance,
+                add=None if body.add is None else str(found(body.add, "image folder")),
+                add_to=body.add_to,
+                merge=None if body.merge is None else str(found(body.merge)),
+                class_map=body.class_map,
+            )
 
     @routes.get("/datasets/versions", summary="Every dataset version under the outputs, newest first")
     def versions() -> list[dict]:
@@ -107,19 +115,26 @@ def router(ctx: ApiContext) -> APIRouter:
             raise ApiError(404, "unknown_split", f"the dataset has no '{split}' split (it has: {has}).")
         return StudioJSONResponse(export_coco(dataset, split or None))
 
-    @routes.post("/datasets/repair", status_code=201, summary="A repaired version of a layout Ultralytics cannot read",
-                 responses={200: {"description": "With check: what a repaired version would fix."}})  # fmt: skip
+    @routes.post(
+        "/datasets/repair",
+        status_code=201,
+        summary="A repaired version of a layout Ultralytics cannot read",
+        responses={200: {"description": "With check: what a repaired version would fix."}},
+    )
     def repair(body: DatasetRepairRequest) -> Any:
         source = found(body.source)
         if body.check:
             repairs = [r.to_dict() for r in diagnose(source)]
             return StudioJSONResponse({"path": str(source), "repairs": repairs}, status_code=200)
         with writing:
-            return repair_dataset(str(source), settings, resplit=body.resplit, name=body.name,
-                                  actor=ctx.actor, tolerance=body.tolerance)  # fmt: skip
+            return repair_dataset(
+                str(source), settings, resplit=body.resplit, name=body.name, actor=ctx.actor, tolerance=body.tolerance
+            )
 
-    @routes.post("/datasets/compare", summary="What changed between two datasets: images added, removed, moved, "
-                 "relabelled, and class counts")  # fmt: skip
+    @routes.post(
+        "/datasets/compare",
+        summary="What changed between two datasets: images added, removed, moved, relabelled, and class counts",
+    )
     def compare(body: DatasetCompareRequest) -> dict:
         (a, _), (b, _) = loaded(body.a), loaded(body.b)
         return compare_datasets(a, b)

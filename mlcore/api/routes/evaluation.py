@@ -30,8 +30,15 @@ def router(ctx: ApiContext) -> APIRouter:
         return evaluation_status(job, ctx.store)  # it leads with evaluation_id
 
     # a run's metrics job is an evaluation too, of another task: these routes neither list nor find it
-    add_job_routes(routes, ctx, JobKind.EVALUATION, evaluation_status, "evaluation_id",
-                   listing=("evaluations", "Every evaluation"),
-                   read=("evaluation", "One evaluation: status, progress, and metrics when done"),
-                   cancel=("cancel_evaluation", "Cancel an evaluation"), tasks=(JobTask.EVALUATE,))  # fmt: skip
+    add_job_routes(
+        routes,
+        ctx,
+        JobKind.EVALUATION,
+        evaluation_status,
+        "evaluation_id",
+        listing=("evaluations", "Every evaluation"),
+        read=("evaluation", "One evaluation: status, progress, and metrics when done"),
+        cancel=("cancel_evaluation", "Cancel an evaluation"),
+        tasks=(JobTask.EVALUATE,),
+    )
     return routes

@@ -30,7 +30,14 @@ def router(ctx: ApiContext) -> APIRouter:
         job = submit_export(spec, ctx.settings, owner=ctx.actor)
         return export_status(job, ctx.store)  # it leads with export_id
 
-    add_job_routes(routes, ctx, JobKind.EXPORT, export_status, "export_id", listing=("exports", "Every export"),
-                   read=("export", "One export: status, progress, and each format's parity and latency"),
-                   cancel=("cancel_export", "Cancel an export"))  # fmt: skip
+    add_job_routes(
+        routes,
+        ctx,
+        JobKind.EXPORT,
+        export_status,
+        "export_id",
+        listing=("exports", "Every export"),
+        read=("export", "One export: status, progress, and each format's parity and latency"),
+        cancel=("cancel_export", "Cancel an export"),
+    )
     return routes

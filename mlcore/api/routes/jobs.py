@@ -83,7 +83,9 @@ def add_job_routes(
     routes.add_api_route(path, every, methods=["GET"], name=listing[0], summary=listing[1])
     routes.add_api_route(item, _by_id(id_name, one), methods=["GET"], name=read[0], summary=read[1])
     if stop is not None:
-        routes.add_api_route(f"{actions_at}/stop", _by_id(id_name, acted(stop_job)), methods=["POST"], name=stop[0],
-                             summary=stop[1])  # fmt: skip
-    routes.add_api_route(f"{actions_at}/cancel", _by_id(id_name, acted(cancelling)), methods=["POST"],
-                         name=cancel[0], summary=cancel[1])  # fmt: skip
+        routes.add_api_route(
+            f"{actions_at}/stop", _by_id(id_name, acted(stop_job)), methods=["POST"], name=stop[0], summary=stop[1]
+        )
+    routes.add_api_route(
+        f"{actions_at}/cancel", _by_id(id_name, acted(cancelling)), methods=["POST"], name=cancel[0], summary=cancel[1]
+    )

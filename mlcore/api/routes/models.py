@@ -44,16 +44,27 @@ def router(ctx: ApiContext) -> APIRouter:
         outcome = start_comparison(request, ctx.settings, ctx.actor)
         if outcome.pending:
             return JSONResponse(
-                {"pending": outcome.pending, "detail": "evaluations are queued; POST the same request again when "
-                 "they have finished (GET /api/v1/ml/model/validate/{id})."}, status_code=202,
-            )  # fmt: skip
+                {
+                    "pending": outcome.pending,
+                    "detail": "evaluations are queued; POST the same request again when "
+                    "they have finished (GET /api/v1/ml/model/validate/{id}).",
+                },
+                status_code=202,
+            )
         return JSONResponse(jsonable(outcome.document))
 
     @routes.get("/models/comparisons", summary="Every stored comparison, newest first")
     def comparisons() -> list[dict]:
-        return [{"name": c.name, "a": c.document["a"]["label"], "b": c.document["b"]["label"],
-                 "verdict": c.document["verdict"], "summary": c.document["summary"]}
-                for c in list_comparisons(ctx.settings)]  # fmt: skip
+        return [
+            {
+                "name": c.name,
+                "a": c.document["a"]["label"],
+                "b": c.document["b"]["label"],
+                "verdict": c.document["verdict"],
+                "summary": c.document["summary"],
+            }
+            for c in list_comparisons(ctx.settings)
+        ]
 
     def _comparison_folder(name: str) -> Path:
         folder = ctx.settings.outputs_root / paths.COMPARISONS_DIR / name
@@ -65,8 +76,11 @@ def router(ctx: ApiContext) -> APIRouter:
     def comparison(name: str) -> JSONResponse:
         return JSONResponse(jsonable(load_comparison(_comparison_folder(name))))
 
-    @routes.get("/models/comparisons/{name}/report", summary="The comparison's self-contained HTML report",
-                response_class=HTMLResponse)  # fmt: skip
+    @routes.get(
+        "/models/comparisons/{name}/report",
+        summary="The comparison's self-contained HTML report",
+        response_class=HTMLResponse,
+    )
     def report(name: str) -> HTMLResponse:
         return HTMLResponse((_comparison_folder(name) / paths.REPORT_FILE).read_text())
 
@@ -93,8 +107,9 @@ def router(ctx: ApiContext) -> APIRouter:
         set_archived(ctx.settings, name, version, body.archived, ctx.actor, body.reason)
         return model_document(ctx.settings, name)
 
-    @routes.get("/models/{name}/versions/{version}/weights", summary="Download a version's weights",
-                response_class=FileResponse)  # fmt: skip
+    @routes.get(
+        "/models/{name}/versions/{version}/weights", summary="Download a version's weights", response_class=FileResponse
+    )
     def weights(name: str, version: int) -> FileResponse:
         model = read_model(ctx.settings, name)
         chosen = model.version(version)

@@ -85,9 +85,15 @@ def router(ctx: ApiContext) -> APIRouter:
         job = submit_predictions(PredictSpec.from_dict(fields), ctx.settings, owner=ctx.actor)
         return prediction_status(job, ctx.store)
 
-    add_job_routes(routes, ctx, JobKind.PREDICTION, prediction_status, "prediction_id",
-                   listing=("predictions", "Every batch prediction"),
-                   read=("prediction", "One batch prediction: progress, then its summary and files"),
-                   stop=("stop_prediction", "Stop a batch prediction, keeping what it wrote"),
-                   cancel=("cancel_prediction", "Cancel a batch prediction"))  # fmt: skip
+    add_job_routes(
+        routes,
+        ctx,
+        JobKind.PREDICTION,
+        prediction_status,
+        "prediction_id",
+        listing=("predictions", "Every batch prediction"),
+        read=("prediction", "One batch prediction: progress, then its summary and files"),
+        stop=("stop_prediction", "Stop a batch prediction, keeping what it wrote"),
+        cancel=("cancel_prediction", "Cancel a batch prediction"),
+    )
     return routes

@@ -45,18 +45,26 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @routes.post("/drift", status_code=202, summary="Compare new images (and predictions) with a dataset's split")
     def start_drift(body: DriftRequest) -> dict:
-        fields = body.model_dump() | {"images": dataset_path(body.images, ctx.settings),
-                                      "dataset_path": dataset_path(body.dataset_path, ctx.settings)}  # fmt: skip
+        fields = body.model_dump() | {
+            "images": dataset_path(body.images, ctx.settings),
+            "dataset_path": dataset_path(body.dataset_path, ctx.settings),
+        }
         return started(submit_drift, DriftSpec.from_dict(fields))
 
     for kind in QUALITY_KINDS:
         path, noun = KINDS[kind].listing, KINDS[kind].noun
         kfold = " (and a K-fold audit's trainings)" if kind == JobKind.AUDIT else ""
-        add_job_routes(routes, ctx, kind, quality_report, "job_id",
-                       listing=(f"list_{path}", f"Every {noun}, newest first"),
-                       read=(f"read_{path}", f"One {noun}: its state and progress, then its result"),
-                       cancel=(f"cancel_{path}", f"Cancel a {noun}{kfold}"),
-                       jobs=partial(quality_jobs, kind=kind),
-                       row=lambda shown: {k: v for k, v in shown.items() if k != "result"},
-                       cancelling=cancel_quality_job)  # fmt: skip
+        add_job_routes(
+            routes,
+            ctx,
+            kind,
+            quality_report,
+            "job_id",
+            listing=(f"list_{path}", f"Every {noun}, newest first"),
+            read=(f"read_{path}", f"One {noun}: its state and progress, then its result"),
+            cancel=(f"cancel_{path}", f"Cancel a {noun}{kfold}"),
+            jobs=partial(quality_jobs, kind=kind),
+            row=lambda shown: {k: v for k, v in shown.items() if k != "result"},
+            cancelling=cancel_quality_job,
+        )
     return routes

@@ -49,19 +49,36 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @routes.post("/training/augmentation-preview", summary="Training samples drawn with augmentation settings")
     def augmentation_preview(body: AugmentationPreviewRequest) -> dict:
-        preview = preview_augmentation(dataset_path(body.dataset_path, ctx.settings), ctx.settings, body.augmentation,
-                                       seed=body.seed, count=body.samples, imgsz=body.imgsz)  # fmt: skip
+        preview = preview_augmentation(
+            dataset_path(body.dataset_path, ctx.settings),
+            ctx.settings,
+            body.augmentation,
+            seed=body.seed,
+            count=body.samples,
+            imgsz=body.imgsz,
+        )
         grid = base64.b64encode(preview.grid.read_bytes()).decode()  # the samples with their boxes, a PNG
-        return {"seed": preview.seed, "augmentation": preview.augmentation, "samples": preview.samples,
-                "seconds": preview.seconds, "grid_png": grid}  # fmt: skip
+        return {
+            "seed": preview.seed,
+            "augmentation": preview.augmentation,
+            "samples": preview.samples,
+            "seconds": preview.seconds,
+            "grid_png": grid,
+        }
 
     # before /training/{training_id}/log, so that /training/status/log stays a training's status
-    add_job_routes(routes, ctx, JobKind.TRAINING, training_status, "training_id",
-                   listing=("trainings", "Every training"),
-                   read=("training", "One training: status, progress (%), epoch, metrics"),
-                   stop=("stop", "Stop after the current batch, keeping the weights"),
-                   cancel=("cancel", "Cancel now (queued or running)"),
-                   actions_at="/training/{training_id}")  # fmt: skip
+    add_job_routes(
+        routes,
+        ctx,
+        JobKind.TRAINING,
+        training_status,
+        "training_id",
+        listing=("trainings", "Every training"),
+        read=("training", "One training: status, progress (%), epoch, metrics"),
+        stop=("stop", "Stop after the current batch, keeping the weights"),
+        cancel=("cancel", "Cancel now (queued or running)"),
+        actions_at="/training/{training_id}",
+    )
 
     @routes.get("/training/{training_id}/log", summary="The last lines of a training's log")
     def training_log(training_id: str, lines: int = Query(100, ge=1, le=5000)) -> dict:  # noqa: B008

@@ -46,8 +46,14 @@ class DatasetCheck:
         return round(100.0 * self.done / self.total, 1) if self.total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"validation_id": self.id, "dataset_path": self.dataset_path, "status": self.status,
-                "progress": self.progress, "stage": self.stage, "error": self.error}  # fmt: skip
+        data = {
+            "validation_id": self.id,
+            "dataset_path": self.dataset_path,
+            "status": self.status,
+            "progress": self.progress,
+            "stage": self.stage,
+            "error": self.error,
+        }
         if self.report is not None:
             data |= {**self.report, "report_folder": self.report_folder}
         return data
