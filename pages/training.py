@@ -26,7 +26,15 @@ from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs,
 from mlcore.training.architectures import architecture_table
 from mlcore.training.estimate import TIMED_BATCHES, time_a_few_batches
 from mlcore.training.jobs import busy_folders, latest_training, training_queue
-from mlcore.training.spec import ARCHITECTURES, CONTINUING_MODES, OPTIMIZERS, TrainSpec, parse_advanced
+from mlcore.training.spec import (
+    ARCHITECTURES,
+    AUTO_BATCH,
+    BACKBONE_LAYERS,
+    CONTINUING_MODES,
+    OPTIMIZERS,
+    TrainSpec,
+    parse_advanced,
+)
 from mlcore.training.submit import free_experiment_name, start
 from ui.augmentation import augmentation_fields
 from ui.auth import current_user
@@ -158,13 +166,13 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
                 format_func=lambda w: registered.get(w) or str(w.relative_to(w.parents[2])),
             )
         )
-        if st.checkbox("Freeze the backbone (the first 10 layers)", key="train.freeze"):
-            fields["freeze"] = 10
+        if st.checkbox(f"Freeze the backbone (the first {BACKBONE_LAYERS} layers)", key="train.freeze"):
+            fields["freeze"] = BACKBONE_LAYERS
     c1, c2, c3, c4 = st.columns(4)
     fields["epochs"] = int(c1.number_input("Epochs", 1, 10_000, TrainSpec.epochs, key="train.epochs"))
     auto_batch = c2.checkbox("Automatic batch (one GPU)", key="train.auto_batch")
     batch = c2.number_input("Batch size", 1, 1024, TrainSpec.batch_size, key="train.batch", disabled=auto_batch)
-    fields["batch_size"] = -1 if auto_batch else int(batch)
+    fields["batch_size"] = AUTO_BATCH if auto_batch else int(batch)
     size = c3.number_input("Image size", STRIDE, MAX_IMGSZ, TrainSpec.imgsz, step=STRIDE, key="train.imgsz")
     fields["imgsz"] = int(size)
     with c4:

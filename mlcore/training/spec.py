@@ -39,6 +39,8 @@ CONTINUING_MODES = ("resume", "extend")  # they continue a run in its own folder
 ARCHITECTURES = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")  # Ultralytics 8.4.190
 CACHE_VALUES = (False, True, "ram", "disk")
+AUTO_BATCH = -1  # batch_size that lets Ultralytics pick (AutoBatch, one GPU)
+BACKBONE_LAYERS = 10  # freeze=10 freezes a YOLOv8 backbone; more reaches the neck and head
 DATASET_HINT = "a dataset folder or data.yaml (e.g. 'ml_outputs/datasets/demo')"  # what an empty dataset_path is told
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Train arguments the spec sets itself or the studio must own (paths, resuming, output folders).
@@ -141,7 +143,7 @@ class TrainSpec:
         if (
             not isinstance(self.batch_size, int)
             or isinstance(self.batch_size, bool)
-            or not (self.batch_size == -1 or self.batch_size >= 1)
+            or not (self.batch_size == AUTO_BATCH or self.batch_size >= 1)
         ):
             raise SpecError(
                 f"batch_size={self.batch_size!r}; use a positive whole number (e.g. 16), or -1 to let "
@@ -157,7 +159,7 @@ class TrainSpec:
         whole("workers", self.workers, 0, example="workers=8")
         whole("seed", self.seed, 0, example="seed=0")
         device("device", self.device, several=True)
-        if self.batch_size == -1 and "," in str(self.device):
+        if self.batch_size == AUTO_BATCH and "," in str(self.device):
             raise SpecError(
                 "batch_size=-1 (automatic) works on a single GPU only; give a number (e.g. 32) for "
                 f"device={self.device!r}."
