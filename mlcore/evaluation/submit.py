@@ -26,7 +26,7 @@ from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.spec import EvalSpec
-from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 
@@ -55,8 +55,8 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = skipped_files(report, spec.split)
-    folder = stamped_folder(settings.outputs_root / paths.VALIDATIONS_DIR, model_name(model))
+    folder = stamped_folder(settings.outputs_root / KINDS[JobKind.EVALUATION].folder, model_name(model))
     final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used)
     recorded = {**final.to_dict(), "trained_imgsz": size.trained, "skipped": skipped, **identity(model, dataset_path)}
-    write_request(folder, paths.EVAL_CONFIG, recorded)
+    write_request(folder, KINDS[JobKind.EVALUATION].request, recorded)
     return enqueue(settings, JobKind.EVALUATION, {"task": JobTask.EVALUATE, **recorded}, folder, owner, made=folder)

@@ -15,7 +15,6 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.safe_paths import nearest_existing, trusted_model
@@ -28,7 +27,7 @@ from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.submit import model_name
 from mlcore.export.formats import FORMATS, why_unavailable
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
-from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.runs.store import trained_on
@@ -93,10 +92,10 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     if free_gb < MIN_FREE_DISK_GB:
         raise SubmitError(f"only {free_gb:.1f} GiB free under {settings.outputs_root}; free some space first.")
     try:
-        folder = stamped_folder(settings.outputs_root / paths.EXPORTS_DIR, model_name(model))
+        folder = stamped_folder(settings.outputs_root / KINDS[JobKind.EXPORT].folder, model_name(model))
     except FileExistsError as exc:
         raise SubmitError(f"{exc.filename} exists already; submit the export again in a moment.") from None
     final = replace(spec, model_path=str(model), imgsz=imgsz, dataset_path=dataset_text, split=split or spec.split)
     record = {**final.to_dict(), "names": info.names, "trained_imgsz": info.imgsz}
-    write_request(folder, paths.EXPORT_CONFIG, record)
+    write_request(folder, KINDS[JobKind.EXPORT].request, record)
     return enqueue(settings, JobKind.EXPORT, {"task": JobTask.EXPORT, **record}, folder, owner, made=folder)

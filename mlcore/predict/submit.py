@@ -6,14 +6,13 @@ job = submit_predictions(PredictSpec(model_path=..., source="/data/new_photos"),
 
 from __future__ import annotations
 
-from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.submit import model_name
-from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
 from mlcore.predict.models import resolve_model
@@ -32,7 +31,7 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
     except (PathNotAllowed, SourceError, ProfileError) as exc:
         raise SubmitError(str(exc)) from None
     profile = with_overrides(saved, spec.confidence_threshold, spec.nms_iou)
-    folder = stamped_folder(settings.outputs_root / paths.PREDICTIONS_DIR, model_name(model))
+    folder = stamped_folder(settings.outputs_root / KINDS[JobKind.PREDICTION].folder, model_name(model))
     expected = count if kind == "folder" else -(-count // spec.every_nth_frame)
     size = image_size(spec.imgsz, model, settings)  # 0: the model's own, which Ultralytics' predictor takes too
     record = {
@@ -45,5 +44,5 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         "expected_items": expected,
         "thresholds": profile.to_dict(),  # what the job uses: the profile chosen, with the thresholds given
     }
-    write_request(folder, paths.PREDICT_CONFIG, record)
+    write_request(folder, KINDS[JobKind.PREDICTION].request, record)
     return enqueue(settings, JobKind.PREDICTION, {"task": JobTask.PREDICT, **record}, folder, owner, made=folder)

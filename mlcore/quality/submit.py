@@ -26,7 +26,7 @@ from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.engine.trained_size import SizeChoice, image_size
 from mlcore.evaluation.submit import model_name
-from mlcore.jobs.kinds import JobKind, JobTask
+from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.progress import duration
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
@@ -155,7 +155,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
             f"kfold={spec.kfold} is more folds than the split has usable images ({len(usable)}); use at most "
             f"{len(usable)}, e.g. 5."
         )
-    folder = stamped_folder(settings.outputs_root / paths.AUDITS_DIR, f"{model_name(model)}_{spec.split}")
+    folder = stamped_folder(settings.outputs_root / KINDS[JobKind.AUDIT].folder, f"{model_name(model)}_{spec.split}")
     record: dict[str, Any] = {
         **spec.to_dict(),
         **_sizes(size),
@@ -164,7 +164,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
         "skipped": skipped,
     }
     if not spec.kfold:
-        write_request(folder, paths.QUALITY_CONFIG, record)
+        write_request(folder, KINDS[JobKind.AUDIT].request, record)
         return enqueue(settings, JobKind.AUDIT, {"task": JobTask.AUDIT, **record}, folder, owner, made=folder)
     folds = assign_folds(usable, spec.kfold)
     pace = seconds_per_image(model, dataset_path, size.used, len(dataset.splits.get("train") or []))
@@ -173,7 +173,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
         "fold_datasets": write_fold_datasets(dataset, folds, spec.split, folder),
         "cost": kfold_cost(spec, len(usable), pace),
     }
-    write_request(folder, paths.QUALITY_CONFIG, record)
+    write_request(folder, KINDS[JobKind.AUDIT].request, record)
     # the coordinator holds no device: the fold trainings, then the analysis job, each lease their own
     return enqueue(
         settings,
@@ -188,7 +188,7 @@ def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> J
 def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local") -> Job:
     model = resolve_model(spec.model_path, settings)
     images, count = _image_folder(spec.images, settings)
-    folder = stamped_folder(settings.outputs_root / paths.SELECTIONS_DIR, model_name(model))
+    folder = stamped_folder(settings.outputs_root / KINDS[JobKind.SELECTION].folder, model_name(model))
     record = {
         **spec.to_dict(),
         **_sizes(image_size(spec.imgsz, model, settings)),
@@ -196,7 +196,7 @@ def submit_selection(spec: SelectSpec, settings: Settings, owner: str = "local")
         "images": str(images),
         "expected_images": count,
     }
-    write_request(folder, paths.QUALITY_CONFIG, record)
+    write_request(folder, KINDS[JobKind.SELECTION].request, record)
     return enqueue(settings, JobKind.SELECTION, {"task": JobTask.SELECT, **record}, folder, owner, made=folder)
 
 
@@ -209,7 +209,7 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
             "the model was trained on (usually train)."
         )
     images, count = _image_folder(spec.images, settings)
-    folder = stamped_folder(settings.outputs_root / paths.DRIFT_DIR, images.name or "images")
+    folder = stamped_folder(settings.outputs_root / KINDS[JobKind.DRIFT].folder, images.name or "images")
     sizes = _sizes(image_size(spec.imgsz, model, settings)) if model else {}
     record = {
         **spec.to_dict(),
@@ -219,5 +219,5 @@ def submit_drift(spec: DriftSpec, settings: Settings, owner: str = "local") -> J
         "dataset_path": str(dataset_path),
         "expected_images": count,
     }
-    write_request(folder, paths.QUALITY_CONFIG, record)
+    write_request(folder, KINDS[JobKind.DRIFT].request, record)
     return enqueue(settings, JobKind.DRIFT, {"task": JobTask.DRIFT, **record}, folder, owner, made=folder)
