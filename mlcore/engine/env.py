@@ -130,11 +130,16 @@ def set_cpu_threads(device: str, model: str | Path | None = None) -> None:
 
     The predictor serves with this policy and the export card's latency is timed under it, so the figure on the
     card describes how the predictor will run that format."""
-    if device != "cpu" or (model is not None and Path(model).suffix not in PYTORCH_SUFFIXES):
+    if device != "cpu":
         return
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    if model is None or Path(model).suffix in PYTORCH_SUFFIXES:
+        torch.set_num_threads(os.cpu_count() or 1)
+    else:  # set again, not left: the setting is the process's, and another model may have changed it
+        from ultralytics.utils import NUM_THREADS
+
+        torch.set_num_threads(NUM_THREADS)
 
 
 def use_all_cpu_cores(trainer: object) -> None:

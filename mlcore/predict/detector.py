@@ -67,6 +67,7 @@ def detect(
     names = names_of(model)
     thresholds = profile.class_thresholds(names)
     extra = {"imgsz": imgsz} if imgsz else {}
+    set_cpu_threads(model.studio_device, model.studio_path)  # per call: the predictor may hold several models
     results = model.predict(
         images, conf=profile.floor, iou=profile.iou, device=model.studio_device, verbose=False, **extra
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from mlcore.core.settings import load_settings
 from mlcore.engine.env import engine_environment, engine_settings, seed_engine_config
+from tests.conftest import PROJECT_ROOT, engine_env_for
 
 
 def test_environment_is_offline_private_and_keyless(outputs_root: Path) -> None:
@@ -53,3 +54,44 @@ def test_ultralytics_accepts_the_settings_without_rewriting_them(outputs_root: P
     assert proc.stdout.split() == [str(settings_file.parent), "False"]
     assert "updated to the latest schema" not in proc.stdout + proc.stderr
     assert settings_file.read_bytes() == before
+
+
+THREADS_SEEN = """
+import json, os
+from pathlib import Path
+import numpy as np, torch
+from ultralytics.utils import NUM_THREADS
+from mlcore.predict.detector import detect
+from mlcore.predict.profile import DeploymentProfile
+
+class Model:  # what load_detector gives, as far as detect looks
+    names = {0: "logo"}
+    studio_device = "cpu"
+    def __init__(self, path):
+        self.studio_path, self.seen = Path(path), []
+    def predict(self, images, **_):
+        self.seen.append(torch.get_num_threads())
+        return []
+
+pt, onnx = Model("best.pt"), Model("best.onnx")
+torch.set_num_threads(1)
+for model in (pt, onnx, pt):
+    detect(model, [np.zeros((8, 8, 3), np.uint8)], DeploymentProfile())
+print(json.dumps({"pt": pt.seen, "onnx": onnx.seen, "cores": os.cpu_count(), "ultralytics": NUM_THREADS}))
+"""
+
+
+def test_each_prediction_runs_with_its_own_models_cpu_threads_whatever_model_ran_before(tmp_path: Path) -> None:
+    """The thread count is the process's: a predictor holding a .pt and an ONNX export served the .pt with the
+    ONNX model's setting once that model had been warmed after it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", THREADS_SEEN],
+        env=engine_env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["pt"] == [seen["cores"], seen["cores"]] and seen["onnx"] == [seen["ultralytics"]], seen
