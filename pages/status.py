@@ -7,6 +7,7 @@ import streamlit as st
 from mlcore.charts import system as charts
 from mlcore.core.settings import Settings
 from mlcore.devices.gpus import GpuInventory, GpuReading, read_gpus
+from mlcore.jobs.store import JobState
 from mlcore.system import troubleshooting
 from mlcore.system.cluster import cluster_status
 from mlcore.system.status import HostReading, jobs_overview, read_host, status_notices
@@ -283,7 +284,7 @@ def cluster_section(settings: Settings) -> None:
                     "Kind": j["kind"],
                     "Owner": j["owner"],
                     "State": j["state"],
-                    "Ray": j["ray_status"] or ("studio queue" if j["state"] == "queued" else "—"),
+                    "Ray": j["ray_status"] or ("studio queue" if j["state"] == JobState.QUEUED else "—"),
                     "GPUs": j["gpus"],
                     "Node": j["node_name"] or (j["node"] or "—")[:8],
                     "Run": j["run"],

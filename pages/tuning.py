@@ -12,7 +12,7 @@ from mlcore.charts.tuning import importances, optimization_history, parallel_coo
 from mlcore.core.errors import JobRefused, SubmitError
 from mlcore.core.settings import Settings
 from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
-from mlcore.jobs.store import OPEN_STATES
+from mlcore.jobs.store import OPEN_STATES, JobState
 from mlcore.runs.store import seed_weights, weights_label
 from mlcore.training.spec import ARCHITECTURES
 from mlcore.tuning.space import space_from_table, space_table, space_to_dict
@@ -194,7 +194,7 @@ def trials_table(report: dict) -> None:
             {
                 "#": r["number"],
                 "state": f"{TRIAL_ICONS.get(r['state'], '')} {r['state']}"
-                + (" (queued)" if r.get("job_state") == "queued" else ""),
+                + (" (queued)" if r.get("job_state") == JobState.QUEUED else ""),
                 report["objective"]: r["value"],
                 "epochs": r["epochs"],
                 "run": "/".join(Path(r["run"]).parts[-2:]) if r["run"] else "",

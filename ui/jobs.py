@@ -15,15 +15,15 @@ from mlcore.jobs.store import Job, JobState
 from ui.auth import current_user
 
 STATE_ICONS = {
-    "queued": ":material/schedule:",
-    "starting": ":material/rocket_launch:",
-    "running": ":material/directions_run:",
-    "stopping": ":material/pause_circle:",
-    "completed": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
-    "lost": ":material/help:",
-}
+    JobState.QUEUED: ":material/schedule:",
+    JobState.STARTING: ":material/rocket_launch:",
+    JobState.RUNNING: ":material/directions_run:",
+    JobState.STOPPING: ":material/pause_circle:",
+    JobState.COMPLETED: ":material/check_circle:",
+    JobState.FAILED: ":material/error:",
+    JobState.CANCELLED: ":material/cancel:",
+    JobState.LOST: ":material/help:",
+}  # keyed by JobState, a str: the plain state text of a report finds its icon too
 
 
 def advance_queue(settings: Settings) -> None:
