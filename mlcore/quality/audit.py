@@ -1,18 +1,40 @@
-"""The label-error audit's analysis: a model's out-of-sample predictions against the labels, with cleanlab.
+"""The label audit's analysis: a model's predictions on a split against its labels, weighed by what the model's
+confidence is worth on that split.
 
-cleanlab's object-detection scores (ObjectLab, Apache-2.0) rate every image and every box, in pixels:
+    result = audit(detections, lines)   # lines[k]: the label-file line of ground-truth box k
+    result.image_scores                 # one per image, 0..1: the chance it holds no label error (lower: look first)
+    result.suspects                     # typed suspect boxes, likeliest errors first
+    result.strength                     # how well the model's confidence tells its right boxes from its wrong ones
 
-    result = audit(detections, lines)       # lines[k]: the label-file line of ground-truth box k
-    result.image_scores                     # one per image, 0..1, lower is likelier mislabelled
-    result.suspects                         # typed suspect boxes, worst first
+What a confidence is worth is measured, not assumed. Every prediction is matched to the labels as an evaluation
+matches them (greedily by confidence, same class, IoU >= 0.5); a logistic fit of "matched" on the confidence's
+logit, with each class's own offset and slope (Platt scaling; classes' confidences run on different scales), gives
+the chance that a box this model predicts at that confidence is right: near 1 from confidence 0.3 for a
+near-perfect model, perhaps 0.8 at 0.6 for an ordinary one. The same fit on "on some object, whatever its class"
+gives a box's objectness. Each candidate's evidence is built from those worths:
 
-A label box is *swapped* when the model confidently puts another class on it, *badly located* when the
-model's box of its class lies elsewhere (or nowhere); a confident predicted box that no label covers is
-*overlooked*. Each suspect carries the model's suggestion (the class, or the box) for the fix list.
+- overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there;
+- swapped: another class's box on the label: its worth times the chance that the label's own class is not there;
+- badly located: a box of the label's class near it (its centre within one label size) that fits it worse than
+  nine in ten of the model's matched boxes fit theirs: its worth times how unusual the fit is times the chance that
+  no other box fits the label (the box it suggests is then not also called overlooked);
+- nothing seen (typed badly located, no suggestion): a label where the model sees nothing, weighed by how rarely
+  the model misses a labelled object on this split.
+
+Evidence becomes the probability of a label error through a prior (PRIOR of boxes wrong; SPURIOUS_PRIOR for a
+box on nothing): odds = prior odds x the evidence's likelihood ratio. A strong model's confident disagreement is
+likely an error; an ordinary model's is as likely its own mistake, so its suspects rank lower and fewer are listed.
+Suspects at least LISTED likely are listed, likeliest first; ties go to the surer model, then the image, the label
+line and the box. An image scores the chance that none of its candidates is an error.
+
+A model whose confidence separates its matched from its unmatched boxes less than MIN_SEPARATION of the time and
+that finds fewer than MIN_RECALL of the labels at its own sure confidence is too weak to audit with: the result
+says so with those figures, and lists only the suspects at least WEAK_LISTED likely.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,29 +43,30 @@ import numpy as np
 from mlcore.evaluation.analysis import Detections
 
 ISSUE_TYPES = ("overlooked", "swapped", "badly_located")
-MIN_CONFIDENCE = 0.05  # predictions below it carry no evidence and slow cleanlab's O(labels x predictions) loops
-SWAP_IOU = 0.5  # another class's prediction on the label box: the same object, another name
-SUSPECT_SCORE = 0.5  # boxes scored below it are listed as suspects
-# cleanlab's defaults call a prediction confident at 0.95 (0.5 for locating), set for detectors whose class
-# probabilities run higher than YOLO's confidences; the audit takes the model's own: see confidence_of_found.
-LOW_CONFIDENT, HIGH_CONFIDENT = 0.3, 0.95
-FOUND_QUANTILE = 0.05  # "confident": as sure as 19 in 20 of the model's correct predictions
-LOW_PER_HIGH = 0.5 / 0.95  # cleanlab's ratio of its two thresholds
-TEMPERATURE = 0.1  # cleanlab's softmin pooling of box scores into an image's
-ALPHA = 0.9  # cleanlab's weight of IoU against centre distance in its box similarity
+MIN_CONFIDENCE = 0.05  # predictions below it carry no evidence
+MATCH_IOU = 0.5  # a prediction of the label's class this close is the same object, as in mAP50
 COVERED_IOU = 0.3  # a prediction a label overlaps this much is that label's business (swap or location)
+FIT_TAIL = 0.1  # a fit worse than this share of the model's matched boxes' fits is unusual
+PRIOR = 0.05  # the share of label boxes taken to be wrong before the model is heard
+SPURIOUS_PRIOR = 0.01  # the share of label boxes on no object at all (rarer than a box misplaced or misnamed)
+LISTED = 0.01  # suspects at least this likely to be label errors are listed
+WEAK_LISTED = 0.2  # with a model too weak to audit with, only these
+LIKELY = 0.5  # suspects counted as likely label errors
+MIN_SEPARATION = 0.8  # a model whose confidence separates its right from its wrong boxes less than this
+MIN_RECALL = 0.7  # and that finds fewer of the labels at its sure confidence is too weak to audit with
+WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
 
 
 @dataclass(frozen=True)
 class Suspect:
-    """One box to look at: where, why, how sure, and what the model would put there."""
+    """One box to look at: where, why, how likely, and what the model would put there."""
 
     image: int
     line: int | None
     """The label file's line (1-based); None for an overlooked object, which has no line."""
     type: str
     score: float
-    """0..1, lower is likelier wrong (cleanlab's subtype score of the box)."""
+    """0..1, lower is likelier wrong: 1 - the probability that this label is an error."""
     box: tuple[float, float, float, float]
     """The label's box, or for an overlooked object the model's, as x1, y1, x2, y2 in pixels."""
     label_class: int | None
@@ -56,36 +79,65 @@ class Suspect:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Strength:
+    """How far this model's predictions on this split can be trusted against its labels."""
+
+    sure: float
+    """The median over classes of each class's F1-best confidence: the model's own "sure"."""
+    precision: float
+    """The share of its predictions at or above their class's sure confidence that match a label."""
+    recall: float
+    """The share of labels matched by a prediction at or above its class's sure confidence."""
+    separation: float
+    """How often the model's confidence ranks a matched box above an unmatched one (the AUROC of the confidence,
+    each class's divided by its sure confidence): how well it tells its right boxes from its wrong ones. Label
+    errors hardly move it: they are a few confident boxes among the many unsure ones."""
+    predictions: int
+    labels: int
+
+    @property
+    def weak(self) -> bool:
+        return self.separation < MIN_SEPARATION and self.recall < MIN_RECALL
+
+    def warning(self) -> str | None:
+        if not self.weak:
+            return None
+        return (
+            f"This model is too weak to audit these labels with: its confidence tells its right boxes from its wrong "
+            f"ones only {self.separation:.0%} of the time (the audit needs {MIN_SEPARATION:.0%}); at its own sure "
+            f"confidence ({self.sure:.2f}) {self.precision:.0%} of its boxes match a label and it finds "
+            f"{self.recall:.0%} of the labels. Its disagreements with the labels are as likely its mistakes as "
+            f"theirs, so only the suspects at least {WEAK_LISTED:.0%} likely are listed. Audit with a stronger model "
+            "(train longer, on more data or at a larger image size)."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sure": round(self.sure, 4),
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "separation": round(self.separation, 4),
+            "min_separation": MIN_SEPARATION,
+            "predictions": self.predictions,
+            "labels": self.labels,
+            "weak": self.weak,
+        }
+
+
 @dataclass
 class AuditResult:
     image_scores: np.ndarray
     suspects: list[Suspect]
-    confident: float
-    """The confidence at which this model's predictions counted as sure (see confidence_of_found)."""
+    strength: Strength
+
+    @property
+    def confident(self) -> float:
+        """The confidence at which this model's predictions count as sure."""
+        return self.strength.sure
 
 
-def cleanlab_inputs(d: Detections) -> tuple[list[dict[str, Any]], list[list[np.ndarray]], list[np.ndarray]]:
-    """cleanlab's labels and predictions per image, and for each image the index into d.pred_* of every
-    predicted box in cleanlab's order (class by class), to map its per-prediction scores back."""
-    n_classes = max([*d.names, *d.gt_cls.tolist(), *d.pred_cls.tolist(), -1]) + 1
-    kept = d.pred_conf >= MIN_CONFIDENCE
-    labels, predictions, order = [], [], []
-    for n in range(len(d.images)):
-        gt = d.gt_image == n
-        labels.append({"bboxes": d.gt_box[gt].astype(float).reshape(-1, 4), "labels": d.gt_cls[gt].astype(int)})
-        mine = np.flatnonzero((d.pred_image == n) & kept)
-        per_class, indices = [], []
-        for k in range(n_classes):
-            rows = mine[d.pred_cls[mine] == k]
-            # every class needs its array, an empty one of shape (0, 5) too (cleanlab checks the width)
-            per_class.append(np.column_stack([d.pred_box[rows], d.pred_conf[rows]]).astype(float).reshape(-1, 5))
-            indices.append(rows)
-        predictions.append(per_class)
-        order.append(np.concatenate(indices).astype(int))
-    return labels, predictions, order
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     if not len(boxes):
         return np.zeros(0)
     x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
@@ -100,121 +152,268 @@ def _box(values: np.ndarray) -> tuple[float, float, float, float]:
     return tuple(round(float(v), 2) for v in values)  # type: ignore[return-value]
 
 
-def _label_suspect(d: Detections, k: int, line: int, swap: float, badloc: float, sure: float) -> Suspect:
-    """Type a doubtful label box by what the model put on it: another class (swapped) or its box elsewhere."""
-    n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
-    mine = np.flatnonzero((d.pred_image == n) & (d.pred_conf >= sure))
-    overlap = _iou(box, d.pred_box[mine])
-    other = mine[(d.pred_cls[mine] != cls) & (overlap >= SWAP_IOU)]
-    if len(other) and swap <= badloc:
-        best = other[np.argmax(d.pred_conf[other])]
-        return Suspect(
-            n,
-            line,
-            "swapped",
-            round(swap, 5),
-            _box(box),
-            cls,
-            int(d.pred_cls[best]),
-            None,
-            round(float(d.pred_conf[best]), 4),
-        )
-    near = (d.pred_cls[mine] == cls) & (overlap > 0)
-    best = mine[near][np.argmax(overlap[near])] if near.any() else None
-    return Suspect(
-        n,
-        line,
-        "badly_located",
-        round(min(badloc, swap), 5),
-        _box(box),
-        cls,
-        cls,
-        None if best is None else _box(d.pred_box[best]),
-        None if best is None else round(float(d.pred_conf[best]), 4),
-    )
+def posterior(ratio: float, prior: float = PRIOR) -> float:
+    """The probability of a label error from the prior and the likelihood ratio of the model's evidence."""
+    odds = prior / (1 - prior) * max(ratio, 0.0)
+    return odds / (1 + odds)
 
 
-def softmin(scores: np.ndarray, temperature: float = TEMPERATURE) -> float:
-    """cleanlab's pooling of one subtype's box scores into the image's: near the minimum, 1 without boxes."""
-    scores = scores[np.isfinite(scores)]
-    if not len(scores):
-        return 1.0
-    weights = np.exp(-(scores - scores.min()) / temperature)
-    return float(np.sum(scores * weights) / np.sum(weights))
+def odds(chance: float) -> float:
+    """The likelihood ratio of evidence that is right with this chance (the model's worth)."""
+    c = float(np.clip(chance, 0.0, WORTH_RANGE[1]))
+    return c / (1 - c)
 
 
-def confidence_of_found(d: Detections) -> float:
-    """The confidence that 19 in 20 of the model's correct predictions reach (IoU >= 0.5 with a label of their
-    class), within [LOW_CONFIDENT, HIGH_CONFIDENT]: what "confident" means for this model."""
-    reached = []
-    for n in np.unique(d.pred_image[d.pred_conf >= LOW_CONFIDENT]):
-        gt = np.flatnonzero(d.gt_image == n)
-        for p in np.flatnonzero((d.pred_image == n) & (d.pred_conf >= LOW_CONFIDENT)):
-            same = gt[d.gt_cls[gt] == d.pred_cls[p]]
-            if len(same) and _iou(d.pred_box[p], d.gt_box[same]).max() >= SWAP_IOU:
-                reached.append(float(d.pred_conf[p]))
-    usual = float(np.quantile(reached, FOUND_QUANTILE)) if reached else HIGH_CONFIDENT
-    return float(np.clip(usual, LOW_CONFIDENT, HIGH_CONFIDENT))
+def _near(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Boxes whose centre lies within one label size of the label's centre on both axes: where a misplaced label's
+    object can be."""
+    w, h = max(box[2] - box[0], 1e-9), max(box[3] - box[1], 1e-9)
+    dx = np.abs((boxes[:, 0] + boxes[:, 2]) - (box[0] + box[2])) / 2 / w
+    dy = np.abs((boxes[:, 1] + boxes[:, 3]) - (box[1] + box[3])) / 2 / h
+    return (dx <= 1) & (dy <= 1)
 
 
-def overlooked_scores(aux: list[dict[str, Any]], high: float) -> list[np.ndarray]:
-    """One score per predicted box (NaN: not a candidate), cleanlab's rule widened for crowded images.
+def matches(d: Detections, kept: np.ndarray, by_class: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each kept prediction matched as an evaluation matches (greedy by confidence, same class, IoU >= MATCH_IOU;
+    any class with by_class=False: is there an object): (matched flags, matched IoUs) per index of d.pred_*;
+    unmatched IoUs are 0."""
+    matched, fit = np.zeros(len(d.pred_conf), bool), np.zeros(len(d.pred_conf))
+    for n in np.unique(d.pred_image[kept]):
+        labels = np.flatnonzero(d.gt_image == n)
+        free = np.ones(len(labels), bool)
+        mine = np.flatnonzero((d.pred_image == n) & kept)
+        for p in mine[np.argsort(-d.pred_conf[mine], kind="stable")]:
+            overlap = iou(d.pred_box[p], d.gt_box[labels]) * free
+            if by_class:
+                overlap = overlap * (d.gt_cls[labels] == d.pred_cls[p])
+            if len(overlap) and overlap.max() >= MATCH_IOU:
+                best = int(np.argmax(overlap))
+                free[best], matched[p], fit[p] = False, True, overlap[best]
+    return matched, fit
 
-    cleanlab scores a confident prediction that no label overlaps at all by its similarity to the nearest label
-    of its class; a prediction that touches a neighbour's box is never a candidate, so an unlabelled object beside
-    another is never found. Here a prediction is a candidate when no label overlaps it by COVERED_IOU or more,
-    and its score is also at most 1 - its confidence (the surer the model, the likelier the label is missing),
-    and at least half of that."""
-    scores = []
-    for image in aux:
-        probs, classes = image["pred_label_probs"], image["pred_labels"]
-        iou, similarity, lab = image["iou_matrix"], image["similarity_matrix"], image["lab_labels"]
-        mine = np.full(len(classes), np.nan)
-        for j, k in enumerate(classes):
-            if probs[j] < high or (len(lab) and iou[:, j].max() >= COVERED_IOU):
-                continue
-            same = similarity[lab == k, j]
-            unsure = 1.0 - float(probs[j])
-            # no label of its class near it (similarity 0, or none in the image): the confidence alone ranks it,
-            # within [0, SUSPECT_SCORE) so that it is listed as before (it scored 0.000 like every other such box)
-            nearest = max(float(same.max()) if len(same) else 0.0, SUSPECT_SCORE * unsure)
-            mine[j] = min(nearest, unsure)
-        scores.append(mine)
-    return scores
+
+def strength_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> tuple[Strength, np.ndarray]:
+    """Each class's F1-best confidence on this split (its own "sure": classes' confidences run on different
+    scales), and over all classes the precision and recall there; (the strength, the sure confidence per box)."""
+    sure = np.ones(len(d.pred_conf))
+    hits = total = found = 0
+    for k in np.unique(np.concatenate([d.gt_cls, d.pred_cls[kept]])):
+        mine = np.flatnonzero(kept & (d.pred_cls == k))
+        labels = int((d.gt_cls == k).sum())
+        if not len(mine) or not labels:
+            total += len(mine)
+            continue
+        order = mine[np.argsort(-d.pred_conf[mine], kind="stable")]
+        tp = np.cumsum(matched[order])
+        precision, recall = tp / np.arange(1, len(order) + 1), tp / labels
+        best = int(np.argmax(2 * precision * recall / np.maximum(precision + recall, 1e-9)))
+        sure[d.pred_cls == k] = d.pred_conf[order[best]]
+        hits, total, found = hits + int(tp[best]), total + best + 1, found + int(tp[best])
+    if not total or not len(d.gt_cls):
+        return Strength(1.0, 0.0, 0.0, 0.5, int(kept.sum()), len(d.gt_cls)), sure
+    typical = float(np.median(sure[kept])) if kept.any() else 1.0
+    separation = _auroc(d.pred_conf[kept], matched[kept])
+    return Strength(typical, hits / total, found / len(d.gt_cls), separation, int(kept.sum()), len(d.gt_cls)), sure
+
+
+def _auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """The chance that a positive scores above a negative (ties count half); 0.5 without both."""
+    pos, neg = int(positive.sum()), int((~positive).sum())
+    if not pos or not neg:
+        return 1.0 if pos else 0.5
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores[order][np.r_[False, np.diff(scores[order]) == 0]]):
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> np.ndarray:
+    """The chance that each kept prediction is right on this split: "matched" fitted by a logistic regression on
+    the confidence's logit, with each class's own offset and slope (classes' confidences run on different scales;
+    the regularisation keeps a rare class near the others); 0 for the others."""
+    low, high = WORTH_RANGE
+    worth = np.zeros(len(d.pred_conf))
+    y = matched[kept].astype(int)
+    if not len(y):
+        return worth
+    if len(np.unique(y)) < 2:
+        worth[kept] = np.clip(y.mean(), low, high)
+        return worth
+    from sklearn.linear_model import LogisticRegression
+
+    c = np.clip(d.pred_conf[kept].astype(float), low, high)
+    x = np.log(c / (1 - c))
+    classes = np.unique(d.pred_cls[kept])
+    onehot = (d.pred_cls[kept][:, None] == classes[None, :]).astype(float)
+    features = np.column_stack([x, onehot, onehot * x[:, None]])
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, y)
+    worth[kept] = np.clip(fitted.predict_proba(features)[:, 1], low, high)
+    return worth
+
+
+def unusual_fit(fits: np.ndarray) -> Callable[[float], float]:
+    """How unusual a label's IoU with a box of its class is for this model: 1 below every IoU of its matched
+    boxes, 0 from the FIT_TAIL share of them up."""
+    fits = np.sort(fits)
+
+    def unusual(value: float) -> float:
+        if not len(fits):
+            return 1.0 if value < MATCH_IOU else 0.0
+        share = (np.searchsorted(fits, value, side="right") + 0.5) / (len(fits) + 1)
+        return float(np.clip(1 - share / FIT_TAIL, 0.0, 1.0))
+
+    return unusual
 
 
 def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     """Score every image and type every suspect box; `lines[k]` is ground-truth box k's label-file line."""
-    from cleanlab.object_detection import rank
-
-    labels, predictions, order = cleanlab_inputs(d)
-    if not labels:
-        return AuditResult(np.zeros(0), [], HIGH_CONFIDENT)
-    high = confidence_of_found(d)
-    low = high * LOW_PER_HIGH
-    # the IoU and similarity matrices once for all three subtypes (cleanlab 2.9.0's own helper, pinned)
-    aux = rank._get_valid_inputs_for_compute_scores(ALPHA, labels, predictions)
-    overlooked = overlooked_scores(aux, high)
-    badloc = rank.compute_badloc_box_scores(low_probability_threshold=low, auxiliary_inputs=aux)
-    swap = rank.compute_swap_box_scores(high_probability_threshold=high, auxiliary_inputs=aux)
-    scores = np.array(
-        [
-            np.mean([softmin(np.asarray(s[n], dtype=float)) for s in (overlooked, badloc, swap)])
-            for n in range(len(labels))
-        ]
-    )
-    suspects: list[Suspect] = []
+    kept = d.pred_conf >= MIN_CONFIDENCE
+    matched, fit = matches(d, kept)
+    strength, sure = strength_of(d, kept, matched)
+    worth_all = worth_of(d, kept, matched)
+    objectness = worth_of(d, kept, matches(d, kept, by_class=False)[0])  # the chance a box is on some object
+    unusual = unusual_fit(fit[matched & (d.pred_conf >= sure)])
+    # how often the model misses a labelled object: labels no confident prediction of any class overlaps
+    missed = 0
     for n in range(len(d.images)):
-        for j, k in enumerate(np.flatnonzero(d.gt_image == n)):
-            s, b = float(swap[n][j]), float(badloc[n][j])
-            if min(s, b) < SUSPECT_SCORE:
-                suspects.append(_label_suspect(d, int(k), int(lines[k]), s, b, low))
-        for j, value in enumerate(overlooked[n]):
-            if np.isfinite(value) and value < SUSPECT_SCORE:
-                p = int(order[n][j])
-                box = _box(d.pred_box[p])
-                sure = round(float(d.pred_conf[p]), 4)
-                score = round(float(value), 5)
-                suspects.append(Suspect(n, None, "overlooked", score, box, None, int(d.pred_cls[p]), box, sure))
-    suspects.sort(key=lambda s: (s.score, -(s.confidence or 0.0), s.image))  # ties: the surer model first
-    return AuditResult(scores, suspects, high)
+        mine = np.flatnonzero((d.pred_image == n) & (d.pred_conf >= sure))
+        for k in np.flatnonzero(d.gt_image == n):
+            if not len(mine) or iou(d.gt_box[k], d.pred_box[mine]).max() < COVERED_IOU:
+                missed += 1
+    miss_rate = max(missed / max(1, len(d.gt_cls)), 0.01)
+
+    suspects: list[tuple[float, Suspect]] = []
+    image_scores = np.ones(len(d.images))
+    for n in range(len(d.images)):
+        labels = np.flatnonzero(d.gt_image == n)
+        mine = np.flatnonzero((d.pred_image == n) & kept)
+        claimed: set[int] = set()
+        for k in labels:
+            probability, suspect, claim = _label_candidate(
+                d, int(k), int(lines[k]), mine, worth_all, unusual, miss_rate
+            )
+            image_scores[n] *= 1 - probability
+            if claim is not None:
+                claimed.add(claim)
+            if probability >= LISTED:
+                suspects.append((probability, suspect))
+        for probability, suspect in _overlooked(d, n, labels, mine, objectness, claimed):
+            image_scores[n] *= 1 - probability
+            if probability >= LISTED:
+                suspects.append((probability, suspect))
+    if strength.weak:
+        suspects = [(p, s) for p, s in suspects if p >= WEAK_LISTED]
+    suspects.sort(
+        key=lambda ps: (round(1 - ps[0], 5), -(ps[1].confidence or 0.0), ps[1].image, ps[1].line or 0, ps[1].box)
+    )
+    return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
+
+
+def _label_candidate(
+    d: Detections,
+    k: int,
+    line: int,
+    mine: np.ndarray,
+    worth: np.ndarray,
+    unusual: Callable[[float], float],
+    miss_rate: float,
+) -> tuple[float, Suspect, int | None]:
+    """The likeliest error of label box k, its suspect, and the prediction it takes as its suggested box (which
+    is then not also called overlooked)."""
+    n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
+    overlap = iou(box, d.pred_box[mine])
+    same = d.pred_cls[mine] == cls
+    own = float(worth[mine][same & (overlap >= MATCH_IOU)].max(initial=0.0))
+    # swapped: another class's box on the label, and not the label's own class
+    other = mine[~same & (overlap >= MATCH_IOU)]
+    swap_by = other[np.argmax(worth[other])] if len(other) else None
+    swap = 0.0 if swap_by is None else float(worth[swap_by]) * (1 - own)
+    # badly located: a box of its class near it that fits it unusually badly, while no other box fits it well
+    near = mine[same & _near(box, d.pred_box[mine])]
+    near_fit = overlap[same & _near(box, d.pred_box[mine])]
+    offs = np.array([worth[p] * unusual(f) for p, f in zip(near, near_fit, strict=True)])
+    fits = np.array([worth[p] * (1 - unusual(f)) for p, f in zip(near, near_fit, strict=True)])
+    off = int(np.argmax(offs)) if len(near) and offs.max() > 0 else None
+    fitted = float(np.delete(fits, off).max(initial=0.0)) if off is not None else float(fits.max(initial=0.0))
+    off_by = None if off is None else near[off]
+    located = 0.0 if off is None else float(offs[off]) * (1 - fitted)
+    # nothing seen: no box of any class where the label is, weighed by how often the model misses a labelled object
+    anything = float(worth[mine][overlap >= COVERED_IOU].max(initial=0.0))
+    unseen = (1 - anything) * (1 - float(fits.max(initial=0.0)))
+    ratios = {"swap": odds(swap), "located": odds(located)}
+    chances = {
+        "swap": posterior(ratios["swap"]),
+        "located": posterior(ratios["located"]),
+        "nothing": posterior(unseen / miss_rate, SPURIOUS_PRIOR),
+    }
+    evidence = max(chances, key=lambda key: chances[key])
+    probability = chances[evidence]
+    if evidence == "swap" and swap_by is not None:
+        suspect = Suspect(
+            n,
+            line,
+            "swapped",
+            round(1 - probability, 5),
+            _box(box),
+            cls,
+            int(d.pred_cls[swap_by]),
+            None,
+            round(float(d.pred_conf[swap_by]), 4),
+        )
+        return probability, suspect, None
+    if evidence == "located" and off_by is not None:
+        suspect = Suspect(
+            n,
+            line,
+            "badly_located",
+            round(1 - probability, 5),
+            _box(box),
+            cls,
+            cls,
+            _box(d.pred_box[off_by]),
+            round(float(d.pred_conf[off_by]), 4),
+        )
+        return probability, suspect, int(off_by)
+    suspect = Suspect(n, line, "badly_located", round(1 - probability, 5), _box(box), cls, cls, None, None)
+    return probability, suspect, None
+
+
+def _overlooked(
+    d: Detections, n: int, labels: np.ndarray, mine: np.ndarray, worth: np.ndarray, claimed: set[int]
+) -> list[tuple[float, Suspect]]:
+    """Places no label covers where the model sees an object: the surest box of each place suggests the class, and
+    every box there (any class) adds to the chance that an object is there."""
+    free = [
+        int(p)
+        for p in mine[np.argsort(-d.pred_conf[mine], kind="stable")]
+        if p not in claimed and (not len(labels) or iou(d.pred_box[p], d.gt_box[labels]).max() < COVERED_IOU)
+    ]
+    found: list[tuple[float, Suspect]] = []
+    taken: list[int] = []
+    for p in free:
+        if taken and iou(d.pred_box[p], d.pred_box[taken]).max() >= MATCH_IOU:
+            continue  # the same place as a surer box: one object
+        taken.append(p)
+        place = [q for q in free if iou(d.pred_box[p], d.pred_box[[q]])[0] >= MATCH_IOU]
+        probability = posterior(odds(1 - float(np.prod(1 - worth[place]))))
+        box = _box(d.pred_box[p])
+        found.append(
+            (
+                probability,
+                Suspect(
+                    n,
+                    None,
+                    "overlooked",
+                    round(1 - probability, 5),
+                    box,
+                    None,
+                    int(d.pred_cls[p]),
+                    box,
+                    round(float(d.pred_conf[p]), 4),
+                ),
+            )
+        )
+    return found

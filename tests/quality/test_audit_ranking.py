@@ -1,0 +1,106 @@
+"""The audit's ranking on constructed detections: a strong and a weak detector over the same planted labels, the
+model's strength and its warning, the probability behind each suspect, and ties broken the same way every time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from mlcore.evaluation.analysis import Detections
+from mlcore.quality.audit import LISTED, MIN_RECALL, MIN_SEPARATION, WEAK_LISTED, audit
+from tests.quality.test_audit import simulated
+
+
+def weakened(d: Detections, seed: int) -> Detections:
+    """The same images and labels seen by a weak detector: it finds half the objects, at confidences that tell
+    little (its right boxes as sure as its wrong ones), its boxes loose, and it adds confident false positives."""
+    rng = np.random.default_rng(seed)
+    found = rng.random(len(d.pred_conf)) < 0.5
+    boxes = d.pred_box[found] + rng.normal(0, 8, (int(found.sum()), 4))
+    extra = int(found.sum())
+    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
+    side = rng.uniform(30, 120, (extra, 2))
+    return replace(
+        d,
+        pred_image=np.concatenate([d.pred_image[found], rng.integers(0, len(d.images), extra)]),
+        pred_cls=np.concatenate([d.pred_cls[found], rng.integers(0, len(d.names), extra)]),
+        pred_conf=rng.uniform(0.1, 0.7, 2 * extra),
+        pred_box=np.concatenate([boxes, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
+    )
+
+
+def test_a_strong_detector_is_trusted_and_its_first_suspects_are_the_planted_errors() -> None:
+    d, lines, planted = simulated(2)
+    result = audit(d, lines)
+    strength = result.strength
+    assert not strength.weak and strength.warning() is None
+    assert strength.separation >= MIN_SEPARATION and strength.recall >= MIN_RECALL
+    errors = sum(len(v) for v in planted.values())
+    first = result.suspects[:20]
+    real = [s for s in first if (s.image, s.line) in planted["swapped"] | planted["badly_located"] or s.line is None]
+    assert len(real) >= 0.7 * len(first), [(s.type, s.image, s.line) for s in first]
+    assert len(result.suspects) < 3 * errors  # a list to work through, not a flood
+    assert all(0 < s.score <= 1 - LISTED for s in result.suspects)
+
+
+def test_a_weak_detector_gets_the_warning_with_its_figures_and_no_flood_of_suspects() -> None:
+    d, lines, _ = simulated(2)
+    strong = audit(d, lines)
+    weak = audit(weakened(d, 0), lines)
+    strength = weak.strength
+    assert strength.weak and strength.separation < MIN_SEPARATION and strength.recall < MIN_RECALL
+    warning = strength.warning()
+    assert warning and f"{strength.separation:.0%}" in warning and f"{strength.recall:.0%}" in warning
+    assert "stronger model" in warning
+    assert strength.to_dict()["weak"] is True
+    assert all(1 - s.score >= WEAK_LISTED for s in weak.suspects)
+    assert len(weak.suspects) < len(strong.suspects) / 2 and len(weak.suspects) < 0.1 * len(d.gt_cls)
+
+
+def test_the_same_confidence_on_a_weak_model_is_worth_less() -> None:
+    d, lines, _ = simulated(2)
+    strong, weak = audit(d, lines), audit(weakened(d, 0), lines)
+
+    def surest_overlooked(result: object) -> float:
+        return min((s.score for s in result.suspects if s.type == "overlooked"), default=1.0)  # type: ignore[attr-defined]
+
+    assert surest_overlooked(strong) < surest_overlooked(weak)
+
+
+def test_ties_are_broken_by_confidence_then_image_then_line_the_same_every_time() -> None:
+    d, lines, _ = simulated(4)
+    once = audit(d, lines).suspects
+    order = np.random.default_rng(0).permutation(len(d.pred_conf))  # the predictions in another order
+    shuffled = replace(
+        d,
+        pred_image=d.pred_image[order],
+        pred_cls=d.pred_cls[order],
+        pred_conf=d.pred_conf[order],
+        pred_box=d.pred_box[order],
+    )
+    again = audit(shuffled, lines).suspects
+    assert [(s.image, s.line, s.type, s.score) for s in once] == [(s.image, s.line, s.type, s.score) for s in again]
+    keys = [(s.score, -(s.confidence or 0.0), s.image, s.line or 0) for s in once]
+    assert keys == sorted(keys)
+
+
+def test_overlooked_objects_in_two_images_seen_equally_rank_by_image() -> None:
+    images = 10
+    labelled = np.array([200.0, 200.0, 260.0, 260.0])
+    unlabelled = np.array([10.0, 10.0, 60.0, 60.0])
+    d = Detections(
+        images=[f"images/val/{n}.jpg" for n in range(images)],
+        sizes=np.tile([640, 480], (images, 1)),
+        names={0: "logo"},
+        gt_image=np.arange(images),
+        gt_cls=np.zeros(images, int),
+        gt_box=np.tile(labelled, (images, 1)),
+        # every label found, at confidences from 0.5 to 0.95; then the same unlabelled object in images 7 and 3
+        pred_image=np.array([*range(images), 7, 3]),
+        pred_cls=np.zeros(images + 2, int),
+        pred_conf=np.array([*np.linspace(0.5, 0.95, images), 0.85, 0.85]),
+        pred_box=np.vstack([np.tile(labelled, (images, 1)), unlabelled, unlabelled]),
+    )
+    overlooked = [s for s in audit(d, np.ones(images, int)).suspects if s.type == "overlooked"]
+    assert [s.image for s in overlooked] == [3, 7] and overlooked[0].score == overlooked[1].score
