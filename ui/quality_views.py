@@ -42,7 +42,7 @@ def _issue_caption(issue: dict[str, Any], names: dict[str, str]) -> str:
         change = f"add {names.get(str(issue['suggested_class']), '?')}"
     else:
         change = "move the box" if issue.get("suggested") else "no object seen here: remove it?"
-    return f"**{TYPE_LABELS[issue['type']]}** · score {issue['score']:.3f} · {where} · {change}"
+    return f"**{TYPE_LABELS[issue['type']]}** · {1 - issue['score']:.0%} likely an error · {where} · {change}"
 
 
 def fold_check_view(check: dict[str, Any]) -> None:
@@ -85,14 +85,24 @@ def audit_view(report: dict[str, Any]) -> None:
         strict=True,
     ):
         column.metric(label, counts[key])
+    if document.get("warning"):
+        st.warning(document["warning"], icon=":material/trending_down:")
     if document.get("in_sample"):
         st.warning(
             "The model was trained on these labels, so it agrees with many of their mistakes: fewer errors are found "
             "than out of sample. Audit the train split with K-fold for predictions that never saw the labels.",
             icon=":material/warning:",
         )
+    strength = document.get("strength") or {}
     st.caption(
-        f"Split **{document['split']}** · the model counted as sure from confidence {document['confident']:.2f} · "
+        f"Split **{document['split']}** · the model counted as sure from confidence {document['confident']:.2f}"
+        + (
+            f" (its boxes there match {strength['precision']:.0%} of the time and find {strength['recall']:.0%} of "
+            f"the labels; its confidence tells right from wrong {strength['separation']:.0%} of the time)"
+            if strength
+            else ""
+        )
+        + f" · {counts.get('likely', 0)} suspect(s) at least 50% likely to be errors · "
         f"prediction {document['timings_s']['prediction']:.1f} s, analysis {document['timings_s']['analysis']:.2f} s"
         + (f" · {document['kfold']} folds" if document.get("kfold") else "")
     )

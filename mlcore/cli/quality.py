@@ -102,10 +102,12 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result))
         return 0
     counts = result["counts"]
+    if result.get("warning"):
+        print(f"Warning: {result['warning']}", file=sys.stderr)
     print(
         f"Audited {counts['images']} images ({counts['labels']} labels) of {result['split']}: "
-        f"{counts['suspects']} suspect boxes ({counts['overlooked']} overlooked, {counts['swapped']} swapped, "
-        f"{counts['badly_located']} badly located)."
+        f"{counts['suspects']} suspect boxes, {counts.get('likely', 0)} of them likely errors "
+        f"({counts['overlooked']} overlooked, {counts['swapped']} swapped, {counts['badly_located']} badly located)."
     )
     if result.get("fold_check"):
         check = result["fold_check"]
@@ -117,7 +119,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             )
     for issue in result["issues"][:10]:
         where = f"{issue['label_file']}:{issue['line']}" if issue["line"] else f"{issue['path']} (no label)"
-        print(f"  {issue['score']:.3f}  {issue['type']:<13} {where}  -> {issue['suggested'] or 'remove?'}")
+        chance = f"{1 - issue['score']:.0%}"
+        print(f"  {chance:>4}  {issue['type']:<13} {where}  -> {issue['suggested'] or 'remove?'}")
     print(f"Fix list: {Path(result['output_dir']) / 'fix_list.csv'}")
     return 0
 

@@ -37,7 +37,7 @@ from mlcore.evaluation.task import predict_split
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import write_progress
 from mlcore.jobs.store import Job, JobStore, ProgressState
-from mlcore.quality.audit import ISSUE_TYPES, AuditResult, Suspect, audit
+from mlcore.quality.audit import ISSUE_TYPES, LIKELY, AuditResult, Suspect, audit
 from mlcore.quality.detections import merge_detections
 from mlcore.quality.kfold import fold_check
 
@@ -171,11 +171,14 @@ def write_audit(folder: Path, d: Detections, result: AuditResult, root: Path, me
         **meta,
         "dataset_root": str(root),
         "confident": round(result.confident, 4),
+        "strength": result.strength.to_dict(),
+        "warning": result.strength.warning(),
         "names": {str(k): v for k, v in sorted(d.names.items())},
         "counts": {
             "images": len(d.images),
             "labels": len(d.gt_cls),
             "suspects": len(issues),
+            "likely": sum(1 for i in issues if i["probability"] >= LIKELY),
             **{t: sum(1 for i in issues if i["type"] == t) for t in ISSUE_TYPES},
         },
         "images": [
@@ -223,6 +226,7 @@ def issue_row(d: Detections, s: Suspect, root: Path) -> dict[str, Any]:
         "line": s.line,
         "type": s.type,
         "score": s.score,
+        "probability": round(1 - s.score, 5),
         "box": list(s.box),
         "label_class": s.label_class,
         "suggested_class": s.suggested_class,

@@ -55,6 +55,25 @@ def test_an_audit_shows_its_counts_gallery_and_fix_list(data_studio) -> None:
     assert any(f"{drawn} suspect(s) drawn" in c.value for c in at.caption)
 
 
+def test_an_audit_with_a_weak_model_shows_the_warning_and_every_audit_its_models_figures(data_studio) -> None:
+    from mlcore.core.atomic_file import write_json_atomically
+    from mlcore.quality.audit import Strength
+
+    settings, dataset = data_studio
+    job, document = made_audit(settings, dataset)
+    at = _page().run()
+    assert not at.exception, at.exception
+    strength = document["strength"]
+    assert any(f"find {strength['recall']:.0%} of the labels" in c.value for c in at.caption)
+    assert not any("too weak" in w.value for w in at.warning) or document["warning"]
+    weak = Strength(sure=0.41, precision=0.52, recall=0.44, separation=0.66, predictions=300, labels=120)
+    write_json_atomically(Path(job.run_dir) / paths.AUDIT_FILE, {**document, "warning": weak.warning()})
+    at = _page().run()
+    assert not at.exception, at.exception
+    shown = "\n".join(w.value for w in at.warning)
+    assert "too weak to audit" in shown and "66%" in shown and "44%" in shown
+
+
 def test_a_failed_job_says_why(data_studio) -> None:
     settings, dataset = data_studio
     folder = settings.outputs_root / paths.AUDITS_DIR / "broken"
