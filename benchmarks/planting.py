@@ -11,7 +11,7 @@ benchmarks/audit_accuracy.py and by the tests, on copies only.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,4 +122,88 @@ def audit_accuracy(document: dict[str, Any], planted: list[Planted], sizes: dict
             "recall": len(hits) / len(mine) if mine else None,
             "typed_right": len(typed),
         }
+    return result
+
+
+@dataclass(frozen=True)
+class PlantedBox:
+    """An error planted in a split's detections (in memory): the image's index, its kind, the changed box's line
+    (None for a removed box) and the true box in pixels."""
+
+    image: int
+    type: str
+    line: int | None
+    box: tuple[float, float, float, float]
+
+
+def plant_in_detections(d: Any, rate: float, seed: int) -> tuple[Any, Any, list[PlantedBox]]:
+    """A copy of the detections whose labels carry planted errors: each box, with probability `rate`, is removed,
+    given another class (when there are several) or shifted by 30-60% of its size, the kind drawn evenly. The
+    predictions are the model's on the true images, which label errors do not change. (detections, the label
+    line of each remaining box, what was planted)."""
+    import numpy as np
+
+    rng = random.Random(seed)
+    classes = max(len(d.names), 1)
+    kinds = KINDS if classes > 1 else ("overlooked", "badly_located")
+    keep = np.ones(len(d.gt_cls), bool)
+    gt_cls, gt_box = d.gt_cls.copy(), d.gt_box.astype(float).copy()
+    changed: dict[int, str] = {}
+    removed: list[tuple[int, tuple[float, float, float, float]]] = []
+    for k in range(len(gt_cls)):
+        if rng.random() >= rate:
+            continue
+        kind = rng.choice(kinds)
+        if kind == "overlooked":
+            keep[k] = False
+            removed.append((int(d.gt_image[k]), tuple(float(v) for v in gt_box[k])))  # type: ignore[arg-type]
+        elif kind == "swapped":
+            gt_cls[k] = rng.choice([c for c in range(classes) if c != gt_cls[k]])
+            changed[k] = kind
+        else:
+            w, h = gt_box[k, 2] - gt_box[k, 0], gt_box[k, 3] - gt_box[k, 1]
+            dx, dy = rng.choice([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)])
+            by = rng.uniform(0.3, 0.6)
+            width, height = (float(v) for v in d.sizes[int(d.gt_image[k])])
+            sx = min(max(dx * by * w, -gt_box[k, 0]), width - gt_box[k, 2])  # kept inside the image, as a label is
+            sy = min(max(dy * by * h, -gt_box[k, 1]), height - gt_box[k, 3])
+            gt_box[k] += [sx, sy, sx, sy]
+            changed[k] = kind
+    lines = np.zeros(len(gt_cls), int)
+    for n in range(len(d.images)):
+        mine = np.flatnonzero((d.gt_image == n) & keep)
+        lines[mine] = np.arange(1, len(mine) + 1)
+    planted = [
+        PlantedBox(int(d.gt_image[k]), kind, int(lines[k]), tuple(float(v) for v in d.gt_box[k]))  # type: ignore[arg-type]
+        for k, kind in changed.items()
+    ]
+    planted += [PlantedBox(n, "overlooked", None, box) for n, box in removed]
+    copy = replace(d, gt_image=d.gt_image[keep], gt_cls=gt_cls[keep], gt_box=gt_box[keep])
+    return copy, lines[keep], planted
+
+
+def _hits(planted: PlantedBox, suspect: Any) -> bool:
+    if suspect.image != planted.image:
+        return False
+    if planted.line is not None:
+        return suspect.line == planted.line
+    return suspect.type == "overlooked" and _iou_xyxy(list(planted.box), list(suspect.box)) >= 0.5
+
+
+def ranking_accuracy(image_scores: Any, suspects: list[Any], planted: list[PlantedBox], images: int) -> dict:
+    """AUROC of the image scores for "has a planted error"; per kind, the planted errors among the first 2x as
+    many suspects as were planted; the share of the first 20 suspects (of the first N when only N < 20 errors were
+    planted) that are planted errors; the list's length."""
+    bad = {p.image for p in planted}
+    top = suspects[: 2 * len(planted)]
+    first = suspects[: min(20, len(planted))]  # a split with fewer than 20 errors: its first that many
+    result: dict[str, Any] = {
+        "auroc": auroc([float(s) for s in image_scores], [n in bad for n in range(images)]),
+        "planted": len(planted),
+        "listed": len(suspects),
+        "precision20": sum(any(_hits(p, s) for p in planted) for s in first) / len(first) if first else None,
+    }
+    for kind in KINDS:
+        mine = [p for p in planted if p.type == kind]
+        result[kind] = (sum(any(_hits(p, s) for s in top) for p in mine), len(mine))
     return result
