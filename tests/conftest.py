@@ -102,7 +102,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         device="cpu",
         project="t",
         experiment="tiny",
-        advanced={"nbs": 8, "warmup_epochs": 0, "val": False, **no_augmentation},
+        advanced={"nbs": 8, "warmup_epochs": 0, "val": False, "plots": False, **no_augmentation},
     )
     run_dir = outputs / paths.TRAININGS_DIR / "t" / "tiny"
     job = store.submit("training", spec.to_dict(), str(run_dir))
@@ -180,7 +180,7 @@ def page_roots(tmp_path: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPa
 
 
 def tiny_spec(dataset: Path, **changes) -> TrainSpec:
-    """A one-epoch training at 64 px on the CPU: the smallest real training."""
+    """A one-epoch training at 64 px on the CPU, without Ultralytics' plots: the smallest real training."""
     return TrainSpec(
         **{
             "dataset_path": str(dataset),
@@ -190,6 +190,7 @@ def tiny_spec(dataset: Path, **changes) -> TrainSpec:
             "workers": 0,
             "device": "cpu",
             "project": "t",
+            "advanced": {"plots": False},
             **changes,
         }
     )

@@ -33,7 +33,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _api())
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_gives_a_server_error(case) -> None:
     if case.path.endswith("/cancel") or case.path.endswith("/stop"):
         case.path_parameters = {k: "no-such-job" for k in case.path_parameters}  # never this process's own job

@@ -55,6 +55,7 @@ def test_a_chain_of_fine_tunings_leads_back_to_the_first_version_and_ab_compares
         "chain",
         "--mode",
         "transfer",
+        "--no-plots",
         "--wait",
     )
     _run(outputs, roots, "train", *common, "--experiment", "second", "--base-model", str(v1_copy))

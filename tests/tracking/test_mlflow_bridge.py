@@ -86,7 +86,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory, small_dataset: Path) -> di
     (work / "mlflow").mkdir()
     uri = f"sqlite:///{work}/mlflow/mlflow.db"
     settings = _settings(work, data, uri)
-    spec = tiny_spec(data / "small", epochs=2, experiment="tracked")
+    spec = tiny_spec(data / "small", epochs=2, experiment="tracked", advanced={})  # with plots: their PNGs are logged
     run_dir, _ = _run_worker(settings, replace(spec, dataset_path=str((data / "small").resolve())))
     return {"settings": settings, "uri": uri, "run_dir": run_dir, "data": data}
 

@@ -60,6 +60,7 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
         "t",
         "--experiment",
         "one",
+        "--no-plots",
         "--wait",
         extra_env=roots,
     )
@@ -99,6 +100,7 @@ def test_train_wait_then_the_jobs_commands(roots: dict) -> None:
         "t",
         "--experiment",
         "two",
+        "--no-plots",
         "--wait",
         extra_env=roots,
     )
