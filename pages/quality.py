@@ -14,7 +14,7 @@ from mlcore.jobs.kinds import KINDS, JobKind
 from mlcore.jobs.store import Job, JobState
 from mlcore.quality.spec import AUDIT_SPLITS, MAX_KFOLD, AuditSpec, DriftSpec, SelectSpec
 from mlcore.quality.store import cancel_quality_job, job_of, quality_jobs, report_of
-from mlcore.quality.submit import kfold_cost_sentence, submit_audit, submit_drift, submit_selection
+from mlcore.quality.submit import KFOLD_MEASURED, kfold_cost_sentence, submit_audit, submit_drift, submit_selection
 from mlcore.runs.store import seed_weights, weights_label
 from ui.auth import current_user
 from ui.image_size import image_size_input
@@ -94,9 +94,12 @@ def new_audit(settings: Settings) -> None:
     imgsz = image_size_input(c3, Path(model), settings, "quality.audit.imgsz")
     device = c4.selectbox("Device", ("auto", "cpu"), key="quality.audit.device")
     if split == "train" and not kfold:
-        st.caption(":material/info: The model learned the train split: without K-fold it repeats many label errors.")
+        st.caption(
+            ":material/info: The model learned the train split: without K-fold it may repeat label errors it "
+            f"memorised. {KFOLD_MEASURED}"
+        )
     if kfold:
-        st.caption(f":material/schedule: K-fold costs {kfold_cost_sentence(kfold, epochs)}")
+        st.caption(f":material/schedule: K-fold costs {kfold_cost_sentence(kfold, epochs)} {KFOLD_MEASURED}")
     if st.button("Audit the labels", type="primary", icon=":material/fact_check:", key="quality.audit.start"):
         fields = {"split": split, "kfold": kfold, "kfold_epochs": epochs, "imgsz": imgsz, "device": device}
         submitted(submit_audit, lambda: AuditSpec(model_path=str(model), dataset_path=dataset, **fields))

@@ -33,7 +33,14 @@ from mlcore.quality.kfold import (
 )
 from mlcore.quality.objectlab import cleanlab_inputs
 from mlcore.quality.spec import AuditSpec
-from mlcore.quality.submit import assign_folds, kfold_cost, kfold_cost_sentence, seconds_per_image, submit_audit
+from mlcore.quality.submit import (
+    KFOLD_MEASURED,
+    assign_folds,
+    kfold_cost,
+    kfold_cost_sentence,
+    seconds_per_image,
+    submit_audit,
+)
 from tests.conftest import mlcore, tree_digest, until_final
 
 
@@ -424,6 +431,7 @@ def test_a_kfold_audit_trains_one_model_per_fold_and_predicts_each_fold_out_of_s
     at.number_input(key="quality.audit.kfold").set_value(3).run()
     at.number_input(key="quality.audit.epochs").set_value(4).run()
     assert any("as much training as 8 epochs over the whole split" in c.value for c in at.caption)
+    assert any(KFOLD_MEASURED in c.value for c in at.caption)  # what K-fold gained where it was measured
 
 
 @pytest.mark.slow
