@@ -148,7 +148,7 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def _box(values: np.ndarray) -> tuple[float, float, float, float]:
+def box_of(values: np.ndarray) -> tuple[float, float, float, float]:
     return tuple(round(float(v), 2) for v in values)  # type: ignore[return-value]
 
 
@@ -343,42 +343,30 @@ def _label_candidate(
     # nothing seen: no box of any class where the label is, weighed by how often the model misses a labelled object
     anything = float(worth[mine][overlap >= COVERED_IOU].max(initial=0.0))
     unseen = (1 - anything) * (1 - float(fits.max(initial=0.0)))
-    ratios = {"swap": odds(swap), "located": odds(located)}
     chances = {
-        "swap": posterior(ratios["swap"]),
-        "located": posterior(ratios["located"]),
+        "swap": posterior(odds(swap)),
+        "located": posterior(odds(located)),
         "nothing": posterior(unseen / miss_rate, SPURIOUS_PRIOR),
     }
     evidence = max(chances, key=lambda key: chances[key])
     probability = chances[evidence]
+    by, kind, suggested_class, claim = None, "badly_located", cls, None
     if evidence == "swap" and swap_by is not None:
-        suspect = Suspect(
-            n,
-            line,
-            "swapped",
-            round(1 - probability, 5),
-            _box(box),
-            cls,
-            int(d.pred_cls[swap_by]),
-            None,
-            round(float(d.pred_conf[swap_by]), 4),
-        )
-        return probability, suspect, None
-    if evidence == "located" and off_by is not None:
-        suspect = Suspect(
-            n,
-            line,
-            "badly_located",
-            round(1 - probability, 5),
-            _box(box),
-            cls,
-            cls,
-            _box(d.pred_box[off_by]),
-            round(float(d.pred_conf[off_by]), 4),
-        )
-        return probability, suspect, int(off_by)
-    suspect = Suspect(n, line, "badly_located", round(1 - probability, 5), _box(box), cls, cls, None, None)
-    return probability, suspect, None
+        by, kind, suggested_class = int(swap_by), "swapped", int(d.pred_cls[swap_by])
+    elif evidence == "located" and off_by is not None:
+        by = claim = int(off_by)
+    suspect = Suspect(
+        n,
+        line,
+        kind,
+        round(1 - probability, 5),
+        box_of(box),
+        cls,
+        suggested_class,
+        None if claim is None else box_of(d.pred_box[claim]),
+        None if by is None else round(float(d.pred_conf[by]), 4),
+    )
+    return probability, suspect, claim
 
 
 def _overlooked(
@@ -399,7 +387,7 @@ def _overlooked(
         taken.append(p)
         place = [q for q in free if iou(d.pred_box[p], d.pred_box[[q]])[0] >= MATCH_IOU]
         probability = posterior(odds(1 - float(np.prod(1 - worth[place]))))
-        box = _box(d.pred_box[p])
+        box = box_of(d.pred_box[p])
         found.append(
             (
                 probability,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.evaluation.analysis import Detections
-from mlcore.quality.audit import MIN_CONFIDENCE, Suspect
+from mlcore.quality.audit import MIN_CONFIDENCE, Suspect, box_of
 
 
 def cleanlab_inputs(d: Detections) -> tuple[list[dict[str, Any]], list[list[np.ndarray]], list[np.ndarray]]:
@@ -39,10 +39,6 @@ def cleanlab_inputs(d: Detections) -> tuple[list[dict[str, Any]], list[list[np.n
     return labels, predictions, order
 
 
-def _box(values: np.ndarray) -> tuple[float, float, float, float]:
-    return tuple(round(float(v), 2) for v in values)  # type: ignore[return-value]
-
-
 def objectlab(d: Detections, lines: np.ndarray) -> tuple[np.ndarray, list[Suspect]]:
     """cleanlab's image scores and its suspects, every setting left at cleanlab's default."""
     from cleanlab.object_detection import rank
@@ -61,11 +57,11 @@ def objectlab(d: Detections, lines: np.ndarray) -> tuple[np.ndarray, list[Suspec
             if min(s, b) < 1:
                 kind = "swapped" if s <= b else "badly_located"
                 cls = int(d.gt_cls[k])
-                suspects.append(Suspect(n, int(lines[k]), kind, min(s, b), _box(d.gt_box[k]), cls, None, None, None))
+                suspects.append(Suspect(n, int(lines[k]), kind, min(s, b), box_of(d.gt_box[k]), cls, None, None, None))
         for j, value in enumerate(overlooked[n]):
             if np.isfinite(value) and value < 1:
                 p = int(order[n][j])
-                box = _box(d.pred_box[p])
+                box = box_of(d.pred_box[p])
                 conf = float(d.pred_conf[p])
                 suspects.append(Suspect(n, None, "overlooked", float(value), box, None, int(d.pred_cls[p]), box, conf))
     suspects.sort(key=lambda s: (s.score, s.image, s.line or 0))
