@@ -123,6 +123,7 @@ def registry_view(settings: Settings) -> None:
             "mAP50": v["map50"],
             "measured on": v["measured_on"],
             "run": v["run"],
+            "architecture": f"{v['architecture']} ({v['family']})",
             "dataset": Path(v["dataset"]).name,
             "exports": ", ".join(f"{x['name']} ({x['verdict']})" for x in v["exports"]),
             "archived": v["archived"],

@@ -1,6 +1,6 @@
 """`python -m mlcore train | extend`: queue a training, or more epochs of a finished one.
 
-python -m mlcore train --data PATH [--arch yolov8n] [--epochs N] [--wait] [--estimate]
+python -m mlcore train --data PATH [--arch yolo26n] [--epochs N] [--wait] [--estimate]
 python -m mlcore train --resume RUN
 python -m mlcore extend RUN --epochs N [--wait]
 """
@@ -17,13 +17,18 @@ from mlcore.core.settings import Settings
 
 
 def add_train_parsers(sub: Any) -> None:
+    from mlcore.engine.architectures import ARCHITECTURES
     from mlcore.training.spec import TrainSpec  # the defaults, written once on the spec
 
-    train = sub.add_parser("train", help="start a YOLOv8 training (queued; detached from this terminal)")
+    train = sub.add_parser("train", help="start a YOLO training (queued; detached from this terminal)")
     train.add_argument("--data", help="dataset folder or data.yaml")
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run (project/experiment)")
     train.add_argument(
-        "--arch", default=TrainSpec.model_architecture, help=f"yolov8n|s|m|l|x (default {TrainSpec.model_architecture})"
+        "--arch",
+        default=TrainSpec.model_architecture,
+        choices=ARCHITECTURES,
+        metavar="ARCH",
+        help=f"{', '.join(ARCHITECTURES)} (default {TrainSpec.model_architecture})",
     )
     train.add_argument("--mode", default=TrainSpec.mode, help="full (from scratch) or transfer (from --base-model)")
     train.add_argument("--epochs", type=int, default=TrainSpec.epochs)

@@ -15,6 +15,7 @@ from typing import Any
 from mlcore.core import paths
 from mlcore.core.settings import Settings
 from mlcore.datasets.versions import dataset_label
+from mlcore.engine.architectures import family_label
 from mlcore.evaluation.store import EvaluationSummary, EvaluationUnreadable, load_evaluation_metrics
 from mlcore.registry.lineage import base_chain, evaluations_of, exports_of
 from mlcore.registry.store import (
@@ -52,7 +53,7 @@ def _profile(path: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    keys = ("confidence", "iou", "per_class", "objective", "evaluation")
+    keys = ("confidence", "iou", "per_class", "objective", "evaluation", "nms_free")
     return {k: data.get(k) for k in keys} if isinstance(data, dict) else None
 
 
@@ -70,6 +71,8 @@ def version_row(model: RegisteredModel, version: Version, settings: Settings) ->
         "sha256": version.sha256,
         "size_mb": round(version.size / 2**20, 1),
         "run": version.lineage.get("run_name"),
+        "architecture": (version.lineage.get("spec") or {}).get("model_architecture") or "?",
+        "family": family_label((version.lineage.get("spec") or {}).get("model_architecture")),
         "dataset": (version.lineage.get("dataset") or {}).get("path", ""),
         **{k: numbers.get(k) for k in HEADLINE},
         "measured_on": numbers.get("split", ""),

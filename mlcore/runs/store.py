@@ -36,11 +36,12 @@ from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.core.user_yaml import read_yaml_file
 from mlcore.datasets.versions import dataset_label
+from mlcore.engine.architectures import family_label
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.store import jobs_of
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
 
-ARCH_PATTERN = re.compile(r"yolov8[nsmlx]")
+ARCH_PATTERN = re.compile(r"yolo(?:v8|11|26)[nsmlx](?:-p2)?")
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def runs_table(runs: list[RunSummary], states: dict[str, str]) -> list[dict[str,
             "state": states.get(str(r.path), "attached" if r.attached else "finished"),
             "mode": r.spec.get("mode"),
             "architecture": r.spec.get("model_architecture"),
+            "family": family_label(r.spec.get("model_architecture")),
             "dataset": dataset_label(str(r.spec.get("dataset_path") or "")),
             "epochs": f"{r.epochs_done}/{r.epochs_total or '?'}",
             "best mAP50-95": r.best_map50_95,

@@ -36,7 +36,7 @@ OUT_OF_MEMORY = Hint(
     title="Out of memory",
     steps=(
         "Use a smaller batch size (halve it until training starts).",
-        "Use a smaller model architecture (e.g. yolov8s or yolov8n instead of yolov8m).",
+        "Use a smaller model architecture (e.g. yolo26s or yolo26n instead of yolo26m).",
         "Use a smaller image size (imgsz), e.g. 512 instead of 640.",
     ),
 )

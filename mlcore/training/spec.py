@@ -32,11 +32,11 @@ from mlcore.core.spec import (
     whole,
 )
 from mlcore.core.user_yaml import UnsafeYaml, read_yaml_text
+from mlcore.engine.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mlcore.training.augmentation import check_augmentation
 
 MODES = ("full", "transfer", "resume", "extend")
 CONTINUING_MODES = ("resume", "extend")  # they continue a run in its own folder instead of making one
-ARCHITECTURES = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")  # Ultralytics 8.4.190
 CACHE_VALUES = (False, True, "ram", "disk")
 AUTO_BATCH = -1  # batch_size that lets Ultralytics pick (AutoBatch, one GPU)
@@ -93,12 +93,13 @@ class TrainSpec:
     """A training as submitted. Validated on construction; `to_dict`/`from_dict` round-trip."""
 
     mode: str = "full"
-    """full (new model from yolov8?.yaml), transfer (from base_model_path), resume (resume_from), or
+    """full (new model from the architecture's yaml), transfer (from base_model_path), resume (resume_from), or
     extend (resume_from, a finished or stopped run, continued to `epochs` in total)."""
     dataset_path: str = ""
     """Dataset folder or data.yaml (checked against the allowed roots when submitted)."""
-    model_architecture: str = "yolov8n"
-    """yolov8n, yolov8s, yolov8m, yolov8l or yolov8x."""
+    model_architecture: str = DEFAULT_ARCHITECTURE
+    """One of ARCHITECTURES (mlcore.engine.architectures): yolov8n..x, yolo11n..x, yolo26n..x, yolo26n-p2,
+    yolo26s-p2. A transfer's is the base checkpoint's, recorded at submission."""
     epochs: int = 100
     batch_size: int = 16
     """Images per batch; -1 lets Ultralytics pick (AutoBatch, single GPU only)."""
@@ -135,7 +136,7 @@ class TrainSpec:
         if self.model_architecture not in ARCHITECTURES:
             raise SpecError(
                 f"model_architecture={self.model_architecture!r} is unknown; use one of "
-                f"{', '.join(ARCHITECTURES)} (e.g. 'yolov8n')."
+                f"{', '.join(ARCHITECTURES)} (e.g. 'yolo26n')."
             )
         if self.mode not in CONTINUING_MODES:
             non_empty("dataset_path", self.dataset_path, DATASET_HINT)

@@ -23,12 +23,13 @@ from typing import Any
 import yaml
 
 from mlcore.core import paths
-from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.atomic_file import write_atomically, write_json_atomically
 from mlcore.core.paths import CONFIG_FILE, PROGRESS_FILE, RESUMABLE, STOP_FILE, RunFolder
 from mlcore.core.settings import Settings, distributed_rank
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
+from mlcore.engine.architectures import architecture_of
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import read_progress
@@ -159,6 +160,17 @@ def raise_epoch_count(checkpoint: Path, total: int) -> None:
     logger.info("extending %s from %d to %d epochs", checkpoint.parent.parent.name, done, total)
 
 
+def record_architecture(run_dir: Path, model: Any) -> None:
+    """A transfer's architecture is its base checkpoint's: written into training_config.yaml, which the Runs page,
+    the registry and later evaluations read (the spec holds the default until the base is loaded here)."""
+    definition = getattr(model.model, "yaml", None) or {}
+    name = architecture_of(str(definition.get("yaml_file") or ""), definition.get("scale"))
+    recorded = recorded_spec(run_dir, {})
+    if name and recorded and recorded.get("model_architecture") != name:
+        recorded["model_architecture"] = name
+        write_atomically(run_dir / CONFIG_FILE, yaml.safe_dump(recorded, sort_keys=False).encode())
+
+
 def recorded_spec(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     """The spec as training_config.yaml records it (for extend: the new epoch total), else the job's."""
     try:
@@ -205,6 +217,7 @@ def train(job: Job, settings: Settings, reporter: ProgressReporter, callbacks: d
         model = YOLO(f"{spec.model_architecture}.yaml")
     else:
         model = load_yolo(str(spec.base_model_path))  # a transfer's spec always names it
+        record_architecture(run_dir, model)
     for event, callback in reporter.callbacks().items():
         model.add_callback(event, callback)
     model.add_callback("on_train_start", use_all_cpu_cores)
