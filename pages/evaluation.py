@@ -20,6 +20,7 @@ from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
 from mlcore.core.spec import SpecError
 from mlcore.datasets.loader import allowed_dataset, same_folder
+from mlcore.engine.heads import NMS_FREE
 from mlcore.evaluation.analysis import (
     ERROR_TYPES,
     Analysis,
@@ -52,6 +53,7 @@ from mlcore.runs.store import seed_weights, trained_on, weights_label
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
+from ui.heads import nms_free_toggle
 from ui.image_size import image_size_input
 from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, known_datasets, page_start
@@ -115,9 +117,10 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
         imgsz = image_size_input(c3, Path(model), settings, "eval.imgsz")
         devices = ["auto", "cpu", *(str(g.index) for g in gpu_inventory().gpus)]
         device = c4.selectbox("Device", devices, key="eval.device")
-        c1, c2 = st.columns(2)
+        c1, c2, c3 = st.columns(3)
         save = c1.checkbox("Save predictions (YOLO txt and COCO JSON)", True, key="eval.save")
         samples = c2.checkbox("Draw error samples into the folder", True, key="eval.samples")
+        nms_free = nms_free_toggle(c3, Path(model), "eval.nms_free")
         st.caption("Both thresholds can be moved afterwards without running the model again.")
         if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="eval.start"):
             try:
@@ -131,6 +134,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
                     device=device,
                     save_predictions=save,
                     analyze_errors=samples,
+                    nms_free=nms_free,
                 )
                 job = submit_evaluation(spec, settings, owner=current_user())
             except (SpecError, SubmitError) as exc:
@@ -337,7 +341,10 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         st.warning(f"The folder of {item.name} is gone (deleted or moved).", icon=":material/folder_off:")
         return
     size = f" · {item.size.describe()}" if item.size else ""
-    st.caption(f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}**{size} · folder `{item.path}`")
+    head = f" · {NMS_FREE}" if item.spec.get("nms_free") else ""
+    st.caption(
+        f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}**{size}{head} · folder `{item.path}`"
+    )
     if item.size and item.size.warning:
         st.warning(item.size.warning, icon=":material/photo_size_select_large:")
     if not item.finished:
@@ -434,7 +441,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     elif view == "Worst images":
         worst(root, d, result)
     else:
-        advisor(item.path, stamp, Path(item.model), d, settings)
+        advisor(item.path, stamp, Path(item.model), d, settings, bool(metrics.get("nms_free")))
 
 
 evaluation_jobs = partial(jobs_of, kind=JobKind.EVALUATION, task=JobTask.EVALUATE)

@@ -12,6 +12,7 @@ from mlcore.charts.drawing import draw_two_models
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
 from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
+from mlcore.engine.heads import head_label
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.export.formats import FORMATS, NOT_OFFERED, available
 from mlcore.export.precision import bf16_missing, offered_precisions
@@ -23,6 +24,7 @@ from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
 from mlcore.runs.store import seed_weights, trained_on, weights_label
 from ui.auth import current_user
 from ui.cache import gpu_inventory
+from ui.heads import nms_free_toggle
 from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, page_start
 
@@ -79,6 +81,7 @@ def new_export(settings: Settings, expanded: bool) -> bool:
         parity = c4.checkbox(
             "Parity check", ExportSpec.parity, key="export.parity", help="Compare with the .pt on the dataset."
         )
+        nms_free = nms_free_toggle(st, Path(model), "export.nms_free")
         dataset, split, tolerance = "", AUTO_SPLIT, None
         if parity or precision == "int8":
             if trained := trained_on(Path(model)):
@@ -113,6 +116,7 @@ def new_export(settings: Settings, expanded: bool) -> bool:
                     split=split,
                     parity=parity,
                     tolerance=tolerance,
+                    nms_free=nms_free,
                 )
                 with st.spinner("Checking the model and the dataset…"):
                     job = submit_export(spec, settings, owner=current_user())
@@ -198,7 +202,8 @@ def parity_view(item: ExportSummary, entry: dict) -> None:
 def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) -> None:
     size = SizeChoice.of(item.config)
     where = f" · exported {size.describe()}" if size else ""
-    st.caption(f"Model `{item.config.get('model_path')}`{where} · folder `{item.path}`")
+    head = f" · {head_label(bool(item.config.get('nms_free')))} head"
+    st.caption(f"Model `{item.config.get('model_path')}`{where}{head} · folder `{item.path}`")
     if size and size.warning:
         st.warning(size.warning, icon=":material/photo_size_select_large:")
     if item.card is None:

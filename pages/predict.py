@@ -27,6 +27,7 @@ from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import deployable_with_registry
 from ui.auth import current_user
 from ui.cache import predictor
+from ui.heads import nms_free_toggle
 from ui.jobs import open_jobs_section
 from ui.page_frame import page_start
 
@@ -34,8 +35,8 @@ REFRESH_S = 2.0
 CHUNK = 8  # images per call, so that the progress bar moves
 
 
-def thresholds(model: Path, settings: Settings) -> tuple[str, float | None, float | None]:
-    """(profile choice, confidence, IoU) as the user set them: the saved profile, or sliders."""
+def thresholds(model: Path, settings: Settings) -> tuple[str, float | None, float | None, bool | None]:
+    """(profile choice, confidence, IoU, NMS-free) as the user set them: the saved profile, or sliders."""
     try:
         saved = read_profile(model, settings)
     except ProfileError as exc:
@@ -50,25 +51,32 @@ def thresholds(model: Path, settings: Settings) -> tuple[str, float | None, floa
             if saved and saved.evaluation
             else "Saved beside the model."
         )
-        return "default", None, None
-    c1, c2 = st.columns(2)
+        return "default", None, None, None
+    c1, c2, c3 = st.columns(3)
     base = saved or DeploymentProfile()
     conf = c1.slider("Confidence", 0.01, 0.99, float(base.confidence), 0.01, key="predict.conf")
-    iou = c2.slider(
-        "NMS IoU",
-        0.05,
-        0.95,
-        float(base.iou),
-        0.05,
-        key="predict.iou",
-        help="Boxes of one class overlapping a better one by more than this are dropped.",
+    nms_free = nms_free_toggle(c3, model, "predict.nms_free", base.nms_free)
+    if nms_free:
+        c2.caption("The NMS-free head keeps at most one box per object: there is no NMS IoU to set.")
+    iou = (
+        None
+        if nms_free
+        else c2.slider(
+            "NMS IoU",
+            0.05,
+            0.95,
+            float(base.iou),
+            0.05,
+            key="predict.iou",
+            help="Boxes of one class overlapping a better one by more than this are dropped.",
+        )
     )
     if not saved:
         st.caption(
             f"No deployment profile for this model yet (defaults {DEFAULT_CONFIDENCE}, {DEFAULT_IOU}): make one "
             "on the Model evaluation page, view Deployment profile."
         )
-    return "none", conf, iou
+    return "none", conf, iou, nms_free
 
 
 def chosen_files(settings: Settings) -> list[tuple[str, bytes, str | None]]:
@@ -102,7 +110,7 @@ def chosen_files(settings: Settings) -> list[tuple[str, bytes, str | None]]:
 
 
 def try_images(model: Path, settings: Settings) -> None:
-    profile, conf, iou = thresholds(model, settings)
+    profile, conf, iou, nms_free = thresholds(model, settings)
     files = chosen_files(settings)
     if st.button(
         "Predict", type="primary", icon=":material/center_focus_strong:", disabled=not files, key="predict.go"
@@ -112,7 +120,14 @@ def try_images(model: Path, settings: Settings) -> None:
         try:
             for start in range(0, len(files), CHUNK):
                 _, used, part = answer_files(
-                    predictor(settings), settings, str(model), files[start : start + CHUNK], conf, iou, profile
+                    predictor(settings),
+                    settings,
+                    str(model),
+                    files[start : start + CHUNK],
+                    conf,
+                    iou,
+                    profile,
+                    nms_free,
                 )
                 answers += part
                 bar.progress(len(answers) / len(files), text=f"{len(answers)}/{len(files)} images")

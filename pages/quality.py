@@ -17,6 +17,7 @@ from mlcore.quality.store import cancel_quality_job, job_of, quality_jobs, repor
 from mlcore.quality.submit import KFOLD_MEASURED, kfold_cost_sentence, submit_audit, submit_drift, submit_selection
 from mlcore.runs.store import seed_weights, weights_label
 from ui.auth import current_user
+from ui.heads import nms_free_toggle
 from ui.image_size import image_size_input
 from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, page_start
@@ -100,8 +101,16 @@ def new_audit(settings: Settings) -> None:
         )
     if kfold:
         st.caption(f":material/schedule: K-fold costs {kfold_cost_sentence(kfold, epochs)} {KFOLD_MEASURED}")
+    nms_free = nms_free_toggle(st, Path(model), "quality.audit.nms_free")
     if st.button("Audit the labels", type="primary", icon=":material/fact_check:", key="quality.audit.start"):
-        fields = {"split": split, "kfold": kfold, "kfold_epochs": epochs, "imgsz": imgsz, "device": device}
+        fields = {
+            "split": split,
+            "kfold": kfold,
+            "kfold_epochs": epochs,
+            "imgsz": imgsz,
+            "device": device,
+            "nms_free": nms_free,
+        }
         submitted(submit_audit, lambda: AuditSpec(model_path=str(model), dataset_path=dataset, **fields))
 
 

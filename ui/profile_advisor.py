@@ -26,7 +26,8 @@ def _advice(
     return advise(_d, objective, target, per_class, nms)
 
 
-def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Settings) -> None:
+def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Settings, nms_free: bool = False) -> None:
+    """`nms_free`: the evaluation ran the NMS-free head, so there is no NMS IoU to choose and the profile keeps it."""
     st.caption(
         "Pick how the deployed model should trade precision for recall; the thresholds are chosen from this "
         "evaluation's predictions, without running the model again."
@@ -50,15 +51,19 @@ def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Se
         help="The precision (or recall) every class should reach at least.",
     )
     per_class = c3.toggle("One per class", key="profile.per_class", help=PER_CLASS_NOTE)
-    nms = st.slider(
-        "NMS IoU",
-        0.30,
-        NMS_IOU,
-        NMS_IOU,
-        0.05,
-        key="profile.nms",
-        help=f"Boxes of one class overlapping a better one by more than this are dropped. The evaluation's "
-        f"predictions were made at {NMS_IOU}, so only lower values can be judged here.",
+    nms = (
+        NMS_IOU
+        if nms_free
+        else st.slider(
+            "NMS IoU",
+            0.30,
+            NMS_IOU,
+            NMS_IOU,
+            0.05,
+            key="profile.nms",
+            help=f"Boxes of one class overlapping a better one by more than this are dropped. The evaluation's "
+            f"predictions were made at {NMS_IOU}, so only lower values can be judged here.",
+        )
     )
     try:
         advice = _advice(d, str(folder), stamp, objective, round(target, 3), per_class, round(nms, 3))
@@ -95,7 +100,8 @@ def advisor(folder: Path, stamp: float, model: Path, d: Detections, settings: Se
         st.caption(f"`{target_file}` holds the profile of another model of this folder; saving replaces it.")
     if st.button("Save as the deployment profile", icon=":material/save:", key="profile.save", type="primary"):
         try:
-            path = save_profile(advice.profile(d.names, model=model.name, evaluation=str(folder)), model, settings)
+            chosen = advice.profile(d.names, model=model.name, evaluation=str(folder), nms_free=nms_free)
+            path = save_profile(chosen, model, settings)
         except OSError as exc:
             st.error(f"The profile could not be written: {exc}", icon=":material/error:")
             return

@@ -31,6 +31,7 @@ def add_evaluate_parser(sub: Any) -> None:
         "--imgsz", type=int, default=EvalSpec.imgsz, help="default 0: the size the model was trained at"
     )
     evaluate.add_argument("--device", default=EvalSpec.device, help="auto, cpu or a GPU index")
+    evaluate.add_argument("--nms-free", action="store_true", help="YOLO26: predict with its NMS-free head")
     evaluate.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     evaluate.add_argument("--wait", action="store_true", help="follow the job and print its metrics")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -55,6 +56,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             match_iou=args.iou,
             imgsz=args.imgsz,
             device=args.device,
+            nms_free=args.nms_free,
         )
         job = submit_evaluation(spec, settings, model=model)
     except (SpecError, SubmitError) as exc:

@@ -33,6 +33,7 @@ def add_export_parser(sub: Any) -> None:
     export.add_argument("--tolerance", type=float, default=None, help="mAP difference that passes (0.005; 0.02 int8)")
     export.add_argument("--no-parity", action="store_true", help="skip the parity check")
     export.add_argument("--device", default=ExportSpec.device, help="auto, cpu or a GPU index")
+    export.add_argument("--nms-free", action="store_true", help="YOLO26: export its NMS-free head (top-k built in)")
     export.add_argument("--json", action="store_true", help="with --wait: one JSON document on stdout")
     export.add_argument("--wait", action="store_true", help="follow the job; exit 1 if it fails or parity fails")
     export.set_defaults(func=cmd_export)
@@ -60,6 +61,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             parity=not args.no_parity,
             tolerance=args.tolerance,
             device=args.device,
+            nms_free=args.nms_free,
         )
         job = submit_export(spec, settings)
     except (SpecError, SubmitError) as exc:

@@ -24,6 +24,12 @@ def add_predict_parser(sub: Any) -> None:
     predict.add_argument(
         "--profile", default="default", help="default (the model's saved one), none, or a profile.json"
     )
+    predict.add_argument(
+        "--nms-free",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="YOLO26: its NMS-free head (--iou has no effect); default: the profile's, else off",
+    )
     predict.add_argument("--every", type=int, default=1, help="videos: predict on every N-th frame")
     predict.add_argument("--save-images", action="store_true", help="also write the images (or video) with boxes drawn")
     predict.add_argument("--device", default="auto", help="batch jobs: auto, cpu or a GPU index")
@@ -75,6 +81,7 @@ def _predict_image(args: argparse.Namespace, source: Path, settings: Settings) -
             args.conf,
             args.iou,
             _profile_arg(args.profile),
+            args.nms_free,
         )
     except (SubmitError, ProfileError, OSError) as exc:
         return fail(str(exc), EXIT_USAGE)
@@ -134,6 +141,7 @@ def _predict_job(args: argparse.Namespace, settings: Settings) -> int:
             every_nth_frame=args.every,
             save_images=args.save_images,
             device=args.device,
+            nms_free=args.nms_free,
         )
         job = submit_predictions(spec, settings)
     except (SpecError, SubmitError) as exc:

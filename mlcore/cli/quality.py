@@ -30,6 +30,7 @@ def add_quality_parsers(sub: Any) -> None:
     audit = sub.add_parser("audit", help="find label errors: overlooked objects, swapped classes, badly placed boxes")
     audit.add_argument("--model", required=True, help=f"{MODEL_HELP} (not an export)")
     audit.add_argument("--data", required=True, help="dataset folder or data.yaml")
+    audit.add_argument("--nms-free", action="store_true", help="YOLO26: predict with its NMS-free head")
     audit.add_argument("--split", default=AuditSpec.split, help="val (default), test, or train (with --kfold)")
     audit.add_argument(
         "--kfold", type=int, default=AuditSpec.kfold, help="K short trainings so that every prediction is out of sample"
@@ -93,6 +94,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             kfold_epochs=args.kfold_epochs,
             imgsz=args.imgsz,
             device=args.device,
+            nms_free=args.nms_free,
         )
 
     result = _submit(args, settings, build, submit_audit, audit_result)

@@ -49,7 +49,7 @@ class Side:
 def kept_at(d: Detections, profile: DeploymentProfile) -> Detections:
     """The predictions a deployment with `profile` keeps: NMS at its IoU, then each class's threshold."""
     thresholds = {c: profile.per_class.get(name, profile.confidence) for c, name in d.names.items()}
-    return kept_at_thresholds(apply_nms(d, profile.iou), thresholds)
+    return kept_at_thresholds(d if profile.nms_free else apply_nms(d, profile.iou), thresholds)
 
 
 def scored(d: Detections, profile: DeploymentProfile) -> ScoredModel:
@@ -68,7 +68,8 @@ def _thresholds(profile: DeploymentProfile) -> dict[str, Any]:
     return {
         "confidence": profile.confidence,
         "per_class": profile.per_class,
-        "nms_iou": profile.iou,
+        "nms_iou": None if profile.nms_free else profile.iou,
+        "nms_free": profile.nms_free,
         "objective": profile.objective or "default",
     }
 
@@ -154,7 +155,9 @@ def scored_sides(document: dict[str, Any]) -> tuple[ScoredModel, ScoredModel]:
     for key in ("a", "b"):
         side = document[key]
         t = side["thresholds"]
-        profile = DeploymentProfile(confidence=t["confidence"], iou=t["nms_iou"], per_class=t["per_class"])
+        free = bool(t.get("nms_free"))
+        iou = DeploymentProfile.iou if free or t.get("nms_iou") is None else t["nms_iou"]
+        profile = DeploymentProfile(confidence=t["confidence"], iou=iou, per_class=t["per_class"], nms_free=free)
         loaded.append((Side(side["label"], Path(side["evaluation"])), profile))
     (da, _), (db, _) = (_load(s) for s, _ in loaded)
     da, db = pair(da, db)

@@ -51,6 +51,8 @@ class EvalSpec:
     """Write predictions/ (YOLO txt with confidences per image, and one COCO JSON)."""
     analyze_errors: bool = True
     """Write error_samples/: images with ground truth and predictions drawn, by error type."""
+    nms_free: bool = False
+    """YOLO26: predict with its NMS-free head (mlcore.engine.heads); False is Ultralytics' default, with NMS."""
 
     def __post_init__(self) -> None:
         non_empty("model_path", self.model_path, "a run's weights/best.pt or a .pt in a trusted model folder")
@@ -70,6 +72,7 @@ class EvalSpec:
         device("device", self.device)
         flag("save_predictions", self.save_predictions)
         flag("analyze_errors", self.analyze_errors)
+        flag("nms_free", self.nms_free)
 
     def to_dict(self) -> dict[str, Any]:
         """The request as recorded: `iou_threshold`, as requests name it."""

@@ -112,7 +112,7 @@ def load_evaluation_metrics(folder: Path) -> dict[str, Any]:
 RESULT_KEYS = (
     *("precision", "recall", "f1", "accuracy", "map50", "map50_95"),
     *("per_class", "error_types", "by_size", "thresholds", "skipped", "images", "leakage"),
-    *("imgsz", "trained_imgsz", "imgsz_warning"),
+    *("imgsz", "trained_imgsz", "imgsz_warning", "nms_free", "head"),
 )
 
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlcore.core import paths
+from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.hashing import file_sha256
 from mlcore.core.safe_paths import trusted_model
@@ -24,6 +25,7 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
+from mlcore.engine.heads import HeadError, head_of
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.spec import EvalSpec
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
@@ -52,11 +54,15 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     evaluated that way); else `spec.model_path` must be a trusted .pt."""
     model = model or trusted_model(spec.model_path, settings)
     dataset_path, _ = usable_split(spec.dataset_path, settings, spec.split, partial=True)
+    try:
+        nms_free = head_of(model, spec.nms_free)
+    except HeadError as exc:
+        raise SubmitError(str(exc)) from None
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = skipped_files(report, spec.split)
     folder = stamped_folder(settings.outputs_root / KINDS[JobKind.EVALUATION].folder, model_name(model))
-    final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used)
+    final = replace(spec, model_path=str(model), dataset_path=str(dataset_path), imgsz=size.used, nms_free=nms_free)
     recorded = {**final.to_dict(), "trained_imgsz": size.trained, "skipped": skipped, **identity(model, dataset_path)}
     write_request(folder, KINDS[JobKind.EVALUATION].request, recorded)
     return enqueue(settings, JobKind.EVALUATION, {"task": JobTask.EVALUATE, **recorded}, folder, owner, made=folder)

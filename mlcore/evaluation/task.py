@@ -36,6 +36,7 @@ from mlcore.datasets.labels import parse_label
 from mlcore.datasets.loader import Dataset, label_path, load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
+from mlcore.engine.heads import check_head, head_label, ultralytics_head
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.engine.models import UnusableModel, load_yolo
 from mlcore.engine.trained_size import SizeChoice
@@ -116,6 +117,7 @@ def evaluate(job: Job, settings: Settings) -> None:
         progress=progress,
         plots=True,
         rect=Path(spec["model_path"]).suffix == ".pt",  # an export has one fixed input size
+        nms_free=bool(spec.get("nms_free")),
     )
     lap("validation")
     detections.save(folder / PREDICTIONS_FILE)
@@ -139,6 +141,8 @@ def evaluate(job: Job, settings: Settings) -> None:
     if size := SizeChoice.of(spec):
         summary |= size.to_dict()
     summary |= {
+        "nms_free": bool(spec.get("nms_free")),
+        "head": head_label(bool(spec.get("nms_free"))),
         "skipped": sorted(skipped),
         "val_seconds": timings["validation"],
         "timings_s": timings,
@@ -165,14 +169,17 @@ def predict_split(
     progress: Callable[[int, int], None] | None = None,
     plots: bool = False,
     rect: bool = True,
+    nms_free: bool = False,
 ) -> tuple[Detections, dict[str, Any]]:
     """Run a model (a .pt, or an export Ultralytics can load) over `images` of the staged split with
     Ultralytics' validator, keeping every prediction; (the detections, Ultralytics' numbers).
 
     Ultralytics writes its own files into `folder`. `progress(done, total)` is called after each batch.
     `rect=True` is Ultralytics' own validation of a .pt (rectangular batches padded by half a stride);
-    `rect=False` letterboxes every image to the same imgsz square, as a fixed-size export sees it."""
+    `rect=False` letterboxes every image to the same imgsz square, as a fixed-size export sees it. `nms_free` runs
+    a YOLO26 .pt with its NMS-free head (mlcore.engine.heads)."""
     model = _load_model(model_path)
+    check_head(model, nms_free, model_path)
     model_names = class_names(model.names)
     if mismatch := names_mismatch(model_names, dataset.names):
         raise EvaluationError(mismatch)
@@ -193,6 +200,7 @@ def predict_split(
         exist_ok=True,
         rect=rect,
         iou=NMS_IOU,
+        **ultralytics_head(nms_free),
     )
     return _detections(dataset, images, recorded, imgsz), metrics_to_dict(metrics, model_names)
 

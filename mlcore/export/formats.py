@@ -81,6 +81,24 @@ def why_unavailable(name: str, precision: str = "fp32", gpu: bool = False) -> st
     return None
 
 
+def why_no_nms_free_head(name: str) -> str | None:
+    """None when a format keeps YOLO26's NMS-free head, else why not. Ultralytics 8.4.190 silently exports the
+    NMS head instead for rknn, ncnn, executorch, paddle, imx, edgetpu, qnn (none offered here), LiteRT at INT8 and
+    TensorRT before 8.5; the export job also reads the head back from the file it made."""
+    if name == "engine" and _installed("tensorrt"):
+        import tensorrt  # a GPU machine's package; small to import
+
+        major, minor = (int(p) for p in (tensorrt.__version__.split(".") + ["0"])[:2])
+        if (major, minor) < (8, 5):
+            return (
+                f"TensorRT {tensorrt.__version__} cannot hold the NMS-free head (it needs 8.5 or later): Ultralytics "
+                "would export the NMS head instead. Turn NMS-free off, or use onnx or openvino."
+            )
+    if name in NOT_OFFERED:
+        return f"{name} cannot hold the NMS-free head."
+    return None
+
+
 def available(gpu: bool = False) -> dict[str, str | None]:
     """Every offered format with None (can be exported here) or the reason it cannot."""
     return {name: why_unavailable(name, "fp32", gpu) for name in FORMATS}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.engine.env import set_cpu_threads, torch_threads
+from mlcore.engine.heads import ultralytics_head
 from mlcore.engine.models import load_yolo
 from mlcore.export.openvino_runtime import compiled_precision, install
 
@@ -40,11 +41,19 @@ def ran_at(backend: Any) -> str | None:
     return "f16" if backend.fp16 else "f32"
 
 
-def time_model(path: str, images: list[str], imgsz: int, runs: int, device: str = "cpu", dynamic: bool = False) -> dict:
-    """Latency of the model at `path` on `images` (cycled), on `device`."""
+def time_model(
+    path: str,
+    images: list[str],
+    imgsz: int,
+    runs: int,
+    device: str = "cpu",
+    dynamic: bool = False,
+    nms_free: bool = False,
+) -> dict:
+    """Latency of the model at `path` on `images` (cycled), on `device`; a .pt with the head `nms_free` picks."""
     install()
     model = load_yolo(path)
-    kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1}
+    kwargs = {"imgsz": imgsz, "device": device, "verbose": False, "batch": 1, **ultralytics_head(nms_free)}
     for n in range(WARM_UP):
         model.predict(images[n % len(images)], **kwargs)
         if n == 0:  # once the predictor's set-up has set torch's threads, as the studio's predictor does

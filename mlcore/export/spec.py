@@ -8,7 +8,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.core.spec import DEFAULT_IMGSZ, STRIDE, SpecError, device, fraction, non_empty, refuse_unknown, whole
+from mlcore.core.spec import (
+    DEFAULT_IMGSZ,
+    STRIDE,
+    SpecError,
+    device,
+    flag,
+    fraction,
+    non_empty,
+    refuse_unknown,
+    whole,
+)
 from mlcore.evaluation.spec import SPLITS
 from mlcore.export.formats import FORMATS, PRECISIONS
 
@@ -51,6 +61,8 @@ class ExportSpec:
     timed_runs: int = MIN_TIMED_RUNS
     """Timed predictions per model for the latency figures (after a warm-up)."""
     device: str = "auto"
+    nms_free: bool = False
+    """YOLO26: export its NMS-free head (its top-k is part of the model; mlcore.engine.heads); else the NMS one."""
 
     def __post_init__(self) -> None:
         non_empty("model_path", self.model_path, "a run's weights/best.pt or a .pt in a trusted model folder")
@@ -95,6 +107,7 @@ class ExportSpec:
             use=f"use {MIN_TIMED_RUNS} to 10000 (the median needs enough)",
         )
         device("device", self.device, several=True, use="use auto, cpu or a GPU index such as 0")
+        flag("nms_free", self.nms_free)
 
     @property
     def allowed_difference(self) -> float:

@@ -23,9 +23,10 @@ from mlcore.core.spec import DEFAULT_IMGSZ
 from mlcore.datasets.loader import missing_split, usable_split
 from mlcore.devices.gpus import read_gpus
 from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
+from mlcore.engine.heads import HeadError, head_of
 from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.submit import model_name
-from mlcore.export.formats import FORMATS, why_unavailable
+from mlcore.export.formats import FORMATS, why_no_nms_free_head, why_unavailable
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.queue import enqueue
@@ -66,9 +67,15 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     model = trusted_model(spec.model_path, settings)
     gpu = spec.device != "cpu" and read_gpus().available
     problems = [why for f in spec.formats if (why := why_unavailable(f, format_precision(f, spec.precision), gpu))]
+    if spec.nms_free:
+        problems += [why for f in spec.formats if (why := why_no_nms_free_head(f))]
     if problems:
         raise SubmitError(" ".join(problems))
     info = check_model(model, settings)
+    try:
+        head_of(model, spec.nms_free)
+    except HeadError as exc:
+        raise SubmitError(str(exc)) from None
     imgsz = spec.imgsz or info.imgsz or DEFAULT_IMGSZ
     dataset_text = spec.dataset_path or trained_on(model)
     split = None

@@ -35,6 +35,7 @@ from mlcore.core.settings import Settings
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import Lease
+from mlcore.engine.heads import exported_head, head_label, ultralytics_head
 from mlcore.engine.models import load_yolo
 from mlcore.evaluation.task import predict_split
 from mlcore.export.formats import FORMATS
@@ -56,6 +57,9 @@ class ExportStopped(Exception):
     """Stop was asked for: what is done is kept."""
 
 
+MAX_DET = 300  # boxes the NMS-free head's top-k keeps (Ultralytics' max_det default)
+
+
 def versions() -> dict[str, str]:
     found = {}
     for name in LIBRARIES:
@@ -66,8 +70,8 @@ def versions() -> dict[str, str]:
     return found
 
 
-def io_shapes(path: Path, name: str, imgsz: int, nc: int) -> dict[str, Any]:
-    """Input and output shapes as the exported file declares them (YOLOv8's own for formats that do not)."""
+def io_shapes(path: Path, name: str, imgsz: int, nc: int, nms_free: bool = False) -> dict[str, Any]:
+    """Input and output shapes as the exported file declares them (Ultralytics' own for formats that do not)."""
     try:
         if name == "onnx":
             import onnx
@@ -88,6 +92,8 @@ def io_shapes(path: Path, name: str, imgsz: int, nc: int) -> dict[str, Any]:
             }
     except Exception as exc:  # the card says so; the export itself is fine
         return {"error": f"shapes not read: {type(exc).__name__}"}
+    if nms_free:  # x1, y1, x2, y2, score, class for the top max_det boxes
+        return {"input": [1, 3, imgsz, imgsz], "output": [1, MAX_DET, 6]}
     anchors = sum((imgsz // s) ** 2 for s in (8, 16, 32))
     return {"input": [1, 3, imgsz, imgsz], "output": [1, 4 + nc, anchors]}
 
@@ -139,6 +145,7 @@ def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, d
         args["half"] = True
     if precision == "int8":
         args |= {"int8": True, "data": str(data_yaml)}  # calibrated on the staged view of the model's own dataset
+    args |= ultralytics_head(spec.nms_free)
     try:
         made = Path(load_yolo(source).export(**args))
     except Exception as exc:
@@ -146,11 +153,22 @@ def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, d
             f"the {FORMATS[name].title} conversion failed ({type(exc).__name__}: {str(exc)[:300]}); the end of "
             "export.log says more. Nothing of it is kept."
         ) from exc
+    if spec.nms_free and exported_head(made, name) is False:
+        if made.is_dir():
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            made.unlink(missing_ok=True)
+        raise TaskError(
+            f"{FORMATS[name].title} dropped the NMS-free head: Ultralytics exported the NMS head instead. Nothing of "
+            "it is kept; turn NMS-free off for this format, or use onnx or openvino."
+        )
     target = into / made.name
     if target.exists():
         raise TaskError(f"{target} exists already; the export folder was written by someone else.")
     shutil.move(str(made), str(target))
     return target
+
+    return None
 
 
 def export(job: Job, settings: Settings) -> None:
@@ -175,6 +193,8 @@ def export(job: Job, settings: Settings) -> None:
     card: dict[str, Any] = {
         "classes": names,
         "imgsz": spec.imgsz,
+        "nms_free": spec.nms_free,
+        "head": head_label(spec.nms_free),
         "source": {"path": spec.model_path, "sha256": file_sha256(source), "run": _run_of(Path(spec.model_path))},
         "dataset": spec.dataset_path or None,
         "split": spec.split if spec.parity else None,
@@ -199,9 +219,12 @@ def export(job: Job, settings: Settings) -> None:
             parity = check_parity(spec, made, source, checked, job.spec.get("trained_imgsz"), device, folder, progress)
         latency_images = [str(i) for i in images[:LATENCY_IMAGES]] or [_blank(staging, spec.imgsz)]
         progress.step("timing the source model (PyTorch)")
-        card["latency_source"] = time_model(str(source), latency_images, spec.imgsz, spec.timed_runs)
+        free = spec.nms_free  # the source is timed with the head it was exported with
+        card["latency_source"] = time_model(str(source), latency_images, spec.imgsz, spec.timed_runs, nms_free=free)
         if not lease.is_cpu:  # the job has a GPU: PyTorch's figure there too, beside the CPU one
-            card["latency_source_gpu"] = time_model(str(source), latency_images, spec.imgsz, spec.timed_runs, "0")
+            card["latency_source_gpu"] = time_model(
+                str(source), latency_images, spec.imgsz, spec.timed_runs, "0", nms_free=free
+            )
         for name, path in made.items():
             progress.step(f"timing {FORMATS[name].title}")
             on = "0" if FORMATS[name].needs_gpu else "cpu"  # a TensorRT engine runs on its GPU only
@@ -235,7 +258,7 @@ def _format_entry(name: str, path: Path, spec: ExportSpec, names: dict[int, str]
         "inference_precision": inference_precision(name, spec.precision),
         "runtime": FORMATS[name].runtime,
         "bytes": size,
-        "shapes": io_shapes(path, name, spec.imgsz, len(names)),
+        "shapes": io_shapes(path, name, spec.imgsz, len(names), spec.nms_free),
         "parity": parity,
     }
 
@@ -258,8 +281,17 @@ def check_parity(
     progress.step("evaluating the source model")
     # both at the same square letterbox, as a fixed-size export is served (a .pt's own validation pads its
     # batches to rectangles, so comparing with that would blame the export for a difference of inputs)
-    reference, _ = predict_split(
-        str(source), dataset, images, data_yaml, split, spec.imgsz, device, runs / "source_val", rect=False
+    reference, _ = predict_split(  # with the head the export holds: the two heads differ by design
+        str(source),
+        dataset,
+        images,
+        data_yaml,
+        split,
+        spec.imgsz,
+        device,
+        runs / "source_val",
+        rect=False,
+        nms_free=spec.nms_free,
     )
     reference.save(runs / "source.npz")
     checked: dict[str, dict] = {}

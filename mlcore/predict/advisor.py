@@ -46,9 +46,13 @@ class Advice:
     """Per class: name, threshold, precision, recall, F1, tp, fp, fn, and a note when the target was missed."""
     overall: dict[str, float]
 
-    def profile(self, names: dict[int, str], model: str = "", evaluation: str = "") -> DeploymentProfile:
+    def profile(
+        self, names: dict[int, str], model: str = "", evaluation: str = "", nms_free: bool = False
+    ) -> DeploymentProfile:
+        """The profile to save; `nms_free` when the evaluation ran the NMS-free head (the head it was judged with)."""
         keep = ("name", "threshold", "precision", "recall", "f1")
         return DeploymentProfile(
+            nms_free=nms_free,
             confidence=self.confidence,
             iou=self.iou,
             per_class=dict(self.per_class),

@@ -71,6 +71,7 @@ def answer_files(
     confidence: float | None = None,
     iou: float | None = None,
     profile: str = "default",
+    nms_free: bool | None = None,
 ) -> tuple[Path, DeploymentProfile, list[Answer]]:
     """Decode each (name, bytes, content type), predict the good ones together; one Answer per file, in order.
 
@@ -84,7 +85,7 @@ def answer_files(
         )
     model = resolve_model(model_text, settings)
     check_thresholds(confidence, iou)
-    thresholds = with_overrides(choose_profile(model, settings, profile), confidence, iou)
+    thresholds = with_overrides(choose_profile(model, settings, profile), confidence, iou, nms_free)
     answers = []
     for name, data, content_type in files:
         try:

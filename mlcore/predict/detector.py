@@ -20,6 +20,7 @@ import numpy as np
 from mlcore.core.class_names import class_names
 from mlcore.core.errors import TaskError
 from mlcore.engine.env import set_cpu_threads
+from mlcore.engine.heads import check_head, ultralytics_head
 from mlcore.engine.models import UnusableModel, load_yolo
 from mlcore.export.openvino_runtime import install
 from mlcore.predict.profile import DeploymentProfile
@@ -68,8 +69,15 @@ def detect(
     thresholds = profile.class_thresholds(names)
     extra = {"imgsz": imgsz} if imgsz else {}
     set_cpu_threads(model.studio_device, model.studio_path)  # per call: the predictor may hold several models
+    check_head(model, profile.nms_free, model.studio_path)
     results = model.predict(
-        images, conf=profile.floor, iou=profile.iou, device=model.studio_device, verbose=False, **extra
+        images,
+        conf=profile.floor,
+        iou=profile.iou,
+        device=model.studio_device,
+        verbose=False,
+        **ultralytics_head(profile.nms_free),
+        **extra,
     )
     return [_boxes(r, names, thresholds) for r in results]
 

@@ -32,6 +32,7 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.class_names import class_names
 from mlcore.core.settings import Settings
 from mlcore.core.spec import fraction
+from mlcore.engine.heads import NMS_FREE
 
 DEFAULT_CONFIDENCE = 0.25  # Ultralytics' predict defaults, used when a model has no profile
 DEFAULT_IOU = 0.7
@@ -62,8 +63,12 @@ class DeploymentProfile:
     expected: list[dict[str, Any]] = field(default_factory=list)
     """Per class precision, recall and F1 on that evaluation at these thresholds."""
     created: float = 0.0
+    nms_free: bool = False
+    """Run a YOLO26 model with its NMS-free head (mlcore.engine.heads): `iou` then has no effect."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.nms_free, bool):
+            raise ProfileError(f"nms_free={self.nms_free!r}; use true or false.")
         fraction("confidence", self.confidence, 0.25, error=ProfileError)
         fraction("iou", self.iou, 0.25, error=ProfileError)
         if not isinstance(self.per_class, dict):
@@ -95,7 +100,7 @@ class DeploymentProfile:
         return (
             f"confidence {self.confidence:.2f}"
             + (f" ({own})" if own else "")
-            + f", NMS IoU {self.iou:.2f}"
+            + (f", {NMS_FREE}" if self.nms_free else f", NMS IoU {self.iou:.2f}")
             + (f", {self.objective}" if self.objective else "")
         )
 
@@ -185,11 +190,15 @@ def save_profile(profile: DeploymentProfile, model: Path, settings: Settings) ->
     return path
 
 
-def with_overrides(saved: DeploymentProfile | None, confidence: float | None, iou: float | None) -> DeploymentProfile:
+def with_overrides(
+    saved: DeploymentProfile | None, confidence: float | None, iou: float | None, nms_free: bool | None = None
+) -> DeploymentProfile:
     """The thresholds a prediction uses: the saved profile (or the defaults), with what the caller gave instead.
 
     A confidence given replaces the profile's per-class thresholds too: the caller asked for one threshold."""
     profile = saved or DeploymentProfile()
+    if nms_free is not None:
+        profile = replace(profile, nms_free=bool(nms_free))
     if confidence is not None:
         profile = replace(profile, confidence=float(confidence), per_class={})
     if iou is not None:

@@ -22,6 +22,7 @@ from typing import Any
 from mlcore.core.errors import TaskError
 from mlcore.core.settings import load_settings
 from mlcore.engine.env import cuda_available, silence_runtime_telemetry
+from mlcore.engine.heads import HeadError
 from mlcore.predict.detector import ModelUnusable, detect, names_of
 from mlcore.predict.model_cache import ModelCache
 from mlcore.predict.profile import DeploymentProfile, ProfileError
@@ -46,15 +47,18 @@ def answer(tasks: list[dict[str, Any]], cache: ModelCache) -> list[dict[str, Any
             results[n] = {"error": str(exc), "status": 422, "code": "bad_profile"}
             continue
         p = profiles[n]
-        groups[(task["model"], p.iou, p.floor, task.get("imgsz"), task["image"].shape)].append(n)
-    for (model_path, iou, floor, imgsz, _), members in groups.items():
+        groups[(task["model"], p.iou, p.floor, p.nms_free, task.get("imgsz"), task["image"].shape)].append(n)
+    for (model_path, iou, floor, nms_free, imgsz, _), members in groups.items():
         started = time.perf_counter()
         try:
             model = cache.get(Path(model_path))
-            shared = DeploymentProfile(confidence=floor, iou=iou)  # one NMS run; each task then keeps its own
+            shared = DeploymentProfile(confidence=floor, iou=iou, nms_free=nms_free)  # one run; each keeps its own
             found = detect(model, [tasks[n]["image"] for n in members], shared, imgsz)
         except ModelUnusable as exc:
             _fail(results, members, str(exc), "bad_model")
+            continue
+        except HeadError as exc:
+            _fail(results, members, str(exc), "no_nms_free_head")
             continue
         except (TaskError, RuntimeError, ValueError, OSError) as exc:
             logging.exception("prediction failed")

@@ -39,9 +39,13 @@ class PredictSpec:
     imgsz: int = 0
     """0 = the size the model was trained or exported at."""
     device: str = "auto"
+    nms_free: bool | None = None
+    """YOLO26: True runs its NMS-free head (mlcore.engine.heads); None = the profile's."""
 
     def __post_init__(self) -> None:
         non_empty("model_path", self.model_path, "a run's weights/best.pt, a trusted .pt or an export")
+        if self.nms_free is not None:
+            flag("nms_free", self.nms_free)
         non_empty("source", self.source, "a folder of images or a video file")
         for name, value in (("confidence_threshold", self.confidence_threshold), ("iou_threshold", self.nms_iou)):
             if value is not None:

@@ -30,7 +30,7 @@ def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "loca
         saved = choose_profile(model, settings, spec.profile)
     except (PathNotAllowed, SourceError, ProfileError) as exc:
         raise SubmitError(str(exc)) from None
-    profile = with_overrides(saved, spec.confidence_threshold, spec.nms_iou)
+    profile = with_overrides(saved, spec.confidence_threshold, spec.nms_iou, spec.nms_free)
     folder = stamped_folder(settings.outputs_root / KINDS[JobKind.PREDICTION].folder, model_name(model))
     expected = count if kind == "folder" else -(-count // spec.every_nth_frame)
     size = image_size(spec.imgsz, model, settings)  # 0: the model's own, which Ultralytics' predictor takes too

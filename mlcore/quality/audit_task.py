@@ -82,6 +82,7 @@ def source_figures(job: Job, settings: Settings) -> tuple[list[dict[str, Any]], 
                 spec["imgsz"],
                 ultralytics_device(job.device),
                 folder / "ultralytics" / f"source-{k}",
+                nms_free=bool(spec.get("nms_free")),
             )
             measured[key] = {"map50": numbers["map50"], "map50_95": numbers["map50_95"], "images": len(images)}
         figures.append(measured[key])
@@ -129,6 +130,7 @@ def run_audit(job: Job, settings: Settings) -> None:
             ultralytics_device(job.device),
             folder / "ultralytics" / f"fold-{k}",
             progress=progress,
+            nms_free=bool(spec.get("nms_free")),
         )
         parts.append(detections)
         ordered.extend(images)
@@ -147,6 +149,7 @@ def run_audit(job: Job, settings: Settings) -> None:
         "model_path": spec["model_path"],
         "dataset_path": spec["dataset_path"],
         "kfold": len(folds) if spec.get("folds") else 0,
+        "nms_free": bool(spec.get("nms_free")),
         "in_sample": split == "train" and not spec.get("folds"),
         "skipped": sorted(skipped),
         "timings_s": timings,

@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcore.core.spec import DEFAULT_IMGSZ, MAX_IMGSZ, STRIDE, device, non_empty, one_of, refuse_unknown, whole
+from mlcore.core.spec import (
+    DEFAULT_IMGSZ,
+    MAX_IMGSZ,
+    STRIDE,
+    device,
+    flag,
+    non_empty,
+    one_of,
+    refuse_unknown,
+    whole,
+)
 
 AUDIT_SPLITS = ("val", "test", "train")
 MAX_KFOLD = 10
@@ -50,10 +60,13 @@ class AuditSpec(_Spec):
     imgsz: int = 0
     """0: the size the model was trained at; another size is run with a warning."""
     device: str = "auto"
+    nms_free: bool = False
+    """YOLO26: predict with its NMS-free head (mlcore.engine.heads)."""
 
     def __post_init__(self) -> None:
         non_empty("model_path", self.model_path, MODEL_HINT)
         non_empty("dataset_path", self.dataset_path, "a dataset folder or data.yaml")
+        flag("nms_free", self.nms_free)
         one_of("split", self.split, AUDIT_SPLITS)
         whole("kfold", self.kfold, 2, MAX_KFOLD, 5, zero=True)
         whole("kfold_epochs", self.kfold_epochs, 1, 1000, 10)

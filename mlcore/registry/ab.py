@@ -12,7 +12,7 @@ apply), and the comparison is made once they have finished:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from mlcore.core.settings import Settings
 from mlcore.core.spec import DEFAULT_IMGSZ, SpecError, one_of, whole
 from mlcore.datasets.loader import usable_split
 from mlcore.datasets.validation.fingerprint import fingerprint_of
+from mlcore.engine.heads import HeadError, head_of
 from mlcore.engine.trained_size import SizeChoice, trained_imgsz
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary
@@ -83,16 +84,25 @@ def _same_classes(a: ModelRef, b: ModelRef) -> None:
         raise ComparisonError(class_difference(a.names, b.names, a.label, b.label))
 
 
-def _matching(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> EvaluationSummary | None:
+def _matching(
+    ref: ModelRef, fingerprint: str, split: str, imgsz: int, nms_free: bool, settings: Settings
+) -> EvaluationSummary | None:
     for item in evaluations_of(ref.sha256, settings):
         spec = item.spec
-        if spec.get("dataset_fingerprint") == fingerprint and item.split == split and spec.get("imgsz") == imgsz:
+        if (
+            spec.get("dataset_fingerprint") == fingerprint
+            and item.split == split
+            and spec.get("imgsz") == imgsz
+            and bool(spec.get("nms_free")) == nms_free
+        ):
             return item
     return None
 
 
-def _last_job(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings: Settings) -> Job | None:
-    """The newest evaluation job of this model, dataset, split and size, whatever its state."""
+def _last_job(
+    ref: ModelRef, fingerprint: str, split: str, imgsz: int, nms_free: bool, settings: Settings
+) -> Job | None:
+    """The newest evaluation job of this model, dataset, split, size and head, whatever its state."""
     for job in reversed(jobs_of(settings, JobKind.EVALUATION, JobTask.EVALUATE)):
         spec = job.spec
         if (
@@ -100,6 +110,7 @@ def _last_job(ref: ModelRef, fingerprint: str, split: str, imgsz: int, settings:
             and spec.get("split") == split
             and spec.get("dataset_fingerprint") == fingerprint
             and spec.get("imgsz") == imgsz
+            and bool(spec.get("nms_free")) == nms_free
         ):
             return job
     return None
@@ -144,17 +155,24 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
                 f"model {key} ({ref.label}) is an export with a fixed input of {ref.imgsz} px; compare at that size "
                 f"(--imgsz {ref.imgsz}), or export it again at {imgsz}."
             )
-    found: dict[str, EvaluationSummary] = {}
+    heads: dict[str, bool] = {}
+    for key, ref in (("a", a), ("b", b)):
+        try:  # each model runs with the head it is deployed with (its profile's; an export's own)
+            heads[key] = head_of(ref.path, _thresholds(ref, request, settings).nms_free)
+        except HeadError as exc:
+            raise ComparisonError(f"model {key.upper()} ({ref.label}): {exc}") from None
+    found: dict[tuple[str, bool], EvaluationSummary] = {}  # one weights file may be compared with itself per head
     pending: list[str] = []
     for key, ref in (("a", a), ("b", b)):
-        if ref.sha256 in found:
+        nms_free = heads[key]
+        if (ref.sha256, nms_free) in found:
             continue
         imgsz = sizes[ref.sha256].used
-        item = _matching(ref, fingerprint, request.split, imgsz, settings)
+        item = _matching(ref, fingerprint, request.split, imgsz, nms_free, settings)
         if item is not None:
-            found[ref.sha256] = item
+            found[(ref.sha256, nms_free)] = item
             continue
-        last = _last_job(ref, fingerprint, request.split, imgsz, settings)
+        last = _last_job(ref, fingerprint, request.split, imgsz, nms_free, settings)
         if last is not None and last.state.is_final() and last.state is not JobState.COMPLETED:
             # not queued again by itself: a page or a script waiting for the comparison would loop
             raise ComparisonError(
@@ -166,7 +184,13 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
             job_id = last.id
         else:
             try:
-                spec = EvalSpec(model_path=str(ref.path), dataset_path=str(dataset), split=request.split, imgsz=imgsz)
+                spec = EvalSpec(
+                    model_path=str(ref.path),
+                    dataset_path=str(dataset),
+                    split=request.split,
+                    imgsz=imgsz,
+                    nms_free=nms_free,
+                )
                 job_id = submit_evaluation(spec, settings, owner, model=ref.path).id
             except (SpecError, SubmitError) as exc:
                 raise ComparisonError(f"model {key.upper()} ({ref.label}) cannot be evaluated: {exc}") from None
@@ -176,9 +200,14 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
         return Outcome(a, b, pending)
     sides = [
         Side(
-            ref.label, found[ref.sha256].path, _thresholds(ref, request, settings), str(ref.path), ref.sha256, ref.text
+            ref.label,
+            found[(ref.sha256, heads[key])].path,
+            replace(_thresholds(ref, request, settings), nms_free=heads[key]),
+            str(ref.path),
+            ref.sha256,
+            ref.text,
         )
-        for ref in (a, b)
+        for key, ref in (("a", a), ("b", b))
     ]
     document = compare_evaluations(sides[0], sides[1], request.resamples, request.seed)
     document["dataset_fingerprint"] = fingerprint

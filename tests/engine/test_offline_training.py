@@ -58,3 +58,30 @@ def test_one_epoch_cpu_training_with_network_refused(tmp_path: Path, small_datas
     assert _attempts(log) == [], f"network attempts: {_attempts(log)[:5]}"
     # Nothing was downloaded into the working folder or the engine's folders.
     assert not list(tmp_path.glob("*.pt")) and not (tmp_path / "datasets").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["yolo11n", "yolo26n"])
+def test_newer_families_train_export_and_predict_with_network_refused(
+    tmp_path: Path, small_dataset: Path, arch: str
+) -> None:
+    """YOLO11 and YOLO26 (its AMP check and MuSGD would fetch weights) stay offline: a training, an ONNX export
+    (YOLO26: with each head) and predictions with each model, every socket refused."""
+    dataset = tmp_path / "dataset"
+    shutil.copytree(small_dataset, dataset)
+    outputs = tmp_path / "ml_outputs"
+    log = tmp_path / "attempts.jsonl"
+    project = outputs / "trainings" / "offline-test"
+    proc = subprocess.run(
+        [sys.executable, CHILD, str(log), "chain", str(dataset / "data.yaml"), str(project), arch],
+        env=engine_env_for(outputs),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    heads = [line for line in proc.stdout.splitlines() if line.startswith("CHAIN-COMPLETED")]
+    assert len(heads) == (2 if arch == "yolo26n" else 1), proc.stdout[-2000:]
+    assert _attempts(log) == [], f"network attempts: {_attempts(log)[:5]}"
+    assert not list(tmp_path.glob("*.pt")) and not (tmp_path / "datasets").exists()

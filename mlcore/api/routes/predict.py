@@ -20,6 +20,7 @@ from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import model_path as named_model
 
 MODEL_HELP = f"{MODEL_NAME} Empty = ML_STUDIO_DEFAULT_MODEL."
+NMS_FREE_FIELD = "YOLO26: true runs its NMS-free head (the IoU has no effect); empty = the profile's (or false)."
 PROFILE_HELP = "default (the model's saved profile), none, a JSON object, or a profile.json under the outputs root."
 
 
@@ -27,13 +28,20 @@ def router(ctx: ApiContext) -> APIRouter:
     routes = APIRouter()
 
     def answered(
-        files: list[UploadFile], model_path: str, confidence: float | None, iou: float | None, profile: str
-    ) -> tuple[str, list[Answer]]:
+        files: list[UploadFile],
+        model_path: str,
+        confidence: float | None,
+        iou: float | None,
+        profile: str,
+        nms_free: bool | None,
+    ) -> tuple[str, bool, list[Answer]]:
         limit = ctx.settings.predict.max_image_bytes
         sent = [(f.filename or f"file {n + 1}", f.file.read(limit + 1), f.content_type) for n, f in enumerate(files)]
         try:
             model_path = named_model(model_path, ctx.settings) if model_path.strip() else model_path  # "": the default
-            model, _, answers = answer_files(ctx.predictor, ctx.settings, model_path, sent, confidence, iou, profile)
+            model, used, answers = answer_files(
+                ctx.predictor, ctx.settings, model_path, sent, confidence, iou, profile, nms_free
+            )
         except ProfileError as exc:
             raise ApiError(422, "bad_profile", str(exc)) from None
         except TooManyFiles as exc:
@@ -44,7 +52,7 @@ def router(ctx: ApiContext) -> APIRouter:
             raise ApiError(429, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from None
         except PredictorUnavailable as exc:
             raise ApiError(503, "predictor_unavailable", str(exc), {"Retry-After": "2"}) from None
-        return str(model), answers
+        return str(model), used.nms_free, answers
 
     @routes.post("/predict", summary="Detections on one image, from a model kept loaded")
     def predict(
@@ -53,13 +61,14 @@ def router(ctx: ApiContext) -> APIRouter:
         confidence_threshold: float | None = Form(None, description="Empty = the profile's (or 0.25)."),
         iou_threshold: float | None = Form(None, description="NMS IoU; empty = the profile's (or 0.7)."),
         profile: str = Form("default", description=PROFILE_HELP),
+        nms_free: bool | None = Form(None, description=NMS_FREE_FIELD),
     ) -> dict:
-        model, (answer,) = answered([file], model_path, confidence_threshold, iou_threshold, profile)
+        model, head, (answer,) = answered([file], model_path, confidence_threshold, iou_threshold, profile, nms_free)
         if answer.error:
             raise ApiError(answer.status, answer.code, answer.error)
         result = answer.to_dict(model)
         result.pop("file")
-        return result
+        return {**result, "nms_free": head}
 
     @routes.post("/predict_batch", summary="Detections on several images, one result per file in order")
     def predict_batch(
@@ -68,9 +77,10 @@ def router(ctx: ApiContext) -> APIRouter:
         confidence_threshold: float | None = Form(None),
         iou_threshold: float | None = Form(None),
         profile: str = Form("default", description=PROFILE_HELP),
+        nms_free: bool | None = Form(None, description=NMS_FREE_FIELD),
     ) -> dict:
-        model, answers = answered(files, model_path, confidence_threshold, iou_threshold, profile)
-        return {"model": model, "results": [a.to_dict(model) for a in answers]}
+        model, head, answers = answered(files, model_path, confidence_threshold, iou_threshold, profile, nms_free)
+        return {"model": model, "nms_free": head, "results": [a.to_dict(model) for a in answers]}
 
     @routes.get("/predictor", summary="The predictor process: running, its models in memory, their size")
     def predictor() -> dict:
