@@ -32,7 +32,10 @@ def test_every_family_and_the_small_object_variants_are_offered() -> None:
         assert all(f"{family}{scale}" in ARCHITECTURES for scale in "nsmlx")
     assert {"yolo26n-p2", "yolo26s-p2"} <= set(ARCHITECTURES)
     assert TrainSpec(dataset_path="d", model_architecture="yolo26s-p2").model_architecture == "yolo26s-p2"
-    assert TuneSpec(dataset_path="d", study="s", architectures=("yolo11n", "yolo26n")).architectures == ("yolo11n", "yolo26n")
+    assert TuneSpec(dataset_path="d", study="s", architectures=("yolo11n", "yolo26n")).architectures == (
+        "yolo11n",
+        "yolo26n",
+    )
     with pytest.raises(SpecError, match="yolo26n"):
         TrainSpec(dataset_path="d", model_architecture="yolov5n")
 
