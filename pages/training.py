@@ -1,4 +1,4 @@
-"""Training: start a YOLOv8 training, follow the queue live, stop or cancel, and watch a run's charts.
+"""Training: start a YOLOv8, YOLO11 or YOLO26 training, follow the queue live, stop or cancel, and watch a run's charts.
 
 Trainings run in detached worker processes; this page only writes the request and reads the job
 database and the run folders, so closing the browser never stops a training.
@@ -17,13 +17,13 @@ from mlcore.core.settings import Settings
 from mlcore.core.spec import MAX_IMGSZ, STRIDE, SpecError
 from mlcore.datasets.validation.saved_reports import latest_verdict
 from mlcore.devices.leases import Lease
+from mlcore.engine.architectures import PICK_HINT, architecture_table, family_label
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.progress import describe, duration, log_tail, read_progress
 from mlcore.jobs.store import Job, JobState
 from mlcore.registry.references import registered_weights
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch
 from mlcore.runs.store import RunSummary, continuable, epoch_seconds, list_runs, seed_weights
-from mlcore.training.architectures import architecture_table
 from mlcore.training.estimate import TIMED_BATCHES, time_a_few_batches
 from mlcore.training.jobs import busy_folders, latest_training, training_queue
 from mlcore.training.spec import (
@@ -38,6 +38,7 @@ from mlcore.training.spec import (
 from mlcore.training.submit import free_experiment_name, start
 from ui.augmentation import augmentation_fields
 from ui.auth import current_user
+from ui.base_weights import base_weights_panel
 from ui.cache import gpu_inventory, results
 from ui.jobs import advance_queue, job_row
 from ui.page_frame import dataset_select, known_datasets, page_start
@@ -144,8 +145,15 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
     dataset, dataset_ok = pick_dataset(settings)
     fields["dataset_path"] = dataset
     if mode == "full":
-        fields["model_architecture"] = st.selectbox("Architecture", ARCHITECTURES, key="train.arch")
+        fields["model_architecture"] = st.selectbox(
+            "Architecture",
+            ARCHITECTURES,
+            key="train.arch",
+            format_func=lambda a: f"{a} ({family_label(a)})",
+            help=PICK_HINT,
+        )
         with st.expander("Compare the architectures (published COCO figures)", icon=":material/table_chart:"):
+            st.caption(PICK_HINT)
             st.dataframe(architecture_table(), hide_index=True)
     else:
         registered = {c.path: c.label for c in registered_weights(settings)}
@@ -153,10 +161,13 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
         if not weights:
             folders = ", ".join(f"`{r}`" for r in settings.model_roots)
             st.info(
-                f"No weights to start from yet. Finish a training first, or put a `.pt` file (for example "
-                f"the official `yolov8n.pt`) in {folders}; the studio works offline and downloads nothing.",
+                "No pretrained weights on this machine: the studio works offline and ships none. Two ways to "
+                "start a transfer: bring weights below (an upload, a `.pt` on the server, or the weights mirror), "
+                f"which go into {folders}; or finish a training here and start from it (or from its registered "
+                "version).",
                 icon=":material/model_training:",
             )
+            base_weights_panel(settings)
             return
         fields["base_model_path"] = str(
             st.selectbox(
@@ -166,6 +177,8 @@ def new_training(settings: Settings, runs: list[RunSummary], active_dirs: set[st
                 format_func=lambda w: registered.get(w) or str(w.relative_to(w.parents[2])),
             )
         )
+        with st.expander("Add pretrained weights", icon=":material/add_circle:"):
+            base_weights_panel(settings)
         if st.checkbox(f"Freeze the backbone (the first {BACKBONE_LAYERS} layers)", key="train.freeze"):
             fields["freeze"] = BACKBONE_LAYERS
     c1, c2, c3, c4 = st.columns(4)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlcore.core import paths
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.versions import RESPLIT_TOLERANCE
+from mlcore.engine.heads import NMS_FREE_HELP
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.export.formats import PRECISIONS
 from mlcore.export.spec import AUTO_SPLIT, ExportSpec
@@ -128,6 +129,7 @@ class ModelValidateRequest(Body):
     device: str = EvalSpec.device
     save_predictions: bool = EvalSpec.save_predictions
     analyze_errors: bool = EvalSpec.analyze_errors
+    nms_free: bool = Field(EvalSpec.nms_free, description=NMS_FREE_HELP)
 
 
 class ModelExportRequest(Body):
@@ -149,6 +151,7 @@ class ModelExportRequest(Body):
     )
     split: Literal[(AUTO_SPLIT, *SPLITS)] = ExportSpec.split  # type: ignore[valid-type]
     parity: bool = ExportSpec.parity
+    nms_free: bool = Field(ExportSpec.nms_free, description=NMS_FREE_HELP)
     tolerance: float | None = ExportSpec.tolerance
     device: str = ExportSpec.device
 
@@ -169,6 +172,7 @@ class PredictionsRequest(Body):
     save_images: bool = Field(PredictSpec.save_images, description="Also write annotated images or an annotated video.")
     imgsz: int = Field(PredictSpec.imgsz, description="0 = the model's own size.")
     device: str = PredictSpec.device
+    nms_free: bool | None = Field(None, description=NMS_FREE_HELP + " Empty = the model's profile (or false).")
 
 
 class ModelRegisterRequest(Body):
@@ -177,6 +181,18 @@ class ModelRegisterRequest(Body):
     run: str = Field(description="A finished run's folder (or project/experiment), or a weights file.")
     name: str = Field(description="The registered model's name, e.g. logo-detector.")
     reason: str = Field("", description="Why (kept in the audit trail).")
+
+
+class BaseModelAddRequest(Body):
+    """POST /api/v1/ml/models/bases (an upload: POST /api/v1/ml/models/bases/upload)"""
+
+    source: str = Field(
+        description="A .pt file on the server (under the model or dataset roots), a file name on the weights mirror "
+        "(yolo26n.pt: <ML_STUDIO_WEIGHTS_MIRROR>/yolo26n.pt), or a URL on the mirror's scheme, host and port."
+    )
+    name: str | None = Field(
+        None, description="Kept as <name>.pt in the trusted models folder (default: the source's file name)."
+    )
 
 
 class AliasRequest(Body):
@@ -254,6 +270,7 @@ class AuditRequest(Body):
     kfold_epochs: int = AuditSpec.kfold_epochs
     imgsz: int = AuditSpec.imgsz
     device: str = AuditSpec.device
+    nms_free: bool = Field(AuditSpec.nms_free, description=NMS_FREE_HELP)
 
 
 class SelectionRequest(Body):

@@ -1,8 +1,11 @@
-"""`python -m mlcore models ...`: the registry (list, show, register, alias, archive) and A/B comparisons.
+"""`python -m mlcore models ...`: the registry (list, show, register, alias, archive), A/B comparisons, and the
+base models (pretrained weights added to the trusted models folder, checked before they are trusted).
 
 python -m mlcore models register trainings/logos/v2 --name logo-detector --reason "more data"
 python -m mlcore models compare logo-detector@production logo-detector:2 --data DATA --json
 python -m mlcore models alias logo-detector 2 production --reason "better on the test split"
+python -m mlcore models add-base yolo26n.pt --json      # from ML_STUDIO_WEIGHTS_MIRROR (or ~/Downloads/yolo26n.pt)
+python -m mlcore models bases
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from typing import Any
 
 from mlcore.cli.follow import fail, follow, typed_path
+from mlcore.cli.printing import bar
 from mlcore.core.settings import Settings
 
 
@@ -69,6 +74,21 @@ def add_models_parser(sub: Any) -> None:
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     compare.add_argument("--no-wait", action="store_true", help="queue missing evaluations and return")
     compare.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    add_base = actions.add_parser(
+        "add-base", help="add pretrained weights to the trusted models folder, for transfer trainings"
+    )
+    add_base.add_argument(
+        "source",
+        metavar="FILE|URL",
+        help="a .pt file on this machine (under the model or dataset roots), a file name on the weights mirror "
+        "(yolo26n.pt) or a URL on it (ML_STUDIO_WEIGHTS_MIRROR)",
+    )
+    add_base.add_argument("--name", default=None, help="kept as NAME.pt (default: the source's file name)")
+    add_base.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    bases = actions.add_parser("bases", help="the base models added, with their architecture and classes")
+    bases.add_argument("--json", action="store_true", help="one JSON document on stdout")
     models.set_defaults(func=cmd_models)
 
 
@@ -202,6 +222,46 @@ def _compare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_base(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.engine.base_weights import add_base
+
+    shown = [0.0]
+
+    def progress(done: int, total: int | None) -> None:  # on stderr: stdout carries the one document
+        if time.monotonic() - shown[0] < 0.2 and done != total:
+            return
+        shown[0] = time.monotonic()
+        pct = 100 * done / total if total else 0.0
+        size = f"{done / 2**20:.1f}" + (f" of {total / 2**20:.1f} MB" if total else " MB")
+        print(f"\r{bar(pct, 30)} {size:<24}", end="", file=sys.stderr, flush=True)
+
+    try:
+        base = add_base(typed_path(args.source), settings, args.name, progress, by=getpass.getuser())
+    finally:
+        if shown[0]:
+            print(file=sys.stderr)
+    already = " (already there: the same bytes)" if base.already_present else ""
+    text = (
+        f"Added {base.path}{already}: {base.architecture} ({base.family}), {len(base.classes)} classes, "
+        f"imgsz {base.imgsz}, sha256 {base.sha256[:12]}…\n{base.licence}"
+    )
+    return _print(base.to_dict(), args.json, text)
+
+
+def _bases(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.engine.base_weights import list_bases
+
+    found = list_bases(settings)
+    if args.json:
+        return _print([b.to_dict() for b in found], True, "")
+    if not found:
+        print("No base model yet: python -m mlcore models add-base FILE|URL (e.g. a yolo26n.pt you brought)")
+    for b in found:
+        classes = f"{len(b.classes)} classes"
+        print(f"{b.name:<24} {b.architecture:<11} {b.family:<7} {classes:>11}  imgsz {b.imgsz}  {b.source}")
+    return 0
+
+
 ACTIONS = {
     "list": _list,
     "show": _show,
@@ -210,4 +270,6 @@ ACTIONS = {
     "unalias": _unalias,
     "archive": _archive,
     "compare": _compare,
+    "add-base": _add_base,
+    "bases": _bases,
 }

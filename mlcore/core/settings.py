@@ -40,6 +40,11 @@ Variables (all optional):
                              run on (default: none, jobs run on this machine)
     ML_STUDIO_RAY_PYTHON     the Python interpreter the cluster's nodes run the worker with (default: this
                              one's path, for the studio installed at the same path on every node)
+    ML_STUDIO_WEIGHTS_MIRROR a server of pretrained weights that base models may be fetched from: a base URL such
+                             as http://mirror.internal/weights/ (a file name such as yolo26n.pt is fetched from
+                             <mirror>/yolo26n.pt; a full URL only from the mirror's scheme, host and port;
+                             user:password@ in it is used, never shown). Default: none, adding weights from a URL is
+                             refused. With internet: https://github.com/ultralytics/assets/releases/download/v8.4.0/
 
 The studio's own datasets lie under <outputs>/datasets/ (uploads/, dataset versions, the demo), which is always
 a dataset root.
@@ -51,6 +56,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from mlcore.core import paths
 
@@ -79,6 +85,7 @@ ENV_PREDICTOR_MEMORY_MB = "ML_STUDIO_PREDICTOR_MEMORY_MB"
 ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
 ENV_RAY_ADDRESS = "ML_STUDIO_RAY_ADDRESS"  # unset = the local executor; Ray is then never imported
 ENV_RAY_PYTHON = "ML_STUDIO_RAY_PYTHON"
+ENV_WEIGHTS_MIRROR = "ML_STUDIO_WEIGHTS_MIRROR"  # unset = base weights are added from files only, never from a URL
 ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 
@@ -146,6 +153,9 @@ class Settings:
     """The Ray cluster's job server that jobs run on ('' = this machine, the local executor)."""
     ray_python: str = ""
     """The interpreter the cluster's nodes run workers with ('' = this process's own path)."""
+    weights_mirror: str = field(default="", repr=False)
+    """Base URL (ending in /) of the server base weights may be fetched from ('' = none); may hold credentials:
+    show it only through public_url()."""
     predict: PredictLimits = field(default_factory=PredictLimits)
     """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -227,6 +237,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mlflow_uri=env.get(ENV_MLFLOW_URI, "").strip(),
         ray_address=env.get(ENV_RAY_ADDRESS, "").strip().rstrip("/"),
         ray_python=env.get(ENV_RAY_PYTHON, "").strip(),
+        weights_mirror=_mirror(env.get(ENV_WEIGHTS_MIRROR, "")),
         predict=PredictLimits(
             default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
             max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),
@@ -238,6 +249,37 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         environment=env,
     )
+
+
+def public_url(url: str) -> str:
+    """`url` as it may be shown, logged or recorded: without user:password@ and without its query (which may hold
+    a token)."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable URL)"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def _mirror(value: str) -> str:
+    """ML_STUDIO_WEIGHTS_MIRROR as a base URL ending in '/' ('' when unset)."""
+    text = value.strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        ok = False
+    if not ok or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{ENV_WEIGHTS_MIRROR}={public_url(text)!r} is not a base URL; use e.g. "
+            f"{ENV_WEIGHTS_MIRROR}=http://mirror.internal/weights/"
+        )
+    return text if text.endswith("/") else text + "/"
 
 
 def _names(value: str) -> tuple[str, ...]:

@@ -1,18 +1,21 @@
 """The model registry and A/B comparisons: list and read models, register a run, move aliases through the
-promotion gate, archive, download a version's weights, compare two models on one split."""
+promotion gate, archive, download a version's weights, compare two models on one split; and the base models:
+pretrained weights added to the trusted models folder (from a server file, the weights mirror, or an upload)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from mlcore.api.bodies import AliasRequest, ArchiveRequest, CompareRequest, ModelRegisterRequest
+from mlcore.api.bodies import AliasRequest, ArchiveRequest, BaseModelAddRequest, CompareRequest, ModelRegisterRequest
 from mlcore.api.context import ApiContext, dataset_path
 from mlcore.api.errors import ApiError, jsonable
 from mlcore.compare.store import list_comparisons, load_comparison
 from mlcore.core import paths
+from mlcore.engine import base_weights as bw
 from mlcore.registry.ab import ComparisonRequest, start_comparison
 from mlcore.registry.promotion import set_alias, unset_alias
 from mlcore.registry.registration import register_model
@@ -22,6 +25,30 @@ from mlcore.registry.store import (
     set_archived,
 )
 from mlcore.registry.views import lineage_graph, model_document, models_table
+
+BASE_STATUS = {  # a refused base model's HTTP answer, by BaseWeightsError.code (others: 400)
+    bw.NOT_ON_MIRROR: 404,
+    bw.BUSY: 409,
+    bw.EXISTS: 409,
+    bw.TOO_LARGE: 413,
+    bw.NOT_WEIGHTS: 422,
+    bw.NOT_A_CHECKPOINT: 422,
+    bw.WRONG_TASK: 422,
+    bw.UNKNOWN_ARCHITECTURE: 422,
+    bw.MIRROR_REFUSED: 502,
+    bw.DOWNLOAD_FAILED: 502,
+    bw.INTERRUPTED: 502,
+    bw.NO_SPACE: 507,
+}
+
+
+def _added(add: Callable[[], bw.BaseWeights]) -> JSONResponse:
+    """201 with the base model's document (200 when the same bytes were there already), or the refusal."""
+    try:
+        base = add()
+    except bw.BaseWeightsError as exc:
+        raise ApiError(BASE_STATUS.get(exc.code, 400), exc.code, str(exc)) from None
+    return JSONResponse(base.to_dict(), status_code=200 if base.already_present else 201)
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -83,6 +110,26 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     def report(name: str) -> HTMLResponse:
         return HTMLResponse((_comparison_folder(name) / paths.REPORT_FILE).read_text())
+
+    @routes.get("/models/bases", summary="The base models: pretrained weights added to the trusted models folder")
+    def bases() -> list[dict]:
+        return [b.to_dict() for b in bw.list_bases(ctx.settings)]
+
+    @routes.post(
+        "/models/bases",
+        status_code=201,
+        summary="Add pretrained weights from a server file or the weights mirror (checked before they are trusted)",
+    )
+    def add_base(body: BaseModelAddRequest) -> JSONResponse:
+        return _added(lambda: bw.add_base(body.source, ctx.settings, body.name or None, by=ctx.actor))
+
+    @routes.post("/models/bases/upload", status_code=201, summary="Add pretrained weights sent as a file (multipart)")
+    def upload_base(
+        file: UploadFile = File(description="The .pt file."),  # noqa: B008
+        name: str = Form("", description="Kept as <name>.pt (default: the uploaded file's name)."),
+    ) -> JSONResponse:
+        named = name.strip() or Path(file.filename or "").name
+        return _added(lambda: bw.add_base(file.file, ctx.settings, named, by=ctx.actor))
 
     @routes.get("/models/{name}", summary="One model: versions with metrics, lineage and base chains, audit trail")
     def model(name: str) -> dict:
