@@ -1,7 +1,7 @@
 """What the studio's job machinery costs on top of a plain Ultralytics training, on this machine.
 
-The same short CPU training (yolov8n from scratch on a generated dataset, same arguments, same
-threads, offline environment) runs alternately
+The same short CPU training (yolov8n from scratch, or the architecture --arch names, on a generated dataset,
+same arguments, same threads, offline environment) runs alternately
 
 1. directly: a child process that imports Ultralytics and calls `YOLO(...).train(...)`;
 2. through the studio: `submit_training` (dataset check, queue, scheduler), the detached worker
@@ -13,7 +13,11 @@ first progress record. With `--memory`, it then starts the app server, opens the
 Chromium while a training runs, and prints the server's resident memory (goal <= 300 MB) and
 whether PyTorch is loaded in it (it must not be).
 
-    python benchmarks/train_overhead.py [--epochs 5] [--images 120] [--imgsz 128] [--repeats 3] [--memory]
+    python benchmarks/train_overhead.py [--epochs 5] [--images 120] [--imgsz 128] [--repeats 3] [--arch yolov8n]
+        [--memory]
+
+`direct` and `studio` take the architecture and extra train arguments (e.g. plots=False), for
+benchmarks/architectures.py.
 """
 
 from __future__ import annotations
@@ -46,17 +50,19 @@ import json, sys
 from ultralytics import YOLO
 from mlcore.engine.env import use_all_cpu_cores
 
-data, project, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-model = YOLO("yolov8n.yaml")
+data, project, args, arch, name = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
+model = YOLO(f"{arch}.yaml")
 model.add_callback("on_train_start", use_all_cpu_cores)  # the studio's worker trains on every core too
-model.train(data=data, project=project, name="run", exist_ok=True, plots=True, device="cpu", **args)
+model.train(data=data, project=project, name=name, exist_ok=True, device="cpu", **{"plots": True, **args})
 """
+SPEC_ARGS = ("epochs", "imgsz", "batch", "workers", "seed")  # TrainSpec fields; other train arguments go in `advanced`
 
 
-def direct(data_yaml: Path, work: Path, args: dict, env: dict) -> float:
+def direct(data_yaml: Path, work: Path, args: dict, env: dict, arch: str = "yolov8n", name: str = "run") -> float:
+    """Wall seconds of the direct training (its run folder: work/direct/{name})."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", DIRECT, str(data_yaml), str(work / "direct"), json.dumps(args)],
+        [sys.executable, "-c", DIRECT, str(data_yaml), str(work / "direct"), json.dumps(args), arch, name],
         env={**env, "PYTHONPATH": str(ROOT)},
         check=True,
         stdout=subprocess.DEVNULL,
@@ -65,11 +71,13 @@ def direct(data_yaml: Path, work: Path, args: dict, env: dict) -> float:
     return time.perf_counter() - started
 
 
-def studio(dataset: Path, args: dict, n: int) -> tuple[float, float]:
-    """(wall seconds from submit to the final state, seconds from submit to the first progress record)."""
+def studio(dataset: Path, args: dict, n: int, arch: str = "yolov8n") -> tuple[float, float, Path]:
+    """(wall seconds from submit to the final state, seconds from submit to the first progress record, the run
+    folder)."""
     settings = load_settings()
     spec = TrainSpec(
         dataset_path=str(dataset),
+        model_architecture=arch,
         epochs=args["epochs"],
         imgsz=args["imgsz"],
         batch_size=args["batch"],
@@ -77,7 +85,8 @@ def studio(dataset: Path, args: dict, n: int) -> tuple[float, float]:
         seed=args["seed"],
         device="cpu",
         project="bench",
-        experiment=f"studio-{n}",
+        experiment=f"studio-{n}" if arch == "yolov8n" else f"studio-{arch}-{n}",
+        advanced={k: v for k, v in args.items() if k not in SPEC_ARGS},
     )
     store = JobStore(settings.outputs_root / paths.JOBS_DB)
     started = time.perf_counter()
@@ -92,7 +101,7 @@ def studio(dataset: Path, args: dict, n: int) -> tuple[float, float]:
     final = store.get(job.id)
     if final.state.value != "completed":
         raise SystemExit(f"the studio's job ended {final.state.value}: {final.error}")
-    return wall, first if first is not None else wall
+    return wall, first if first is not None else wall, Path(job.run_dir)
 
 
 def server_memory(outputs: Path, dataset: Path, epochs: int) -> None:
@@ -140,6 +149,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--imgsz", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--arch", default="yolov8n", help="the architecture trained from scratch (e.g. yolo26n)")
     parser.add_argument("--memory", action="store_true", help="also measure the app server's memory")
     options = parser.parse_args()
 
@@ -149,13 +159,13 @@ def main() -> None:
         args = {"epochs": options.epochs, "imgsz": options.imgsz, "batch": 16, "workers": 0, "seed": 0}
         env = engine_environment(load_settings())
         print(
-            f"{options.images} images, yolov8n from scratch, {options.epochs} epochs at {options.imgsz} px, "
+            f"{options.images} images, {options.arch} from scratch, {options.epochs} epochs at {options.imgsz} px, "
             f"CPU ({os.cpu_count()} cores), {options.repeats} run(s) each, alternating"
         )
         direct_s, studio_s, first_s = [], [], []
         for n in range(options.repeats):
-            direct_s.append(direct(data_yaml, work, args, env))
-            wall, first = studio(dataset, args, n)
+            direct_s.append(direct(data_yaml, work, args, env, options.arch))
+            wall, first, _ = studio(dataset, args, n, options.arch)
             studio_s.append(wall)
             first_s.append(first)
             print(f"  run {n + 1}: direct {direct_s[-1]:.1f} s, studio {wall:.1f} s, first progress {first:.2f} s")
