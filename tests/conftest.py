@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
+import requests
 
 from mlcore.core import paths
 from mlcore.core.settings import Settings, load_settings
@@ -221,3 +225,37 @@ def until_final(job_id: str, settings: Settings, timeout_s: float = 600) -> None
     while not store.get(job_id).state.is_final() and time.monotonic() < deadline:
         schedule(settings)
         time.sleep(0.5)
+
+
+@contextmanager
+def api_server(work: Path, env: dict[str, str], ready: str = "/api/v1/ml/predictor") -> Iterator[str]:
+    """`python -m mlcore serve` on a free port of 127.0.0.1, with `env` over this process's environment and no token,
+    its log in `work`/api.log; yields its base URL once `ready` answers, and stops its whole process group (the
+    predictor process with it)."""
+    port = free_port()
+    environment = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
+    environment.pop("ML_STUDIO_API_TOKEN", None)
+    log = (work / "api.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (work / "api.log").read_text()
+            try:
+                if requests.get(f"{url}{ready}", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()

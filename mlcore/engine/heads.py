@@ -23,6 +23,7 @@ from mlcore.core import paths
 from mlcore.core.errors import TaskError
 from mlcore.core.user_yaml import read_yaml_file
 from mlcore.engine.architectures import architecture_of, is_end2end
+from mlcore.engine.trained_size import export_card
 
 NMS_FREE = "NMS-free (end-to-end)"
 WITH_NMS = "NMS"
@@ -85,13 +86,8 @@ def recorded_architecture(model: Path) -> str | None:
 
 def export_head(model: Path) -> bool | None:
     """An export's head as its model card records it (True: NMS-free), None when it is not an export."""
-    for folder in (model.parent, model.parent.parent):
-        try:
-            card = json.loads((folder / paths.MODEL_CARD).read_text())
-        except (OSError, ValueError):
-            continue
-        return bool(card.get("nms_free")) if isinstance(card, dict) else None
-    return None
+    card = export_card(model)
+    return bool(card.get("nms_free")) if card is not None else None
 
 
 def head_of(model: Path, nms_free: bool) -> bool:

@@ -104,12 +104,19 @@ def _from_run(model: Path) -> int | None:
     return _whole(args.get("imgsz")) if isinstance(args, dict) else None
 
 
-def _from_export_card(model: Path) -> int | None:
-    """An export (a file, an OpenVINO folder or a file in it): the size its model card records."""
+def export_card(model: Path) -> dict | None:
+    """The model card of the export `model` belongs to (a file, an OpenVINO folder or a file in it); None for a
+    model that is not an export of the studio's, or an unreadable card."""
     for folder in (model.parent, model.parent.parent):
         try:
             card = json.loads((folder / paths.MODEL_CARD).read_text())
         except (OSError, ValueError):
             continue
-        return _whole(card.get("imgsz")) if isinstance(card, dict) else None
+        return card if isinstance(card, dict) else None
     return None
+
+
+def _from_export_card(model: Path) -> int | None:
+    """An export: the size its model card records."""
+    card = export_card(model)
+    return _whole(card.get("imgsz")) if card is not None else None

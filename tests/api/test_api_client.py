@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from mlcore.datasets.demo import make_demo_dataset
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.conftest import PROJECT_ROOT, api_server
 
 pytestmark = pytest.mark.slow
 
@@ -31,33 +30,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     work = tmp_path_factory.mktemp("api")
     outputs = work / "ml_outputs"
     make_demo_dataset(outputs / "datasets" / "dataset", images=24, imgsz=96, seed=5)  # the client's "dataset"
-    port = free_port()
-    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("ML_STUDIO_API_TOKEN", None)
-    log = (work / "api.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (work / "api.log").read_text()
-            try:
-                if requests.get(f"{url}/openapi.json", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
+    with api_server(work, {"ML_STUDIO_OUTPUTS": str(outputs)}, ready="/openapi.json") as url:
         yield url, outputs
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_original_client_validates_trains_and_polls_until_completed(api: tuple[str, Path]) -> None:

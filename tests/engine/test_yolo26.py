@@ -6,11 +6,8 @@ NMS-free refused, with the reason, for a model without that head."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from mlcore.datasets.demo import make_demo_dataset
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.predict.profile import DeploymentProfile, save_profile
 from mlcore.training.spec import TrainSpec
-from tests.conftest import PROJECT_ROOT, engine_env_for, free_port, mlcore
+from tests.conftest import api_server, engine_env_for, mlcore
 
 pytestmark = pytest.mark.slow
 
@@ -134,33 +131,8 @@ def test_an_export_with_each_head_passes_parity_against_the_same_head(run26: dic
 
 @pytest.fixture(scope="module")
 def api(run26: dict) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **run26["env"], "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("ML_STUDIO_API_TOKEN", None)
-    log = (run26["work"] / "api.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/ml"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (run26["work"] / "api.log").read_text()
-            try:
-                if requests.get(f"{url}/predictor", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+    with api_server(run26["work"], run26["env"]) as url:
+        yield f"{url}/api/v1/ml"
 
 
 def test_http_predictions_use_the_head_asked_for_or_the_profiles(run26: dict, api: str) -> None:

@@ -23,7 +23,7 @@ from PIL import Image
 from mlcore.core import paths
 from mlcore.core.settings import load_settings
 from mlcore.predict.profile import DeploymentProfile, save_profile
-from tests.conftest import PROJECT_ROOT, engine_env_for, free_port
+from tests.conftest import PROJECT_ROOT, api_server, engine_env_for
 
 pytestmark = pytest.mark.slow
 CONF, IOU = 0.05, 0.7  # low, so that the tiny model gives several boxes to compare
@@ -75,40 +75,9 @@ def direct(deployed: dict, images: list[Path], conf: float = CONF, iou: float = 
 @pytest.fixture(scope="module")
 def api(deployed: dict) -> Iterator[str]:
     """`python -m mlcore serve` on a free port, with small limits: 4 files a request, 1 MB an image, 2 waiting."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **deployed["env"],
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "ML_STUDIO_PREDICT_MAX_FILES": "4",
-        "ML_STUDIO_PREDICT_MAX_MB": "1",
-        "ML_STUDIO_PREDICT_QUEUE": "2",
-    }
-    env.pop("ML_STUDIO_API_TOKEN", None)
-    log = (deployed["work"] / "api.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlcore", "serve", "--port", str(port), "--quiet"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/ml"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (deployed["work"] / "api.log").read_text()
-            try:
-                if requests.get(f"{url}/predictor", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the predictor is in the server's process group
-        server.wait(timeout=30)
-        log.close()
+    limits = {"ML_STUDIO_PREDICT_MAX_FILES": "4", "ML_STUDIO_PREDICT_MAX_MB": "1", "ML_STUDIO_PREDICT_QUEUE": "2"}
+    with api_server(deployed["work"], {**deployed["env"], **limits}) as url:
+        yield f"{url}/api/v1/ml"
 
 
 def post(url: str, files: list[tuple[str, Path | bytes, str]], **form) -> requests.Response:
