@@ -168,8 +168,6 @@ def convert(source: Path, name: str, spec: ExportSpec, data_yaml: Path | None, d
     shutil.move(str(made), str(target))
     return target
 
-    return None
-
 
 def export(job: Job, settings: Settings) -> None:
     folder = RunFolder(Path(job.run_dir))
