@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from mlcore.core import paths
-from mlcore.core.errors import TaskError
+from mlcore.core.errors import SubmitError, TaskError
 from mlcore.core.user_yaml import read_yaml_file
 from mlcore.engine.architectures import architecture_of, is_end2end
 from mlcore.engine.trained_size import export_card
@@ -36,6 +36,10 @@ NMS_FREE_HELP = (
 
 class HeadError(TaskError):
     """The head asked for is not in the model; the message says which models have it."""
+
+
+class HeadRefused(SubmitError):
+    """The head asked for is not in the model, as its files show before a job is queued."""
 
 
 def head_label(nms_free: bool) -> str:
@@ -92,19 +96,19 @@ def export_head(model: Path) -> bool | None:
 
 def head_of(model: Path, nms_free: bool) -> bool:
     """The head a job runs `model` with: an export's is the one it was made with (its model card says which), a .pt's
-    the one asked for. HeadError when the files already show that the head asked for is not there (the worker
+    the one asked for. HeadRefused when the files already show that the head asked for is not there (the worker
     checks the model itself too)."""
     baked = export_head(model) if model.suffix != ".pt" else None
     if baked is not None:
         if nms_free and not baked:
-            raise HeadError(
+            raise HeadRefused(
                 f"{model.name} was exported with its {WITH_NMS} head, the only one it holds; turn NMS-free off, or "
                 "export the model again with NMS-free on."
             )
         return baked
     architecture = recorded_architecture(model)
     if nms_free and architecture and not is_end2end(architecture):
-        raise HeadError(
+        raise HeadRefused(
             f"{model.name} is a {architecture} model, which has no NMS-free head (only YOLO26 has one); turn NMS-free "
             "off."
         )

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlcore.core import paths
-from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
 from mlcore.core.hashing import file_sha256
 from mlcore.core.safe_paths import trusted_model
@@ -25,7 +24,7 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
-from mlcore.engine.heads import HeadError, head_of
+from mlcore.engine.heads import head_of
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.spec import EvalSpec
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
@@ -54,10 +53,7 @@ def submit_evaluation(spec: EvalSpec, settings: Settings, owner: str = "local", 
     evaluated that way); else `spec.model_path` must be a trusted .pt."""
     model = model or trusted_model(spec.model_path, settings)
     dataset_path, _ = usable_split(spec.dataset_path, settings, spec.split, partial=True)
-    try:
-        nms_free = head_of(model, spec.nms_free)
-    except HeadError as exc:
-        raise SubmitError(str(exc)) from None
+    nms_free = head_of(model, spec.nms_free)
     size = image_size(spec.imgsz, model, settings)
     report = validate(dataset_path, ValidationOptions(near_duplicates=False, imgsz=size.used))
     skipped = skipped_files(report, spec.split)

@@ -23,7 +23,7 @@ from mlcore.core.spec import DEFAULT_IMGSZ
 from mlcore.datasets.loader import missing_split, usable_split
 from mlcore.devices.gpus import read_gpus
 from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint
-from mlcore.engine.heads import HeadError, head_of
+from mlcore.engine.heads import head_of
 from mlcore.evaluation.class_names import names_mismatch
 from mlcore.evaluation.submit import model_name
 from mlcore.export.formats import FORMATS, why_no_nms_free_head, why_unavailable
@@ -72,10 +72,7 @@ def submit_export(spec: ExportSpec, settings: Settings, owner: str = "local") ->
     if problems:
         raise SubmitError(" ".join(problems))
     info = check_model(model, settings)
-    try:
-        head_of(model, spec.nms_free)
-    except HeadError as exc:
-        raise SubmitError(str(exc)) from None
+    head_of(model, spec.nms_free)
     imgsz = spec.imgsz or info.imgsz or DEFAULT_IMGSZ
     dataset_text = spec.dataset_path or trained_on(model)
     split = None

@@ -24,7 +24,7 @@ from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.report import skipped_files
 from mlcore.datasets.validation.validate import validate
 from mlcore.devices.leases import NO_DEVICE
-from mlcore.engine.heads import HeadError, head_of
+from mlcore.engine.heads import head_of
 from mlcore.engine.trained_size import SizeChoice, image_size
 from mlcore.evaluation.submit import model_name
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
@@ -148,10 +148,7 @@ def write_fold_datasets(dataset: Dataset, folds: list[list[str]], split: str, fo
 def submit_audit(spec: AuditSpec, settings: Settings, owner: str = "local") -> Job:
     """Check the model, the dataset and the split, then queue the audit (or, with kfold, its coordinator)."""
     model = trusted_model(spec.model_path, settings)
-    try:
-        head_of(model, spec.nms_free)
-    except HeadError as exc:
-        raise SubmitError(str(exc)) from None
+    head_of(model, spec.nms_free)
     dataset_path, dataset = usable_split(spec.dataset_path, settings, spec.split)
     images = dataset.splits[spec.split]
     if not any(Path(label_path(i)).is_file() for i in images):

@@ -25,7 +25,7 @@ from mlcore.core.settings import Settings
 from mlcore.core.spec import DEFAULT_IMGSZ, SpecError, one_of, whole
 from mlcore.datasets.loader import usable_split
 from mlcore.datasets.validation.fingerprint import fingerprint_of
-from mlcore.engine.heads import HeadError, head_of
+from mlcore.engine.heads import HeadRefused, head_of
 from mlcore.engine.trained_size import SizeChoice, trained_imgsz
 from mlcore.evaluation.spec import SPLITS, EvalSpec
 from mlcore.evaluation.store import EvaluationSummary
@@ -159,7 +159,7 @@ def start_comparison(request: ComparisonRequest, settings: Settings, owner: str 
     for key, ref in (("a", a), ("b", b)):
         try:  # each model runs with the head it is deployed with (its profile's; an export's own)
             heads[key] = head_of(ref.path, _thresholds(ref, request, settings).nms_free)
-        except HeadError as exc:
+        except HeadRefused as exc:
             raise ComparisonError(f"model {key.upper()} ({ref.label}): {exc}") from None
     found: dict[tuple[str, bool], EvaluationSummary] = {}  # one weights file may be compared with itself per head
     pending: list[str] = []
