@@ -8,6 +8,7 @@ parameters and FLOPs are the model definition's own summary (unfused, both heads
     ARCHITECTURES                        # ("yolov8n", ..., "yolo26s-p2"): what a spec's model_architecture takes
     family_of("yolo26n-p2")              # Family YOLO26
     architecture_of("yolo11n.yaml")      # "yolo11n" (a checkpoint's model definition file), None if unknown
+    model_architecture(torch_model)      # the same, from a loaded model's definition (its `yaml`)
     is_end2end("yolo26s")                # True: it has an NMS-free head beside its NMS one
 """
 
@@ -100,6 +101,15 @@ def architecture_of(definition: str, scale: str | None = None) -> str | None:
     stem, size, p2 = match.groups()
     name = f"{stem}{size or scale or ''}{p2 or ''}"
     return name if name in FACTS else None
+
+
+def model_architecture(model: object) -> str | None:
+    """The architecture a loaded Ultralytics model names in its definition (the `yaml` dict a checkpoint keeps,
+    with its `yaml_file` and `scale`); None when it names none the studio knows."""
+    definition = getattr(model, "yaml", None)
+    if not isinstance(definition, dict) or not definition.get("yaml_file"):
+        return None
+    return architecture_of(str(definition["yaml_file"]), definition.get("scale"))
 
 
 def _figure(value: float | None) -> float | str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from mlcore.core.class_names import class_names
 from mlcore.core.settings import PROJECT_ROOT, Settings
-from mlcore.engine.architectures import architecture_of, family_of
+from mlcore.engine.architectures import family_of, model_architecture
 from mlcore.engine.env import engine_environment
 
 UNTRUSTED = "--untrusted"
@@ -186,7 +186,7 @@ def _report(ckpt: dict[str, Any]) -> dict[str, object]:
     imgsz = args.get("imgsz")
     definition = getattr(model, "yaml", None) or {}
     yaml_file = str(definition.get("yaml_file") or "") if isinstance(definition, dict) else ""
-    architecture = architecture_of(yaml_file, definition.get("scale")) if yaml_file else None
+    architecture = model_architecture(model)
     family = family_of(architecture) if architecture else None
     return {
         "epoch": int(ckpt.get("epoch", -1)),

@@ -29,7 +29,7 @@ from mlcore.core.settings import Settings, distributed_rank
 from mlcore.datasets.loader import load_dataset
 from mlcore.datasets.staging import stage_dataset
 from mlcore.devices.leases import ultralytics_device
-from mlcore.engine.architectures import architecture_of
+from mlcore.engine.architectures import model_architecture
 from mlcore.engine.metrics import metrics_to_dict
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.progress import read_progress
@@ -163,8 +163,7 @@ def raise_epoch_count(checkpoint: Path, total: int) -> None:
 def record_architecture(run_dir: Path, model: Any) -> None:
     """A transfer's architecture is its base checkpoint's: written into training_config.yaml, which the Runs page,
     the registry and later evaluations read (the spec holds the default until the base is loaded here)."""
-    definition = getattr(model.model, "yaml", None) or {}
-    name = architecture_of(str(definition.get("yaml_file") or ""), definition.get("scale"))
+    name = model_architecture(model.model)
     recorded = recorded_spec(run_dir, {})
     if name and recorded and recorded.get("model_architecture") != name:
         recorded["model_architecture"] = name

@@ -18,8 +18,9 @@ from mlcore.engine.architectures import (
     family_label,
     family_of,
     is_end2end,
+    model_architecture,
 )
-from mlcore.engine.heads import HeadError, head_of, recorded_architecture, ultralytics_head
+from mlcore.engine.heads import HeadRefused, head_of, recorded_architecture, ultralytics_head
 from mlcore.evaluation.spec import EvalSpec
 from mlcore.export.spec import ExportSpec
 from mlcore.predict.profile import DeploymentProfile, ProfileError, with_overrides
@@ -87,11 +88,11 @@ def test_the_head_is_chosen_from_the_files_and_refused_where_it_is_missing(tmp_p
     assert head_of(y26, True) is True and head_of(y26, False) is False
     v8 = _run(tmp_path / "b", "yolov8n")
     assert head_of(v8, False) is False
-    with pytest.raises(HeadError, match="yolov8n model, which has no NMS-free head"):
+    with pytest.raises(HeadRefused, match="yolov8n model, which has no NMS-free head"):
         head_of(v8, True)
     attached = _run(tmp_path / "c", None, args_model="yolo11n.yaml")  # a run without the studio's config
     assert recorded_architecture(attached) == "yolo11n"
-    with pytest.raises(HeadError, match="yolo11n"):
+    with pytest.raises(HeadRefused, match="yolo11n"):
         head_of(attached, True)
     loose = tmp_path / "models" / "mine.pt"  # nothing says: the worker checks the model itself
     loose.parent.mkdir()
@@ -108,7 +109,7 @@ def test_an_export_runs_with_the_head_it_was_made_with(tmp_path: Path) -> None:
         onnx.write_bytes(b"onnx")
         assert head_of(onnx, False) is nms_free  # the export's own head, whatever the default asked
         if not nms_free:
-            with pytest.raises(HeadError, match="exported with its NMS head"):
+            with pytest.raises(HeadRefused, match="exported with its NMS head"):
                 head_of(onnx, True)
 
 
@@ -125,3 +126,11 @@ def test_specs_and_profiles_carry_the_head() -> None:
     assert with_overrides(None, 0.3, None, True).nms_free is True
     with pytest.raises(ProfileError, match="nms_free"):
         DeploymentProfile(nms_free="true")  # type: ignore[arg-type]
+
+
+def test_a_loaded_models_definition_names_its_architecture() -> None:
+    from types import SimpleNamespace
+
+    assert model_architecture(SimpleNamespace(yaml={"yaml_file": "yolo26.yaml", "scale": "m"})) == "yolo26m"
+    assert model_architecture(SimpleNamespace(yaml={"nc": 3})) is None
+    assert model_architecture(SimpleNamespace()) is None
