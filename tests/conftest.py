@@ -87,7 +87,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     data = work / "data"
     make_demo_dataset(data / "small", images=24, imgsz=128, seed=7)
     outputs = work / "out"
-    store = JobStore(outputs / paths.JOBS_DB)
     no_augmentation = {
         "mosaic": 0.0,
         "fliplr": 0.0,
@@ -109,23 +108,31 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         advanced={"nbs": 8, "warmup_epochs": 0, "val": False, "plots": False, **no_augmentation},
     )
     run_dir = outputs / paths.TRAININGS_DIR / "t" / "tiny"
-    job = store.submit("training", spec.to_dict(), str(run_dir))
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    subprocess.run(
-        [sys.executable, "-m", "mlcore.worker", job.id],
-        env=engine_env_for(outputs),
-        timeout=900,
-        check=True,
-        stdout=open(work / "train.log", "w"),
-        stderr=subprocess.STDOUT,
-        cwd=work,
-    )
+    train_in_worker(spec, run_dir, outputs, work)
     return {
         "ML_STUDIO_OUTPUTS": str(outputs),
         "ML_STUDIO_DATASET_ROOTS": str(data),
         "model": str(run_dir / "weights" / "best.pt"),
         "data": str(data / "small"),
     }
+
+
+def train_in_worker(spec: TrainSpec, run_dir: Path, outputs: Path, work: Path) -> None:
+    """The training job of `spec` into `run_dir`, run to its end by the studio's worker on the CPU, in the foreground
+    (its log in `work`/train.log); CalledProcessError when the worker fails."""
+    store = JobStore(outputs / paths.JOBS_DB)
+    job = store.submit("training", spec.to_dict(), str(run_dir))
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    with open(work / "train.log", "w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "mlcore.worker", job.id],
+            env=engine_env_for(outputs),
+            timeout=900,
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=work,
+        )
 
 
 @pytest.fixture

@@ -18,10 +18,9 @@ import yaml
 from mlcore.core import paths
 from mlcore.core.settings import load_settings
 from mlcore.datasets.demo import make_demo_dataset
-from mlcore.jobs.store import JobState, JobStore
 from mlcore.predict.profile import DeploymentProfile, save_profile
 from mlcore.training.spec import TrainSpec
-from tests.conftest import api_server, engine_env_for, mlcore
+from tests.conftest import api_server, engine_env_for, mlcore, train_in_worker
 
 pytestmark = pytest.mark.slow
 
@@ -53,19 +52,7 @@ def run26(tmp_path_factory: pytest.TempPathFactory) -> dict:
     run_dir = outputs / paths.TRAININGS_DIR / "t" / "y26"
     run_dir.mkdir(parents=True)
     (run_dir / paths.CONFIG_FILE).write_text(yaml.safe_dump(spec.to_dict()))  # as the submission writes it
-    store = JobStore(outputs / paths.JOBS_DB)
-    job = store.submit("training", spec.to_dict(), str(run_dir))
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    with open(work / "train.log", "w") as log:
-        subprocess.run(
-            [sys.executable, "-m", "mlcore.worker", job.id],
-            env=engine_env_for(outputs),
-            timeout=900,
-            check=True,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=work,
-        )
+    train_in_worker(spec, run_dir, outputs, work)
     env = {"ML_STUDIO_OUTPUTS": str(outputs), "ML_STUDIO_DATASET_ROOTS": str(data)}
     model = run_dir / paths.WEIGHTS_DIR / paths.BEST_WEIGHTS
     return {"work": work, "outputs": outputs, "env": env, "data": str(data / "small"), "model": model}
