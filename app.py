@@ -31,6 +31,7 @@ PAGES = {
         st.Page("pages/export.py", title="Export", icon=":material/output:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/center_focus_strong:"),
         st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("pages/pipelines.py", title="Pipelines", icon=":material/account_tree:"),
     ],
     "Monitor": [
         st.Page("pages/status.py", title="System status", icon=":material/monitor_heart:", default=True),

@@ -21,8 +21,9 @@ Its packages stand on floors: a module imports only from its own package and fro
     11  compare     A/B comparisons of two models on one split
     11  quality     label audit, images to label next, drift
     12  registry    registered model versions, aliases, lineage, the promotion gate
-    13  api         the HTTP API
-    14  cli         the command line
+    13  pipelines   declared runs: train, evaluate, gate, export, register, for CI jobs
+    14  api         the HTTP API
+    15  cli         the command line
 
 `worker.py` (python -m mlcore.worker JOB_ID) and `__main__.py` (python -m mlcore) sit on top, and
 nothing imports them.

@@ -24,6 +24,7 @@ from mlcore.export.openvino_runtime import install as pin_openvino_precision
 from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.scheduler import refresh
 from mlcore.jobs.store import Job, JobState, JobStore, open_store
+from mlcore.pipelines import coordinator as pipeline_coordinator
 from mlcore.predict import task as predict_task
 from mlcore.quality import audit_task, drift_task, kfold, selection_task
 from mlcore.runs import measure
@@ -45,6 +46,7 @@ TASKS: dict[tuple[JobKind, JobTask | None], Task] = {
     (JobKind.AUDIT, JobTask.KFOLD): kfold.run,
     (JobKind.SELECTION, JobTask.SELECT): selection_task.run,
     (JobKind.DRIFT, JobTask.DRIFT): drift_task.run,
+    (JobKind.PIPELINE, JobTask.PIPELINE): pipeline_coordinator.run,
 }
 
 

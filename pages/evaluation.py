@@ -46,6 +46,7 @@ from mlcore.evaluation.store import (
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
+from mlcore.pipelines.templates import improvement_pipeline
 from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import submit_audit
 from mlcore.runs.metrics import curve_names
@@ -318,6 +319,12 @@ def retrain(item: EvaluationSummary) -> None:
     st.switch_page("pages/training.py")
 
 
+def improvement_cycle(item: EvaluationSummary, settings: Settings) -> None:
+    """The seed's continuous-improvement cycle as a pipeline on the Pipelines page, for the user to review and run."""
+    st.session_state["pipelines.draft"] = improvement_pipeline(item.model, item.dataset, item.split, settings)
+    st.switch_page("pages/pipelines.py")
+
+
 def audit_labels(item: EvaluationSummary, settings: Settings) -> None:
     """The improvement loop's first step: an audit of this split's labels with this model, on the Data quality page."""
     spec = AuditSpec(
@@ -426,6 +433,13 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
         help="Start a label-error audit of this split with this model (Data quality page).",
     ):
         audit_labels(item, settings)
+    if st.button(
+        "Improvement pipeline: retrain on the fixed version, compare with production, promote if better",
+        icon=":material/account_tree:",
+        key="eval.pipeline",
+        help="Writes a pipeline from this evaluation on the Pipelines page; review it, then run it.",
+    ):
+        improvement_cycle(item, settings)
     root = Path(metrics.get("dataset_root") or item.dataset)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="eval.view")
     if view == "Per class":

@@ -52,8 +52,9 @@ LAYERS = {
     "compare": 11,
     "quality": 11,
     "registry": 12,
-    "api": 13,
-    "cli": 14,
+    "pipelines": 13,
+    "api": 14,
+    "cli": 15,
 }
 ENTRY_POINTS = {
     "mlcore.__main__",

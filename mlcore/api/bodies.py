@@ -226,6 +226,15 @@ class CompareRequest(Body):
     seed: int = 0
 
 
+class PipelineStartRequest(Body):
+    """POST /api/v1/ml/pipelines: a pipeline file's content (examples/pipelines/demo.yaml shows one)"""
+
+    content: str = Field(max_length=1 << 20, description="The pipeline file (YAML): name, dataset, model, steps.")
+    set: list[str] = Field(
+        [], max_length=100, description="Overrides as KEY=VALUE, like the CLI's --set (e.g. train.epochs=5)."
+    )
+
+
 class TuningStartRequest(Body):
     """POST /api/v1/ml/tuning/start (defaults: TuneSpec's)"""
 

@@ -13,6 +13,7 @@ from mlcore.compare.pairing import ComparisonError
 from mlcore.core.errors import InvalidTransition, JobNotFound, NotYourJob, SubmitError
 from mlcore.core.safe_paths import PathNotAllowed
 from mlcore.core.spec import SpecError
+from mlcore.pipelines.submit import PipelineNotFound
 from mlcore.registry.promotion import GateRefused
 from mlcore.registry.store import RegistryError, RegistryNotFound
 from mlcore.tuning.submit import StudyNotFound
@@ -55,6 +56,8 @@ def refusal(exc: Exception) -> ApiError:
         return ApiError(409, "gate_refused", f"{text} Checks: {checks}")
     if isinstance(exc, StudyNotFound):
         return ApiError(404, "unknown_study", text)
+    if isinstance(exc, PipelineNotFound):
+        return ApiError(404, "unknown_pipeline", text)
     if isinstance(exc, RegistryNotFound):
         return ApiError(404, "unknown_model", text)
     return ApiError(400, "refused", text)

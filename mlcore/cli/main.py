@@ -19,6 +19,7 @@ from mlcore.cli.export import add_export_parser
 from mlcore.cli.follow import EXIT_USAGE, fail
 from mlcore.cli.jobs import add_jobs_parser
 from mlcore.cli.models import add_models_parser
+from mlcore.cli.pipeline import add_pipeline_parser
 from mlcore.cli.predict import add_predict_parser
 from mlcore.cli.quality import add_quality_parsers
 from mlcore.cli.runs import add_runs_parser, add_visualize_parser
@@ -44,6 +45,7 @@ COMMANDS = (
     add_models_parser,
     add_cluster_parser,
     add_tuning_parser,
+    add_pipeline_parser,
     add_quality_parsers,
     add_dataset_parser,
     add_augmentation_parser,

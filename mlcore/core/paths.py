@@ -41,6 +41,7 @@ TUNING_DIR = "tuning"  # one folder per hyperparameter study
 AUDITS_DIR = "audits"
 SELECTIONS_DIR = "selections"
 DRIFT_DIR = "drift"
+PIPELINES_DIR = "pipelines"  # one folder per pipeline run: pipelines/{name}_{timestamp}/
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -104,6 +105,13 @@ PARITY_DIR = "parity"  # the predictions of the source and of each export on the
 # Inside a comparison folder (comparisons/{a}_vs_{b}_{timestamp}/).
 COMPARISON_FILE = "comparison.json"
 REPORT_FILE = "report.html"  # the comparison as one self-contained page
+
+# Inside a pipeline run's folder (pipelines/{name}_{timestamp}/).
+PIPELINE_FILE = "pipeline.yaml"  # the file as given (with --set applied), what a resume runs again
+PIPELINE_STATE = "steps.json"  # each step's state, job, times and output: what a resume reads
+GATE_FILE = "gate.json"  # every rule with its value, threshold and verdict
+PIPELINE_REPORT = "report.md"  # what ran, the gate table, the metrics beside the baseline's: written last
+JUNIT_FILE = "junit.xml"  # one test case per gate rule, for GitLab's, Jenkins' and GitHub's test views
 
 # Inside the registry (registry/{name}/): the model's versions, aliases and audit trail; v{n}/ per version.
 REGISTRY_FILE = "model.json"

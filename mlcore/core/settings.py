@@ -86,6 +86,7 @@ ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
 ENV_RAY_ADDRESS = "ML_STUDIO_RAY_ADDRESS"  # unset = the local executor; Ray is then never imported
 ENV_RAY_PYTHON = "ML_STUDIO_RAY_PYTHON"
 ENV_WEIGHTS_MIRROR = "ML_STUDIO_WEIGHTS_MIRROR"  # unset = base weights are added from files only, never from a URL
+ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: a pipeline run appends its report there
 ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
 

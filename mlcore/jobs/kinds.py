@@ -31,6 +31,7 @@ class JobKind(StrEnum):
     AUDIT = "audit"
     SELECTION = "selection"
     DRIFT = "drift"
+    PIPELINE = "pipeline"
 
 
 class JobTask(StrEnum):
@@ -45,6 +46,7 @@ class JobTask(StrEnum):
     KFOLD = "kfold"  # a K-fold audit's coordinator: the fold trainings, then the analysis
     SELECT = "select"
     DRIFT = "drift"
+    PIPELINE = "pipeline"  # a pipeline's coordinator (its steps are the other kinds' jobs)
 
 
 Details = Callable[[dict[str, Any]], tuple[Any, ...]]
@@ -173,5 +175,16 @@ KINDS: dict[JobKind, KindInfo] = {
         noun="drift report",
         tasks=(JobTask.DRIFT,),
         details=lambda spec: (_name(spec, "images"), "with the model" if spec.get("model_path") else ""),
+    ),
+    JobKind.PIPELINE: _info(
+        JobKind.PIPELINE,
+        paths.PIPELINES_DIR,
+        paths.PIPELINE_FILE,
+        paths.PIPELINE_STATE,
+        listing="pipelines",
+        noun="pipeline",
+        tasks=(JobTask.PIPELINE,),
+        details=lambda spec: (f"pipeline {spec.get('pipeline')}",),
+        stop_help="End after the current step; the later steps are skipped (resume goes on from there).",
     ),
 }
