@@ -146,7 +146,7 @@ def controls(document: dict, settings: Settings) -> None:
         if column.button(label, icon=icon, disabled=not enabled, key=f"pipelines.{key}", help=help_text):
             try:
                 act(document["run"], settings, current_user())
-            except (SubmitError, ValueError) as exc:
+            except (SubmitError, ValueError, JobRefused) as exc:
                 st.error(str(exc), icon=":material/error:")
                 return
             st.rerun()

@@ -24,6 +24,7 @@ from mlcore.cli.follow import EXIT_USAGE, fail
 from mlcore.core.settings import Settings
 
 ACTIONS = ("run", "check", "status", "stop", "cancel", "resume", "list", "to-dvc")
+FOLLOW_S = 0.5  # how often --wait looks at the run
 FINAL = ("passed", "gate failed", "failed", "stopped", "cancelled", "interrupted")
 
 
@@ -145,7 +146,7 @@ def _follow(name: str, settings: Settings) -> int:
             if document["state"] in FINAL:
                 print(file=sys.stderr)
                 return 0
-            time.sleep(1.0)
+            time.sleep(FOLLOW_S)
     except KeyboardInterrupt:
         print(f"\nThe pipeline goes on; see it with: python -m mlcore pipeline status {name}", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,28 @@ class UntrustedCheckpoint(CheckpointError):
         self.problem, self.detail = problem, detail
 
 
+_INSPECTED: dict[tuple[str, int, int], CheckpointInfo] = {}  # this process's readings, by file, size and mtime
+_INSPECTING: dict[tuple[str, int, int], threading.Lock] = {}
+_INSPECTING_LOCK = threading.Lock()
+
+
 def inspect_checkpoint(path: Path, settings: Settings, timeout: float = 120) -> CheckpointInfo:
+    """What a trusted checkpoint holds, read in a child process (torch stays out of this one). A file read before
+    and unchanged since (same size and modification time) is answered from this process's memory: a pipeline
+    reads its trained weights while the evaluation runs, so that its export starts at once."""
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist: the run has no checkpoint to resume from.")
+    stat = path.stat()
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    with _INSPECTING_LOCK:
+        lock = _INSPECTING.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _INSPECTED:
+            _INSPECTED[key] = _inspect_in_child(path, settings, timeout)
+        return _INSPECTED[key]
+
+
+def _inspect_in_child(path: Path, settings: Settings, timeout: float) -> CheckpointInfo:
     proc = subprocess.run(
         [sys.executable, "-m", "mlcore.engine.checkpoint", str(path)],
         env=engine_environment(settings) | {"PYTHONPATH": str(PROJECT_ROOT)},  # from any working folder

@@ -11,7 +11,10 @@ again, and leaves the passed ones as they are.
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from mlcore.core.atomic_file import write_json_atomically
 from mlcore.core.errors import JobNotFound, SubmitError, TaskError
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
+from mlcore.engine.checkpoint import CheckpointError, inspect_checkpoint
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.kinds import KINDS
 from mlcore.jobs.progress import describe, read_progress
@@ -38,7 +42,7 @@ from mlcore.pipelines.steps import (
     validate_step,
 )
 
-POLL_S = 0.5
+POLL_S = 0.25  # how often the coordinator looks at a step's job (its state is one SQLite read)
 SCHEDULE_EVERY_S = 5.0  # a look at the queue now and then, for a step's job waiting on a busy device
 
 
@@ -54,7 +58,9 @@ class Coordinator:
         self.folder = PipelineFolder(Path(job.run_dir))
         self.spec = self.folder.spec()
         facts = self.folder.facts()
-        self.inputs = Inputs(facts["dataset"], facts.get("model"), self.folder.name, job.owner)
+        self.inputs = Inputs(
+            facts["dataset"], facts.get("model"), self.folder.name, job.owner, dict(facts.get("resolved") or {})
+        )
         self.rules = self.spec.rules(tuple(facts.get("classes") or ()))
         self.store: JobStore = open_store(settings)
         self.scheduled = time.monotonic()
@@ -79,9 +85,11 @@ class Coordinator:
             self.write_progress(index, step)
             try:
                 output = self.run_step(index, step, options, record)
-            except StepFailed as exc:
-                message = str(exc.args[0])
-                made = exc.args[1] if len(exc.args) > 1 else None
+            except Exception as exc:  # noqa: BLE001 - any step's failure ends the run with a report, not without one
+                if not isinstance(exc, StepFailed):
+                    traceback.print_exc()
+                message = str(exc.args[0]) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+                made = exc.args[1] if isinstance(exc, StepFailed) and len(exc.args) > 1 else None
                 self.folder.update(step, state=FAILED, error=message, output=made)
                 print(f"Step {step} failed: {message}", flush=True)
                 failure, held = f"step {step} failed: {message}", f"step {step} failed"
@@ -99,8 +107,16 @@ class Coordinator:
         self.inputs.outputs[step] = output
         if step == "train":
             self.inputs.model = output["weights"]
+            if "export" in self.spec.step_names:  # the export's check of the weights, done while others run
+                threading.Thread(target=self.read_weights, args=(Path(output["weights"]),), daemon=True).start()
         if step == "gate":
             self.inputs.gate_passed = bool(output["passed"])
+
+    def read_weights(self, weights: Path) -> None:
+        try:
+            inspect_checkpoint(weights, self.settings)
+        except (CheckpointError, OSError, subprocess.SubprocessError):
+            pass  # the export step reads them again and says what is wrong
 
     def run_step(self, index: int, step: str, options: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         if step in JOB_STEPS:

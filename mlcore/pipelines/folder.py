@@ -63,6 +63,13 @@ class PipelineFolder:
     def stop_request(self) -> Path:
         return RunFolder(self.path).stop_request
 
+    def created(self) -> float:
+        """When the run was started (steps.json is rewritten at every step; its facts keep the start)."""
+        try:
+            return float(self.facts().get("created") or self.file.stat().st_mtime)
+        except OSError:
+            return 0.0
+
     def exists(self) -> bool:
         return self.file.is_file() and self.state_file.is_file()
 

@@ -46,12 +46,31 @@ def evaluation_values(evaluation: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def compared(compare: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model A's, model B's) numbers as the compare step measured both, on the same images and split: what a rule
+    against the baseline compares, so that the two sides are one measurement."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    rows = [("", compare.get("metrics") or {})] + [(n, r) for n, r in (compare.get("per_class") or {}).items()]
+    for name, row in rows:
+        for metric, interval in row.items():
+            if isinstance(interval, dict) and "a" in interval and "b" in interval:
+                key = f"{metric}[{name}]" if name else metric
+                a[key], b[key] = interval["a"], interval["b"]
+    return a, b
+
+
 def judge(rules: list[Rule], outputs: dict[str, Any]) -> dict[str, Any]:
-    """gate.json: passed when every rule holds; each rule with its value, threshold and verdict."""
+    """gate.json: passed when every rule holds; each rule with its value, threshold and verdict. A rule against
+    the baseline reads both models from the compare step; the others read the step that measures them."""
     values = measured(outputs)
     compare = outputs.get("compare") or {}
-    baseline = evaluation_values(compare.get("baseline") or {})
-    results = [check(rule, values, baseline).to_dict() | {"threshold_text": rule.threshold_text()} for rule in rules]
+    baseline, candidate = compared(compare)
+    results = [
+        check(rule, candidate if rule.baseline else values, baseline).to_dict()
+        | {"threshold_text": rule.threshold_text(), "baseline": rule.baseline}
+        for rule in rules
+    ]
     return {
         "passed": all(r["passed"] for r in results),
         "rules": results,

@@ -7,6 +7,7 @@ test case per gate rule, for GitLab's, Jenkins' and GitHub's test views).
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,6 +30,8 @@ PASSED_RUN, GATE_FAILED, FAILED_RUN, STOPPED, CANCELLED, RUNNING_RUN = (
 )
 MARKS = {PASSED: "✅", FAILED: "❌", SKIPPED: "⏭️", RUNNING: "⏳", PENDING: "·"}
 CANCELLED_NOTE = "cancelled"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def outcome(steps: list[dict[str, Any]]) -> str:
@@ -111,9 +114,7 @@ def markdown(folder: PipelineFolder, spec: PipelineSpec) -> str:
         lines += ["", "### Gate", "", "| Rule | Value | Threshold | Verdict |", "|---|---|---|---|"]
         for r in gate["rules"]:
             verdict = "✅ pass" if r["passed"] else "❌ fail" + (f" ({r['note']})" if r.get("note") else "")
-            threshold = r["threshold_text"] + (
-                f" = {_num(r['threshold'])}" if r["threshold_text"].split()[-1] != str(r["threshold"]) else ""
-            )
+            threshold = r["threshold_text"] + (f" = {_num(r['threshold'])}" if r.get("baseline") else "")
             lines.append(f"| `{r['rule']}` | {_num(r['value'])} | {threshold} | {verdict} |")
     lines += _metrics(outputs)
     lines += _exports(outputs.get("export") or {})
@@ -126,13 +127,16 @@ def _metrics(outputs: dict[str, Any]) -> list[str]:
     compare = outputs.get("compare") or {}
     if not evaluation and not compare:
         return []
-    base = compare.get("baseline") or {}
-    intervals = compare.get("metrics") or {}
-    lines = ["", "### Metrics", ""]
+    lines = ["", "### Metrics"]
+    if evaluation:
+        lines += ["", f"The evaluation on {evaluation.get('images')} images:", "", "| Metric | Value |", "|---|---|"]
+        lines += [f"| {m} | {_num(evaluation.get(m))} |" for m in OVERALL]
     if compare:
+        intervals = compare.get("metrics") or {}
         lines += [
-            f"Against `{compare.get('against')}` ({compare.get('a')}) on {compare.get('images')} images: "
-            f"**{compare.get('verdict')}**. {compare.get('summary') or ''}",
+            "",
+            f"Against `{compare.get('against')}` ({compare.get('a')}), both measured on the same "
+            f"{compare.get('images')} images: **{compare.get('verdict')}**. {compare.get('summary') or ''}",
             "",
             "| Metric | This model | Baseline | Difference (95% interval) |",
             "|---|---|---|---|",
@@ -144,10 +148,7 @@ def _metrics(outputs: dict[str, Any]) -> list[str]:
                 if {"delta", "ci_low", "ci_high"} <= set(i)
                 else "—"
             )
-            mine = evaluation.get(metric, i.get("b"))
-            lines.append(f"| {metric} | {_num(mine)} | {_num(base.get(metric, i.get('a')))} | {ci} |")
-    else:
-        lines += ["| Metric | Value |", "|---|---|"] + [f"| {m} | {_num(evaluation.get(m))} |" for m in OVERALL]
+            lines.append(f"| {metric} | {_num(i.get('b'))} | {_num(i.get('a'))} | {ci} |")
     per_class = evaluation.get("per_class") or {}
     if per_class:
         lines += ["", "| Class | Precision | Recall | AP50 | AP50-95 |", "|---|---|---|---|---|"]
@@ -194,6 +195,11 @@ def _links(outputs: dict[str, Any], folder: PipelineFolder) -> list[str]:
     return ["", "### Files", "", *found]
 
 
+def _clean(text: Any) -> str:
+    """Text XML 1.0 can hold: a job's error may carry a terminal's colour codes or other control characters."""
+    return CONTROL.sub("", ANSI.sub("", str(text)))
+
+
 def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
     """JUnit XML: a suite for the gate (one case per rule) and one for the steps."""
     steps = folder.steps()
@@ -203,21 +209,21 @@ def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
     root = ET.Element("testsuites", name=f"ML Studio pipeline {folder.name}")
     texts = spec.settings("gate").get("rules") or [] if "gate" in spec.step_names else []
     cases = ET.Element("testsuite", name=f"{spec.name}.gate", timestamp=datetime.now().isoformat(timespec="seconds"))
-    failures = errors = skipped = 0
+    failures = errors = skipped = step_failures = 0
     for text in texts:
         case = ET.SubElement(cases, "testcase", classname=f"{spec.name}.gate", name=str(text), time="0")
         r = results.get(text)
         if r is None:
             why = (gate_step or {}).get("error") or "the gate did not run"
-            ET.SubElement(case, "skipped", message=why)
+            ET.SubElement(case, "skipped", message=_clean(why))
             skipped += 1
         elif not r["passed"]:
             message = f"{r['metric']} = {_num(r['value'])}, needs {r['threshold_text']}" + (
-                f" ({_num(r['threshold'])})"
-                if r["threshold"] is not None and r["threshold_text"].split()[-1] != str(r["threshold"])
-                else ""
+                f" ({_num(r['threshold'])})" if r.get("baseline") and r["threshold"] is not None else ""
             )
-            ET.SubElement(case, "failure", message=message, type="GateRuleFailed").text = r.get("note") or message
+            ET.SubElement(case, "failure", message=_clean(message), type="GateRuleFailed").text = _clean(
+                r.get("note") or message
+            )
             failures += 1
     cases.set("tests", str(len(texts)))
     cases.set("failures", str(failures))
@@ -228,17 +234,20 @@ def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
     for s in steps:
         took = (s["ended"] - s["started"]) if s.get("started") and s.get("ended") else 0.0
         case = ET.SubElement(suite, "testcase", classname=f"{spec.name}.steps", name=s["step"], time=f"{took:.3f}")
-        if s["state"] == FAILED:
-            ET.SubElement(case, "error", message=str(s.get("error") or "failed"), type="StepFailed")
+        if s["state"] == FAILED and s["step"] == "gate" and s.get("output"):
+            ET.SubElement(case, "failure", message=_clean(s.get("error") or "the gate failed"), type="GateFailed")
+            step_failures += 1
+        elif s["state"] == FAILED:
+            ET.SubElement(case, "error", message=_clean(s.get("error") or "failed"), type="StepFailed")
             errors += 1
         elif s["state"] != PASSED:
-            ET.SubElement(case, "skipped", message=str(s.get("error") or s["state"]))
+            ET.SubElement(case, "skipped", message=_clean(s.get("error") or s["state"]))
     suite.set("tests", str(len(steps)))
-    suite.set("failures", "0")
+    suite.set("failures", str(step_failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(sum(1 for s in steps if s["state"] not in (PASSED, FAILED))))
     root.set("tests", str(len(texts) + len(steps)))
-    root.set("failures", str(failures))
+    root.set("failures", str(failures + step_failures))
     root.set("errors", str(errors))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -66,6 +66,8 @@ class RuleContext:
     """The export step's formats."""
     baseline: str | None = None
     """The alias (or reference) of the compare step's model A, when there is a compare step."""
+    parity: bool = True
+    """Whether the export step checks parity (parity: false measures no parity to gate on)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,8 @@ def check_metric(metric: str, context: RuleContext) -> None:
         known = (parts[0] == "latency_ms" and len(parts) == 2) or (
             len(parts) == 3 and parts[2] in ("parity", "map50_95_delta")
         )
+        if known and parts[0] == "export" and not context.parity:
+            raise RuleError(f"{metric}: the export step has parity: false, so nothing measures it; check parity.")
     if not known:
         raise RuleError(
             f"{metric!r} is not a metric a pipeline measures; use {', '.join(OVERALL)}, recall[CLASS], "

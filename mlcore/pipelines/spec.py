@@ -46,6 +46,7 @@ REGISTER_FIELDS = ("name", "alias_on_pass", "reason")
 DATASET_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9][\w.-]{0,63})@(?P<version>v\d+)$")
 PLACEHOLDER_MODEL = "model.pt"  # what a step's fields are checked with before the pipeline has a model
 EXAMPLE = "examples/pipelines/demo.yaml"
+MAX_NAME = 55  # its training's project, pipeline-{name}, stays within a run name's 64 characters
 
 
 class PipelineError(SpecError):
@@ -73,14 +74,20 @@ class PipelineSpec:
         if "gate" not in self.step_names:
             return []
         before = self.step_names[: self.step_names.index("gate")]
-        formats = tuple(self.settings("export").get("formats") or ("onnx",)) if "export" in self.step_names else ()
-        if isinstance(formats, str):
-            formats = (formats,)
+        export = self.settings("export") if "export" in self.step_names else {}
+        named = export.get("formats") or ("onnx",)
+        formats = ((named,) if isinstance(named, str) else tuple(named)) if export else ()
         baseline = None
         if "compare" in before:
             against = str(self.settings("compare")["against"])
             baseline = against.split("@", 1)[1] if "@" in against else against
-        context = RuleContext(before, classes, formats if "export" in before else (), baseline)
+        context = RuleContext(
+            before,
+            classes,
+            formats if "export" in before else (),
+            baseline,
+            parity=export.get("parity", True) is not False,
+        )
         try:
             return parse_rules(self.settings("gate").get("rules"), context)
         except RuleError as exc:
@@ -101,13 +108,13 @@ class PipelineSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineSpec:
-        unknown = sorted(set(data) - set(TOP_LEVEL))
+        unknown = sorted(set(data) - set(TOP_LEVEL), key=str)
         if unknown:
             raise PipelineError(f"unknown field(s) {unknown}; a pipeline file has {', '.join(TOP_LEVEL)}.")
         name = data.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
             raise PipelineError(
-                f"name={name!r}; name the pipeline with letters, digits, '_', '-' and '.' (e.g. logos)."
+                f"name={name!r}; name the pipeline with up to {MAX_NAME} letters, digits, '_', '-', '.' (e.g. logos)."
             )
         dataset = data.get("dataset")
         if not isinstance(dataset, str) or not dataset.strip():
@@ -124,16 +131,18 @@ class PipelineSpec:
             )
         steps: list[tuple[str, dict[str, Any]]] = []
         for step, settings in raw.items():
-            if step not in STEPS:
+            if not isinstance(step, str) or step not in STEPS:
                 raise PipelineError(f"steps: {step!r} is not a step; use {', '.join(STEPS)}.")
             settings = {} if settings is None else settings
             if not isinstance(settings, dict):
                 raise PipelineError(
                     f"steps.{step}: give its settings as a mapping (e.g. {step}: {{}}), not {settings!r}."
                 )
+            if any(not isinstance(key, str) for key in settings):
+                raise PipelineError(f"steps.{step}: every setting is named by a word, not {list(settings)!r}.")
             try:
                 check_step(step, settings, dataset.strip())
-            except (SpecError, ComparisonError, ValueError) as exc:
+            except (SpecError, ComparisonError, ValueError, TypeError) as exc:
                 raise PipelineError(f"steps.{step}: {exc}") from None
             steps.append((step, settings))
         spec = cls(name, dataset.strip(), tuple(steps), model.strip())
@@ -212,7 +221,7 @@ def train_spec(settings: dict[str, Any], dataset: str, project: str, experiment:
 
 
 def _known(settings: dict[str, Any], known: tuple[str, ...]) -> None:
-    unknown = sorted(set(settings) - set(known))
+    unknown = sorted(set(settings) - set(known), key=str)
     if unknown:
         raise SpecError(f"unknown field(s) {unknown}; known fields are {list(known)}.")
 

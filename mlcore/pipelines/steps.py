@@ -36,6 +36,9 @@ class Inputs:
     pipeline: str
     """The run's folder name: the trained run is trainings/pipeline-{name}/{stamp}."""
     owner: str
+    resolved: dict[str, str] = field(default_factory=dict)
+    """What the file names, as resolved when the run started (base_model_path, against): the worker's folder is
+    not the terminal's."""
     gate_passed: bool | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -68,12 +71,16 @@ def submit_step(step: str, options: dict[str, Any], inputs: Inputs, settings: Se
 def train_spec_for(options: dict[str, Any], inputs: Inputs, settings: Settings) -> Any:
     from mlcore.pipelines.spec import train_spec
     from mlcore.registry.references import model_path
+    from mlcore.training.submit import free_experiment_name
 
     options = dict(options)
-    if options.get("base_model_path"):  # a registered version (NAME@ALIAS, NAME:N), a run or a weights file
-        options["base_model_path"] = model_path(str(options["base_model_path"]), settings, True, "a training")
+    if options.get("base_model_path"):  # resolved when the run started (a registered version, a run, a file)
+        base = inputs.resolved.get("base_model_path") or str(options["base_model_path"])
+        options["base_model_path"] = model_path(base, settings, True, "a training")
     stem, _, stamp = inputs.pipeline.rpartition("_")
-    return train_spec(options, inputs.dataset, f"pipeline-{stem or inputs.pipeline}", stamp or "run")
+    project = f"pipeline-{stem or inputs.pipeline}"
+    experiment = free_experiment_name(project, stamp or "run", settings)  # a step run again trains anew
+    return train_spec(options, inputs.dataset, project, experiment)
 
 
 def _model(inputs: Inputs) -> str:
@@ -125,7 +132,7 @@ def evaluation_output(folder: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         "imgsz": metrics.get("imgsz"),
         **{k: metrics.get(k) for k in OVERALL},
         "per_class": per_class,
-        "leakage_copies": leakage.get("copies", 0),
+        "leakage_copies": leakage.get("copies"),
         "plots": [str(plot)] if plot.is_file() else [],
     }
 
@@ -191,7 +198,7 @@ def compare_step(options: dict[str, Any], inputs: Inputs, settings: Settings) ->
     from mlcore.registry.ab import ComparisonRequest, start_comparison
 
     request = ComparisonRequest(
-        a=str(options["against"]),
+        a=inputs.resolved.get("against") or str(options["against"]),
         b=_model(inputs),
         dataset_path=inputs.dataset,
         **{k: v for k, v in options.items() if k != "against"},
@@ -203,8 +210,8 @@ def compare_step(options: dict[str, Any], inputs: Inputs, settings: Settings) ->
     if outcome.pending:
         return {}, list(outcome.pending)
     document = outcome.document or {}
-    baseline_eval = Path(document["a"]["evaluation"])
-    baseline = evaluation_output(baseline_eval, _read_json(baseline_eval / paths.METRICS_FILE))
+    if "a" not in document or "b" not in document:
+        raise StepFailed(f"the comparison in {outcome.folder} left no document; see its report there.")
     return {
         "folder": str(outcome.folder),
         "against": options["against"],
@@ -214,7 +221,7 @@ def compare_step(options: dict[str, Any], inputs: Inputs, settings: Settings) ->
         "summary": document.get("summary"),
         "metrics": document.get("metrics") or {},
         "images": document.get("images"),
-        "baseline": baseline,
+        "per_class": document.get("per_class") or {},
     }, []
 
 

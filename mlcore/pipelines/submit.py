@@ -1,7 +1,7 @@
 """Starting, following, stopping, cancelling and resuming pipelines: what the page, the CLI and the API call.
 
     job = start_pipeline(Path("examples/pipelines/demo.yaml").read_text(), settings, sets=["train.epochs=5"])
-    document = pipeline_document(job.run_dir, settings)   # name, state, gate, steps, report, junit
+    document = pipeline_document("demo", settings)        # name, state, gate, steps, report, junit
     stop_pipeline("demo", settings)      # the running step finishes; the later steps are skipped
     cancel_pipeline("demo", settings)    # the coordinator and the running step's job end now
     resume_pipeline("demo", settings)    # from the first step not passed
@@ -14,13 +14,17 @@ model, the base weights and the model to compare against, every rule and every c
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlcore.core import paths
-from mlcore.core.errors import InvalidTransition, JobNotFound, SubmitError
+from mlcore.core.errors import InvalidTransition, JobNotFound, NotYourJob, SubmitError
 from mlcore.core.folders import stamped_folder
 from mlcore.core.settings import LOCAL_USER, PROJECT_ROOT, Settings
+from mlcore.core.spec import SpecError
 from mlcore.devices.leases import NO_DEVICE
 from mlcore.jobs.control import cancel_job, check_actor, stop_job
 from mlcore.jobs.kinds import JobKind, JobTask
@@ -40,36 +44,57 @@ class PipelineNotFound(SubmitError):
 
 
 def dataset_text(text: str, settings: Settings, base: Path | None) -> str:
-    """The dataset a file names: a version (logos@v3), a path from `base` (the terminal's folder), a dataset's
-    name under the outputs (demo), or a path from the project folder."""
+    """The dataset a file names: a version (logos@v3), a path in the studio's outputs (ml_outputs/..., wherever
+    ML_STUDIO_OUTPUTS puts them), a path from `base` (the terminal's folder), a dataset's name under the outputs
+    (demo), or a path from the project folder."""
     if (version := DATASET_VERSION.match(text)) is not None:
         return str(settings.outputs_root / paths.DATASETS_DIR / version["name"] / version["version"])
     raw = Path(text).expanduser()
     if raw.is_absolute():
         return text
+    if raw.parts and raw.parts[0] == paths.OUTPUTS_DIR:
+        return str(settings.outputs_root.joinpath(*raw.parts[1:]))
     for root in (base, settings.outputs_root / paths.DATASETS_DIR, PROJECT_ROOT):
         if root is not None and (root / raw).exists():
             return str(root / raw)
     return text
 
 
-def check_references(spec: PipelineSpec, settings: Settings) -> str | None:
-    """The pipeline's model as an absolute path (None without one); a SubmitError when a model it names is not there."""
-    from mlcore.registry.references import model_path, resolve_reference
+def check_references(spec: PipelineSpec, settings: Settings) -> tuple[str | None, dict[str, str]]:
+    """The pipeline's model as an absolute path (None without one), and the other models the file names as the
+    worker will read them (a path made absolute; NAME@ALIAS and NAME:N stay as written, so that a resumed run
+    reads the registry as it is then). A SubmitError when a model it names is not there."""
+    from mlcore.registry.references import model_path, names_registered, resolve_reference
 
     model = model_path(spec.model, settings, False, "a pipeline") if spec.model else None
+    resolved: dict[str, str] = {}
     if "train" in spec.step_names and (base := spec.settings("train").get("base_model_path")):
-        model_path(str(base), settings, True, "a training")
+        path = model_path(str(base), settings, True, "a training")
+        resolved["base_model_path"] = str(base) if names_registered(str(base)) else path
     if "compare" in spec.step_names:
         against = str(spec.settings("compare")["against"])
         try:
-            resolve_reference(against, settings)
+            ref = resolve_reference(against, settings)
         except SubmitError as exc:
             raise SubmitError(
                 f"steps.compare.against: {exc} (a first pipeline has nothing to compare with: drop the compare step "
                 "and its rules until a version carries that alias)."
             ) from None
-    return model
+        resolved["against"] = against if names_registered(against) else str(ref.path)
+    return model, resolved
+
+
+@contextmanager
+def refusing() -> Iterator[None]:
+    """What a file can make go wrong, as a refusal with its reason instead of a traceback."""
+    try:
+        yield
+    except (SpecError, SubmitError):
+        raise
+    except (TypeError, RuntimeError) as exc:  # a mapping of mixed keys, a home folder of no such user
+        raise PipelineError(f"the pipeline file cannot be used: {exc}") from None
+    except OSError as exc:
+        raise SubmitError(f"the pipeline could not be written or read ({exc}); check the outputs folder.") from None
 
 
 def start_pipeline(
@@ -81,32 +106,43 @@ def start_pipeline(
     source: str = "",
 ) -> Job:
     """Check the file and everything it names, write the run's folder, and queue its coordinator."""
-    spec = PipelineSpec.from_text(text, sets)
+    with refusing():
+        spec, dataset_path, classes = _checked(text, settings, sets, base)
+        model, resolved = check_references(spec, settings)
+        folder = PipelineFolder(stamped_folder(PipelineFolder.root(settings), spec.name))
+        try:
+            folder.file.write_text(spec.text)
+            facts = {
+                "name": spec.name,
+                "dataset": str(dataset_path),
+                "model": model,
+                "resolved": resolved,
+                "classes": list(classes),
+                "source": source,
+                "sets": list(sets),
+                "owner": owner,
+                "created": time.time(),
+            }
+            folder.start(spec, facts)
+        except BaseException:
+            shutil.rmtree(folder.path, ignore_errors=True)
+            raise
+        return _queue(folder, settings, owner, made=folder.path)
+
+
+def _checked(
+    text: str, settings: Settings, sets: list[str] | tuple[str, ...], base: Path | None
+) -> tuple[PipelineSpec, Path, tuple[str, ...]]:
+    """The file, its dataset (allowed, readable) and the dataset's classes, every rule checked against them."""
     from mlcore.datasets.loader import usable_split
 
+    spec = PipelineSpec.from_text(text, sets)
     dataset_path, dataset = usable_split(
         dataset_text(spec.dataset, settings, base), settings, what="the pipeline's dataset"
     )
     classes = tuple(dataset.names[k] for k in sorted(dataset.names))
     spec.rules(classes)  # a class no rule may name, now that the dataset is known
-    model = check_references(spec, settings)
-    folder = PipelineFolder(stamped_folder(PipelineFolder.root(settings), spec.name))
-    try:
-        folder.file.write_text(spec.text)
-        facts = {
-            "name": spec.name,
-            "dataset": str(dataset_path),
-            "model": model,
-            "classes": list(classes),
-            "source": source,
-            "sets": list(sets),
-            "owner": owner,
-        }
-        folder.start(spec, facts)
-    except BaseException:
-        shutil.rmtree(folder.path, ignore_errors=True)
-        raise
-    return _queue(folder, settings, owner, made=folder.path)
+    return spec, dataset_path, classes
 
 
 def _queue(folder: PipelineFolder, settings: Settings, owner: str, made: Path | None = None) -> Job:
@@ -118,13 +154,10 @@ def check_file(
     text: str, settings: Settings, sets: list[str] | tuple[str, ...] = (), base: Path | None = None
 ) -> PipelineSpec:
     """The checks of start_pipeline, queueing nothing (the page's editor checks the rules as they are typed)."""
-    from mlcore.datasets.loader import usable_split
-
-    spec = PipelineSpec.from_text(text, sets)
-    _, dataset = usable_split(dataset_text(spec.dataset, settings, base), settings, what="the pipeline's dataset")
-    spec.rules(tuple(dataset.names[k] for k in sorted(dataset.names)))
-    check_references(spec, settings)
-    return spec
+    with refusing():
+        spec = _checked(text, settings, sets, base)[0]
+        check_references(spec, settings)
+        return spec
 
 
 # -- finding runs
@@ -135,7 +168,7 @@ def pipeline_runs(settings: Settings) -> list[PipelineFolder]:
     root = PipelineFolder.root(settings)
     found = [PipelineFolder(p) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     found = [f for f in found if f.exists()]
-    return sorted(found, key=lambda f: f.state_file.stat().st_ctime, reverse=True)
+    return sorted(found, key=PipelineFolder.created, reverse=True)
 
 
 def find_pipeline(name: str, settings: Settings) -> PipelineFolder:
@@ -176,8 +209,12 @@ def cancel_pipeline(name: str, settings: Settings, actor: str = LOCAL_USER) -> J
     job = coordinator_of(folder, settings)
     if job is not None:
         check_actor(job, actor, settings, "cancel")
-        if not job.state.is_final():
-            job = cancel_job(job.id, settings, actor=actor)
+    if (job is None or job.state.is_final()) and not any(s["state"] == RUNNING for s in folder.steps()):
+        raise InvalidTransition(
+            f"pipeline {folder.name} has ended ({state_of(folder, job)}); there is nothing to cancel."
+        )
+    if job is not None and not job.state.is_final():
+        job = cancel_job(job.id, settings, actor=actor)
     store = open_store(settings)
     for record in folder.steps():
         if record["state"] == RUNNING:
@@ -185,8 +222,8 @@ def cancel_pipeline(name: str, settings: Settings, actor: str = LOCAL_USER) -> J
                 try:
                     if job_id and not store.get(job_id).state.is_final():
                         cancel_job(job_id, settings, actor=actor)
-                except (JobNotFound, InvalidTransition):
-                    pass
+                except (JobNotFound, InvalidTransition, NotYourJob):
+                    pass  # ended meanwhile, or another's evaluation that this run was waiting for
             folder.update(record["step"], state=FAILED, error=CANCELLED_NOTE)
         elif record["state"] == PENDING:
             folder.update(record["step"], state=SKIPPED, error=CANCELLED_NOTE)
@@ -198,6 +235,8 @@ def resume_pipeline(name: str, settings: Settings, owner: str = LOCAL_USER) -> J
     """Queue the coordinator again: the passed steps stay as they are, a running step's job is waited for."""
     folder = find_pipeline(name, settings)
     job = coordinator_of(folder, settings)
+    if job is not None:
+        check_actor(job, owner, settings, "resume")
     if job is not None and job.state in OPEN_STATES:
         raise SubmitError(f"pipeline {folder.name} is running already; follow it with `pipeline status {folder.name}`.")
     if all(s["state"] == PASSED for s in folder.steps()):
@@ -280,7 +319,7 @@ def pipeline_summary(folder: PipelineFolder, settings: Settings) -> dict[str, An
         "job": job.id if job else None,
         "steps": " ".join(f"{s['step']}:{s['state']}" for s in steps),
         "gate": None if gate is None else gate["passed"],
-        "created": folder.state_file.stat().st_ctime,
+        "created": folder.created(),
     }
 
 

@@ -142,6 +142,11 @@ def _label(path: Path, settings: Settings) -> str:
     return path.name
 
 
+def names_registered(text: str) -> bool:
+    """Whether `text` is of the registry's forms, NAME:N or NAME@ALIAS (which version it means can change)."""
+    return bool(ALIAS_REF.match(text) or VERSION_REF.match(text))
+
+
 def _registered(text: str, settings: Settings) -> ModelRef | None:
     """The registered version NAME:N or NAME@ALIAS names; None when `text` is not of that form."""
     try:

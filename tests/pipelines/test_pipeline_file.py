@@ -112,6 +112,12 @@ steps:
         ("steps:\n  train: {}\n  export: {formats: [onnx, onnx]}", "names a format twice"),
         ("steps:\n  train: {}\n  compare: {}", "against is missing"),
         ("colour: blue\nsteps:\n  train: {}", "unknown field(s) ['colour']"),
+        ("steps:\n  train: {1: 2, epochs: 3}", "every setting is named by a word"),
+        (
+            "steps:\n  train: {}\n  evaluate: {}\n  export: {parity: false}\n"
+            "  gate: {rules: ['export.onnx.parity == passed']}",
+            "parity: false, so nothing measures it",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_field(change: str, says: str) -> None:
@@ -119,6 +125,14 @@ def test_a_bad_file_is_refused_naming_the_field(change: str, says: str) -> None:
     with pytest.raises(PipelineError) as refused:
         PipelineSpec.from_text(text)
     assert says in str(refused.value)
+
+
+def test_a_single_format_and_a_long_name_are_read_as_a_user_means_them() -> None:
+    text = "name: t\ndataset: d\nsteps:\n  train: {}\n  export: {formats: openvino}\n"
+    text += "  gate: {rules: ['latency_ms.openvino <= 9']}"
+    assert [r.metric for r in PipelineSpec.from_text(text).rules()] == ["latency_ms.openvino"]
+    with pytest.raises(PipelineError, match="up to 55 letters"):
+        PipelineSpec.from_text(text.replace("name: t", "name: " + "x" * 56))
 
 
 def test_overrides_reach_the_steps_and_a_bad_one_is_refused() -> None:
@@ -180,10 +194,20 @@ def test_the_junit_file_is_valid_and_has_one_case_per_rule(tmp_path: Path, gate_
     assert len(failed) == (0 if gate_passed else 1)
     if not gate_passed:
         assert "map50 = 0.3000" in failed[0]["failure"]["@message"]
+    steps_suite = {c["@name"]: c for c in tree["testsuite"][1]["testcase"]}
+    assert ("failure" in steps_suite["gate"]) is not gate_passed and "error" not in steps_suite["gate"]
     assert outcome(folder.steps()) == ("passed" if gate_passed else "gate failed")
     report = markdown(folder, spec)
     assert "| `map50 >= 0.40` | " in report and ("✅ pass" in report)
     assert ("❌ fail" in report) is not gate_passed
+
+
+def test_a_step_error_with_a_terminal_s_colour_codes_still_makes_valid_junit(tmp_path: Path) -> None:
+    folder, spec = _crafted(tmp_path, True)
+    folder.update("export", state=FAILED, error="\x1b[31mONNX export failed\x1b[0m: bad\x07 op")
+    xml = junit(folder, spec)
+    xmlschema.XMLSchema(str(SCHEMA)).validate(xml)
+    assert 'message="ONNX export failed: bad op"' in xml
 
 
 def test_the_schema_refuses_what_test_views_cannot_read(tmp_path: Path) -> None:
