@@ -74,6 +74,7 @@ fmt: dev
 
 bench: dev
 	$(PY) benchmarks/demo_convergence.py
+	$(PY) benchmarks/pipeline_overhead.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,6 +11,7 @@ from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.core.spec import SpecError
 from mlcore.jobs.store import OPEN_STATES
 from mlcore.pipelines.folder import FAILED, PASSED, PENDING, RUNNING, SKIPPED
+from mlcore.pipelines.report import number_text
 from mlcore.pipelines.spec import EXAMPLE
 from mlcore.pipelines.submit import (
     cancel_pipeline,
@@ -89,7 +90,7 @@ def stages(document: dict) -> None:
     columns = st.columns(len(document["steps"]))
     for column, step in zip(columns, document["steps"], strict=True):
         with column.container(border=True):
-            st.markdown(f"{STAGE_ICONS.get(step['state'], '')} **{step['step']}**")
+            st.caption(f"{STAGE_ICONS.get(step['state'], '')} **{step['step']}**")
             st.caption(
                 step["state"]
                 + (f" · {step['ended'] - step['started']:.0f} s" if step.get("ended") and step.get("started") else "")
@@ -111,13 +112,13 @@ def gate_table(document: dict) -> None:
         {
             "": "✅" if r["passed"] else "❌",
             "rule": r["rule"],
-            "value": r["value"],
-            "threshold": r["threshold"],
+            "value": number_text(r["value"]),
+            "threshold": number_text(r["threshold"]),
             "note": r["note"],
         }
         for r in gate["rules"]
     ]
-    st.dataframe(pd.DataFrame(rows).astype({"value": str, "threshold": str}), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def controls(document: dict, settings: Settings) -> None:
@@ -157,7 +158,7 @@ def run_view(name: str, settings: Settings) -> dict:
     state = document["state"]
     st.progress(
         float(document.get("percent") or 0) / 100,
-        text=f"{RUN_ICONS.get(state, '🏃')} {state} · {document.get('progress') or ''}",
+        text=" · ".join(t for t in (f"{RUN_ICONS.get(state, '🏃')} {state}", document.get("progress")) if t),
     )
     if document.get("error") and state not in ("passed", "gate failed"):
         st.error(document["error"].splitlines()[0], icon=":material/error:")

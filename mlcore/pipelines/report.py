@@ -51,9 +51,12 @@ def outcome(steps: list[dict[str, Any]]) -> str:
     return PASSED_RUN
 
 
-def _num(value: Any) -> str:
+def number_text(value: Any) -> str:
+    """A value as the report and the page show it: four decimals, a dash for nothing."""
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
+        return str(int(value))  # a count's threshold (copies == 0) is written as the user wrote it
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
@@ -73,7 +76,7 @@ def _summary(step: dict[str, Any]) -> str:
     if name == "train":
         return f"`{out.get('weights')}`"
     if name == "evaluate":
-        return f"mAP50-95 {_num(out.get('map50_95'))} on {out.get('images')} images"
+        return f"mAP50-95 {number_text(out.get('map50_95'))} on {out.get('images')} images"
     if name == "validate":
         return f"{out.get('verdict')}: {out.get('errors')} error(s), {out.get('warnings')} warning(s)"
     if name == "audit":
@@ -114,8 +117,8 @@ def markdown(folder: PipelineFolder, spec: PipelineSpec) -> str:
         lines += ["", "### Gate", "", "| Rule | Value | Threshold | Verdict |", "|---|---|---|---|"]
         for r in gate["rules"]:
             verdict = "✅ pass" if r["passed"] else "❌ fail" + (f" ({r['note']})" if r.get("note") else "")
-            threshold = r["threshold_text"] + (f" = {_num(r['threshold'])}" if r.get("baseline") else "")
-            lines.append(f"| `{r['rule']}` | {_num(r['value'])} | {threshold} | {verdict} |")
+            threshold = r["threshold_text"] + (f" = {number_text(r['threshold'])}" if r.get("baseline") else "")
+            lines.append(f"| `{r['rule']}` | {number_text(r['value'])} | {threshold} | {verdict} |")
     lines += _metrics(outputs)
     lines += _exports(outputs.get("export") or {})
     lines += _links(outputs, folder)
@@ -130,7 +133,7 @@ def _metrics(outputs: dict[str, Any]) -> list[str]:
     lines = ["", "### Metrics"]
     if evaluation:
         lines += ["", f"The evaluation on {evaluation.get('images')} images:", "", "| Metric | Value |", "|---|---|"]
-        lines += [f"| {m} | {_num(evaluation.get(m))} |" for m in OVERALL]
+        lines += [f"| {m} | {number_text(evaluation.get(m))} |" for m in OVERALL]
     if compare:
         intervals = compare.get("metrics") or {}
         lines += [
@@ -148,15 +151,13 @@ def _metrics(outputs: dict[str, Any]) -> list[str]:
                 if {"delta", "ci_low", "ci_high"} <= set(i)
                 else "—"
             )
-            lines.append(f"| {metric} | {_num(i.get('b'))} | {_num(i.get('a'))} | {ci} |")
+            lines.append(f"| {metric} | {number_text(i.get('b'))} | {number_text(i.get('a'))} | {ci} |")
     per_class = evaluation.get("per_class") or {}
     if per_class:
         lines += ["", "| Class | Precision | Recall | AP50 | AP50-95 |", "|---|---|---|---|---|"]
         for name, row in per_class.items():
-            lines.append(
-                f"| {name} | {_num(row.get('precision'))} | {_num(row.get('recall'))} | {_num(row.get('ap50'))} "
-                f"| {_num(row.get('ap50_95'))} |"
-            )
+            cells = (number_text(row.get(k)) for k in ("precision", "recall", "ap50", "ap50_95"))
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -171,9 +172,10 @@ def _exports(export: dict[str, Any]) -> list[str]:
         "| Format | Parity | mAP50-95 difference | Latency (median ms) |",
         "|---|---|---|---|",
     ]
-    lines.append(f"| PyTorch (source) | | | {_num(export.get('latency_ms_pytorch'))} |")
+    lines.append(f"| PyTorch (source) | | | {number_text(export.get('latency_ms_pytorch'))} |")
     for fmt, e in formats.items():
-        lines.append(f"| {fmt} | {e.get('parity')} | {_num(e.get('map50_95_delta'))} | {_num(e.get('latency_ms'))} |")
+        delta, latency = number_text(e.get("map50_95_delta")), number_text(e.get("latency_ms"))
+        lines.append(f"| {fmt} | {e.get('parity')} | {delta} | {latency} |")
     return lines
 
 
@@ -218,8 +220,8 @@ def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
             ET.SubElement(case, "skipped", message=_clean(why))
             skipped += 1
         elif not r["passed"]:
-            message = f"{r['metric']} = {_num(r['value'])}, needs {r['threshold_text']}" + (
-                f" ({_num(r['threshold'])})" if r.get("baseline") and r["threshold"] is not None else ""
+            message = f"{r['metric']} = {number_text(r['value'])}, needs {r['threshold_text']}" + (
+                f" ({number_text(r['threshold'])})" if r.get("baseline") and r["threshold"] is not None else ""
             )
             ET.SubElement(case, "failure", message=_clean(message), type="GateRuleFailed").text = _clean(
                 r.get("note") or message

@@ -27,6 +27,7 @@ from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import OPEN_STATES, JobState, JobStore
 from mlcore.pipelines.folder import PipelineFolder
+from mlcore.pipelines.report import number_text
 from mlcore.pipelines.submit import find_pipeline
 from tests.conftest import PROJECT_ROOT
 
@@ -95,8 +96,8 @@ def demo_run(studio: dict) -> dict:
 
 def test_the_ci_examples_in_the_readme_are_the_files_the_tests_run() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
-    for name in ("github-actions.yml", "gitlab-ci.yml"):
-        assert (CI / name).read_text().strip() in readme, f"the README's copy of examples/ci/{name} differs"
+    for path in (CI / "github-actions.yml", CI / "gitlab-ci.yml", EXAMPLES / "demo.yaml"):
+        assert path.read_text().strip() in readme, f"the README's copy of {path.relative_to(PROJECT_ROOT)} differs"
     assert ci_script("github").splitlines()[-1] == ci_script("gitlab").splitlines()[-1]
     gitlab = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["model"]
     assert gitlab["artifacts"]["reports"]["junit"] == f"results/{paths.JUNIT_FILE}"
@@ -154,7 +155,7 @@ def test_the_strict_pipeline_fails_its_gate_and_moves_no_alias(
     states = {s["step"]: s["state"] for s in document["steps"]}
     assert states["gate"] == "failed" and states["register"] == "skipped"
     report = Path(document["report"]).read_text()
-    assert f"| {failed[0]['value']:.4f} | >= 0.99 | ❌ fail |" in report
+    assert f"| {number_text(failed[0]['value'])} | >= 0.99 | ❌ fail |" in report
     junit = Path(document["junit"]).read_text()
     xmlschema.XMLSchema(str(SCHEMA)).validate(junit)
     assert 'type="GateRuleFailed"' in junit
@@ -282,11 +283,13 @@ def test_the_page_draws_a_run_s_stages_and_its_gate(
     at.selectbox(key="pipelines.pick").set_value(document["run"]).run()
     assert not at.exception, at.exception
     texts = "\n".join(str(m.value) for m in at.markdown)
+    captions = "\n".join(str(c.value) for c in at.caption)
     for step in ("validate", "train", "evaluate", "export", "gate", "register"):
-        assert f"✅ **{step}**" in texts
+        assert f"✅ **{step}**" in captions
     assert "Gate passed" in texts and "Pipeline `demo_" in texts
     gate = at.dataframe[0].value
     assert list(gate["rule"]) == [r["rule"] for r in document["gate"]["rules"]]
+    assert list(gate["value"])[0] == number_text(document["gate"]["rules"][0]["value"])
     assert set(gate[""]) == {"✅"}
     at.segmented_control(key="pipelines.source").set_value("Write one").run()
     at.text_area(key="pipelines.text").set_value(
