@@ -86,6 +86,9 @@ ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
 ENV_RAY_ADDRESS = "ML_STUDIO_RAY_ADDRESS"  # unset = the local executor; Ray is then never imported
 ENV_RAY_PYTHON = "ML_STUDIO_RAY_PYTHON"
 ENV_WEIGHTS_MIRROR = "ML_STUDIO_WEIGHTS_MIRROR"  # unset = base weights are added from files only, never from a URL
+ENV_S3_ENDPOINT = "ML_STUDIO_S3_ENDPOINT"  # an S3-compatible endpoint (SeaweedFS, R2, GCS interop); unset = AWS
+ENV_S3_BUCKETS = "ML_STUDIO_S3_BUCKETS"  # the buckets s3:// may name on that endpoint ('' = any its keys reach)
+ENV_STORAGE_FILE = "ML_STUDIO_STORAGE"  # a YAML file naming several storage locations (name, endpoint, bucket, ...)
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: a pipeline run appends its report there
 ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
@@ -157,6 +160,12 @@ class Settings:
     weights_mirror: str = field(default="", repr=False)
     """Base URL (ending in /) of the server base weights may be fetched from ('' = none); may hold credentials:
     show it only through public_url()."""
+    s3_endpoint: str = ""
+    """The S3-compatible endpoint `s3://` URLs go to ('' = AWS); credentials come from AWS_* or a credentials file."""
+    s3_buckets: tuple[str, ...] = ()
+    """The buckets `s3://` may name on that endpoint (empty = any that its credentials reach)."""
+    storage_file: str = ""
+    """A YAML file of named storage locations ('' = none but the endpoint above)."""
     predict: PredictLimits = field(default_factory=PredictLimits)
     """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -239,6 +248,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ray_address=env.get(ENV_RAY_ADDRESS, "").strip().rstrip("/"),
         ray_python=env.get(ENV_RAY_PYTHON, "").strip(),
         weights_mirror=_mirror(env.get(ENV_WEIGHTS_MIRROR, "")),
+        s3_endpoint=env.get(ENV_S3_ENDPOINT, "").strip().rstrip("/"),
+        s3_buckets=tuple(b.strip() for b in env.get(ENV_S3_BUCKETS, "").split(",") if b.strip()),
+        storage_file=env.get(ENV_STORAGE_FILE, "").strip(),
         predict=PredictLimits(
             default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
             max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),
