@@ -153,3 +153,26 @@ def test_the_command_line_pulls_with_progress_and_says_when_it_is_no_dataset(
         [*run, "check"], env={**env, "AWS_SECRET_ACCESS_KEY": "nope-nope"}, capture_output=True, text=True
     )
     assert wrong.returncode == 1 and "refused the credentials" in wrong.stdout and "nope-nope" not in wrong.stdout
+
+
+@pytest.mark.slow
+def test_a_dataset_in_a_bucket_is_validated_and_trained_on_through_its_url(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    upload(server, small_dataset, "data", "train/v1/")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    run = [sys.executable, "-m", "mlcore"]
+    checked = subprocess.run(
+        [*run, "validate", "s3://data/train/v1", "--json"], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode in (0, 1), checked.stderr  # 1: the small dataset's own errors, if it has any
+    assert json.loads(checked.stdout)["counts"]
+    trained = subprocess.run(
+        [*run, "train", "--data", "s3://data/train/v1", "--epochs", "1", "--imgsz", "64", "--batch", "8",
+         "--workers", "0", "--device", "cpu", "--project", "s3", "--experiment", "v1", "--no-plots", "--wait"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    config = (studio.outputs_root / "trainings" / "s3" / "v1" / "training_config.yaml").read_text()
+    assert str(studio.outputs_root / "datasets" / "s3" / "data" / "train" / "v1") in config
+    assert SECRET_KEY not in config and SECRET_KEY not in trained.stdout + trained.stderr
