@@ -60,6 +60,8 @@ class SeaweedServer:
     endpoint: str
     process: subprocess.Popen
     folder: Path
+    args: list[str]
+    buckets: tuple[str, ...]
 
     @property
     def env(self) -> dict[str, str]:
@@ -83,6 +85,11 @@ class SeaweedServer:
             config=Config(s3={"addressing_style": "path"}),
         )
 
+    def restart(self, timeout_s: float = 60) -> None:
+        """Start it again on the same ports and data (after `stop`)."""
+        self.process = _launch(self.args, self.folder)
+        _wait(self, timeout_s)
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGINT)  # weed mini shuts down on an interrupt, not on SIGTERM
@@ -92,6 +99,26 @@ class SeaweedServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _launch(args: list[str], folder: Path) -> subprocess.Popen:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    log = open(folder / "weed.log", "ab")  # noqa: SIM115 - the server's log, open as long as it runs
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _wait(server: SeaweedServer, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if all(server.client().head_bucket(Bucket=b) is not None for b in server.buckets):
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"weed mini did not start; see {server.folder / 'weed.log'}")
+        time.sleep(0.3)
 
 
 def start(folder: Path, buckets: tuple[str, ...] = ("data",), timeout_s: float = 60) -> SeaweedServer:
@@ -108,21 +135,9 @@ def start(folder: Path, buckets: tuple[str, ...] = ("data",), timeout_s: float =
         "-s3.port.lance=0",
         f"-bucket={','.join(buckets)}",
     ]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    log = open(folder / "weed.log", "ab")  # noqa: SIM115 - the server's log, open as long as it runs
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    server = SeaweedServer(f"http://127.0.0.1:{ports['s3']}", process, folder)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if all(server.client().head_bucket(Bucket=b) is not None for b in buckets):
-                return server
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"weed mini did not start; see {folder / 'weed.log'}")
-        time.sleep(0.3)
+    server = SeaweedServer(f"http://127.0.0.1:{ports['s3']}", _launch(args, folder), folder, args, buckets)
+    _wait(server, timeout_s)
+    return server
 
 
 @contextmanager

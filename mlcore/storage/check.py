@@ -32,7 +32,7 @@ def check_locations(settings: Settings, name: str | None = None) -> list[dict[st
             continue
         buckets = [loc.bucket] if loc.bucket else list(loc.buckets)
         try:
-            s3 = client_for(loc)
+            s3 = client_for(loc, settings)
             if buckets:
                 for bucket in buckets:
                     s3.list_objects_v2(Bucket=bucket, Prefix=loc.prefix, MaxKeys=1)

@@ -1,6 +1,6 @@
 """One S3 client per location (boto3: AWS, SeaweedFS, R2, GCS interop), and its errors in words a user can act on.
 
-    s3 = client_for(target.location)
+    s3 = client_for(target.location, settings)
     try: ... except Exception as exc: raise refusal(exc, target) from None
 
 Messages name the endpoint and the bucket, never a credential.
@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcore.core.settings import AWS_CREDENTIALS, Settings
 from mlcore.storage.locations import Location, StorageError, Target
 
 CREDENTIALS_HELP = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a credentials file) where the studio runs"
 
 
-def client_for(location: Location) -> Any:
+def client_for(location: Location, settings: Settings) -> Any:
+    """A client for `location`, with the credentials of the environment the settings were read from (else the
+    credentials file or the machine's role, as boto3 finds them)."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=location.profile or None)
+    env = settings.environment
+    given = {arg: env[var] for arg, var in AWS_CREDENTIALS.items() if env.get(var)}
+    session = boto3.session.Session(profile_name=location.profile or None, **(given if not location.profile else {}))
     config = Config(
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=5,
@@ -27,9 +32,8 @@ def client_for(location: Location) -> Any:
         max_pool_connections=32,
         s3={"addressing_style": "path" if location.endpoint else "auto"},
     )
-    return session.client(
-        "s3", endpoint_url=location.endpoint or None, region_name=location.region or "us-east-1", config=config
-    )
+    region = location.region or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return session.client("s3", endpoint_url=location.endpoint or None, region_name=region, config=config)
 
 
 def refusal(exc: BaseException, target: Target) -> StorageError:

@@ -178,7 +178,7 @@ def pull(text: str | Target, settings: Settings, progress: Progress | None = Non
     with open(blobs / f".{hashlib.sha256(target.url.encode()).hexdigest()[:16]}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one pull of a place at a time; a second one finds it done
         try:
-            s3 = client_for(target.location)
+            s3 = client_for(target.location, settings)
             objects = listing(s3, target)
         except Exception as exc:  # noqa: BLE001 - every failure of the listing becomes its message
             raise refusal(exc, target) from None
