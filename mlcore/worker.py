@@ -96,7 +96,8 @@ def run_job(job_id: str, settings: Settings) -> int:
     if job.device != NO_DEVICE:  # a job that runs a model: an OpenVINO export (an A/B evaluation, an audit)
         pin_openvino_precision()  # computes at its card's precision, not the CPU's bfloat16 default
     code = task(store.get(job_id), settings, store)
-    push_results(Path(job.run_dir), job.kind, settings)  # to the results bucket, when one is set; never raises
+    # to the results bucket (or a batch prediction's output_url), when one is set; never raises
+    push_results(Path(job.run_dir), job.kind, settings, destination=str(job.spec.get("output_url") or ""))
     refresh(settings)  # a finishing worker advances the queue: the device it held may start the next job
     return code
 

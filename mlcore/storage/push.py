@@ -98,44 +98,48 @@ def _pending_file(folder: Path, settings: Settings) -> Path:
     return settings.outputs_root / paths.CACHE_DIR / PENDING_DIR / f"{name}.json"
 
 
-def push_results(folder: Path, kind: str, settings: Settings, announce: bool = True) -> dict[str, Any] | None:
-    """Upload a finished job's folder when results go to storage and `kind` is among them; never raises: a failed
-    upload is recorded as pending, with its reason, for the next scheduling step to try again. `announce`: say
-    "uploading" meanwhile (the worker does; a retry beside a page's read leaves "pending" until it is done)."""
-    if not settings.results_url or kind not in settings.results_kinds or not folder.is_dir():
+def push_results(
+    folder: Path, kind: str, settings: Settings, announce: bool = True, destination: str = ""
+) -> dict[str, Any] | None:
+    """Upload a finished job's folder when results go to storage and `kind` is among them, or to `destination` (a
+    batch prediction's own output_url); never raises: a failed upload is recorded as pending, with its reason, for
+    the next scheduling step to try again. `announce`: say "uploading" meanwhile (the worker does; a retry beside a
+    page's read leaves "pending" until it is done)."""
+    url = destination or (settings.results_url if kind in settings.results_kinds else "")
+    if not url or not folder.is_dir():
         return None
     pending = _pending_file(folder, settings)
     if announce:
         write_json_atomically(folder / UPLOAD_STATE, {"state": UPLOADING, "kind": kind, "at": time.time()})
     try:
-        target = parse_target(settings.results_url, settings)
+        target = parse_target(url, settings)
         state = push_folder(folder, settings, target)
     except StorageError as exc:
-        state = _pending(pending, folder, kind, str(exc))
+        state = _pending(pending, folder, kind, str(exc), destination)
     except Exception as exc:  # noqa: BLE001 - the job and its local results stand; the upload waits
-        state = _pending(pending, folder, kind, str(refusal(exc, target)))
+        state = _pending(pending, folder, kind, str(refusal(exc, target)), destination)
     else:
         pending.unlink(missing_ok=True)
     write_json_atomically(folder / UPLOAD_STATE, state)
     return state
 
 
-def _pending(pending: Path, folder: Path, kind: str, reason: str) -> dict[str, Any]:
+def _pending(pending: Path, folder: Path, kind: str, reason: str, url: str) -> dict[str, Any]:
     pending.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(pending, {"folder": str(folder), "kind": kind, "error": reason})
+    write_json_atomically(pending, {"folder": str(folder), "kind": kind, "error": reason, "url": url})
     return {"state": PENDING, "error": reason, "kind": kind, "at": time.time()}
 
 
 def has_pending(settings: Settings) -> bool:
     root = settings.outputs_root / paths.CACHE_DIR / PENDING_DIR
-    return bool(settings.results_url) and root.is_dir() and any(root.glob("*.json"))
+    return root.is_dir() and any(root.glob("*.json"))
 
 
 def retry_pending(settings: Settings) -> list[dict[str, Any]]:
     """Try the pending uploads again (one process at a time; another that finds them being tried goes on)."""
     root = settings.outputs_root / paths.CACHE_DIR / PENDING_DIR
     entries = sorted(root.glob("*.json")) if root.is_dir() else []
-    if not entries or not settings.results_url:
+    if not entries:
         return []
     done = []
     with open(root / ".retrying.lock", "w") as lock:
@@ -149,12 +153,26 @@ def retry_pending(settings: Settings) -> list[dict[str, Any]]:
             except (OSError, ValueError):
                 entry.unlink(missing_ok=True)
                 continue
-            state = push_results(Path(data["folder"]), data["kind"], settings, announce=False)
+            state = push_results(
+                Path(data["folder"]), data["kind"], settings, announce=False, destination=data.get("url") or ""
+            )
             if state is not None:
                 done.append(state)
             if state is None or state["state"] != UPLOADED:
                 break  # the storage is still away: the others wait for the next step
     return done
+
+
+def where_text(folder: Path) -> str | None:
+    """Where a folder's results live in storage, in words for a page; None when results are not sent there."""
+    state = upload_state(folder)
+    if state is None:
+        return None
+    if state["state"] == UPLOADED:
+        return f"In storage: {state['url']} ({state['files']} files, on {state['endpoint']})."
+    if state["state"] == UPLOADING:
+        return "Uploading to storage…"
+    return f"Not yet uploaded: {state.get('error')}. It is tried again at the next look at the queue."
 
 
 def presigned_url(path: Path, settings: Settings, expires_s: int = 3600) -> str | None:

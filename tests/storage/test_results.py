@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
-    with seaweedfs(tmp_path_factory.mktemp("s3"), buckets=("results",)) as running:
+    with seaweedfs(tmp_path_factory.mktemp("s3"), buckets=("results", "photos", "delivered")) as running:
         yield running
 
 
@@ -112,6 +112,32 @@ def test_a_registered_version_is_uploaded_and_downloads_through_a_presigned_link
     assert link and link.startswith(server.endpoint) and SECRET_KEY not in link
     with urllib.request.urlopen(link, timeout=30) as answer:  # noqa: S310 - the test's own loopback server
         assert hashlib.sha256(answer.read()).hexdigest() == _sha(weights)
+
+
+def test_a_batch_prediction_reads_images_from_one_bucket_and_writes_to_another(
+    server: SeaweedServer, studio: dict, trained: Path, small_dataset: Path
+) -> None:
+    s3 = server.client()
+    images = sorted((small_dataset / "images" / "val").iterdir())
+    for image in images:
+        s3.upload_file(str(image), "photos", f"cam1/{image.name}")
+    done = _mlcore(
+        studio, "predict", "up/one", "s3://photos/cam1", "--to", "s3://delivered/cam1", "--device", "cpu",
+        "--wait", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    folder = Path(summary["output_dir"]) if "output_dir" in summary else Path(summary["folder"])
+    assert settled(folder)["state"] == UPLOADED
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="delivered", Prefix="cam1/")["Contents"]}
+    relative = folder.relative_to(studio["outputs"]).as_posix()
+    assert f"cam1/{relative}/summary.json" in keys and f"cam1/{relative}/{MANIFEST}" in keys
+    assert not any(k.startswith("studio/predictions") for k in _keys(s3, "results"))  # its own place, not the default
+
+
+def _keys(s3, bucket: str) -> set[str]:  # noqa: ANN001
+    return {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", [])}  # fmt: skip
 
 
 def test_with_the_server_away_the_job_completes_and_the_upload_waits_until_it_is_back(
