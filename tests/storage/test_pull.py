@@ -176,3 +176,20 @@ def test_a_dataset_in_a_bucket_is_validated_and_trained_on_through_its_url(
     config = (studio.outputs_root / "trainings" / "s3" / "v1" / "training_config.yaml").read_text()
     assert str(studio.outputs_root / "datasets" / "s3" / "data" / "train" / "v1") in config
     assert SECRET_KEY not in config and SECRET_KEY not in trained.stdout + trained.stderr
+
+
+def test_a_version_is_made_from_a_bucket_and_written_to_one(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    upload(server, small_dataset, "data", "versions-src/")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mlcore", "dataset", "version", "s3://data/versions-src", "--resplit", "60/20/20",
+         "--tolerance", "0.3", "--name", "bucketed", "--to", "s3://other/team", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest["parent"]["path"].startswith(str(studio.outputs_root / "datasets" / "s3" / "data"))
+    keys = {o["Key"] for o in server.client().list_objects_v2(Bucket="other", Prefix="team/")["Contents"]}
+    assert "team/datasets/bucketed/v1/data.yaml" in keys and "team/datasets/bucketed/v1/manifest.json" in keys
