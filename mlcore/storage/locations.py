@@ -162,7 +162,7 @@ def is_storage_text(text: str, settings: Settings) -> bool:
     if text.startswith(SCHEME):
         return True
     found = NAMED.match(text)
-    return bool(found) and found["name"] in {loc.name for loc in locations(settings)[1:]}
+    return found is not None and found["name"] in {loc.name for loc in locations(settings)[1:]}
 
 
 def parse_target(text: str, settings: Settings) -> Target:
