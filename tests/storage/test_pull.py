@@ -193,3 +193,40 @@ def test_a_version_is_made_from_a_bucket_and_written_to_one(
     assert manifest["parent"]["path"].startswith(str(studio.outputs_root / "datasets" / "s3" / "data"))
     keys = {o["Key"] for o in server.client().list_objects_v2(Bucket="other", Prefix="team/")["Contents"]}
     assert "team/datasets/bucketed/v1/data.yaml" in keys and "team/datasets/bucketed/v1/manifest.json" in keys
+
+
+def test_the_validation_page_pulls_a_typed_bucket_and_validates_the_copy(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    upload(server, small_dataset, "data", "page/v1/")
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "datasets.py"), default_timeout=120).run()
+    at.selectbox(key="datasets.pick").set_value(at.selectbox(key="datasets.pick").options[-1]).run()
+    at.text_input(key="datasets.typed").set_value("s3://data/page/v1").run()
+    assert "pulls the dataset" in "\n".join(str(c.value) for c in at.caption)
+    at.button(key="datasets.validate").click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="datasets.typed").value.endswith("datasets/s3/data/page/v1")
+    assert {m.label for m in at.metric} >= {"Images", "Errors"}  # the copy was validated
+
+
+def test_the_api_validates_a_bucket_and_its_refusals_carry_no_credential(
+    server: SeaweedServer, studio: Settings, small_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcore.api.app import create_api
+
+    upload(server, small_dataset, "data", "api/v1/")
+    with TestClient(create_api(load_settings())) as client:
+        answer = client.post("/api/v1/ml/dataset/validate", json={"dataset_path": "s3://data/api/v1"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verdict"] in ("ready", "ready_with_warnings", "not_ready")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-wrong-secret-for-the-api")
+    with TestClient(create_api(load_settings())) as client:
+        refused = client.post("/api/v1/ml/dataset/validate", json={"dataset_path": "s3://data/api/v1"})
+        assert refused.status_code == 400 and "refused the credentials" in refused.json()["detail"]
+        assert "a-wrong-secret-for-the-api" not in refused.text and SECRET_KEY not in refused.text
