@@ -31,6 +31,7 @@ PENDING_DIR = "uploads"  # under cache/: one file per upload still to do
 UPLOADING, UPLOADED, PENDING = "uploading", "uploaded", "pending"
 SKIPPED_SUFFIXES = (".part", ".placing", ".lock")
 CHUNK = 1 << 20
+RETRY_AFTER_S = 30.0  # a pending upload is tried again at most this often (pages look at the queue every 2 s)
 
 
 def results_target(settings: Settings) -> Target | None:
@@ -126,7 +127,9 @@ def push_results(
 
 def _pending(pending: Path, folder: Path, kind: str, reason: str, url: str) -> dict[str, Any]:
     pending.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(pending, {"folder": str(folder), "kind": kind, "error": reason, "url": url})
+    write_json_atomically(
+        pending, {"folder": str(folder), "kind": kind, "error": reason, "url": url, "tried": time.time()}
+    )
     return {"state": PENDING, "error": reason, "kind": kind, "at": time.time()}
 
 
@@ -135,8 +138,9 @@ def has_pending(settings: Settings) -> bool:
     return root.is_dir() and any(root.glob("*.json"))
 
 
-def retry_pending(settings: Settings) -> list[dict[str, Any]]:
-    """Try the pending uploads again (one process at a time; another that finds them being tried goes on)."""
+def retry_pending(settings: Settings, min_wait_s: float = RETRY_AFTER_S) -> list[dict[str, Any]]:
+    """Try the pending uploads again, each at most every `min_wait_s` (one process at a time; another that finds them
+    being tried goes on)."""
     root = settings.outputs_root / paths.CACHE_DIR / PENDING_DIR
     entries = sorted(root.glob("*.json")) if root.is_dir() else []
     if not entries:
@@ -152,6 +156,8 @@ def retry_pending(settings: Settings) -> list[dict[str, Any]]:
                 data = json.loads(entry.read_text())
             except (OSError, ValueError):
                 entry.unlink(missing_ok=True)
+                continue
+            if time.time() - float(data.get("tried") or 0) < min_wait_s:
                 continue
             state = push_results(
                 Path(data["folder"]), data["kind"], settings, announce=False, destination=data.get("url") or ""

@@ -158,7 +158,7 @@ def test_with_the_server_away_the_job_completes_and_the_upload_waits_until_it_is
     finally:
         server.restart()
     settings: Settings = studio["settings"]
-    retried = retry_pending(settings)
+    retried = retry_pending(settings, min_wait_s=0)
     assert [r["state"] for r in retried] == [UPLOADED]
     assert upload_state(run)["state"] == UPLOADED
     head = server.client().head_object(Bucket="results", Key="studio/trainings/up/away/weights/best.pt")
