@@ -6,6 +6,7 @@ Its packages stand on floors: a module imports only from its own package and fro
     0   core        settings, file names, allowed paths, the spec toolkit, shared refusals
     1   engine      the face on Ultralytics and torch, always imported lazily
     1   tracking    the optional MLflow bridge
+    1   storage     S3-compatible buckets: locations, datasets pulled into a cache
     2   datasets    YOLO datasets: loading, validation, versions, repair, COCO
     3   devices     GPUs, the PyTorch probe, device strings and leases
     3   cluster     the studio's side of a Ray cluster

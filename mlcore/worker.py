@@ -28,6 +28,7 @@ from mlcore.pipelines import coordinator as pipeline_coordinator
 from mlcore.predict import task as predict_task
 from mlcore.quality import audit_task, drift_task, kfold, selection_task
 from mlcore.runs import measure
+from mlcore.storage.push import push_results
 from mlcore.training import task as training_task
 from mlcore.tuning import coordinator
 from mlcore.tuning import trial as trial_task
@@ -95,6 +96,8 @@ def run_job(job_id: str, settings: Settings) -> int:
     if job.device != NO_DEVICE:  # a job that runs a model: an OpenVINO export (an A/B evaluation, an audit)
         pin_openvino_precision()  # computes at its card's precision, not the CPU's bfloat16 default
     code = task(store.get(job_id), settings, store)
+    # to the results bucket (or a batch prediction's output_url), when one is set; never raises
+    push_results(Path(job.run_dir), job.kind, settings, destination=str(job.spec.get("output_url") or ""))
     refresh(settings)  # a finishing worker advances the queue: the device it held may start the next job
     return code
 

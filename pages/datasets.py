@@ -27,6 +27,8 @@ from mlcore.datasets.validation.saved_reports import (
     save_report,
 )
 from mlcore.datasets.validation.validate import validate
+from mlcore.storage.locations import StorageError, is_storage_text
+from mlcore.storage.pull import pull
 from ui.dataset_versions import NEXT_PICK, repair_offer, versions_section
 from ui.page_frame import dataset_select, known_datasets, page_start
 
@@ -38,6 +40,8 @@ VERDICTS = {
     "ready_with_warnings": (st.warning, "Ready to train, with warnings worth a look", ":material/warning:"),
     "not_ready": (st.error, "Not ready: fix the errors before training", ":material/error:"),
 }
+
+NEXT_TYPED = "datasets.next_typed"  # a path for the typed field before it is drawn (a pulled bucket)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -85,12 +89,14 @@ def choose_dataset(settings: Settings) -> str | None:
     """The dataset path the user picked or typed (not yet checked)."""
     if NEXT_PICK in st.session_state:  # a repaired version was just made: open it
         st.session_state["datasets.pick"] = st.session_state.pop(NEXT_PICK)
+    if NEXT_TYPED in st.session_state:  # a bucket was just pulled: open its copy
+        st.session_state["datasets.typed"] = st.session_state.pop(NEXT_TYPED)
     picked = dataset_select(settings, "datasets.pick", extra=(TYPED,))
     if picked == TYPED:
         typed = st.text_input(
             "Dataset folder or data.yaml",
             key="datasets.typed",
-            placeholder="/data/my-dataset or /data/my-dataset/data.yaml",
+            placeholder="/data/my-dataset, /data/my-dataset/data.yaml or s3://bucket/prefix",
         )
         return typed or None
     return picked
@@ -298,6 +304,29 @@ def downloads(folder: str) -> None:
     cols[2].caption(f"Saved in `{shown(folder)}`")
 
 
+def pull_from_storage(url: str, settings: Settings, clicked: bool) -> None:
+    """A dataset in a bucket: pulled into the cache when Validate is pressed, then opened and validated."""
+    st.caption(
+        ":material/cloud: A bucket: pressing **Validate** pulls the dataset into the studio's cache (only what "
+        "changed since the last pull), then validates it there."
+    )
+    if not clicked:
+        return
+    bar = st.progress(0.0, text="Listing the bucket…")
+    try:
+        pulled = pull(
+            url, settings, lambda done, total: bar.progress(done / max(1, total), text=f"{done}/{total} objects")
+        )
+    except StorageError as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+        return
+    for warning in pulled.warnings:
+        st.warning(warning, icon=":material/warning:")
+    st.session_state[NEXT_TYPED] = str(pulled.path)  # the pulled copy, validated as a typed path
+    st.session_state["datasets.validate_now"] = True
+    st.rerun()
+
+
 current = page_start(
     "Dataset validation",
     "Every problem a YOLO dataset can have, found before you spend GPU hours on it. "
@@ -312,7 +341,9 @@ clicked = st.button(
 )
 clicked = clicked or bool(typed_path and st.session_state.pop("datasets.validate_now", False))
 resolved: Path | None = None
-if typed_path:
+if typed_path and is_storage_text(typed_path, current):
+    pull_from_storage(typed_path, current, clicked)
+elif typed_path:
     try:
         resolved = resolve_user_path(typed_path, current.dataset_roots, base=PROJECT_ROOT)
     except PathNotAllowed as exc:

@@ -51,6 +51,7 @@ from mlcore.quality.spec import AuditSpec
 from mlcore.quality.submit import submit_audit
 from mlcore.runs.metrics import curve_names
 from mlcore.runs.store import seed_weights, trained_on, weights_label
+from mlcore.storage.push import where_text
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.gallery import legend, thumbnails
@@ -352,6 +353,8 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     st.caption(
         f"Model `{item.model}` · dataset `{item.dataset}` · split **{item.split}**{size}{head} · folder `{item.path}`"
     )
+    if stored := where_text(item.path):
+        st.caption(f":material/cloud: {stored}")
     if item.size and item.size.warning:
         st.warning(item.size.warning, icon=":material/photo_size_select_large:")
     if not item.finished:

@@ -22,6 +22,7 @@ from mlcore.export.submit import submit_export
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.store import OPEN_STATES, JobState, jobs_of
 from mlcore.runs.store import seed_weights, trained_on, weights_label
+from mlcore.storage.push import where_text
 from ui.auth import current_user
 from ui.cache import gpu_inventory
 from ui.heads import nms_free_toggle
@@ -204,6 +205,8 @@ def show(item: ExportSummary, states: dict[str, str], errors: dict[str, str]) ->
     where = f" · exported {size.describe()}" if size else ""
     head = f" · {head_label(bool(item.config.get('nms_free')))} head"
     st.caption(f"Model `{item.config.get('model_path')}`{where}{head} · folder `{item.path}`")
+    if stored := where_text(item.path):
+        st.caption(f":material/cloud: {stored}")
     if size and size.warning:
         st.warning(size.warning, icon=":material/photo_size_select_large:")
     if item.card is None:

@@ -24,6 +24,7 @@ from mlcore.registry.registration import register_model
 from mlcore.registry.store import PRODUCTION, RegistryError, list_models, read_model, set_archived
 from mlcore.registry.views import lineage_graph, model_document
 from mlcore.runs.store import list_runs
+from mlcore.storage.push import presigned_url
 from ui.auth import current_user
 from ui.jobs import open_jobs_section
 from ui.page_frame import dataset_select, known_datasets, page_start
@@ -169,6 +170,8 @@ def registry_view(settings: Settings) -> None:
                 key=f"models.download.{name}.{number}",
                 on_click="ignore",
             )  # read only when clicked
+        if link := presigned_url(weights, settings):
+            st.link_button("Download from storage (link valid 1 h)", link, icon=":material/cloud_download:")
     gate_view(settings, name, number)
     alias_form(settings, name, number, version["archived"])
     with st.expander("Audit trail", icon=":material/history:"):

@@ -19,6 +19,7 @@ from mlcore.runs.compare import COMPARABLE, MAX_RUNS, config_diff, metrics_side_
 from mlcore.runs.measure import compute_metrics
 from mlcore.runs.metrics import MetricsError, best_f1, class_table, curve_names, read_metrics
 from mlcore.runs.store import RunSummary, attach_run, folder_files, list_runs, metrics_file, run_states, runs_table
+from mlcore.storage.push import where_text
 from mlcore.training.augmentation import run_augmentation
 from ui.auth import current_user
 from ui.cache import results
@@ -292,6 +293,8 @@ def one_run(runs: list[RunSummary], states: dict[str, str], settings: Settings) 
         f"**{state}** · {run.spec.get('mode')} · {run.spec.get('model_architecture')} · "
         f"{run.epochs_done}/{run.epochs_total or '?'} epochs · `{run.path}`"
     )
+    if stored := where_text(run.path):
+        st.caption(f":material/cloud: {stored}")
     live = state in OPEN_STATES
     # one view at a time: the browser draws only the charts that are looked at
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="runs.view")

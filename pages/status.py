@@ -8,6 +8,8 @@ from mlcore.charts import system as charts
 from mlcore.core.settings import Settings
 from mlcore.devices.gpus import GpuInventory, GpuReading, read_gpus
 from mlcore.jobs.store import JobState
+from mlcore.storage.check import check_locations, location_rows
+from mlcore.storage.locations import StorageError
 from mlcore.system import troubleshooting
 from mlcore.system.cluster import cluster_status
 from mlcore.system.status import HostReading, jobs_overview, read_host, status_notices
@@ -295,6 +297,43 @@ def cluster_section(settings: Settings) -> None:
         )
 
 
+def storage_section(settings: Settings) -> None:
+    """Object storage: the locations datasets are pulled from and results go to, and whether each answers."""
+    try:
+        rows = location_rows(settings)
+    except StorageError as exc:
+        st.subheader("Object storage")
+        st.error(str(exc), icon=":material/cloud_off:")
+        return
+    if not (settings.s3_endpoint or settings.storage_file or settings.results_url or settings.s3_buckets):
+        st.caption(
+            "Datasets and results stay on this disk. To read datasets from buckets (s3://BUCKET/PREFIX) and send "
+            "results to one, set ML_STUDIO_S3_ENDPOINT or ML_STUDIO_STORAGE, and ML_STUDIO_RESULTS_URL (README, "
+            "*Object storage*)."
+        )
+        return
+    st.subheader("Object storage")
+    if settings.results_url:
+        st.caption(f"Results go to {settings.results_url} ({', '.join(settings.results_kinds)}).")
+    checked = {r["name"]: r for r in st.session_state.get("status.storage", [])}
+    table = [
+        {
+            "location": r["name"],
+            "endpoint": r["endpoint"],
+            "bucket": r["bucket"] or ", ".join(r["buckets"]) or "any",
+            "prefix": r["prefix"],
+            "reachable": "" if r["name"] not in checked else ("yes" if checked[r["name"]]["ok"] else "no"),
+            "detail": checked.get(r["name"], {}).get("detail", ""),
+        }
+        for r in rows
+    ]
+    st.dataframe(table, hide_index=True, width="stretch")
+    if st.button("Check the locations", icon=":material/cloud_sync:", key="status.check_storage"):
+        with st.spinner("Listing each location with this machine's credentials…"):
+            st.session_state["status.storage"] = check_locations(settings)
+        st.rerun()
+
+
 def hints_section() -> None:
     st.subheader("Troubleshooting")
     for hint in troubleshooting.ALL_HINTS:
@@ -313,5 +352,6 @@ current_settings = page_start(
 live_figures(current_settings)
 jobs_section(current_settings)
 cluster_section(current_settings)
+storage_section(current_settings)
 torch_section(current_settings)
 hints_section()

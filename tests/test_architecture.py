@@ -37,6 +37,7 @@ LAYERS = {
     "core": 0,
     "engine": 1,
     "tracking": 1,
+    "storage": 1,
     "datasets": 2,
     "devices": 3,
     "cluster": 3,

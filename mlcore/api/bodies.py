@@ -173,6 +173,7 @@ class PredictionsRequest(Body):
     imgsz: int = Field(PredictSpec.imgsz, description="0 = the model's own size.")
     device: str = PredictSpec.device
     nms_free: bool | None = Field(None, description=NMS_FREE_HELP + " Empty = the model's profile (or false).")
+    output_url: str = Field("", description="s3://BUCKET/PREFIX the job's results are uploaded to; empty = none.")
 
 
 class ModelRegisterRequest(Body):

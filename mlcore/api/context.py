@@ -19,6 +19,8 @@ from mlcore.devices.torch_probe import TorchProbe, probe_torch
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.store import Job, JobStore
 from mlcore.predict.client import PredictorClient
+from mlcore.storage.datasets import dataset_from
+from mlcore.storage.locations import is_storage_text
 
 PREFIX = "/api/v1/ml"
 PROBE_KEEP_S = 60.0
@@ -31,6 +33,8 @@ def dataset_path(text: str, settings: Settings, roots: Sequence[Path] | None = N
     else from the first root, so that a misspelt name is answered "does not exist" rather than "outside"; whether
     anything exists is never asked outside the roots."""
     raw, roots = text.strip(), settings.dataset_roots if roots is None else roots
+    if is_storage_text(raw, settings):
+        return dataset_from(raw, settings)  # a bucket: pulled into the cache (what changed only), its copy read
     if raw.startswith("~"):
         return raw  # a home folder: resolve_user_path expands it (and refuses one of no such user)
     if raw and "\x00" not in raw and not Path(raw).is_absolute():

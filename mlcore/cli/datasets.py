@@ -44,6 +44,7 @@ def add_dataset_parser(sub: Any) -> None:
     version.add_argument("--tolerance", type=float, default=0.05, help="how far a split's share may miss (0.05)")
     version.add_argument("--name", help="the versions' name (default: the source's)")
     version.add_argument("--json", action="store_true", help="print the manifest as one JSON document")
+    version.add_argument("--to", metavar="URL", help="also upload the new version to s3://BUCKET/PREFIX")
     version.set_defaults(func=cmd_version)
     coco_in = actions.add_parser("import-coco", help="a COCO detection dataset as a new YOLO dataset version")
     coco_in.add_argument("source", metavar="JSON", help="the instances JSON, or a Roboflow COCO export's folder")
@@ -87,7 +88,19 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
         )
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
-    return _print_manifest(manifest, args.json)
+    code = _print_manifest(manifest, args.json)
+    return _upload_version(Path(manifest["path"]), args.to, settings) if args.to else code
+
+
+def _upload_version(folder: Path, url: str, settings: Settings) -> int:
+    """The version's folder to a bucket, under its name in the outputs (datasets/NAME/vN/)."""
+    from mlcore.storage.push import UPLOADED, push_results
+
+    state = push_results(folder, "dataset", settings, destination=url)
+    if state is None or state["state"] != UPLOADED:
+        return fail(f"the version is made, but not uploaded: {(state or {}).get('error')}", 1)
+    print(f"uploaded to {state['url']} ({state['files']} files)", file=sys.stderr)
+    return 0
 
 
 def _print_manifest(manifest: dict[str, Any], as_json: bool) -> int:

@@ -24,6 +24,7 @@ from mlcore.cli.predict import add_predict_parser
 from mlcore.cli.quality import add_quality_parsers
 from mlcore.cli.runs import add_runs_parser, add_visualize_parser
 from mlcore.cli.serve import add_app_parser, add_serve_parser
+from mlcore.cli.storage import add_storage_parser
 from mlcore.cli.system import add_system_parsers
 from mlcore.cli.train import add_train_parsers
 from mlcore.cli.tuning import add_tuning_parser
@@ -49,6 +50,7 @@ COMMANDS = (
     add_quality_parsers,
     add_dataset_parser,
     add_augmentation_parser,
+    add_storage_parser,
     add_serve_parser,
 )
 

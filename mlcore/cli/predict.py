@@ -31,6 +31,9 @@ def add_predict_parser(sub: Any) -> None:
         help="YOLO26: its NMS-free head (--iou has no effect); default: the profile's, else off",
     )
     predict.add_argument("--every", type=int, default=1, help="videos: predict on every N-th frame")
+    predict.add_argument(
+        "--to", default="", metavar="URL", help="a folder or video job: upload its results to s3://BUCKET/PREFIX"
+    )
     predict.add_argument("--save-images", action="store_true", help="also write the images (or video) with boxes drawn")
     predict.add_argument("--device", default="auto", help="batch jobs: auto, cpu or a GPU index")
     predict.add_argument("--wait", action="store_true", help="folders and videos: follow the job to its end")
@@ -142,6 +145,7 @@ def _predict_job(args: argparse.Namespace, settings: Settings) -> int:
             save_images=args.save_images,
             device=args.device,
             nms_free=args.nms_free,
+            output_url=args.to,
         )
         job = submit_predictions(spec, settings)
     except (SpecError, SubmitError) as exc:

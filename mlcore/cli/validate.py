@@ -40,9 +40,10 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.datasets.validation.options import ValidationOptions
     from mlcore.datasets.validation.saved_reports import save_report
     from mlcore.datasets.validation.validate import validate
+    from mlcore.storage.datasets import dataset_from
 
     try:
-        path = resolve_user_path(args.path, settings.dataset_roots, base=Path.cwd())
+        path = resolve_user_path(dataset_from(args.path, settings), settings.dataset_roots, base=Path.cwd())
         options = ValidationOptions(
             check_images=not args.no_images,
             check_labels=not args.no_labels,

@@ -86,6 +86,17 @@ ENV_PREDICTOR_DEVICE = "ML_STUDIO_PREDICTOR_DEVICE"
 ENV_RAY_ADDRESS = "ML_STUDIO_RAY_ADDRESS"  # unset = the local executor; Ray is then never imported
 ENV_RAY_PYTHON = "ML_STUDIO_RAY_PYTHON"
 ENV_WEIGHTS_MIRROR = "ML_STUDIO_WEIGHTS_MIRROR"  # unset = base weights are added from files only, never from a URL
+ENV_S3_ENDPOINT = "ML_STUDIO_S3_ENDPOINT"  # an S3-compatible endpoint (SeaweedFS, R2, GCS interop); unset = AWS
+ENV_S3_BUCKETS = "ML_STUDIO_S3_BUCKETS"  # the buckets s3:// may name on that endpoint ('' = any its keys reach)
+AWS_CREDENTIALS = {  # boto3's argument -> the variable that gives it (never shown, logged or recorded)
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+}
+ENV_RESULTS_URL = "ML_STUDIO_RESULTS_URL"  # s3://BUCKET/PREFIX (or LOCATION:PREFIX) that finished jobs' folders go to
+ENV_RESULTS_KINDS = "ML_STUDIO_RESULTS_KINDS"  # which results go there (default: all of RESULT_KINDS)
+RESULT_KINDS = ("training", "evaluation", "export", "prediction", "registry")
+ENV_STORAGE_FILE = "ML_STUDIO_STORAGE"  # a YAML file naming several storage locations (name, endpoint, bucket, ...)
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: a pipeline run appends its report there
 ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
 LOCAL_USER = "local"  # whoever uses the studio without a login: the machine's own user
@@ -157,6 +168,16 @@ class Settings:
     weights_mirror: str = field(default="", repr=False)
     """Base URL (ending in /) of the server base weights may be fetched from ('' = none); may hold credentials:
     show it only through public_url()."""
+    s3_endpoint: str = ""
+    """The S3-compatible endpoint `s3://` URLs go to ('' = AWS); credentials come from AWS_* or a credentials file."""
+    s3_buckets: tuple[str, ...] = ()
+    """The buckets `s3://` may name on that endpoint (empty = any that its credentials reach)."""
+    storage_file: str = ""
+    """A YAML file of named storage locations ('' = none but the endpoint above)."""
+    results_url: str = ""
+    """Where finished jobs' folders and registered versions are uploaded ('' = they stay on this disk only)."""
+    results_kinds: tuple[str, ...] = RESULT_KINDS
+    """Which of RESULT_KINDS are uploaded there."""
     predict: PredictLimits = field(default_factory=PredictLimits)
     """Limits of prediction requests and of the predictor process."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -239,6 +260,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ray_address=env.get(ENV_RAY_ADDRESS, "").strip().rstrip("/"),
         ray_python=env.get(ENV_RAY_PYTHON, "").strip(),
         weights_mirror=_mirror(env.get(ENV_WEIGHTS_MIRROR, "")),
+        s3_endpoint=env.get(ENV_S3_ENDPOINT, "").strip().rstrip("/"),
+        s3_buckets=tuple(b.strip() for b in env.get(ENV_S3_BUCKETS, "").split(",") if b.strip()),
+        storage_file=env.get(ENV_STORAGE_FILE, "").strip(),
+        results_url=env.get(ENV_RESULTS_URL, "").strip(),
+        results_kinds=_kinds(env.get(ENV_RESULTS_KINDS, "")),
         predict=PredictLimits(
             default_model=env.get(ENV_DEFAULT_MODEL, "").strip(),
             max_files=_whole_number(env, ENV_PREDICT_MAX_FILES, 32),
@@ -281,6 +307,14 @@ def _mirror(value: str) -> str:
             f"{ENV_WEIGHTS_MIRROR}=http://mirror.internal/weights/"
         )
     return text if text.endswith("/") else text + "/"
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip()) or RESULT_KINDS
+    unknown = [k for k in kinds if k not in RESULT_KINDS]
+    if unknown:
+        raise SettingsError(f"{ENV_RESULTS_KINDS} names {unknown}; use some of {', '.join(RESULT_KINDS)}.")
+    return kinds
 
 
 def _names(value: str) -> tuple[str, ...]:

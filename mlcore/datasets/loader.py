@@ -29,6 +29,7 @@ from mlcore.core.settings import PROJECT_ROOT, Settings, load_settings
 from mlcore.core.user_yaml import UnsafeYaml, read_yaml_file
 from mlcore.datasets.images import IMAGE_EXTENSIONS
 from mlcore.datasets.issues import Issue
+from mlcore.storage.datasets import dataset_from
 
 YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -624,7 +625,7 @@ def usable_split(
     saying why it cannot be used. An entry that leads outside the allowed folders refuses the dataset (SubmitError),
     unless `partial`: a measurement that leaves such files out and lists them (an evaluation)."""
     try:
-        path = resolve_user_path(text, settings.dataset_roots, base=PROJECT_ROOT)
+        path = resolve_user_path(dataset_from(text, settings), settings.dataset_roots, base=PROJECT_ROOT)
         dataset = load_dataset(path, settings.dataset_roots)
     except (PathNotAllowed, DatasetError) as exc:
         raise error(f"{what} cannot be used: {exc}") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from mlcore.jobs.local import Launcher, LocalExecutor, launch_worker
 from mlcore.jobs.progress import run_folder_log, tail
 from mlcore.jobs.ray_executor import RayExecutor
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, JobStore, open_store
+from mlcore.storage.push import has_pending, retry_pending
 
 SCHEDULER_LOCK = ".scheduler.lock"  # under the outputs root
 
@@ -139,6 +141,8 @@ def refresh(settings: Settings) -> str | None:
     the first job there is nothing to advance (and a look never creates the job database)."""
     if not (settings.outputs_root / paths.JOBS_DB).exists():
         return None
+    if has_pending(settings):  # uploads a lost connection left: tried again beside the read, never in its way
+        threading.Thread(target=retry_pending, args=(settings,), daemon=True).start()
     try:
         return schedule(settings).problem
     except (OSError, sqlite3.Error) as exc:

@@ -41,6 +41,9 @@ class PredictSpec:
     device: str = "auto"
     nms_free: bool | None = None
     """YOLO26: True runs its NMS-free head (mlcore.engine.heads); None = the profile's."""
+    output_url: str = ""
+    """s3://BUCKET/PREFIX (or LOCATION:PREFIX) the job's folder is uploaded to when it ends ('' = the results
+    location, if one is set)."""
 
     def __post_init__(self) -> None:
         non_empty("model_path", self.model_path, "a run's weights/best.pt, a trusted .pt or an export")
@@ -62,6 +65,8 @@ class PredictSpec:
         if not isinstance(self.profile, str):
             raise SpecError(f"profile={self.profile!r}; use default, none, a JSON object or a profile.json path.")
         device("device", self.device)
+        if not isinstance(self.output_url, str):
+            raise SpecError(f"output_url={self.output_url!r}; give s3://BUCKET/PREFIX or leave it empty.")
 
     def to_dict(self) -> dict[str, Any]:
         """The request as recorded: `iou_threshold`, as requests name it."""

@@ -19,13 +19,19 @@ from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import ProfileError, choose_profile, with_overrides
 from mlcore.predict.sources import SourceError, describe_source
 from mlcore.predict.spec import PredictSpec
+from mlcore.storage.datasets import dataset_from
+from mlcore.storage.locations import parse_target
 
 
 def submit_predictions(spec: PredictSpec, settings: Settings, owner: str = "local") -> Job:
     """Check everything, write predict_config.yaml, queue the job and run a scheduling step."""
     model = resolve_model(spec.model_path, settings)
+    if spec.output_url:
+        parse_target(spec.output_url, settings)  # a StorageError (a SubmitError) when no location allows it
     try:
-        source = resolve_user_path(spec.source, settings.dataset_roots, base=PROJECT_ROOT, what="source")
+        source = resolve_user_path(
+            dataset_from(spec.source, settings), settings.dataset_roots, base=PROJECT_ROOT, what="source"
+        )
         kind, count = describe_source(source)
         saved = choose_profile(model, settings, spec.profile)
     except (PathNotAllowed, SourceError, ProfileError) as exc:

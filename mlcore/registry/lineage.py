@@ -27,6 +27,7 @@ from mlcore.evaluation.store import EvaluationSummary, list_evaluations
 from mlcore.export.store import ExportSummary, list_exports
 from mlcore.registry.store import RegisteredModel, Version, list_models
 from mlcore.runs.store import read_run
+from mlcore.storage.pull import pulled_from
 
 CHAIN_LIMIT = 50
 
@@ -55,6 +56,7 @@ def dataset_facts(path: str) -> dict[str, Any]:
             "names": {str(k): v for k, v in dataset.names.items()},
             "fingerprint": fingerprint_of(Path(path)),
             "version": version_of(path),
+            "pulled_from": pulled_from(Path(path)),  # a dataset from a bucket: its URL and listing's fingerprint
         }
     except (DatasetError, OSError) as exc:
         return {"path": path, "names": {}, "fingerprint": "", "unreadable": str(exc)[:200]}

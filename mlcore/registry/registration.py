@@ -17,6 +17,7 @@ from mlcore.jobs.store import jobs_of
 from mlcore.predict.profile import ProfileError, profile_path, read_profile
 from mlcore.registry.lineage import lineage_of, run_of
 from mlcore.registry.store import RegistryError, Version, check_name, read_model, record_mlflow, register
+from mlcore.storage.push import push_results
 from mlcore.tracking.registry import register_version
 
 
@@ -65,5 +66,6 @@ def register_model(text: str, name: str, settings: Settings, user: str = "local"
     )
     tags = {"sha256": version.sha256, "registered_by": user, "source": str(weights)}
     copy = read_model(settings, name).weights(version)
+    push_results(copy.parent, "registry", settings)  # the version's folder, when results go to a bucket
     record_mlflow(settings, name, version.number, register_version(settings, name, version.number, copy, run, tags))
     return version

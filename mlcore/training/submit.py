@@ -32,6 +32,7 @@ from mlcore.engine.checkpoint import CheckpointError, CheckpointInfo, inspect_ch
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import ACTIVE_STATES, Job, JobState, open_store
+from mlcore.storage.datasets import dataset_from
 from mlcore.training.spec import CONTINUING_MODES, TrainSpec
 
 MIN_FREE_DISK_GB = 1.0
@@ -64,7 +65,7 @@ def start(spec: TrainSpec, settings: Settings, owner: str = LOCAL_USER, allow_wa
 def checked_dataset(dataset_path: str, imgsz: int, settings: Settings, allow_warnings: bool = True) -> Path:
     """The dataset's resolved path, after checking it lies under the allowed roots and has no validation error."""
     try:
-        dataset = resolve_user_path(dataset_path, settings.dataset_roots, base=PROJECT_ROOT)
+        dataset = resolve_user_path(dataset_from(dataset_path, settings), settings.dataset_roots, base=PROJECT_ROOT)
     except PathNotAllowed as exc:
         raise SubmitError(str(exc)) from None
     try:
