@@ -112,6 +112,14 @@ def test_a_registered_version_is_uploaded_and_downloads_through_a_presigned_link
     assert link and link.startswith(server.endpoint) and SECRET_KEY not in link
     with urllib.request.urlopen(link, timeout=30) as answer:  # noqa: S310 - the test's own loopback server
         assert hashlib.sha256(answer.read()).hexdigest() == _sha(weights)
+    from fastapi.testclient import TestClient
+
+    from mlcore.api.app import create_api
+
+    with TestClient(create_api(studio["settings"])) as client:
+        answer = client.get("/api/v1/ml/models/uploaded-model/versions/1/weights", follow_redirects=False)
+        assert answer.status_code == 307 and answer.headers["location"].startswith(server.endpoint)
+        assert SECRET_KEY not in answer.headers["location"]
 
 
 def test_a_batch_prediction_reads_images_from_one_bucket_and_writes_to_another(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from mlcore.api.bodies import AliasRequest, ArchiveRequest, BaseModelAddRequest, CompareRequest, ModelRegisterRequest
 from mlcore.api.context import ApiContext, dataset_path
@@ -25,6 +25,7 @@ from mlcore.registry.store import (
     set_archived,
 )
 from mlcore.registry.views import lineage_graph, model_document, models_table
+from mlcore.storage.push import presigned_url
 
 BASE_STATUS = {  # a refused base model's HTTP answer, by BaseWeightsError.code (others: 400)
     bw.NOT_ON_MIRROR: 404,
@@ -163,6 +164,8 @@ def router(ctx: ApiContext) -> APIRouter:
         if problem := integrity_problem(model, chosen):
             raise ApiError(409, "altered", problem)
         path = model.weights(chosen)
+        if link := presigned_url(path, ctx.settings):  # the version lives in a bucket: the client fetches it there
+            return RedirectResponse(link, status_code=307)  # type: ignore[return-value]
         return FileResponse(path, filename=f"{name}-v{version}{path.suffix}", media_type="application/octet-stream")
 
     return routes
