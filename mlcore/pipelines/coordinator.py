@@ -109,8 +109,6 @@ class Coordinator:
             self.inputs.model = output["weights"]
             if "export" in self.spec.step_names:  # the export's check of the weights, done while others run
                 threading.Thread(target=self.read_weights, args=(Path(output["weights"]),), daemon=True).start()
-        if step == "gate":
-            self.inputs.gate_passed = bool(output["passed"])
 
     def read_weights(self, weights: Path) -> None:
         try:

@@ -93,6 +93,10 @@ class PipelineFolder:
         steps = [{"step": s, "state": PENDING, "job": None, "output": None, "error": None} for s in spec.step_names]
         write_json_atomically(self.state_file, {"pipeline": self.name, **facts, "steps": steps})
 
+    def gate_result(self) -> dict[str, Any] | None:
+        """What the gate step found (gate.json's document), once it has run."""
+        return self.step("gate").get("output")
+
     def facts(self) -> dict[str, Any]:
         return {k: v for k, v in self.read().items() if k != "steps"}
 

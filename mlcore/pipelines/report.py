@@ -205,8 +205,8 @@ def _clean(text: Any) -> str:
 def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
     """JUnit XML: a suite for the gate (one case per rule) and one for the steps."""
     steps = folder.steps()
-    gate_step = next((s for s in steps if s["step"] == "gate"), None)
-    gate = (gate_step or {}).get("output") or {}
+    gate_step = folder.step("gate")
+    gate = folder.gate_result() or {}
     results = {r["rule"]: r for r in gate.get("rules") or []}
     root = ET.Element("testsuites", name=f"ML Studio pipeline {folder.name}")
     texts = spec.settings("gate").get("rules") or [] if "gate" in spec.step_names else []
@@ -216,7 +216,7 @@ def junit(folder: PipelineFolder, spec: PipelineSpec) -> str:
         case = ET.SubElement(cases, "testcase", classname=f"{spec.name}.gate", name=str(text), time="0")
         r = results.get(text)
         if r is None:
-            why = (gate_step or {}).get("error") or "the gate did not run"
+            why = gate_step.get("error") or "the gate did not run"
             ET.SubElement(case, "skipped", message=_clean(why))
             skipped += 1
         elif not r["passed"]:

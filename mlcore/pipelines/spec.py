@@ -37,8 +37,11 @@ from mlcore.training.spec import NAME_PATTERN
 STEPS = ("validate", "train", "evaluate", "audit", "compare", "gate", "export", "register")
 NEEDS_MODEL = ("evaluate", "audit", "compare", "export", "register")
 TOP_LEVEL = ("name", "dataset", "model", "steps")
-FILLED_IN = ("model_path",)  # the pipeline gives every step its model
-TRAIN_FILLED_IN = ("dataset_path", "project", "experiment", "trial")
+MODEL_FIELD = "model_path"
+FILLED_IN = {  # a step's request fields the pipeline sets itself (others: the model and the dataset)
+    "train": (MODEL_FIELD, "dataset_path", "project", "experiment", "trial"),
+    "export": (MODEL_FIELD,),  # an export may check parity on another dataset
+}
 VALIDATE_FIELDS = {"fail_on": "error", "near_duplicates": True, "check_images": True}
 FAIL_ON = ("error", "warning")
 COMPARE_FIELDS = ("against", "split", "imgsz", "thresholds", "confidence", "iou", "resamples", "seed")
@@ -180,8 +183,8 @@ def check_step(step: str, settings: dict[str, Any], dataset: str) -> None:
     from mlcore.registry.ab import ComparisonRequest
     from mlcore.registry.store import check_alias, check_name
 
-    filled = [k for k in settings if k in (*FILLED_IN, *(TRAIN_FILLED_IN if step == "train" else ("dataset_path",)))]
-    if filled and step not in ("export",):
+    filled = [k for k in settings if k in FILLED_IN.get(step, (MODEL_FIELD, "dataset_path"))]
+    if filled:
         raise SpecError(f"{filled[0]} is set by the pipeline (its dataset, its model and its run's name); remove it.")
     if step == "validate":
         _known(settings, tuple(VALIDATE_FIELDS))
@@ -193,8 +196,6 @@ def check_step(step: str, settings: dict[str, Any], dataset: str) -> None:
     elif step == "audit":
         AuditSpec.from_dict({"model_path": PLACEHOLDER_MODEL, "dataset_path": dataset, **settings})
     elif step == "export":
-        if "model_path" in settings:
-            raise SpecError("model_path is set by the pipeline (the trained or named model); remove it.")
         ExportSpec.from_dict({"model_path": PLACEHOLDER_MODEL, "dataset_path": dataset, **settings})
     elif step == "compare":
         _known(settings, COMPARE_FIELDS)

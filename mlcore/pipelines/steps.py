@@ -39,8 +39,12 @@ class Inputs:
     resolved: dict[str, str] = field(default_factory=dict)
     """What the file names, as resolved when the run started (base_model_path, against): the worker's folder is
     not the terminal's."""
-    gate_passed: bool | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    """Each step that ran -> its output."""
+
+    @property
+    def gate_passed(self) -> bool:
+        return bool((self.outputs.get("gate") or {}).get("passed"))
 
 
 def submit_step(step: str, options: dict[str, Any], inputs: Inputs, settings: Settings) -> Job:

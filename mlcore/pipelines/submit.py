@@ -271,7 +271,7 @@ def pipeline_document(name: str, settings: Settings) -> dict[str, Any]:
     job = coordinator_of(folder, settings)
     facts = folder.facts()
     steps = folder.steps()
-    gate = next((s.get("output") for s in steps if s["step"] == "gate" and s.get("output")), None)
+    gate = folder.gate_result()
     progress = read_progress(folder.path)
     return {
         "name": facts.get("name"),
@@ -311,7 +311,7 @@ def pipeline_summary(folder: PipelineFolder, settings: Settings) -> dict[str, An
     """One row of the list: the run, its state, its steps' states and the gate's verdict."""
     job = coordinator_of(folder, settings)
     steps = folder.steps()
-    gate = next((s.get("output") for s in steps if s["step"] == "gate" and s.get("output")), None)
+    gate = folder.gate_result()
     return {
         "run": folder.name,
         "name": folder.facts().get("name"),

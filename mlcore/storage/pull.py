@@ -208,12 +208,11 @@ def pull(text: str | Target, settings: Settings, progress: Progress | None = Non
             if path.is_file() and relative != INDEX and relative not in wanted:
                 path.unlink()  # gone from the bucket: gone from the pulled copy
         warnings = _clean_yaml(folder, objects)
-        print_ = fingerprint(objects)
         pulled = Pulled(
             folder,
             target.url,
             target.location.where,
-            print_,
+            fingerprint(objects),
             len(objects),
             len(missing),
             len(objects) - len(missing),
