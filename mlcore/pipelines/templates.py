@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mlcore.core.settings import Settings
+from mlcore.core.spec import DEFAULT_IMGSZ
 from mlcore.datasets.versions import list_versions
 from mlcore.engine.trained_size import trained_imgsz
 from mlcore.registry.lineage import version_index
@@ -65,7 +66,7 @@ def improvement_pipeline(model: str, dataset: str, split: str, settings: Setting
     )
     name = name.strip("-._") or "model"
     production = f"{name}@{PRODUCTION}" if registered and PRODUCTION in registered[0].aliases else None
-    imgsz = trained_imgsz(weights, settings) or 640
+    imgsz = trained_imgsz(weights, settings) or DEFAULT_IMGSZ
     steps: dict[str, Any] = {
         "validate": {},
         "train": {
