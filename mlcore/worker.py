@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from mlcore.pipelines import coordinator as pipeline_coordinator
 from mlcore.predict import task as predict_task
 from mlcore.quality import audit_task, drift_task, kfold, selection_task
 from mlcore.runs import measure
+from mlcore.storage.locations import StorageError
+from mlcore.storage.node_copies import on_this_node
 from mlcore.storage.push import push_results
 from mlcore.training import task as training_task
 from mlcore.tuning import coordinator
@@ -93,9 +96,16 @@ def run_job(job_id: str, settings: Settings) -> int:
         message = f"this studio cannot run a {job.kind} job with task {job.spec.get('task')!r} (it runs {known})."
         store.transition(job_id, JobState.FAILED, error=message)
         return 1
+    job = store.get(job_id)
+    if on_ray and job.device != NO_DEVICE:  # a job that does the work (not a coordinator) reads its node's copies
+        try:
+            job = replace(job, spec=on_this_node(job.spec, settings))
+        except StorageError as exc:
+            store.transition(job_id, JobState.FAILED, error=str(exc))
+            return 1
     if job.device != NO_DEVICE:  # a job that runs a model: an OpenVINO export (an A/B evaluation, an audit)
         pin_openvino_precision()  # computes at its card's precision, not the CPU's bfloat16 default
-    code = task(store.get(job_id), settings, store)
+    code = task(job, settings, store)
     # to the results bucket (or a batch prediction's output_url), when one is set; never raises
     push_results(Path(job.run_dir), job.kind, settings, destination=str(job.spec.get("output_url") or ""))
     refresh(settings)  # a finishing worker advances the queue: the device it held may start the next job

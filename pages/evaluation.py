@@ -58,7 +58,7 @@ from ui.gallery import legend, thumbnails
 from ui.heads import nms_free_toggle
 from ui.image_size import image_size_input
 from ui.jobs import open_jobs_section
-from ui.page_frame import dataset_select, known_datasets, page_start
+from ui.page_frame import dataset_select, datasets_to_pick, known_datasets, page_start
 from ui.profile_advisor import advisor
 
 REFRESH_S = 2.0
@@ -85,7 +85,7 @@ def new_evaluation(settings: Settings, expanded: bool) -> bool:
             )
             return False
         datasets = known_datasets(tuple(str(r) for r in settings.dataset_roots))
-        if not datasets:
+        if not datasets_to_pick(settings):
             st.info(
                 "No dataset found under the allowed folders (ML_STUDIO_DATASET_ROOTS).", icon=":material/folder_off:"
             )

@@ -8,11 +8,13 @@ from mlcore.charts import system as charts
 from mlcore.core.settings import Settings
 from mlcore.devices.gpus import GpuInventory, GpuReading, read_gpus
 from mlcore.jobs.store import JobState
+from mlcore.storage.cache import cache_usage, trim_cache
 from mlcore.storage.check import check_locations, location_rows
 from mlcore.storage.locations import StorageError
 from mlcore.system import troubleshooting
 from mlcore.system.cluster import cluster_status
 from mlcore.system.status import HostReading, jobs_overview, read_host, status_notices
+from ui.auth import current_user
 from ui.cache import torch_probe_answer
 from ui.jobs import advance_queue
 from ui.page_frame import page_start
@@ -332,6 +334,28 @@ def storage_section(settings: Settings) -> None:
         with st.spinner("Listing each location with this machine's credentials…"):
             st.session_state["status.storage"] = check_locations(settings)
         st.rerun()
+    cache_part(settings)
+
+
+def cache_part(settings: Settings) -> None:
+    """The pull cache: its size, the datasets pulled into it, and freeing the objects none of them uses."""
+    usage = cache_usage(settings)
+    mib = 2**20
+    st.caption(
+        f"Pull cache `{usage['folder']}`: {usage['objects']:,} objects, {usage['bytes'] / mib:,.1f} MiB, of which "
+        f"{usage['unused_bytes'] / mib:,.1f} MiB no pulled dataset uses."
+    )
+    if usage["datasets"]:
+        st.dataframe(
+            [{"dataset": r["url"], "copy": r["path"], "objects": r["objects"]} for r in usage["datasets"]],
+            hide_index=True,
+            width="stretch",
+        )
+    if usage["unused_objects"] and current_user() in settings.admins:
+        if st.button("Remove the unused objects", icon=":material/delete_sweep:", key="status.trim_cache"):
+            freed = trim_cache(settings)
+            st.toast(f"Freed {freed['bytes_freed'] / mib:,.1f} MiB", icon=":material/delete_sweep:")
+            st.rerun()
 
 
 def hints_section() -> None:

@@ -41,7 +41,7 @@ from ui.auth import current_user
 from ui.base_weights import base_weights_panel
 from ui.cache import gpu_inventory, results
 from ui.jobs import advance_queue, job_row
-from ui.page_frame import dataset_select, known_datasets, page_start
+from ui.page_frame import dataset_select, datasets_to_pick, page_start
 
 REFRESH_S = 2.0
 RECENT_FINISHED = 8
@@ -56,7 +56,7 @@ MODE_HELP = {
 
 def pick_dataset(settings: Settings) -> tuple[str, bool]:
     """The chosen dataset and whether it may be used (errors block; warnings ask for confirmation)."""
-    if not known_datasets(tuple(str(r) for r in settings.dataset_roots)):
+    if not datasets_to_pick(settings):
         st.info(
             "No dataset found under the allowed folders. Make the demo dataset with "
             "`python -m mlcore demo-data`, or add your folder to ML_STUDIO_DATASET_ROOTS.",

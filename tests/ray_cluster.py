@@ -26,9 +26,9 @@ OBJECT_STORE_BYTES = 80 * 2**20
 START_TIMEOUT_S = 120.0
 
 
-def _ray_env() -> dict[str, str]:
+def _ray_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ML_STUDIO_")}
-    return {**env, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    return {**env, **extra, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass
@@ -67,6 +67,8 @@ class LocalRayCluster:
     dashboard_port: int = field(default_factory=free_port)
     nodes: list[RayNode] = field(default_factory=list)
     sessions: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables every node starts with (a node's own storage credentials)."""
 
     @property
     def address(self) -> str:
@@ -98,7 +100,12 @@ class LocalRayCluster:
         ]
         with open(log, "ab") as out:
             process = subprocess.Popen(
-                command, env=_ray_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.folder
+                command,
+                env=_ray_env(self.env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.folder,
             )
         node = RayNode(process, log, port)
         self.nodes.append(node)

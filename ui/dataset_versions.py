@@ -13,6 +13,8 @@ from mlcore.datasets.loader import DatasetError
 from mlcore.datasets.repair import Repair, diagnose, repair_dataset
 from mlcore.datasets.version_diff import compare_datasets
 from mlcore.datasets.versions import REMOVE_ERRORS, list_versions, make_version, origin_of, parse_class_map
+from mlcore.storage.locations import storage_configured
+from mlcore.storage.push import UPLOADED
 from ui.auth import current_user
 from ui.page_frame import known_datasets
 
@@ -53,7 +55,16 @@ def new_version(settings: Settings, source: Path) -> None:
         height=68,
         help="Classes of the same name are one class; others are appended.",
     )
-    name = st.text_input("Name of the versions (empty: the dataset's)", key="versions.name")
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name of the versions (empty: the dataset's)", key="versions.name")
+    to = ""
+    if storage_configured(settings):
+        to = c2.text_input(
+            "Also upload it to a bucket (optional)",
+            key="versions.to",
+            placeholder="s3://bucket/prefix or LOCATION:prefix",
+            help="The version goes under datasets/NAME/vN/ there; a failed upload is tried again later.",
+        )
     if st.button("Make the version", type="primary", icon=":material/library_add:", key="versions.make"):
         try:
             with st.spinner("Writing and validating the version…"):
@@ -69,6 +80,7 @@ def new_version(settings: Settings, source: Path) -> None:
                     actor=current_user(),
                     merge=merge or None,
                     class_map=parse_class_map([x for x in mapping.splitlines() if x.strip()]),
+                    to=to.strip() or None,
                 )
         except SubmitError as exc:
             st.error(str(exc), icon=":material/error:")
@@ -82,6 +94,11 @@ def made(manifest: dict) -> None:
     st.session_state[NEXT_COMPARE] = (manifest["parent"]["path"], manifest["path"])  # Compare: parent with it
     known_datasets.clear()  # the pickers list the new version
     st.toast(f"{manifest['name']} v{manifest['version']} made", icon=":material/library_add:")
+    upload = manifest.get("upload")
+    if upload and upload.get("state") == UPLOADED:
+        st.toast(f"Uploaded to {upload['url']} ({upload['files']} files)", icon=":material/cloud_done:")
+    elif upload:
+        st.toast(f"Not yet uploaded: {upload.get('error')} It is tried again.", icon=":material/cloud_off:")
     st.rerun()
 
 

@@ -1,5 +1,6 @@
 """The start every page shares, and cached lookups more than one page needs."""
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -7,6 +8,8 @@ import streamlit as st
 from mlcore.core.settings import Settings, SettingsError, load_settings
 from mlcore.datasets.samples import discover_datasets
 from mlcore.datasets.versions import lineage_label
+from mlcore.storage.locations import StorageError, storage_configured
+from mlcore.storage.pull import pull, pulled_datasets
 
 
 def page_start(title: str, caption: str) -> Settings:
@@ -36,16 +39,65 @@ def dataset_names(options: tuple[str, ...], demo: str) -> dict[str, str]:
     }
 
 
+def datasets_to_pick(settings: Settings) -> bool:
+    """Whether a dataset picker has something to offer: a dataset found or pulled, or buckets to pull one from."""
+    found = known_datasets(tuple(str(r) for r in settings.dataset_roots))
+    return bool(found) or storage_configured(settings) or bool(pulled_datasets(settings))
+
+
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
+
+
 def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) -> str:
     """A selectbox of the datasets under the allowed folders, the demo dataset first and labelled, versions named
-    with their parent, then `extra`."""
+    with their parent, datasets pulled from buckets by their URL, then `extra`; with storage configured, a
+    "Pull from a bucket" button beside it whose copy is then picked."""
+    if f"{key}.pulled" in st.session_state:  # a bucket was just pulled: pick its copy
+        st.session_state[key] = st.session_state.pop(f"{key}.pulled")
     demo = str(settings.demo_dataset_dir)
-    options = sorted(known_datasets(tuple(str(r) for r in settings.dataset_roots)), key=lambda p: (p != demo, p))
+    pulled = {r["path"]: r for r in pulled_datasets(settings)}
+    found = known_datasets(tuple(str(r) for r in settings.dataset_roots))
+    options = sorted({*found, *pulled}, key=lambda p: (p != demo, p in pulled, p))
     names = dataset_names(tuple(options), demo)
-    return st.selectbox(
+    now = time.time()
+    names.update({p: f"{r['url']}  (pulled {_age(now - (r.get('pulled_at') or now))})" for p, r in pulled.items()})
+    storage = storage_configured(settings)
+    column = st.columns([4, 1], vertical_alignment="bottom") if storage else None
+    picked = (column[0] if column else st).selectbox(
         "Dataset",
         [*options, *extra],
         key=key,
         format_func=lambda p: names.get(p, p),
-        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS).",
+        help="Datasets found under the allowed folders (ML_STUDIO_DATASET_ROOTS), and those pulled from buckets.",
     )
+    for warning in st.session_state.pop(f"{key}.pulled_warnings", []):
+        st.warning(warning, icon=":material/warning:")
+    if column:
+        with column[1].popover("Pull from a bucket", icon=":material/cloud_download:", use_container_width=True):
+            _pull_form(settings, key)
+    return picked
+
+
+def _pull_form(settings: Settings, key: str) -> None:
+    url = st.text_input("Bucket URL", key=f"{key}.url", placeholder="s3://bucket/prefix or LOCATION:prefix")
+    st.caption("Only what changed since the last pull is fetched; the copy is validated where it is used.")
+    if not st.button("Pull", key=f"{key}.pull", type="primary", disabled=not url.strip()):
+        return
+    bar = st.progress(0.0, text="Listing the bucket…")
+    try:
+        copy = pull(url.strip(), settings, lambda done, total: bar.progress(done / max(1, total), f"{done}/{total}"))
+    except StorageError as exc:
+        bar.empty()
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.session_state[f"{key}.pulled"] = str(copy.path)
+    st.session_state[f"{key}.pulled_warnings"] = copy.warnings
+    known_datasets.clear()
+    st.rerun()

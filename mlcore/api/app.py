@@ -35,6 +35,7 @@ from mlcore.api.routes import (
     quality,
     runs,
     status,
+    storage,
     training,
     tuning,
 )
@@ -142,6 +143,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         export,
         predict,
         models,
+        storage,
     ):  # this order is the OpenAPI schema's
         router.include_router(domain.router(ctx))
     api.include_router(router)

@@ -342,6 +342,11 @@ class DatasetVersionRequest(Body):
     resplit: str | None = _resplit()
     tolerance: float = _tolerance()
     name: str | None = Field(None, description="The versions' name (default: the source's).")
+    to: str | None = Field(
+        None,
+        description="Also upload the version to a bucket (s3://BUCKET/PREFIX or LOCATION:PREFIX), under "
+        "datasets/NAME/vN/; the answer's `upload` says where it went, or why not yet (it is tried again).",
+    )
 
 
 class CocoImportRequest(Body):
@@ -369,3 +374,17 @@ class DatasetCompareRequest(Body):
 
     a: str = Field(description="A dataset folder or data.yaml (e.g. a version's parent).")
     b: str = Field(description="The dataset to compare it with (e.g. the version).")
+
+
+class StoragePullRequest(Body):
+    """POST /api/v1/ml/storage/pull (`python -m mlcore storage pull URL`)"""
+
+    url: str = Field(description="s3://BUCKET/PREFIX or LOCATION:PREFIX: a dataset folder in a bucket.")
+
+
+class StorageTrimRequest(Body):
+    """POST /api/v1/ml/storage/cache/trim (`python -m mlcore storage cache --trim [--forget URL]`)"""
+
+    forget: list[str] = Field(
+        default_factory=list, description="Pulled datasets (their URLs) to remove first; they are pulled again in full."
+    )

@@ -70,6 +70,7 @@ def add_dataset_parser(sub: Any) -> None:
 def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     from mlcore.core.errors import SubmitError
     from mlcore.datasets.versions import REMOVE_ERRORS, make_version, parse_class_map
+    from mlcore.storage.push import UPLOADED
 
     remove = args.remove if args.remove == REMOVE_ERRORS else here(args.remove)
     try:
@@ -85,22 +86,18 @@ def cmd_version(args: argparse.Namespace, settings: Settings) -> int:
             add_to=args.split,
             merge=here(args.merge),
             class_map=parse_class_map(args.map),
+            to=args.to,
         )
     except SubmitError as exc:
         return fail(str(exc), EXIT_USAGE)
     code = _print_manifest(manifest, args.json)
-    return _upload_version(Path(manifest["path"]), args.to, settings) if args.to else code
-
-
-def _upload_version(folder: Path, url: str, settings: Settings) -> int:
-    """The version's folder to a bucket, under its name in the outputs (datasets/NAME/vN/)."""
-    from mlcore.storage.push import UPLOADED, push_results
-
-    state = push_results(folder, "dataset", settings, destination=url)
-    if state is None or state["state"] != UPLOADED:
-        return fail(f"the version is made, but not uploaded: {(state or {}).get('error')}", 1)
-    print(f"uploaded to {state['url']} ({state['files']} files)", file=sys.stderr)
-    return 0
+    upload = manifest.get("upload")
+    if upload is None:
+        return code
+    if upload["state"] != UPLOADED:
+        return fail(f"the version is made, but not yet uploaded: {upload.get('error')} (it is tried again)", 1)
+    print(f"uploaded to {upload['url']} ({upload['files']} files)", file=sys.stderr)
+    return code
 
 
 def _print_manifest(manifest: dict[str, Any], as_json: bool) -> int:

@@ -3,6 +3,7 @@
 python -m mlcore storage locations [--json]        # the configured locations (never a credential)
 python -m mlcore storage check [LOCATION] [--json] # can each location be listed with the credentials here?
 python -m mlcore storage pull URL [--json]         # s3://BUCKET/PREFIX or LOCATION:PREFIX into the cache
+python -m mlcore storage cache [--trim] [--forget URL ...] [--json]  # what the cache holds; free what is unused
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from mlcore.cli.follow import EXIT_USAGE, fail
 from mlcore.cli.printing import bar
 from mlcore.core.settings import Settings
 
-ACTIONS = ("locations", "check", "pull")
+ACTIONS = ("locations", "check", "pull", "cache")
 
 
 def add_storage_parser(sub: Any) -> None:
     p = sub.add_parser("storage", help="S3-compatible storage: locations, reachability, pulling a dataset")
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("target", nargs="?", metavar="URL|LOCATION", help="pull: s3://BUCKET/PREFIX or LOCATION:PREFIX")
+    p.add_argument("--trim", action="store_true", help="cache: remove the objects no pulled dataset uses")
+    p.add_argument("--forget", action="append", default=[], metavar="URL", help="cache: remove this pulled copy first")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(func=cmd_storage)
 
@@ -35,6 +38,8 @@ def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
             return _locations(args, settings)
         if args.action == "check":
             return _check(args, settings)
+        if args.action == "cache":
+            return _cache(args, settings)
         if not args.target:
             return fail("storage pull needs a URL: s3://BUCKET/PREFIX or LOCATION:PREFIX", EXIT_USAGE)
         return _pull(args, settings)
@@ -88,4 +93,25 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             f"{pulled.url} → {pulled.path}: {pulled.objects} objects, {pulled.fetched} fetched "
             f"({pulled.bytes_fetched / 2**20:.1f} MiB), {pulled.reused} already here, in {pulled.seconds:.1f} s"
         )
+    return 0
+
+
+def _cache(args: argparse.Namespace, settings: Settings) -> int:
+    from mlcore.storage.cache import cache_usage, trim_cache
+
+    trimmed = trim_cache(settings, args.forget) if args.trim or args.forget else None
+    usage = cache_usage(settings)
+    if args.json:
+        print(json.dumps({"usage": usage, "trimmed": trimmed}, indent=2))
+        return 0
+    if trimmed:
+        for folder in trimmed["forgotten"]:
+            print(f"forgot {folder}")
+        print(f"removed {trimmed['objects_removed']} unused objects ({trimmed['bytes_freed'] / 2**20:.1f} MiB)")
+    print(
+        f"{usage['folder']}: {usage['objects']} objects ({usage['bytes'] / 2**20:.1f} MiB), "
+        f"{usage['unused_objects']} unused ({usage['unused_bytes'] / 2**20:.1f} MiB: --trim removes them)"
+    )
+    for row in usage["datasets"]:
+        print(f"  {row['url']} → {row['path']} ({row['objects']} objects)")
     return 0

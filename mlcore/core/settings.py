@@ -96,6 +96,7 @@ AWS_CREDENTIALS = {  # boto3's argument -> the variable that gives it (never sho
 ENV_RESULTS_URL = "ML_STUDIO_RESULTS_URL"  # s3://BUCKET/PREFIX (or LOCATION:PREFIX) that finished jobs' folders go to
 ENV_RESULTS_KINDS = "ML_STUDIO_RESULTS_KINDS"  # which results go there (default: all of RESULT_KINDS)
 RESULT_KINDS = ("training", "evaluation", "export", "prediction", "registry")
+ENV_NODE_CACHE = "ML_STUDIO_NODE_CACHE"  # on a Ray node: where its jobs pull datasets from buckets (its own disk)
 ENV_STORAGE_FILE = "ML_STUDIO_STORAGE"  # a YAML file naming several storage locations (name, endpoint, bucket, ...)
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: a pipeline run appends its report there
 ENV_EXECUTOR = "ML_STUDIO_EXECUTOR"  # set by the studio in a worker's environment: which executor started it
@@ -174,6 +175,9 @@ class Settings:
     """The buckets `s3://` may name on that endpoint (empty = any that its credentials reach)."""
     storage_file: str = ""
     """A YAML file of named storage locations ('' = none but the endpoint above)."""
+    node_cache: Path = Path.home() / ".cache" / "ml-studio"
+    """On a Ray node: the node's own folder its jobs pull datasets from buckets into (the same path on every node, on
+    each node's local disk)."""
     results_url: str = ""
     """Where finished jobs' folders and registered versions are uploaded ('' = they stay on this disk only)."""
     results_kinds: tuple[str, ...] = RESULT_KINDS
@@ -240,9 +244,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     else:
         model_roots = (outputs / paths.MODELS_DIR,)
 
-    own = outputs / paths.DATASETS_DIR  # uploads, versions and the demo: written by the studio, always readable
-    if not any(own.is_relative_to(root) for root in dataset_roots):
-        dataset_roots = (*dataset_roots, own)
+    node_cache = _absolute(env.get(ENV_NODE_CACHE) or str(Path.home() / ".cache" / "ml-studio"), PROJECT_ROOT)
+    # uploads, versions and the demo, and on a Ray node (ENV_EXECUTOR set) its own pulls from buckets: written by the
+    # studio, always readable
+    owns = (outputs / paths.DATASETS_DIR, *([node_cache / paths.DATASETS_DIR] if env.get(ENV_EXECUTOR) else []))
+    for own in owns:
+        if not any(own.is_relative_to(root) for root in dataset_roots):
+            dataset_roots = (*dataset_roots, own)
     return Settings(
         outputs_root=outputs,
         dataset_roots=dataset_roots,
@@ -263,6 +271,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint=env.get(ENV_S3_ENDPOINT, "").strip().rstrip("/"),
         s3_buckets=tuple(b.strip() for b in env.get(ENV_S3_BUCKETS, "").split(",") if b.strip()),
         storage_file=env.get(ENV_STORAGE_FILE, "").strip(),
+        node_cache=node_cache,
         results_url=env.get(ENV_RESULTS_URL, "").strip(),
         results_kinds=_kinds(env.get(ENV_RESULTS_KINDS, "")),
         predict=PredictLimits(

@@ -39,6 +39,8 @@ from mlcore.datasets.validation.fingerprint import fingerprint_of, fingerprint_o
 from mlcore.datasets.validation.options import ValidationOptions
 from mlcore.datasets.validation.saved_reports import save_report
 from mlcore.datasets.validation.validate import validate
+from mlcore.storage.locations import parse_target
+from mlcore.storage.push import DATASET_RESULTS, push_results
 
 MANIFEST = "manifest.json"
 RESPLIT_TOLERANCE = 0.05  # each split's share of the images may miss the requested one by this much
@@ -336,9 +338,14 @@ def make_version(
     add_to: str = "train",
     merge: str | None = None,
     class_map: dict[str, str] | None = None,
+    to: str | None = None,
 ) -> dict[str, Any]:
     """Write the next version of `source_text`'s dataset with the changes applied (fixes, then removals, then the
-    added images, then a merged dataset, then a re-split such as "70/20/10"); its manifest."""
+    added images, then a merged dataset, then a re-split such as "70/20/10"); its manifest. `to`: a bucket
+    (s3://BUCKET/PREFIX or LOCATION:PREFIX) the version is uploaded to, under datasets/NAME/vN/; the manifest's
+    "upload" says where it went, or why not yet (a failed upload is retried by the next scheduling step)."""
+    if to:
+        parse_target(to, settings)  # a destination the studio may not write refuses before anything is made
     if fixes is None and remove is None and resplit is None and add is None and merge is None:
         raise SubmitError(
             "nothing to change: give a fix list to apply, images to add or remove, a dataset to merge, or a re-split."
@@ -395,7 +402,10 @@ def make_version(
         "name": parent["name"] if parent else None,
         "version": parent["version"] if parent else None,
     }
-    return write_version(family, plan, names, lineage, changes, settings, actor)
+    manifest = write_version(family, plan, names, lineage, changes, settings, actor)
+    if to:
+        manifest["upload"] = push_results(Path(manifest["path"]), DATASET_RESULTS, settings, destination=to)
+    return manifest
 
 
 def _claim(base: Path) -> tuple[int, Path, Path]:

@@ -189,3 +189,27 @@ def parse_target(text: str, settings: Settings) -> Target:
             return Target(loc, loc.bucket, _prefix(loc.prefix + found["prefix"]))
     names = ", ".join(loc.name for loc in every[1:]) or "none configured (ML_STUDIO_STORAGE)"
     raise StorageError(f"{text!r} is not s3://BUCKET/PREFIX nor LOCATION:PREFIX (locations: {names}).")
+
+
+def located(name: str, bucket: str, prefix: str, settings: Settings) -> Target:
+    """The place a pulled dataset's record names (its location's name, bucket and prefix), on this machine's
+    configuration; StorageError when that location is not configured here."""
+    for loc in locations(settings):
+        if loc.name == (name or DEFAULT):
+            return Target(loc, bucket, _prefix(prefix))
+    raise StorageError(
+        f"the storage location {name!r} is not configured on this machine; configure it as on the studio's server "
+        "(ML_STUDIO_STORAGE)."
+    )
+
+
+def storage_configured(settings: Settings) -> bool:
+    """Whether this studio is set up to read buckets: an endpoint, a locations file, or AWS credentials."""
+    env = settings.environment
+    return bool(
+        settings.s3_endpoint
+        or settings.storage_file
+        or env.get("AWS_ACCESS_KEY_ID")
+        or env.get("AWS_PROFILE")
+        or env.get("AWS_SHARED_CREDENTIALS_FILE")
+    )

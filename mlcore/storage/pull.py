@@ -60,6 +60,8 @@ class StoredObject:
 class Pulled:
     path: Path
     url: str
+    location: str
+    """The location's name (DEFAULT for plain s3:// URLs): with the URL, where to pull it again."""
     endpoint: str
     fingerprint: str
     objects: int
@@ -92,14 +94,20 @@ def fingerprint(objects: list[StoredObject]) -> str:
     return digest.hexdigest()
 
 
-def dataset_folder(target: Target, settings: Settings) -> Path:
-    """Where a target's dataset is pulled to (an allowed dataset folder: under the outputs' datasets/)."""
+def dataset_folder(target: Target, settings: Settings, root: Path | None = None) -> Path:
+    """Where a target's dataset is pulled to: an allowed dataset folder under `root`'s datasets/ (the outputs', or
+    a Ray node's own cache)."""
     parts = [p for p in target.prefix.strip("/").split("/") if p] or ["_whole-bucket"]
-    return settings.outputs_root / paths.DATASETS_DIR / STORAGE_DIR / target.bucket / Path(*parts)
+    return pulled_root(settings, root) / target.bucket / Path(*parts)
 
 
-def objects_folder(settings: Settings) -> Path:
-    return settings.outputs_root / paths.CACHE_DIR / OBJECTS_DIR
+def pulled_root(settings: Settings, root: Path | None = None) -> Path:
+    """The folder every pulled dataset lies under (datasets/s3/ of the outputs, or of `root`)."""
+    return (root or settings.outputs_root) / paths.DATASETS_DIR / STORAGE_DIR
+
+
+def objects_folder(settings: Settings, root: Path | None = None) -> Path:
+    return (root or settings.outputs_root) / paths.CACHE_DIR / OBJECTS_DIR
 
 
 def _fetch(s3: Any, target: Target, item: StoredObject, blob: Path) -> int:
@@ -167,12 +175,19 @@ def _clean_yaml(folder: Path, objects: list[StoredObject]) -> list[str]:
     return warnings
 
 
-def pull(text: str | Target, settings: Settings, progress: Progress | None = None, workers: int = WORKERS) -> Pulled:
-    """The dataset at `text` (s3://BUCKET/PREFIX or LOCATION:PREFIX) in the cache, fetching only what changed."""
+def pull(
+    text: str | Target,
+    settings: Settings,
+    progress: Progress | None = None,
+    workers: int = WORKERS,
+    root: Path | None = None,
+) -> Pulled:
+    """The dataset at `text` (s3://BUCKET/PREFIX or LOCATION:PREFIX) in the cache, fetching only what changed; under
+    `root` instead of the outputs when given (a Ray node's own cache)."""
     target = parse_target(text, settings) if isinstance(text, str) else text
     started = time.perf_counter()
-    folder = dataset_folder(target, settings)
-    blobs = objects_folder(settings)
+    folder = dataset_folder(target, settings, root)
+    blobs = objects_folder(settings, root)
     blobs.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     with open(blobs / f".{hashlib.sha256(target.url.encode()).hexdigest()[:16]}.lock", "w") as lock:
@@ -211,6 +226,7 @@ def pull(text: str | Target, settings: Settings, progress: Progress | None = Non
         pulled = Pulled(
             folder,
             target.url,
+            target.location.name,
             target.location.where,
             fingerprint(objects),
             len(objects),
@@ -233,4 +249,33 @@ def pulled_from(folder: Path) -> dict[str, Any] | None:
         data = json.loads((folder / INDEX).read_text())
     except (OSError, ValueError):
         return None
-    return {k: data.get(k) for k in ("url", "endpoint", "fingerprint", "objects", "pulled_at")}
+    return {k: data.get(k) for k in ("url", "location", "endpoint", "fingerprint", "objects", "pulled_at")}
+
+
+def pulled_copy(path: Path, settings: Settings) -> tuple[Path, dict[str, Any]] | None:
+    """The pulled dataset folder that `path` (the folder, its data.yaml or a file in it) lies in, with its record;
+    None for a path that is no pulled copy in the outputs."""
+    top = pulled_root(settings)
+    path = Path(path)
+    if not path.is_relative_to(top):
+        return None
+    for folder in (path, *path.parents):
+        if folder == top or not folder.is_relative_to(top):
+            return None
+        try:
+            return folder, json.loads((folder / INDEX).read_text())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def pulled_datasets(settings: Settings) -> list[dict[str, Any]]:
+    """Every dataset pulled into the outputs: its folder, URL and when it was pulled, newest first."""
+    found = []
+    for folder, subfolders, files in os.walk(pulled_root(settings)):
+        if INDEX in files:
+            subfolders.clear()  # a pulled copy's own folders hold no other
+            record = pulled_from(Path(folder))
+            if record and record.get("url"):
+                found.append({**record, "path": folder})
+    return sorted(found, key=lambda r: -(r.get("pulled_at") or 0))

@@ -31,6 +31,7 @@ PENDING_DIR = "uploads"  # under cache/: one file per upload still to do
 UPLOADING, UPLOADED, PENDING = "uploading", "uploaded", "pending"
 SKIPPED_SUFFIXES = (".part", ".placing", ".lock")
 CHUNK = 1 << 20
+DATASET_RESULTS = "dataset"  # the kind of a dataset version written to a bucket (`dataset version --to`)
 RETRY_AFTER_S = 30.0  # a pending upload is tried again at most this often (pages look at the queue every 2 s)
 
 

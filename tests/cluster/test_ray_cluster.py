@@ -31,14 +31,22 @@ from mlcore.training.spec import TrainSpec
 from mlcore.training.submit import resume_training, submit_training
 from tests.conftest import PROJECT_ROOT
 from tests.ray_cluster import LocalRayCluster
+from tests.s3_server import SeaweedServer, seaweedfs
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 LONG = 200  # epochs for jobs that a test stops, cancels or kills
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
-    started = LocalRayCluster(tmp_path_factory.mktemp("ray")).start()
+def bucket_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    with seaweedfs(tmp_path_factory.mktemp("s3"), buckets=("data",)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, bucket_server: SeaweedServer) -> Iterator[LocalRayCluster]:
+    credentials = {k: v for k, v in bucket_server.env.items() if k.startswith("AWS_")}  # each node's own
+    started = LocalRayCluster(tmp_path_factory.mktemp("ray"), env=credentials).start()
     try:
         yield started
     finally:
@@ -46,13 +54,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluste
 
 
 @pytest.fixture(scope="module")
-def environment(cluster: LocalRayCluster, tmp_path_factory: pytest.TempPathFactory, small_dataset: Path) -> dict:
+def environment(
+    cluster: LocalRayCluster,
+    bucket_server: SeaweedServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    small_dataset: Path,
+) -> dict:
     outputs = tmp_path_factory.mktemp("ray-outputs")
     return {
         **os.environ,
+        **bucket_server.env,
         "ML_STUDIO_OUTPUTS": str(outputs),
         "ML_STUDIO_DATASET_ROOTS": str(small_dataset.parent),
         "ML_STUDIO_RAY_ADDRESS": cluster.address,
+        "ML_STUDIO_NODE_CACHE": str(tmp_path_factory.mktemp("node-cache")),
     }
 
 
@@ -64,7 +79,7 @@ def studio(environment: dict, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings(environment)
 
 
-def spec(dataset: Path, experiment: str, **changes) -> TrainSpec:
+def spec(dataset: Path | str, experiment: str, **changes) -> TrainSpec:
     values = {"epochs": 1, "imgsz": 64, "batch_size": 8, "workers": 0, "device": "auto", **changes}
     return TrainSpec(dataset_path=str(dataset), project="ray", experiment=experiment, **values)
 
@@ -129,17 +144,30 @@ def test_a_job_asking_for_more_gpus_than_any_node_has_is_refused_at_submit(
     assert open_store(studio).list() == []
 
 
-def test_a_cpu_training_runs_on_the_cluster_and_its_run_folder_is_complete(
-    studio: Settings, small_dataset: Path
+def test_a_cpu_training_from_a_bucket_runs_on_the_cluster_from_its_nodes_own_copy_and_its_run_folder_is_complete(
+    studio: Settings, small_dataset: Path, bucket_server: SeaweedServer
 ) -> None:
-    started = submit_training(spec(small_dataset, "cpu", device="cpu"), studio)
+    s3 = bucket_server.client()
+    for path in (p for p in small_dataset.rglob("*") if p.is_file()):
+        s3.upload_file(str(path), "data", f"logos/{path.relative_to(small_dataset).as_posix()}")
+    started = submit_training(spec("s3://data/logos", "cpu", device="cpu"), studio)
     assert started.executor == "ray"
+    submitted_copy = studio.outputs_root / "datasets" / "s3" / "data" / "logos"
+    assert started.spec["dataset_path"] == str(submitted_copy)  # validated on the studio's machine, as recorded
     wait_for(studio, lambda: job(studio, started.id).state.is_final(), why="the CPU training to end")
     done = job(studio, started.id)
     assert done.state is JobState.COMPLETED, done.error
     run = Path(done.run_dir)
     for name in ("weights/best.pt", "weights/last.pt", "results.csv", "metrics.json", "train.log", "args.yaml"):
         assert (run / name).exists(), name
+    node_copy = studio.node_cache / "datasets" / "s3" / "data" / "logos"
+    assert sorted(p.name for p in (node_copy / "images" / "train").iterdir()) == sorted(
+        p.name for p in (small_dataset / "images" / "train").iterdir()
+    )
+    log = (run / "train.log").read_text()
+    assert "Pulling s3://data/logos/ into this node" in log and str(node_copy) in log
+    assert bucket_server.env["AWS_SECRET_ACCESS_KEY"] not in log + json.dumps(done.spec)
+    assert open_store(studio).get(done.id).spec["dataset_path"] == str(submitted_copy)  # lineage reads the record
     assert json.loads((run / "progress.json").read_text())["state"] == "completed"
     assert "Ultralytics" in submission.logs(studio.ray_address, done.id)  # Ray kept the log too
     ended = lambda: submission.ray_job(studio.ray_address, done.id).ended  # noqa: E731 (the worker exits after it records)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,3 +231,115 @@ def test_the_api_validates_a_bucket_and_its_refusals_carry_no_credential(
         refused = client.post("/api/v1/ml/dataset/validate", json={"dataset_path": "s3://data/api/v1"})
         assert refused.status_code == 400 and "refused the credentials" in refused.json()["detail"]
         assert "a-wrong-secret-for-the-api" not in refused.text and SECRET_KEY not in refused.text
+
+
+def test_the_pickers_pull_a_bucket_and_then_list_its_copy_by_its_url(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    upload(server, small_dataset, "data", "picker/v1/")
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "training.py"), default_timeout=120).run()
+    at.text_input(key="train.dataset.url").set_value("s3://nowhere-bucket/x").run()
+    at.button(key="train.dataset.pull").click().run()
+    assert any("nowhere-bucket" in e.value for e in at.error), [e.value for e in at.error]  # said, not raised
+    at.text_input(key="train.dataset.url").set_value("s3://data/picker/v1").run()
+    at.button(key="train.dataset.pull").click().run()
+    assert not at.exception, at.exception
+    picker = at.selectbox(key="train.dataset")
+    copy = str(studio.outputs_root / "datasets" / "s3" / "data" / "picker" / "v1")
+    assert picker.value == copy  # the copy is picked and the page goes on with it
+    assert "s3://data/picker/v1/  (pulled just now)" in picker.options
+
+
+def test_a_job_on_a_cluster_node_reads_the_nodes_own_copy_and_a_changed_bucket_refuses_it(
+    server: SeaweedServer, studio: Settings, small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcore.storage.node_copies import on_this_node
+
+    upload(server, small_dataset, "data", "node/v1/")
+    submitted = pull("s3://data/node/v1", studio).path  # what the studio pulled and validated at submit
+    monkeypatch.setenv("ML_STUDIO_NODE_CACHE", str(tmp_path / "node"))
+    monkeypatch.setenv("ML_STUDIO_EXECUTOR", "ray")
+    node = load_settings()
+    said: list[str] = []
+    spec = {"dataset_path": str(submitted / "data.yaml"), "epochs": 3, "model": str(tmp_path / "m.pt")}
+    local = on_this_node(spec, node, said.append)
+    assert local["dataset_path"] == str(tmp_path / "node" / "datasets" / "s3" / "data" / "node" / "v1" / "data.yaml")
+    assert (local["epochs"], local["model"]) == (3, spec["model"])  # what is no pulled copy is left as it is
+    assert load_dataset(Path(local["dataset_path"]).parent, node.dataset_roots)  # an allowed folder on the node
+    assert any("Pulling s3://data/node/v1/" in line for line in said)
+    server.client().put_object(Bucket="data", Key="node/v1/labels/train/extra.txt", Body=b"")
+    with pytest.raises(StorageError, match="changed since this job was submitted"):
+        on_this_node(spec, node, said.append)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(
+        StorageError, match=r"this node \(.*\) could not pull .* Every node needs the storage credentials"
+    ):
+        on_this_node(spec, load_settings(), said.append)
+
+
+def test_the_cache_says_what_it_holds_and_trimming_frees_only_what_no_copy_uses(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    from mlcore.storage.cache import RECENT_S, cache_usage, trim_cache
+
+    count = upload(server, small_dataset, "data", "trim/a/")
+    upload(server, small_dataset, "data", "trim/b/")
+    server.client().put_object(Bucket="data", Key="trim/b/only-in-b.txt", Body=b"b")
+    pull("s3://data/trim/a", studio)
+    b = pull("s3://data/trim/b", studio)
+    usage = cache_usage(studio)
+    assert usage["objects"] == count + 1 and usage["unused_objects"] == 0  # a and b share their images' bytes
+    assert {r["url"] for r in usage["datasets"]} == {"s3://data/trim/a/", "s3://data/trim/b/"}
+    old = time.time() - 2 * RECENT_S
+    for blob in objects_folder(studio).iterdir():
+        os.utime(blob, (old, old))
+    with pytest.raises(StorageError, match="has no pulled copy here"):
+        trim_cache(studio, ["s3://data/trim/c"])
+    trimmed = trim_cache(studio, ["s3://data/trim/b"])
+    assert trimmed["forgotten"] == [str(b.path)] and not b.path.exists()
+    assert trimmed["objects_removed"] == 1 and trimmed["bytes_freed"] == 1  # only what b alone held
+    assert load_dataset(studio.outputs_root / "datasets" / "s3" / "data" / "trim" / "a", studio.dataset_roots)
+    again = pull("s3://data/trim/b", studio)
+    assert (again.fetched, again.reused) == (1, count)
+
+
+def test_the_api_pulls_says_what_the_cache_holds_writes_a_version_to_a_bucket_and_trims_for_admins_only(
+    server: SeaweedServer, studio: Settings, small_dataset: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcore.api.app import create_api
+
+    upload(server, small_dataset, "data", "api/v1/")
+    with TestClient(create_api(studio)) as client:
+        pulled = client.post("/api/v1/ml/storage/pull", json={"url": "s3://data/api/v1"})
+        assert pulled.status_code == 200, pulled.text
+        assert pulled.json()["path"] == str(studio.outputs_root / "datasets" / "s3" / "data" / "api" / "v1")
+        refused = client.post("/api/v1/ml/storage/pull", json={"url": "s3://data/api/../../etc"})
+        assert refused.status_code == 400 and "'..'" in refused.json()["detail"]
+        assert client.get("/api/v1/ml/storage/cache").json()["datasets"][0]["url"] == "s3://data/api/v1/"
+        assert [r["ok"] for r in client.get("/api/v1/ml/storage/check").json()] == [True]
+        made = client.post(
+            "/api/v1/ml/datasets/versions",
+            json={
+                "source": "s3://data/api/v1",
+                "resplit": "60/20/20",
+                "tolerance": 0.3,
+                "name": "apiv",
+                "to": "s3://other/api",
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["upload"]["state"] == "uploaded"
+        keys = {o["Key"] for o in server.client().list_objects_v2(Bucket="other", Prefix="api/")["Contents"]}
+        assert "api/datasets/apiv/v1/data.yaml" in keys
+        text = json.dumps([pulled.json(), made.json()])
+        assert SECRET_KEY not in text
+        assert client.post("/api/v1/ml/storage/cache/trim", json={}).status_code == 200
+    with TestClient(create_api(studio, token="t0k")) as client:
+        answer = client.post("/api/v1/ml/storage/cache/trim", json={}, headers={"Authorization": "Bearer t0k"})
+        assert answer.status_code == 403 and "administrators" in answer.json()["detail"]

@@ -77,6 +77,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 add_to=body.add_to,
                 merge=None if body.merge is None else str(found(body.merge)),
                 class_map=body.class_map,
+                to=body.to,
             )
 
     @routes.get("/datasets/versions", summary="Every dataset version under the outputs, newest first")
