@@ -18,13 +18,14 @@ Its packages stand on floors: a module imports only from its own package and fro
     8   evaluation  model evaluation, error types, galleries, leakage
     8   tuning      hyperparameter studies with Optuna
     9   export      ONNX, OpenVINO, TorchScript and TensorRT with a parity check
-    10  predict     deployment profiles, the predictor process, batch predictions
-    11  compare     A/B comparisons of two models on one split
-    11  quality     label audit, images to label next, drift
-    12  registry    registered model versions, aliases, lineage, the promotion gate
-    13  pipelines   declared runs: train, evaluate, gate, export, register, for CI jobs
-    14  api         the HTTP API
-    15  cli         the command line
+    10  explain     per-box saliency maps: gradient (LayerCAM) for .pt models, D-RISE for exports
+    11  predict     deployment profiles, the predictor process, batch predictions
+    12  compare     A/B comparisons of two models on one split
+    12  quality     label audit, images to label next, drift
+    13  registry    registered model versions, aliases, lineage, the promotion gate
+    14  pipelines   declared runs: train, evaluate, gate, export, register, for CI jobs
+    15  api         the HTTP API
+    16  cli         the command line
 
 `worker.py` (python -m mlcore.worker JOB_ID) and `__main__.py` (python -m mlcore) sit on top, and
 nothing imports them.

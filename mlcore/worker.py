@@ -20,6 +20,7 @@ from mlcore.core.settings import ENV_EXECUTOR, Settings, drop_environment, load_
 from mlcore.devices.leases import CPU, NO_DEVICE, Lease
 from mlcore.engine.env import silence_runtime_telemetry
 from mlcore.evaluation import task as evaluation_task
+from mlcore.explain import task as explain_task
 from mlcore.export import task as export_task
 from mlcore.export.openvino_runtime import install as pin_openvino_precision
 from mlcore.jobs.kinds import JobKind, JobTask
@@ -51,6 +52,7 @@ TASKS: dict[tuple[JobKind, JobTask | None], Task] = {
     (JobKind.SELECTION, JobTask.SELECT): selection_task.run,
     (JobKind.DRIFT, JobTask.DRIFT): drift_task.run,
     (JobKind.PIPELINE, JobTask.PIPELINE): pipeline_coordinator.run,
+    (JobKind.EXPLANATION, JobTask.EXPLAIN): explain_task.run,
 }
 
 

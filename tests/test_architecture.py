@@ -49,13 +49,14 @@ LAYERS = {
     "evaluation": 8,
     "tuning": 8,
     "export": 9,
-    "predict": 10,
-    "compare": 11,
-    "quality": 11,
-    "registry": 12,
-    "pipelines": 13,
-    "api": 14,
-    "cli": 15,
+    "explain": 10,
+    "predict": 11,
+    "compare": 12,
+    "quality": 12,
+    "registry": 13,
+    "pipelines": 14,
+    "api": 15,
+    "cli": 16,
 }
 ENTRY_POINTS = {
     "mlcore.__main__",
@@ -182,6 +183,7 @@ ENGINE_USERS = {
     "mlcore.training.batch_timer": "times Ultralytics' training batches, in a child process",
     "mlcore.devices.torch_probe": "asks torch which GPUs it sees, in a child process",
     "mlcore.export.openvino_runtime": "gives Ultralytics' OpenVINO backend the export's precision hint",
+    "mlcore.explain.gradient": "backward passes through the detection head's inputs, one per explained box",
 }
 
 

@@ -28,6 +28,7 @@ from mlcore.api.routes import (
     dataset_versions,
     datasets,
     evaluation,
+    explain,
     export,
     models,
     pipelines,
@@ -142,6 +143,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         quality,
         export,
         predict,
+        explain,
         models,
         storage,
     ):  # this order is the OpenAPI schema's

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlcore.core.paths import RunFolder
 from mlcore.evaluation.store import EvaluationUnreadable, evaluation_result
+from mlcore.explain.store import explanation_result
 from mlcore.export.store import ExportUnreadable, export_result
 from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobState, JobStore
@@ -157,4 +158,21 @@ def prediction_status(job: Job, store: JobStore) -> dict[str, Any]:
         "total": progress.get("total") or job.spec.get("expected_items"),
         "summary": result["summary"] if result else None,
         "files": result["files"] if result else {},
+    }
+
+
+def explanation_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """An explanation job: status and masks done, then each box's numbers with its overlay and map (base64 PNG)."""
+    progress = _progress(job)
+    result = explanation_result(Path(job.run_dir)) if job.state.is_final() else None
+    return {
+        "explanation_id": job.id,
+        **_common(job, store, progress),
+        "model_path": job.spec.get("model_path"),
+        "image": job.spec.get("source_image"),
+        "method": job.spec.get("method"),
+        "masks": job.spec.get("masks"),
+        "estimated_seconds": job.spec.get("estimated_seconds"),
+        "step": progress.get("step"),
+        "result": result,
     }

@@ -15,6 +15,7 @@ from mlcore.cli.augmentation import add_augmentation_parser
 from mlcore.cli.cluster import add_cluster_parser
 from mlcore.cli.datasets import add_dataset_parser
 from mlcore.cli.evaluate import add_evaluate_parser
+from mlcore.cli.explain import add_explain_parser
 from mlcore.cli.export import add_export_parser
 from mlcore.cli.follow import EXIT_USAGE, fail
 from mlcore.cli.jobs import add_jobs_parser
@@ -39,6 +40,7 @@ COMMANDS = (
     add_runs_parser,
     add_evaluate_parser,
     add_export_parser,
+    add_explain_parser,
     add_visualize_parser,
     add_jobs_parser,
     add_app_parser,

@@ -151,3 +151,29 @@ def trusted_model(path: str, settings: Settings) -> Path:
     if model.suffix != ".pt" or not model.is_file():
         raise SubmitError(f"{path} is not a .pt weights file; pick a run's weights/best.pt.")
     return model
+
+
+EXPORT_SUFFIXES = (".onnx", ".torchscript", ".engine")
+OPENVINO_SUFFIX = "_openvino_model"
+
+
+def is_export(path: Path) -> bool:
+    return path.suffix in EXPORT_SUFFIXES or (path.is_dir() and path.name.endswith(OPENVINO_SUFFIX))
+
+
+def resolve_model(text: str, settings: Settings) -> Path:
+    """The model file `text` names ('' = the configured default); SubmitError when it may not be loaded."""
+    wanted = (text or "").strip() or settings.predict.default_model
+    if not wanted:
+        raise SubmitError(
+            "no model given, and no default model is configured; send model_path (a run's weights/best.pt or an "
+            "export) or set ML_STUDIO_DEFAULT_MODEL."
+        )
+    exports = settings.outputs_root / paths.EXPORTS_DIR
+    try:
+        candidate = resolve_user_path(wanted, (exports,), base=model_base(wanted, settings), what="model")
+    except PathNotAllowed:
+        candidate = None
+    if candidate is not None and is_export(candidate):
+        return candidate
+    return trusted_model(wanted, settings)

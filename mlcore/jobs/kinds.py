@@ -32,6 +32,7 @@ class JobKind(StrEnum):
     SELECTION = "selection"
     DRIFT = "drift"
     PIPELINE = "pipeline"
+    EXPLANATION = "explanation"
 
 
 class JobTask(StrEnum):
@@ -47,6 +48,7 @@ class JobTask(StrEnum):
     SELECT = "select"
     DRIFT = "drift"
     PIPELINE = "pipeline"  # a pipeline's coordinator (its steps are the other kinds' jobs)
+    EXPLAIN = "explain"  # per-box saliency maps of one image (D-RISE: N masked predictions)
 
 
 Details = Callable[[dict[str, Any]], tuple[Any, ...]]
@@ -186,5 +188,16 @@ KINDS: dict[JobKind, KindInfo] = {
         tasks=(JobTask.PIPELINE,),
         details=lambda spec: (f"pipeline {spec.get('pipeline')}",),
         stop_help="End after the current step; the later steps are skipped (resume goes on from there).",
+    ),
+    JobKind.EXPLANATION: _info(
+        JobKind.EXPLANATION,
+        paths.EXPLANATIONS_DIR,
+        paths.EXPLAIN_CONFIG,
+        paths.EXPLANATION_FILE,
+        listing="explanations",
+        noun="explanation",
+        tasks=(JobTask.EXPLAIN,),
+        details=lambda spec: (_name(spec, "image"), spec.get("method")),
+        stop_help="End after the current batch of masks, keeping maps made from the masks so far.",
     ),
 }

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import resolve_model
 from mlcore.core.settings import Settings
 from mlcore.predict.client import PredictorClient
 from mlcore.predict.images import DecodedImage, ImageRejected, decode_image
-from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import DeploymentProfile, ProfileError, choose_profile, with_overrides
 
 

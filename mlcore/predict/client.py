@@ -28,6 +28,8 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mlcore.core.paths import log_name
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.env import engine_environment
@@ -101,6 +103,36 @@ class PredictorClient:
         assert pending.results is not None
         return pending.results
 
+    def explain(
+        self,
+        model: Path,
+        image: np.ndarray,
+        imgsz: int,
+        targets: list[dict[str, Any]] | None = None,
+        pick: list[int] | None = None,
+        conf: float = 0.25,
+        nms_free: bool = False,
+        as_class: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Gradient maps of boxes of `image` (BGR) by the warm predictor: {"boxes": [summary + "map"], ...} or
+        {"error", "status", "code"}. `targets`: boxes to explain ({"box", "class_id", "role"}); else the model's
+        detections at `conf` (`pick`: those indices)."""
+        if self._closed:
+            raise PredictorUnavailable("the predictor is shut down: the app or the API is stopping.")
+        task = {"op": "explain", "model": str(model), "image": image, "imgsz": imgsz, "targets": targets}
+        pending = _Pending([{**task, "pick": pick, "conf": conf, "nms_free": nms_free, "as_class": as_class}])
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            raise PredictorBusy("the predictor's queue is full; ask again in a few seconds.", 5) from None
+        self._start_dispatcher()
+        if not pending.done.wait(self.reply_timeout_s + START_TIMEOUT_S):
+            raise PredictorUnavailable("the predictor did not answer in time; ask again.")
+        if pending.error is not None:
+            raise pending.error
+        assert pending.results is not None
+        return pending.results[0]
+
     def status(self) -> dict[str, Any]:
         """What the predictor process holds ({"running": False} when it is not started)."""
         with self._lock:
@@ -151,13 +183,17 @@ class PredictorClient:
 
     def _send(self, batch: list[_Pending]) -> None:
         status = [p for p in batch if p.tasks and p.tasks[0].get("op") == "status"]
-        work = [p for p in batch if p.tasks and p not in status]
+        explaining = [p for p in batch if p.tasks and p.tasks[0].get("op") == "explain"]
+        work = [p for p in batch if p.tasks and p not in status and p not in explaining]
         started = time.perf_counter()
         try:
             connection = self._connect()
             for probe in status:
                 connection.send({"op": "status"})
                 probe.results = [self._receive(connection, 30)]
+            for asked in explaining:
+                connection.send(asked.tasks[0])
+                asked.results = [self._receive(connection, self.reply_timeout_s)]
             if work:
                 connection.send({"op": "predict", "tasks": [t for p in work for t in p.tasks]})
                 results = self._receive(connection, self.reply_timeout_s)["results"]

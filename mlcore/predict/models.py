@@ -5,7 +5,7 @@ made (exports/{name}/: .onnx, *_openvino_model/, .torchscript, .engine). A .pt f
 runs code when loaded, so nothing else is loaded.
 
     for choice in deployable_models(settings): print(choice.label, choice.path)
-    path = resolve_model("trainings/logos/v1/weights/best.pt", settings)
+    path = resolve_model("trainings/logos/v1/weights/best.pt", settings)   # mlcore.core.safe_paths
 """
 
 from __future__ import annotations
@@ -13,15 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlcore.core import paths
-from mlcore.core.errors import SubmitError
-from mlcore.core.safe_paths import PathNotAllowed, model_base, resolve_user_path, trusted_model
 from mlcore.core.settings import Settings
 from mlcore.export.store import list_exports
 from mlcore.runs.store import seed_weights, weights_label
-
-EXPORT_SUFFIXES = (".onnx", ".torchscript", ".engine")
-OPENVINO_SUFFIX = "_openvino_model"
 
 
 @dataclass(frozen=True)
@@ -43,25 +37,3 @@ def deployable_models(settings: Settings) -> list[ModelChoice]:
                 label = f"{item.name} · {entry['format']} {entry.get('precision', '')}".strip()
                 found.append(ModelChoice(path, label, "export"))
     return found
-
-
-def is_export(path: Path) -> bool:
-    return path.suffix in EXPORT_SUFFIXES or (path.is_dir() and path.name.endswith(OPENVINO_SUFFIX))
-
-
-def resolve_model(text: str, settings: Settings) -> Path:
-    """The model file `text` names ('' = the configured default); SubmitError when it may not be loaded."""
-    wanted = (text or "").strip() or settings.predict.default_model
-    if not wanted:
-        raise SubmitError(
-            "no model given, and no default model is configured; send model_path (a run's weights/best.pt or an "
-            "export) or set ML_STUDIO_DEFAULT_MODEL."
-        )
-    exports = settings.outputs_root / paths.EXPORTS_DIR
-    try:
-        candidate = resolve_user_path(wanted, (exports,), base=model_base(wanted, settings), what="model")
-    except PathNotAllowed:
-        candidate = None
-    if candidate is not None and is_export(candidate):
-        return candidate
-    return trusted_model(wanted, settings)

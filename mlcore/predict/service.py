@@ -4,7 +4,8 @@ which stay light (they never import torch). Started and restarted by mlcore.pred
     python -m mlcore.predict.service SOCKET_PATH      (the connection key comes on stdin)
 
 It listens on a Unix socket for one client, then answers messages until the client goes away:
-{"op": "predict", "tasks": [...]} -> {"results": [...]} (one per task, in order), {"op": "status"}.
+{"op": "predict", "tasks": [...]} -> {"results": [...]} (one per task, in order), {"op": "status"}, and
+{"op": "explain", "model", "image", ...} -> per-box gradient maps (mlcore.explain.explainer.answer).
 Tasks that share a model, thresholds and image shape run as one batch. Nothing imports this module.
 """
 
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.core.errors import TaskError
-from mlcore.core.settings import load_settings
+from mlcore.core.settings import Settings, load_settings
 from mlcore.engine.env import cuda_available, silence_runtime_telemetry
 from mlcore.engine.heads import HeadError
+from mlcore.explain.explainer import answer as explain_answer
 from mlcore.predict.detector import ModelUnusable, detect, names_of
 from mlcore.predict.model_cache import ModelCache
 from mlcore.predict.profile import DeploymentProfile, ProfileError
@@ -84,7 +86,7 @@ def _fail(results: list, members: list[int], message: str, code: str) -> None:
         results[n] = {"error": message, "status": 422, "code": code}
 
 
-def serve(connection: Connection, cache: ModelCache) -> None:
+def serve(connection: Connection, cache: ModelCache, settings: Settings) -> None:
     connection.send({"ready": True, "pid": os.getpid(), "device": cache.device})
     while True:
         try:
@@ -95,6 +97,8 @@ def serve(connection: Connection, cache: ModelCache) -> None:
             connection.send({"results": answer(message["tasks"], cache)})
         elif message.get("op") == "status":
             connection.send(cache.status())
+        elif message.get("op") == "explain":
+            connection.send(explain_answer(message, settings, cache.device))
         else:
             connection.send({"error": f"unknown operation {message.get('op')!r}"})
 
@@ -104,7 +108,7 @@ def main(address: str) -> int:
     settings = load_settings()
     cache = ModelCache(settings.predict.memory_bytes, predictor_device(settings.predict.device))
     with Listener(address, family="AF_UNIX", authkey=key) as listener, listener.accept() as connection:
-        serve(connection, cache)
+        serve(connection, cache, settings)
     return 0
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
-from mlcore.core.safe_paths import PathNotAllowed, resolve_user_path
+from mlcore.core.safe_paths import PathNotAllowed, resolve_model, resolve_user_path
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.engine.trained_size import image_size
 from mlcore.evaluation.submit import model_name
 from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
-from mlcore.predict.models import resolve_model
 from mlcore.predict.profile import ProfileError, choose_profile, with_overrides
 from mlcore.predict.sources import SourceError, describe_source
 from mlcore.predict.spec import PredictSpec

@@ -17,7 +17,7 @@ import yaml
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.folders import stamped_folder, write_request
-from mlcore.core.safe_paths import trusted_model
+from mlcore.core.safe_paths import resolve_model, trusted_model
 from mlcore.core.settings import Settings
 from mlcore.datasets.loader import Dataset, label_path, usable_split
 from mlcore.datasets.validation.options import ValidationOptions
@@ -31,7 +31,6 @@ from mlcore.jobs.kinds import KINDS, JobKind, JobTask
 from mlcore.jobs.progress import duration
 from mlcore.jobs.queue import enqueue
 from mlcore.jobs.store import Job
-from mlcore.predict.models import resolve_model
 from mlcore.predict.sources import SourceError, image_folder
 from mlcore.quality.spec import AuditSpec, DriftSpec, SelectSpec
 from mlcore.runs.store import read_run

@@ -21,6 +21,7 @@ from mlcore.compare.comparison import Side, compare_evaluations
 from mlcore.compare.pairing import ComparisonError, class_difference
 from mlcore.compare.store import save_comparison
 from mlcore.core.errors import SubmitError
+from mlcore.core.safe_paths import is_export
 from mlcore.core.settings import Settings
 from mlcore.core.spec import DEFAULT_IMGSZ, SpecError, one_of, whole
 from mlcore.datasets.loader import usable_split
@@ -32,7 +33,6 @@ from mlcore.evaluation.store import EvaluationSummary
 from mlcore.evaluation.submit import submit_evaluation
 from mlcore.jobs.kinds import JobKind, JobTask
 from mlcore.jobs.store import Job, JobState, jobs_of
-from mlcore.predict.models import is_export
 from mlcore.predict.profile import DEFAULT_CONFIDENCE, DEFAULT_IOU, DeploymentProfile, ProfileError, read_profile
 from mlcore.registry.lineage import evaluations_of
 from mlcore.registry.references import ModelRef, resolve_reference

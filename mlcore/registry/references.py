@@ -20,9 +20,10 @@ from pathlib import Path
 from mlcore.core import paths
 from mlcore.core.errors import SubmitError
 from mlcore.core.hashing import file_sha256
+from mlcore.core.safe_paths import is_export, resolve_model
 from mlcore.core.settings import PROJECT_ROOT, Settings
 from mlcore.export.store import ExportSummary, list_exports
-from mlcore.predict.models import ModelChoice, deployable_models, is_export, resolve_model
+from mlcore.predict.models import ModelChoice, deployable_models
 from mlcore.registry.lineage import dataset_facts, run_of
 from mlcore.registry.store import (
     PRODUCTION,
