@@ -34,8 +34,11 @@ class Target:
     class_id: int
     role: str = "detection"
 
+    def __post_init__(self) -> None:  # to 1/100 px: what is stored, shown and cached
+        object.__setattr__(self, "box", tuple(round(float(v), 2) for v in self.box))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"box": [round(v, 2) for v in self.box], "class_id": self.class_id, "role": self.role}
+        return {"box": list(self.box), "class_id": self.class_id, "role": self.role}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Target:
