@@ -1,5 +1,6 @@
 """Model evaluation: a model measured on a dataset split; every error typed and shown, at thresholds the user moves."""
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from mlcore.evaluation.analysis import (
     worst_images,
 )
 from mlcore.evaluation.class_names import classes_warning
-from mlcore.evaluation.gallery import cell_images, gallery_images
+from mlcore.evaluation.gallery import cell_images, error_targets, gallery_images
 from mlcore.evaluation.leakage import clean_metrics
 from mlcore.evaluation.predictions import predictions_zip
 from mlcore.evaluation.spec import SPLITS, EvalSpec
@@ -54,6 +55,7 @@ from mlcore.runs.store import seed_weights, trained_on, weights_label
 from mlcore.storage.push import where_text
 from ui.auth import current_user
 from ui.cache import gpu_inventory
+from ui.explain_views import explain_choice, read_bgr
 from ui.gallery import legend, thumbnails
 from ui.heads import nms_free_toggle
 from ui.image_size import image_size_input
@@ -279,7 +281,19 @@ def errors(metrics: dict, result: Analysis) -> None:
     )
 
 
-def gallery(root: Path, d: Detections, result: Analysis) -> None:
+@st.dialog("Why?", width="large")
+def why(settings: Settings, item: EvaluationSummary, root: Path, d: Detections, result: Analysis, n: int) -> None:
+    st.caption(
+        f"`{d.images[n]}` · what raised each error's score, as the model `{Path(item.model).name}` sees it at "
+        f"{d.imgsz} px (the evaluation's size)"
+    )
+    image = read_bgr(root / d.images[n])
+    choices = error_targets(d, result, n)
+    nms_free = bool(item.spec.get("nms_free"))
+    explain_choice(settings, Path(item.model), image, d.images[n], choices, d.imgsz, nms_free, "eval.why")
+
+
+def gallery(root: Path, d: Detections, result: Analysis, explain: Callable[[int], None] | None = None) -> None:
     c1, c2 = st.columns(2)
     kinds = [None, *ERROR_TYPES]
     kind = c1.selectbox(
@@ -291,7 +305,7 @@ def gallery(root: Path, d: Detections, result: Analysis) -> None:
     names = [None, *[d.names[k] for k in sorted(d.names)]]
     name = c2.selectbox("Class", names, key="eval.class", format_func=lambda n: "all classes" if n is None else n)
     legend()
-    thumbnails(root, d, result, gallery_images(d, result, kind, name), "eval.gallery", kind, name)
+    thumbnails(root, d, result, gallery_images(d, result, kind, name), "eval.gallery", kind, name, explain)
 
 
 def worst(root: Path, d: Detections, result: Analysis) -> None:
@@ -454,7 +468,7 @@ def show(item: EvaluationSummary, settings: Settings, states: dict[str, str]) ->
     elif view == "Errors":
         errors(metrics, result)
     elif view == "Gallery":
-        gallery(root, d, result)
+        gallery(root, d, result, lambda n: why(settings, item, root, d, result, n))
     elif view == "Worst images":
         worst(root, d, result)
     else:

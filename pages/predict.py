@@ -2,6 +2,7 @@
 video, at the thresholds of its deployment profile or ones moved here."""
 
 import json
+from collections.abc import Callable
 from functools import partial
 from io import BytesIO
 from pathlib import Path
@@ -12,7 +13,7 @@ import streamlit as st
 from mlcore.charts.drawing import draw_detections
 from mlcore.core.errors import SubmitError
 from mlcore.core.settings import Settings
-from mlcore.core.spec import SpecError
+from mlcore.core.spec import DEFAULT_IMGSZ, SpecError
 from mlcore.engine.trained_size import SizeChoice
 from mlcore.jobs.kinds import JobKind
 from mlcore.jobs.store import jobs_of
@@ -26,7 +27,8 @@ from mlcore.predict.store import PredictionRun, list_prediction_runs
 from mlcore.predict.submit import submit_predictions
 from mlcore.registry.references import deployable_with_registry
 from ui.auth import current_user
-from ui.cache import predictor
+from ui.cache import predictor, trained_size
+from ui.explain_views import explain_choice
 from ui.heads import nms_free_toggle
 from ui.jobs import open_jobs_section
 from ui.page_frame import page_start
@@ -136,15 +138,30 @@ def try_images(model: Path, settings: Settings) -> None:
             st.error(str(exc), icon=":material/error:")
             return
         bar.empty()
-        st.session_state["predict.answers"] = (str(model), used.describe(), answers)
+        st.session_state["predict.answers"] = (str(model), used.describe(), answers, used.nms_free)
     if "predict.answers" not in st.session_state:
         st.info("Upload images or pick a folder, then press Predict.", icon=":material/image_search:")
         return
-    shown_model, described, answers = st.session_state["predict.answers"]
-    show_answers(shown_model, described, answers)
+    shown_model, described, answers, head = st.session_state["predict.answers"]
+    show_answers(shown_model, described, answers, lambda a: explain_answer(settings, Path(shown_model), a, head))
 
 
-def show_answers(model: str, described: str, answers: list[Answer]) -> None:
+@st.dialog("Explain", width="large")
+def explain_answer(settings: Settings, model: Path, answer: Answer, nms_free: bool) -> None:
+    imgsz = trained_size(model, settings) or DEFAULT_IMGSZ
+    st.caption(f"`{answer.name}` · what raised each detection's score, as `{model.name}` sees it at {imgsz} px")
+    choices = [
+        {
+            "label": f"{n}: {d['class_name']} {d['confidence']:.2f}",
+            "targets": [{"box": d["box"], "class_id": d["class_id"], "role": "detection"}],
+        }
+        for n, d in enumerate(answer.detections)
+    ]
+    pixels = answer.image.pixels if answer.image else None
+    explain_choice(settings, model, pixels, answer.name, choices, imgsz, nms_free, "predict.why")
+
+
+def show_answers(model: str, described: str, answers: list[Answer], explain: Callable[[Answer], None]) -> None:
     found = [a for a in answers if not a.error]
     counts: dict[str, int] = {}
     for a in found:
@@ -178,6 +195,8 @@ def show_answers(model: str, described: str, answers: list[Answer]) -> None:
             ]
             if rows:
                 c2.dataframe(pd.DataFrame(rows), hide_index=True)
+                if c2.button("Explain", icon=":material/psychology_alt:", key=f"predict.explain.{a.name}"):
+                    explain(a)
             else:
                 c2.caption("Nothing found at these thresholds.")
             png = BytesIO()

@@ -403,6 +403,27 @@ def test_the_confidence_slider_changes_the_numbers_and_the_gallery(page, server:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+def test_the_gallerys_why_draws_an_errors_heatmap_beside_the_image(page, server: Server, trained: dict) -> None:
+    from tests.evaluation_fixture import make_evaluation
+
+    outputs = Path(server.log).parent / "ml_outputs"
+    weights = outputs / "trainings" / "logos" / "v1" / "weights" / "best.pt"  # the evaluation's model: a real one
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trained["model"], weights)
+    make_evaluation(outputs, outputs / "datasets" / "demo", "why_best_20261101-120000-000000")
+    _open(page, f"{server.url}/evaluation")
+    _choose(page, "Evaluation", "why_best")
+    page.get_by_test_id("stButtonGroup").get_by_role("radio", name="Gallery").click()
+    page.get_by_role("button", name="Why?").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Why?").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(re.compile(r"The model scored|For the true class")).first.wait_for(timeout=180_000)
+    assert dialog.locator("[data-testid='stImage'] img").count() >= 2  # the image, then the heatmap beside it
+    assert dialog.get_by_text(re.compile(r"\d+% of the map lies inside the box")).count() >= 1
+    assert dialog.get_by_test_id("stSlider").filter(has_text="Heatmap opacity").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
 def test_uploading_a_zipped_dataset_extracts_and_validates_it_and_a_zip_slip_is_refused(
     page, server: Server, tmp_path: Path
 ) -> None:

@@ -1,5 +1,6 @@
 """Image galleries the pages share: pages of drawn thumbnails, worst first, a larger view, and the legend."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ def thumbnails(
     key: str,
     kind: str | None = None,
     class_name: str | None = None,
+    why: Callable[[int], None] | None = None,
 ) -> None:
-    """A page of drawn images, worst first, each with a button for a larger view; an image whose error of `kind`
-    (of `class_name`) is too small to see gets a close-up of it beside it."""
+    """A page of drawn images, worst first, each with a button for a larger view (and with `why`, one that explains
+    its errors); an image whose error of `kind` (of `class_name`) is too small to see gets a close-up of it beside
+    it."""
     if not images:
         st.info("No image matches: nothing of this kind at these thresholds.", icon=":material/image_search:")
         return
@@ -52,8 +55,11 @@ def thumbnails(
                 st.warning(f"{d.images[n]} cannot be read any more.")
                 continue
             st.caption(f"{Path(d.images[n]).name} · {int(result.image_errors[n])} error(s)")
-            if st.button("Larger", key=f"{key}.open.{n}", icon=":material/zoom_in:"):
+            c1, c2 = st.columns(2)
+            if c1.button("Larger", key=f"{key}.open.{n}", icon=":material/zoom_in:"):
                 larger(root, d, result, n, focus)
+            if why is not None and c2.button("Why?", key=f"{key}.why.{n}", icon=":material/psychology_alt:"):
+                why(n)
 
 
 @st.dialog("Image", width="large")

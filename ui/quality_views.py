@@ -8,6 +8,10 @@ import streamlit as st
 
 from mlcore.charts.drift import feature_figure, overview_figure
 from mlcore.core import paths
+from mlcore.core.settings import load_settings
+from mlcore.core.spec import DEFAULT_IMGSZ
+from mlcore.quality.audit import suspect_targets
+from ui.explain_views import explain_choice, read_bgr
 
 PER_PAGE = 12
 TYPE_LABELS = {"overlooked": "overlooked (no label)", "swapped": "swapped class", "badly_located": "badly located"}
@@ -22,7 +26,7 @@ def _page_of(items: list, key: str) -> list:
     return items[(page - 1) * PER_PAGE : page * PER_PAGE]
 
 
-def _grid(items: list[dict[str, Any]], picture_of, caption_of) -> None:  # noqa: ANN001
+def _grid(items: list[dict[str, Any]], picture_of, caption_of, why=None) -> None:  # noqa: ANN001
     columns = st.columns(4)
     for slot, item in enumerate(items):
         with columns[slot % 4]:
@@ -32,6 +36,23 @@ def _grid(items: list[dict[str, Any]], picture_of, caption_of) -> None:  # noqa:
             else:
                 st.caption(":material/image_not_supported: no picture (the image could not be read)")
             st.caption(caption_of(item))
+            if why is not None and st.button("Why?", key=f"quality.why.{slot}", icon=":material/psychology_alt:"):
+                why(item)
+
+
+@st.dialog("Why does the model disagree with this label?", width="large")
+def why_suspect(issue: dict[str, Any], spec: dict[str, Any], names: dict[str, str]) -> None:
+    settings = load_settings()
+    root = Path(spec["dataset_path"])
+    st.caption(
+        f"`{issue['path']}` · {_issue_caption(issue, names)}"
+        + (" · explained with the audited model (the folds' models made the predictions)" if spec.get("kfold") else "")
+    )
+    label = f"{TYPE_LABELS[issue['type']]}: {issue['path']}"
+    choices = [{"label": label, "targets": suspect_targets(issue)}]
+    image = read_bgr(root / issue["path"])
+    imgsz, nms_free = int(spec.get("imgsz") or DEFAULT_IMGSZ), bool(spec.get("nms_free"))
+    explain_choice(settings, Path(spec["model_path"]), image, issue["path"], choices, imgsz, nms_free, "quality.why")
 
 
 def _issue_caption(issue: dict[str, Any], names: dict[str, str]) -> str:
@@ -127,6 +148,7 @@ def audit_view(report: dict[str, Any]) -> None:
             _page_of(shown, "quality.audit.page"),
             lambda i: folder / paths.GALLERY_DIR / i["picture"],
             lambda i: _issue_caption(i, names),
+            lambda i: why_suspect(i, report["spec"], names),
         )
     c1, c2, c3 = st.columns(3)
     for column, name, label in (

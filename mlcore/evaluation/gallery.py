@@ -68,3 +68,45 @@ def cell_images(d: Detections, result: Analysis, predicted: int, true: int) -> l
     if predicted == nc:  # objects no prediction was paired with
         return _worst_first(result, d.gt_image[(d.gt_cls == true) & (result.gt_cell == nc)])
     return _worst_first(result, d.pred_image[(d.pred_cls == predicted) & (result.pred_cell == true)])
+
+
+ROLE_OF = {  # an error type -> how an explanation names the box it explains
+    "background": "false positive",
+    "classification": "wrong class",
+    "both": "wrong class",
+    "localization": "box off",
+    "duplicate": "duplicate",
+    "missed": "missed",
+}
+
+
+def error_targets(d: Detections, result: Analysis, image: int) -> list[dict]:
+    """Each error of `image` with the boxes that explain it ({"box", "class_id", "role"}, pixels): a false positive,
+    a box off or a duplicate its predicted box and class; a wrong class its box twice, for the predicted class and
+    for the true one (side by side); a missed object its ground-truth box and class. Worst first: false positives
+    by confidence, then the missed."""
+    names = d.names
+    found = []
+    preds = ((d.pred_image == image) & np.isin(result.pred_type, FP_TYPES)).nonzero()[0]
+    for k in preds[np.argsort(-d.pred_conf[preds], kind="stable")]:
+        kind, cls, box = str(result.pred_type[k]), int(d.pred_cls[k]), [float(v) for v in d.pred_box[k]]
+        role = ROLE_OF[kind]
+        targets = [{"box": box, "class_id": cls, "role": role}]
+        truth = int(result.matched_gt[k]) if len(result.matched_gt) > k else -1
+        label = f"{kind}: {names.get(cls, cls)} {float(d.pred_conf[k]):.2f}"
+        if role == "wrong class" and truth >= 0:
+            true_cls = int(d.gt_cls[truth])
+            targets.append({"box": box, "class_id": true_cls, "role": "true class"})
+            label += f" (it is a {names.get(true_cls, true_cls)})"
+        found.append({"kind": kind, "label": label, "targets": targets})
+    for k in ((d.gt_image == image) & (result.gt_type != "tp")).nonzero()[0]:
+        cls = int(d.gt_cls[k])
+        box = [float(v) for v in d.gt_box[k]]
+        found.append(
+            {
+                "kind": "missed",
+                "label": f"missed: {names.get(cls, cls)}",
+                "targets": [{"box": box, "class_id": cls, "role": "missed"}],
+            }
+        )
+    return found

@@ -405,3 +405,21 @@ def _overlooked(
             )
         )
     return found
+
+
+def suspect_targets(issue: dict[str, Any]) -> list[dict[str, Any]]:
+    """The boxes that explain a suspect (as an explanation's targets: box, class_id, role): a swapped class its box
+    for the model's class and for the label's, side by side; an overlooked object the model's box; a badly located
+    label its box and the model's."""
+    box, label, suggested = issue["box"], issue.get("label_class"), issue.get("suggested_class")
+    if issue["type"] == "swapped" and label is not None and suggested is not None:
+        return [
+            {"box": box, "class_id": int(suggested), "role": "model's class"},
+            {"box": box, "class_id": int(label), "role": "labelled class"},
+        ]
+    if issue["type"] == "overlooked" and suggested is not None:
+        return [{"box": box, "class_id": int(suggested), "role": "overlooked"}]
+    targets = [] if label is None else [{"box": box, "class_id": int(label), "role": "label"}]
+    if issue.get("suggested_box") and suggested is not None:
+        targets.append({"box": issue["suggested_box"], "class_id": int(suggested), "role": "model's box"})
+    return targets
