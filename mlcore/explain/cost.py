@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlcore.engine.trained_size import export_card
 
-CPU_MS_AT_320 = 25.0  # a nano model on 2 CPU cores at 320 px, Ultralytics' overhead included (benchmarks/explain)
+CPU_MS_AT_320 = 8.0  # yolov8n ONNX, 2 CPU cores, 320 px (benchmarks/explain_speed.py: 8.7 ms a mask in all)
 OVERHEAD = 1.15  # masking the copies and weighing the masks
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
@@ -22,9 +23,10 @@ from mlcore.explain.explainer import default_method
 from mlcore.explain.render import b64, map_png, overlay, png
 from mlcore.explain.saliency import DRISE, GRADIENT
 from mlcore.explain.spec import ExplainSpec
-from mlcore.explain.submit import image_file, read_image, submit_explanation
+from mlcore.explain.submit import image_file, submit_explanation
 from mlcore.jobs.kinds import JobKind
 from mlcore.predict.client import PredictorBusy, PredictorUnavailable
+from mlcore.predict.images import ImageRejected, decode_image
 from mlcore.registry.references import model_path as named_model
 
 TARGETS_HELP = (
@@ -78,24 +80,32 @@ def router(ctx: ApiContext) -> APIRouter:
             imgsz=imgsz,
             nms_free=nms_free,
         )
-        upload = None
-        if file is not None:
-            data = file.file.read(settings.predict.max_image_bytes + 1)
-            if len(data) > settings.predict.max_image_bytes:
-                raise ApiError(413, "too_large", f"{file.filename} is larger than ML_STUDIO_PREDICT_MAX_MB.")
-            upload = (data, file.filename or "upload.png")
+        pixels, name = _image(file, image)
         resolved = resolve_model(spec.model_path, settings)
         if (spec.method or default_method(resolved)) == DRISE:
+            upload = (png(pixels), f"{Path(name).stem}.png")
             job = submit_explanation(spec, settings, owner=ctx.actor, upload=upload)
             return JSONResponse(explanation_status(job, ctx.store), status_code=202)
-        return _gradient(spec, resolved, upload)
+        return _gradient(spec, resolved, pixels)
 
-    def _gradient(spec: ExplainSpec, model: Path, upload: tuple[bytes, str] | None) -> dict[str, Any]:
+    def _image(file: UploadFile | None, image: str) -> tuple[np.ndarray, str]:
+        """The image's pixels (EXIF orientation applied) and its name, within the predictor's limits."""
+        if file is not None:
+            data, name, kind = (
+                file.file.read(settings.predict.max_image_bytes + 1),
+                file.filename or "upload",
+                file.content_type,
+            )
+        else:
+            found = image_file(image.strip(), settings)
+            data, name, kind = found.read_bytes(), found.name, None
+        try:
+            return decode_image(data, name, settings.predict, kind).pixels, name
+        except ImageRejected as exc:
+            raise ApiError(exc.status, exc.code, str(exc)) from None
+
+    def _gradient(spec: ExplainSpec, model: Path, pixels: np.ndarray) -> dict[str, Any]:
         head_of(model, spec.nms_free)
-        if upload is None:
-            found = image_file(spec.image, settings)
-            upload = (found.read_bytes(), found.name)
-        pixels = read_image(*upload)
         size = image_size(spec.imgsz, model, settings)
         try:
             answer = ctx.predictor.explain(
