@@ -82,9 +82,30 @@ class PredictorClient:
         self, model: Path, images: list[DecodedImage], profile: DeploymentProfile, imgsz: int | None = None
     ) -> list[dict[str, Any]]:
         """One result per image, in order: {"detections", "inference_ms", ...} or {"error", "status", "code"}."""
+        tasks = [{"model": str(model), "image": i.pixels, "profile": profile.to_dict(), "imgsz": imgsz} for i in images]
+        return self._answered(tasks)
+
+    def explain(
+        self,
+        model: Path,
+        image: np.ndarray,
+        imgsz: int,
+        targets: list[dict[str, Any]] | None = None,
+        pick: list[int] | None = None,
+        conf: float = 0.25,
+        nms_free: bool = False,
+        as_class: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Gradient maps of boxes of `image` (BGR) by the warm predictor: {"boxes": [summary + "map"], ...} or
+        {"error", "status", "code"}. `targets`: boxes to explain ({"box", "class_id", "role"}); else the model's
+        detections at `conf` (`pick`: those indices)."""
+        task = {"op": "explain", "model": str(model), "image": image, "imgsz": imgsz, "targets": targets}
+        return self._answered([{**task, "pick": pick, "conf": conf, "nms_free": nms_free, "as_class": as_class}])[0]
+
+    def _answered(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Queue `tasks` for the dispatcher and wait for their answers (PredictorBusy when the queue is full)."""
         if self._closed:
             raise PredictorUnavailable("the predictor is shut down: the app or the API is stopping.")
-        tasks = [{"model": str(model), "image": i.pixels, "profile": profile.to_dict(), "imgsz": imgsz} for i in images]
         pending = _Pending(tasks)
         try:
             self._queue.put_nowait(pending)
@@ -102,36 +123,6 @@ class PredictorClient:
             raise pending.error
         assert pending.results is not None
         return pending.results
-
-    def explain(
-        self,
-        model: Path,
-        image: np.ndarray,
-        imgsz: int,
-        targets: list[dict[str, Any]] | None = None,
-        pick: list[int] | None = None,
-        conf: float = 0.25,
-        nms_free: bool = False,
-        as_class: int | str | None = None,
-    ) -> dict[str, Any]:
-        """Gradient maps of boxes of `image` (BGR) by the warm predictor: {"boxes": [summary + "map"], ...} or
-        {"error", "status", "code"}. `targets`: boxes to explain ({"box", "class_id", "role"}); else the model's
-        detections at `conf` (`pick`: those indices)."""
-        if self._closed:
-            raise PredictorUnavailable("the predictor is shut down: the app or the API is stopping.")
-        task = {"op": "explain", "model": str(model), "image": image, "imgsz": imgsz, "targets": targets}
-        pending = _Pending([{**task, "pick": pick, "conf": conf, "nms_free": nms_free, "as_class": as_class}])
-        try:
-            self._queue.put_nowait(pending)
-        except queue.Full:
-            raise PredictorBusy("the predictor's queue is full; ask again in a few seconds.", 5) from None
-        self._start_dispatcher()
-        if not pending.done.wait(self.reply_timeout_s + START_TIMEOUT_S):
-            raise PredictorUnavailable("the predictor did not answer in time; ask again.")
-        if pending.error is not None:
-            raise pending.error
-        assert pending.results is not None
-        return pending.results[0]
 
     def status(self) -> dict[str, Any]:
         """What the predictor process holds ({"running": False} when it is not started)."""
