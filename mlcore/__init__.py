@@ -22,6 +22,7 @@ Its packages stand on floors: a module imports only from its own package and fro
     11  predict     deployment profiles, the predictor process, batch predictions
     12  compare     A/B comparisons of two models on one split
     12  quality     label audit, images to label next, drift
+    12  video       video as video: tracks across frames, counts across lines and in zones
     13  registry    registered model versions, aliases, lineage, the promotion gate
     14  pipelines   declared runs: train, evaluate, gate, export, register, for CI jobs
     15  api         the HTTP API

@@ -53,6 +53,7 @@ LAYERS = {
     "predict": 11,
     "compare": 12,
     "quality": 12,
+    "video": 12,
     "registry": 13,
     "pipelines": 14,
     "api": 15,

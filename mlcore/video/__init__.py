@@ -1,0 +1,1 @@
+"""Video as video: objects tracked across frames, and counted across lines and in zones."""
