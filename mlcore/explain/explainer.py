@@ -53,6 +53,7 @@ def image_hash(image: np.ndarray) -> str:
 
 
 def _kept(key: tuple, load: Callable[[], Any]) -> Any:
+    """The model kept under `key` (which holds the file's hash: weights written again are loaded again)."""
     if key in _models:
         _models.move_to_end(key)
         return _models[key]
@@ -77,7 +78,7 @@ def _gradient_explainer(model: Path, nms_free: bool, device: str) -> Any:
             net = net.to(f"cuda:{device.split(',')[0]}")
         return GradientExplainer(net, class_names(yolo.names), nms_free)
 
-    return _kept((GRADIENT, str(model), nms_free, device), load)
+    return _kept((GRADIENT, model_hash(model), nms_free, device), load)
 
 
 def _detector(model: Path, device: str) -> Any:
@@ -94,7 +95,7 @@ def _detector(model: Path, device: str) -> Any:
         yolo.studio_device, yolo.studio_path = device or "cpu", model
         return yolo
 
-    return _kept((DRISE, str(model), device), load)
+    return _kept((DRISE, model_hash(model), device), load)
 
 
 def _unusable(model: Path, exc: Any) -> str:
