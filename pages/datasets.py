@@ -27,10 +27,9 @@ from mlcore.datasets.validation.saved_reports import (
     save_report,
 )
 from mlcore.datasets.validation.validate import validate
-from mlcore.storage.locations import StorageError, is_storage_text
-from mlcore.storage.pull import pull
+from mlcore.storage.locations import is_storage_text
 from ui.dataset_versions import NEXT_PICK, repair_offer, versions_section
-from ui.page_frame import dataset_select, known_datasets, page_start
+from ui.page_frame import dataset_select, known_datasets, page_start, pull_with_progress
 
 TYPED = "Type a path…"
 MAX_TABLE_ROWS = 5000
@@ -312,13 +311,8 @@ def pull_from_storage(url: str, settings: Settings, clicked: bool) -> None:
     )
     if not clicked:
         return
-    bar = st.progress(0.0, text="Listing the bucket…")
-    try:
-        pulled = pull(
-            url, settings, lambda done, total: bar.progress(done / max(1, total), text=f"{done}/{total} objects")
-        )
-    except StorageError as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+    pulled = pull_with_progress(url, settings)
+    if pulled is None:
         return
     for warning in pulled.warnings:
         st.warning(warning, icon=":material/warning:")

@@ -8,8 +8,9 @@ import streamlit as st
 from mlcore.core.settings import Settings, SettingsError, load_settings
 from mlcore.datasets.samples import discover_datasets
 from mlcore.datasets.versions import lineage_label
+from mlcore.jobs.progress import duration
 from mlcore.storage.locations import StorageError, storage_configured
-from mlcore.storage.pull import pull, pulled_datasets
+from mlcore.storage.pull import Pulled, pull, pulled_datasets
 
 
 def page_start(title: str, caption: str) -> Settings:
@@ -42,17 +43,22 @@ def dataset_names(options: tuple[str, ...], demo: str) -> dict[str, str]:
 def datasets_to_pick(settings: Settings) -> bool:
     """Whether a dataset picker has something to offer: a dataset found or pulled, or buckets to pull one from."""
     found = known_datasets(tuple(str(r) for r in settings.dataset_roots))
-    return bool(found) or storage_configured(settings) or bool(pulled_datasets(settings))
+    return bool(found) or storage_configured(settings) or bool(pulled(settings))
 
 
 def _age(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
+    return "just now" if seconds < 60 else f"{duration(seconds)} ago"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _pulled(_settings: Settings, outputs: str) -> dict[str, dict]:
+    return {r["path"]: r for r in pulled_datasets(_settings)}
+
+
+def pulled(settings: Settings) -> dict[str, dict]:
+    """The datasets pulled from buckets into the outputs, by folder; cached for a minute, as known_datasets (each
+    one's record, its whole listing, is read from disk). `outputs` keys the cache: the settings are a handle."""
+    return _pulled(settings, str(settings.outputs_root))
 
 
 def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) -> str:
@@ -62,12 +68,12 @@ def dataset_select(settings: Settings, key: str, extra: tuple[str, ...] = ()) ->
     if f"{key}.pulled" in st.session_state:  # a bucket was just pulled: pick its copy
         st.session_state[key] = st.session_state.pop(f"{key}.pulled")
     demo = str(settings.demo_dataset_dir)
-    pulled = {r["path"]: r for r in pulled_datasets(settings)}
+    copies = pulled(settings)
     found = known_datasets(tuple(str(r) for r in settings.dataset_roots))
-    options = sorted({*found, *pulled}, key=lambda p: (p != demo, p in pulled, p))
+    options = sorted({*found, *copies}, key=lambda p: (p != demo, p in copies, p))
     names = dataset_names(tuple(options), demo)
     now = time.time()
-    names.update({p: f"{r['url']}  (pulled {_age(now - (r.get('pulled_at') or now))})" for p, r in pulled.items()})
+    names.update({p: f"{r['url']}  (pulled {_age(now - (r.get('pulled_at') or now))})" for p, r in copies.items()})
     storage = storage_configured(settings)
     column = st.columns([4, 1], vertical_alignment="bottom") if storage else None
     picked = (column[0] if column else st).selectbox(
@@ -90,14 +96,24 @@ def _pull_form(settings: Settings, key: str) -> None:
     st.caption("Only what changed since the last pull is fetched; the copy is validated where it is used.")
     if not st.button("Pull", key=f"{key}.pull", type="primary", disabled=not url.strip()):
         return
-    bar = st.progress(0.0, text="Listing the bucket…")
-    try:
-        copy = pull(url.strip(), settings, lambda done, total: bar.progress(done / max(1, total), f"{done}/{total}"))
-    except StorageError as exc:
-        bar.empty()
-        st.error(str(exc), icon=":material/error:")
+    copy = pull_with_progress(url.strip(), settings)
+    if copy is None:
         return
     st.session_state[f"{key}.pulled"] = str(copy.path)
     st.session_state[f"{key}.pulled_warnings"] = copy.warnings
-    known_datasets.clear()
     st.rerun()
+
+
+def pull_with_progress(url: str, settings: Settings) -> Pulled | None:
+    """The dataset at `url` pulled into the cache under a progress bar, the pickers told of it; None (the reason
+    shown) when it cannot be."""
+    bar = st.progress(0.0, text="Listing the bucket…")
+    try:
+        copy = pull(url, settings, lambda done, total: bar.progress(done / max(1, total), f"{done}/{total} objects"))
+    except StorageError as exc:
+        bar.empty()
+        st.error(str(exc), icon=":material/cloud_off:")
+        return None
+    known_datasets.clear()
+    _pulled.clear()
+    return copy

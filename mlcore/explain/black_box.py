@@ -10,7 +10,7 @@ import numpy as np
 
 from mlcore.core.class_names import class_names
 from mlcore.engine.heads import HeadError, check_head, ultralytics_head
-from mlcore.explain.drise import _iou, drise, ultralytics_predict
+from mlcore.explain.drise import drise, overlap, ultralytics_predict
 from mlcore.explain.saliency import DRISE, BoxMap, ExplainError, Target, class_id
 
 MATCH_IOU = 0.3
@@ -20,8 +20,8 @@ def _score(target: Target, found: list) -> float:
     same = [(box, score) for box, cls, score in found if cls == target.class_id]
     if not same:
         return 0.0
-    overlap = _iou(target.box, np.array([b for b, _ in same], dtype=np.float64))
-    scores = [s for (_, s), o in zip(same, overlap, strict=True) if o >= MATCH_IOU]
+    ious = overlap(target.box, np.array([b for b, _ in same], dtype=np.float64))
+    scores = [s for (_, s), o in zip(same, ious, strict=True) if o >= MATCH_IOU]
     return float(max(scores, default=0.0))
 
 

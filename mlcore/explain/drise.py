@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mlcore.evaluation.analysis import box_iou
 from mlcore.explain.saliency import MASK_GRID, Target, normalised
 
 Box = tuple[float, float, float, float]
@@ -39,15 +40,9 @@ def masks(count: int, size: tuple[int, int], seed: int, grid: int = MASK_GRID) -
         yield up[dy : dy + h, dx : dx + w]
 
 
-def _iou(box: Box, others: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
+def overlap(box: Box, others: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of `others` (x1, y1, x2, y2)."""
+    return box_iou(np.array([box], dtype=np.float64), others)[0]
 
 
 def affinity(target: Target, found: Found) -> float:
@@ -57,7 +52,7 @@ def affinity(target: Target, found: Found) -> float:
         return 0.0
     boxes = np.array([b for b, _ in same], dtype=np.float64)
     scores = np.array([s for _, s in same], dtype=np.float64)
-    return float((_iou(target.box, boxes) * scores).max())
+    return float((overlap(target.box, boxes) * scores).max())
 
 
 def drise(

@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -204,9 +206,6 @@ def explain(
 def answer(message: dict[str, Any], settings: Settings, device: str) -> dict[str, Any]:
     """The predictor process's answer to {"op": "explain", ...}: each box's summary and its map (float16), or
     {"error", "status", "code"}."""
-    import logging
-    import time
-
     started = time.perf_counter()
     try:
         targets = message.get("targets")

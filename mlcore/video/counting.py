@@ -71,17 +71,14 @@ class Line:
         """Per step (before[i] -> after[i]): +1 crossed in (left to right), -1 out, 0 not crossed."""
         a, b = self.side(before), self.side(after)
         changed = (a != b) & (a != 0) & (b != 0)
-        # the step's segment must meet the line's segment, not only its extension
-        p = np.array(self.start, dtype=float)
-        q = np.array(self.end, dtype=float)
-        d = q - p
-        s1 = np.sign(
-            (after[:, 0] - before[:, 0]) * (p[1] - before[:, 1]) - (after[:, 1] - before[:, 1]) * (p[0] - before[:, 0])
-        )
-        s2 = np.sign(
-            (after[:, 0] - before[:, 0]) * (q[1] - before[:, 1]) - (after[:, 1] - before[:, 1]) * (q[0] - before[:, 0])
-        )
-        meets = changed & (s1 != s2) & (np.abs(d).sum() > 0)
+        # the step's segment must meet the line's segment, not only its extension: the line's two ends lie on either
+        # side of the step
+        dx, dy = after[:, 0] - before[:, 0], after[:, 1] - before[:, 1]
+
+        def side_of_step(x: float, y: float) -> np.ndarray:
+            return np.sign(dx * (y - before[:, 1]) - dy * (x - before[:, 0]))
+
+        meets = changed & (side_of_step(*self.start) != side_of_step(*self.end))
         return np.where(meets, np.where(b > 0, 1, -1), 0)
 
 
