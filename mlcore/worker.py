@@ -36,6 +36,7 @@ from mlcore.storage.push import push_results
 from mlcore.training import task as training_task
 from mlcore.tuning import coordinator
 from mlcore.tuning import trial as trial_task
+from mlcore.video import task as tracking_task
 
 Task = Callable[[Job, Settings, JobStore], int]
 
@@ -53,6 +54,7 @@ TASKS: dict[tuple[JobKind, JobTask | None], Task] = {
     (JobKind.DRIFT, JobTask.DRIFT): drift_task.run,
     (JobKind.PIPELINE, JobTask.PIPELINE): pipeline_coordinator.run,
     (JobKind.EXPLANATION, JobTask.EXPLAIN): explain_task.run,
+    (JobKind.TRACKING, JobTask.TRACK): tracking_task.run,
 }
 
 

@@ -37,6 +37,7 @@ from mlcore.api.routes import (
     runs,
     status,
     storage,
+    tracks,
     training,
     tuning,
 )
@@ -144,6 +145,7 @@ def create_api(settings: Settings, token: str | None = None, cors_origins: tuple
         export,
         predict,
         explain,
+        tracks,
         models,
         storage,
     ):  # this order is the OpenAPI schema's

@@ -388,3 +388,43 @@ class StorageTrimRequest(Body):
     forget: list[str] = Field(
         default_factory=list, description="Pulled datasets (their URLs) to remove first; they are pulled again in full."
     )
+
+
+class TrackRequest(Body):
+    """POST /api/v1/ml/tracks (defaults: TrackSpec's)"""
+
+    model_path: str = Field(description="A run's weights, NAME@ALIAS, NAME:N, a trusted .pt or an export.")
+    source: str = Field(
+        description="A video file or a folder of frames under the dataset roots (relative: looked up there), or an "
+        "rtsp:// or http(s):// stream from a host in ML_STUDIO_STREAM_HOSTS (without a login: the setting holds it)."
+    )
+    tracker: str = Field("", description="One of GET /trackers (empty: Ultralytics' default) or a tracker YAML file.")
+    tracker_settings: dict[str, Any] = Field(
+        default_factory=dict, description='Changes to the tracker\'s settings, e.g. {"track_buffer": 60}.'
+    )
+    confidence_threshold: float | None = Field(None, description="Empty = the model's profile (or 0.25).")
+    iou_threshold: float | None = Field(None, description="NMS IoU; empty = the model's profile (or 0.7).")
+    profile: str = Field("default", description="default (the model's saved one), none, a JSON object or a path.")
+    every_nth_frame: int = Field(1, description="Track on every N-th frame (above 1 weakens tracking).")
+    lines: list[Any] = Field(
+        default_factory=list,
+        description='Counting lines: "x1,y1,x2,y2" or {"points": [x1, y1, x2, y2], "name": "gate", "direction": '
+        '"both|in|out"} in pixels; "in" is the crossing from its left to its right, looking from its first point.',
+    )
+    zones: list[Any] = Field(
+        default_factory=list,
+        description='Counting zones: "x,y,x,y,x,y,..." or {"points": [...], "name": "dock"} (three points or more).',
+    )
+    fps: float = Field(0.0, description="The frames' rate: 0 = the video's own (a folder of frames: 25).")
+    max_frames: int = Field(0, description="Stop after this many frames (0: to the end; a stream until stopped).")
+    save_video: bool = Field(True, description="Write annotated.webm (boxes, ids, trails).")
+    imgsz: int = Field(0, description="0 = the model's own size.")
+    device: str = "auto"
+    nms_free: bool | None = Field(None, description=NMS_FREE_HELP + " Empty = the model's profile (or false).")
+
+
+class RecountRequest(Body):
+    """POST /api/v1/ml/tracks/{track_id}/recount"""
+
+    lines: list[Any] = Field(default_factory=list, description="Counting lines, as in POST /tracks.")
+    zones: list[Any] = Field(default_factory=list, description="Counting zones, as in POST /tracks.")

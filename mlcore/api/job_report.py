@@ -19,6 +19,7 @@ from mlcore.jobs.progress import read_progress
 from mlcore.jobs.store import Job, JobState, JobStore
 from mlcore.predict.store import prediction_result
 from mlcore.runs.results import MAP50, MAP50_95, best_epoch, read_results
+from mlcore.video.store import live_counts, tracking_result
 
 STATUS = {
     JobState.QUEUED: "queued",
@@ -175,4 +176,28 @@ def explanation_status(job: Job, store: JobStore) -> dict[str, Any]:
         "estimated_seconds": job.spec.get("estimated_seconds"),
         "step": progress.get("step"),
         "result": result,
+    }
+
+
+def tracking_status(job: Job, store: JobStore) -> dict[str, Any]:
+    """A tracking job: status, frames done and their speed, counts so far while it runs, then its summary and files."""
+    progress = _progress(job)
+    result = tracking_result(Path(job.run_dir)) if job.state.is_final() else None
+    return {
+        "track_id": job.id,
+        **_common(job, store, progress),
+        "model_path": job.spec.get("model_path"),
+        "source": job.spec.get("source"),
+        "source_kind": job.spec.get("source_kind"),
+        "tracker": job.spec.get("tracker"),
+        "every_nth_frame": job.spec.get("every_nth_frame"),
+        "lines": job.spec.get("lines"),
+        "zones": job.spec.get("zones"),
+        "warnings": job.spec.get("warnings") or [],
+        "done": progress.get("done"),
+        "total": progress.get("total") or job.spec.get("expected_frames"),
+        "fps": progress.get("fps"),
+        "live": None if job.state.is_final() else live_counts(Path(job.run_dir)),
+        "summary": result["summary"] if result else None,
+        "files": result["files"] if result else {},
     }

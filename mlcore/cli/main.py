@@ -27,6 +27,7 @@ from mlcore.cli.runs import add_runs_parser, add_visualize_parser
 from mlcore.cli.serve import add_app_parser, add_serve_parser
 from mlcore.cli.storage import add_storage_parser
 from mlcore.cli.system import add_system_parsers
+from mlcore.cli.track import add_track_parsers
 from mlcore.cli.train import add_train_parsers
 from mlcore.cli.tuning import add_tuning_parser
 from mlcore.cli.validate import add_validate_parser
@@ -45,6 +46,7 @@ COMMANDS = (
     add_jobs_parser,
     add_app_parser,
     add_predict_parser,
+    add_track_parsers,
     add_models_parser,
     add_cluster_parser,
     add_tuning_parser,

@@ -16,6 +16,8 @@ The layout under the outputs root (see the README, "Where outputs go"):
       audits/{model}_{split}_{timestamp}/ a label-error audit: audit.json, suspects.csv, fix_list.csv, gallery/
       selections/{model}_{timestamp}/     the images to label next: selection.json/.csv, to_label/ with pre-labels
       drift/{folder}_{timestamp}/         a drift report of new images against a dataset: drift.json, tails/
+      explanations/{image}_{method}_{timestamp}/ per-box saliency maps of one image
+      tracks/{model}_{timestamp}/         objects tracked through a video, counted on lines and in zones
       datasets/demo/                      the generated demo dataset
       cache/                              image facts kept between validations
       models/                             trusted base models (e.g. yolov8n.pt) put there by users
@@ -43,6 +45,7 @@ SELECTIONS_DIR = "selections"
 DRIFT_DIR = "drift"
 PIPELINES_DIR = "pipelines"  # one folder per pipeline run: pipelines/{name}_{timestamp}/
 EXPLANATIONS_DIR = "explanations"  # one folder per explanation job: explanations/{image}_{method}_{timestamp}/
+TRACKS_DIR = "tracks"  # one folder per tracking job: tracks/{model}_{timestamp}/
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
 MODELS_DIR = "models"
@@ -217,4 +220,11 @@ DRIFT_FILE = "drift.json"
 EXPLAIN_CONFIG = "explain_config.yaml"  # an explanation job's request, with the model and image it checked
 EXPLANATION_FILE = "explanation.json"  # each box's class, score, energy share and files: written last
 EXPLAINED_IMAGE = "image.png"  # in an explanation job's folder: the image explained (an upload, or a copy)
+TRACK_CONFIG = "track_config.yaml"  # a tracking job's request: model, source, tracker, thresholds, lines, zones
+TRACKER_FILE = "tracker.yaml"  # the tracker's settings the job ran with (Ultralytics' YAML with the user's changes)
+TRACKS_CSV = "tracks.csv"  # one row per track and frame: frame, time, track id, class, confidence, box
+MOT_TRACKS = "tracks.txt"  # the same in the MOT challenge's format (frame from 1, id, left, top, width, height, ...)
+EVENTS_CSV = "events.csv"  # each line crossing and zone entry or exit: frame, time, track, class, where, what
+TRACKED_VIDEO = "annotated.webm"  # the video with boxes, ids and trails (VP8: plays in a browser)
+LIVE_COUNTS = "live.json"  # while a tracking job runs: its counts so far, rewritten about once a second
 TAILS_DIR = "tails"  # example new images from the drifted end of each feature

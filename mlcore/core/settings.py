@@ -45,6 +45,9 @@ Variables (all optional):
                              <mirror>/yolo26n.pt; a full URL only from the mirror's scheme, host and port;
                              user:password@ in it is used, never shown). Default: none, adding weights from a URL is
                              refused. With internet: https://github.com/ultralytics/assets/releases/download/v8.4.0/
+    ML_STUDIO_STREAM_HOSTS   hosts that tracking may open RTSP or HTTP streams from (camera.lan, 10.0.0.7:8554),
+                             comma-separated; a host alone allows any port; user:password@host gives the camera's
+                             login, which users then leave out of their URLs (default: none, streams are refused)
 
 The studio's own datasets lie under <outputs>/datasets/ (uploads/, dataset versions, the demo), which is always
 a dataset root.
@@ -96,6 +99,7 @@ AWS_CREDENTIALS = {  # boto3's argument -> the variable that gives it (never sho
 ENV_RESULTS_URL = "ML_STUDIO_RESULTS_URL"  # s3://BUCKET/PREFIX (or LOCATION:PREFIX) that finished jobs' folders go to
 ENV_RESULTS_KINDS = "ML_STUDIO_RESULTS_KINDS"  # which results go there (default: all of RESULT_KINDS)
 RESULT_KINDS = ("training", "evaluation", "export", "prediction", "registry")
+ENV_STREAM_HOSTS = "ML_STUDIO_STREAM_HOSTS"
 ENV_NODE_CACHE = "ML_STUDIO_NODE_CACHE"  # on a Ray node: where its jobs pull datasets from buckets (its own disk)
 ENV_STORAGE_FILE = "ML_STUDIO_STORAGE"  # a YAML file naming several storage locations (name, endpoint, bucket, ...)
 ENV_GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: a pipeline run appends its report there
@@ -169,6 +173,9 @@ class Settings:
     weights_mirror: str = field(default="", repr=False)
     """Base URL (ending in /) of the server base weights may be fetched from ('' = none); may hold credentials:
     show it only through public_url()."""
+    stream_hosts: tuple[str, ...] = field(default=(), repr=False)
+    """Hosts ([user:password@]host[:port]) tracking may open streams from; empty = streams are refused. May hold
+    credentials: read it only through mlcore.video.sources."""
     s3_endpoint: str = ""
     """The S3-compatible endpoint `s3://` URLs go to ('' = AWS); credentials come from AWS_* or a credentials file."""
     s3_buckets: tuple[str, ...] = ()
@@ -268,6 +275,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ray_address=env.get(ENV_RAY_ADDRESS, "").strip().rstrip("/"),
         ray_python=env.get(ENV_RAY_PYTHON, "").strip(),
         weights_mirror=_mirror(env.get(ENV_WEIGHTS_MIRROR, "")),
+        stream_hosts=tuple(h.strip() for h in env.get(ENV_STREAM_HOSTS, "").split(",") if h.strip()),
         s3_endpoint=env.get(ENV_S3_ENDPOINT, "").strip().rstrip("/"),
         s3_buckets=tuple(b.strip() for b in env.get(ENV_S3_BUCKETS, "").split(",") if b.strip()),
         storage_file=env.get(ENV_STORAGE_FILE, "").strip(),

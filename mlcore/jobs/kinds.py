@@ -33,6 +33,7 @@ class JobKind(StrEnum):
     DRIFT = "drift"
     PIPELINE = "pipeline"
     EXPLANATION = "explanation"
+    TRACKING = "tracking"
 
 
 class JobTask(StrEnum):
@@ -49,6 +50,7 @@ class JobTask(StrEnum):
     DRIFT = "drift"
     PIPELINE = "pipeline"  # a pipeline's coordinator (its steps are the other kinds' jobs)
     EXPLAIN = "explain"  # per-box saliency maps of one image (D-RISE: N masked predictions)
+    TRACK = "track"  # objects tracked through a video, a folder of frames or a stream, and counted
 
 
 Details = Callable[[dict[str, Any]], tuple[Any, ...]]
@@ -199,5 +201,19 @@ KINDS: dict[JobKind, KindInfo] = {
         tasks=(JobTask.EXPLAIN,),
         details=lambda spec: (_name(spec, "image"), spec.get("method")),
         stop_help="End after the current batch of masks, keeping maps made from the masks so far.",
+    ),
+    JobKind.TRACKING: _info(
+        JobKind.TRACKING,
+        paths.TRACKS_DIR,
+        paths.TRACK_CONFIG,
+        paths.SUMMARY_FILE,
+        listing="tracks",
+        noun="tracking",
+        tasks=(JobTask.TRACK,),
+        details=lambda spec: (
+            _name(spec, "source") if spec.get("source_kind") != "stream" else "stream",
+            spec.get("tracker"),
+        ),
+        stop_help="End after the current frame, keeping the tracks, their counts and a playable video so far.",
     ),
 }

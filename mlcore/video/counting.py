@@ -5,12 +5,12 @@ on a finished tracking job without running the model again).
     zone = Zone.parse("100,100,500,100,500,400")    # three points or more
     counts = count(points, [line], [zone], names, fps=25.0)
 
-A track's position in a frame is its box's centre. A line is crossed when the segment between a track's positions
-in two consecutive observations meets the line's segment; "in" is a crossing from the line's left to its right,
-looking from its first point to its second (image coordinates: y grows downwards), "out" the other way. A zone is
-entered when a track is outside in one observation and inside in the next; a track first seen inside counts as an
-entry too (it came in unseen), and one last seen inside did not exit. Time inside sums the time between consecutive
-observations inside.
+A track's position in a frame is its box's centre, and its class the one it has been seen as most so far. A line
+is crossed when the segment between a track's positions in two consecutive observations meets the line's segment;
+"in" is a crossing from the line's left to its right, looking from its first point to its second (image coordinates:
+y grows downwards), "out" the other way. A zone is entered when a track is outside in one observation and inside in
+the next; a track first seen inside counts as an entry too (it came in unseen), and one last seen inside did not
+exit. Time inside sums the time between consecutive observations inside.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.core.spec import SpecError
+
 DIRECTIONS = ("both", "in", "out")
 
 
-class CountingError(ValueError):
+class CountingError(SpecError):
     """A line or zone that cannot be counted; the message says what to give."""
 
 
@@ -125,6 +127,54 @@ class Zone:
         return inside
 
 
+def lines_from(values: list[Any]) -> list[Line]:
+    """Lines as requests give them: "x1,y1,x2,y2" or {"points": [x1, y1, x2, y2], "name": "", "direction": "in"}."""
+    found = []
+    for k, value in enumerate(values or []):
+        if isinstance(value, str):
+            found.append(Line.parse(value, name=f"line {k + 1}"))
+        elif isinstance(value, dict) and set(value) <= {"points", "name", "direction"}:
+            points = value.get("points")
+            text = ",".join(str(v) for v in points) if isinstance(points, list | tuple) else str(points or "")
+            found.append(
+                Line.parse(text, str(value.get("name") or f"line {k + 1}"), str(value.get("direction") or "both"))
+            )
+        else:
+            raise CountingError(
+                f"line {k + 1} is {str(value)[:80]!r}; give 'x1,y1,x2,y2' or {{\"points\": [x1, y1, x2, y2], "
+                '"name": "gate", "direction": "both|in|out"}.'
+            )
+    return found
+
+
+def zones_from(values: list[Any]) -> list[Zone]:
+    """Zones as requests give them: "x,y,x,y,x,y,..." or {"points": [x, y, ...], "name": ""}."""
+    found = []
+    for k, value in enumerate(values or []):
+        if isinstance(value, str):
+            found.append(Zone.parse(value, name=f"zone {k + 1}"))
+        elif isinstance(value, dict) and set(value) <= {"points", "name"}:
+            points = value.get("points")
+            text = ",".join(str(v) for v in points) if isinstance(points, list | tuple) else str(points or "")
+            found.append(Zone.parse(text, str(value.get("name") or f"zone {k + 1}")))
+        else:
+            raise CountingError(
+                f"zone {k + 1} is {str(value)[:80]!r}; give 'x,y,x,y,x,y' or "
+                '{"points": [x, y, ...], "name": "dock"}.'
+            )
+    return found
+
+
+def describe(lines: list[Line], zones: list[Zone]) -> dict[str, list[dict[str, Any]]]:
+    """Lines and zones as records and answers write them (what lines_from and zones_from read back)."""
+    return {
+        "lines": [
+            {"points": [*line.start, *line.end], "name": line.label, "direction": line.direction} for line in lines
+        ],
+        "zones": [{"points": [v for p in zone.points for v in p], "name": zone.label} for zone in zones],
+    }
+
+
 @dataclass
 class Counts:
     lines: list[dict[str, Any]] = field(default_factory=list)
@@ -133,13 +183,29 @@ class Counts:
     """Each crossing, entry and exit: frame, time, track, class, where and what."""
 
 
+def track_classes(p: np.ndarray) -> np.ndarray:
+    """Each observation's class as its track's so far: the class the track has been seen as most up to then (ties:
+    the lower id). A detector that calls a logo something else for a frame or two does not count it as another class
+    at a line, and a track that swaps onto another object later does not change what it was counted as before.
+    `p` is sorted by track, then frame."""
+    if not len(p):
+        return p[:, 2]
+    classes = np.unique(p[:, 2])
+    seen = np.cumsum(p[:, 2][:, None] == classes[None, :], axis=0)  # observations of each class so far
+    starts = np.r_[0, np.nonzero(p[1:, 1] != p[:-1, 1])[0] + 1]
+    before_track = np.repeat(np.vstack([np.zeros((1, len(classes))), seen[starts[1:] - 1]]),
+                             np.diff(np.r_[starts, len(p)]), axis=0)  # fmt: skip
+    return classes[np.argmax(seen - before_track, axis=1)]
+
+
 def count(points: np.ndarray, lines: list[Line], zones: list[Zone], names: dict[int, str], fps: float) -> Counts:
     """Lines and zones counted on track points: rows of (frame, track id, class, x centre, y centre)."""
     result = Counts()
     if len(points) == 0:
         points = np.zeros((0, 5))
     order = np.lexsort((points[:, 0], points[:, 1]))
-    p = points[order]
+    p = points[order].copy()
+    p[:, 2] = track_classes(p)
     same = p[1:, 1] == p[:-1, 1]  # consecutive observations of one track
     before, after = p[:-1][same], p[1:][same]
     seconds = 1.0 / fps if fps > 0 else 0.0

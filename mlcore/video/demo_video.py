@@ -15,9 +15,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 from PIL import Image
 
-from mlcore.datasets.demo import _background, draw_logo
+from mlcore.datasets.demo import CLASS_NAMES, _background, draw_logo
 
 VISIBLE = 0.5  # an object counts as in the frame when at least half of its box is
 
@@ -104,3 +105,43 @@ def make_demo_video(
     finally:
         writer.release()
     return VideoTruth(path, fps, size, frames, np.array(rows, dtype=float).reshape(-1, 7))
+
+
+def write_frames_dataset(folder: Path, videos: list[VideoTruth], every: int = 1, val_every: int = 5) -> Path:
+    """A YOLO dataset of the videos' frames with their truth as labels (every `every`-th frame; each `val_every`-th
+    of those goes to val): what a detector for the demo video is trained on. Returns its data.yaml."""
+    for split in ("train", "val"):
+        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+        (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
+    kept = 0
+    for v, truth in enumerate(videos):
+        w, h = truth.size
+        capture = cv2.VideoCapture(str(truth.path))
+        frame = 0
+        try:
+            while True:
+                ok, pixels = capture.read()
+                if not ok:
+                    break
+                if frame % every == 0:
+                    split = "val" if kept % val_every == val_every - 1 else "train"
+                    stem = f"v{v}_f{frame:05d}"
+                    cv2.imwrite(str(folder / "images" / split / f"{stem}.jpg"), pixels)
+                    rows = truth.rows[truth.rows[:, 0] == frame]
+                    lines = [
+                        f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
+                        f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+                        for _, _, c, x1, y1, x2, y2 in rows
+                    ]
+                    (folder / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+                    kept += 1
+                frame += 1
+        finally:
+            capture.release()
+    data = folder / "data.yaml"
+    data.write_text(
+        yaml.safe_dump(
+            {"path": str(folder), "train": "images/train", "val": "images/val", "names": dict(enumerate(CLASS_NAMES))}
+        )
+    )
+    return data

@@ -63,3 +63,17 @@ def test_lines_and_zones_that_cannot_be_counted_are_refused_with_what_to_give(ma
 def test_no_tracks_count_nothing() -> None:
     result = count(np.zeros((0, 5)), [Line((0, 0), (1, 1))], [Zone(((0, 0), (1, 0), (0, 1)))], NAMES, fps=25)
     assert result.lines[0]["in"] == 0 and result.zones[0]["entries"] == 0 and result.events == []
+
+
+def test_a_track_counts_as_the_class_it_was_seen_as_most() -> None:
+    flicker = track(1, 0, range(0, 10), np.full(10, 50.0), np.linspace(30, 70, 10))
+    flicker[4:6, 2] = 1  # called a truck for the two frames around the line
+    (line,) = count(flicker, [Line((0, 50), (100, 50))], [], NAMES, fps=10).lines
+    assert line["by_class"] == {"car": {"in": 1, "out": 0}}
+
+
+def test_a_track_that_swaps_onto_another_object_keeps_the_class_it_was_counted_as() -> None:
+    first = track(7, 0, range(0, 10), np.full(10, 50.0), np.linspace(30, 70, 10))  # a car crosses at frame 5
+    later = track(7, 1, range(10, 40), np.full(30, 80.0), np.linspace(70, 90, 30))  # then the id follows a truck
+    (line,) = count(np.vstack([first, later]), [Line((0, 50), (100, 50))], [], NAMES, fps=10).lines
+    assert line["by_class"] == {"car": {"in": 1, "out": 0}}

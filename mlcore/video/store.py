@@ -1,0 +1,114 @@
+"""Tracking jobs' folders as the command line, the API and the page read them: the summary and files of a finished
+job, the live counts of a running one, the tracks of one track, and new counts of old tracks.
+
+    result = tracking_result(folder)              # summary.json and where each file is; None while it runs
+    counts = recount(folder, lines=["0,300,640,300"], zones=[])   # new lines and zones, no model run
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mlcore.core import paths
+from mlcore.core.errors import SubmitError
+from mlcore.core.folders import config_folders
+from mlcore.core.settings import Settings
+from mlcore.video.counting import count, describe, lines_from, zones_from
+
+FILES = {
+    "tracks_csv": paths.TRACKS_CSV,
+    "mot": paths.MOT_TRACKS,
+    "events_csv": paths.EVENTS_CSV,
+    "video": paths.TRACKED_VIDEO,
+    "tracker": paths.TRACKER_FILE,
+    "summary": paths.SUMMARY_FILE,
+}
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def tracking_result(folder: Path) -> dict[str, Any] | None:
+    """The summary and where each file is, once the job has ended (summary.json is written last)."""
+    summary = _json(folder / paths.SUMMARY_FILE)
+    if summary is None:
+        return None
+    return {
+        "output_dir": str(folder),
+        "summary": summary,
+        "files": {k: str(folder / v) for k, v in FILES.items() if (folder / v).exists()},
+    }
+
+
+def live_counts(folder: Path) -> dict[str, Any] | None:
+    """A running job's counts so far (live.json), None before its first second or after it ended."""
+    return _json(folder / paths.LIVE_COUNTS)
+
+
+def list_tracking_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], dict[str, Any] | None]]:
+    """(folder, request, summary or None) of every tracking job's folder, newest first."""
+    root = settings.outputs_root / paths.TRACKS_DIR
+    return [(f, config, _json(f / paths.SUMMARY_FILE)) for f, config, _ in config_folders(root, paths.TRACK_CONFIG)]
+
+
+def read_tracks(folder: Path) -> np.ndarray:
+    """tracks.csv as rows of (frame, track id, class id, confidence, x1, y1, x2, y2)."""
+    try:
+        with open(folder / paths.TRACKS_CSV, newline="") as f:
+            rows = [
+                (float(r["frame"]), float(r["track_id"]), float(r["class_id"]), float(r["confidence"]),
+                 float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"]))
+                for r in csv.DictReader(f)
+            ]  # fmt: skip
+    except (OSError, KeyError, ValueError) as exc:
+        raise SubmitError(f"{folder.name} has no readable {paths.TRACKS_CSV} ({exc}); track the video again.") from None
+    return np.array(rows, dtype=float).reshape(-1, 8)
+
+
+def track_points(tracks: np.ndarray) -> np.ndarray:
+    """(frame, track id, class id, x centre, y centre): what counting reads."""
+    return np.column_stack(
+        [tracks[:, 0], tracks[:, 1], tracks[:, 2], (tracks[:, 4] + tracks[:, 6]) / 2, (tracks[:, 5] + tracks[:, 7]) / 2]
+    )
+
+
+def recount(folder: Path, lines: list[Any], zones: list[Any]) -> dict[str, Any]:
+    """Counts of a finished tracking job's tracks on new lines and zones (the model is not run again): the same
+    document as the job's own counts, with each event."""
+    summary = _json(folder / paths.SUMMARY_FILE)
+    if summary is None:
+        raise SubmitError(f"{folder.name} has not finished (or it failed); recount a finished tracking job.")
+    config = yaml.safe_load((folder / paths.TRACK_CONFIG).read_text()) or {}
+    parsed_lines, parsed_zones = lines_from(lines), zones_from(zones)
+    w, h = summary.get("frame_size") or config.get("frame_size") or (0, 0)
+    tracks = read_tracks(folder)
+    names = {int(c): n for c, n in _class_names(folder).items()}
+    counts = count(track_points(tracks), parsed_lines, parsed_zones, names, float(summary.get("video_fps") or 25.0))
+    return {
+        "frame_size": [w, h],
+        **describe(parsed_lines, parsed_zones),
+        "counts": {"lines": counts.lines, "zones": counts.zones},
+        "events": counts.events,
+    }
+
+
+def _class_names(folder: Path) -> dict[int, str]:
+    names: dict[int, str] = {}
+    try:
+        with open(folder / paths.TRACKS_CSV, newline="") as f:
+            for r in csv.DictReader(f):
+                names.setdefault(int(r["class_id"]), r["class_name"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return names
