@@ -32,6 +32,7 @@ from ui.explain_views import explain_choice
 from ui.heads import nms_free_toggle
 from ui.jobs import open_jobs_section
 from ui.page_frame import page_start
+from ui.video_tab import video_tab
 
 REFRESH_S = 2.0
 CHUNK = 8  # images per call, so that the progress bar moves
@@ -307,8 +308,8 @@ def batch(model: Path, settings: Settings) -> None:
 
 settings_now = page_start(
     "Predict",
-    "Use a model: try it on new images, run it over a folder or a video as a job, at the thresholds of its "
-    "deployment profile. The HTTP API answers the same way (POST /api/v1/ml/predict).",
+    "Use a model: try it on new images, run it over a folder or a video as a job, track and count objects in a "
+    "video, at the thresholds of its deployment profile. The HTTP API answers the same way (POST /api/v1/ml/predict).",
 )
 models = deployable_with_registry(settings_now)
 if not models:
@@ -318,8 +319,10 @@ if not models:
     st.stop()
 labels = {str(m.path): m.label for m in models}
 chosen = Path(st.selectbox("Model", list(labels), format_func=labels.__getitem__, key="predict.model"))
-tab_images, tab_batch = st.tabs(["Try on images", "Batch prediction"])
+tab_images, tab_batch, tab_video = st.tabs(["Try on images", "Batch prediction", "Video"])
 with tab_images:
     try_images(chosen, settings_now)
 with tab_batch:
     batch(chosen, settings_now)
+with tab_video:
+    video_tab(chosen, settings_now)

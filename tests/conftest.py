@@ -24,6 +24,7 @@ from mlcore.datasets.demo import make_demo_dataset
 from mlcore.jobs.scheduler import schedule
 from mlcore.jobs.store import JobState, JobStore
 from mlcore.training.spec import TrainSpec
+from tests.video_fixture import VideoStudio, make_video_studio
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_OUTPUT = PROJECT_ROOT / "test-output"  # screenshots and logs kept for failed browser tests
@@ -133,6 +134,12 @@ def train_in_worker(spec: TrainSpec, run_dir: Path, outputs: Path, work: Path) -
             stderr=subprocess.STDOUT,
             cwd=work,
         )
+
+
+@pytest.fixture(scope="session")
+def video_studio(tmp_path_factory: pytest.TempPathFactory) -> VideoStudio:
+    """A detector trained on frames of demo videos, and the demo video it tracks (tests/video_fixture.py)."""
+    return make_video_studio(tmp_path_factory.mktemp("video"))
 
 
 @pytest.fixture

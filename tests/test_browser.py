@@ -716,3 +716,36 @@ def test_a_leak_free_resplit_made_on_the_dataset_page_is_listed_and_compared(pag
     assert _metric(page, "Images added") == "0" and _metric(page, "Images removed") == "0"
     assert int(_metric(page, "Images moved")) > 0  # the re-split moved images between splits
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_the_video_tab_draws_a_line_tracks_the_demo_video_and_plays_the_result(
+    page, server: Server, video_studio
+) -> None:
+    outputs = server.log.parent / "ml_outputs"
+    model = outputs / "models" / "logo_tracker.pt"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(video_studio.model, model)
+    _open(page, f"{server.url}/predict")
+    _choose(page, "Model", "logo_tracker.pt")
+    page.get_by_role("tab", name="Video").click()
+    page.get_by_text(re.compile(r"640x448 · 24 fps · 240 frames")).wait_for(timeout=120_000)  # the demo video
+    frame = page.get_by_test_id("stPlotlyChart").first
+    frame.wait_for(timeout=60_000)
+    frame.hover()
+    frame.locator(".modebar-btn[data-val='select']").click()  # plotly's box tool
+    area = frame.locator(".nsewdrag").first.bounding_box()
+    x, y, w, h = area["x"], area["y"], area["width"], area["height"]
+    page.mouse.move(x + 0.25 * w, y + 0.05 * h)
+    page.mouse.down()
+    page.mouse.move(x + 0.28 * w, y + 0.95 * h, steps=12)  # tall and thin: a vertical line through its middle
+    page.mouse.up()
+    frame.locator("text=line 1").wait_for(timeout=30_000)  # drawn on the frame as an arrow, named
+    page.get_by_role("button", name="Track and count").click()
+    _wait_or_explain(page, page.locator("video"), outputs, 300)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1 && v.duration > 5; }",
+        timeout=60_000,
+    )  # the annotated video loads and plays in the page: its ten seconds are known
+    page.get_by_text("line 1").last.wait_for(timeout=30_000)  # its counts in the table
+    assert page.get_by_test_id("stMetric").filter(has_text="Tracks").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -417,7 +417,7 @@ class TrackRequest(Body):
     )
     fps: float = Field(0.0, description="The frames' rate: 0 = the video's own (a folder of frames: 25).")
     max_frames: int = Field(0, description="Stop after this many frames (0: to the end; a stream until stopped).")
-    save_video: bool = Field(True, description="Write annotated.webm (boxes, ids, trails).")
+    save_video: bool = Field(True, description="Write annotated.mp4 (boxes, ids, trails).")
     imgsz: int = Field(0, description="0 = the model's own size.")
     device: str = "auto"
     nms_free: bool | None = Field(None, description=NMS_FREE_HELP + " Empty = the model's profile (or false).")

@@ -63,7 +63,7 @@ def add_track_parsers(sub: Any) -> None:
     p.add_argument("--profile", default="default", help="default (the model's saved one), none, or a profile.json")
     p.add_argument("--fps", type=float, default=0.0, help="the frames' rate (default: the video's; a folder's 25)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (default: all)")
-    p.add_argument("--no-video", action="store_true", help="do not write annotated.webm")
+    p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--imgsz", type=int, default=0, help="default: the size the model was trained at")
     p.add_argument("--device", default="auto", help="auto, cpu or a GPU index")
     p.add_argument("--wait", action="store_true", help="follow the job to its end")

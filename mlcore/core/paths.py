@@ -48,6 +48,7 @@ EXPLANATIONS_DIR = "explanations"  # one folder per explanation job: explanation
 TRACKS_DIR = "tracks"  # one folder per tracking job: tracks/{model}_{timestamp}/
 DATASETS_DIR = "datasets"
 UPLOADS_DIR = "uploads"  # under datasets/: datasets uploaded as zip files
+UPLOADED_VIDEOS_DIR = "videos"  # under datasets/uploads/: videos sent to track, and the demo video
 MODELS_DIR = "models"
 ENGINE_CONFIG_DIR = ".ultralytics"
 
@@ -133,7 +134,7 @@ COCO_PREDICTIONS = "predictions_coco.json"
 DETECTIONS_CSV = "detections.csv"
 SUMMARY_FILE = "summary.json"  # images, detections per class, empty images: written last
 ANNOTATED_DIR = "annotated"  # images with their boxes drawn (when asked for)
-ANNOTATED_VIDEO = "annotated.mp4"
+ANNOTATED_VIDEO = "annotated.mp4"  # a batch prediction's video with boxes (mp4v), a tracking job's (H.264)
 
 # Runs made elsewhere that the user attached (under the outputs root).
 ATTACHED_FILE = "attached_runs.json"
@@ -225,6 +226,5 @@ TRACKER_FILE = "tracker.yaml"  # the tracker's settings the job ran with (Ultral
 TRACKS_CSV = "tracks.csv"  # one row per track and frame: frame, time, track id, class, confidence, box
 MOT_TRACKS = "tracks.txt"  # the same in the MOT challenge's format (frame from 1, id, left, top, width, height, ...)
 EVENTS_CSV = "events.csv"  # each line crossing and zone entry or exit: frame, time, track, class, where, what
-TRACKED_VIDEO = "annotated.webm"  # the video with boxes, ids and trails (VP8: plays in a browser)
 LIVE_COUNTS = "live.json"  # while a tracking job runs: its counts so far, rewritten about once a second
 TAILS_DIR = "tails"  # example new images from the drifted end of each feature

@@ -18,6 +18,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from mlcore.core import paths
+from mlcore.core.settings import Settings
 from mlcore.datasets.demo import CLASS_NAMES, _background, draw_logo
 
 VISIBLE = 0.5  # an object counts as in the frame when at least half of its box is
@@ -145,3 +147,16 @@ def write_frames_dataset(folder: Path, videos: list[VideoTruth], every: int = 1,
         )
     )
     return data
+
+
+DEMO_VIDEO = "demo_logos.mp4"  # under the uploads' videos/: what the page offers to try tracking on
+
+
+def demo_video_for(settings: Settings) -> Path:
+    """The studio's demo video (made once, ten seconds of 640x448 at 24 fps), under a dataset root it owns."""
+    path = settings.uploads_dir / paths.UPLOADED_VIDEOS_DIR / "demo" / DEMO_VIDEO
+    if not path.is_file():
+        partial = path.with_suffix(".partial.mp4")
+        make_demo_video(partial, frames=240, size=(640, 448), fps=24.0, seed=0)
+        partial.replace(path)
+    return path

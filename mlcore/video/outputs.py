@@ -2,7 +2,7 @@
 
 tracks.csv      frame, time_s, track_id, class_id, class_name, confidence, x1, y1, x2, y2 (pixels)
 tracks.txt      the MOT challenge's format: frame (from 1), id, left, top, width, height, confidence, -1, -1, -1
-annotated.webm  the frames with each track's box, id and trail (VP8, written by a thread beside the model)
+annotated.mp4   the frames with each track's box, id and trail (H.264, drawn beside the model, encoded by a process)
 events.csv      each line crossing and zone entry or exit (written at the end, from the tracks)
 summary.json    tracks per class and their durations, counts, frames, speeds and files: written last
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import queue
+import subprocess
+import sys
 import threading
 from collections import defaultdict, deque
 from pathlib import Path
@@ -26,12 +28,12 @@ import numpy as np
 from mlcore.charts.drawing import PALETTE
 from mlcore.core import paths
 from mlcore.core.atomic_file import write_json_atomically
+from mlcore.core.settings import PROJECT_ROOT
 from mlcore.video.counting import Counts, Line, Zone, count
 
 CSV_COLUMNS = ("frame", "time_s", "track_id", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2")
 EVENT_COLUMNS = ("frame", "time_s", "track", "class", "where", "what")
 TRAIL = 30  # centres drawn behind each box
-VIDEO_CODEC = "VP80"  # OpenCV's wheel has no H.264 encoder; VP8 in WebM plays in every browser
 _BGR = [tuple(int(c[i : i + 2], 16) for i in (5, 3, 1)) for c in PALETTE]
 
 
@@ -69,25 +71,30 @@ def draw_tracks(
 
 
 class _VideoThread:
-    """Draws and encodes frames in a thread, so the model's next frame overlaps this one's encoding."""
+    """Draws frames in a thread and hands them to the encoder process (mlcore.video.encoder) through a pipe, so the
+    model's next frame overlaps this one's drawing and encoding. Each frame is written as it comes: a stopped or
+    failed job leaves a video of its frames so far."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), max(fps, 1.0), size)
-        if not self.writer.isOpened():
-            raise OSError(f"OpenCV cannot write {path.name} (VP8); the annotated video is left out.")
-        self.size = size
+        self.size = (size[0] // 2 * 2, size[1] // 2 * 2)  # 4:2:0 pixels come in pairs
+        command = [sys.executable, "-m", "mlcore.video.encoder", str(path), *map(str, self.size), f"{fps:.6f}"]
+        self.encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT_ROOT)
         self.waiting: queue.Queue[Any] = queue.Queue(maxsize=8)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True, name="annotated-video")
         self.thread.start()
 
     def _run(self) -> None:
+        pipe = self.encoder.stdin
+        assert pipe is not None
         while (item := self.waiting.get()) is not None:
+            if self.error is not None:
+                continue
             try:
                 picture = draw_tracks(*item)
                 if picture.shape[1::-1] != self.size:
                     picture = cv2.resize(picture, self.size)
-                self.writer.write(picture)
+                pipe.write(cv2.cvtColor(picture, cv2.COLOR_BGR2YUV_I420).tobytes())
             except BaseException as exc:  # kept and raised by close(): the job fails with it
                 self.error = exc
 
@@ -97,7 +104,9 @@ class _VideoThread:
     def close(self) -> None:
         self.waiting.put(None)
         self.thread.join()
-        self.writer.release()
+        _, errors = self.encoder.communicate()  # closes its input: it finishes the file
+        if self.error is None and self.encoder.returncode:
+            self.error = OSError(f"the video encoder failed: {errors.decode(errors='replace')[-300:]}")
         if self.error is not None:
             raise self.error
 
@@ -122,7 +131,7 @@ class TrackWriter:
         self._points: list[np.ndarray] = []
         self.trails: dict[int, deque] = defaultdict(lambda: deque(maxlen=TRAIL))
         self.frames = 0
-        self.video = _VideoThread(folder / paths.TRACKED_VIDEO, fps / every, size) if save_video else None
+        self.video = _VideoThread(folder / paths.ANNOTATED_VIDEO, fps / every, size) if save_video else None
 
     def add(self, frame: int, pixels: np.ndarray, rows: np.ndarray) -> None:
         """One processed frame's tracks: rows of (track id, class id, confidence, x1, y1, x2, y2)."""
@@ -173,7 +182,7 @@ class TrackWriter:
             "frames": self.frames,
             "lines": counts.lines,
             "zones": counts.zones,
-            "files": [f for f in (paths.TRACKS_CSV, paths.MOT_TRACKS, paths.EVENTS_CSV, paths.TRACKED_VIDEO,
+            "files": [f for f in (paths.TRACKS_CSV, paths.MOT_TRACKS, paths.EVENTS_CSV, paths.ANNOTATED_VIDEO,
                                   paths.TRACKER_FILE) if (self.folder / f).exists()] + [paths.SUMMARY_FILE],
         }  # fmt: skip
         write_json_atomically(self.folder / paths.SUMMARY_FILE, summary)

@@ -52,7 +52,7 @@ class TrackSpec:
     max_frames: int = 0
     """Stop after this many frames read (0 = to the end; a stream runs until stopped)."""
     save_video: bool = True
-    """Write annotated.webm (boxes, ids, trails, lines and zones)."""
+    """Write annotated.mp4 (boxes, ids, trails, lines and zones)."""
     imgsz: int = 0
     """0 = the size the model was trained or exported at."""
     device: str = "auto"

@@ -25,7 +25,7 @@ FILES = {
     "tracks_csv": paths.TRACKS_CSV,
     "mot": paths.MOT_TRACKS,
     "events_csv": paths.EVENTS_CSV,
-    "video": paths.TRACKED_VIDEO,
+    "video": paths.ANNOTATED_VIDEO,
     "tracker": paths.TRACKER_FILE,
     "summary": paths.SUMMARY_FILE,
 }
@@ -112,3 +112,84 @@ def _class_names(folder: Path) -> dict[int, str]:
     except (OSError, KeyError, ValueError):
         pass
     return names
+
+
+def track_rows(folder: Path) -> list[dict[str, Any]]:
+    """One row per track: its id, class (the one it was seen as most), first and last frame, seconds seen, frames
+    seen and mean confidence; what the page's tracks table lists."""
+    tracks = read_tracks(folder)
+    names = _class_names(folder)
+    summary = _json(folder / paths.SUMMARY_FILE) or {}
+    fps = float(summary.get("video_fps") or 25.0)
+    rows = []
+    for track in np.unique(tracks[:, 1]):
+        own = tracks[tracks[:, 1] == track]
+        classes, seen = np.unique(own[:, 2], return_counts=True)
+        cls = int(classes[seen.argmax()])
+        rows.append(
+            {
+                "track": int(track),
+                "class": names.get(cls, str(cls)),
+                "first_frame": int(own[:, 0].min()),
+                "last_frame": int(own[:, 0].max()),
+                "seconds": round((own[:, 0].max() - own[:, 0].min() + 1) / fps, 2),
+                "frames_seen": len(own),
+                "confidence": round(float(own[:, 3].mean()), 3),
+            }
+        )
+    return rows
+
+
+def counts_over_time(folder: Path) -> list[dict[str, Any]]:
+    """events.csv as running totals: one row per event with the time, the series ('gate · in · car') and its count
+    so far; what the page's chart of counts over time draws."""
+    totals: dict[str, int] = {}
+    rows = []
+    try:
+        with open(folder / paths.EVENTS_CSV, newline="") as f:
+            for event in csv.DictReader(f):
+                series = f"{event['where']} · {event['what']} · {event['class']}"
+                totals[series] = totals.get(series, 0) + 1
+                rows.append({"time_s": float(event["time_s"]), "series": series, "count": totals[series]})
+    except (OSError, KeyError, ValueError):
+        return []
+    return rows
+
+
+def track_thumbnails(folder: Path, track: int, settings: Settings, count: int = 6) -> list[np.ndarray]:
+    """Up to `count` crops of one track (RGB), spread over its life, from the source video or frames (the annotated
+    video for a stream, which cannot be read again)."""
+    import cv2
+
+    from mlcore.video.sources import SourceError, open_source
+
+    tracks = read_tracks(folder)
+    own = tracks[tracks[:, 1] == track]
+    if not len(own):
+        return []
+    picks = own[np.linspace(0, len(own) - 1, min(count, len(own))).round().astype(int)]
+    wanted = {int(r[0]): r for r in picks}
+    config = yaml.safe_load((folder / paths.TRACK_CONFIG).read_text()) or {}
+    every = int(config.get("every_nth_frame") or 1)
+    try:
+        if config.get("source_kind") == "stream":
+            raise SourceError("a stream cannot be read again")
+        source, stride = open_source(str(config["source"]), settings, float(config.get("fps") or 0)), 1
+    except (SourceError, KeyError):
+        from mlcore.video.sources import VideoSource
+
+        summary = _json(folder / paths.SUMMARY_FILE) or {}
+        w, h = summary.get("frame_size") or (0, 0)
+        video = str(folder / paths.ANNOTATED_VIDEO)
+        source, stride = VideoSource("video", video, 25.0, None, (w, h), video), every
+    crops = []
+    for index, pixels in source.frames_read():
+        frame = index * stride  # the annotated video holds every `every`-th frame
+        if frame in wanted:
+            _, _, _, _, x1, y1, x2, y2 = wanted.pop(frame)
+            crop = pixels[max(0, int(y1)) : int(y2), max(0, int(x1)) : int(x2)]
+            if crop.size:
+                crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+        if not wanted or frame > max(wanted, default=-1):
+            break
+    return crops

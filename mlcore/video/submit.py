@@ -2,7 +2,7 @@
 and zones and the thresholds are checked before a process starts.
 
     job = submit_tracking(TrackSpec(model_path=..., source="/data/cam1.mp4", lines=["0,300,640,300"]), settings)
-    # ml_outputs/tracks/{model}_{timestamp}/: tracks.csv, tracks.txt, events.csv, annotated.webm, summary.json
+    # ml_outputs/tracks/{model}_{timestamp}/: tracks.csv, tracks.txt, events.csv, annotated.mp4, summary.json
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from mlcore.core.errors import TaskError
 from mlcore.core.paths import RunFolder
 from mlcore.core.settings import Settings
 from mlcore.devices.leases import ultralytics_device
-from mlcore.engine.env import set_cpu_threads
 from mlcore.engine.heads import check_head, ultralytics_head
 from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore, ProgressState
@@ -128,7 +127,6 @@ def track_source(job: Job, settings: Settings) -> None:
     )
     expected = spec.get("expected_frames")
     done, stopped, started, last_live = 0, False, time.perf_counter(), 0.0
-    set_cpu_threads(model.studio_device, model.studio_path)
     print(f"tracking {source.shown} ({source.kind}, {source.fps:g} fps) with {config['tracker_type']}", flush=True)
     try:
         for index, pixels in _read_ahead(source.frames_read(every)):

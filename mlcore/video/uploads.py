@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 from typing import BinaryIO
 
+from mlcore.core import paths
 from mlcore.core.folders import stamped_folder
 from mlcore.core.settings import Settings
 from mlcore.video.sources import VIDEO_SUFFIXES, SourceError, open_source
 
-VIDEOS_DIR = "videos"
 CHUNK = 1 << 20
 
 
@@ -24,7 +24,7 @@ def save_video(stream: BinaryIO, name: str, settings: Settings) -> Path:
     if suffix not in VIDEO_SUFFIXES:
         raise SourceError(f"{name} is not a video file ({', '.join(VIDEO_SUFFIXES)}); send one of those.")
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:60] or "video"
-    folder = stamped_folder(settings.uploads_dir / VIDEOS_DIR, stem)
+    folder = stamped_folder(settings.uploads_dir / paths.UPLOADED_VIDEOS_DIR, stem)
     target, written = folder / f"{stem}{suffix}", 0
     with open(target, "wb") as out:
         while chunk := stream.read(CHUNK):

@@ -25,8 +25,8 @@ from mlcore.video.spec import TrackSpec
 from mlcore.video.store import read_tracks, recount
 from mlcore.video.submit import submit_tracking
 from tests.conftest import free_port
-from tests.video.conftest import LINES, ZONES, VideoStudio
 from tests.video.mot_metrics import mot_scores
+from tests.video_fixture import LINES, ZONES, VideoStudio
 
 NAMES = dict(enumerate(CLASS_NAMES))
 
@@ -112,7 +112,7 @@ def test_the_tracks_files_and_the_annotated_video_agree(video_studio: VideoStudi
     mot = np.loadtxt(folder / paths.MOT_TRACKS, delimiter=",").reshape(-1, 10)
     assert len(mot) == len(tracks) and np.array_equal(mot[:, 0] - 1, tracks[:, 0])
     assert np.allclose(mot[:, 2] + mot[:, 4], tracks[:, 6], atol=0.1)  # left + width = x2
-    video = cv2.VideoCapture(str(folder / paths.TRACKED_VIDEO))
+    video = cv2.VideoCapture(str(folder / paths.ANNOTATED_VIDEO))
     frames = 0
     while video.read()[0]:
         frames += 1
@@ -177,7 +177,7 @@ def test_stop_keeps_a_playable_video_of_the_frames_done(video_studio: VideoStudi
     assert store.get(job.id).state is JobState.COMPLETED
     summary = json.loads((folder / paths.SUMMARY_FILE).read_text())
     assert summary["stopped"] and 0 < summary["frames"] < 600
-    video = cv2.VideoCapture(str(folder / paths.TRACKED_VIDEO))
+    video = cv2.VideoCapture(str(folder / paths.ANNOTATED_VIDEO))
     played = 0
     while video.read()[0]:
         played += 1
@@ -218,3 +218,29 @@ def test_bad_sources_lines_zones_and_trackers_are_refused_with_what_to_do(
     refused("holds a login; leave it out", source="rtsp://admin:secret@127.0.0.1:8554/live")
     refused("outside the allowed folders", source="/etc/passwd.mp4")
     assert not list((settings.outputs_root / paths.TRACKS_DIR).glob("*_garbage*"))
+
+
+def test_the_track_command_prints_one_json_document_and_refuses_bad_lines(video_studio: VideoStudio) -> None:
+    from tests.conftest import mlcore
+
+    env = {**video_studio.env}
+    done = mlcore(
+        "track", str(video_studio.model), str(video_studio.truth.path), "--tracker", "bytetrack",
+        "--line", "gate=80,0,80,224:in", "--zone", "dock=30,40,120,40,120,200,30,200", "--set", "track_buffer=45",
+        "--device", "cpu", "--no-video", "--wait", "--json", extra_env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert set(document) >= {"tracks", "lines", "zones", "frames", "fps", "files"}
+    (gate,) = document["lines"]
+    assert (gate["line"], gate["in"], gate["out"]) == ("gate", 1, 0)  # only "in" counts
+    assert document["zones"][0]["zone"] == "dock" and "max_inside" in document["zones"][0]
+    assert "video" not in document["files"] and Path(document["files"]["mot"]).is_file()
+    tracker_file = Path(document["files"]["tracker"]).read_text()
+    assert "track_buffer: 45" in tracker_file and "tracker_type: bytetrack" in tracker_file
+    again = mlcore("recount", document["job_id"], "--line", "0,30,320,30", "--json", extra_env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["counts"]["lines"][0]["in"] == 1
+    bad = mlcore("track", str(video_studio.model), str(video_studio.truth.path), "--line", "1,2", extra_env=env)
+    assert bad.returncode == 2 and "has 1 point" in bad.stderr and "Traceback" not in bad.stderr
+    listing = mlcore("track", "--list-trackers", extra_env=env)
+    assert listing.returncode == 0 and listing.stdout.startswith("tracktrack  (default)")

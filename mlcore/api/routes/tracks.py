@@ -30,7 +30,7 @@ from mlcore.video.uploads import save_video
 MEDIA = {
     ".csv": "text/csv",
     ".txt": "text/plain",
-    ".webm": "video/webm",
+    ".mp4": "video/mp4",
     ".yaml": "text/yaml",
     ".json": "application/json",
 }
