@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from fractions import Fraction
+from typing import Any
 
 CODEC = "libx264"
 OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "threads": "1", "crf": "23"}
@@ -23,7 +24,7 @@ def encode(out: str, width: int, height: int, fps: float) -> int:
     import numpy as np
 
     container = av.open(out, "w", options=CONTAINER_OPTIONS)
-    stream = container.add_stream(CODEC, rate=Fraction(max(fps, 1.0)).limit_denominator(1001), options=OPTIONS)
+    stream: Any = container.add_stream(CODEC, rate=Fraction(max(fps, 1.0)).limit_denominator(1001), options=OPTIONS)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     size = width * height * 3 // 2
     frames = 0

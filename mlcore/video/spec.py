@@ -77,9 +77,9 @@ class TrackSpec:
         whole("max_frames", self.max_frames, 0, use="use 0 (to the end) or a whole number of frames")
         if isinstance(self.fps, bool) or not isinstance(self.fps, int | float) or not 0 <= self.fps <= 1000:
             raise SpecError(f"fps={self.fps!r}; use 0 (the video's own) or the frames' rate, e.g. 25.")
-        for name, value in (("lines", self.lines), ("zones", self.zones)):
-            if not isinstance(value, list):
-                raise SpecError(f"{name}={value!r}; give a list.")
+        for shapes, given in (("lines", self.lines), ("zones", self.zones)):
+            if not isinstance(given, list):
+                raise SpecError(f"{shapes}={given!r}; give a list.")
         lines_from(self.lines)
         zones_from(self.zones)
         flag("save_video", self.save_video)
