@@ -13,10 +13,8 @@ The maps cache is bypassed (the explainer is called directly): these are the fir
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,31 +24,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 
+from benchmarks.workspace import train_in_worker  # noqa: E402
 from mlcore.core import paths  # noqa: E402
 from mlcore.datasets.demo import make_demo_dataset  # noqa: E402
 from mlcore.training.spec import TrainSpec  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 NO_AUGMENTATION = {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0}
 
 
 def train(work: Path) -> Path:
     """A yolov8n fitted to the demo dataset at 128 px by the studio's worker (about a minute on 2 cores)."""
-    from mlcore.jobs.store import JobState, JobStore
-
     data = make_demo_dataset(work / "data" / "demo", images=24, imgsz=128, seed=7).root
     outputs = work / "out"
     spec = TrainSpec(
         dataset_path=str(data), epochs=60, imgsz=128, batch_size=8, workers=0, device="cpu", project="b",
         experiment="tiny", advanced={"nbs": 8, "warmup_epochs": 0, "val": False, "plots": False, **NO_AUGMENTATION},
     )  # fmt: skip
-    run = outputs / paths.TRAININGS_DIR / "b" / "tiny"
-    store = JobStore(outputs / paths.JOBS_DB)
-    job = store.submit("training", spec.to_dict(), str(run))
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "mlcore.worker", job.id], env=env, check=True, capture_output=True)
-    return run / "weights" / "best.pt"
+    return train_in_worker(spec, outputs, outputs / paths.TRAININGS_DIR / "b" / "tiny")
 
 
 def studio_seconds(model: Path, images: list[Path], imgsz: int, conf: float) -> tuple[float, int]:

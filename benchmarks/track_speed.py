@@ -21,7 +21,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,19 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.workspace import train_in_worker  # noqa: E402
 from mlcore.core import paths  # noqa: E402
 from mlcore.training.spec import TrainSpec  # noqa: E402
 from mlcore.video.counting import Line, Zone, count  # noqa: E402
 from mlcore.video.demo_video import make_demo_video, write_frames_dataset  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 NO_AUGMENTATION = {"mosaic": 0.0, "fliplr": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0}
 
 
 def train(work: Path) -> Path:
     """A yolov8n fitted to 72 frames of three demo videos at 160 px by the studio's worker (about 2 minutes)."""
-    from mlcore.jobs.store import JobState, JobStore
-
     videos = [make_demo_video(work / "train" / f"t{s}.mp4", 90, (320, 224), 15.0, seed=s) for s in (1, 2, 3)]
     data = write_frames_dataset(work / "data" / "frames", videos, every=3).parent
     outputs = work / "out"
@@ -51,13 +48,7 @@ def train(work: Path) -> Path:
         dataset_path=str(data), epochs=40, imgsz=160, batch_size=8, workers=0, device="cpu", project="b",
         experiment="video", advanced={"nbs": 8, "warmup_epochs": 0, "val": False, "plots": False, **NO_AUGMENTATION},
     )  # fmt: skip
-    run = outputs / paths.TRAININGS_DIR / "b" / "video"
-    store = JobStore(outputs / paths.JOBS_DB)
-    job = store.submit("training", spec.to_dict(), str(run))
-    store.transition(job.id, JobState.STARTING, device="cpu")
-    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "mlcore.worker", job.id], env=env, check=True, capture_output=True)
-    return run / "weights" / "best.pt"
+    return train_in_worker(spec, outputs, outputs / paths.TRAININGS_DIR / "b" / "video")
 
 
 def studio_run(

@@ -53,3 +53,21 @@ def wait(job_id: str) -> dict:
     if job.state.value != "completed":
         raise SystemExit(f"job {job_id} ended {job.state.value}: {job.error}")
     return {"seconds": (job.ended or 0) - (job.started or 0), "folder": Path(job.run_dir)}
+
+
+def train_in_worker(spec: object, outputs: Path, run: Path) -> Path:
+    """The training job of `spec` (a TrainSpec) into `run`, run to its end by the studio's worker in the foreground,
+    on the CPU; its best.pt. CalledProcessError when the worker fails."""
+    import subprocess
+    import sys
+
+    from mlcore.core import paths
+    from mlcore.jobs.store import JobState, JobStore
+
+    store = JobStore(outputs / paths.JOBS_DB)
+    job = store.submit("training", spec.to_dict(), str(run))  # type: ignore[attr-defined]
+    store.transition(job.id, JobState.STARTING, device="cpu")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "ML_STUDIO_OUTPUTS": str(outputs), "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-m", "mlcore.worker", job.id], env=env, check=True, capture_output=True)
+    return run / "weights" / "best.pt"

@@ -46,15 +46,16 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _read_ahead(chunks: Iterator[list[T]], depth: int = 2) -> Iterator[list[T]]:
-    """The same chunks, read by a thread up to `depth` ahead (decoding overlaps the model's work)."""
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """The same items (chunks of images, frames), read by a thread up to `depth` ahead (decoding overlaps the model's
+    work)."""
     waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
     end = object()
 
     def fill() -> None:
         try:
-            for chunk in chunks:
-                waiting.put(chunk)
+            for item in items:
+                waiting.put(item)
         except BaseException as exc:  # handed to the consumer, which raises it
             waiting.put(exc)
         waiting.put(end)
@@ -84,7 +85,7 @@ def predict_source(job: Job, settings: Settings) -> None:
     writer = PredictionWriter(folder.path, names, bool(spec.get("save_images")), fps)
     total, done, stopped = int(spec.get("expected_items") or 0), 0, False
     started = time.perf_counter()
-    for chunk in _read_ahead(_chunks(read_source(source, settings.predict, every), CHUNK)):
+    for chunk in read_ahead(_chunks(read_source(source, settings.predict, every), CHUNK)):
         if folder.stop_request.exists():
             stopped = True
             break

@@ -10,10 +10,7 @@ counts so far (rewritten about once a second): what the API's live mode and the 
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ from mlcore.jobs.ending import run_to_end
 from mlcore.jobs.store import Job, JobStore, ProgressState
 from mlcore.predict.detector import load_detector, names_of
 from mlcore.predict.profile import DeploymentProfile, ProfileError
+from mlcore.predict.task import read_ahead
 from mlcore.video.counting import lines_from, zones_from
 from mlcore.video.outputs import TrackWriter
 from mlcore.video.sources import VideoSource, open_source
@@ -44,25 +42,6 @@ class TrackingError(TaskError):
 
 def run(job: Job, settings: Settings, store: JobStore) -> int:
     return run_to_end(store, job, lambda: track_source(job, settings))
-
-
-def _read_ahead(frames: Iterator[tuple[int, np.ndarray]], depth: int = 4) -> Iterator[tuple[int, np.ndarray]]:
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    end = object()
-
-    def fill() -> None:
-        try:
-            for item in frames:
-                waiting.put(item)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            waiting.put(exc)
-        waiting.put(end)
-
-    threading.Thread(target=fill, daemon=True, name="frames").start()
-    while (item := waiting.get()) is not end:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 class FrameTracker:
@@ -129,7 +108,7 @@ def track_source(job: Job, settings: Settings) -> None:
     done, stopped, started, last_live = 0, False, time.perf_counter(), 0.0
     print(f"tracking {source.shown} ({source.kind}, {source.fps:g} fps) with {config['tracker_type']}", flush=True)
     try:
-        for index, pixels in _read_ahead(source.frames_read(every)):
+        for index, pixels in read_ahead(source.frames_read(every), depth=4):
             if limit and index >= limit:
                 break
             if folder.stop_request.exists():
