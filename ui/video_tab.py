@@ -26,6 +26,7 @@ from mlcore.video.spec import STRIDE_WARNING, TrackSpec
 from mlcore.video.store import (
     counts_over_time,
     list_tracking_runs,
+    live_counts,
     recount,
     track_rows,
     track_thumbnails,
@@ -318,6 +319,19 @@ def _recount(folder: Path, lines: list, zones: list) -> None:
                 st.error(str(exc), icon=":material/error:")
                 return
             st.dataframe(_counts_table(document["counts"]), hide_index=True, width="stretch")
+
+
+def _live(settings: Settings) -> None:
+    """The counts so far of the tracking jobs that run (a stream's are the only ones it has until Stop)."""
+    for job in jobs_of(settings, kind=JobKind.TRACKING):
+        live = None if job.state.is_final() else live_counts(Path(job.run_dir))
+        if live:
+            st.caption(
+                f"{Path(job.run_dir).name}: frame {live['frame']} ({live['time_s']:g} s into the video), "
+                f"{live['tracks']} tracks so far, {live['fps']:g} frames/s"
+            )
+            if live.get("lines") or live.get("zones"):
+                st.dataframe(_counts_table(live), hide_index=True, width="stretch")
 
 
 def video_tab(model: Path, settings: Settings) -> None:

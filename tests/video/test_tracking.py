@@ -244,3 +244,25 @@ def test_the_track_command_prints_one_json_document_and_refuses_bad_lines(video_
     assert bad.returncode == 2 and "has 1 point" in bad.stderr and "Traceback" not in bad.stderr
     listing = mlcore("track", "--list-trackers", extra_env=env)
     assert listing.returncode == 0 and listing.stdout.startswith("tracktrack  (default)")
+
+
+def test_an_onnx_export_tracks_and_counts_as_its_weights_do(video_studio: VideoStudio, counted) -> None:
+    from ultralytics import YOLO
+
+    settings = video_studio.settings()
+    made = Path(YOLO(str(video_studio.model)).export(format="onnx", imgsz=160, verbose=False))
+    export = settings.outputs_root / paths.EXPORTS_DIR / "video_best_onnx" / "best.onnx"
+    export.parent.mkdir(parents=True, exist_ok=True)
+    made.replace(export)
+    job, result = video_studio.track(model_path=str(export), tracker="bytetrack", lines=LINES, zones=ZONES)
+    assert result is not None, job.error
+    _, by_weights = counted
+    assert [(line["in"], line["out"], line["by_class"]) for line in result["summary"]["lines"]] == [
+        (line["in"], line["out"], line["by_class"]) for line in by_weights["summary"]["lines"]
+    ]
+    with pytest.raises(SubmitError, match="would download a re-identification model"):
+        submit_tracking(
+            TrackSpec(model_path=str(export), source=str(video_studio.truth.path), tracker="botsort",
+                      tracker_settings={"with_reid": True}),
+            settings,
+        )  # fmt: skip
