@@ -45,9 +45,9 @@ def studio_scores(folder: Path, truth, frames: list[int]) -> tuple[float, float]
 
 
 def ultralytics_scores(studio: VideoStudio, tracker: str, stride: int) -> tuple[float, float]:
-    from ultralytics import YOLO
+    from mlcore.engine.models import load_yolo  # Ultralytics' own YOLO, with Pillow's open left as the studio needs
 
-    model = YOLO(str(studio.model))
+    model = load_yolo(studio.model)
     found = []
     stream = model.track(
         str(studio.truth.path), stream=True, tracker=f"{tracker}.yaml", vid_stride=stride, imgsz=160, device="cpu",
@@ -247,10 +247,10 @@ def test_the_track_command_prints_one_json_document_and_refuses_bad_lines(video_
 
 
 def test_an_onnx_export_tracks_and_counts_as_its_weights_do(video_studio: VideoStudio, counted) -> None:
-    from ultralytics import YOLO
+    from mlcore.engine.models import load_yolo
 
     settings = video_studio.settings()
-    made = Path(YOLO(str(video_studio.model)).export(format="onnx", imgsz=160, verbose=False))
+    made = Path(load_yolo(video_studio.model).export(format="onnx", imgsz=160, verbose=False))
     export = settings.outputs_root / paths.EXPORTS_DIR / "video_best_onnx" / "best.onnx"
     export.parent.mkdir(parents=True, exist_ok=True)
     made.replace(export)
