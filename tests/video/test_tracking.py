@@ -28,6 +28,7 @@ from tests.conftest import free_port
 from tests.video.mot_metrics import mot_scores
 from tests.video_fixture import LINES, ZONES, VideoStudio
 
+pytestmark = pytest.mark.slow  # a detector is trained first (about 2 minutes), then real tracking jobs
 NAMES = dict(enumerate(CLASS_NAMES))
 
 

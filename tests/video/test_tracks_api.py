@@ -19,6 +19,7 @@ import requests
 from tests.conftest import api_server, free_port
 from tests.video_fixture import LINES, VideoStudio
 
+pytestmark = pytest.mark.slow  # a detector is trained first, then an API server runs real tracking jobs
 PREFIX = "/api/v1/ml"
 
 
