@@ -221,7 +221,9 @@ def _tracker() -> tuple[str, dict[str, Any]]:
 def _start(model: Path, settings: Settings, source: str, lines: list, zones: list) -> None:
     tracker, changes = _tracker()
     c1, c2, c3, c4 = st.columns(4)
-    use_profile = c1.toggle("Deployment profile's thresholds", True, key="video.use_profile")
+    use_profile = c1.toggle(
+        "Profile thresholds", True, key="video.use_profile", help="The model's deployment profile (else 0.25)"
+    )
     conf = None if use_profile else c2.slider("Confidence", 0.01, 0.99, 0.25, 0.01, key="video.conf")
     every = int(c3.number_input("Every N-th frame", 1, 30, 1, key="video.every"))
     limit = int(c4.number_input("Frames at most (0: all)", 0, 10_000_000, 0, key="video.max_frames"))
