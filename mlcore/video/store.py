@@ -62,18 +62,24 @@ def list_tracking_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], d
     return [(f, config, _json(f / paths.SUMMARY_FILE)) for f, config, _ in config_folders(root, paths.TRACK_CONFIG)]
 
 
-def read_tracks(folder: Path) -> np.ndarray:
-    """tracks.csv as rows of (frame, track id, class id, confidence, x1, y1, x2, y2)."""
+def _read_tracks(folder: Path) -> tuple[np.ndarray, dict[int, str]]:
+    """tracks.csv in one pass: its rows (frame, track id, class id, confidence, x1, y1, x2, y2) and class names."""
+    names: dict[int, str] = {}
+    rows = []
     try:
         with open(folder / paths.TRACKS_CSV, newline="") as f:
-            rows = [
-                (float(r["frame"]), float(r["track_id"]), float(r["class_id"]), float(r["confidence"]),
-                 float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"]))
-                for r in csv.DictReader(f)
-            ]  # fmt: skip
+            for r in csv.DictReader(f):
+                rows.append((float(r["frame"]), float(r["track_id"]), float(r["class_id"]), float(r["confidence"]),
+                             float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"])))  # fmt: skip
+                names.setdefault(int(r["class_id"]), r["class_name"])
     except (OSError, KeyError, ValueError) as exc:
         raise SubmitError(f"{folder.name} has no readable {paths.TRACKS_CSV} ({exc}); track the video again.") from None
-    return np.array(rows, dtype=float).reshape(-1, 8)
+    return np.array(rows, dtype=float).reshape(-1, 8), names
+
+
+def read_tracks(folder: Path) -> np.ndarray:
+    """tracks.csv as rows of (frame, track id, class id, confidence, x1, y1, x2, y2)."""
+    return _read_tracks(folder)[0]
 
 
 def track_points(tracks: np.ndarray) -> np.ndarray:
@@ -89,11 +95,9 @@ def recount(folder: Path, lines: list[Any], zones: list[Any]) -> dict[str, Any]:
     summary = _json(folder / paths.SUMMARY_FILE)
     if summary is None:
         raise SubmitError(f"{folder.name} has not finished (or it failed); recount a finished tracking job.")
-    config = yaml.safe_load((folder / paths.TRACK_CONFIG).read_text()) or {}
     parsed_lines, parsed_zones = lines_from(lines), zones_from(zones)
-    w, h = summary.get("frame_size") or config.get("frame_size") or (0, 0)
-    tracks = read_tracks(folder)
-    names = {int(c): n for c, n in _class_names(folder).items()}
+    w, h = summary.get("frame_size") or (0, 0)
+    tracks, names = _read_tracks(folder)
     counts = count(track_points(tracks), parsed_lines, parsed_zones, names, float(summary.get("video_fps") or 25.0))
     return {
         "frame_size": [w, h],
@@ -103,22 +107,10 @@ def recount(folder: Path, lines: list[Any], zones: list[Any]) -> dict[str, Any]:
     }
 
 
-def _class_names(folder: Path) -> dict[int, str]:
-    names: dict[int, str] = {}
-    try:
-        with open(folder / paths.TRACKS_CSV, newline="") as f:
-            for r in csv.DictReader(f):
-                names.setdefault(int(r["class_id"]), r["class_name"])
-    except (OSError, KeyError, ValueError):
-        pass
-    return names
-
-
 def track_rows(folder: Path) -> list[dict[str, Any]]:
     """One row per track: its id, class (the one it was seen as most), first and last frame, seconds seen, frames
     seen and mean confidence; what the page's tracks table lists."""
-    tracks = read_tracks(folder)
-    names = _class_names(folder)
+    tracks, names = _read_tracks(folder)
     summary = _json(folder / paths.SUMMARY_FILE) or {}
     fps = float(summary.get("video_fps") or 25.0)
     rows = []
