@@ -55,16 +55,36 @@ def plant_errors(root: Path, split: str, fraction: float = 0.1, seed: int = 0, c
                 planted.append(Planted(rel, "swapped", len(out), (cx, cy, w, h)))
                 continue
             if draw < 3 * fraction:
-                dx, dy = rng.choice([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)])
-                by = rng.uniform(0.3, 0.6)
-                nx = min(max(cx + dx * by * w, w / 2), 1 - w / 2)
-                ny = min(max(cy + dy * by * h, h / 2), 1 - h / 2)
+                sx, sy = shift(rng, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), (1.0, 1.0))
+                nx, ny = min(max(cx + sx, w / 2), 1 - w / 2), min(max(cy + sy, h / 2), 1 - h / 2)
                 out.append(f"{cls} {nx:.6f} {ny:.6f} {w:.6f} {h:.6f}")
                 planted.append(Planted(rel, "badly_located", len(out), (cx, cy, w, h)))
                 continue
             out.append(raw)
         label.write_text("".join(f"{line}\n" for line in out))
     return planted
+
+
+DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
+
+
+def shift(rng: random.Random, box: tuple[float, float, float, float], size: tuple[float, float]) -> tuple[float, float]:
+    """A shift of 30-60% of the box's size in one of the eight directions where the shifted box stays inside the
+    image (x1, y1, x2, y2 in the units of `size`). A box at an edge cannot move across it: clipping such a shift
+    would leave the label where it was, an error that is not one."""
+    by = rng.uniform(0.3, 0.6)
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    fits = [
+        (dx, dy)
+        for dx, dy in DIRECTIONS
+        if 0 <= x1 + dx * by * w
+        and x2 + dx * by * w <= size[0]
+        and 0 <= y1 + dy * by * h
+        and y2 + dy * by * h <= size[1]
+    ]
+    dx, dy = rng.choice(fits or list(DIRECTIONS))
+    return dx * by * w, dy * by * h
 
 
 def _iou_xyxy(a: list[float], b: list[float]) -> float:
@@ -161,12 +181,10 @@ def plant_in_detections(d: Any, rate: float, seed: int) -> tuple[Any, Any, list[
             gt_cls[k] = rng.choice([c for c in range(classes) if c != gt_cls[k]])
             changed[k] = kind
         else:
-            w, h = gt_box[k, 2] - gt_box[k, 0], gt_box[k, 3] - gt_box[k, 1]
-            dx, dy = rng.choice([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)])
-            by = rng.uniform(0.3, 0.6)
             width, height = (float(v) for v in d.sizes[int(d.gt_image[k])])
-            sx = min(max(dx * by * w, -gt_box[k, 0]), width - gt_box[k, 2])  # kept inside the image, as a label is
-            sy = min(max(dy * by * h, -gt_box[k, 1]), height - gt_box[k, 3])
+            sx, sy = shift(rng, tuple(float(v) for v in gt_box[k]), (width, height))  # type: ignore[arg-type]
+            sx = min(max(sx, -gt_box[k, 0]), width - gt_box[k, 2])  # kept inside the image, as a label is
+            sy = min(max(sy, -gt_box[k, 1]), height - gt_box[k, 3])
             gt_box[k] += [sx, sy, sx, sy]
             changed[k] = kind
     lines = np.zeros(len(gt_cls), int)

@@ -119,7 +119,9 @@ def audit_view(report: dict[str, Any]) -> None:
         f"Split **{document['split']}** · the model counted as sure from confidence {document['confident']:.2f}"
         + (
             f" (its boxes there match {strength['precision']:.0%} of the time and find {strength['recall']:.0%} of "
-            f"the labels; its confidence tells right from wrong {strength['separation']:.0%} of the time)"
+            f"the labels; its confidence tells right from wrong {strength['separation']:.0%} of the time"
+            + (f"; mAP50 {strength['map50']:.2f} against these labels" if "map50" in strength else "")
+            + ")"
             if strength
             else ""
         )

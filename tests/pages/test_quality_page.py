@@ -55,7 +55,7 @@ def test_an_audit_shows_its_counts_gallery_and_fix_list(data_studio) -> None:
     assert any(f"{drawn} suspect(s) drawn" in c.value for c in at.caption)
 
 
-def test_an_audit_with_a_weak_model_shows_the_warning_and_every_audit_its_models_figures(data_studio) -> None:
+def test_an_audit_shows_a_weak_or_ordinary_models_warning_and_every_audit_its_models_figures(data_studio) -> None:
     from mlcore.core.atomic_file import write_json_atomically
     from mlcore.quality.audit import Strength
 
@@ -72,6 +72,15 @@ def test_an_audit_with_a_weak_model_shows_the_warning_and_every_audit_its_models
     assert not at.exception, at.exception
     shown = "\n".join(w.value for w in at.warning)
     assert "too weak to audit" in shown and "66%" in shown and "44%" in shown
+    ordinary = Strength(sure=0.5, precision=0.8, recall=0.8, separation=0.9, predictions=300, labels=120, map50=0.64)
+    write_json_atomically(
+        Path(job.run_dir) / paths.AUDIT_FILE,
+        {**document, "warning": ordinary.warning(), "strength": ordinary.to_dict()},
+    )
+    at = _page().run()
+    assert not at.exception, at.exception
+    assert any("mAP50 0.64" in w.value and "check from the top" in w.value for w in at.warning)
+    assert any("mAP50 0.64 against these labels" in c.value for c in at.caption)
 
 
 def test_a_failed_job_says_why(data_studio) -> None:
