@@ -123,15 +123,17 @@ def api(run26: dict) -> Iterator[str]:
 
 
 def test_http_predictions_use_the_head_asked_for_or_the_profiles(run26: dict, api: str) -> None:
-    labels = Path(run26["data"]) / "labels" / "val"
+    # the heads are under test, not how well a 40-epoch model learned: the train image with the most logos, at
+    # confidence 0.001 (on some machines the one-to-one head scored nothing above 0.01 on the busiest val image)
+    labels = Path(run26["data"]) / "labels" / "train"
     busiest = max(sorted(labels.glob("*.txt")), key=lambda f: len(f.read_text().splitlines()))
-    image = Path(run26["data"]) / "images" / "val" / f"{busiest.stem}.jpg"  # the val image with the most logos
+    image = Path(run26["data"]) / "images" / "train" / f"{busiest.stem}.jpg"
 
     def predict(**form: object) -> dict:
         sent = requests.post(
             f"{api}/predict",
             files=[("file", (image.name, image.read_bytes(), "image/jpeg"))],
-            data={"model_path": str(run26["model"]), "confidence_threshold": "0.01", **form},
+            data={"model_path": str(run26["model"]), "confidence_threshold": "0.001", **form},
             timeout=300,
         )
         assert sent.status_code == 200, sent.text
@@ -140,7 +142,7 @@ def test_http_predictions_use_the_head_asked_for_or_the_profiles(run26: dict, ap
     default, free = predict(), predict(nms_free="true")
     assert (default["nms_free"], free["nms_free"]) == (False, True)
     assert default["detections"] and free["detections"] and default["detections"] != free["detections"]
-    save_profile(DeploymentProfile(confidence=0.01, nms_free=True), run26["model"], load_settings(run26["env"]))
+    save_profile(DeploymentProfile(confidence=0.001, nms_free=True), run26["model"], load_settings(run26["env"]))
     assert predict(profile="default")["detections"] == free["detections"]  # the profile's head
     assert predict(nms_free="false")["nms_free"] is False  # the request overrides the profile
 
