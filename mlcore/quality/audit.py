@@ -191,15 +191,6 @@ def odds(chance: float) -> float:
     return c / (1 - c)
 
 
-def _near(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Boxes whose centre lies within one label size of the label's centre on both axes: where a misplaced label's
-    object can be."""
-    w, h = max(box[2] - box[0], 1e-9), max(box[3] - box[1], 1e-9)
-    dx = np.abs((boxes[:, 0] + boxes[:, 2]) - (box[0] + box[2])) / 2 / w
-    dy = np.abs((boxes[:, 1] + boxes[:, 3]) - (box[1] + box[3])) / 2 / h
-    return (dx <= 1) & (dy <= 1)
-
-
 def matches(d: Detections, kept: np.ndarray, by_class: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Each kept prediction matched as an evaluation matches (greedy by confidence, same class, IoU >= MATCH_IOU;
     any class with by_class=False: is there an object): (matched flags, the matched label's index or -1) per index
@@ -391,8 +382,7 @@ def _label_candidate(
     swap_by = other[np.argmax(worth[other])] if len(other) else None
     swap = 0.0 if swap_by is None else float(worth[swap_by]) * (1 - own)
     # badly located: a box of its class near it that fits it unusually badly, while no other box fits it well
-    near = mine[same & _near(box, d.pred_box[mine])]
-    near_offset = offset(box, d.pred_box[near])
+    near, near_offset = _near_of_its_class(d, k, mine)
     offs = np.array([worth[p] * unusual(f) for p, f in zip(near, near_offset, strict=True)])
     fits = np.array([worth[p] * (1 - unusual(f)) for p, f in zip(near, near_offset, strict=True)])
     off = int(np.argmax(offs)) if len(near) and offs.max() > 0 else None
@@ -425,13 +415,19 @@ def _label_candidate(
     return probability, suspect, claim
 
 
+def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions of label box k's class whose centre lies within one label size of its centre (where a
+    misplaced label's object can be), and their offsets from it."""
+    same = mine[d.pred_cls[mine] == d.gt_cls[k]]
+    away = offset(d.gt_box[k], d.pred_box[same])
+    return same[away <= 1], away[away <= 1]
+
+
 def _unseen(d: Detections, k: int, mine: np.ndarray, worth: np.ndarray, unusual: Callable[[float], float]) -> float:
     """How little the model sees at label box k: no box of any class on it, and no box of its class near it that
     fits it."""
-    box, cls = d.gt_box[k], int(d.gt_cls[k])
-    anything = float(worth[mine][iou(box, d.pred_box[mine]) >= COVERED_IOU].max(initial=0.0))
-    near = mine[(d.pred_cls[mine] == cls) & _near(box, d.pred_box[mine])]
-    fits = [worth[p] * (1 - unusual(f)) for p, f in zip(near, offset(box, d.pred_box[near]), strict=True)]
+    anything = float(worth[mine][iou(d.gt_box[k], d.pred_box[mine]) >= COVERED_IOU].max(initial=0.0))
+    fits = [worth[p] * (1 - unusual(f)) for p, f in zip(*_near_of_its_class(d, k, mine), strict=True)]
     return (1 - anything) * (1 - max(fits, default=0.0))
 
 
