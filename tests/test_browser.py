@@ -218,7 +218,7 @@ def test_status_page_is_live_and_complete(page, server: Server) -> None:
     body = page.inner_text("body")
     for label in ("CPU", "Memory", "Disk (outputs)", "Load (1 min)"):
         assert page.get_by_test_id("stMetricLabel").filter(has_text=label).count() >= 1
-    assert page.locator(".js-plotly-plot").count() >= 2  # the sparklines
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # the sparklines, drawn after the metrics
     assert "No GPU available" in body or "GPU 0 ·" in body
     first = page.get_by_text(re.compile(r"Updated \d\d:\d\d:\d\d")).inner_text()
     page.wait_for_function(
