@@ -17,13 +17,18 @@ candidate's evidence is built from those worths:
 
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there;
 - swapped: another class's box on the label: its worth times the chance that the label's own class is not there;
-- badly located: a box of the label's class near it (its centre within one label size) whose centre lies
-  farther from the label's than nine in ten of the model's matched boxes lie from theirs: its worth times how
-  unusual the distance is times the chance that no other box fits the label (the box it suggests is then not also
-  called overlooked). Centres, not IoU: an ordinary model's boxes are often too small or too large around the
-  right centre, which lowers the IoU of a right label as much as a shift does;
+- badly located: a box of the label's class near it (its centre within one label size; not a box on another
+  label) whose centre lies farther from the label's than nine in ten of the model's matched boxes lie from theirs:
+  its worth times how unusual the distance is times the chance that no other box fits the label, and as likely
+  again as the model sees little where the label is (a misplaced label's own place is empty; an ordinary model's
+  loose box beside an object it sees is not a misplaced label). Centres, not IoU: an ordinary model's boxes are
+  often too small or too large around the right centre, which lowers the IoU of a right label as much as a shift
+  does;
 - nothing seen (typed badly located, no suggestion): a label where the model sees little, against how little it
   sees of the split's labels on average (its miss rate measured the same way).
+
+A box that both suggests where a misplaced label belongs and stands where no label is can be either: the likelier
+explanation keeps it (as the suggested box, or as an overlooked object; the label is then weighed without it).
 
 Evidence becomes the probability of a label error through a prior (PRIOR of boxes wrong; SPURIOUS_PRIOR for a
 box on nothing): odds = prior odds x the evidence's likelihood ratio. A strong model's confident disagreement is
@@ -42,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -329,19 +334,11 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     suspects: list[tuple[float, Suspect]] = []
     image_scores = np.ones(len(d.images))
     for n in range(len(d.images)):
-        labels = np.flatnonzero(d.gt_image == n)
-        mine = predictions[n]
-        claimed: set[int] = set()
-        for k in labels:
-            probability, suspect, claim = _label_candidate(
-                d, int(k), int(lines[k]), mine, worth_all, unusual, float(unseen[k]) / miss_rate
-            )
-            image_scores[n] *= 1 - probability
-            if claim is not None:
-                claimed.add(claim)
-            if probability >= LISTED:
-                suspects.append((probability, suspect))
-        for probability, suspect in _overlooked(d, n, labels, mine, objectness, claimed):
+
+        def candidate(k: int, mine: np.ndarray) -> Candidate:
+            return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k]) / miss_rate)
+
+        for probability, suspect in _image_suspects(d, n, predictions[n], objectness, candidate):
             image_scores[n] *= 1 - probability
             if probability >= LISTED:
                 suspects.append((probability, suspect))
@@ -361,6 +358,46 @@ def _by_image(d: Detections, kept: np.ndarray) -> list[np.ndarray]:
     return [kept_index[bounds[n] : bounds[n + 1]] for n in range(len(d.images))]
 
 
+class Candidate(NamedTuple):
+    """A label's likeliest error, and the box it suggests instead, if any."""
+
+    probability: float
+    suspect: Suspect
+    claim: int | None
+    """The prediction it takes as the label's true place (then not also an overlooked object)."""
+    hold: float
+    """How much likelier that box is the label's misplaced object than an object beside a right label: how unusual
+    its offset is, that no other box fits the label, and how little the model sees where the label is."""
+
+
+def _image_suspects(
+    d: Detections,
+    n: int,
+    mine: np.ndarray,
+    objectness: np.ndarray,
+    candidate: Callable[[int, np.ndarray], Candidate],
+) -> list[tuple[float, Suspect]]:
+    """Image n's candidates: each label's likeliest error, and each place no label covers where the model sees an
+    object. A box near a label that a misplaced label would explain can also be an object nobody labelled (an
+    ordinary model often misses the label's own object beside it). Both need an object there, so what tells them
+    apart is the label's own place: the misplaced label keeps the box when the model sees less there than at the
+    split's labels on average (Candidate.hold >= 1); otherwise the box is an overlooked object and its labels are
+    weighed again without it."""
+    labels = [int(k) for k in np.flatnonzero(d.gt_image == n)]
+    found = {k: candidate(k, mine) for k in labels}
+    taken: list[int] = []  # the boxes of the objects that won
+    places = []
+    for probability, suspect, place in _overlooked(d, n, np.array(labels, int), mine, objectness):
+        claimants = [k for k in labels if found[k].claim in place]
+        if any(found[k].hold >= 1 for k in claimants):
+            continue  # a misplaced label's object
+        taken.extend(place)
+        for k in claimants:
+            found[k] = candidate(k, np.setdiff1d(mine, taken))
+        places.append((probability, suspect))
+    return [(c.probability, c.suspect) for c in found.values()] + places
+
+
 def _label_candidate(
     d: Detections,
     k: int,
@@ -369,7 +406,7 @@ def _label_candidate(
     worth: np.ndarray,
     unusual: Callable[[float], float],
     nothing_seen: float,
-) -> tuple[float, Suspect, int | None]:
+) -> Candidate:
     """The likeliest error of label box k, its suspect, and the prediction it takes as its suggested box (which
     is then not also called overlooked); `nothing_seen` is the likelihood ratio of how little the model sees there
     (its unseen measure against the model's mean over the labels)."""
@@ -391,7 +428,7 @@ def _label_candidate(
     located = 0.0 if off is None else float(offs[off]) * (1 - fitted)
     chances = {
         "swap": posterior(odds(swap)),
-        "located": posterior(odds(located)),
+        "located": posterior(odds(located) * nothing_seen),
         "nothing": posterior(nothing_seen, SPURIOUS_PRIOR),
     }
     evidence = max(chances, key=lambda key: chances[key])
@@ -412,15 +449,24 @@ def _label_candidate(
         None if claim is None else box_of(d.pred_box[claim]),
         None if by is None else round(float(d.pred_conf[by]), 4),
     )
-    return probability, suspect, claim
+    hold = 0.0 if off is None else unusual(float(near_offset[off])) * (1 - fitted) * nothing_seen
+    return Candidate(probability, suspect, claim, hold)
 
 
 def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The predictions of label box k's class whose centre lies within one label size of its centre (where a
-    misplaced label's object can be), and their offsets from it."""
+    misplaced label's object can be), and their offsets from it; a box on another label more than on this one is
+    that label's object, not this one's."""
     same = mine[d.pred_cls[mine] == d.gt_cls[k]]
     away = offset(d.gt_box[k], d.pred_box[same])
-    return same[away <= 1], away[away <= 1]
+    near = away <= 1
+    others = np.flatnonzero(d.gt_image == d.gt_image[k])
+    others = others[others != k]
+    for i in np.flatnonzero(near) if len(others) else []:
+        elsewhere = iou(d.pred_box[same[i]], d.gt_box[others]).max()
+        if elsewhere >= COVERED_IOU and elsewhere > iou(d.pred_box[same[i]], d.gt_box[[k]])[0]:
+            near[i] = False
+    return same[near], away[near]
 
 
 def _unseen(d: Detections, k: int, mine: np.ndarray, worth: np.ndarray, unusual: Callable[[float], float]) -> float:
@@ -432,16 +478,16 @@ def _unseen(d: Detections, k: int, mine: np.ndarray, worth: np.ndarray, unusual:
 
 
 def _overlooked(
-    d: Detections, n: int, labels: np.ndarray, mine: np.ndarray, worth: np.ndarray, claimed: set[int]
-) -> list[tuple[float, Suspect]]:
-    """Places no label covers where the model sees an object: the surest box of each place suggests the class, and
-    every box there (any class) adds to the chance that an object is there."""
+    d: Detections, n: int, labels: np.ndarray, mine: np.ndarray, worth: np.ndarray
+) -> list[tuple[float, Suspect, list[int]]]:
+    """Places no label covers where the model sees an object, surest first, with the boxes there: the surest box
+    of each place suggests the class, and every box there (any class) adds to the chance that an object is there."""
     free = [
         int(p)
         for p in mine[np.argsort(-d.pred_conf[mine], kind="stable")]
-        if p not in claimed and (not len(labels) or iou(d.pred_box[p], d.gt_box[labels]).max() < COVERED_IOU)
+        if not len(labels) or iou(d.pred_box[p], d.gt_box[labels]).max() < COVERED_IOU
     ]
-    found: list[tuple[float, Suspect]] = []
+    found: list[tuple[float, Suspect, list[int]]] = []
     taken: list[int] = []
     for p in free:
         if taken and iou(d.pred_box[p], d.pred_box[taken]).max() >= MATCH_IOU:
@@ -464,6 +510,7 @@ def _overlooked(
                     box,
                     round(float(d.pred_conf[p]), 4),
                 ),
+                place,
             )
         )
     return found

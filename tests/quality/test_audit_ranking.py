@@ -165,3 +165,63 @@ def test_a_box_reaching_out_of_the_image_is_worth_less_where_no_labelled_object_
     kept = more.pred_conf >= MIN_CONFIDENCE
     worth = worth_of(more, kept, matches(more, kept, by_class=False)[0])
     assert worth[-2] < 0.5 * worth[-1]  # the same class and confidence, in the image and out of it
+
+
+def _right_matched_label(d: Detections, lines: np.ndarray, planted: dict) -> tuple[int, int]:
+    """A label that was not planted wrong and the model's box that matches it."""
+    kept = d.pred_conf >= MIN_CONFIDENCE
+    matched, label = matches(d, kept)
+    wrong = planted["swapped"] | planted["badly_located"]
+    for p in np.flatnonzero(matched):
+        k = int(label[p])
+        box = d.gt_box[k]
+        beside = box + [box[2] - box[0], 0, box[2] - box[0], 0]
+        alone = (d.gt_image == d.gt_image[k]) & (np.arange(len(d.gt_cls)) != k)
+        if (
+            (int(d.gt_image[p]), int(lines[k])) not in wrong
+            and beside[2] < 640
+            and iou(beside, d.gt_box[alone]).max(initial=0) == 0
+        ):
+            return k, int(p)
+    raise AssertionError("no right label with room beside it")
+
+
+def test_an_unlabelled_object_beside_a_label_the_model_sees_is_called_overlooked_not_where_the_label_belongs() -> None:
+    d, lines, planted = simulated(2)
+    k, _ = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    beside = box + [0.8 * (box[2] - box[0]), 0, 0.8 * (box[2] - box[0]), 0]  # its centre 0.8 label sizes away
+    assert iou(box, beside[None])[0] < 0.3
+    more = replace(
+        d,
+        pred_image=np.append(d.pred_image, d.gt_image[k]),
+        pred_cls=np.append(d.pred_cls, d.gt_cls[k]),
+        pred_conf=np.append(d.pred_conf, 0.9),
+        pred_box=np.vstack([d.pred_box, beside]),
+    )
+    suspects = audit(more, lines).suspects
+    at = [s for s in suspects if s.image == d.gt_image[k] and s.type == "overlooked"]
+    assert any(iou(np.array(s.box), beside[None])[0] > 0.9 for s in at), at
+    label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
+    assert not [s for s in label if s.suggested_box is not None], label
+
+
+def test_a_box_on_a_neighbouring_label_is_not_where_a_label_the_model_misses_belongs() -> None:
+    d, lines, planted = simulated(2)
+    k, p = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    beside = box + [0.8 * (box[2] - box[0]), 0, 0.8 * (box[2] - box[0]), 0]
+    boxes = d.pred_box.copy()
+    boxes[p] = beside + 1  # the model misses label k's object and sees its labelled neighbour
+    more = replace(
+        d,
+        gt_image=np.append(d.gt_image, d.gt_image[k]),
+        gt_cls=np.append(d.gt_cls, d.gt_cls[k]),
+        gt_box=np.vstack([d.gt_box, beside]),
+        pred_box=boxes,
+    )
+    neighbour_line = int(lines[d.gt_image == d.gt_image[k]].max()) + 1
+    suspects = audit(more, np.append(lines, neighbour_line)).suspects
+    label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
+    assert not [s for s in label if s.suggested_box is not None], label
+    assert not [s for s in suspects if s.image == d.gt_image[k] and s.line == neighbour_line]
