@@ -27,8 +27,9 @@ candidate's evidence is built from those worths:
 - nothing seen (typed badly located, no suggestion): a label where the model sees little, against how little it
   sees of the split's labels on average (its miss rate measured the same way).
 
-A box that both suggests where a misplaced label belongs and stands where no label is can be either: the likelier
-explanation keeps it (as the suggested box, or as an overlooked object; the label is then weighed without it).
+A box that both suggests where a misplaced label belongs and stands where no label is can be either; the label's
+own place decides: the label keeps it as its suggested box when the model sees less there than at the split's
+labels on average, otherwise it is an overlooked object and the label is weighed without it.
 
 Evidence becomes the probability of a label error through a prior (PRIOR of boxes wrong; SPURIOUS_PRIOR for a
 box on nothing): odds = prior odds x the evidence's likelihood ratio. A strong model's confident disagreement is
@@ -333,11 +334,11 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
 
     suspects: list[tuple[float, Suspect]] = []
     image_scores = np.ones(len(d.images))
+
+    def candidate(k: int, mine: np.ndarray) -> Candidate:
+        return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k]) / miss_rate)
+
     for n in range(len(d.images)):
-
-        def candidate(k: int, mine: np.ndarray) -> Candidate:
-            return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k]) / miss_rate)
-
         for probability, suspect in _image_suspects(d, n, predictions[n], objectness, candidate):
             image_scores[n] *= 1 - probability
             if probability >= LISTED:
@@ -408,8 +409,9 @@ def _label_candidate(
     nothing_seen: float,
 ) -> Candidate:
     """The likeliest error of label box k, its suspect, and the prediction it takes as its suggested box (which
-    is then not also called overlooked); `nothing_seen` is the likelihood ratio of how little the model sees there
-    (its unseen measure against the model's mean over the labels)."""
+    is then not also called overlooked if the label holds it, see _image_suspects); `nothing_seen` is the
+    likelihood ratio of how little the model sees there (its unseen measure against the model's mean over the
+    labels)."""
     n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
     overlap = iou(box, d.pred_box[mine])
     same = d.pred_cls[mine] == cls
