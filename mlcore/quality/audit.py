@@ -18,14 +18,18 @@ candidate's evidence is built from those worths:
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there;
 - swapped: another class's box on the label: its worth times the chance that the label's own class is not there;
 - badly located: a box of the label's class near it (its centre within one label size; not a box on another
-  label) whose centre lies farther from the label's than nine in ten of the model's matched boxes lie from theirs:
+  label, nor one that matches the label at IoU >= 0.5 as mAP50 does: an ordinary model's less sure boxes sit
+  looser than its sure ones, and such a box found the label's object) whose centre lies farther from the label's
+  than nine in ten of the model's matched boxes lie from theirs:
   its worth times how unusual the distance is times the chance that no other box fits the label, and as likely
   again as the model sees little where the label is (a misplaced label's own place is empty; an ordinary model's
   loose box beside an object it sees is not a misplaced label). Centres, not IoU: an ordinary model's boxes are
   often too small or too large around the right centre, which lowers the IoU of a right label as much as a shift
   does;
 - nothing seen (typed badly located, no suggestion): a label where the model sees little, against how little it
-  sees of the split's labels on average (its miss rate measured the same way).
+  sees of the split's labels of its size on average (its miss rate measured the same way, over labels weighted by
+  how close their log area is to this one's: a model misses small objects far more often than large ones, so
+  nothing seen on a small one is weaker evidence that no object is there).
 
 A box that both suggests where a misplaced label belongs and stands where no label is can be either; the label's
 own place decides: the label keeps it as its suggested box when the model sees less there than at the split's
@@ -72,6 +76,8 @@ MIN_SEPARATION = 0.7
 MIN_RECALL = 0.6
 ORDINARY_MAP50 = 0.8  # below this mAP50 against the labels, part of the first suspects are the model's own mistakes
 WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
+SIZE_WIDTH = 0.5  # labels whose log areas differ by this much are of a size (areas about 1.65 times apart)
+SIZE_PRIOR = 5.0  # how many labels' weight the split's mean miss rate has in each size's
 
 
 @dataclass(frozen=True)
@@ -322,21 +328,20 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     strength, sure = strength_of(d, kept, matched)
     worth_all = worth_of(d, kept, matched)
     objectness = worth_of(d, kept, matches(d, kept, by_class=False)[0])  # the chance a box is on some object
-    sure_hits = np.flatnonzero(matched & (d.pred_conf >= sure))
-    unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in sure_hits]))
+    unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in np.flatnonzero(matched)]))
     predictions = _by_image(d, kept)
-    # how little the model sees of each labelled object; on average over the labels (nearly all right) it is the
-    # model's own miss rate, against which a label where nothing is seen is weighed
+    # how little the model sees of each labelled object; on average over the labels of its size (nearly all right)
+    # it is the model's own miss rate there, against which a label where nothing is seen is weighed
     unseen = np.array(
         [_unseen(d, int(k), predictions[int(d.gt_image[k])], worth_all, unusual) for k in range(len(d.gt_cls))]
     )
-    miss_rate = max(float(unseen.mean()) if len(unseen) else 0.0, 0.01)
+    miss_rate = miss_rates(d.gt_box, unseen)
 
     suspects: list[tuple[float, Suspect]] = []
     image_scores = np.ones(len(d.images))
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
-        return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k]) / miss_rate)
+        return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k] / miss_rate[k]))
 
     for n in range(len(d.images)):
         for probability, suspect in _image_suspects(d, n, predictions[n], objectness, candidate):
@@ -349,6 +354,19 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
         key=lambda ps: (round(1 - ps[0], 5), -(ps[1].confidence or 0.0), ps[1].image, ps[1].line or 0, ps[1].box)
     )
     return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
+
+
+def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """How little the model sees, on average, of labels of each label's size (the others', weighted by how close
+    their log area is, leaning on the split's mean where few are near): small objects are missed more often, so
+    nothing seen on one is weaker evidence that no object is there."""
+    if not len(unseen):
+        return np.zeros(0)
+    area = np.log(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9))
+    weight = np.exp(-0.5 * ((area[:, None] - area[None, :]) / SIZE_WIDTH) ** 2)
+    np.fill_diagonal(weight, 0.0)
+    mean = float(unseen.mean())
+    return np.maximum((weight @ unseen + SIZE_PRIOR * mean) / (weight.sum(1) + SIZE_PRIOR), 0.01)
 
 
 def _by_image(d: Detections, kept: np.ndarray) -> list[np.ndarray]:
@@ -458,7 +476,8 @@ def _label_candidate(
 def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The predictions of label box k's class whose centre lies within one label size of its centre (where a
     misplaced label's object can be), and their offsets from it; a box on another label more than on this one is
-    that label's object, not this one's."""
+    that label's object, not this one's, and a box that matches the label as an evaluation would (IoU >=
+    MATCH_IOU) fits it, whatever its offset (offset 0)."""
     same = mine[d.pred_cls[mine] == d.gt_cls[k]]
     away = offset(d.gt_box[k], d.pred_box[same])
     near = away <= 1
@@ -468,6 +487,7 @@ def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndar
         elsewhere = iou(d.pred_box[same[i]], d.gt_box[others]).max()
         if elsewhere >= COVERED_IOU and elsewhere > iou(d.pred_box[same[i]], d.gt_box[[k]])[0]:
             near[i] = False
+    away = np.where(iou(d.gt_box[k], d.pred_box[same]) >= MATCH_IOU, 0.0, away)  # it matches, as in mAP50: it fits
     return same[near], away[near]
 
 

@@ -225,3 +225,40 @@ def test_a_box_on_a_neighbouring_label_is_not_where_a_label_the_model_misses_bel
     label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
     assert not [s for s in label if s.suggested_box is not None], label
     assert not [s for s in suspects if s.image == d.gt_image[k] and s.line == neighbour_line]
+
+
+def test_a_box_that_matches_its_label_as_map50_does_is_not_where_the_label_belongs() -> None:
+    d, lines, planted = simulated(2)
+    k, p = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    boxes = d.pred_box.copy()
+    boxes[p] = box + [0.3 * (box[2] - box[0]), 0, 0.3 * (box[2] - box[0]), 0]  # off by 0.3 label sizes: IoU 0.54
+    assert iou(box, boxes[[p]])[0] >= 0.5
+    suspects = audit(replace(d, pred_box=boxes), lines).suspects
+    label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
+    assert not [s for s in label if s.suggested_box is not None], label
+
+
+def test_nothing_seen_on_a_small_object_weighs_less_where_the_model_misses_small_objects() -> None:
+    d, lines, planted = simulated(2)
+    area = (d.gt_box[:, 2] - d.gt_box[:, 0]) * (d.gt_box[:, 3] - d.gt_box[:, 1])
+    wrong = planted["swapped"] | planted["badly_located"]
+    right = np.array([(int(d.gt_image[k]), int(lines[k])) not in wrong for k in range(len(lines))])
+    large = int(np.flatnonzero(right & (area > 120 * 120))[0])
+    missed = (area < 60 * 60) | (np.arange(len(area)) == large)  # the model misses every small object, and one large
+    seen = np.ones(len(d.pred_conf), bool)
+    for k in np.flatnonzero(missed):
+        mine = d.pred_image == d.gt_image[k]
+        seen &= ~(mine & (iou(d.gt_box[k], d.pred_box) >= 0.1))
+    blind = replace(
+        d,
+        pred_image=d.pred_image[seen],
+        pred_cls=d.pred_cls[seen],
+        pred_conf=d.pred_conf[seen],
+        pred_box=d.pred_box[seen],
+    )
+    chance = {(s.image, s.line): 1 - s.score for s in audit(blind, lines).suspects if s.suggested_box is None}
+    small = [chance.get((int(d.gt_image[k]), int(lines[k])), 0.0) for k in np.flatnonzero(missed & right) if k != large]
+    assert len(small) >= 5
+    alike = chance[(int(d.gt_image[large]), int(lines[large]))]  # with one miss rate for all sizes: as likely
+    assert alike > max(small) and alike > 1.4 * float(np.median(small)), (alike, small)
