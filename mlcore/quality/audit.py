@@ -222,9 +222,9 @@ def matches(d: Detections, kept: np.ndarray, by_class: bool = True) -> tuple[np.
     return matched, label
 
 
-def strength_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> tuple[Strength, np.ndarray]:
+def strength_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> Strength:
     """Each class's F1-best confidence on this split (its own "sure": classes' confidences run on different
-    scales), and over all classes the precision and recall there; (the strength, the sure confidence per box)."""
+    scales), and over all classes the precision and recall there."""
     sure = np.ones(len(d.pred_conf))
     hits = total = found = 0
     for k in np.unique(np.concatenate([d.gt_cls, d.pred_cls[kept]])):
@@ -240,12 +240,12 @@ def strength_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> tuple[S
         sure[d.pred_cls == k] = d.pred_conf[order[best]]
         hits, total, found = hits + int(tp[best]), total + best + 1, found + int(tp[best])
     if not total or not len(d.gt_cls):
-        return Strength(1.0, 0.0, 0.0, 0.5, int(kept.sum()), len(d.gt_cls), 0.0), sure
+        return Strength(1.0, 0.0, 0.0, 0.5, int(kept.sum()), len(d.gt_cls), 0.0)
     typical = float(np.median(sure[kept])) if kept.any() else 1.0
     separation = _auroc(d.pred_conf[kept], matched[kept])
     map50 = average_precision(d)["map50"]
     figures = (hits / total, found / len(d.gt_cls), separation, int(kept.sum()), len(d.gt_cls), map50)
-    return Strength(typical, *figures), sure
+    return Strength(typical, *figures)
 
 
 def _auroc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -325,7 +325,7 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     """Score every image and type every suspect box; `lines[k]` is ground-truth box k's label-file line."""
     kept = d.pred_conf >= MIN_CONFIDENCE
     matched, label = matches(d, kept)
-    strength, sure = strength_of(d, kept, matched)
+    strength = strength_of(d, kept, matched)
     worth_all = worth_of(d, kept, matched)
     objectness = worth_of(d, kept, matches(d, kept, by_class=False)[0])  # the chance a box is on some object
     unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in np.flatnonzero(matched)]))
@@ -428,8 +428,8 @@ def _label_candidate(
 ) -> Candidate:
     """The likeliest error of label box k, its suspect, and the prediction it takes as its suggested box (which
     is then not also called overlooked if the label holds it, see _image_suspects); `nothing_seen` is the
-    likelihood ratio of how little the model sees there (its unseen measure against the model's mean over the
-    labels)."""
+    likelihood ratio of how little the model sees there (its unseen measure against the model's miss rate on labels
+    of its size, see miss_rates)."""
     n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
     overlap = iou(box, d.pred_box[mine])
     same = d.pred_cls[mine] == cls
@@ -480,14 +480,15 @@ def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndar
     MATCH_IOU) fits it, whatever its offset (offset 0)."""
     same = mine[d.pred_cls[mine] == d.gt_cls[k]]
     away = offset(d.gt_box[k], d.pred_box[same])
+    on_label = iou(d.gt_box[k], d.pred_box[same])
     near = away <= 1
     others = np.flatnonzero(d.gt_image == d.gt_image[k])
     others = others[others != k]
     for i in np.flatnonzero(near) if len(others) else []:
         elsewhere = iou(d.pred_box[same[i]], d.gt_box[others]).max()
-        if elsewhere >= COVERED_IOU and elsewhere > iou(d.pred_box[same[i]], d.gt_box[[k]])[0]:
+        if elsewhere >= COVERED_IOU and elsewhere > on_label[i]:
             near[i] = False
-    away = np.where(iou(d.gt_box[k], d.pred_box[same]) >= MATCH_IOU, 0.0, away)  # it matches, as in mAP50: it fits
+    away = np.where(on_label >= MATCH_IOU, 0.0, away)  # it matches, as in mAP50: it fits
     return same[near], away[near]
 
 
