@@ -15,7 +15,8 @@ model predicts at that confidence is right: near 1 from confidence 0.3 for a nea
 0.6 for an ordinary one. The same fit on "on some object, whatever its class" gives a box's objectness. Each
 candidate's evidence is built from those worths:
 
-- overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there;
+- overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
+  and their boxes averaged by it;
 - swapped: another class's box on the label: its worth times the chance that the label's own class is not there;
 - badly located: a box of the label's class near it (its centre within one label size; not a box on another
   label, nor one that matches the label at IoU >= 0.5 as mAP50 does: an ordinary model's less sure boxes sit
@@ -504,7 +505,9 @@ def _overlooked(
     d: Detections, n: int, labels: np.ndarray, mine: np.ndarray, worth: np.ndarray
 ) -> list[tuple[float, Suspect, list[int]]]:
     """Places no label covers where the model sees an object, surest first, with the boxes there: the surest box
-    of each place suggests the class, and every box there (any class) adds to the chance that an object is there."""
+    of each place suggests the class, every box there (any class) adds to the chance that an object is there, and
+    the place's box is theirs averaged by that chance (an ordinary model's surest box is often looser than where its
+    boxes agree)."""
     free = [
         int(p)
         for p in mine[np.argsort(-d.pred_conf[mine], kind="stable")]
@@ -516,9 +519,10 @@ def _overlooked(
         if taken and iou(d.pred_box[p], d.pred_box[taken]).max() >= MATCH_IOU:
             continue  # the same place as a surer box: one object
         taken.append(p)
-        place = [q for q in free if iou(d.pred_box[p], d.pred_box[[q]])[0] >= MATCH_IOU]
+        # p itself even where its box has no area (no IoU with itself)
+        place = [q for q in free if q == p or iou(d.pred_box[p], d.pred_box[[q]])[0] >= MATCH_IOU]
         probability = posterior(odds(1 - float(np.prod(1 - worth[place]))))
-        box = box_of(d.pred_box[p])
+        box = box_of(np.average(d.pred_box[place], axis=0, weights=worth[place] + 1e-9))
         found.append(
             (
                 probability,

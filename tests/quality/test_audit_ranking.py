@@ -262,3 +262,25 @@ def test_nothing_seen_on_a_small_object_weighs_less_where_the_model_misses_small
     assert len(small) >= 5
     alike = chance[(int(d.gt_image[large]), int(lines[large]))]  # with one miss rate for all sizes: as likely
     assert alike > max(small) and alike > 1.4 * float(np.median(small)), (alike, small)
+
+
+def test_an_overlooked_objects_box_is_where_the_models_boxes_there_agree_not_only_its_surest() -> None:
+    d, lines, planted = simulated(2)
+    k, _ = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    width = box[2] - box[0]
+    unlabelled = box + [width, 0, width, 0]  # an object nobody labelled, one label size beside label k
+    surest = unlabelled - [0.35 * width, 0, 0.35 * width, 0]  # the model's surest box there is loose
+    second = unlabelled - [0.05 * width, 0, 0.05 * width, 0]  # a second, less sure box fits it
+    assert iou(unlabelled, surest[None])[0] < 0.5 <= iou(surest, second[None])[0]
+    more = replace(
+        d,
+        pred_image=np.append(d.pred_image, [d.gt_image[k]] * 2),
+        pred_cls=np.append(d.pred_cls, [d.gt_cls[k]] * 2),
+        pred_conf=np.append(d.pred_conf, [0.6, 0.5]),
+        pred_box=np.vstack([d.pred_box, surest, second]),
+    )
+    suspects = audit(more, lines).suspects
+    at = [s for s in suspects if s.image == d.gt_image[k] and s.type == "overlooked" and s.confidence == 0.6]
+    assert len(at) == 1, at  # one object, not two
+    assert iou(unlabelled, np.array([at[0].box]))[0] >= 0.5 > iou(unlabelled, surest[None])[0], at
