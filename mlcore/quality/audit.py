@@ -17,7 +17,9 @@ candidate's evidence is built from those worths:
 
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
   and their boxes averaged by it;
-- swapped: another class's box on the label: its worth times the chance that the label's own class is not there;
+- swapped: another class's box on the label: its worth times the chance that the label's own class is not there,
+  both measured among the model's boxes on labelled objects (its false alarms on the background, far more common
+  than its confusions between classes, say nothing of whether it names a labelled object right);
 - badly located: a box of the label's class near it (its centre within one label size; not a box on another
   label, nor one that matches the label at IoU >= 0.5 as mAP50 does: an ordinary model's less sure boxes sit
   looser than its sure ones, and such a box found the label's object) whose centre lies farther from the label's
@@ -341,8 +343,12 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     suspects: list[tuple[float, Suspect]] = []
     image_scores = np.ones(len(d.images))
 
+    # what a box on a labelled object is worth, measured among such boxes: whether the model names a labelled object
+    # right is not told by its false alarms on the background, which outnumber its confusions between classes
+    worths = Worths(worth_all, worth_of(d, kept & on_labels(d, predictions), matched))
+
     def candidate(k: int, mine: np.ndarray) -> Candidate:
-        return _label_candidate(d, k, int(lines[k]), mine, worth_all, unusual, float(unseen[k] / miss_rate[k]))
+        return _label_candidate(d, k, int(lines[k]), mine, worths, unusual, float(unseen[k] / miss_rate[k]))
 
     for n in range(len(d.images)):
         for probability, suspect in _image_suspects(d, n, predictions[n], objectness, candidate):
@@ -355,6 +361,17 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
         key=lambda ps: (round(1 - ps[0], 5), -(ps[1].confidence or 0.0), ps[1].image, ps[1].line or 0, ps[1].box)
     )
     return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
+
+
+def on_labels(d: Detections, predictions: list[np.ndarray]) -> np.ndarray:
+    """The kept predictions (`predictions`: each image's) that some label of their image overlaps at IoU >=
+    MATCH_IOU, whatever its class."""
+    on = np.zeros(len(d.pred_conf), bool)
+    for n, mine in enumerate(predictions):
+        labels = d.gt_box[d.gt_image == n]
+        if len(mine) and len(labels):
+            on[mine] = [iou(d.pred_box[p], labels).max() >= MATCH_IOU for p in mine]
+    return on
 
 
 def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
@@ -376,6 +393,15 @@ def _by_image(d: Detections, kept: np.ndarray) -> list[np.ndarray]:
     kept_index = kept_index[np.argsort(d.pred_image[kept_index], kind="stable")]
     bounds = np.searchsorted(d.pred_image[kept_index], np.arange(len(d.images) + 1))
     return [kept_index[bounds[n] : bounds[n + 1]] for n in range(len(d.images))]
+
+
+class Worths(NamedTuple):
+    """What each prediction is worth: among all the model's boxes, and among its boxes on labelled objects."""
+
+    anywhere: np.ndarray
+    """The chance it is right (worth_of over all kept boxes): where a box is, for a label's place."""
+    naming: np.ndarray
+    """The chance it is right among the boxes on labels: what class a labelled object is, for a swap."""
 
 
 class Candidate(NamedTuple):
@@ -423,7 +449,7 @@ def _label_candidate(
     k: int,
     line: int,
     mine: np.ndarray,
-    worth: np.ndarray,
+    worths: Worths,
     unusual: Callable[[float], float],
     nothing_seen: float,
 ) -> Candidate:
@@ -434,11 +460,12 @@ def _label_candidate(
     n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
     overlap = iou(box, d.pred_box[mine])
     same = d.pred_cls[mine] == cls
-    own = float(worth[mine][same & (overlap >= MATCH_IOU)].max(initial=0.0))
+    worth, naming = worths
+    own = float(naming[mine][same & (overlap >= MATCH_IOU)].max(initial=0.0))
     # swapped: another class's box on the label, and not the label's own class
     other = mine[~same & (overlap >= MATCH_IOU)]
-    swap_by = other[np.argmax(worth[other])] if len(other) else None
-    swap = 0.0 if swap_by is None else float(worth[swap_by]) * (1 - own)
+    swap_by = other[np.argmax(naming[other])] if len(other) else None
+    swap = 0.0 if swap_by is None else float(naming[swap_by]) * (1 - own)
     # badly located: a box of its class near it that fits it unusually badly, while no other box fits it well
     near, near_offset = _near_of_its_class(d, k, mine)
     offs = np.array([worth[p] * unusual(f) for p, f in zip(near, near_offset, strict=True)])

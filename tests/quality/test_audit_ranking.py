@@ -284,3 +284,28 @@ def test_an_overlooked_objects_box_is_where_the_models_boxes_there_agree_not_onl
     at = [s for s in suspects if s.image == d.gt_image[k] and s.type == "overlooked" and s.confidence == 0.6]
     assert len(at) == 1, at  # one object, not two
     assert iou(unlabelled, np.array([at[0].box]))[0] >= 0.5 > iou(unlabelled, surest[None])[0], at
+
+
+def test_another_class_on_a_label_is_weighed_by_the_models_boxes_on_labels_not_by_its_background_false_alarms() -> None:
+    d, lines, planted = simulated(2)
+    rng = np.random.default_rng(0)
+    matched, _ = matches(d, d.pred_conf >= MIN_CONFIDENCE)
+    conf, cls = d.pred_conf.copy(), d.pred_cls.copy()
+    middling = matched & (rng.random(len(conf)) < 0.4)
+    conf[middling] = rng.uniform(0.4, 0.6, int(middling.sum()))  # on labelled objects, middling boxes are right
+    k, p = _right_matched_label(d, lines, planted)
+    cls[p], conf[p] = (cls[p] + 1) % len(d.names), 0.5  # the model names label k's object another class
+    extra = 3 * len(d.images)  # and sees as many things on the background, as sure
+    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
+    side = rng.uniform(30, 80, (extra, 2))
+    more = replace(
+        d,
+        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), extra)]),
+        pred_cls=np.concatenate([cls, rng.integers(0, len(d.names), extra)]),
+        pred_conf=np.concatenate([conf, rng.uniform(0.4, 0.6, extra)]),
+        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
+    )
+    suspects = audit(more, lines).suspects
+    rank = next(i for i, s in enumerate(suspects) if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
+    assert suspects[rank].type == "swapped" and suspects[rank].suggested_class == cls[p], suspects[rank]
+    assert rank < 20, rank  # weighed with the background's false alarms it was 122nd, and called badly located
