@@ -12,8 +12,9 @@ logit, with each class's own offset and slope (Platt scaling; classes' confidenc
 the share of the box outside the image (where no labelled object is cut by the image's edge, such boxes are the
 model's false alarms; where labelled objects are, the fit learns that instead), gives the chance that a box this
 model predicts at that confidence is right: near 1 from confidence 0.3 for a near-perfect model, perhaps 0.8 at
-0.6 for an ordinary one. The same fit on "on some object, whatever its class" gives a box's objectness. Each
-candidate's evidence is built from those worths:
+0.6 for an ordinary one. The same fit on "on some object, whatever its class", learnt from the boxes on objects
+against the boxes no label covers (an ordinary model's second boxes on objects it sees are no false alarms where
+nobody labelled anything), gives a free box's objectness. Each candidate's evidence is built from those worths:
 
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
   and their boxes averaged by it;
@@ -330,9 +331,14 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     matched, label = matches(d, kept)
     strength = strength_of(d, kept, matched)
     worth_all = worth_of(d, kept, matched)
-    objectness = worth_of(d, kept, matches(d, kept, by_class=False)[0])  # the chance a box is on some object
-    unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in np.flatnonzero(matched)]))
     predictions = _by_image(d, kept)
+    overlap = label_overlap(d, predictions)
+    on_object = matches(d, kept, by_class=False)[0]
+    # the chance that a box no label covers is on some object: learnt from the boxes on objects against the boxes
+    # where no label is (the model's false alarms there); the second boxes it puts on objects it sees, which
+    # matching leaves over, are no evidence against an object where nobody labelled one
+    objectness = worth_of(d, kept & (on_object | (overlap < COVERED_IOU)), on_object)
+    unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in np.flatnonzero(matched)]))
     # how little the model sees of each labelled object; on average over the labels of its size (nearly all right)
     # it is the model's own miss rate there, against which a label where nothing is seen is weighed
     unseen = np.array(
@@ -345,7 +351,7 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
 
     # what a box on a labelled object is worth, measured among such boxes: whether the model names a labelled object
     # right is not told by its false alarms on the background, which outnumber its confusions between classes
-    worths = Worths(worth_all, worth_of(d, kept & on_labels(d, predictions), matched))
+    worths = Worths(worth_all, worth_of(d, kept & (overlap >= MATCH_IOU), matched))
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
         return _label_candidate(d, k, int(lines[k]), mine, worths, unusual, float(unseen[k] / miss_rate[k]))
@@ -363,15 +369,15 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
 
 
-def on_labels(d: Detections, predictions: list[np.ndarray]) -> np.ndarray:
-    """The kept predictions (`predictions`: each image's) that some label of their image overlaps at IoU >=
-    MATCH_IOU, whatever its class."""
-    on = np.zeros(len(d.pred_conf), bool)
+def label_overlap(d: Detections, predictions: list[np.ndarray]) -> np.ndarray:
+    """Each kept prediction's (`predictions`: each image's) largest IoU with a label of its image, whatever its
+    class; 0 for the others."""
+    overlap = np.zeros(len(d.pred_conf))
     for n, mine in enumerate(predictions):
         labels = d.gt_box[d.gt_image == n]
         if len(mine) and len(labels):
-            on[mine] = [iou(d.pred_box[p], labels).max() >= MATCH_IOU for p in mine]
-    return on
+            overlap[mine] = [iou(d.pred_box[p], labels).max() for p in mine]
+    return overlap
 
 
 def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:

@@ -309,3 +309,39 @@ def test_another_class_on_a_label_is_weighed_by_the_models_boxes_on_labels_not_b
     rank = next(i for i, s in enumerate(suspects) if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
     assert suspects[rank].type == "swapped" and suspects[rank].suggested_class == cls[p], suspects[rank]
     assert rank < 20, rank  # weighed with the background's false alarms it was 122nd, and called badly located
+
+
+def test_second_boxes_on_objects_the_model_sees_do_not_make_an_unlabelled_object_less_likely() -> None:
+    d, lines, planted = simulated(2)
+    k, _ = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    unlabelled = box + [box[2] - box[0], 0, box[2] - box[0], 0]  # an object nobody labelled, seen at 0.6
+    one = replace(
+        d,
+        pred_image=np.append(d.pred_image, d.gt_image[k]),
+        pred_cls=np.append(d.pred_cls, d.gt_cls[k]),
+        pred_conf=np.append(d.pred_conf, 0.6),
+        pred_box=np.vstack([d.pred_box, unlabelled]),
+    )
+    seen = np.flatnonzero(matches(d, d.pred_conf >= MIN_CONFIDENCE)[0])
+    width = d.pred_box[seen, 2] - d.pred_box[seen, 0]
+    second = d.pred_box[seen] + np.column_stack([0.1 * width, 0 * width, 0.1 * width, 0 * width])  # IoU 0.82
+    two = replace(  # an ordinary model's habit: a second, less sure box on each object it sees
+        one,
+        pred_image=np.concatenate([one.pred_image, d.pred_image[seen]]),
+        pred_cls=np.concatenate([one.pred_cls, d.pred_cls[seen]]),
+        pred_conf=np.concatenate([one.pred_conf, np.random.default_rng(0).uniform(0.3, 0.6, len(seen))]),
+        pred_box=np.concatenate([one.pred_box, second]),
+    )
+
+    def chance(detections: Detections) -> float:
+        at = [
+            1 - s.score
+            for s in audit(detections, lines).suspects
+            if s.type == "overlooked" and s.image == d.gt_image[k] and iou(unlabelled, np.array([s.box]))[0] > 0.9
+        ]
+        assert len(at) == 1, at
+        return at[0]
+
+    alone, beside_seconds = chance(one), chance(two)
+    assert abs(beside_seconds - alone) <= 0.1 * alone, (alone, beside_seconds)  # learnt against them: 0.03 to 0.012
