@@ -60,7 +60,7 @@ def _epochs(n: int) -> str:
 KFOLD_MEASURED = (
     "Measured on a generated train split with 10% of its boxes wrong and a model trained on it for 40 epochs with "
     "augmentation: in sample, 36 of the 37 planted errors were among the first 74 suspects (AUROC 0.98) in 8 s; with "
-    "2 folds the same 36 (0.98), in 75 s; with 5 folds 36 (0.99), in 256 s. K-fold pays off when a model has memorised "
+    "2 folds the same 36 (0.98), in 75 s; with 5 folds 36 (0.98), in 256 s. K-fold pays off when a model has memorised "
     "its labels (many epochs on few images, little augmentation), not for one like this."
 )
 
