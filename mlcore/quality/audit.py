@@ -19,8 +19,9 @@ nobody labelled anything), gives a free box's objectness. Each candidate's evide
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
   and their boxes averaged by it;
 - swapped: another class's box on the label: its worth times the chance that the label's own class is not there,
-  both measured among the model's boxes on labelled objects (its false alarms on the background, far more common
-  than its confusions between classes, say nothing of whether it names a labelled object right);
+  both learnt from the model's boxes on labelled objects, its right ones against its confusions (boxes of another
+  class than their label's): its false alarms on the background and its second boxes of the label's own class,
+  both far more common than its confusions, say nothing of whether it names a labelled object right;
 - badly located: a box of the label's class near it (its centre within one label size; not a box on another
   label, nor one that matches the label at IoU >= 0.5 as mAP50 does: an ordinary model's less sure boxes sit
   looser than its sure ones, and such a box found the label's object) whose centre lies farther from the label's
@@ -276,13 +277,15 @@ def outside(d: Detections) -> np.ndarray:
     return 1 - (inner[:, 2] - inner[:, 0]).clip(0) * (inner[:, 3] - inner[:, 1]).clip(0) / area
 
 
-def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> np.ndarray:
+def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.ndarray | None = None) -> np.ndarray:
     """The chance that each kept prediction is right on this split: "matched" fitted by a logistic regression on
     the confidence's logit, with each class's own offset and slope (classes' confidences run on different scales;
-    the regularisation keeps a rare class near the others); 0 for the others."""
+    the regularisation keeps a rare class near the others), on the `learn` predictions (the kept ones unless
+    given); 0 for the others."""
     low, high = WORTH_RANGE
     worth = np.zeros(len(d.pred_conf))
-    y = matched[kept].astype(int)
+    learn = kept if learn is None else learn
+    y = matched[learn].astype(int)
     if not len(y):
         return worth
     if len(np.unique(y)) < 2:
@@ -290,15 +293,15 @@ def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray) -> np.ndarray
         return worth
     from sklearn.linear_model import LogisticRegression
 
-    c = np.clip(d.pred_conf[kept].astype(float), low, high)
+    c = np.clip(d.pred_conf.astype(float), low, high)
     x = np.log(c / (1 - c))
-    classes = np.unique(d.pred_cls[kept])
-    onehot = (d.pred_cls[kept][:, None] == classes[None, :]).astype(float)
-    out = outside(d)[kept]
-    out = out / max(float(out.std()), 1e-3)  # on the confidence logit's scale, so the regularisation weighs both alike
+    classes = np.unique(d.pred_cls[learn])
+    onehot = (d.pred_cls[:, None] == classes[None, :]).astype(float)
+    out = outside(d)  # on the confidence logit's scale, so the regularisation weighs both alike:
+    out = out / max(float(out[learn].std()), 1e-3)
     features = np.column_stack([x, onehot, onehot * x[:, None], out])
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, y)
-    worth[kept] = np.clip(fitted.predict_proba(features)[:, 1], low, high)
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[learn], y)
+    worth[kept] = np.clip(fitted.predict_proba(features[kept])[:, 1], low, high)
     return worth
 
 
@@ -332,7 +335,7 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     strength = strength_of(d, kept, matched)
     worth_all = worth_of(d, kept, matched)
     predictions = _by_image(d, kept)
-    overlap = label_overlap(d, predictions)
+    overlap, nearest = label_overlap(d, predictions)
     on_object = matches(d, kept, by_class=False)[0]
     # the chance that a box no label covers is on some object: learnt from the boxes on objects against the boxes
     # where no label is (the model's false alarms there); the second boxes it puts on objects it sees, which
@@ -349,9 +352,13 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     suspects: list[tuple[float, Suspect]] = []
     image_scores = np.ones(len(d.images))
 
-    # what a box on a labelled object is worth, measured among such boxes: whether the model names a labelled object
-    # right is not told by its false alarms on the background, which outnumber its confusions between classes
-    worths = Worths(worth_all, worth_of(d, kept & (overlap >= MATCH_IOU), matched))
+    # what a box on a labelled object is worth, learnt from such boxes, its right ones against those of another class
+    # than their label's (its confusions): whether the model names a labelled object right is not told by its false
+    # alarms on the background, nor by its second boxes of the label's own class, which outnumber its confusions
+    on_label = kept & (overlap >= MATCH_IOU)
+    confused = on_label.copy()
+    confused[on_label] = d.gt_cls[nearest[on_label]] != d.pred_cls[on_label]
+    worths = Worths(worth_all, worth_of(d, on_label, matched, learn=on_label & (matched | confused)))
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
         return _label_candidate(d, k, int(lines[k]), mine, worths, unusual, float(unseen[k] / miss_rate[k]))
@@ -369,15 +376,16 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
 
 
-def label_overlap(d: Detections, predictions: list[np.ndarray]) -> np.ndarray:
+def label_overlap(d: Detections, predictions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each kept prediction's (`predictions`: each image's) largest IoU with a label of its image, whatever its
-    class; 0 for the others."""
-    overlap = np.zeros(len(d.pred_conf))
+    class, and that label's index; 0 and -1 for the others."""
+    overlap, nearest = np.zeros(len(d.pred_conf)), np.full(len(d.pred_conf), -1)
     for n, mine in enumerate(predictions):
-        labels = d.gt_box[d.gt_image == n]
-        if len(mine) and len(labels):
-            overlap[mine] = [iou(d.pred_box[p], labels).max() for p in mine]
-    return overlap
+        labels = np.flatnonzero(d.gt_image == n)
+        for p in mine if len(labels) else []:
+            ious = iou(d.pred_box[p], d.gt_box[labels])
+            overlap[p], nearest[p] = ious.max(), labels[int(np.argmax(ious))]
+    return overlap, nearest
 
 
 def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
@@ -407,7 +415,8 @@ class Worths(NamedTuple):
     anywhere: np.ndarray
     """The chance it is right (worth_of over all kept boxes): where a box is, for a label's place."""
     naming: np.ndarray
-    """The chance it is right among the boxes on labels: what class a labelled object is, for a swap."""
+    """The chance it is right among the boxes on labels, against the model's confusions between classes: what
+    class a labelled object is, for a swap."""
 
 
 class Candidate(NamedTuple):
