@@ -22,11 +22,13 @@ nobody labelled anything), gives a free box's objectness. Each candidate's evide
   both learnt from the model's boxes on labelled objects, its right ones against its confusions (boxes of another
   class than their label's): its false alarms on the background and its second boxes of the label's own class,
   both far more common than its confusions, say nothing of whether it names a labelled object right;
-- badly located: a box of the label's class near it (its centre within one label size; not a box on another
-  label, nor one that matches the label at IoU >= 0.5 as mAP50 does: an ordinary model's less sure boxes sit
-  looser than its sure ones, and such a box found the label's object) whose centre lies farther from the label's
-  than nine in ten of the model's matched boxes lie from theirs:
-  its worth times how unusual the distance is times the chance that no other box fits the label, and as likely
+- badly located: a box of the label's class near it (its centre within one label size, its area within
+  SIZE_RATIO times the label's; not a box on another label, nor one that matches the label at IoU >= 0.5 as mAP50
+  does: an ordinary model's less sure boxes sit looser than its sure ones, and such a box found the label's object)
+  whose centre lies farther from the label's than nine in ten of the model's matched boxes lie from theirs: its
+  worth (learnt against the model's boxes that lie so beside a label of their class without matching it, not
+  against its false alarms on the background) times how unusual the distance is times the chance that no other
+  box fits the label, and as likely
   again as the model sees little where the label is (a misplaced label's own place is empty; an ordinary model's
   loose box beside an object it sees is not a misplaced label). Centres, not IoU: an ordinary model's boxes are
   often too small or too large around the right centre, which lowers the IoU of a right label as much as a shift
@@ -82,6 +84,7 @@ MIN_RECALL = 0.6
 ORDINARY_MAP50 = 0.8  # below this mAP50 against the labels, part of the first suspects are the model's own mistakes
 WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
 SIZE_WIDTH = 0.5  # labels whose log areas differ by this much are of a size (areas about 1.65 times apart)
+SIZE_RATIO = 4.0  # a box of a label's class this many times larger or smaller in area is another object
 SIZE_PRIOR = 5.0  # how many labels' weight the split's mean miss rate has in each size's
 
 
@@ -358,7 +361,11 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     on_label = kept & (overlap >= MATCH_IOU)
     confused = on_label.copy()
     confused[on_label] = d.gt_cls[nearest[on_label]] != d.pred_cls[on_label]
-    worths = Worths(worth_all, worth_of(d, on_label, matched, learn=on_label & (matched | confused)))
+    naming = worth_of(d, on_label, matched, learn=on_label & (matched | confused))
+    # what a box beside a label of its class is worth as that label's object elsewhere: learnt from the right boxes
+    # against the model's boxes that lie so beside a label of their class without matching it (its loose boxes)
+    placing = worth_of(d, kept, matched, learn=kept & (matched | near_misses(d, matched, predictions)))
+    worths = Worths(worth_all, naming, placing)
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
         return _label_candidate(d, k, int(lines[k]), mine, worths, unusual, float(unseen[k] / miss_rate[k]))
@@ -388,6 +395,20 @@ def label_overlap(d: Detections, predictions: list[np.ndarray]) -> tuple[np.ndar
     return overlap, nearest
 
 
+def near_misses(d: Detections, matched: np.ndarray, predictions: list[np.ndarray]) -> np.ndarray:
+    """The kept predictions (`predictions`: each image's) that match no label but lie within reach of a label of
+    their class (where a misplaced label's object can be, see _within_reach) without fitting it as mAP50 would (a
+    second box on a labelled object is no box beside it)."""
+    near = np.zeros(len(d.pred_conf), bool)
+    for n, mine in enumerate(predictions):
+        labels = np.flatnonzero(d.gt_image == n)
+        for p in mine[~matched[mine]] if len(labels) else []:
+            same = labels[d.gt_cls[labels] == d.pred_cls[p]]
+            box = d.pred_box[[p]]
+            near[p] = any(_within_reach(d.gt_box[k], box)[0] and iou(d.gt_box[k], box)[0] < MATCH_IOU for k in same)
+    return near
+
+
 def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
     """How little the model sees, on average, of labels of each label's size (the others', weighted by how close
     their log area is, leaning on the split's mean where few are near): small objects are missed more often, so
@@ -410,13 +431,16 @@ def _by_image(d: Detections, kept: np.ndarray) -> list[np.ndarray]:
 
 
 class Worths(NamedTuple):
-    """What each prediction is worth: among all the model's boxes, and among its boxes on labelled objects."""
+    """What each prediction is worth, each against the wrong boxes its evidence competes with."""
 
     anywhere: np.ndarray
     """The chance it is right (worth_of over all kept boxes): where a box is, for a label's place."""
     naming: np.ndarray
     """The chance it is right among the boxes on labels, against the model's confusions between classes: what
     class a labelled object is, for a swap."""
+    placing: np.ndarray
+    """The chance it is right against the model's boxes beside labels of their class that do not match them: where
+    a misplaced label's object is."""
 
 
 class Candidate(NamedTuple):
@@ -475,7 +499,7 @@ def _label_candidate(
     n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
     overlap = iou(box, d.pred_box[mine])
     same = d.pred_cls[mine] == cls
-    worth, naming = worths
+    worth, naming, placing = worths
     own = float(naming[mine][same & (overlap >= MATCH_IOU)].max(initial=0.0))
     # swapped: another class's box on the label, and not the label's own class
     other = mine[~same & (overlap >= MATCH_IOU)]
@@ -483,7 +507,7 @@ def _label_candidate(
     swap = 0.0 if swap_by is None else float(naming[swap_by]) * (1 - own)
     # badly located: a box of its class near it that fits it unusually badly, while no other box fits it well
     near, near_offset = _near_of_its_class(d, k, mine)
-    offs = np.array([worth[p] * unusual(f) for p, f in zip(near, near_offset, strict=True)])
+    offs = np.array([placing[p] * unusual(f) for p, f in zip(near, near_offset, strict=True)])
     fits = np.array([worth[p] * (1 - unusual(f)) for p, f in zip(near, near_offset, strict=True)])
     off = int(np.argmax(offs)) if len(near) and offs.max() > 0 else None
     fitted = float(np.delete(fits, off).max(initial=0.0)) if off is not None else float(fits.max(initial=0.0))
@@ -517,14 +541,14 @@ def _label_candidate(
 
 
 def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The predictions of label box k's class whose centre lies within one label size of its centre (where a
-    misplaced label's object can be), and their offsets from it; a box on another label more than on this one is
-    that label's object, not this one's, and a box that matches the label as an evaluation would (IoU >=
-    MATCH_IOU) fits it, whatever its offset (offset 0)."""
+    """The predictions of label box k's class whose centre lies within one label size of its centre and whose area
+    is within SIZE_RATIO times its own (where a misplaced label's object can be), and their offsets from it; a box
+    on another label more than on this one is that label's object, not this one's, and a box that matches the
+    label as an evaluation would (IoU >= MATCH_IOU) fits it, whatever its offset (offset 0)."""
     same = mine[d.pred_cls[mine] == d.gt_cls[k]]
     away = offset(d.gt_box[k], d.pred_box[same])
     on_label = iou(d.gt_box[k], d.pred_box[same])
-    near = away <= 1
+    near = _within_reach(d.gt_box[k], d.pred_box[same])
     others = np.flatnonzero(d.gt_image == d.gt_image[k])
     others = others[others != k]
     for i in np.flatnonzero(near) if len(others) else []:
@@ -533,6 +557,18 @@ def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndar
             near[i] = False
     away = np.where(on_label >= MATCH_IOU, 0.0, away)  # it matches, as in mAP50: it fits
     return same[near], away[near]
+
+
+def _within_reach(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which boxes a misplaced label `box` could belong to: their centre within one label size of its centre,
+    their area within SIZE_RATIO times its own."""
+    scale = np.abs(np.log(np.maximum(_area(boxes), 1e-9) / max(float(_area(box[None])[0]), 1e-9)))
+    return (offset(box, boxes) <= 1) & (scale <= np.log(SIZE_RATIO))
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    """Each box's area (0 for a box of no extent)."""
+    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
 
 
 def _unseen(d: Detections, k: int, mine: np.ndarray, worth: np.ndarray, unusual: Callable[[float], float]) -> float:

@@ -373,3 +373,45 @@ def test_second_boxes_of_the_labels_own_class_do_not_hide_a_swap() -> None:
     (kind, alone), (kind_beside, beside_seconds) = suspect(one), suspect(two)
     assert kind == kind_beside == "swapped", (kind, kind_beside)  # learnt against them: badly located at 0.03
     assert beside_seconds >= 0.5 * alone, (alone, beside_seconds)
+
+
+def test_a_box_beside_a_misplaced_label_is_weighed_against_loose_boxes_not_background_false_alarms() -> None:
+    d, lines, planted = simulated(2)
+    rng = np.random.default_rng(0)
+    matched, _ = matches(d, d.pred_conf >= MIN_CONFIDENCE)
+    conf = d.pred_conf.copy()
+    middling = matched & (rng.random(len(conf)) < 0.4)
+    conf[middling] = rng.uniform(0.4, 0.6, int(middling.sum()))  # on labelled objects, middling boxes are right
+    k, p = _right_matched_label(d, lines, planted)
+    box, labels = d.gt_box[k], d.gt_box.copy()
+    labels[k] = box + [0.6 * (box[2] - box[0]), 0, 0.6 * (box[2] - box[0]), 0]  # label k shifted off its object
+    conf[p] = 0.5  # which the model sees, middling sure
+    extra = 3 * len(d.images)  # and it sees as many things on the background, as sure
+    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
+    side = rng.uniform(30, 80, (extra, 2))
+    more = replace(
+        d,
+        gt_box=labels,
+        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), extra)]),
+        pred_cls=np.concatenate([d.pred_cls, rng.integers(0, len(d.names), extra)]),
+        pred_conf=np.concatenate([conf, rng.uniform(0.4, 0.6, extra)]),
+        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
+    )
+    suspects = audit(more, lines).suspects
+    rank = next(i for i, s in enumerate(suspects) if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
+    assert suspects[rank].type == "badly_located" and suspects[rank].suggested_box is not None, suspects[rank]
+    assert 1 - suspects[rank].score > 0.1, suspects[rank]  # weighed with the background's false alarms: 0.02
+
+
+def test_a_box_of_another_size_beside_a_label_is_another_object_not_where_the_label_belongs() -> None:
+    d, lines, planted = simulated(2)
+    k, p = _right_matched_label(d, lines, planted)
+    box = d.gt_box[k]
+    w, h = box[2] - box[0], box[3] - box[1]
+    cx, cy = box[0] + 1.2 * w, box[1] + 0.5 * h  # 0.7 label sizes right of its centre, a fifth of its width
+    boxes = d.pred_box.copy()
+    boxes[p] = [cx - 0.1 * w, cy - 0.1 * h, cx + 0.1 * w, cy + 0.1 * h]  # the model misses the label's object
+    suspects = audit(replace(d, pred_box=boxes), lines).suspects
+    label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
+    assert not [s for s in label if s.suggested_box is not None], label
+    assert any(s.type == "overlooked" and iou(boxes[p], np.array([s.box]))[0] > 0.9 for s in suspects)
