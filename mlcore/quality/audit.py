@@ -388,10 +388,10 @@ def label_overlap(d: Detections, predictions: list[np.ndarray]) -> tuple[np.ndar
     class, and that label's index; 0 and -1 for the others."""
     overlap, nearest = np.zeros(len(d.pred_conf)), np.full(len(d.pred_conf), -1)
     for n, mine in enumerate(predictions):
-        labels = np.flatnonzero(d.gt_image == n)
-        for p in mine if len(labels) else []:
-            ious = iou(d.pred_box[p], d.gt_box[labels])
-            overlap[p], nearest[p] = ious.max(), labels[int(np.argmax(ious))]
+        for k in np.flatnonzero(d.gt_image == n) if len(mine) else []:
+            ious = iou(d.gt_box[k], d.pred_box[mine])
+            larger = ious > overlap[mine]
+            overlap[mine[larger]], nearest[mine[larger]] = ious[larger], k
     return overlap, nearest
 
 
@@ -401,11 +401,11 @@ def near_misses(d: Detections, matched: np.ndarray, predictions: list[np.ndarray
     second box on a labelled object is no box beside it)."""
     near = np.zeros(len(d.pred_conf), bool)
     for n, mine in enumerate(predictions):
-        labels = np.flatnonzero(d.gt_image == n)
-        for p in mine[~matched[mine]] if len(labels) else []:
-            same = labels[d.gt_cls[labels] == d.pred_cls[p]]
-            box = d.pred_box[[p]]
-            near[p] = any(_within_reach(d.gt_box[k], box)[0] and iou(d.gt_box[k], box)[0] < MATCH_IOU for k in same)
+        free = mine[~matched[mine]]
+        for k in np.flatnonzero(d.gt_image == n) if len(free) else []:
+            boxes = d.pred_box[free]
+            beside = _within_reach(d.gt_box[k], boxes) & (iou(d.gt_box[k], boxes) < MATCH_IOU)
+            near[free[beside & (d.pred_cls[free] == d.gt_cls[k])]] = True
     return near
 
 
