@@ -300,8 +300,8 @@ def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.nda
     x = np.log(c / (1 - c))
     classes = np.unique(d.pred_cls[learn])
     onehot = (d.pred_cls[:, None] == classes[None, :]).astype(float)
-    out = outside(d)  # on the confidence logit's scale, so the regularisation weighs both alike:
-    out = out / max(float(out[learn].std()), 1e-3)
+    out = outside(d)
+    out = out / max(float(out[learn].std()), 1e-3)  # on the logit's scale: the regularisation weighs both alike
     features = np.column_stack([x, onehot, onehot * x[:, None], out])
     fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[learn], y)
     worth[kept] = np.clip(fitted.predict_proba(features[kept])[:, 1], low, high)
