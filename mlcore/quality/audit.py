@@ -195,6 +195,11 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
+def _area(boxes: np.ndarray) -> np.ndarray:
+    """Each box's area (0 for a box of no extent)."""
+    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+
+
 def box_of(values: np.ndarray) -> tuple[float, float, float, float]:
     return tuple(round(float(v), 2) for v in values)  # type: ignore[return-value]
 
@@ -276,8 +281,7 @@ def outside(d: Detections) -> np.ndarray:
     sizes = np.asarray(d.sizes, float)[d.pred_image] if len(d.pred_image) else np.zeros((0, 2))
     box = d.pred_box.astype(float)
     inner = np.clip(box, 0, np.column_stack([sizes, sizes]))
-    area = np.maximum((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]), 1e-9)
-    return 1 - (inner[:, 2] - inner[:, 0]).clip(0) * (inner[:, 3] - inner[:, 1]).clip(0) / area
+    return 1 - _area(inner) / np.maximum(_area(box), 1e-9)
 
 
 def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.ndarray | None = None) -> np.ndarray:
@@ -415,7 +419,7 @@ def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
     nothing seen on one is weaker evidence that no object is there."""
     if not len(unseen):
         return np.zeros(0)
-    area = np.log(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9))
+    area = np.log(np.maximum(_area(boxes), 1e-9))
     weight = np.exp(-0.5 * ((area[:, None] - area[None, :]) / SIZE_WIDTH) ** 2)
     np.fill_diagonal(weight, 0.0)
     mean = float(unseen.mean())
@@ -564,11 +568,6 @@ def _within_reach(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     their area within SIZE_RATIO times its own."""
     scale = np.abs(np.log(np.maximum(_area(boxes), 1e-9) / max(float(_area(box[None])[0]), 1e-9)))
     return (offset(box, boxes) <= 1) & (scale <= np.log(SIZE_RATIO))
-
-
-def _area(boxes: np.ndarray) -> np.ndarray:
-    """Each box's area (0 for a box of no extent)."""
-    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
 
 
 def _unseen(d: Detections, k: int, mine: np.ndarray, worth: np.ndarray, unusual: Callable[[float], float]) -> float:
