@@ -186,6 +186,43 @@ def _right_matched_label(d: Detections, lines: np.ndarray, planted: dict) -> tup
     raise AssertionError("no right label with room beside it")
 
 
+def _middling_right_boxes(d: Detections, rng: np.random.Generator) -> np.ndarray:
+    """The model's confidences with four in ten of its right boxes made middling sure (0.4 to 0.6)."""
+    matched, _ = matches(d, d.pred_conf >= MIN_CONFIDENCE)
+    conf = d.pred_conf.copy()
+    middling = matched & (rng.random(len(conf)) < 0.4)
+    conf[middling] = rng.uniform(0.4, 0.6, int(middling.sum()))
+    return conf
+
+
+def _with_background_false_alarms(d: Detections, rng: np.random.Generator) -> Detections:
+    """d and three boxes per image on the background, of any class, as sure as middling right boxes (0.4 to 0.6)."""
+    extra = 3 * len(d.images)
+    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
+    side = rng.uniform(30, 80, (extra, 2))
+    return replace(
+        d,
+        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), extra)]),
+        pred_cls=np.concatenate([d.pred_cls, rng.integers(0, len(d.names), extra)]),
+        pred_conf=np.concatenate([d.pred_conf, rng.uniform(0.4, 0.6, extra)]),
+        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
+    )
+
+
+def _with_second_boxes(d: Detections, seen: np.ndarray) -> Detections:
+    """d and an ordinary model's habit: a second, less sure box of the same class (0.3 to 0.6, IoU 0.82) on the
+    object of each of the `seen` predictions."""
+    width = d.pred_box[seen, 2] - d.pred_box[seen, 0]
+    second = d.pred_box[seen] + np.column_stack([0.1 * width, 0 * width, 0.1 * width, 0 * width])
+    return replace(
+        d,
+        pred_image=np.concatenate([d.pred_image, d.pred_image[seen]]),
+        pred_cls=np.concatenate([d.pred_cls, d.pred_cls[seen]]),
+        pred_conf=np.concatenate([d.pred_conf, np.random.default_rng(0).uniform(0.3, 0.6, len(seen))]),
+        pred_box=np.concatenate([d.pred_box, second]),
+    )
+
+
 def test_an_unlabelled_object_beside_a_label_the_model_sees_is_called_overlooked_not_where_the_label_belongs() -> None:
     d, lines, planted = simulated(2)
     k, _ = _right_matched_label(d, lines, planted)
@@ -289,22 +326,10 @@ def test_an_overlooked_objects_box_is_where_the_models_boxes_there_agree_not_onl
 def test_another_class_on_a_label_is_weighed_by_the_models_boxes_on_labels_not_by_its_background_false_alarms() -> None:
     d, lines, planted = simulated(2)
     rng = np.random.default_rng(0)
-    matched, _ = matches(d, d.pred_conf >= MIN_CONFIDENCE)
-    conf, cls = d.pred_conf.copy(), d.pred_cls.copy()
-    middling = matched & (rng.random(len(conf)) < 0.4)
-    conf[middling] = rng.uniform(0.4, 0.6, int(middling.sum()))  # on labelled objects, middling boxes are right
+    conf, cls = _middling_right_boxes(d, rng), d.pred_cls.copy()  # on labelled objects, middling boxes are right
     k, p = _right_matched_label(d, lines, planted)
     cls[p], conf[p] = (cls[p] + 1) % len(d.names), 0.5  # the model names label k's object another class
-    extra = 3 * len(d.images)  # and sees as many things on the background, as sure
-    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
-    side = rng.uniform(30, 80, (extra, 2))
-    more = replace(
-        d,
-        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), extra)]),
-        pred_cls=np.concatenate([cls, rng.integers(0, len(d.names), extra)]),
-        pred_conf=np.concatenate([conf, rng.uniform(0.4, 0.6, extra)]),
-        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
-    )
+    more = _with_background_false_alarms(replace(d, pred_cls=cls, pred_conf=conf), rng)  # as many, as sure
     suspects = audit(more, lines).suspects
     rank = next(i for i, s in enumerate(suspects) if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
     assert suspects[rank].type == "swapped" and suspects[rank].suggested_class == cls[p], suspects[rank]
@@ -323,16 +348,7 @@ def test_second_boxes_on_objects_the_model_sees_do_not_make_an_unlabelled_object
         pred_conf=np.append(d.pred_conf, 0.6),
         pred_box=np.vstack([d.pred_box, unlabelled]),
     )
-    seen = np.flatnonzero(matches(d, d.pred_conf >= MIN_CONFIDENCE)[0])
-    width = d.pred_box[seen, 2] - d.pred_box[seen, 0]
-    second = d.pred_box[seen] + np.column_stack([0.1 * width, 0 * width, 0.1 * width, 0 * width])  # IoU 0.82
-    two = replace(  # an ordinary model's habit: a second, less sure box on each object it sees
-        one,
-        pred_image=np.concatenate([one.pred_image, d.pred_image[seen]]),
-        pred_cls=np.concatenate([one.pred_cls, d.pred_cls[seen]]),
-        pred_conf=np.concatenate([one.pred_conf, np.random.default_rng(0).uniform(0.3, 0.6, len(seen))]),
-        pred_box=np.concatenate([one.pred_box, second]),
-    )
+    two = _with_second_boxes(one, np.flatnonzero(matches(d, d.pred_conf >= MIN_CONFIDENCE)[0]))  # on all it sees
 
     def chance(detections: Detections) -> float:
         at = [
@@ -354,16 +370,7 @@ def test_second_boxes_of_the_labels_own_class_do_not_hide_a_swap() -> None:
     cls[p], conf[p] = (cls[p] + 1) % len(d.names), 0.5  # the model names label k's object another class
     one = replace(d, pred_cls=cls, pred_conf=conf)
     seen = np.flatnonzero(matches(d, d.pred_conf >= MIN_CONFIDENCE)[0])
-    seen = seen[seen != p]
-    width = d.pred_box[seen, 2] - d.pred_box[seen, 0]
-    second = d.pred_box[seen] + np.column_stack([0.1 * width, 0 * width, 0.1 * width, 0 * width])
-    two = replace(  # and puts a second, less sure box of the same class on each other object it sees
-        one,
-        pred_image=np.concatenate([one.pred_image, d.pred_image[seen]]),
-        pred_cls=np.concatenate([one.pred_cls, d.pred_cls[seen]]),
-        pred_conf=np.concatenate([one.pred_conf, np.random.default_rng(0).uniform(0.3, 0.6, len(seen))]),
-        pred_box=np.concatenate([one.pred_box, second]),
-    )
+    two = _with_second_boxes(one, seen[seen != p])  # on each other object it sees
 
     def suspect(detections: Detections) -> tuple[str, float]:
         at = [s for s in audit(detections, lines).suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
@@ -378,25 +385,12 @@ def test_second_boxes_of_the_labels_own_class_do_not_hide_a_swap() -> None:
 def test_a_box_beside_a_misplaced_label_is_weighed_against_loose_boxes_not_background_false_alarms() -> None:
     d, lines, planted = simulated(2)
     rng = np.random.default_rng(0)
-    matched, _ = matches(d, d.pred_conf >= MIN_CONFIDENCE)
-    conf = d.pred_conf.copy()
-    middling = matched & (rng.random(len(conf)) < 0.4)
-    conf[middling] = rng.uniform(0.4, 0.6, int(middling.sum()))  # on labelled objects, middling boxes are right
+    conf = _middling_right_boxes(d, rng)  # on labelled objects, middling boxes are right
     k, p = _right_matched_label(d, lines, planted)
     box, labels = d.gt_box[k], d.gt_box.copy()
     labels[k] = box + [0.6 * (box[2] - box[0]), 0, 0.6 * (box[2] - box[0]), 0]  # label k shifted off its object
     conf[p] = 0.5  # which the model sees, middling sure
-    extra = 3 * len(d.images)  # and it sees as many things on the background, as sure
-    x, y = rng.uniform(0, 560, extra), rng.uniform(0, 400, extra)
-    side = rng.uniform(30, 80, (extra, 2))
-    more = replace(
-        d,
-        gt_box=labels,
-        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), extra)]),
-        pred_cls=np.concatenate([d.pred_cls, rng.integers(0, len(d.names), extra)]),
-        pred_conf=np.concatenate([conf, rng.uniform(0.4, 0.6, extra)]),
-        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]])]),
-    )
+    more = _with_background_false_alarms(replace(d, gt_box=labels, pred_conf=conf), rng)  # as many, as sure
     suspects = audit(more, lines).suspects
     rank = next(i for i, s in enumerate(suspects) if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
     assert suspects[rank].type == "badly_located" and suspects[rank].suggested_box is not None, suspects[rank]
