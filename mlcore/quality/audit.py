@@ -18,10 +18,15 @@ nobody labelled anything), gives a free box's objectness. Each candidate's evide
 
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
   and their boxes averaged by it;
-- swapped: another class's box on the label: its worth times the chance that the label's own class is not there,
-  both learnt from the model's boxes on labelled objects, its right ones against its confusions (boxes of another
-  class than their label's): its false alarms on the background and its second boxes of the label's own class,
-  both far more common than its confusions, say nothing of whether it names a labelled object right;
+- swapped: another class's box on the label: how much likelier its class is than the label's, from the model's
+  surest score of each class on the label, as the split's other labels (nearly all right) show those scores go
+  with their classes (a multinomial fit, each label's chances from the folds without it): a pair of classes the
+  model mixes up is learnt as such, so its box of one class on a label of the other counts for little, and a
+  confident box of a class it never mistakes counts for much. Where a class was not learnt (no label of it), the
+  box's worth times the chance that the label's own class is not there, both learnt from the model's boxes on
+  labelled objects, its right ones against its confusions (boxes of another class than their label's): its false
+  alarms on the background and its second boxes of the label's own class, both far more common than its
+  confusions, say nothing of whether it names a labelled object right;
 - badly located: a box of the label's class near it (its centre within one label size, its area within
   SIZE_RATIO times the label's; not a box on another label, nor one that matches the label at IoU >= 0.5 as mAP50
   does: an ordinary model's less sure boxes sit looser than its sure ones, and such a box found the label's object)
@@ -86,6 +91,7 @@ WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
 SIZE_WIDTH = 0.5  # labels whose log areas differ by this much are of a size (areas about 1.65 times apart)
 SIZE_RATIO = 4.0  # a box of a label's class this many times larger or smaller in area is another object
 SIZE_PRIOR = 5.0  # how many labels' weight the split's mean miss rate has in each size's
+CLASS_FOLDS = 5  # a label's class chances come from a fit on the other folds' labels
 
 
 @dataclass(frozen=True)
@@ -366,10 +372,11 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     confused = on_label.copy()
     confused[on_label] = d.gt_cls[nearest[on_label]] != d.pred_cls[on_label]
     naming = worth_of(d, on_label, matched, learn=on_label & (matched | confused))
+    classes = class_chances(d, on_label, nearest)
     # what a box beside a label of its class is worth as that label's object elsewhere: learnt from the right boxes
     # against the model's boxes that lie so beside a label of their class without matching it (its loose boxes)
     placing = worth_of(d, kept, matched, learn=kept & (matched | near_misses(d, matched, predictions)))
-    worths = Worths(worth_all, naming, placing)
+    worths = Worths(worth_all, naming, placing, classes)
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
         return _label_candidate(d, k, int(lines[k]), mine, worths, unusual, float(unseen[k] / miss_rate[k]))
@@ -397,6 +404,32 @@ def label_overlap(d: Detections, predictions: list[np.ndarray]) -> tuple[np.ndar
             larger = ious > overlap[mine]
             overlap[mine[larger]], nearest[mine[larger]] = ious[larger], k
     return overlap, nearest
+
+
+def class_chances(d: Detections, on_label: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Per label and class, the chance that the labelled object is of that class, from the model's surest score of
+    each class on it (`on_label`: the boxes on a label, `nearest`: which): a multinomial logistic fit of the labels'
+    classes (nearly all right) on each score's logit and whether the model gave that class at all, so a pair of
+    classes the model mixes up is learnt as such. Fitted on CLASS_FOLDS folds of the labels the model puts a box on,
+    each label's chances from the fit without it (its own class would vouch for itself); NaN for a class that fit
+    had no label of, and for a label with no box on it."""
+    width = int(max(d.gt_cls.max(initial=-1), d.pred_cls.max(initial=-1))) + 1
+    chances = np.full((len(d.gt_cls), width), np.nan)
+    scores = np.zeros((len(d.gt_cls), width))
+    np.maximum.at(scores, (nearest[on_label], d.pred_cls[on_label]), d.pred_conf[on_label])
+    seen = np.flatnonzero(scores.max(1) > 0)
+    given = np.clip(scores, MIN_CONFIDENCE / 2, WORTH_RANGE[1])
+    features = np.column_stack([np.log(given / (1 - given)), scores > 0])
+    fold = np.arange(len(seen)) % CLASS_FOLDS
+    for f in range(CLASS_FOLDS):
+        train, test = seen[fold != f], seen[fold == f]
+        if len(np.unique(d.gt_cls[train])) < 2 or not len(test):
+            continue
+        from sklearn.linear_model import LogisticRegression
+
+        fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[train], d.gt_cls[train])
+        chances[np.ix_(test, fitted.classes_)] = fitted.predict_proba(features[test])
+    return chances
 
 
 def near_misses(d: Detections, matched: np.ndarray, predictions: list[np.ndarray]) -> np.ndarray:
@@ -445,6 +478,8 @@ class Worths(NamedTuple):
     placing: np.ndarray
     """The chance it is right against the model's boxes beside labels of their class that do not match them: where
     a misplaced label's object is."""
+    classes: np.ndarray
+    """Per label, each class's chance of being its object's, from the model's scores on it (NaN: not learnt)."""
 
 
 class Candidate(NamedTuple):
@@ -503,12 +538,10 @@ def _label_candidate(
     n, cls, box = int(d.gt_image[k]), int(d.gt_cls[k]), d.gt_box[k]
     overlap = iou(box, d.pred_box[mine])
     same = d.pred_cls[mine] == cls
-    worth, naming, placing = worths
-    own = float(naming[mine][same & (overlap >= MATCH_IOU)].max(initial=0.0))
-    # swapped: another class's box on the label, and not the label's own class
-    other = mine[~same & (overlap >= MATCH_IOU)]
-    swap_by = other[np.argmax(naming[other])] if len(other) else None
-    swap = 0.0 if swap_by is None else float(naming[swap_by]) * (1 - own)
+    worth, naming, placing, classes = worths
+    swap_by, swap = _swap(
+        d, cls, mine[same & (overlap >= MATCH_IOU)], mine[~same & (overlap >= MATCH_IOU)], naming, classes[k]
+    )
     # badly located: a box of its class near it that fits it unusually badly, while no other box fits it well
     near, near_offset = _near_of_its_class(d, k, mine)
     offs = np.array([placing[p] * unusual(f) for p, f in zip(near, near_offset, strict=True)])
@@ -518,7 +551,7 @@ def _label_candidate(
     off_by = None if off is None else near[off]
     located = 0.0 if off is None else float(offs[off]) * (1 - fitted)
     chances = {
-        "swap": posterior(odds(swap)),
+        "swap": posterior(swap),
         "located": posterior(odds(located) * nothing_seen),
         "nothing": posterior(nothing_seen, SPURIOUS_PRIOR),
     }
@@ -542,6 +575,24 @@ def _label_candidate(
     )
     hold = 0.0 if off is None else unusual(float(near_offset[off])) * (1 - fitted) * nothing_seen
     return Candidate(probability, suspect, claim, hold)
+
+
+def _swap(
+    d: Detections, cls: int, own: np.ndarray, other: np.ndarray, naming: np.ndarray, chance: np.ndarray
+) -> tuple[int | None, float]:
+    """The box of another class on a label of class `cls` (`own`, `other`: the boxes on it of its class and of
+    others) and the likelihood ratio that the object is of that class rather than `cls`: the ratio of their learnt
+    chances (`chance`, see class_chances) where both were learnt, otherwise the box's naming worth times the chance
+    that the label's own class is not there."""
+    if not len(other):
+        return None, 0.0
+    known = [int(j) for j in np.unique(d.pred_cls[other]) if not np.isnan(chance[j])]
+    if known and not np.isnan(chance[cls]):
+        best = max(known, key=lambda j: chance[j])
+        of_best = other[d.pred_cls[other] == best]
+        return int(of_best[np.argmax(d.pred_conf[of_best])]), float(chance[best] / max(chance[cls], 1 - WORTH_RANGE[1]))
+    by = int(other[np.argmax(naming[other])])
+    return by, odds(float(naming[by]) * (1 - float(naming[own].max(initial=0.0))))
 
 
 def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

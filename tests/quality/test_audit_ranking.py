@@ -409,3 +409,33 @@ def test_a_box_of_another_size_beside_a_label_is_another_object_not_where_the_la
     label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
     assert not [s for s in label if s.suggested_box is not None], label
     assert any(s.type == "overlooked" and iou(boxes[p], np.array([s.box]))[0] > 0.9 for s in suspects)
+
+
+def test_a_pair_of_classes_the_model_mixes_up_is_learnt_as_such() -> None:
+    d, lines, planted = simulated(2)
+    rng = np.random.default_rng(0)
+    matched, label = matches(d, d.pred_conf >= MIN_CONFIDENCE)
+    wrong = planted["swapped"] | planted["badly_located"]
+    right = matched & np.array([(int(d.gt_image[k]), int(lines[k])) not in wrong for k in label])
+    conf = d.pred_conf.copy()
+    # on class 0 the model is sure and on every other one adds a class-1 box (0.5 to 0.65); on class 1 it is that
+    # sure of class 1 and adds a class-0 box (0.2 to 0.35): a class-1 box at 0.6 on a labelled object is as often
+    # right as not
+    zeros, ones = np.flatnonzero(right & (d.pred_cls == 0)), np.flatnonzero(right & (d.pred_cls == 1))
+    conf[zeros], conf[ones] = rng.uniform(0.75, 0.95, len(zeros)), rng.uniform(0.5, 0.65, len(ones))
+    second = np.concatenate([zeros[::2], ones])
+    extra_conf = np.concatenate([rng.uniform(0.5, 0.65, len(zeros[::2])), rng.uniform(0.2, 0.35, len(ones))])
+    more = replace(
+        d,
+        pred_image=np.concatenate([d.pred_image, d.pred_image[second]]),
+        pred_cls=np.concatenate([d.pred_cls, 1 - d.pred_cls[second]]),
+        pred_conf=np.concatenate([conf, extra_conf]),
+        pred_box=np.concatenate([d.pred_box, d.pred_box[second]]),
+    )
+    k = int(label[zeros[0]])
+    relabelled = replace(more, gt_cls=np.where(np.arange(len(d.gt_cls)) == k, 1, more.gt_cls))  # a 0 labelled 1
+    suspects = audit(relabelled, lines).suspects
+    at = next(s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k])))
+    assert at.type == "swapped" and at.suggested_class == 0 and 1 - at.score > 0.2, at  # one slope per class: 0.05
+    mixed = {(int(d.gt_image[label[p]]), int(lines[label[p]])) for p in second if label[p] != k}
+    assert not [s for s in suspects if (s.image, s.line) in mixed and 1 - s.score > 0.1]  # the right labels hold
