@@ -68,10 +68,11 @@ def predictions(checkpoint: Checkpoint, dataset: Path, work: Path, tag: str, img
 
 def seen(d: Any, planted: Any) -> bool:
     """Does the model see the planted error's true object at all (a box of any class at IoU >= 0.5 with it, at
-    confidence >= 0.1)? What it does not see, no audit with it can find."""
-    from mlcore.quality.audit import iou
+    a confidence the audit uses)? A removed box it does not see, no audit with it can find; a shifted or swapped
+    label it does not see is told only by how little it sees there."""
+    from mlcore.quality.audit import MIN_CONFIDENCE, iou
 
-    mine = (d.pred_image == planted.image) & (d.pred_conf >= 0.1)
+    mine = (d.pred_image == planted.image) & (d.pred_conf >= MIN_CONFIDENCE)
     return bool(mine.any() and iou(np.array(planted.box), d.pred_box[mine]).max() >= 0.5)
 
 
@@ -81,7 +82,7 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
     from mlcore.quality.audit import audit
     from mlcore.quality.objectlab import objectlab
 
-    pooled: dict[str, Any] = {"seen": [0, 0]}
+    pooled: dict[str, Any] = {"seen": {k: [0, 0] for k in KINDS}}
     for name in ("audit", "objectlab"):
         pooled[name] = {
             "auroc": [],
@@ -93,7 +94,8 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
         }
     for seed in range(seeds):
         planted_d, lines, planted = plant_in_detections(d, rate, seed)
-        pooled["seen"] = [pooled["seen"][0] + sum(seen(d, p) for p in planted), pooled["seen"][1] + len(planted)]
+        for p in planted:
+            pooled["seen"][p.type] = [pooled["seen"][p.type][0] + seen(d, p), pooled["seen"][p.type][1] + 1]
         result = audit(planted_d, lines)
         reference = objectlab(planted_d, lines)
         for name, (scores, suspects) in (
@@ -116,7 +118,7 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
         values = [v for v in values if v == v]
         return sum(values) / len(values) if values else None
 
-    pooled["seen"] = pooled["seen"][0] / max(1, pooled["seen"][1])
+    pooled["seen"] = {k: found / planted if planted else None for k, (found, planted) in pooled["seen"].items()}
     for row in (pooled["audit"], pooled["objectlab"]):
         row["auroc"], row["precision20"], row["listed"] = (
             mean(row["auroc"]),
@@ -165,7 +167,7 @@ def print_table(rows: list[dict[str, Any]], seeds: int) -> None:
                 *(_recall(m[kind]) for kind in KINDS),
                 _fmt(m["precision20"]),
                 _fmt(m["listed"], 0),
-                f"{r['seen']:.2f}",
+                " / ".join(_fmt(r["seen"][kind]) for kind in KINDS),
                 _warned(m, seeds),
                 goal,
             ]
