@@ -10,11 +10,14 @@ What a confidence is worth is measured, not assumed. Every prediction is matched
 matches them (greedily by confidence, same class, IoU >= 0.5); a logistic fit of "matched" on the confidence's
 logit, with each class's own offset and slope (Platt scaling; classes' confidences run on different scales), and
 the share of the box outside the image (where no labelled object is cut by the image's edge, such boxes are the
-model's false alarms; where labelled objects are, the fit learns that instead), gives the chance that a box this
-model predicts at that confidence is right: near 1 from confidence 0.3 for a near-perfect model, perhaps 0.8 at
-0.6 for an ordinary one. The same fit on "on some object, whatever its class", learnt from the boxes on objects
-against the boxes no label covers (an ordinary model's second boxes on objects it sees are no false alarms where
-nobody labelled anything), gives a free box's objectness. Each candidate's evidence is built from those worths:
+model's false alarms; where labelled objects are, the fit learns that instead), and how few of its class's labels
+are of its size (a confident box far larger or smaller than every labelled object of its class, like an ordinary
+model's box around a crowd where logos are labelled, is seldom one; where a class comes in every size, the fit
+learns that instead), gives the chance that a box this model predicts at that confidence is right: near 1 from
+confidence 0.3 for a near-perfect model, perhaps 0.8 at 0.6 for an ordinary one. The same fit on "on some
+object, whatever its class", learnt from the boxes on objects against the boxes no label covers (an ordinary
+model's second boxes on objects it sees are no false alarms where nobody labelled anything), gives a free box's
+objectness. Each candidate's evidence is built from those worths:
 
 - overlooked: a place no label covers where the model sees an object: the objectness of all its boxes there,
   and their boxes averaged by it;
@@ -91,6 +94,7 @@ WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
 SIZE_WIDTH = 0.5  # labels whose log areas differ by this much are of a size (areas about 1.65 times apart)
 SIZE_RATIO = 4.0  # a box of a label's class this many times larger or smaller in area is another object
 SIZE_PRIOR = 5.0  # how many labels' weight the split's mean miss rate has in each size's
+SIZE_FLOOR = 0.01  # the share of a class's labels a box of a size none has counts as (its size gap's ceiling)
 CLASS_FOLDS = 5  # a label's class chances come from a fit on the other folds' labels
 
 
@@ -290,11 +294,29 @@ def outside(d: Detections) -> np.ndarray:
     return 1 - _area(inner) / np.maximum(_area(box), 1e-9)
 
 
+def size_gap(d: Detections) -> np.ndarray:
+    """How few of the labels of each prediction's class are of its size: minus the log of their share, each label
+    weighted by how close its log area is to the box's (of all labels for a class none has). A box of a size no
+    labelled object of its class has is seldom one; the fit learns from the split how far that holds."""
+    if not len(d.gt_cls):
+        return np.zeros(len(d.pred_conf))
+    label_area = np.log(np.maximum(_area(d.gt_box.astype(float)), 1e-9))
+    area = np.log(np.maximum(_area(d.pred_box.astype(float)), 1e-9))
+    gap = np.zeros(len(area))
+    for k in np.unique(d.pred_cls):
+        mine = d.pred_cls == k
+        theirs = label_area[d.gt_cls == k] if (d.gt_cls == k).any() else label_area
+        weight = np.exp(-0.5 * ((area[mine, None] - theirs[None, :]) / SIZE_WIDTH) ** 2)
+        gap[mine] = -np.log(weight.mean(1) + SIZE_FLOOR)
+    return gap
+
+
 def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.ndarray | None = None) -> np.ndarray:
     """The chance that each kept prediction is right on this split: "matched" fitted by a logistic regression on
     the confidence's logit, with each class's own offset and slope (classes' confidences run on different scales;
-    the regularisation keeps a rare class near the others), on the `learn` predictions (the kept ones unless
-    given); 0 for the others."""
+    the regularisation keeps a rare class near the others), the share of the box outside the image and how far its
+    size lies from its class's labels' (see size_gap), on the `learn` predictions (the kept ones unless given); 0
+    for the others."""
     low, high = WORTH_RANGE
     worth = np.zeros(len(d.pred_conf))
     learn = kept if learn is None else learn
@@ -312,7 +334,9 @@ def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.nda
     onehot = (d.pred_cls[:, None] == classes[None, :]).astype(float)
     out = outside(d)
     out = out / max(float(out[learn].std()), 1e-3)  # on the logit's scale: the regularisation weighs both alike
-    features = np.column_stack([x, onehot, onehot * x[:, None], out])
+    gap = size_gap(d)
+    gap = gap / max(float(gap[learn].std()), 1e-3)
+    features = np.column_stack([x, onehot, onehot * x[:, None], out, gap])
     fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[learn], y)
     worth[kept] = np.clip(fitted.predict_proba(features[kept])[:, 1], low, high)
     return worth

@@ -402,9 +402,9 @@ def test_a_box_of_another_size_beside_a_label_is_another_object_not_where_the_la
     k, p = _right_matched_label(d, lines, planted)
     box = d.gt_box[k]
     w, h = box[2] - box[0], box[3] - box[1]
-    cx, cy = box[0] + 1.2 * w, box[1] + 0.5 * h  # 0.7 label sizes right of its centre, a fifth of its width
+    cx, cy = box[0] + 1.2 * w, box[1] + 0.5 * h  # 0.7 label sizes right of its centre, two fifths of its width
     boxes = d.pred_box.copy()
-    boxes[p] = [cx - 0.1 * w, cy - 0.1 * h, cx + 0.1 * w, cy + 0.1 * h]  # the model misses the label's object
+    boxes[p] = [cx - 0.2 * w, cy - 0.2 * h, cx + 0.2 * w, cy + 0.2 * h]  # the model misses the label's object
     suspects = audit(replace(d, pred_box=boxes), lines).suspects
     label = [s for s in suspects if (s.image, s.line) == (int(d.gt_image[k]), int(lines[k]))]
     assert not [s for s in label if s.suggested_box is not None], label
@@ -439,3 +439,22 @@ def test_a_pair_of_classes_the_model_mixes_up_is_learnt_as_such() -> None:
     assert at.type == "swapped" and at.suggested_class == 0 and 1 - at.score > 0.2, at  # one slope per class: 0.05
     mixed = {(int(d.gt_image[label[p]]), int(lines[label[p]])) for p in second if label[p] != k}
     assert not [s for s in suspects if (s.image, s.line) in mixed and 1 - s.score > 0.1]  # the right labels hold
+
+
+def test_a_confident_box_of_a_size_no_label_of_its_class_has_is_worth_less() -> None:
+    d, lines, _ = simulated(2)
+    rng = np.random.default_rng(0)
+    crowds = 2 * len(d.images)  # an ordinary model's sure boxes around whole groups, far larger than any object
+    x, y = rng.uniform(0, 200, crowds), rng.uniform(0, 100, crowds)
+    side = rng.uniform(380, 430, (crowds, 2))
+    probes = np.array([[300.0, 300.0, 400.0, 400.0], [100.0, 40.0, 520.0, 450.0]])  # of a label's size; a crowd's
+    more = replace(
+        d,
+        pred_image=np.concatenate([d.pred_image, rng.integers(0, len(d.images), crowds), [0, 1]]),
+        pred_cls=np.concatenate([d.pred_cls, rng.integers(0, len(d.names), crowds), [0, 0]]),
+        pred_conf=np.concatenate([d.pred_conf, rng.uniform(0.5, 0.9, crowds), [0.7, 0.7]]),
+        pred_box=np.concatenate([d.pred_box, np.column_stack([x, y, x + side[:, 0], y + side[:, 1]]), probes]),
+    )
+    kept = more.pred_conf >= MIN_CONFIDENCE
+    worth = worth_of(more, kept, matches(more, kept, by_class=False)[0])
+    assert worth[-1] < 0.5 * worth[-2], worth[-2:]  # the same class and confidence, of a label's size and a crowd's
