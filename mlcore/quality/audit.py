@@ -94,6 +94,7 @@ WORTH_RANGE = (0.001, 0.999)  # a confidence is never worth certainty either way
 SIZE_WIDTH = 0.5  # labels whose log areas differ by this much are of a size (areas about 1.65 times apart)
 SIZE_RATIO = 4.0  # a box of a label's class this many times larger or smaller in area is another object
 SIZE_PRIOR = 5.0  # how many labels' weight the split's mean miss rate has in each size's
+SIZE_STEP = 0.02  # log areas are binned this finely to weigh sizes (a 25th of SIZE_WIDTH)
 SIZE_FLOOR = 0.01  # the share of a class's labels a box of a size none has counts as (its size gap's ceiling)
 CLASS_FOLDS = 5  # a label's class chances come from a fit on the other folds' labels
 
@@ -300,15 +301,34 @@ def size_gap(d: Detections) -> np.ndarray:
     labelled object of its class has is seldom one; the fit learns from the split how far that holds."""
     if not len(d.gt_cls):
         return np.zeros(len(d.pred_conf))
-    label_area = np.log(np.maximum(_area(d.gt_box.astype(float)), 1e-9))
-    area = np.log(np.maximum(_area(d.pred_box.astype(float)), 1e-9))
+    label_area = _log_area(d.gt_box)
+    area = _log_area(d.pred_box)
     gap = np.zeros(len(area))
     for k in np.unique(d.pred_cls):
         mine = d.pred_cls == k
         theirs = label_area[d.gt_cls == k] if (d.gt_cls == k).any() else label_area
-        weight = np.exp(-0.5 * ((area[mine, None] - theirs[None, :]) / SIZE_WIDTH) ** 2)
-        gap[mine] = -np.log(weight.mean(1) + SIZE_FLOOR)
+        gap[mine] = -np.log(_of_a_size(area[mine], theirs) / len(theirs) + SIZE_FLOOR)
     return gap
+
+
+def _log_area(boxes: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(_area(boxes.astype(float)), 1e-9))
+
+
+def _of_a_size(at: np.ndarray, sizes: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """At each log area of `at`, the sum over the log areas `sizes` of their `values` (1 unless given), each weighted
+    by how close it is (a Gaussian of SIZE_WIDTH). The sizes are binned SIZE_STEP apart and the sums read off the
+    bins' smoothed histogram, so many thousand boxes against many thousand labels cost no matrix of them all."""
+    if not len(at) or not len(sizes):
+        return np.zeros(len(at))
+    values = np.ones(len(sizes)) if values is None else values
+    low = min(float(at.min()), float(sizes.min())) - 4 * SIZE_WIDTH
+    bins = int(np.ceil((max(float(at.max()), float(sizes.max())) + 4 * SIZE_WIDTH - low) / SIZE_STEP)) + 1
+    histogram = np.bincount(np.rint((sizes - low) / SIZE_STEP).astype(int), weights=values, minlength=bins)
+    reach = int(np.ceil(4 * SIZE_WIDTH / SIZE_STEP))
+    kernel = np.exp(-0.5 * (np.arange(-reach, reach + 1) * SIZE_STEP / SIZE_WIDTH) ** 2)
+    smoothed = np.convolve(histogram, kernel, mode="same")
+    return np.interp(at, low + np.arange(len(smoothed)) * SIZE_STEP, smoothed)
 
 
 def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.ndarray | None = None) -> np.ndarray:
@@ -476,11 +496,11 @@ def miss_rates(boxes: np.ndarray, unseen: np.ndarray) -> np.ndarray:
     nothing seen on one is weaker evidence that no object is there."""
     if not len(unseen):
         return np.zeros(0)
-    area = np.log(np.maximum(_area(boxes), 1e-9))
-    weight = np.exp(-0.5 * ((area[:, None] - area[None, :]) / SIZE_WIDTH) ** 2)
-    np.fill_diagonal(weight, 0.0)
+    area = _log_area(boxes)
+    near = _of_a_size(area, area) - 1.0  # less the label itself
+    seen_near = _of_a_size(area, area, unseen) - unseen
     mean = float(unseen.mean())
-    return np.maximum((weight @ unseen + SIZE_PRIOR * mean) / (weight.sum(1) + SIZE_PRIOR), 0.01)
+    return np.maximum((seen_near + SIZE_PRIOR * mean) / (np.maximum(near, 0.0) + SIZE_PRIOR), 0.01)
 
 
 def _by_image(d: Detections, kept: np.ndarray) -> list[np.ndarray]:
