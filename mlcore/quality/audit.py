@@ -331,12 +331,24 @@ def _of_a_size(at: np.ndarray, sizes: np.ndarray, values: np.ndarray | None = No
     return np.interp(at, low + np.arange(len(smoothed)) * SIZE_STEP, smoothed)
 
 
-def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.ndarray | None = None) -> np.ndarray:
+def box_traits(d: Detections) -> np.ndarray:
+    """What each prediction's box says of it beyond its confidence, one column each: the share of it outside the
+    image (see outside) and how few of its class's labels are of its size (see size_gap)."""
+    return np.column_stack([outside(d), size_gap(d)])
+
+
+def worth_of(
+    d: Detections,
+    kept: np.ndarray,
+    matched: np.ndarray,
+    learn: np.ndarray | None = None,
+    traits: np.ndarray | None = None,
+) -> np.ndarray:
     """The chance that each kept prediction is right on this split: "matched" fitted by a logistic regression on
     the confidence's logit, with each class's own offset and slope (classes' confidences run on different scales;
     the regularisation keeps a rare class near the others), the share of the box outside the image and how far its
-    size lies from its class's labels' (see size_gap), on the `learn` predictions (the kept ones unless given); 0
-    for the others."""
+    size lies from its class's labels' (`traits`, see box_traits: computed here unless given), on the `learn`
+    predictions (the kept ones unless given); 0 for the others."""
     low, high = WORTH_RANGE
     worth = np.zeros(len(d.pred_conf))
     learn = kept if learn is None else learn
@@ -352,11 +364,11 @@ def worth_of(d: Detections, kept: np.ndarray, matched: np.ndarray, learn: np.nda
     x = np.log(c / (1 - c))
     classes = np.unique(d.pred_cls[learn])
     onehot = (d.pred_cls[:, None] == classes[None, :]).astype(float)
-    out = outside(d)
-    out = out / max(float(out[learn].std()), 1e-3)  # on the logit's scale: the regularisation weighs both alike
-    gap = size_gap(d)
-    gap = gap / max(float(gap[learn].std()), 1e-3)
-    features = np.column_stack([x, onehot, onehot * x[:, None], out, gap])
+    traits = box_traits(d) if traits is None else traits
+    traits = traits / np.maximum(
+        traits[learn].std(0), 1e-3
+    )  # on the logit's scale: the regularisation weighs all alike
+    features = np.column_stack([x, onehot, onehot * x[:, None], traits])
     fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[learn], y)
     worth[kept] = np.clip(fitted.predict_proba(features[kept])[:, 1], low, high)
     return worth
@@ -390,14 +402,15 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     kept = d.pred_conf >= MIN_CONFIDENCE
     matched, label = matches(d, kept)
     strength = strength_of(d, kept, matched)
-    worth_all = worth_of(d, kept, matched)
+    traits = box_traits(d)
+    worth_all = worth_of(d, kept, matched, traits=traits)
     predictions = _by_image(d, kept)
     overlap, nearest = label_overlap(d, predictions)
     on_object = matches(d, kept, by_class=False)[0]
     # the chance that a box no label covers is on some object: learnt from the boxes on objects against the boxes
     # where no label is (the model's false alarms there); the second boxes it puts on objects it sees, which
     # matching leaves over, are no evidence against an object where nobody labelled one
-    objectness = worth_of(d, kept & (on_object | (overlap < COVERED_IOU)), on_object)
+    objectness = worth_of(d, kept & (on_object | (overlap < COVERED_IOU)), on_object, traits=traits)
     unusual = unusual_fit(np.array([offset(d.gt_box[label[p]], d.pred_box[[p]])[0] for p in np.flatnonzero(matched)]))
     # how little the model sees of each labelled object; on average over the labels of its size (nearly all right)
     # it is the model's own miss rate there, against which a label where nothing is seen is weighed
@@ -415,11 +428,11 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     on_label = kept & (overlap >= MATCH_IOU)
     confused = on_label.copy()
     confused[on_label] = d.gt_cls[nearest[on_label]] != d.pred_cls[on_label]
-    naming = worth_of(d, on_label, matched, learn=on_label & (matched | confused))
+    naming = worth_of(d, on_label, matched, learn=on_label & (matched | confused), traits=traits)
     classes = class_chances(d, on_label, nearest)
     # what a box beside a label of its class is worth as that label's object elsewhere: learnt from the right boxes
     # against the model's boxes that lie so beside a label of their class without matching it (its loose boxes)
-    placing = worth_of(d, kept, matched, learn=kept & (matched | near_misses(d, matched, predictions)))
+    placing = worth_of(d, kept, matched, learn=kept & (matched | near_misses(d, matched, predictions)), traits=traits)
     worths = Worths(worth_all, naming, placing, classes)
 
     def candidate(k: int, mine: np.ndarray) -> Candidate:
@@ -464,13 +477,13 @@ def class_chances(d: Detections, on_label: np.ndarray, nearest: np.ndarray) -> n
     seen = np.flatnonzero(scores.max(1) > 0)
     given = np.clip(scores, MIN_CONFIDENCE / 2, WORTH_RANGE[1])
     features = np.column_stack([np.log(given / (1 - given)), scores > 0])
+    from sklearn.linear_model import LogisticRegression
+
     fold = np.arange(len(seen)) % CLASS_FOLDS
     for f in range(CLASS_FOLDS):
         train, test = seen[fold != f], seen[fold == f]
         if len(np.unique(d.gt_cls[train])) < 2 or not len(test):
             continue
-        from sklearn.linear_model import LogisticRegression
-
         fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[train], d.gt_cls[train])
         chances[np.ix_(test, fitted.classes_)] = fitted.predict_proba(features[test])
     return chances
@@ -661,7 +674,7 @@ def _near_of_its_class(d: Detections, k: int, mine: np.ndarray) -> tuple[np.ndar
 def _within_reach(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Which boxes a misplaced label `box` could belong to: their centre within one label size of its centre,
     their area within SIZE_RATIO times its own."""
-    scale = np.abs(np.log(np.maximum(_area(boxes), 1e-9) / max(float(_area(box[None])[0]), 1e-9)))
+    scale = np.abs(_log_area(boxes) - _log_area(box[None])[0])
     return (offset(box, boxes) <= 1) & (scale <= np.log(SIZE_RATIO))
 
 
