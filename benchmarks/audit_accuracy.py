@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.audit_models import DATASETS, Checkpoint, pick_checkpoints, prepare_dataset, train_with_checkpoints  # noqa: E402
-from benchmarks.planting import KINDS, plant_in_detections, ranking_accuracy  # noqa: E402
+from benchmarks.planting import KINDS, hits, plant_in_detections, ranking_accuracy  # noqa: E402
 
 GOAL_MAP50 = 0.8
 
@@ -90,6 +90,8 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
             "listed": [],
             "weak": 0,
             "caution": 0,
+            "blind": 0,
+            "overlooked_visible": [0, 0],
             **{k: [0, 0] for k in KINDS},
         }
     for seed in range(seeds):
@@ -111,6 +113,12 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
             for kind in KINDS:
                 row[kind] = [row[kind][0] + got[kind][0], row[kind][1] + got[kind][1]]
         pooled["audit"]["weak"] += result.strength.weak
+        pooled["audit"]["blind"] += result.blind_spot is not None
+        visible = pooled["audit"]["overlooked_visible"]
+        for p in planted:
+            if p.type == "overlooked" and (result.blind_spot is None or input_px(d, p) >= result.blind_spot.below_px):
+                visible[0] += any(hits(p, s) for s in result.suspects[: 2 * len(planted)])
+                visible[1] += 1
         pooled["audit"]["caution"] += not result.strength.weak and result.strength.warning() is not None
         pooled["audit"]["strength"] = result.strength.to_dict()
 
@@ -141,9 +149,16 @@ def meets(row: dict[str, Any]) -> bool:
     return (row["auroc"] or 0) >= 0.9 and all(r >= 0.8 for r in recalls) and (row["precision20"] or 0) >= 0.7
 
 
+def input_px(d: Any, planted: Any) -> float:
+    """The planted box's long side in pixels at the model's input (the image's long side scaled to d.imgsz)."""
+    x1, y1, x2, y2 = planted.box
+    return max(x2 - x1, y2 - y1) * d.imgsz / max(float(max(d.sizes[planted.image])), 1.0)
+
+
 def _warned(row: dict[str, Any], seeds: int) -> str:
-    """In how many seeds the audit warned: "weak" (the list cut) or "caution" (mAP50 below 0.8, the list kept)."""
-    said = [f"{name} {row[name]}/{seeds}" for name in ("weak", "caution") if row[name]]
+    """In how many seeds the audit warned: "weak" (the list cut), "caution" (mAP50 below 0.8, the list kept) or
+    "blind" (labels too small for the model to see, see mlcore/quality/blind_spot.py)."""
+    said = [f"{name} {row[name]}/{seeds}" for name in ("weak", "caution", "blind") if row.get(name)]
     return ", ".join(s.replace(f" {seeds}/{seeds}", "") for s in said)
 
 
@@ -287,6 +302,12 @@ def main() -> None:
         f"\nCells with val mAP50 >= {GOAL_MAP50}: {sum(meets(r['audit']) for r in strong)} of {len(strong)} meet "
         "every goal"
     )
+    for r in strong:
+        if r["audit"]["blind"]:
+            print(
+                f"{r['dataset']} epoch {r['epoch']} at {r['rate']:.0%}: a blind spot in {r['audit']['blind']} of "
+                f"{args.seeds} seeds; of the removed labels above it, found {_recall(r['audit']['overlooked_visible'])}"
+            )
     kfold = []
     if args.kfold:
         first = prepare_dataset(args.datasets.split(",")[0], work)

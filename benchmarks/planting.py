@@ -200,7 +200,7 @@ def plant_in_detections(d: Any, rate: float, seed: int) -> tuple[Any, Any, list[
     return copy, lines[keep], planted
 
 
-def _hits(planted: PlantedBox, suspect: Any) -> bool:
+def hits(planted: PlantedBox, suspect: Any) -> bool:
     if suspect.image != planted.image:
         return False
     if planted.line is not None:
@@ -219,9 +219,9 @@ def ranking_accuracy(image_scores: Any, suspects: list[Any], planted: list[Plant
         "auroc": auroc([float(s) for s in image_scores], [n in bad for n in range(images)]),
         "planted": len(planted),
         "listed": len(suspects),
-        "precision20": sum(any(_hits(p, s) for p in planted) for s in first) / len(first) if first else None,
+        "precision20": sum(any(hits(p, s) for p in planted) for s in first) / len(first) if first else None,
     }
     for kind in KINDS:
         mine = [p for p in planted if p.type == kind]
-        result[kind] = (sum(any(_hits(p, s) for s in top) for p in mine), len(mine))
+        result[kind] = (sum(any(hits(p, s) for s in top) for p in mine), len(mine))
     return result

@@ -108,6 +108,8 @@ def audit_view(report: dict[str, Any]) -> None:
         column.metric(label, counts[key])
     if document.get("warning"):
         st.warning(document["warning"], icon=":material/trending_down:")
+    if document.get("blind_spot"):
+        st.warning(document["blind_spot"]["warning"], icon=":material/visibility_off:")
     if document.get("in_sample"):
         st.warning(
             "The model was trained on these labels, so it agrees with many of their mistakes: fewer errors are found "

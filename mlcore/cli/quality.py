@@ -103,9 +103,17 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    print_audit(result)
+    return 0
+
+
+def print_audit(result: dict[str, Any]) -> None:
+    """An audit's document for a terminal: its warnings (on stderr), its counts, its first suspects, its fix list."""
     counts = result["counts"]
     if result.get("warning"):
         print(f"Warning: {result['warning']}", file=sys.stderr)
+    if result.get("blind_spot"):
+        print(f"Warning: {result['blind_spot']['warning']}", file=sys.stderr)
     print(
         f"Audited {counts['images']} images ({counts['labels']} labels) of {result['split']}: "
         f"{counts['suspects']} suspect boxes, {counts.get('likely', 0)} of them likely errors "
@@ -124,7 +132,6 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         chance = f"{1 - issue['score']:.0%}"
         print(f"  {chance:>4}  {issue['type']:<13} {where}  -> {issue['suggested'] or 'remove?'}")
     print(f"Fix list: {Path(result['output_dir']) / 'fix_list.csv'}")
-    return 0
 
 
 def cmd_select(args: argparse.Namespace, settings: Settings) -> int:

@@ -80,7 +80,12 @@ def _summary(step: dict[str, Any]) -> str:
     if name == "validate":
         return f"{out.get('verdict')}: {out.get('errors')} error(s), {out.get('warnings')} warning(s)"
     if name == "audit":
-        return f"{out.get('suspects')} suspected label error(s), {out.get('likely')} likely"
+        said = f"{out.get('suspects')} suspected label error(s), {out.get('likely')} likely"
+        if out.get("weak"):
+            said += "; its model is too weak to audit with (see audit.json's warning)"
+        if out.get("blind_below_px"):
+            said += f"; {out.get('blind_labels')} label(s) under {out['blind_below_px']} px too small for its model"
+        return said
     if name == "compare":
         return f"{out.get('verdict')} against {out.get('against')}"
     if name == "gate":

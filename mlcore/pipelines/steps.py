@@ -117,7 +117,15 @@ def step_output(step: str, job: Job, inputs: Inputs) -> dict[str, Any]:
     if step == "audit":
         audit = _read_json(folder / KINDS[JobKind.AUDIT].result)
         counts = audit.get("counts") or {}
-        return {"folder": str(folder), "suspects": counts.get("suspects"), "likely": counts.get("likely")}
+        spot = audit.get("blind_spot") or {}
+        return {
+            "folder": str(folder),
+            "suspects": counts.get("suspects"),
+            "likely": counts.get("likely"),
+            "weak": bool((audit.get("strength") or {}).get("weak")),
+            "blind_below_px": spot.get("below_px"),
+            "blind_labels": spot.get("labels"),
+        }
     if step == "export":
         return export_output(folder, _read_json(folder / paths.MODEL_CARD))
     raise ValueError(step)

@@ -5,6 +5,7 @@ confidence is worth on that split.
     result.image_scores                 # one per image, 0..1: the chance it holds no label error (lower: look first)
     result.suspects                     # typed suspect boxes, likeliest errors first
     result.strength                     # how well the model's confidence tells its right boxes from its wrong ones
+    result.blind_spot                   # the label sizes too small for the model to see (None: it sees every size)
 
 What a confidence is worth is measured, not assumed. Every prediction is matched to the labels as an evaluation
 matches them (greedily by confidence, same class, IoU >= 0.5); a logistic fit of "matched" on the confidence's
@@ -72,6 +73,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mlcore.evaluation.analysis import Detections, average_precision
+from mlcore.quality.blind_spot import BlindSpot, blind_spot
 
 ISSUE_TYPES = ("overlooked", "swapped", "badly_located")
 MIN_CONFIDENCE = 0.05  # predictions below it carry no evidence
@@ -188,6 +190,8 @@ class AuditResult:
     image_scores: np.ndarray
     suspects: list[Suspect]
     strength: Strength
+    blind_spot: BlindSpot | None = None
+    """The label sizes too small for the model to see at its input, where the audit cannot check them."""
 
     @property
     def confident(self) -> float:
@@ -406,7 +410,7 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     worth_all = worth_of(d, kept, matched, traits=traits)
     predictions = _by_image(d, kept)
     overlap, nearest = label_overlap(d, predictions)
-    on_object = matches(d, kept, by_class=False)[0]
+    on_object, object_label = matches(d, kept, by_class=False)
     # the chance that a box no label covers is on some object: learnt from the boxes on objects against the boxes
     # where no label is (the model's false alarms there); the second boxes it puts on objects it sees, which
     # matching leaves over, are no evidence against an object where nobody labelled one
@@ -448,7 +452,9 @@ def audit(d: Detections, lines: np.ndarray) -> AuditResult:
     suspects.sort(
         key=lambda ps: (round(1 - ps[0], 5), -(ps[1].confidence or 0.0), ps[1].image, ps[1].line or 0, ps[1].box)
     )
-    return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength)
+    found = np.zeros(len(d.gt_cls), bool)
+    found[object_label[on_object]] = True
+    return AuditResult(np.round(image_scores, 6), [s for _, s in suspects], strength, blind_spot(d, found))
 
 
 def label_overlap(d: Detections, predictions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -176,6 +176,7 @@ def write_audit(folder: Path, d: Detections, result: AuditResult, root: Path, me
         "confident": round(result.confident, 4),
         "strength": result.strength.to_dict(),
         "warning": result.strength.warning(),
+        "blind_spot": None if result.blind_spot is None else result.blind_spot.to_dict(),
         "names": {str(k): v for k, v in sorted(d.names.items())},
         "counts": {
             "images": len(d.images),

@@ -83,6 +83,23 @@ def test_an_audit_shows_a_weak_or_ordinary_models_warning_and_every_audit_its_mo
     assert any("mAP50 0.64 against these labels" in c.value for c in at.caption)
 
 
+def test_an_audit_shows_the_label_sizes_its_model_cannot_see(data_studio) -> None:
+    from mlcore.core.atomic_file import write_json_atomically
+    from mlcore.quality.blind_spot import BlindSpot
+
+    settings, dataset = data_studio
+    job, document = made_audit(settings, dataset)
+    at = _page().run()
+    assert not at.exception, at.exception
+    assert document["blind_spot"] is None and not any("cannot see" in w.value for w in at.warning)
+    spot = BlindSpot(below_px=19, imgsz=160, labels=10, found=0, split_labels=73, suggested_imgsz=448)
+    write_json_atomically(Path(job.run_dir) / paths.AUDIT_FILE, {**document, "blind_spot": spot.to_dict()})
+    at = _page().run()
+    assert not at.exception, at.exception
+    shown = "\n".join(w.value for w in at.warning)
+    assert "none of the 10 labels smaller than 19 px" in shown and "at 448 px" in shown
+
+
 def test_a_failed_job_says_why(data_studio) -> None:
     settings, dataset = data_studio
     folder = settings.outputs_root / paths.AUDITS_DIR / "broken"

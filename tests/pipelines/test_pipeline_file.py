@@ -298,3 +298,14 @@ def test_to_dvc_writes_a_dvc_yaml_that_dvc_itself_reads(tmp_path: Path) -> None:
     outs = next(entry["changed outs"] for entry in stage if "changed outs" in entry)
     assert set(deps) == {"demo.yaml", "ml_outputs/datasets/demo"}
     assert "results/demo/junit.xml" in outs and "results/demo/metrics.json" in outs
+
+
+def test_an_audit_steps_line_says_when_its_model_is_too_weak_or_cannot_see_small_labels() -> None:
+    from mlcore.pipelines.report import _summary
+
+    plain = {"step": "audit", "output": {"suspects": 4, "likely": 1, "weak": False, "blind_below_px": None}}
+    assert _summary(plain) == "4 suspected label error(s), 1 likely"
+    blind = {"step": "audit", "output": {**plain["output"], "blind_below_px": 19, "blind_labels": 10}}
+    assert "10 label(s) under 19 px too small for its model" in _summary(blind)
+    weak = {"step": "audit", "output": {**plain["output"], "weak": True}}
+    assert "too weak to audit with" in _summary(weak)
