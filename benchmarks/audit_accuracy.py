@@ -116,7 +116,7 @@ def cell(d: Any, rate: float, seeds: int) -> dict[str, Any]:
         pooled["audit"]["blind"] += result.blind_spot is not None
         visible = pooled["audit"]["overlooked_visible"]
         for p in planted:
-            if p.type == "overlooked" and (result.blind_spot is None or input_px(d, p) >= result.blind_spot.below_px):
+            if p.type == "overlooked" and (result.blind_spot is None or _input_px(d, p) >= result.blind_spot.below_px):
                 visible[0] += any(hits(p, s) for s in result.suspects[: 2 * len(planted)])
                 visible[1] += 1
         pooled["audit"]["caution"] += not result.strength.weak and result.strength.warning() is not None
@@ -149,10 +149,11 @@ def meets(row: dict[str, Any]) -> bool:
     return (row["auroc"] or 0) >= 0.9 and all(r >= 0.8 for r in recalls) and (row["precision20"] or 0) >= 0.7
 
 
-def input_px(d: Any, planted: Any) -> float:
-    """The planted box's long side in pixels at the model's input (the image's long side scaled to d.imgsz)."""
-    x1, y1, x2, y2 = planted.box
-    return max(x2 - x1, y2 - y1) * d.imgsz / max(float(max(d.sizes[planted.image])), 1.0)
+def _input_px(d: Any, planted: Any) -> float:
+    """The planted box's long side in pixels at the model's input."""
+    from mlcore.quality.blind_spot import input_px
+
+    return float(input_px(np.array([planted.box]), np.array([d.sizes[planted.image]]), d.imgsz)[0])
 
 
 def _warned(row: dict[str, Any], seeds: int) -> str:

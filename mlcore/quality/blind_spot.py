@@ -6,8 +6,9 @@ is missing cannot be found (no box of the model stands where it is), and one tha
 (the model's silence on it is its miss rate, not evidence). The audit says so, with the figures, instead of
 leaving the user to read a short list as a clean bill.
 
-    spot = blind_spot(d, found)   # found[k]: some box of the model's finds label k (IoU >= 0.5, any class)
-    spot.warning()                # None where the model sees labels of every size the split has
+    spot = blind_spot(d, found)   # found[k]: some box of the model's finds label k (IoU >= 0.5, any class);
+                                  # None where the model sees labels of every size the split has
+    spot.warning()                # what to tell the user, with the figures
 """
 
 from __future__ import annotations
@@ -59,14 +60,19 @@ class BlindSpot:
         }
 
 
-def input_sizes(d: Detections) -> np.ndarray:
-    """Each label's long side in pixels at the model's input (the image's long side scaled to d.imgsz)."""
-    if not len(d.gt_cls):
+def input_px(boxes: np.ndarray, image_sizes: np.ndarray, imgsz: int) -> np.ndarray:
+    """Each box's long side in pixels at the model's input: its image's long side (`image_sizes`: width, height
+    per box) scaled to `imgsz`, as Ultralytics letterboxes it."""
+    if not len(boxes):
         return np.zeros(0)
-    sizes = np.asarray(d.sizes, float)[d.gt_image]
-    scale = d.imgsz / np.maximum(sizes.max(1), 1.0)
-    box = d.gt_box.astype(float)
+    box = np.asarray(boxes, float)
+    scale = imgsz / np.maximum(np.asarray(image_sizes, float).max(1), 1.0)
     return np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]).clip(0) * scale
+
+
+def input_sizes(d: Detections) -> np.ndarray:
+    """Each label's long side in pixels at the model's input."""
+    return input_px(d.gt_box, np.asarray(d.sizes)[d.gt_image], d.imgsz)
 
 
 def blind_spot(d: Detections, found: np.ndarray) -> BlindSpot | None:
