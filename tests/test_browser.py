@@ -721,6 +721,8 @@ def test_a_leak_free_resplit_made_on_the_dataset_page_is_listed_and_compared(pag
 def test_the_video_tab_draws_a_line_tracks_the_demo_video_and_plays_the_result(
     page, server: Server, video_studio
 ) -> None:
+    from playwright.sync_api import expect
+
     outputs = server.log.parent / "ml_outputs"
     model = outputs / "models" / "logo_tracker.pt"
     model.parent.mkdir(parents=True, exist_ok=True)
@@ -747,5 +749,6 @@ def test_the_video_tab_draws_a_line_tracks_the_demo_video_and_plays_the_result(
         timeout=60_000,
     )  # the annotated video loads and plays in the page: its ten seconds are known
     page.get_by_text("line 1").last.wait_for(timeout=30_000)  # its counts in the table
-    assert page.get_by_test_id("stMetric").filter(has_text="Tracks").count() == 1
+    # the result's figures, waited for: a rerun of the page may be redrawing them at any one instant
+    expect(page.get_by_test_id("stMetric").filter(has_text="Tracks")).to_have_count(1, timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
