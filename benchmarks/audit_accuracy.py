@@ -151,9 +151,10 @@ def meets(row: dict[str, Any]) -> bool:
 
 def _input_px(d: Any, planted: Any) -> float:
     """The planted box's long side in pixels at the model's input."""
-    from mlcore.quality.blind_spot import input_px
+    from mlcore.evaluation.analysis import input_scale
 
-    return float(input_px(np.array([planted.box]), np.array([d.sizes[planted.image]]), d.imgsz)[0])
+    x1, y1, x2, y2 = planted.box
+    return float(max(x2 - x1, y2 - y1) * input_scale(d, np.array([planted.image]))[0])
 
 
 def _warned(row: dict[str, Any], seeds: int) -> str:

@@ -248,9 +248,14 @@ def _confusion(d, kept, image, ious, gt_index, iou, nc) -> tuple[np.ndarray, np.
     return confusion, pred_cell, gt_cell
 
 
+def input_scale(d: Detections, image: np.ndarray) -> np.ndarray:
+    """Each of `image`'s (indices) scale to the model's input: its long side to d.imgsz, as Ultralytics letterboxes
+    it."""
+    return d.imgsz / np.maximum(np.asarray(d.sizes)[image].max(1), 1)
+
+
 def _scaled_area(d: Detections, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    scale = d.imgsz / np.maximum(d.sizes[image].max(1), 1)
-    return (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]) * scale**2
+    return (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]) * input_scale(d, image) ** 2
 
 
 def size_of(area: np.ndarray) -> np.ndarray:

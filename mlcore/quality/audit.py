@@ -369,9 +369,8 @@ def worth_of(
     classes = np.unique(d.pred_cls[learn])
     onehot = (d.pred_cls[:, None] == classes[None, :]).astype(float)
     traits = box_traits(d) if traits is None else traits
-    traits = traits / np.maximum(
-        traits[learn].std(0), 1e-3
-    )  # on the logit's scale: the regularisation weighs all alike
+    spread = np.maximum(traits[learn].std(0), 1e-3)  # each on the logit's scale: the regularisation weighs all alike
+    traits = traits / spread
     features = np.column_stack([x, onehot, onehot * x[:, None], traits])
     fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features[learn], y)
     worth[kept] = np.clip(fitted.predict_proba(features[kept])[:, 1], low, high)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlcore.evaluation.analysis import Detections
+from mlcore.evaluation.analysis import Detections, input_scale
 
 BLIND_FOUND = 0.1  # labels of sizes where the model finds at most this share of them are beyond what it sees
 BLIND_MIN_LABELS = 3  # fewer labels than this that small are no pattern to report
@@ -60,19 +60,11 @@ class BlindSpot:
         }
 
 
-def input_px(boxes: np.ndarray, image_sizes: np.ndarray, imgsz: int) -> np.ndarray:
-    """Each box's long side in pixels at the model's input: its image's long side (`image_sizes`: width, height
-    per box) scaled to `imgsz`, as Ultralytics letterboxes it."""
-    if not len(boxes):
-        return np.zeros(0)
-    box = np.asarray(boxes, float)
-    scale = imgsz / np.maximum(np.asarray(image_sizes, float).max(1), 1.0)
-    return np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]).clip(0) * scale
-
-
 def input_sizes(d: Detections) -> np.ndarray:
-    """Each label's long side in pixels at the model's input."""
-    return input_px(d.gt_box, np.asarray(d.sizes)[d.gt_image], d.imgsz)
+    """Each label's long side in pixels at the model's input (see input_scale)."""
+    box = d.gt_box.astype(float)
+    side = np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]).clip(0) if len(box) else np.zeros(0)
+    return side * input_scale(d, d.gt_image)
 
 
 def blind_spot(d: Detections, found: np.ndarray) -> BlindSpot | None:
@@ -82,16 +74,17 @@ def blind_spot(d: Detections, found: np.ndarray) -> BlindSpot | None:
     are those of the labels it finds."""
     size = input_sizes(d)
     found = np.asarray(found, bool)
-    best, missed = None, 0
+    best: tuple[int, np.ndarray] | None = None  # the bound and the labels below it
+    missed = 0
     for bound in np.unique(np.floor(size[found])):
         below = size < bound
-        unfound = int(below.sum() - found[below].sum())
-        if below.sum() >= BLIND_MIN_LABELS and found[below].sum() <= BLIND_FOUND * below.sum() and unfound > missed:
-            best, missed = int(bound), unfound
+        count, seen = int(below.sum()), int(found[below].sum())
+        if count >= BLIND_MIN_LABELS and seen <= BLIND_FOUND * count and count - seen > missed:
+            best, missed = (int(bound), below), count - seen
     if best is None:
         return None
-    below = size < best
+    bound, below = best
     # the input size at which the median of them would be as large as the bound (a multiple of 32, as YOLO wants)
-    larger = d.imgsz * best / max(float(np.median(size[below])), 1.0)
+    larger = d.imgsz * bound / max(float(np.median(size[below])), 1.0)
     suggested = int(np.ceil(larger / 32) * 32)
-    return BlindSpot(best, int(d.imgsz), int(below.sum()), int(found[below].sum()), len(size), suggested)
+    return BlindSpot(bound, int(d.imgsz), int(below.sum()), int(found[below].sum()), len(size), suggested)
